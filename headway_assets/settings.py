@@ -1,0 +1,81 @@
+"""Runtime settings shared by the pipeline, the CLI and the API, read from the environment."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class HeadwaySettings(BaseSettings):
+    """Every `HEADWAY_*` environment variable the pipeline reads (README lists them all)."""
+
+    model_config = SettingsConfigDict(env_prefix="HEADWAY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the warehouse; unset means an SQLite file in the data folder.",
+    )
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR, description="Folder for the SQLite warehouse and the demo corpus."
+    )
+    partitions_start: date = Field(
+        default=date(2025, 1, 1), description="First day of the daily partitions (UTC)."
+    )
+
+    llm_provider: Literal["offline", "anthropic", "openai"] = Field(
+        default="offline",
+        description="Which provider labels and extracts: offline (no key), anthropic or openai.",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."
+    )
+    tier1_model: str | None = Field(
+        default=None, description="Model for tier-1 labels (provider default if unset)."
+    )
+    tier2_model: str | None = Field(
+        default=None, description="Model for tier-2 mentions (provider default if unset)."
+    )
+    insight_model: str | None = Field(default=None, description="Model for per-message insights.")
+    match_model: str | None = Field(default=None, description="Model for catalogue matching.")
+    llm_max_in_flight: int = Field(
+        default=16, ge=1, description="LLM calls in flight at once within one run."
+    )
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one LLM HTTP call.")
+    llm_max_retries: int = Field(
+        default=4, ge=0, description="SDK retries on 429/5xx/timeouts (honours retry-after)."
+    )
+    tier1_batch_items: int = Field(default=20, ge=1, description="Short messages per tier-1 call.")
+    max_items_per_run: int = Field(
+        default=0, ge=0, description="Messages one AI run handles before stopping early (0 = no cap)."
+    )
+    run_deadline_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Soft time limit of one AI run; it stops starting calls after it (0 = none).",
+    )
+
+    @property
+    def warehouse_url(self) -> str:
+        """The warehouse URL, falling back to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'headway.db'}"
+
+    @property
+    def demo_dir(self) -> Path:
+        """Where the demo corpus is written and read."""
+        return self.data_dir / "demo"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HeadwaySettings:
+    """The process-wide settings (read once; tests build their own `HeadwaySettings`)."""
+    return HeadwaySettings()

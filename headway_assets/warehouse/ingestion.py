@@ -1,0 +1,303 @@
+"""Writing one connection's messages for one time window, idempotently, with its sync history.
+
+A raw partition "replaces exactly its rows": rows of the window that arrive again are kept
+as they are when nothing changed (same id, so labels downstream stay attached), rewritten when
+the source changed them, inserted when new, and removed when the source no longer has them.
+All of it, plus the sync-history row and its skipped items, commits in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from headway_assets.sources.message import NormalisedMessage, SkippedItem, TimeWindow
+from headway_assets.warehouse.schema import (
+    Message,
+    Organization,
+    SourceConnection,
+    SyncRun,
+    SyncStatus,
+    utc_now,
+)
+from headway_assets.warehouse.schema import (
+    SkippedItem as SkippedItemRow,
+)
+
+# Rows per statement: well under SQLite's bound-parameter limit with ~20 columns a row.
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """A source connection as the pipeline sees it (no credentials)."""
+
+    id: int
+    org_id: int
+    org_slug: str
+    source: str
+    kind: str
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How logs and metadata name this connection."""
+        return f"{self.org_slug}/{self.source}/{self.name}"
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteStats:
+    """What one write changed in the warehouse."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or rewritten."""
+        return self.inserted + self.updated
+
+
+def record_hash(message: NormalisedMessage) -> str:
+    """A hash over every field the warehouse stores for the message."""
+    payload = {
+        "external_id": message.external_id,
+        "sent_at": message.sent_at.isoformat(),
+        "text": message.text,
+        "thread_id": message.thread_id,
+        "channel": message.channel,
+        "author_name": message.author_name,
+        "author_email": message.author_email,
+        "author_is_internal": message.author_is_internal,
+        "customer": message.customer,
+        "title": message.title,
+        "url": message.url,
+        "metadata": message.metadata,
+    }
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _row(message: NormalisedMessage, org_id: int, connection_id: int, sync_run_id: int) -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "org_id": org_id,
+        "connection_id": connection_id,
+        "source": message.source.value,
+        "external_id": message.external_id,
+        "thread_id": message.thread_id,
+        "channel": message.channel,
+        "author_name": message.author_name,
+        "author_email": message.author_email,
+        "author_is_internal": message.author_is_internal,
+        "customer": message.customer,
+        "sent_at": message.sent_at,
+        "title": message.title,
+        "text": message.text,
+        "text_length": len(message.text),
+        "url": message.url,
+        "content_hash": message.content_hash,
+        "record_hash": record_hash(message),
+        "source_metadata": message.metadata,
+        "sync_run_id": sync_run_id,
+        "ingested_at": now,
+        "updated_at": now,
+    }
+
+
+# Columns that never change on rewrite: the row's identity and when it first arrived.
+_IDENTITY_COLUMNS = frozenset({"org_id", "source", "external_id", "ingested_at"})
+
+
+def _dedupe(messages: Iterable[NormalisedMessage]) -> list[NormalisedMessage]:
+    """One message per external id (a reader can meet the same item twice, e.g. an edited
+    Slack message in two day files); the last one read wins."""
+    by_id: dict[str, NormalisedMessage] = {}
+    for message in messages:
+        by_id[message.external_id] = message
+    return list(by_id.values())
+
+
+def write_window(
+    conn: Connection,
+    *,
+    connection: ConnectionInfo,
+    window: TimeWindow,
+    messages: Sequence[NormalisedMessage],
+    sync_run_id: int,
+) -> WriteStats:
+    """Make the warehouse hold exactly `messages` for this connection and window.
+
+    Messages outside the window are refused (a reader bug must not leak into other partitions).
+    """
+    outside = [m.external_id for m in messages if not window.contains(m.sent_at)]
+    if outside:
+        raise ValueError(
+            f"{len(outside)} message(s) outside {window} given to write_window (first: {outside[0]}); "
+            "the reader must filter by sent time"
+        )
+    incoming = _dedupe(messages)
+    source = connection.source
+    existing: dict[str, tuple[int, str]] = {}
+    for ids in _chunks([m.external_id for m in incoming]):
+        for found_row in conn.execute(
+            select(Message.id, Message.external_id, Message.record_hash).where(
+                Message.org_id == connection.org_id,
+                Message.source == source,
+                Message.external_id.in_(ids),
+            )
+        ):
+            existing[found_row.external_id] = (found_row.id, found_row.record_hash)
+    to_insert: list[dict[str, Any]] = []
+    updated = unchanged = 0
+    for message in incoming:
+        row = _row(message, connection.org_id, connection.id, sync_run_id)
+        found = existing.get(message.external_id)
+        if found is None:
+            to_insert.append(row)
+        elif found[1] == row["record_hash"]:
+            unchanged += 1
+        else:
+            # Keep the id (and ingested_at) so downstream rows stay attached to the message.
+            values = {k: v for k, v in row.items() if k not in _IDENTITY_COLUMNS}
+            conn.execute(update(Message).where(Message.id == found[0]).values(**values))
+            updated += 1
+    for batch in _chunks(to_insert):
+        conn.execute(insert(Message), list(batch))
+
+    keep = {m.external_id for m in incoming}
+    stale = [
+        row.id
+        for row in conn.execute(
+            select(Message.id, Message.external_id).where(
+                Message.connection_id == connection.id,
+                Message.sent_at >= window.start,
+                Message.sent_at < window.end,
+            )
+        )
+        if row.external_id not in keep
+    ]
+    for batch in _chunks(stale):
+        conn.execute(delete(Message).where(Message.id.in_(batch)))
+    return WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged, removed=len(stale))
+
+
+def start_sync_run(
+    conn: Connection, *, connection: ConnectionInfo, window: TimeWindow, dagster_run_id: str | None
+) -> int:
+    """Open a sync-history row for this connection and window; returns its id."""
+    result = conn.execute(
+        insert(SyncRun)
+        .values(
+            org_id=connection.org_id,
+            connection_id=connection.id,
+            source=connection.source,
+            window_start=window.start,
+            window_end=window.end,
+            status=SyncStatus.RUNNING.value,
+            dagster_run_id=dagster_run_id,
+            started_at=utc_now(),
+            resume_state={},
+        )
+        .returning(SyncRun.id)
+    )
+    return int(result.scalar_one())
+
+
+def finish_sync_run(
+    conn: Connection,
+    *,
+    sync_run_id: int,
+    connection: ConnectionInfo,
+    status: SyncStatus,
+    messages_read: int = 0,
+    stats: WriteStats | None = None,
+    skipped: Sequence[SkippedItem] = (),
+    error: str | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    """Close a sync-history row, record its skipped items and update the connection's status."""
+    finished = finished_at or utc_now()
+    stats = stats or WriteStats()
+    conn.execute(
+        update(SyncRun)
+        .where(SyncRun.id == sync_run_id)
+        .values(
+            status=status.value,
+            finished_at=finished,
+            messages_read=messages_read,
+            messages_written=stats.written,
+            messages_removed=stats.removed,
+            items_skipped=len(skipped),
+            error=error,
+        )
+    )
+    if skipped:
+        conn.execute(
+            insert(SkippedItemRow),
+            [
+                {
+                    "sync_run_id": sync_run_id,
+                    "org_id": connection.org_id,
+                    "source": connection.source,
+                    "location": item.location,
+                    "reason": item.reason,
+                    "created_at": finished,
+                }
+                for item in skipped
+            ],
+        )
+    values: dict[str, Any] = {"last_error": error}
+    if status is not SyncStatus.FAILED:
+        values["last_synced_at"] = finished
+    conn.execute(update(SourceConnection).where(SourceConnection.id == connection.id).values(**values))
+
+
+def active_connections(conn: Connection, source: str) -> list[ConnectionInfo]:
+    """Every active connection of `source`, across all active organisations, in a stable order."""
+    rows = conn.execute(
+        select(
+            SourceConnection.id,
+            SourceConnection.org_id,
+            Organization.slug,
+            SourceConnection.source,
+            SourceConnection.kind,
+            SourceConnection.name,
+            SourceConnection.config,
+        )
+        .join(Organization, Organization.id == SourceConnection.org_id)
+        .where(
+            and_(
+                SourceConnection.source == source,
+                SourceConnection.is_active.is_(True),
+                Organization.is_active.is_(True),
+            )
+        )
+        .order_by(SourceConnection.id)
+    )
+    return [
+        ConnectionInfo(
+            id=row.id,
+            org_id=row.org_id,
+            org_slug=row.slug,
+            source=row.source,
+            kind=row.kind,
+            name=row.name,
+            config=dict(row.config or {}),
+        )
+        for row in rows
+    ]
