@@ -1,0 +1,240 @@
+"""The Gong call-JSON reader, on files in the API's response shapes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headway_assets.sources.exports.gong_transcripts import (
+    GongCallError,
+    build_gong_message,
+    read_gong_transcripts,
+)
+from headway_assets.sources.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
+
+WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
+DOMAINS = ("acme.example",)
+
+
+def call(
+    call_id: str, started: str | None, *, parties: list[dict[str, Any]] | None = None, **meta: Any
+) -> dict:
+    body: dict[str, Any] = {
+        "metaData": {
+            "id": call_id,
+            "url": f"https://app.gong.io/call?id={call_id}",
+            "title": f"Call {call_id}",
+            "started": started,
+            "duration": 1860,
+            "direction": "Conference",
+            "system": "Zoom",
+            "scope": "External",
+            "language": "eng",
+            **meta,
+        },
+        "content": {"topics": [{"name": "Pricing", "duration": 320}, {"name": "Security", "duration": 100}]},
+    }
+    if parties is not None:
+        body["parties"] = parties
+    return body
+
+
+def monologue(speaker: str, *sentences: str) -> dict[str, Any]:
+    return {
+        "speakerId": speaker,
+        "topic": None,
+        "sentences": [{"start": 1000 * i, "end": 1000 * i + 900, "text": s} for i, s in enumerate(sentences)],
+    }
+
+
+PARTIES: list[dict[str, Any]] = [
+    {
+        "id": "p1",
+        "emailAddress": "rita@acme.example",
+        "name": "Rita Rep",
+        "title": "AE",
+        "userId": "u1",
+        "speakerId": "6432345678555530067",
+        "affiliation": "Internal",
+        "methods": ["Invitee", "Attendee"],
+    },
+    {
+        "id": "p2",
+        "emailAddress": "Bob@Globex-Corp.example",
+        "name": "Bob Buyer",
+        "speakerId": "1212345678555530099",
+        "affiliation": "External",
+        "methods": ["Attendee"],
+    },
+    {"id": "p3", "emailAddress": "dan@globex-corp.example", "name": "Dan Silent", "affiliation": "External"},
+]
+RITA, BOB = "6432345678555530067", "1212345678555530099"
+
+CALLS_PAGE: dict[str, Any] = {
+    "requestId": "r1",
+    "records": {"totalRecords": 6, "currentPageSize": 6, "currentPageNumber": 0},
+    "calls": [
+        call("1001", "2026-10-03T15:01:12Z", parties=PARTIES),
+        call("1002", "2026-10-03T09:00:00+02:00", system=None, direction="Outbound"),  # no parties
+        call("1003", "2026-10-03T16:00:00Z", parties=PARTIES),  # no transcript
+        call("1005", "2026-10-05T10:00:00Z", parties=PARTIES),  # outside the window
+        call("1006", None, parties=PARTIES, scheduled="2026-10-03T18:00:00Z"),  # scheduled only
+        call("1007", "2026-10-03T19:00:00Z", parties=PARTIES),  # transcript without sentences
+    ],
+}
+TRANSCRIPTS_PAGE: dict[str, Any] = {
+    "requestId": "r2",
+    "records": {"totalRecords": 6, "currentPageSize": 6, "currentPageNumber": 0},
+    "callTranscripts": [
+        {
+            "callId": "1001",
+            "transcript": [
+                monologue(RITA, "Let's walk through the renewal.", "The quote includes new seats."),
+                monologue(RITA, "Also SSO."),
+                monologue(
+                    BOB, "Can we lock that price for two years?", "And we need SCIM — très important 🙏"
+                ),
+                monologue("999", "Hi, sorry I'm late."),
+                monologue(RITA, "Sure."),
+            ],
+        },
+        {"callId": "1002", "transcript": [monologue("s-a", "Hello from outbound.")]},
+        {"callId": "1004", "transcript": [monologue(RITA, "Orphan transcript.")]},
+        {"callId": "1005", "transcript": [monologue(RITA, "Later call.")]},
+        {"callId": "1006", "transcript": [monologue(BOB, "Scheduled-only call.")]},
+        {
+            "callId": "1007",
+            "transcript": [{"speakerId": RITA, "sentences": [{"start": 0, "end": 1, "text": "  "}]}],
+        },
+    ],
+}
+
+
+def write(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read(path: Path) -> ReadResult:
+    return read_gong_transcripts(path, WINDOW, internal_domains=DOMAINS)
+
+
+def test_one_message_per_call_with_speaker_attributed_text(tmp_path: Path) -> None:
+    result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, TRANSCRIPTS_PAGE]))
+    assert [m.external_id for m in result.messages] == ["1002", "1001", "1006"]
+    first = result.messages[1]
+    assert first.text == (
+        "Rita Rep: Let's walk through the renewal. The quote includes new seats. Also SSO.\n"
+        "Bob Buyer: Can we lock that price for two years? And we need SCIM — très important 🙏\n"
+        "Unknown speaker 999: Hi, sorry I'm late.\n"
+        "Rita Rep: Sure."
+    )
+    assert first.sent_at == datetime(2026, 10, 3, 15, 1, 12, tzinfo=UTC)
+    assert first.title == "Call 1001"
+    assert first.url == "https://app.gong.io/call?id=1001"
+    assert first.channel == "gong:zoom"
+    assert first.author_name == "Bob Buyer"
+    assert first.author_email == "bob@globex-corp.example"
+    assert first.author_is_internal is False
+    assert first.customer == "Globex Corp"
+    assert first.thread_id is None
+    assert first.metadata["unknown_speaker_count"] == 1
+    assert first.metadata["unknown_speaker_ids"] == ["999"]
+    assert first.metadata["topics"] == ["Pricing", "Security"]
+    assert first.metadata["duration_seconds"] == 1860
+    assert first.metadata["speaker_turns"] == 4
+    assert [p["name"] for p in first.metadata["parties"]] == ["Rita Rep", "Bob Buyer", "Dan Silent"]
+    assert "parties_missing" not in first.metadata
+
+
+def test_call_without_parties_is_ingested_and_flagged(tmp_path: Path) -> None:
+    result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, TRANSCRIPTS_PAGE]))
+    outbound = result.messages[0]
+    assert outbound.external_id == "1002"
+    assert outbound.sent_at == datetime(2026, 10, 3, 7, 0, tzinfo=UTC)
+    assert outbound.text == "Unknown speaker s-a: Hello from outbound."
+    assert outbound.metadata["parties_missing"] is True
+    assert outbound.metadata["unknown_speaker_count"] == 1
+    assert outbound.channel == "gong:outbound"
+    assert outbound.author_name is None
+    assert outbound.customer is None
+
+
+def test_scheduled_time_is_the_fallback(tmp_path: Path) -> None:
+    result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, TRANSCRIPTS_PAGE]))
+    scheduled = result.messages[2]
+    assert scheduled.sent_at == datetime(2026, 10, 3, 18, 0, tzinfo=UTC)
+    assert scheduled.text == "Bob Buyer: Scheduled-only call."
+
+
+def test_missing_transcripts_and_metadata_are_skipped_with_reasons(tmp_path: Path) -> None:
+    result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, TRANSCRIPTS_PAGE]))
+    assert result.skipped == [
+        SkippedItem(
+            "gong-calls.json:call 1003",
+            "call has no transcript in callTranscripts; fetch it with POST /v2/calls/transcript for this "
+            "call id and add it to the file",
+        ),
+        SkippedItem("gong-calls.json:call 1007", "transcript of call 1007 has no sentences"),
+        SkippedItem(
+            "gong-calls.json:transcript 1004",
+            "transcript has no call metadata in calls[] (so no start time, title or parties); fetch the call "
+            "with POST /v2/calls/extensive and add it to the file",
+        ),
+    ]
+    assert result.ignored == {}
+
+
+def test_single_response_object_shape(tmp_path: Path) -> None:
+    combined = {"calls": CALLS_PAGE["calls"][:1], "callTranscripts": TRANSCRIPTS_PAGE["callTranscripts"][:1]}
+    result = read(write(tmp_path / "gong-calls.json", combined))
+    assert [m.external_id for m in result.messages] == ["1001"]
+    assert result.skipped == []
+
+
+def test_without_affiliation_the_domain_decides(tmp_path: Path) -> None:
+    parties = [{k: v for k, v in p.items() if k != "affiliation"} for p in PARTIES]
+    message = build_gong_message(
+        call("2001", "2026-10-03T10:00:00Z", parties=parties),
+        {"callId": "2001", "transcript": [monologue(RITA, "Hi."), monologue(BOB, "We need SCIM.")]},
+        internal_domains=DOMAINS,
+    )
+    assert message.author_name == "Bob Buyer"
+    assert message.author_is_internal is False
+    assert message.customer == "Globex Corp"
+
+
+def test_build_refuses_calls_it_cannot_date_or_read() -> None:
+    with pytest.raises(
+        GongCallError, match=r"call 3001 has no parseable metaData\.started or metaData\.scheduled"
+    ):
+        build_gong_message(call("3001", None), {"callId": "3001", "transcript": [monologue(RITA, "x")]})
+    with pytest.raises(GongCallError, match=r"call has no metaData\.id"):
+        build_gong_message({"metaData": {"started": "2026-10-03T10:00:00Z"}}, {"transcript": []})
+
+
+def test_bad_files_raise_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(SourceReadError, match=r"gong-calls\.json does not exist"):
+        read(tmp_path / "gong-calls.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"calls": [')
+    with pytest.raises(SourceReadError, match=r"broken\.json is not valid JSON \(Expecting value"):
+        read(broken)
+    other = write(tmp_path / "other.json", {"users": []})
+    with pytest.raises(SourceReadError, match="holds no 'calls' or 'callTranscripts'"):
+        read(other)
+
+
+def test_non_page_items_in_a_list_are_skipped(tmp_path: Path) -> None:
+    result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, "oops", TRANSCRIPTS_PAGE]))
+    assert (
+        SkippedItem(
+            "gong-calls.json:page 2", "item is not a Gong response page (no calls or callTranscripts)"
+        )
+        in result.skipped
+    )
+    assert [m.external_id for m in result.messages] == ["1002", "1001", "1006"]
