@@ -86,11 +86,17 @@ class ReadResult:
 
     `ignored` counts noise that is deliberately not a message (joins, bot posts, chat
     pseudo-mails), by reason. It is not a failure, unlike `skipped`.
+
+    A live reader capped by `max_messages_per_sync` returns `complete=False` and a
+    `resume_state` saying where it stopped; the next sync of the same window passes that
+    state back and continues there, so nothing of the window is lost.
     """
 
     messages: list[NormalisedMessage] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)
+    complete: bool = True
+    resume_state: dict[str, Any] = field(default_factory=dict)
 
     def skip(self, location: str, reason: str) -> None:
         """Record an item that could not be ingested."""

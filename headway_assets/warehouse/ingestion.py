@@ -45,6 +45,8 @@ class ConnectionInfo:
     kind: str
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    # Encrypted; only the live reader decrypts it. Kept out of repr so it never reaches a log.
+    credentials_encrypted: str | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -139,9 +141,12 @@ def write_window(
     window: TimeWindow,
     messages: Sequence[NormalisedMessage],
     sync_run_id: int,
+    prune: bool = True,
 ) -> WriteStats:
     """Make the warehouse hold exactly `messages` for this connection and window.
 
+    With `prune=False` (a capped, incomplete read) rows are only added or updated: the
+    messages the read did not reach yet are not removed.
     Messages outside the window are refused (a reader bug must not leak into other partitions).
     """
     outside = [m.external_id for m in messages if not window.contains(m.sent_at)]
@@ -179,6 +184,8 @@ def write_window(
     for batch in _chunks(to_insert):
         conn.execute(insert(Message), list(batch))
 
+    if not prune:
+        return WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged)
     keep = {m.external_id for m in incoming}
     stale = [
         row.id
@@ -229,6 +236,7 @@ def finish_sync_run(
     skipped: Sequence[SkippedItem] = (),
     error: str | None = None,
     finished_at: datetime | None = None,
+    resume_state: dict[str, Any] | None = None,
 ) -> None:
     """Close a sync-history row, record its skipped items and update the connection's status."""
     finished = finished_at or utc_now()
@@ -244,6 +252,7 @@ def finish_sync_run(
             messages_removed=stats.removed,
             items_skipped=len(skipped),
             error=error,
+            resume_state=resume_state or {},
         )
     )
     if skipped:
@@ -278,6 +287,7 @@ def active_connections(conn: Connection, source: str) -> list[ConnectionInfo]:
             SourceConnection.kind,
             SourceConnection.name,
             SourceConnection.config,
+            SourceConnection.credentials_encrypted,
         )
         .join(Organization, Organization.id == SourceConnection.org_id)
         .where(
@@ -298,6 +308,25 @@ def active_connections(conn: Connection, source: str) -> list[ConnectionInfo]:
             kind=row.kind,
             name=row.name,
             config=dict(row.config or {}),
+            credentials_encrypted=row.credentials_encrypted,
         )
         for row in rows
     ]
+
+
+def latest_resume_state(conn: Connection, *, connection: ConnectionInfo, window: TimeWindow) -> dict[str, Any]:
+    """Where the last sync of this exact window stopped, if it stopped early; else `{}`."""
+    row = conn.execute(
+        select(SyncRun.status, SyncRun.resume_state)
+        .where(
+            SyncRun.connection_id == connection.id,
+            SyncRun.window_start == window.start,
+            SyncRun.window_end == window.end,
+            SyncRun.status != SyncStatus.FAILED.value,
+        )
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.status != SyncStatus.INCOMPLETE.value:
+        return {}
+    return dict(row.resume_state or {})

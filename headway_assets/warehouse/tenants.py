@@ -9,18 +9,14 @@ from sqlalchemy import Connection, insert, select, update
 from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceConnection, SourceKind
 
 
-def upsert_organization(
-    conn: Connection, *, slug: str, name: str, settings: dict[str, Any] | None = None
-) -> int:
+def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dict[str, Any] | None = None) -> int:
     """Create the organisation `slug`, or update its name and settings; returns its id."""
     existing = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one_or_none()
     values: dict[str, Any] = {"name": name, "settings": settings or {}}
     if existing is not None:
         conn.execute(update(Organization).where(Organization.id == existing).values(**values))
         return int(existing)
-    result = conn.execute(
-        insert(Organization).values(slug=slug, is_active=True, **values).returning(Organization.id)
-    )
+    result = conn.execute(insert(Organization).values(slug=slug, is_active=True, **values).returning(Organization.id))
     return int(result.scalar_one())
 
 
@@ -52,3 +48,14 @@ def upsert_connection(
         .returning(SourceConnection.id)
     )
     return int(result.scalar_one())
+
+
+def store_credentials(conn: Connection, *, connection_id: int, values: dict[str, Any]) -> None:
+    """Encrypt and store a connection's credentials (after an OAuth install or a token refresh)."""
+    from headway_assets.sources.credentials import encrypt_credentials
+
+    conn.execute(
+        update(SourceConnection)
+        .where(SourceConnection.id == connection_id)
+        .values(credentials_encrypted=encrypt_credentials(values))
+    )

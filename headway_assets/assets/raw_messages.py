@@ -1,0 +1,396 @@
+"""Raw message assets: one per source, built by one factory, partitioned by UTC day.
+
+A partition (or a backfill range, in one run) reads the window from every active connection
+of its source and makes the warehouse hold exactly those messages. One connection failing is
+recorded in sync history and fails the `connections_synced` check; the others still land.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import func, select, tuple_
+
+from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.message import (
+    NormalisedMessage,
+    ReadResult,
+    SkippedItem,
+    SourceReadError,
+    TimeWindow,
+)
+from headway_assets.warehouse.ingestion import (
+    ConnectionInfo,
+    WriteStats,
+    active_connections,
+    finish_sync_run,
+    latest_resume_state,
+    start_sync_run,
+    write_window,
+)
+from headway_assets.warehouse.schema import Message, SourceKind, SyncStatus
+from headway_assets.warehouse.tenants import store_credentials
+
+OWNERS = ["team:data"]
+INGESTION_GROUP = "ingestion"
+
+SOURCE_DESCRIPTIONS: dict[SourceKind, str] = {
+    SourceKind.SLACK: "Customer messages from Slack: shared customer channels and feedback channels, "
+    "thread replies included, joins and bot noise left out.",
+    SourceKind.GMAIL: "Support mail from Gmail: one row per email, HTML turned into text, quoted replies "
+    "and signatures stripped, threads from Gmail's thread id.",
+    SourceKind.GONG: "Sales and success calls from Gong: one row per call, the speaker-attributed "
+    "transcript as text, the customer from the external parties.",
+    SourceKind.FATHOM: "Meetings recorded by Fathom: one row per meeting, the transcript as text, the "
+    "customer from the external calendar invitees.",
+}
+
+CHECK_NO_DUPLICATES = "no_duplicate_messages"
+CHECK_SENT_AT_IN_WINDOW = "sent_at_in_window"
+CHECK_CONNECTIONS_SYNCED = "connections_synced"
+CHECK_WINDOW_COMPLETE = "window_complete"
+
+
+@dataclass
+class ConnectionOutcome:
+    """What happened to one connection in one run."""
+
+    connection: ConnectionInfo
+    status: SyncStatus
+    messages: list[NormalisedMessage] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)
+    stats: WriteStats = field(default_factory=WriteStats)
+    error: str | None = None
+
+
+def sync_connection(
+    connection: ConnectionInfo,
+    window: TimeWindow,
+    *,
+    warehouse: WarehouseResource,
+    sources: SourcesResource,
+    run_id: str | None,
+    log: Any,
+) -> ConnectionOutcome:
+    """Read one connection's window and write it in one transaction, recording sync history.
+
+    A capped live read writes what it fetched (without removing rows it has not reached),
+    records where it stopped, and the next sync of the window continues from there.
+    """
+    with warehouse.read() as conn:
+        resume_state = latest_resume_state(conn, connection=connection, window=window)
+    if resume_state:
+        log.info(f"{connection.label}: resuming the sync of {window} where the last run stopped")
+
+    def save_credentials(values: dict[str, Any]) -> None:
+        with warehouse.write() as conn:
+            store_credentials(conn, connection_id=connection.id, values=values)
+
+    try:
+        result: ReadResult = sources.read(
+            connection, window, resume_state=resume_state, save_credentials=save_credentials
+        )
+    except SourceReadError as error:
+        return _record_failure(connection, window, warehouse, run_id, log, str(error))
+    except Exception as error:  # a reader bug must not cost the other connections their data
+        log.exception(f"{connection.label}: unexpected error while reading {window}")
+        return _record_failure(
+            connection, window, warehouse, run_id, log, f"{type(error).__name__}: {error} (see the run log)"
+        )
+
+    if not result.complete:
+        status = SyncStatus.INCOMPLETE
+    else:
+        status = SyncStatus.PARTIAL if result.skipped else SyncStatus.SUCCESS
+    with warehouse.write() as conn:
+        sync_run_id = start_sync_run(conn, connection=connection, window=window, dagster_run_id=run_id)
+        stats = write_window(
+            conn,
+            connection=connection,
+            window=window,
+            messages=result.messages,
+            sync_run_id=sync_run_id,
+            # Only a read that saw the whole window (in one run) may remove rows it did not see.
+            prune=result.complete and not resume_state,
+        )
+        finish_sync_run(
+            conn,
+            sync_run_id=sync_run_id,
+            connection=connection,
+            status=status,
+            messages_read=len(result.messages),
+            stats=stats,
+            skipped=result.skipped,
+            resume_state=result.resume_state if not result.complete else None,
+        )
+    if not result.complete:
+        log.warning(f"{connection.label}: stopped early (per-sync cap or rate limit); the next run resumes")
+    log.info(
+        f"{connection.label}: {len(result.messages)} messages in {window} "
+        f"(+{stats.inserted} new, {stats.updated} changed, {stats.unchanged} unchanged, "
+        f"{stats.removed} removed, {len(result.skipped)} skipped)"
+    )
+    for item in result.skipped:
+        log.warning(f"{connection.label}: skipped {item.location}: {item.reason}")
+    return ConnectionOutcome(
+        connection=connection,
+        status=status,
+        messages=result.messages,
+        skipped=result.skipped,
+        ignored=dict(result.ignored),
+        stats=stats,
+    )
+
+
+def _record_failure(
+    connection: ConnectionInfo,
+    window: TimeWindow,
+    warehouse: WarehouseResource,
+    run_id: str | None,
+    log: Any,
+    error: str,
+) -> ConnectionOutcome:
+    log.error(f"{connection.label}: sync of {window} failed: {error}")
+    with warehouse.write() as conn:
+        sync_run_id = start_sync_run(conn, connection=connection, window=window, dagster_run_id=run_id)
+        finish_sync_run(conn, sync_run_id=sync_run_id, connection=connection, status=SyncStatus.FAILED, error=error)
+    return ConnectionOutcome(connection=connection, status=SyncStatus.FAILED, error=error)
+
+
+def _duplicate_groups(warehouse: WarehouseResource, source: SourceKind, window: TimeWindow) -> list[Any]:
+    """Rows of the window that look like the same message stored under different ids."""
+    key = (Message.org_id, Message.channel, Message.author_name, Message.sent_at, Message.content_hash)
+    with warehouse.read() as conn:
+        return list(
+            conn.execute(
+                select(*key, func.count().label("copies"))
+                .where(
+                    Message.source == source.value,
+                    Message.sent_at >= window.start,
+                    Message.sent_at < window.end,
+                )
+                .group_by(*key)
+                .having(func.count() > 1)
+                .limit(20)
+            )
+        )
+
+
+def _rows_outside_window(
+    warehouse: WarehouseResource, outcomes: list[ConnectionOutcome], window: TimeWindow
+) -> list[tuple[str, str]]:
+    """Stored rows of this run's messages whose sent time, read back, is outside the window."""
+    found: list[tuple[str, str]] = []
+    with warehouse.read() as conn:
+        for outcome in outcomes:
+            keys = [(outcome.connection.org_id, m.external_id) for m in outcome.messages]
+            for start in range(0, len(keys), 400):
+                rows = conn.execute(
+                    select(Message.external_id, Message.sent_at).where(
+                        Message.source == outcome.connection.source,
+                        tuple_(Message.org_id, Message.external_id).in_(keys[start : start + 400]),
+                        (Message.sent_at < window.start) | (Message.sent_at >= window.end),
+                    )
+                )
+                found += [(row.external_id, row.sent_at.isoformat()) for row in rows]
+    return found
+
+
+def _check_results(
+    source: SourceKind, warehouse: WarehouseResource, outcomes: list[ConnectionOutcome], window: TimeWindow
+) -> list[dg.AssetCheckResult]:
+    duplicates = _duplicate_groups(warehouse, source, window)
+    outside = _rows_outside_window(warehouse, outcomes, window)
+    failed = [o for o in outcomes if o.status is SyncStatus.FAILED]
+    incomplete = [o for o in outcomes if o.status is SyncStatus.INCOMPLETE]
+    return [
+        dg.AssetCheckResult(
+            check_name=CHECK_WINDOW_COMPLETE,
+            passed=not incomplete,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "incomplete_connections": len(incomplete),
+                "connections": dg.MetadataValue.md(
+                    markdown_table(
+                        ["connection", "fetched this run"], [(o.connection.label, len(o.messages)) for o in incomplete]
+                    )
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_NO_DUPLICATES,
+            passed=not duplicates,
+            metadata={
+                "duplicate_groups": len(duplicates),
+                "examples": dg.MetadataValue.md(
+                    markdown_table(
+                        ["org", "channel", "author", "sent at", "copies"],
+                        [(d.org_id, d.channel, d.author_name, d.sent_at, d.copies) for d in duplicates],
+                    )
+                ),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_SENT_AT_IN_WINDOW,
+            passed=not outside,
+            metadata={
+                "window": str(window),
+                "rows_outside": len(outside),
+                "examples": dg.MetadataValue.md(markdown_table(["external id", "sent at"], outside, limit=10)),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name=CHECK_CONNECTIONS_SYNCED,
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "connections": len(outcomes),
+                "failed": len(failed),
+                "failures": dg.MetadataValue.md(
+                    markdown_table(["connection", "error"], [(o.connection.label, o.error) for o in failed])
+                ),
+            },
+        ),
+    ]
+
+
+def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str) -> dict[str, Any]:
+    messages = [(o.connection.org_slug, m) for o in outcomes for m in o.messages]
+    by_channel = Counter((org, m.channel or "-") for org, m in messages)
+    by_org = Counter(org for org, _ in messages)
+    skipped = [(o.connection.label, s.location, s.reason) for o in outcomes for s in o.skipped]
+    ignored: Counter[str] = Counter()
+    for outcome in outcomes:
+        ignored.update(outcome.ignored)
+    total = WriteStats(
+        inserted=sum(o.stats.inserted for o in outcomes),
+        updated=sum(o.stats.updated for o in outcomes),
+        unchanged=sum(o.stats.unchanged for o in outcomes),
+        removed=sum(o.stats.removed for o in outcomes),
+    )
+    preview = sorted(messages, key=lambda pair: pair[1].sent_at)[:PREVIEW_ROWS]
+    return {
+        "partition": label,
+        "window": str(window),
+        "dagster/row_count": len(messages),
+        "messages": len(messages),
+        "inserted": total.inserted,
+        "updated": total.updated,
+        "unchanged": total.unchanged,
+        "removed": total.removed,
+        "skipped": len(skipped),
+        "ignored_noise": sum(ignored.values()),
+        "connections": len(outcomes),
+        "connections_failed": sum(1 for o in outcomes if o.status is SyncStatus.FAILED),
+        "connections_incomplete": sum(1 for o in outcomes if o.status is SyncStatus.INCOMPLETE),
+        "by_org": dg.MetadataValue.md(markdown_table(["org", "messages"], sorted(by_org.items()))),
+        "by_org_and_channel": dg.MetadataValue.md(
+            markdown_table(["org", "channel", "messages"], [(o, c, n) for (o, c), n in sorted(by_channel.items())])
+        ),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                ["org", "sent at (UTC)", "channel", "author", "customer", "text"],
+                [
+                    (org, m.sent_at.strftime("%Y-%m-%d %H:%M"), m.channel, m.author_name, m.customer, m.text)
+                    for org, m in preview
+                ],
+            )
+        ),
+        "skipped_items": dg.MetadataValue.md(markdown_table(["connection", "where", "why"], skipped, limit=25)),
+        "ignored_by_reason": dg.MetadataValue.json(dict(sorted(ignored.items()))),
+        "sync": dg.MetadataValue.md(
+            markdown_table(
+                ["connection", "status", "read", "new", "changed", "removed", "skipped", "error"],
+                [
+                    (
+                        o.connection.label,
+                        o.status.value,
+                        len(o.messages),
+                        o.stats.inserted,
+                        o.stats.updated,
+                        o.stats.removed,
+                        len(o.skipped),
+                        o.error or "",
+                    )
+                    for o in outcomes
+                ],
+            )
+        ),
+    }
+
+
+def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
+    """The raw message asset of one source (`raw_<source>_messages`)."""
+    asset_name = f"raw_{source.value}_messages"
+
+    @dg.asset(
+        name=asset_name,
+        description=SOURCE_DESCRIPTIONS[source],
+        group_name=INGESTION_GROUP,
+        partitions_def=DAILY_PARTITIONS,
+        # A backfill of any length is one run: the function reads the whole range at once.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={source.value, "sql"},
+        owners=OWNERS,
+        tags={"layer": "raw", "source": source.value},
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_NO_DUPLICATES,
+                asset=asset_name,
+                description="No message of the window is stored twice under different ids "
+                "(same org, channel, author, sent time and text).",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_SENT_AT_IN_WINDOW,
+                asset=asset_name,
+                description="Every message this partition wrote, read back from the warehouse, "
+                "has its sent time inside the partition window.",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_WINDOW_COMPLETE,
+                asset=asset_name,
+                description="Every connection's sync covered the whole window; a capped live sync "
+                "fails this (warning) until the next runs have fetched the rest.",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_CONNECTIONS_SYNCED,
+                asset=asset_name,
+                description="Every active connection of the source was read; a failure names the "
+                "connection and its error (the other connections' messages are still written).",
+            ),
+        ],
+    )
+    def raw_messages(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource
+    ) -> dg.MaterializeResult:
+        window = partition_window(context)
+        label = partition_label(context)
+        with warehouse.read() as conn:
+            connections = active_connections(conn, source.value)
+        if not connections:
+            context.log.warning(f"no active {source.value} connection: nothing to sync for {label}")
+        outcomes = [
+            sync_connection(
+                connection,
+                window,
+                warehouse=warehouse,
+                sources=sources,
+                run_id=context.run_id,
+                log=context.log,
+            )
+            for connection in connections
+        ]
+        return dg.MaterializeResult(
+            metadata=_metadata(outcomes, window, label),
+            check_results=_check_results(source, warehouse, outcomes, window),
+        )
+
+    return raw_messages
+
+
+RAW_MESSAGE_ASSETS: list[dg.AssetsDefinition] = [build_raw_messages_asset(source) for source in SourceKind]

@@ -1,0 +1,59 @@
+"""Registering the demo organisations, their export connections and taxonomies in the warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from headway_assets.demo.writers import DemoManifest
+from headway_assets.taxonomy import TAXONOMY_DIR, load_taxonomy_file, save_taxonomy
+from headway_assets.warehouse.schema import ConnectionKind
+from headway_assets.warehouse.tenants import upsert_connection, upsert_organization
+
+
+def _stored_path(path: Path, data_dir: Path) -> str:
+    """Paths inside the data folder are stored relative to it, so the folder can move."""
+    try:
+        return str(path.resolve().relative_to(data_dir.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def seed_demo(conn: Connection, manifest: DemoManifest, *, data_dir: Path) -> dict[str, int]:
+    """Create or update the demo orgs, one export connection per source, and their taxonomies.
+
+    Idempotent: running it again updates the same rows. Returns org ids by slug.
+    """
+    org_ids: dict[str, int] = {}
+    for org in manifest.orgs:
+        org_id = upsert_organization(
+            conn,
+            slug=org.slug,
+            name=org.name,
+            settings={
+                "internal_domains": list(org.internal_domains),
+                "workspace_url": org.workspace_url,
+                "support_mailbox": org.support_mailbox,
+                "demo": True,
+            },
+        )
+        org_ids[org.slug] = org_id
+        for connection in org.connections:
+            upsert_connection(
+                conn,
+                org_id=org_id,
+                source=connection.source,
+                name=connection.name,
+                kind=ConnectionKind.EXPORT,
+                config={
+                    "path": _stored_path(manifest.path_of(connection.path), data_dir),
+                    "internal_domains": list(org.internal_domains),
+                    "workspace_url": org.workspace_url,
+                    "mailbox": org.support_mailbox,
+                },
+            )
+        taxonomy_file = TAXONOMY_DIR / f"{org.slug}.yaml"
+        if taxonomy_file.exists():
+            save_taxonomy(conn, org_id=org_id, taxonomy=load_taxonomy_file(taxonomy_file))
+    return org_ids
