@@ -87,7 +87,9 @@ _TS_RE = re.compile(r"^\s*(\d{1,12})(?:\.(\d{1,9}))?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
-class _Conversation:
+class SlackConversation:
+    """One conversation (channel, private channel, group DM or DM) as the normaliser needs it."""
+
     id: str
     name: str
     kind: str
@@ -96,7 +98,9 @@ class _Conversation:
 
 
 @dataclass(frozen=True, slots=True)
-class _User:
+class SlackUser:
+    """One workspace member (from users.json or `users.info`) as the normaliser needs it."""
+
     id: str
     name: str | None
     email: str | None
@@ -189,10 +193,17 @@ class _SlackExportReader:
         self.users = self._load_users()
         # The workspace's own team is the one most members belong to; others are Slack Connect orgs.
         teams = Counter(u.team_id for u in self.users.values() if u.team_id and not u.is_bot)
-        self.home_team = teams.most_common(1)[0][0] if teams else None
+        self.channel_names: dict[str, str] = {}
+        self.normaliser = SlackMessageNormaliser(
+            users=self.users,
+            channel_names=self.channel_names,
+            home_team=teams.most_common(1)[0][0] if teams else None,
+            internal_domains=internal_domains,
+            workspace_url=workspace_url,
+            result=self.result,
+        )
         self.conversations = self._load_conversations()
-        self.channel_names = {c.id: c.name for c in self.conversations}
-        self.seen_ids: set[str] = set()
+        self.channel_names.update({c.id: c.name for c in self.conversations})
 
     def read(self) -> ReadResult:
         first_day = self.window.start.astimezone(UTC).date()
@@ -241,37 +252,23 @@ class _SlackExportReader:
             )
         return data
 
-    def _load_users(self) -> dict[str, _User]:
+    def _load_users(self) -> dict[str, SlackUser]:
         name = next((n for n in USER_LISTS if n in self.tree.names), None)
         if name is None:
             raise SourceReadError(
                 f"Slack export {self.tree.path} has no users.json (or org_users.json), so authors cannot be "
                 "named or told apart from customers; re-export the workspace with its member list."
             )
-        users: dict[str, _User] = {}
+        users: dict[str, SlackUser] = {}
         for index, entry in enumerate(self._load_list(name)):
             if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
                 self.result.skip(f"{self.label}:{name} entry {index}", "user entry has no string 'id'")
                 continue
-            profile = _mapping(entry.get("profile"))
-            users[entry["id"]] = _User(
-                id=entry["id"],
-                name=_first_text(
-                    profile.get("real_name"),
-                    entry.get("real_name"),
-                    profile.get("display_name"),
-                    entry.get("name"),
-                ),
-                email=normalise_email(profile.get("email") or entry.get("email")),
-                team_id=_text(entry.get("team_id") or profile.get("team")),
-                is_bot=bool(entry.get("is_bot") or entry.get("is_app_user")) or entry["id"] == "USLACKBOT",
-                is_guest=bool(entry.get("is_restricted") or entry.get("is_ultra_restricted")),
-                is_stranger=bool(entry.get("is_stranger")),
-            )
+            users[entry["id"]] = slack_user(entry)
         return users
 
-    def _load_conversations(self) -> list[_Conversation]:
-        conversations: list[_Conversation] = []
+    def _load_conversations(self) -> list[SlackConversation]:
+        conversations: list[SlackConversation] = []
         for name, kind in CONVERSATION_LISTS:
             if name not in self.tree.names:
                 continue
@@ -283,31 +280,15 @@ class _SlackExportReader:
                     )
                     continue
                 channel_id = entry["id"]
-                members = [
-                    str(m) for m in entry.get("members") or ([entry["user"]] if entry.get("user") else [])
-                ]
-                customer = self._members_company(members)
+                members = [str(m) for m in entry.get("members") or ([entry["user"]] if entry.get("user") else [])]
+                customer = self.normaliser.members_company(members)
                 if kind == "im":
-                    name = "dm:" + ",".join(self._user_name(m) for m in members)
-                    conversations.append(_Conversation(channel_id, name, kind, channel_id, customer))
+                    name = "dm:" + self.normaliser.dm_name(members)
+                    conversations.append(SlackConversation(channel_id, name, kind, channel_id, customer))
                 else:
                     channel_name = _text(entry.get("name")) or channel_id
-                    conversations.append(
-                        _Conversation(channel_id, channel_name, kind, channel_name, customer)
-                    )
+                    conversations.append(SlackConversation(channel_id, channel_name, kind, channel_name, customer))
         return conversations
-
-    def _members_company(self, member_ids: list[str]) -> str | None:
-        """The customer a shared channel or DM is with, when its external members all share one company."""
-        companies = set()
-        for member_id in member_ids:
-            user = self.users.get(member_id)
-            if user is None or user.is_bot or self._is_internal({}, user, user.email) is not False:
-                continue
-            company = customer_from_email(user.email, self.internal_domains)
-            if company:
-                companies.add(company)
-        return companies.pop() if len(companies) == 1 else None
 
     def _day_files(self) -> dict[str, dict[date, str]]:
         by_folder: dict[str, dict[date, str]] = {}
@@ -327,7 +308,7 @@ class _SlackExportReader:
 
     # -- one day file ------------------------------------------------------------------------
 
-    def _read_day_file(self, conversation: _Conversation, name: str, core: bool) -> None:
+    def _read_day_file(self, conversation: SlackConversation, name: str, core: bool) -> None:
         location = f"{self.label}:{name}"
         try:
             data = json.loads(self.tree.read(name).decode("utf-8-sig"))
@@ -338,53 +319,107 @@ class _SlackExportReader:
             self.result.skip(location, f"day file is not valid JSON ({exc}); its messages were not read")
             return
         if not isinstance(data, list):
-            self.result.skip(
-                location, f"day file should be a JSON array of messages but is a {type(data).__name__}"
-            )
+            self.result.skip(location, f"day file should be a JSON array of messages but is a {type(data).__name__}")
             return
         for index, raw in enumerate(data):
             if not isinstance(raw, dict):
                 if core:
                     self.result.skip(f"{location} item {index}", "entry is not a message object")
                 continue
-            ts = _ts_string(raw.get("ts"))
-            sent_at = _ts_datetime(ts) if ts else None
+            ts = slack_ts(raw.get("ts"))
+            sent_at = slack_ts_datetime(ts) if ts else None
             if ts is None or sent_at is None:
                 if core:
-                    self.result.skip(
-                        f"{location} item {index}", f"message has no valid 'ts' ({raw.get('ts')!r})"
-                    )
+                    self.result.skip(f"{location} item {index}", f"message has no valid 'ts' ({raw.get('ts')!r})")
                 continue
             if not self.window.contains(sent_at):
                 continue
-            self._read_message(conversation, name, raw, ts, sent_at)
+            message = self.normaliser.normalise(conversation, raw, ts, sent_at, location=f"{location} ts {ts}")
+            if message is not None:
+                self.result.messages.append(message)
 
-    def _read_message(
-        self, conversation: _Conversation, day_file: str, raw: Mapping[str, Any], ts: str, sent_at: datetime
+
+class SlackMessageNormaliser:
+    """Turns one Slack message object into a `NormalisedMessage`: shared by the export and live readers.
+
+    A day-file message of an export and the same message from `conversations.history` /
+    `conversations.replies` have the same shape, so both readers hand them here and get
+    identical messages (ids, text, author, customer, metadata). `users` and `channel_names`
+    may be lazy mappings (the live reader fetches `users.info` on first use). `home_team` is
+    the workspace's own team id: members of other teams are Slack Connect users (external).
+    """
+
+    def __init__(
+        self,
+        *,
+        users: Mapping[str, SlackUser],
+        channel_names: Mapping[str, str],
+        home_team: str | None,
+        internal_domains: tuple[str, ...],
+        workspace_url: str | None,
+        result: ReadResult,
     ) -> None:
-        location = f"{self.label}:{day_file} ts {ts}"
+        self.users = users
+        self.channel_names = channel_names
+        self.home_team = home_team
+        self.internal_domains = internal_domains
+        self.workspace_url = workspace_url.rstrip("/") if workspace_url else None
+        self.result = result
+        self.seen_ids: set[str] = set()
+
+    def members_company(self, member_ids: list[str]) -> str | None:
+        """The customer a shared channel or DM is with, when its external members all share one company."""
+        companies = set()
+        for member_id in member_ids:
+            user = self.users.get(member_id)
+            if user is None or user.is_bot or self.is_internal({}, user, user.email) is not False:
+                continue
+            company = customer_from_email(user.email, self.internal_domains)
+            if company:
+                companies.add(company)
+        return companies.pop() if len(companies) == 1 else None
+
+    def dm_name(self, member_ids: list[str]) -> str:
+        """How a DM is named: its members' names, comma-separated (prefixed with `dm:` by callers)."""
+        return ",".join(self.user_name(m) for m in member_ids)
+
+    def normalise(
+        self,
+        conversation: SlackConversation,
+        raw: Mapping[str, Any],
+        ts: str,
+        sent_at: datetime,
+        *,
+        location: str,
+    ) -> NormalisedMessage | None:
+        """The message for one raw message object, or None when it is noise, a repeat or unusable.
+
+        `ts` is the message's canonical ts (`slack_ts`) and `sent_at` its moment; noise and
+        repeats are counted in the result's `ignored`, unusable items recorded as skipped at
+        `location`.
+        """
         subtype = _text(raw.get("subtype"))
         user_id = _text(raw.get("user"))
         user = self.users.get(user_id) if user_id else None
-        noise = self._noise_reason(raw, subtype, user_id, user)
+        noise = self.noise_reason(raw, subtype, user_id, user)
         if noise is not None:
             self.result.ignored[noise] = self.result.ignored.get(noise, 0) + 1
-            return
+            return None
         external_id = f"{conversation.id}:{ts}"
         if external_id in self.seen_ids:
             self.result.ignored["duplicate"] = self.result.ignored.get("duplicate", 0) + 1
-            return
+            return None
         self.seen_ids.add(external_id)
 
         text_source = _text(raw.get("text")) or ""
         if subtype == "file_comment" and isinstance(raw.get("comment"), dict):
             text_source = _text(raw["comment"].get("comment")) or text_source
-        text, links = self._render(text_source)
+        text, links = self.render(text_source)
         files = _files(raw)
         if not text:
             if not files:
                 self.result.skip(location, "message has no text and no files")
-                return
+                return None
             text = "[shared file: " + ", ".join(f["name"] for f in files) + "]"
 
         metadata: dict[str, Any] = {
@@ -396,7 +431,7 @@ class _SlackExportReader:
             metadata["user_id"] = user_id
         if subtype:
             metadata["subtype"] = subtype
-        thread_ts = _ts_string(raw.get("thread_ts"))
+        thread_ts = slack_ts(raw.get("thread_ts"))
         thread_id = None
         if thread_ts:
             thread_id = f"{conversation.id}:{thread_ts}"
@@ -412,11 +447,11 @@ class _SlackExportReader:
             metadata["links"] = links
         edited = raw.get("edited")
         if isinstance(edited, dict):
-            edited_ts = _ts_string(edited.get("ts"))
-            edited_at = _ts_datetime(edited_ts) if edited_ts else None
+            edited_ts = slack_ts(edited.get("ts"))
+            edited_at = slack_ts_datetime(edited_ts) if edited_ts else None
             editor = _text(edited.get("user"))
             metadata["edited"] = {
-                "by": self._user_name(editor) if editor else None,
+                "by": self.user_name(editor) if editor else None,
                 "at": edited_at.isoformat() if edited_at else None,
             }
         reactions = raw.get("reactions")
@@ -434,32 +469,31 @@ class _SlackExportReader:
             profile.get("real_name"), profile.get("display_name"), raw.get("username"), user_id
         )
         author_email = user.email if user else None
-        is_internal = self._is_internal(raw, user, author_email)
+        is_internal = self.is_internal(raw, user, author_email)
         customer = customer_from_email(author_email, self.internal_domains) if is_internal is False else None
         if customer is None and conversation.customer:
             customer = conversation.customer
             metadata["customer_source"] = "channel_members"
 
-        self.result.messages.append(
-            NormalisedMessage(
-                source=SourceKind.SLACK,
-                external_id=external_id,
-                sent_at=sent_at,
-                text=text,
-                thread_id=thread_id,
-                channel=conversation.name,
-                author_name=author_name,
-                author_email=author_email,
-                author_is_internal=is_internal,
-                customer=customer,
-                url=self._permalink(conversation.id, ts, thread_ts),
-                metadata=metadata,
-            )
+        return NormalisedMessage(
+            source=SourceKind.SLACK,
+            external_id=external_id,
+            sent_at=sent_at,
+            text=text,
+            thread_id=thread_id,
+            channel=conversation.name,
+            author_name=author_name,
+            author_email=author_email,
+            author_is_internal=is_internal,
+            customer=customer,
+            url=self.permalink(conversation.id, ts, thread_ts),
+            metadata=metadata,
         )
 
-    def _noise_reason(
-        self, raw: Mapping[str, Any], subtype: str | None, user_id: str | None, user: _User | None
+    def noise_reason(
+        self, raw: Mapping[str, Any], subtype: str | None, user_id: str | None, user: SlackUser | None
     ) -> str | None:
+        """Why the message is noise (its subtype, `slackbot`, `bot_user`, `bot_message`), or None."""
         if subtype and (subtype in NOISE_SUBTYPES or subtype.startswith(NOISE_SUBTYPE_PREFIXES)):
             return subtype
         if user_id == "USLACKBOT":
@@ -470,7 +504,8 @@ class _SlackExportReader:
             return "bot_message"
         return None
 
-    def _is_internal(self, raw: Mapping[str, Any], user: _User | None, email: str | None) -> bool | None:
+    def is_internal(self, raw: Mapping[str, Any], user: SlackUser | None, email: str | None) -> bool | None:
+        """Whether the author works for the organisation (None when it cannot be told)."""
         by_domain = is_internal_email(email, self.internal_domains)
         if by_domain is not None:
             return by_domain
@@ -488,7 +523,8 @@ class _SlackExportReader:
 
     # -- text --------------------------------------------------------------------------------
 
-    def _render(self, text: str) -> tuple[str, list[str]]:
+    def render(self, text: str) -> tuple[str, list[str]]:
+        """Slack markup resolved to plain text (mentions by name), plus the links it held."""
         links: list[str] = []
 
         def replace(match: re.Match[str]) -> str:
@@ -515,17 +551,38 @@ class _SlackExportReader:
         rendered = rendered.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
         return rendered.strip(), links
 
-    def _user_name(self, user_id: str) -> str:
+    def user_name(self, user_id: str) -> str:
+        """A member's name, or the id when the member is unknown."""
         user = self.users.get(user_id)
         return (user.name if user else None) or user_id
 
-    def _permalink(self, channel_id: str, ts: str, thread_ts: str | None) -> str | None:
+    def permalink(self, channel_id: str, ts: str, thread_ts: str | None) -> str | None:
+        """The message's Slack link (needs the workspace URL)."""
         if not self.workspace_url:
             return None
         link = f"{self.workspace_url}/archives/{channel_id}/p{ts.replace('.', '')}"
         if thread_ts and thread_ts != ts:
             link += f"?thread_ts={thread_ts}&cid={channel_id}"
         return link
+
+
+def slack_user(entry: Mapping[str, Any]) -> SlackUser:
+    """A member from a users.json entry or a `users.info` user (the same shape); `entry` has a string id."""
+    profile = _mapping(entry.get("profile"))
+    return SlackUser(
+        id=entry["id"],
+        name=_first_text(
+            profile.get("real_name"),
+            entry.get("real_name"),
+            profile.get("display_name"),
+            entry.get("name"),
+        ),
+        email=normalise_email(profile.get("email") or entry.get("email")),
+        team_id=_text(entry.get("team_id") or profile.get("team")),
+        is_bot=bool(entry.get("is_bot") or entry.get("is_app_user")) or entry["id"] == "USLACKBOT",
+        is_guest=bool(entry.get("is_restricted") or entry.get("is_ultra_restricted")),
+        is_stranger=bool(entry.get("is_stranger")),
+    )
 
 
 def _export_root(members: list[str]) -> str | None:
@@ -564,7 +621,7 @@ def _files(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
     return files
 
 
-def _ts_string(value: Any) -> str | None:
+def slack_ts(value: Any) -> str | None:
     """A Slack ts as its canonical string (`"1715000100.000200"`), from a string or a number."""
     if isinstance(value, bool) or value is None:
         return None
@@ -579,7 +636,7 @@ def _ts_string(value: Any) -> str | None:
     return f"{match.group(1)}.{fraction}"
 
 
-def _ts_datetime(ts: str) -> datetime | None:
+def slack_ts_datetime(ts: str) -> datetime | None:
     """The UTC moment of a canonical ts string, exact to the microsecond."""
     seconds, _, fraction = ts.partition(".")
     try:
