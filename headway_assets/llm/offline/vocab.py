@@ -1,0 +1,906 @@
+"""Content-word vocabulary shared by the offline extractor, taxonomy mapper, matcher and summariser.
+
+`content_terms(text)` turns text into the words that say *what* an ask is about: folded,
+stemmed, with stop words and request scaffolding ("could you please add") removed, generic
+product synonyms merged ("download" -> "export", "single sign-on" -> "sso") and a weight per
+term that says how specific it is (a product or vendor name written with a capital letter
+weighs more than "dashboard", which weighs more than "team").
+
+Everything here is general English and general SaaS product vocabulary, written by hand; no
+customer, company or demo phrasing is in it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+# --- weights ---------------------------------------------------------------------------------
+
+SPECIFIC_WEIGHT: Final = 1.6  # a capitalised or upper-case name ("Okta", "PDF", "SCIM")
+CONTENT_WEIGHT: Final = 1.0
+GENERIC_WEIGHT: Final = 0.35  # words that occur in asks of every kind ("team", "data", "page")
+
+# Phrases rewritten before tokenising (applied to folded text, word-bounded). Multi-word
+# product terms become one token so they count once and match their one-word synonyms.
+_PHRASES: Final[tuple[tuple[str, str], ...]] = (
+    (r"single[- ]sign[- ]?on", "sso"),
+    (r"sign[- ]?on", "sso"),
+    (r"log(?:ging)?[- ]?(?:in|on)|sign(?:ing)?[- ]in|signin", "login"),
+    (r"text messages?|sms messages?|texts", "sms"),
+    (r"e-?mails?", "email"),
+    (r"time[- ]zones?", "timezone"),
+    (r"daylight[- ]sav(?:ing|ings)(?: time)?|clock changes?|time changes?|dst", "dst"),
+    (r"(?:times?|timed|timing) out|time-?outs?", "timeout"),
+    (r"dark (?:theme|ui|mode)|night mode|dark[- ]mode", "darkmode"),
+    (r"white[- ]label(?:ed|ing|led|ling)?", "whitelabel"),
+    (r"row[- ]level", "rowlevel"),
+    (r"set[- ]?up", "setup"),
+    (r"sign[- ]?up", "signup"),
+    (r"no[- ]shows?", "noshow"),
+    (r"wait[- ]?list", "waitlist"),
+    (r"double[- ]book(?:ed|ing|ings|s)?", "doublebook"),
+    (r"plain english|natural[- ]language", "naturallanguage"),
+    (r"version history|previous versions?|older versions?", "versionhistory"),
+    (r"audit[- ]logs?|audit[- ]trails?", "auditlog"),
+    (r"a lot of|lots of|a bunch of|all of|one by one|at once|at a time|in one go", " "),
+    (r"multiple|several|many|batch|mass|in bulk", "bulk"),
+    (r"multi[- ]?select(?:ion|ing)?", "bulk select"),
+    (r"azure active directory|azure ad|entra(?: id)?", "azuread"),
+    (r"google workspace|g suite|gsuite", "googleworkspace"),
+)
+
+# One-word synonyms: generic product vocabulary only. Each group's words (and their stems)
+# map to the group's first word's stem.
+_SYNONYM_GROUPS: Final[tuple[tuple[str, ...], ...]] = (
+    ("export", "download", "downloads", "downloading", "extract"),
+    ("price", "pricing", "cost", "costs", "expensive", "pay", "paying", "paid", "fee", "fees", "billing"),
+    ("slow", "slowly", "slowness", "sluggish", "lag", "laggy", "lags", "speed", "performance", "perform"),
+    ("alert", "notify", "notification", "notifications", "notified"),
+    (
+        "fail",
+        "fails",
+        "failing",
+        "failed",
+        "failure",
+        "error",
+        "errors",
+        "broken",
+        "break",
+        "breaks",
+        "crash",
+        "crashes",
+        "crashing",
+    ),
+    ("wrong", "incorrect"),
+    (
+        "custom",
+        "customise",
+        "customize",
+        "customisable",
+        "customizable",
+        "configurable",
+        "configure",
+        "personalise",
+        "personalize",
+        "tailor",
+        "editable",
+    ),
+    ("auto", "automatic", "automatically", "automated", "automate", "automation"),
+    ("limit", "limits", "cap", "caps", "capped", "maximum", "max"),
+    ("increase", "raise", "higher", "bigger", "larger", "lift"),
+    (
+        "language",
+        "languages",
+        "translate",
+        "translation",
+        "translations",
+        "localise",
+        "localize",
+        "localisation",
+        "localization",
+    ),
+    ("login", "password", "passwords", "signin", "lockout", "locked"),
+    ("sso", "saml", "idp"),
+    ("visualise", "chart", "charts", "graph", "graphs", "widget", "widgets", "visualization", "visualisation"),
+    ("reminder", "reminders", "remind"),
+    ("integrate", "integration", "integrations", "connector", "connectors"),
+    ("color", "colour", "colours", "colors"),
+    ("darkmode", "theme", "themes"),
+    ("pdf", "printable", "print", "printing"),
+    ("permission", "permissions", "role", "roles", "permit"),
+    ("send", "sent", "sending", "post", "posting", "push", "deliver", "delivery", "delivered"),
+    ("csv", "spreadsheet", "excel", "xlsx"),
+    ("encoding", "garbled", "garbles", "mangled", "accented", "accents", "umlauts", "characters"),
+    ("delete", "remove", "removed", "removing"),
+    (
+        "deprovision",
+        "deprovisioning",
+        "deactivate",
+        "deactivated",
+        "offboard",
+        "offboarding",
+        "revoke",
+        "revoked",
+        "leavers",
+    ),
+    ("appointment", "appointments", "booking", "bookings", "slot", "slots", "visit", "visits"),
+    ("reschedule", "rescheduling", "rebook", "rebooking", "move", "moving", "moved"),
+    ("recurring", "recur", "recurrence", "repeat", "repeating", "repeated"),
+    (
+        "anomaly",
+        "anomalies",
+        "deviate",
+        "deviates",
+        "deviation",
+        "unusual",
+        "outlier",
+        "outliers",
+        "spike",
+        "spikes",
+        "abnormal",
+    ),
+    ("duplicate", "duplicates", "duplicated"),
+    ("share", "shared", "sharing"),
+)
+
+# Words that carry no topic: function words, pronouns, auxiliaries, politeness, request and
+# complaint scaffolding, time words and fillers. Folded, before stemming.
+_STOP_WORDS: Final[frozenset[str]] = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "yet",
+        "if",
+        "then",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "it",
+        "its",
+        "itself",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "myself",
+        "we",
+        "us",
+        "our",
+        "ours",
+        "ourselves",
+        "you",
+        "your",
+        "yours",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "whether",
+        "am",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "done",
+        "doing",
+        "have",
+        "has",
+        "had",
+        "having",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "ought",
+        "wont",
+        "cant",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "havent",
+        "hasnt",
+        "hadnt",
+        "wouldnt",
+        "couldnt",
+        "shouldnt",
+        "im",
+        "ive",
+        "id",
+        "ill",
+        "youre",
+        "weve",
+        "wed",
+        "were",
+        "theyre",
+        "lets",
+        "thats",
+        "whats",
+        "theres",
+        "heres",
+        "its",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "as",
+        "like",
+        "than",
+        "over",
+        "under",
+        "about",
+        "above",
+        "below",
+        "across",
+        "after",
+        "before",
+        "between",
+        "through",
+        "during",
+        "without",
+        "within",
+        "via",
+        "per",
+        "up",
+        "down",
+        "out",
+        "off",
+        "again",
+        "further",
+        "once",
+        "not",
+        "no",
+        "yes",
+        "very",
+        "really",
+        "just",
+        "also",
+        "too",
+        "only",
+        "even",
+        "still",
+        "already",
+        "ever",
+        "always",
+        "never",
+        "sometimes",
+        "often",
+        "quite",
+        "rather",
+        "pretty",
+        "much",
+        "more",
+        "most",
+        "less",
+        "least",
+        "lot",
+        "lots",
+        "some",
+        "any",
+        "all",
+        "each",
+        "every",
+        "both",
+        "either",
+        "neither",
+        "other",
+        "another",
+        "such",
+        "same",
+        "own",
+        "few",
+        "many",
+        "several",
+        "enough",
+        "please",
+        "pls",
+        "plz",
+        "kindly",
+        "thanks",
+        "thank",
+        "thx",
+        "cheers",
+        "hi",
+        "hey",
+        "hello",
+        "dear",
+        "folks",
+        "team",
+        "guys",
+        "everyone",
+        "hope",
+        "hoping",
+        "wish",
+        "wishing",
+        "love",
+        "like",
+        "would",
+        "want",
+        "wanted",
+        "wants",
+        "need",
+        "needs",
+        "needed",
+        "needing",
+        "could",
+        "able",
+        "ability",
+        "possible",
+        "possibility",
+        "option",
+        "options",
+        "way",
+        "ways",
+        "feature",
+        "features",
+        "request",
+        "requests",
+        "requested",
+        "requesting",
+        "suggestion",
+        "suggest",
+        "idea",
+        "ideas",
+        "add",
+        "adding",
+        "added",
+        "include",
+        "including",
+        "support",
+        "supporting",
+        "supported",
+        "supports",
+        "provide",
+        "providing",
+        "offer",
+        "offering",
+        "allow",
+        "allowing",
+        "allows",
+        "enable",
+        "enabling",
+        "let",
+        "get",
+        "getting",
+        "got",
+        "gets",
+        "have",
+        "make",
+        "making",
+        "made",
+        "makes",
+        "give",
+        "giving",
+        "consider",
+        "considering",
+        "implement",
+        "implementing",
+        "introduce",
+        "introducing",
+        "bring",
+        "build",
+        "great",
+        "nice",
+        "good",
+        "awesome",
+        "amazing",
+        "cool",
+        "helpful",
+        "useful",
+        "handy",
+        "perfect",
+        "ideal",
+        "fantastic",
+        "brilliant",
+        "appreciate",
+        "welcome",
+        "happy",
+        "glad",
+        "sure",
+        "okay",
+        "ok",
+        "well",
+        "right",
+        "thing",
+        "things",
+        "something",
+        "anything",
+        "everything",
+        "nothing",
+        "someone",
+        "anyone",
+        "everybody",
+        "somebody",
+        "nobody",
+        "one",
+        "ones",
+        "plan",
+        "plans",
+        "planned",
+        "planning",
+        "roadmap",
+        "chance",
+        "news",
+        "update",
+        "eta",
+        "soon",
+        "someday",
+        "eventually",
+        "asap",
+        "currently",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "now",
+        "recently",
+        "lately",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "time",
+        "times",
+        "morning",
+        "night",
+        "weekend",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "quarter",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "since",
+        "last",
+        "next",
+        "ago",
+        "actually",
+        "basically",
+        "honestly",
+        "frankly",
+        "literally",
+        "seriously",
+        "definitely",
+        "probably",
+        "maybe",
+        "perhaps",
+        "quick",
+        "question",
+        "quickly",
+        "btw",
+        "fyi",
+        "fwiw",
+        "imo",
+        "tbh",
+        "etc",
+        "eg",
+        "ie",
+        "vs",
+        "via",
+        "keep",
+        "keeps",
+        "kept",
+        "seem",
+        "seems",
+        "seemed",
+        "looks",
+        "look",
+        "looked",
+        "feel",
+        "feels",
+        "huge",
+        "big",
+        "small",
+        "little",
+        "whole",
+        "entire",
+        "half",
+        "real",
+        "e",
+        "g",
+    ]
+)
+
+# Words present in asks of every area: they count, but little.
+_GENERIC_WORDS: Final[frozenset[str]] = frozenset(
+    [
+        "team",
+        "user",
+        "users",
+        "people",
+        "person",
+        "customer",
+        "customers",
+        "client",
+        "clients",
+        "staff",
+        "member",
+        "members",
+        "account",
+        "accounts",
+        "company",
+        "org",
+        "organisation",
+        "organization",
+        "business",
+        "admin",
+        "admins",
+        "data",
+        "page",
+        "pages",
+        "screen",
+        "screens",
+        "view",
+        "app",
+        "application",
+        "product",
+        "tool",
+        "platform",
+        "system",
+        "service",
+        "software",
+        "work",
+        "working",
+        "works",
+        "use",
+        "using",
+        "used",
+        "set",
+        "setting",
+        "settings",
+        "button",
+        "click",
+        "number",
+        "numbers",
+        "list",
+        "lists",
+        "item",
+        "items",
+        "file",
+        "files",
+        "way",
+        "part",
+        "area",
+        "section",
+        "version",
+        "new",
+        "old",
+        "current",
+        "existing",
+        "better",
+        "easier",
+        "faster",
+        "simpler",
+        "different",
+        "specific",
+        "certain",
+        "go",
+        "goes",
+        "going",
+        "see",
+        "show",
+        "shows",
+        "showing",
+        "take",
+        "takes",
+        "find",
+        "found",
+        "try",
+        "tried",
+        "trying",
+        "put",
+        "run",
+        "runs",
+        "running",
+        "happen",
+        "happens",
+        "happening",
+        "issue",
+        "issues",
+        "problem",
+        "problems",
+        "bug",
+        "bugs",
+        "help",
+        "helps",
+        "helping",
+        "save",
+        "saves",
+        "saving",
+        "manage",
+        "managing",
+        "instead",
+        "rest",
+    ]
+)
+
+_SENTENCE_OPENERS: Final = frozenset('.!?:;"“(')
+_WORD: Final = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+_CAPITALISED: Final = re.compile(r"^(?:[A-Z][a-z]*[A-Z]|[A-Z]{2,}|[A-Z][a-z]+\d|[A-Z][\w]*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One content term: its stem (after synonyms) and how specific it is."""
+
+    stem: str
+    weight: float
+
+
+def fold_word(word: str) -> str:
+    """Lower-case and strip accents and apostrophes from one word."""
+    word = word.lower().replace("'", "").replace("’", "")
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word.replace("ß", "ss"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    """A light English stemmer: plural, -ing, -ed, -ly, -ation, -able and final -e removed.
+
+    Consistency matters more than readable stems: "schedule", "scheduled" and "scheduling" all
+    become "schedul"; "integration", "integrate" and "integrating" become "integrat".
+    """
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    w = w.replace("iz", "is") if re.search(r"i[sz](?:e|es|ed|ing|ation|ations|able)$", w) else w
+    for suffix, replacement, min_len in (
+        ("ifications", "ify", 9),
+        ("ification", "ify", 9),
+        ("isations", "is", 7),
+        ("isation", "is", 7),
+        ("ations", "at", 7),
+        ("ation", "at", 6),
+        ("ities", "", 7),
+        ("ness", "", 7),
+        ("ments", "", 8),
+        ("ment", "", 7),
+        ("ally", "", 7),
+        ("ables", "", 7),
+        ("able", "", 6),
+        ("ible", "", 6),
+        ("ings", "", 6),
+        ("ing", "", 6),
+        ("ies", "y", 5),
+        ("ied", "y", 5),
+        ("sses", "ss", 5),
+        ("shes", "sh", 5),
+        ("ches", "ch", 5),
+        ("xes", "x", 5),
+        ("ed", "", 5),
+        ("ly", "", 6),
+        ("ions", "", 7),
+        ("ion", "", 6),
+        ("ers", "er", 5),
+        ("s", "", 4),
+    ):
+        if w.endswith(suffix) and len(w) >= min_len:
+            if suffix == "s" and w.endswith(("ss", "us", "is")):
+                break
+            w = w[: len(w) - len(suffix)] + replacement
+            # Undouble a final consonant left by -ing/-ed ("running" -> "runn" -> "run").
+            if suffix in ("ing", "ed") and len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+                w = w[:-1]
+            break
+    if len(w) >= 4 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+@lru_cache(maxsize=1)
+def _phrase_regex() -> tuple[re.Pattern[str], dict[str, str]]:
+    parts = []
+    replacements: dict[str, str] = {}
+    for index, (pattern, replacement) in enumerate(_PHRASES):
+        name = f"p{index}"
+        parts.append(f"(?P<{name}>{pattern})")
+        replacements[name] = replacement
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w])", re.IGNORECASE), replacements
+
+
+def rewrite_phrases(text: str) -> str:
+    """Replace multi-word product terms by their one-token forms (case kept for the rest)."""
+    regex, replacements = _phrase_regex()
+
+    def swap(match: re.Match[str]) -> str:
+        name = match.lastgroup or ""
+        replacement = replacements.get(name, match.group(0))
+        # Keep the specificity signal of a name ("SSO", "Azure AD", "Single Sign-On").
+        original = match.group(0)
+        if replacement.strip() and original.isupper() and len(original) <= 5:
+            return replacement.upper()
+        if replacement.strip() and original[:1].isupper() and any(part[:1].isupper() for part in original.split()[1:]):
+            return replacement[:1].upper() + replacement[1:]
+        return replacement
+
+    return regex.sub(swap, text)
+
+
+def _is_specific(word: str, first: bool) -> bool:
+    """A capitalised or upper-case word in the middle of a sentence names a product or vendor."""
+    if not word[:1].isupper() or len(word) < 2:
+        return False
+    if word.isupper() and len(word) >= 2:
+        return True
+    if first:
+        return False
+    return bool(_CAPITALISED.match(word))
+
+
+@lru_cache(maxsize=8192)
+def content_terms(text: str) -> tuple[Term, ...]:
+    """The content terms of `text`, in order of first occurrence, each once at its highest weight."""
+    rewritten = rewrite_phrases(text)
+    best: dict[str, float] = {}
+    order: list[str] = []
+    sentence_start = True
+    for match in _WORD.finditer(rewritten):
+        raw = match.group(0)
+        preceding = rewritten[max(0, match.start() - 2) : match.start()].rstrip()
+        first = sentence_start or not preceding or preceding[-1] in _SENTENCE_OPENERS
+        sentence_start = False
+        for part in raw.split("-") if "-" in raw and raw.lower() not in _HYPHEN_KEEP else [raw]:
+            folded = fold_word(part)
+            if not folded or folded in _STOP_WORDS or folded.isdigit() or len(folded) < 2:
+                continue
+            stemmed = stem(folded)
+            stemmed = _synonyms().get(stemmed, stemmed)
+            if stemmed in _STOP_STEMS:
+                continue
+            if folded in _GENERIC_WORDS or stemmed in _GENERIC_STEMS:
+                weight = GENERIC_WEIGHT
+            elif _is_specific(part, first):
+                weight = SPECIFIC_WEIGHT
+            else:
+                weight = CONTENT_WEIGHT
+            if stemmed not in best:
+                order.append(stemmed)
+                best[stemmed] = weight
+            elif weight > best[stemmed]:
+                best[stemmed] = weight
+    return tuple(Term(s, best[s]) for s in order)
+
+
+def term_weights(text: str) -> dict[str, float]:
+    """`content_terms` as a {stem: weight} mapping."""
+    return {term.stem: term.weight for term in content_terms(text)}
+
+
+_HYPHEN_KEEP: Final[frozenset[str]] = frozenset()
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> dict[str, str]:
+    """{stem of a synonym: stem of its group's first word}."""
+    mapping: dict[str, str] = {}
+    for group in _SYNONYM_GROUPS:
+        canonical = stem(group[0])
+        for word in group:
+            mapping.setdefault(stem(word), canonical)
+    return mapping
+
+
+_STOP_STEMS: Final[frozenset[str]] = frozenset(stem(w) for w in _STOP_WORDS if len(w) > 3)
+_GENERIC_STEMS: Final[frozenset[str]] = frozenset(stem(w) for w in _GENERIC_WORDS)
+
+
+# Nouns that name a part of a software product: an ask that names none of them (and no
+# taxonomy area or product name) is usually small talk ("people lost trust in the numbers").
+_PRODUCT_NOUN_TEXT: Final = """
+    dashboard report export import chart filter search alert email integration api webhook login sso password
+    setting settings permission page screen view button field column table app mobile calendar appointment
+    reminder sms sync upload template link share workflow form invoice price seat licence license plan mode
+    darkmode layout editor widget connector warehouse database query pipeline log auditlog audit role workspace
+    project task message comment tag label folder file document pdf csv notification account profile portal
+    timezone dst version versionhistory history schedule scheduling booking integration plugin extension
+    browser interface ui ux feature menu sidebar toolbar tab panel modal popup notification inbox feed
+    summary metric kpi graph visualisation embed whitelabel branding theme font colour color language
+    translation data refresh load loading speed performance crash error bug timeout upload download
+    checkout payment billing subscription order invoice cart onboarding tutorial docs documentation
+    waitlist doublebook recurring series slot
+"""
+PRODUCT_NOUNS: Final[frozenset[str]] = frozenset(
+    term.stem for word in _PRODUCT_NOUN_TEXT.split() for term in content_terms(word)
+)
+
+
+# Terms that are not synonyms but point to the same capability often enough to count half:
+# generic SaaS knowledge (identity providers are how single sign-on is asked for, a timeout is
+# how a sync fails). Pairs of canonical stems.
+_RELATED_PAIRS: Final[tuple[tuple[str, str], ...]] = (
+    ("sso", "login"),
+    ("sso", "okta"),
+    ("sso", "azuread"),
+    ("sso", "googleworkspace"),
+    ("sso", "onelogin"),
+    ("login", "okta"),
+    ("login", "azuread"),
+    ("timeout", "fail"),
+    ("timeout", "slow"),
+    ("sync", "refresh"),
+    ("alert", "anomaly"),
+    ("reminder", "sms"),
+    ("permission", "access"),
+    ("bulk", "select"),
+    ("provision", "scim"),
+    ("deprovision", "scim"),
+    ("deprovision", "provision"),
+)
+
+
+@lru_cache(maxsize=1)
+def related_terms() -> dict[str, frozenset[str]]:
+    """{stem: stems related to it} from `_RELATED_PAIRS` (canonical stems, both directions)."""
+    related: dict[str, set[str]] = {}
+    for left, right in _RELATED_PAIRS:
+        a = _canonical(left)
+        b = _canonical(right)
+        related.setdefault(a, set()).add(b)
+        related.setdefault(b, set()).add(a)
+    return {stem_: frozenset(values) for stem_, values in related.items()}
+
+
+def _canonical(word: str) -> str:
+    terms = content_terms(word)
+    return terms[0].stem if terms else word
