@@ -6,8 +6,16 @@ import os
 
 import dagster as dg
 
+from headway_assets.assets.feature_catalog import feature_catalog
+from headway_assets.assets.feature_mentions import feature_mentions
+from headway_assets.assets.insights import insights, message_insights
+from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.orchestration.jobs import PIPELINE_JOB
+from headway_assets.orchestration.executors import pipeline_executor
+from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
+from headway_assets.orchestration.schedules import SCHEDULES
+from headway_assets.orchestration.sensors import SENSORS
+from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -21,7 +29,10 @@ def _warehouse() -> WarehouseResource:
 
 
 defs = dg.Definitions(
-    assets=[*RAW_MESSAGE_ASSETS],
-    jobs=[PIPELINE_JOB],
-    resources={"warehouse": _warehouse(), "sources": SourcesResource()},
+    assets=[*RAW_MESSAGE_ASSETS, message_labels, feature_mentions, feature_catalog, message_insights, insights],
+    jobs=[PIPELINE_JOB, RAW_SYNC_JOB],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
+    resources={"warehouse": _warehouse(), "sources": SourcesResource(), "llm": LlmResource()},
+    executor=pipeline_executor(),
 )

@@ -23,12 +23,8 @@ class HeadwaySettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the warehouse; unset means an SQLite file in the data folder.",
     )
-    data_dir: Path = Field(
-        default=DEFAULT_DATA_DIR, description="Folder for the SQLite warehouse and the demo corpus."
-    )
-    partitions_start: date = Field(
-        default=date(2025, 1, 1), description="First day of the daily partitions (UTC)."
-    )
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for the SQLite warehouse and the demo corpus.")
+    partitions_start: date = Field(default=date(2025, 1, 1), description="First day of the daily partitions (UTC).")
 
     llm_provider: Literal["offline", "anthropic", "openai"] = Field(
         default="offline",
@@ -37,22 +33,17 @@ class HeadwaySettings(BaseSettings):
     llm_base_url: str | None = Field(
         default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."
     )
-    tier1_model: str | None = Field(
-        default=None, description="Model for tier-1 labels (provider default if unset)."
-    )
-    tier2_model: str | None = Field(
-        default=None, description="Model for tier-2 mentions (provider default if unset)."
-    )
+    tier1_model: str | None = Field(default=None, description="Model for tier-1 labels (provider default if unset).")
+    tier2_model: str | None = Field(default=None, description="Model for tier-2 mentions (provider default if unset).")
     insight_model: str | None = Field(default=None, description="Model for per-message insights.")
     match_model: str | None = Field(default=None, description="Model for catalogue matching.")
-    llm_max_in_flight: int = Field(
-        default=16, ge=1, description="LLM calls in flight at once within one run."
-    )
+    llm_max_in_flight: int = Field(default=16, ge=1, description="LLM calls in flight at once within one run.")
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one LLM HTTP call.")
-    llm_max_retries: int = Field(
-        default=4, ge=0, description="SDK retries on 429/5xx/timeouts (honours retry-after)."
-    )
-    tier1_batch_items: int = Field(default=20, ge=1, description="Short messages per tier-1 call.")
+    llm_max_retries: int = Field(default=4, ge=0, description="SDK retries on 429/5xx/timeouts (honours retry-after).")
+    tier1_batch_items: int = Field(default=40, ge=1, description="Messages (or chunks) per tier-1 call.")
+    tier2_batch_items: int = Field(default=8, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
+    insight_batch_items: int = Field(default=10, ge=1, description="Messages per insight call.")
+    llm_batch_chars: int = Field(default=24_000, ge=1_000, description="Characters of input per batched call.")
     max_items_per_run: int = Field(
         default=0, ge=0, description="Messages one AI run handles before stopping early (0 = no cap)."
     )

@@ -198,6 +198,38 @@ def upgrade() -> None:
         batch_op.create_index("ix_sync_requests_status", ["status", "id"], unique=False)
 
     op.create_table(
+        "message_extractions",
+        sa.Column("message_id", BIGINT_KEY, nullable=False),
+        sa.Column("org_id", BIGINT_KEY, nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("taxonomy_fingerprint", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("mention_count", sa.Integer(), nullable=False),
+        sa.Column("rejected_quotes", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("provider", sa.String(length=32), nullable=False),
+        sa.Column("model", sa.String(length=100), nullable=False),
+        sa.Column("prompt_version", sa.String(length=32), nullable=False),
+        sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_message_extractions_message_id_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_message_extractions_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_message_extractions")),
+    )
+    with op.batch_alter_table("message_extractions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_message_extractions_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "feature_mentions",
         sa.Column("id", BIGINT_KEY, autoincrement=True, nullable=False),
         sa.Column("org_id", BIGINT_KEY, nullable=False),
@@ -353,6 +385,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_feature_mentions_message_id"))
 
     op.drop_table("feature_mentions")
+    with op.batch_alter_table("message_extractions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_message_extractions_org_id"))
+
+    op.drop_table("message_extractions")
     with op.batch_alter_table("sync_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_requests_status")
         batch_op.drop_index("ix_sync_requests_org_created")

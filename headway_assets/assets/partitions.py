@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from headway_assets.settings import get_settings
 from headway_assets.sources.message import TimeWindow
+
+# Backfill policies are what keep a year of days from becoming a year of runs (DESIGN.md);
+# Dagster still labels the parameter beta, which would warn on every code-location load.
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", category=dg.BetaWarning)
 
 # end_offset=1 makes today's (still growing) day a partition, so the periodic sync can
 # re-materialise it during the day.

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, tuple_
 
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.orchestration.jobs import ORG_TAG
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import (
@@ -372,6 +373,10 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
         label = partition_label(context)
         with warehouse.read() as conn:
             connections = active_connections(conn, source.value)
+        only_org = context.run.tags.get(ORG_TAG)
+        if only_org:  # an on-demand sync request of one organisation
+            connections = [c for c in connections if str(c.org_id) == only_org]
+            context.log.info(f"syncing only organisation {only_org}'s {source.value} connections")
         if not connections:
             context.log.warning(f"no active {source.value} connection: nothing to sync for {label}")
         outcomes = [
@@ -380,7 +385,7 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
                 window,
                 warehouse=warehouse,
                 sources=sources,
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 log=context.log,
             )
             for connection in connections

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from headway_assets.assets.partitions import DAILY_PARTITIONS
+INGESTION_GROUP = "ingestion"
+AI_GROUP = "ai"
 
 PIPELINE_JOB = dg.define_asset_job(
     name="headway_pipeline",
     selection=dg.AssetSelection.all(),
-    partitions_def=DAILY_PARTITIONS,
     description="Every Headway asset for a day or a range of days: ingestion, then the AI tiers.",
 )
+
+RAW_SYNC_JOB = dg.define_asset_job(
+    name="raw_sync",
+    selection=dg.AssetSelection.groups(INGESTION_GROUP),
+    description="The raw message assets of the sources chosen per run; the AI tiers follow by automation.",
+)
+
+# Tag that narrows a raw sync to one organisation's connections (on-demand sync requests).
+ORG_TAG = "headway/org_id"
+SYNC_REQUEST_TAG = "headway/sync_request_id"

@@ -316,6 +316,30 @@ class LlmCacheEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class MessageExtraction(Base):
+    """Tier-2 bookkeeping per relevant message: extracted from which content, with what outcome.
+
+    A message is due for (re-)extraction when it has no row, its text or the org's taxonomy
+    changed since, or its last attempt failed (up to a retry limit).
+    """
+
+    __tablename__ = "message_extractions"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    taxonomy_fingerprint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))  # extracted | failed
+    mention_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_quotes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    extracted_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class FeatureMention(Base):
     """Tier-2: one structured ask found in a relevant message, with its verbatim evidence."""
 

@@ -42,9 +42,7 @@ class ExportOptions:
     mailbox: str | None = None
 
 
-def read_export(
-    source: SourceKind, path: Path, window: TimeWindow, options: ExportOptions | None = None
-) -> ReadResult:
+def read_export(source: SourceKind, path: Path, window: TimeWindow, options: ExportOptions | None = None) -> ReadResult:
     """Read the messages of one export file whose `sent_at` falls inside `window`.
 
     Raises `SourceReadError` when the file as a whole cannot be read (missing, corrupt, wrong
@@ -57,9 +55,7 @@ def read_export(
             path, window, internal_domains=options.internal_domains, workspace_url=options.workspace_url
         )
     if source is SourceKind.GMAIL:
-        return read_gmail_mbox(
-            path, window, internal_domains=options.internal_domains, mailbox=options.mailbox
-        )
+        return read_gmail_mbox(path, window, internal_domains=options.internal_domains, mailbox=options.mailbox)
     if source is SourceKind.GONG:
         return read_gong_transcripts(path, window, internal_domains=options.internal_domains)
     if source is SourceKind.FATHOM:

@@ -61,9 +61,7 @@ def fathom_meeting_time(meeting: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def parse_fathom_meeting(
-    meeting: Mapping[str, Any], *, internal_domains: Iterable[str] = ()
-) -> NormalisedMessage:
+def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterable[str] = ()) -> NormalisedMessage:
     """Turn one Fathom Meeting object (API item or webhook body) into a message.
 
     The text is the transcript with speaker names, consecutive lines of one speaker joined;
@@ -83,13 +81,10 @@ def parse_fathom_meeting(
     raw_transcript = meeting.get("transcript")
     if not isinstance(raw_transcript, list) or not raw_transcript:
         raise FathomMeetingError(
-            f"meeting {recording_id} has no transcript (exported or delivered without "
-            "include_transcript=true)"
+            f"meeting {recording_id} has no transcript (exported or delivered without include_transcript=true)"
         )
 
-    invitees = [
-        _invitee(i, domains) for i in meeting.get("calendar_invitees") or [] if isinstance(i, Mapping)
-    ]
+    invitees = [_invitee(i, domains) for i in meeting.get("calendar_invitees") or [] if isinstance(i, Mapping)]
     recorded_by = _mapping(meeting.get("recorded_by"))
     recorder_email = normalise_email(_text(recorded_by.get("email")))
 
@@ -131,14 +126,10 @@ def parse_fathom_meeting(
     metadata: dict[str, Any] = {
         "recording_id": recording_id,
         "turns": [{"speaker": t["speaker"], "timestamp": t["timestamp"]} for t in turns],
-        "calendar_invitees": [
-            {"name": i.name, "email": i.email, "is_external": i.is_external} for i in invitees
-        ],
+        "calendar_invitees": [{"name": i.name, "email": i.email, "is_external": i.is_external} for i in invitees],
     }
     if recorded_by:
-        metadata["recorded_by"] = {
-            k: recorded_by.get(k) for k in ("name", "email", "team") if recorded_by.get(k)
-        }
+        metadata["recorded_by"] = {k: recorded_by.get(k) for k in ("name", "email", "team") if recorded_by.get(k)}
     start, end = (
         _parse_time(meeting.get("recording_start_time")),
         _parse_time(meeting.get("recording_end_time")),
@@ -266,9 +257,7 @@ def _load_json_lines(
             "or webhook bodies as JSON."
         )
     for number, error in bad:
-        result.skip(
-            f"{path.name}:line {number}", f"line is not valid JSON ({error}); its meeting was not read"
-        )
+        result.skip(f"{path.name}:line {number}", f"line is not valid JSON ({error}); its meeting was not read")
     return meetings
 
 
@@ -291,9 +280,7 @@ def _collect(
         _collect_meeting(value, where, meetings, result)
 
 
-def _collect_meeting(
-    value: Any, where: str, meetings: list[tuple[str, Mapping[str, Any]]], result: ReadResult
-) -> None:
+def _collect_meeting(value: Any, where: str, meetings: list[tuple[str, Mapping[str, Any]]], result: ReadResult) -> None:
     if isinstance(value, Mapping) and _looks_like_meeting(value):
         meetings.append((where, value))
     else:

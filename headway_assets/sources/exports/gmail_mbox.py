@@ -885,9 +885,7 @@ def read_gmail_mbox(
                 raw = _MBOXRD_ESCAPE_RE.sub(rb"\1", handle.read(entry.end - entry.start))
                 _read_entry(path, entry, raw, mailbox, domains, result, seen)
     except OSError as exc:
-        raise SourceReadError(
-            f"Gmail mbox {path} could not be read ({exc}); check the file and retry."
-        ) from exc
+        raise SourceReadError(f"Gmail mbox {path} could not be read ({exc}); check the file and retry.") from exc
     result.messages.sort(key=lambda m: (m.sent_at, m.external_id))
     return result
 
@@ -916,9 +914,7 @@ def _read_entry(
         result.skip(location, "text is empty after removing quoted replies and signature")
         return
     assert entry.sent_at is not None
-    channel = (
-        normalise_email(mailbox) or parsed.delivered_to or next((p.email for p in parsed.to if p.email), None)
-    )
+    channel = normalise_email(mailbox) or parsed.delivered_to or next((p.email for p in parsed.to if p.email), None)
     extra: dict[str, Any] = {"mbox_index": entry.index}
     if entry.sent_at_source != "date":
         extra["sent_at_source"] = entry.sent_at_source
@@ -978,9 +974,7 @@ def _scan_mbox(path: Path, size: int) -> list[_MboxEntry]:
                     f"Gmail mbox {path} is not an mbox file: it does not start with a 'From ' envelope line. "
                     "Export the mailbox with Google Takeout (Mail, mbox format) and use the .mbox file."
                 )
-            starts = [
-                m for m in _FROM_LINE_RE.finditer(data, offset) if _is_envelope(data, m.start(), offset)
-            ]
+            starts = [m for m in _FROM_LINE_RE.finditer(data, offset) if _is_envelope(data, m.start(), offset)]
             entries: list[_MboxEntry] = []
             for number, match in enumerate(starts, start=1):
                 body_start = match.end() + 1
@@ -988,9 +982,7 @@ def _scan_mbox(path: Path, size: int) -> list[_MboxEntry]:
                 entries.append(_index_entry(number, match.group(0), data, body_start, end))
             return entries
     except OSError as exc:
-        raise SourceReadError(
-            f"Gmail mbox {path} could not be read ({exc}); check the file and retry."
-        ) from exc
+        raise SourceReadError(f"Gmail mbox {path} could not be read ({exc}); check the file and retry.") from exc
 
 
 def _is_envelope(data: mmap.mmap, position: int, first: int) -> bool:

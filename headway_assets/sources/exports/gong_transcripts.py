@@ -261,9 +261,7 @@ def _load_pages(path: Path, result: ReadResult) -> list[tuple[int, Mapping[str, 
         if isinstance(item, Mapping) and ("calls" in item or "callTranscripts" in item):
             pages.append((number, item))
         elif isinstance(data, list):
-            result.skip(
-                f"{path.name}:page {number}", "item is not a Gong response page (no calls or callTranscripts)"
-            )
+            result.skip(f"{path.name}:page {number}", "item is not a Gong response page (no calls or callTranscripts)")
     if not pages and not (isinstance(data, list) and not data):
         raise SourceReadError(
             f"Gong file {path} holds no 'calls' or 'callTranscripts'; it should hold Gong API responses "
@@ -309,11 +307,7 @@ def _account_names(context: Any) -> list[str]:
             if not isinstance(obj, Mapping) or str(obj.get("objectType", "")).lower() != "account":
                 continue
             for fld in obj.get("fields") or []:
-                if (
-                    isinstance(fld, Mapping)
-                    and str(fld.get("name", "")).lower() == "name"
-                    and _text(fld.get("value"))
-                ):
+                if isinstance(fld, Mapping) and str(fld.get("name", "")).lower() == "name" and _text(fld.get("value")):
                     names.append(str(fld["value"]).strip())
     return names
 

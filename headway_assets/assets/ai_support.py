@@ -1,0 +1,93 @@
+"""Plumbing the AI assets share: running the engine from a sync asset, and recording spend."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import dagster as dg
+from sqlalchemy import insert
+
+from headway_assets.llm.engine import LlmEngine, TaskStats
+from headway_assets.llm.tracing import flush_traces
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.warehouse.schema import LlmUsage
+
+AI_GROUP = "ai"
+LLM_POOL = "llm"  # bounds LLM-bound steps across all runs (dagster.yaml / `dg` pool limits)
+T = TypeVar("T")
+
+
+def progress_logger(context: dg.AssetExecutionContext, every: int = 200) -> Callable[[str, int, int], None]:
+    """A progress callback that logs every `every` items and at the end."""
+    last_logged: dict[str, int] = {}
+
+    def report(task: str, done: int, total: int) -> None:
+        if done == total or done - last_logged.get(task, 0) >= every:
+            last_logged[task] = done
+            context.log.info(f"{task}: {done}/{total} items answered or failed")
+
+    return report
+
+
+def record_usage(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    engine: LlmEngine,
+    *,
+    partition: str | None,
+) -> None:
+    """One `llm_usage` row per task the engine ran, so spend is queryable by asset and day."""
+    rows = [
+        {
+            "dagster_run_id": context.run.run_id,
+            "asset": context.asset_key.to_user_string(),
+            "partition": partition,
+            "task": task,
+            "provider": engine.provider.name,
+            "model": engine.model(task),
+            "calls": stats.calls,
+            "cache_hits": stats.cache_hits,
+            "input_tokens": stats.usage.input_tokens,
+            "output_tokens": stats.usage.output_tokens,
+            "cache_read_tokens": stats.usage.cache_read_tokens,
+            "cost_usd": stats.cost_usd,
+        }
+        for task, stats in engine.stats.items()
+        if stats.calls or stats.cache_hits
+    ]
+    if rows:
+        with warehouse.write() as conn:
+            conn.execute(insert(LlmUsage), rows)
+    flush_traces()
+
+
+def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
+    """Calls, tokens, cost and cache hits of the run, summed over tasks and per task."""
+    total = TaskStats()
+    for stats in engine.stats.values():
+        total.calls += stats.calls
+        total.cache_hits += stats.cache_hits
+        total.items_failed += stats.items_failed
+        total.items_not_attempted += stats.items_not_attempted
+        total.retries += stats.retries
+        total.usage.add(stats.usage)
+        total.cost_usd += stats.cost_usd
+    metadata: dict[str, Any] = {
+        "llm_provider": engine.provider.name,
+        "llm_calls": total.calls,
+        "llm_cache_hits": total.cache_hits,
+        "llm_input_tokens": total.usage.input_tokens,
+        "llm_output_tokens": total.usage.output_tokens,
+        "llm_cache_read_tokens": total.usage.cache_read_tokens,
+        "llm_cost_usd": round(total.cost_usd, 6),
+        "llm_validation_retries": total.retries,
+    }
+    for task, stats in sorted(engine.stats.items()):
+        metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})
+    return metadata
+
+
+def run_async(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from a synchronous asset body."""
+    import asyncio
+
+    return asyncio.run(work())  # type: ignore[arg-type]

@@ -1,0 +1,445 @@
+"""Tier-2 (`feature_mentions`): the structured asks in every relevant message of the day.
+
+Relevant means a current tier-1 label with relevance >= 6. Long messages are read through
+their relevant chunks only. Every mention carries a verbatim evidence quote located in the
+message (quotes that cannot be found are rejected and counted), and a theme / sub-theme from
+the organisation's taxonomy. Bounded and resumable like tier-1.
+"""
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, and_, delete, insert, select
+
+from headway_assets.assets.ai_support import (
+    AI_GROUP,
+    LLM_POOL,
+    llm_metadata,
+    progress_logger,
+    record_usage,
+    run_async,
+)
+from headway_assets.assets.message_labels import message_labels
+from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.raw_messages import OWNERS
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.evidence import locate_quote
+from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft, MentionExtraction
+from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
+from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
+from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.message import TimeWindow
+from headway_assets.taxonomy import Taxonomy, load_taxonomy
+from headway_assets.warehouse.schema import (
+    FeatureMention,
+    LabelStatus,
+    Message,
+    MessageExtraction,
+    MessageLabel,
+    Organization,
+    utc_now,
+)
+
+CHECK_QUOTES_ARE_SUBSTRINGS = "evidence_quotes_are_substrings"
+CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED = "every_relevant_message_extracted"
+MAX_ATTEMPTS = 3
+SLICE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class RelevantMessage:
+    """A relevant message of the window and what tier-1 said about its chunks."""
+
+    id: int
+    org_id: int
+    source: str
+    external_id: str
+    text: str
+    title: str | None
+    customer: str | None
+    sent_at: Any
+    content_hash: str
+    chunks: list[dict[str, Any]]
+    attempts: int
+
+
+def _relevant_filter(window: TimeWindow) -> Any:
+    return and_(
+        Message.sent_at >= window.start,
+        Message.sent_at < window.end,
+        MessageLabel.status == LabelStatus.LABELLED.value,
+        MessageLabel.content_hash == Message.content_hash,
+        MessageLabel.relevance >= RELEVANCE_THRESHOLD,
+    )
+
+
+def relevant_messages(conn: Connection, window: TimeWindow) -> list[RelevantMessage]:
+    """Every relevant message of the window with its extraction state, oldest first."""
+    rows = conn.execute(
+        select(
+            Message.id,
+            Message.org_id,
+            Message.source,
+            Message.external_id,
+            Message.text,
+            Message.title,
+            Message.customer,
+            Message.sent_at,
+            Message.content_hash,
+            MessageLabel.chunks,
+            MessageExtraction.status.label("extraction_status"),
+            MessageExtraction.content_hash.label("extraction_hash"),
+            MessageExtraction.taxonomy_fingerprint,
+            MessageExtraction.attempts,
+        )
+        .join(MessageLabel, MessageLabel.message_id == Message.id)
+        .outerjoin(MessageExtraction, MessageExtraction.message_id == Message.id)
+        .where(_relevant_filter(window))
+        .order_by(Message.sent_at, Message.id)
+    ).all()
+    return [
+        RelevantMessage(
+            id=row.id,
+            org_id=row.org_id,
+            source=row.source,
+            external_id=row.external_id,
+            text=row.text,
+            title=row.title,
+            customer=row.customer,
+            sent_at=row.sent_at,
+            content_hash=row.content_hash,
+            chunks=list((row.chunks or {}).get("chunks", [])),
+            attempts=row.attempts if row.extraction_status == "failed" else 0,
+        )
+        for row in rows
+        if _is_due(row)
+    ]
+
+
+def _is_due(row: Any) -> bool:
+    if row.extraction_status is None or row.extraction_hash != row.content_hash:
+        return True
+    return row.extraction_status == "failed" and (row.attempts or 0) < MAX_ATTEMPTS
+
+
+def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
+    slugs = dict(conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).all())
+    return {org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug) for org_id, slug in slugs.items()}
+
+
+def _pieces(message: RelevantMessage) -> list[str]:
+    """The text tier-2 reads: the whole message, or its relevant chunks."""
+    if not message.chunks:
+        return [message.text]
+    relevant = [c for c in message.chunks if (c.get("relevance") or 0) >= RELEVANCE_THRESHOLD]
+    chosen = relevant or [max(message.chunks, key=lambda c: c.get("relevance") or 0)]
+    return [message.text[c["start"] : c["end"]] for c in chosen]
+
+
+def _item_hash(item: Tier2Input, taxonomy_fingerprint: str) -> str:
+    payload = {
+        "text": item.text,
+        "source": item.source,
+        "customer": item.customer,
+        "title": item.title,
+        "taxonomy": taxonomy_fingerprint,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _normalise_title(title: str) -> str:
+    return " ".join("".join(ch.lower() if ch.isalnum() else " " for ch in title).split())
+
+
+def _place_in_taxonomy(draft: MentionDraft, taxonomy: Taxonomy) -> tuple[str | None, str | None]:
+    """(theme, sub_theme) paths that exist in the taxonomy; unknown paths become None."""
+    sub = taxonomy.node(draft.sub_theme)
+    if sub is None and draft.sub_theme and draft.theme and "/" not in draft.sub_theme:
+        sub = taxonomy.node(f"{draft.theme}/{draft.sub_theme}")
+    if sub is not None and sub.parent is not None:
+        return sub.parent, sub.path
+    theme = taxonomy.node(draft.theme)
+    if theme is not None and theme.parent is None:
+        return theme.path, None
+    if theme is not None:  # a sub-theme path given as the theme
+        return theme.parent, theme.path
+    return None, None
+
+
+def build_mention_rows(
+    message: RelevantMessage, drafts: list[MentionDraft], taxonomy: Taxonomy, engine: LlmEngine
+) -> tuple[list[dict[str, Any]], int]:
+    """Mention rows with located quotes; returns (rows, rejected quote count)."""
+    rows: list[dict[str, Any]] = []
+    rejected = 0
+    seen_titles: set[str] = set()
+    for draft in drafts:
+        located = locate_quote(message.text, draft.evidence_quote)
+        if located is None:
+            rejected += 1
+            continue
+        key = _normalise_title(draft.title)
+        if key in seen_titles:  # the same ask found in two chunks of one message
+            continue
+        seen_titles.add(key)
+        start, quote = located
+        theme, sub_theme = _place_in_taxonomy(draft, taxonomy)
+        rows.append(
+            {
+                "org_id": message.org_id,
+                "message_id": message.id,
+                "ordinal": len(rows),
+                "source": message.source,
+                "sent_at": message.sent_at,
+                "title": draft.title.strip(),
+                "description": draft.description.strip(),
+                "problem_statement": draft.problem_statement,
+                "desired_outcome": draft.desired_outcome,
+                "kind": draft.kind,
+                "urgency": draft.urgency,
+                "sentiment": draft.sentiment,
+                "theme": theme,
+                "sub_theme": sub_theme,
+                "customer": message.customer,
+                "evidence_quote": quote,
+                "evidence_start": start,
+                "provider": engine.provider.name,
+                "model": engine.model(TIER2),
+                "prompt_version": PROMPT_VERSIONS[TIER2],
+                "created_at": utc_now(),
+            }
+        )
+    return rows, rejected
+
+
+async def extract_slice(
+    engine: LlmEngine, messages: list[RelevantMessage], taxonomies: dict[int, Taxonomy]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(mention rows, extraction rows) for the messages of one slice that got an outcome."""
+    items: dict[str, Tier2Input] = {}
+    keys: dict[int, list[str]] = {}
+    for message in messages:
+        taxonomy = taxonomies[message.org_id]
+        fingerprint = taxonomy.fingerprint()
+        keys[message.id] = []
+        for piece in _pieces(message):
+            item = Tier2Input(
+                text=piece,
+                source=message.source,
+                customer=message.customer,
+                title=message.title,
+                taxonomy=taxonomy.listing(),
+            )
+            key = _item_hash(item, fingerprint)
+            items[key] = item
+            keys[message.id].append(key)
+    answers = await engine.extract(items)
+    mention_rows: list[dict[str, Any]] = []
+    extraction_rows: list[dict[str, Any]] = []
+    for message in messages:
+        outcomes = [answers.get(key) for key in keys[message.id]]
+        if any(outcome is None for outcome in outcomes):
+            continue  # not attempted before the deadline
+        base = {
+            "message_id": message.id,
+            "org_id": message.org_id,
+            "content_hash": message.content_hash,
+            "taxonomy_fingerprint": taxonomies[message.org_id].fingerprint(),
+            "attempts": message.attempts + 1,
+            "provider": engine.provider.name,
+            "model": engine.model(TIER2),
+            "prompt_version": PROMPT_VERSIONS[TIER2],
+            "extracted_at": utc_now(),
+        }
+        failures = [o for o in outcomes if isinstance(o, LlmFailure)]
+        if failures:
+            extraction_rows.append(
+                base
+                | {
+                    "status": "failed",
+                    "mention_count": 0,
+                    "rejected_quotes": 0,
+                    "error": f"{failures[0].status}: {failures[0].error}",
+                }
+            )
+            continue
+        drafts = [draft for o in outcomes if isinstance(o, MentionExtraction) for draft in o.mentions]
+        rows, rejected = build_mention_rows(message, drafts, taxonomies[message.org_id], engine)
+        mention_rows += rows
+        extraction_rows.append(
+            base | {"status": "extracted", "mention_count": len(rows), "rejected_quotes": rejected, "error": None}
+        )
+    return mention_rows, extraction_rows
+
+
+def write_extractions(
+    warehouse: WarehouseResource, mention_rows: list[dict[str, Any]], extraction_rows: list[dict[str, Any]]
+) -> None:
+    """Replace the mentions and extraction records of these messages in one transaction."""
+    if not extraction_rows:
+        return
+    ids = [row["message_id"] for row in extraction_rows]
+    with warehouse.write() as conn:
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(batch)))
+            conn.execute(delete(MessageExtraction).where(MessageExtraction.message_id.in_(batch)))
+        for start in range(0, len(mention_rows), 500):
+            conn.execute(insert(FeatureMention), mention_rows[start : start + 500])
+        for start in range(0, len(extraction_rows), 500):
+            conn.execute(insert(MessageExtraction), extraction_rows[start : start + 500])
+
+
+def prune_irrelevant(conn: Connection, window: TimeWindow) -> int:
+    """Drop mentions and extraction records of window messages that are no longer relevant."""
+    irrelevant = select(Message.id).where(
+        Message.sent_at >= window.start,
+        Message.sent_at < window.end,
+        ~Message.id.in_(
+            select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(_relevant_filter(window))
+        ),
+    )
+    removed = conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(irrelevant))).rowcount
+    conn.execute(delete(MessageExtraction).where(MessageExtraction.message_id.in_(irrelevant)))
+    return int(removed or 0)
+
+
+def window_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[int, str]]:
+    """Mentions of the window whose quote is not at its recorded place in the message."""
+    rows = conn.execute(
+        select(FeatureMention.id, FeatureMention.evidence_quote, FeatureMention.evidence_start, Message.text)
+        .join(Message, Message.id == FeatureMention.message_id)
+        .where(FeatureMention.sent_at >= window.start, FeatureMention.sent_at < window.end)
+    )
+    return [
+        (row.id, row.evidence_quote)
+        for row in rows
+        if row.text[row.evidence_start : row.evidence_start + len(row.evidence_quote)] != row.evidence_quote
+    ]
+
+
+def count_due(conn: Connection, window: TimeWindow) -> tuple[int, int]:
+    """(relevant messages in the window, of which still due for tier-2)."""
+    total = conn.execute(
+        select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(_relevant_filter(window))
+    ).all()
+    return len(total), len(relevant_messages(conn, window))
+
+
+@dg.asset(
+    name="feature_mentions",
+    automation_condition=FOLLOW_UPSTREAM,
+    description="Tier-2: the structured product asks in every relevant message (tier-1 relevance >= 6): "
+    "title, description, problem, desired outcome, kind, urgency, sentiment, theme and sub-theme from the "
+    "org's taxonomy, customer, and a verbatim evidence quote (quotes not found in the message are rejected).",
+    group_name=AI_GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[message_labels],
+    kinds={"python", "sql", "llm"},
+    owners=OWNERS,
+    tags={"layer": "ai", "tier": "2"},
+    pool=LLM_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_QUOTES_ARE_SUBSTRINGS,
+            asset="feature_mentions",
+            description="Every mention's evidence quote stands verbatim in its message at the recorded offset.",
+        ),
+        dg.AssetCheckSpec(
+            CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED,
+            asset="feature_mentions",
+            description="Every relevant message of the partition went through tier-2 with its current text "
+            "and taxonomy; fails (warning) while a bounded run left work for the next.",
+        ),
+    ],
+)
+def feature_mentions(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
+) -> dg.MaterializeResult:
+    """Extract the asks of the window's relevant messages, slice by slice."""
+    window = partition_window(context)
+    label = partition_label(context)
+    with warehouse.write() as conn:
+        pruned = prune_irrelevant(conn, window)
+    with warehouse.read() as conn:
+        due = relevant_messages(conn, window)
+        taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}
+    cap = llm.item_cap
+    if cap:
+        due = due[:cap]
+    context.log.info(f"{len(due)} relevant message(s) of {label} need tier-2")
+    mentions_written: list[dict[str, Any]] = []
+    extractions_written: list[dict[str, Any]] = []
+    holder: dict[str, LlmEngine] = {}
+
+    async def run() -> None:
+        async with llm.engine(warehouse.url, progress=progress_logger(context, every=50)) as engine:
+            holder["engine"] = engine
+            for start in range(0, len(due), SLICE_SIZE):
+                if engine.deadline_passed():
+                    context.log.warning("run deadline reached: the rest stays pending for the next run")
+                    break
+                mention_rows, extraction_rows = await extract_slice(engine, due[start : start + SLICE_SIZE], taxonomies)
+                write_extractions(warehouse, mention_rows, extraction_rows)
+                mentions_written.extend(mention_rows)
+                extractions_written.extend(extraction_rows)
+
+    run_async(run)
+    engine = holder["engine"]
+    record_usage(context, warehouse, engine, partition=label)
+    with warehouse.read() as conn:
+        relevant_total, remaining = count_due(conn, window)
+        problems = window_quote_problems(conn, window)
+    rejected = sum(row["rejected_quotes"] for row in extractions_written)
+    failed = [(row["message_id"], row["error"]) for row in extractions_written if row["status"] == "failed"]
+    kinds = Counter(row["kind"] for row in mentions_written)
+    themes = Counter(row["sub_theme"] or row["theme"] or "(none)" for row in mentions_written)
+    metadata: dict[str, Any] = {
+        "partition": label,
+        "relevant_messages": relevant_total,
+        "extracted_this_run": len(extractions_written),
+        "remaining": remaining,
+        "complete": remaining == 0,
+        "mentions_this_run": len(mentions_written),
+        "rejected_quotes": rejected,
+        "pruned_mentions": pruned,
+        "kind_counts": dg.MetadataValue.json(dict(sorted(kinds.items()))),
+        "theme_counts": dg.MetadataValue.json(dict(themes.most_common(20))),
+        "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failed, limit=20)),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                ["title", "kind", "urgency", "sub-theme", "customer", "evidence"],
+                [
+                    (r["title"], r["kind"], r["urgency"], r["sub_theme"], r["customer"], r["evidence_quote"])
+                    for r in mentions_written[:PREVIEW_ROWS]
+                ],
+            )
+        ),
+        **llm_metadata(engine),
+    }
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_QUOTES_ARE_SUBSTRINGS,
+                passed=not problems,
+                metadata={
+                    "mentions_with_bad_quotes": len(problems),
+                    "examples": dg.MetadataValue.md(markdown_table(["mention id", "quote"], problems, limit=10)),
+                },
+            ),
+            dg.AssetCheckResult(
+                check_name=CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED,
+                passed=remaining == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"relevant_messages": relevant_total, "still_due": remaining},
+            ),
+        ],
+    )

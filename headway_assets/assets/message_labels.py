@@ -1,0 +1,342 @@
+"""Tier-1 (`message_labels`): is each message of the day product feedback, what kind, how relevant.
+
+Bounded and resumable: a run handles at most `max_items_per_run` messages and stops starting
+calls at its deadline; every slice of messages is committed as soon as it is labelled, what
+is left is reported, and the incomplete-partitions sensor re-requests the day. Labels are
+current when their content hash equals the message's; re-running an unchanged day costs
+nothing (cache hits only).
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+
+from headway_assets.assets.ai_support import (
+    AI_GROUP,
+    LLM_POOL,
+    llm_metadata,
+    progress_logger,
+    record_usage,
+    run_async,
+)
+from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
+from headway_assets.llm.chunking import OVERSIZED_LIMIT, chunk_text
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
+from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
+from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
+from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.message import TimeWindow, content_hash
+from headway_assets.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
+
+CHECK_EVERY_MESSAGE_LABELLED = "every_message_has_outcome"
+# A message whose labelling failed this many runs in a row keeps its failed outcome
+# (and its reason) instead of being retried forever.
+MAX_ATTEMPTS = 3
+SLICE_SIZE = 250  # messages labelled and committed together
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A message of the window without a current label."""
+
+    id: int
+    org_id: int
+    text: str
+    content_hash: str
+    attempts: int  # earlier runs that tried this content and failed
+
+
+def pending_filter() -> Any:
+    """Messages that need tier-1: never labelled, changed since, or failed last time."""
+    return or_(
+        MessageLabel.message_id.is_(None),
+        MessageLabel.content_hash != Message.content_hash,
+        and_(MessageLabel.status == LabelStatus.FAILED.value, MessageLabel.attempts < MAX_ATTEMPTS),
+    )
+
+
+def _label_join() -> Any:
+    return and_(MessageLabel.message_id == Message.id)
+
+
+def pending_messages(conn: Connection, window: TimeWindow, limit: int | None) -> list[PendingMessage]:
+    """Messages of the window needing tier-1, oldest first."""
+    query = (
+        select(
+            Message.id,
+            Message.org_id,
+            Message.text,
+            Message.content_hash,
+            MessageLabel.content_hash.label("label_hash"),
+            MessageLabel.status,
+            MessageLabel.attempts,
+        )
+        .outerjoin(MessageLabel, _label_join())
+        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter())
+        .order_by(Message.sent_at, Message.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return [
+        PendingMessage(
+            r.id,
+            r.org_id,
+            r.text,
+            r.content_hash,
+            # Failed attempts count only while the content is the same.
+            r.attempts if r.status == LabelStatus.FAILED.value and r.label_hash == r.content_hash else 0,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def count_pending(conn: Connection, window: TimeWindow) -> tuple[int, int]:
+    """(messages in the window, messages of it still needing tier-1)."""
+    total = conn.execute(
+        select(func.count()).where(Message.sent_at >= window.start, Message.sent_at < window.end)
+    ).scalar_one()
+    pending = conn.execute(
+        select(func.count())
+        .select_from(Message)
+        .outerjoin(MessageLabel, _label_join())
+        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter())
+    ).scalar_one()
+    return int(total), int(pending)
+
+
+def _label_row(message: PendingMessage, engine: LlmEngine, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "message_id": message.id,
+        "org_id": message.org_id,
+        "content_hash": message.content_hash,
+        "is_feedback": None,
+        "category": None,
+        "relevance": None,
+        "confidence": None,
+        "chunk_count": 1,
+        "best_chunk": None,
+        "chunks": {},
+        "provider": engine.provider.name,
+        "model": engine.model(TIER1),
+        "prompt_version": PROMPT_VERSIONS[TIER1],
+        "error": None,
+        "attempts": message.attempts + 1,
+        "labelled_at": utc_now(),
+    }
+    row.update(values)
+    return row
+
+
+async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list[dict[str, Any]]:
+    """Label rows for the messages of one slice; messages the deadline left untouched get none."""
+    rows: list[dict[str, Any]] = []
+    chunked: dict[int, list[tuple[Any, str]]] = {}
+    texts: dict[str, str] = {}
+    for message in messages:
+        if len(message.text) > OVERSIZED_LIMIT:
+            rows.append(
+                _label_row(
+                    message,
+                    engine,
+                    status=LabelStatus.SKIPPED_OVERSIZED.value,
+                    error=f"{len(message.text):,} characters is over the {OVERSIZED_LIMIT:,} limit; not sent",
+                )
+            )
+            continue
+        if not message.text.strip():
+            rows.append(_label_row(message, engine, status=LabelStatus.SKIPPED_EMPTY.value, error="no text"))
+            continue
+        pieces: list[tuple[Any, str]] = []
+        for chunk in chunk_text(message.text):
+            chunk_hash = content_hash(chunk.text)
+            texts[chunk_hash] = chunk.text
+            pieces.append((chunk, chunk_hash))
+        chunked[message.id] = pieces
+    answers = await engine.label(texts)
+    for message in messages:
+        if message.id not in chunked:
+            continue
+        pieces = chunked[message.id]
+        outcomes = [answers.get(chunk_hash) for _, chunk_hash in pieces]
+        if any(outcome is None for outcome in outcomes):
+            continue  # not attempted before the deadline: stays pending
+        failures = [o for o in outcomes if isinstance(o, LlmFailure)]
+        if failures:
+            rows.append(
+                _label_row(
+                    message,
+                    engine,
+                    status=LabelStatus.FAILED.value,
+                    chunk_count=len(pieces),
+                    error=f"{failures[0].status}: {failures[0].error}",
+                )
+            )
+            continue
+        labels = [o for o in outcomes if isinstance(o, Tier1Label)]
+        # The message takes its best chunk: highest relevance, feedback over not, earliest.
+        best_index = max(range(len(labels)), key=lambda i: (labels[i].relevance, labels[i].is_feedback, -i))
+        best = labels[best_index]
+        rows.append(
+            _label_row(
+                message,
+                engine,
+                status=LabelStatus.LABELLED.value,
+                is_feedback=best.is_feedback,
+                category=best.category,
+                relevance=best.relevance,
+                confidence=best.confidence,
+                chunk_count=len(pieces),
+                best_chunk=best_index,
+                chunks={
+                    "chunks": [
+                        {
+                            "index": chunk.index,
+                            "start": chunk.start,
+                            "end": chunk.end,
+                            "category": label.category,
+                            "relevance": label.relevance,
+                        }
+                        for (chunk, _), label in zip(pieces, labels, strict=True)
+                    ]
+                }
+                if len(pieces) > 1
+                else {},
+            )
+        )
+    return rows
+
+
+def write_labels(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> None:
+    """Replace the labels of these messages in one transaction."""
+    if not rows:
+        return
+    with warehouse.write() as conn:
+        ids = [row["message_id"] for row in rows]
+        for start in range(0, len(ids), 500):
+            conn.execute(delete(MessageLabel).where(MessageLabel.message_id.in_(ids[start : start + 500])))
+        for start in range(0, len(rows), 500):
+            conn.execute(insert(MessageLabel), rows[start : start + 500])
+
+
+def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ...]]:
+    if not ids:
+        return []
+    with warehouse.read() as conn:
+        rows = conn.execute(
+            select(
+                Message.source,
+                Message.customer,
+                MessageLabel.category,
+                MessageLabel.relevance,
+                MessageLabel.confidence,
+                Message.text,
+            )
+            .join(MessageLabel, _label_join())
+            .where(Message.id.in_(ids[:500]), MessageLabel.is_feedback.is_(True))
+            .order_by(MessageLabel.relevance.desc(), Message.id)
+            .limit(PREVIEW_ROWS)
+        )
+        return [tuple(row) for row in rows]
+
+
+@dg.asset(
+    name="message_labels",
+    automation_condition=FOLLOW_UPSTREAM,
+    description="Tier-1: for every message of the day, whether it is product feedback, its category "
+    "(feature_request, bug_report, pain_point, praise, question, other), a 0-10 relevance (>= 6 goes to "
+    "tier-2), confidence, provider, model and prompt version. Long messages are chunked; messages over "
+    "50,000 characters are marked skipped_oversized. Bounded: stops at an item cap or deadline and resumes.",
+    group_name=AI_GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=RAW_MESSAGE_ASSETS,
+    kinds={"python", "sql", "llm"},
+    owners=OWNERS,
+    tags={"layer": "ai", "tier": "1"},
+    pool=LLM_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_EVERY_MESSAGE_LABELLED,
+            asset="message_labels",
+            description="Every message of the partition has a current tier-1 outcome (labelled, "
+            "skipped_oversized, skipped_empty); fails while a bounded run left work for the next.",
+        )
+    ],
+)
+def message_labels(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
+) -> dg.MaterializeResult:
+    """Label the window's pending messages, slice by slice, within the run's cap and deadline."""
+    window = partition_window(context)
+    label = partition_label(context)
+    cap = llm.item_cap
+    with warehouse.read() as conn:
+        todo = pending_messages(conn, window, cap or None)
+    context.log.info(f"{len(todo)} message(s) of {label} need tier-1" + (f" (cap {cap})" if cap else ""))
+
+    written: list[dict[str, Any]] = []
+
+    async def work(engine: LlmEngine) -> None:
+        for start in range(0, len(todo), SLICE_SIZE):
+            if engine.deadline_passed():
+                context.log.warning("run deadline reached: stopping; the rest stays pending for the next run")
+                break
+            rows = await label_slice(engine, todo[start : start + SLICE_SIZE])
+            write_labels(warehouse, rows)
+            written.extend(rows)
+
+    engine_holder: dict[str, LlmEngine] = {}
+
+    async def run() -> None:
+        async with llm.engine(warehouse.url, progress=progress_logger(context)) as engine:
+            engine_holder["engine"] = engine
+            await work(engine)
+
+    run_async(run)
+    engine = engine_holder["engine"]
+    record_usage(context, warehouse, engine, partition=label)
+
+    with warehouse.read() as conn:
+        total, remaining = count_pending(conn, window)
+    statuses = Counter(row["status"] for row in written)
+    categories = Counter(row["category"] for row in written if row["category"])
+    relevant = sum(1 for row in written if (row["relevance"] or 0) >= RELEVANCE_THRESHOLD)
+    failures = [(row["message_id"], row["error"]) for row in written if row["status"] == LabelStatus.FAILED.value]
+    if remaining:
+        context.log.warning(f"{remaining} message(s) of {label} still need tier-1; the sensor will re-request")
+    metadata: dict[str, Any] = {
+        "partition": label,
+        "messages_in_window": total,
+        "labelled_this_run": len(written),
+        "remaining": remaining,
+        "complete": remaining == 0,
+        "relevant_this_run": relevant,
+        "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
+        "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),
+        "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),
+        "preview": dg.MetadataValue.md(
+            markdown_table(
+                ["source", "customer", "category", "relevance", "confidence", "text"],
+                _preview(warehouse, [row["message_id"] for row in written]),
+            )
+        ),
+        **llm_metadata(engine),
+    }
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_EVERY_MESSAGE_LABELLED,
+                passed=remaining == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"messages": total, "without_current_outcome": remaining},
+            )
+        ],
+    )

@@ -1,0 +1,268 @@
+"""`headway`: the command line of the pipeline (demo, migrations, organisations, connections, AI tools)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from headway_assets.settings import get_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _step(text: str) -> None:
+    print(f"\033[1m==> {text}\033[0m", flush=True)
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate the demo corpus, load it, run every asset over the demo window, print what landed."""
+    started = time.monotonic()
+    settings = get_settings()
+    from headway_assets.demo import generate_demo
+    from headway_assets.demo.seed import seed_demo
+    from headway_assets.warehouse.database import migrate, redact_database_url, write_transaction
+
+    _step(f"Warehouse: {redact_database_url(settings.warehouse_url)}")
+    migrate(settings.warehouse_url)
+    _step(f"Demo corpus: two organisations, {args.days} days from {args.start} -> {settings.demo_dir}")
+    manifest = generate_demo(settings.demo_dir, seed=args.seed, start=args.start, days=args.days)
+    for org in manifest.orgs:
+        _say(f"  {org.name}: " + ", ".join(f"{c.source.value} {c.items}" for c in org.connections))
+    with write_transaction(settings.warehouse_url) as conn:
+        seed_demo(conn, manifest, data_dir=settings.data_dir)
+    if args.no_pipeline:
+        _say("Skipping the pipeline (--no-pipeline).")
+        return 0
+    first = args.start.isoformat()
+    last = (args.start + timedelta(days=args.days - 1)).isoformat()
+    from headway_assets.orchestration.instance import ensure_embedded_instance
+
+    home = ensure_embedded_instance()
+    _step(f"Pipeline: every asset for {first}...{last} in one run (Dagster instance {home})")
+    import dagster as dg
+
+    from headway_assets.definitions import defs
+    from headway_assets.orchestration.runner import run_pipeline
+
+    with dg.DagsterInstance.get() as instance:
+        report = run_pipeline(defs, instance, first_partition=first, last_partition=last, progress=_say)
+    _say(f"  run {report.run_id} {'succeeded' if report.success else 'FAILED'} in {report.seconds:.1f} s")
+    for check in report.failed_checks:
+        _say(f"  check not passing: {check}")
+    _print_summary(settings.warehouse_url)
+    _say("")
+    _say(f"Done in {time.monotonic() - started:.0f} s. Next:")
+    _say("  ./dev ui     # Dagster UI at http://127.0.0.1:3000 : assets, partitions, checks, this run")
+    _say("  ./dev api    # read API at http://127.0.0.1:8000/docs (headway users create ... for a login)")
+    return 0 if report.success else 1
+
+
+def _print_summary(url: str) -> None:
+    from headway_assets.warehouse.summary import warehouse_summary
+
+    summary = warehouse_summary(url)
+    _step("What landed in the warehouse")
+    for line in summary:
+        _say(f"  {line}")
+
+
+# -- warehouse and tenants ---------------------------------------------------------------------
+
+
+def cmd_instance_init(_args: argparse.Namespace) -> int:
+    """Prepare the embedded Dagster instance folder (used by `./dev ui`)."""
+    from headway_assets.orchestration.instance import ensure_embedded_instance
+
+    _say(str(ensure_embedded_instance()))
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Bring the warehouse schema up to date."""
+    from headway_assets.warehouse.database import migrate, redact_database_url
+
+    url = get_settings().warehouse_url
+    migrate(url)
+    _say(f"warehouse at {redact_database_url(url)} is up to date")
+    return 0
+
+
+def cmd_generate_demo(args: argparse.Namespace) -> int:
+    """Write the demo corpus only."""
+    from headway_assets.demo import generate_demo
+
+    out = args.out or get_settings().demo_dir
+    manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)
+    for org in manifest.orgs:
+        _say(f"{org.slug}: " + ", ".join(f"{c.source.value} {c.items}" for c in org.connections))
+    _say(f"wrote {out / 'manifest.json'}")
+    return 0
+
+
+def cmd_set_taxonomy(args: argparse.Namespace) -> int:
+    """Load an organisation's taxonomy from a YAML file."""
+    from sqlalchemy import select
+
+    from headway_assets.taxonomy import load_taxonomy_file, save_taxonomy
+    from headway_assets.warehouse.database import write_transaction
+    from headway_assets.warehouse.schema import Organization
+
+    taxonomy = load_taxonomy_file(args.file)
+    with write_transaction(get_settings().warehouse_url) as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
+        if org_id is None:
+            _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
+            return 2
+        save_taxonomy(conn, org_id=org_id, taxonomy=taxonomy)
+    _say(f"{args.org}: {len(taxonomy.themes)} themes, {len(taxonomy.sub_themes)} sub-themes")
+    return 0
+
+
+def cmd_create_org(args: argparse.Namespace) -> int:
+    """Create (or rename) an organisation."""
+    from headway_assets.warehouse.database import write_transaction
+    from headway_assets.warehouse.tenants import upsert_organization
+
+    with write_transaction(get_settings().warehouse_url) as conn:
+        org_id = upsert_organization(
+            conn, slug=args.slug, name=args.name, settings={"internal_domains": args.internal_domain or []}
+        )
+    _say(f"organisation {args.slug} has id {org_id}")
+    return 0
+
+
+def cmd_add_connection(args: argparse.Namespace) -> int:
+    """Add or update a source connection; credentials (JSON) are read from stdin and encrypted."""
+    from sqlalchemy import select
+
+    from headway_assets.warehouse.database import write_transaction
+    from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceKind
+    from headway_assets.warehouse.tenants import store_credentials, upsert_connection
+
+    config: dict[str, Any] = json.loads(args.config) if args.config else {}
+    if args.path:
+        config["path"] = args.path
+    if args.base_url:
+        config["base_url"] = args.base_url
+    credentials = None
+    if args.credentials_stdin:
+        try:
+            credentials = json.loads(sys.stdin.read())
+        except json.JSONDecodeError:
+            _say('credentials on stdin must be a JSON object, e.g. {"api_key": "..."}')
+            return 2
+    with write_transaction(get_settings().warehouse_url) as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
+        if org_id is None:
+            _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
+            return 2
+        connection_id = upsert_connection(
+            conn,
+            org_id=org_id,
+            source=SourceKind(args.source),
+            name=args.name,
+            kind=ConnectionKind(args.kind),
+            config=config,
+        )
+        if credentials is not None:
+            store_credentials(conn, connection_id=connection_id, values=credentials)
+    _say(f"connection {connection_id}: {args.org}/{args.source}/{args.name} ({args.kind})")
+    return 0
+
+
+def cmd_new_credentials_key(_args: argparse.Namespace) -> int:
+    """Print a new key for HEADWAY_CREDENTIALS_KEY."""
+    from cryptography.fernet import Fernet
+
+    _say(Fernet.generate_key().decode())
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `headway` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="headway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="build the demo corpus and run the whole pipeline on it")
+    demo.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1), help="first day (UTC)")
+    demo.add_argument("--days", type=int, default=30, help="number of days")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the generator")
+    demo.add_argument("--no-pipeline", action="store_true", help="only generate and register the corpus")
+    demo.set_defaults(handler=cmd_demo)
+
+    commands.add_parser("migrate", help="bring the warehouse schema up to date").set_defaults(handler=cmd_migrate)
+    commands.add_parser("instance-init", help="prepare the embedded Dagster instance folder").set_defaults(
+        handler=cmd_instance_init
+    )
+
+    generate = commands.add_parser("generate-demo", help="only write the demo corpus files")
+    generate.add_argument("--out", type=Path, default=None)
+    generate.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1))
+    generate.add_argument("--days", type=int, default=30)
+    generate.add_argument("--seed", type=int, default=7)
+    generate.set_defaults(handler=cmd_generate_demo)
+
+    orgs = commands.add_parser("orgs", help="organisations").add_subparsers(dest="orgs_command", required=True)
+    create = orgs.add_parser("create", help="create or rename an organisation")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--internal-domain", action="append", help="your own email domain (repeatable)")
+    create.set_defaults(handler=cmd_create_org)
+    taxonomy = orgs.add_parser("set-taxonomy", help="load an organisation's taxonomy from YAML")
+    taxonomy.add_argument("--org", required=True)
+    taxonomy.add_argument("--file", type=Path, required=True)
+    taxonomy.set_defaults(handler=cmd_set_taxonomy)
+
+    connections = commands.add_parser("connections", help="source connections").add_subparsers(
+        dest="connections_command", required=True
+    )
+    add = connections.add_parser("add", help="add or update a connection")
+    add.add_argument("--org", required=True)
+    add.add_argument("--source", required=True, choices=["slack", "gmail", "gong", "fathom"])
+    add.add_argument("--name", required=True)
+    add.add_argument("--kind", default="api", choices=["api", "export"])
+    add.add_argument("--path", help="export file (kind export)")
+    add.add_argument("--base-url", help="vendor API base URL (e.g. a Gong tenant URL)")
+    add.add_argument("--config", help='extra JSON config, e.g. \'{"channels": ["C123"]}\'')
+    add.add_argument("--credentials-stdin", action="store_true", help="read credentials JSON from stdin")
+    add.set_defaults(handler=cmd_add_connection)
+
+    credentials = commands.add_parser("credentials", help="credential encryption").add_subparsers(
+        dest="credentials_command", required=True
+    )
+    credentials.add_parser("new-key", help="print a new HEADWAY_CREDENTIALS_KEY").set_defaults(
+        handler=cmd_new_credentials_key
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `headway` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        _say("interrupted; finished work is committed, re-run to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Running AI tasks cheaply: cache first, batch short items, bound concurrency, validate, trace.
+
+The engine is provider-agnostic. It never pays twice for the same work (answers are cached
+by task, prompt version, model and content hash, and written as soon as each call returns,
+so a run that dies keeps what it bought), and it never leaves an item without an outcome:
+every item ends answered, failed with a status and reason, or explicitly not attempted
+because the run's deadline passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from headway_assets.llm.cache import CachedAnswer, CacheKey, LlmCache
+from headway_assets.llm.pricing import ModelPrice, estimate_cost, price_list
+from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse, TokenUsage
+from headway_assets.llm.schemas import (
+    CatalogMatch,
+    InsightBatch,
+    InsightDraft,
+    MentionBatch,
+    MentionExtraction,
+    Tier1Batch,
+    Tier1Label,
+)
+from headway_assets.llm.tasks import (
+    INSIGHT,
+    MATCH,
+    PROMPT_VERSIONS,
+    TIER1,
+    TIER2,
+    InsightInput,
+    MatchInput,
+    Tier1Input,
+    Tier2Input,
+    insight_request,
+    match_request,
+    tier1_request,
+    tier2_request,
+)
+from headway_assets.llm.tracing import get_tracer, llm_span
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 40, TIER2: 8, INSIGHT: 10, MATCH: 1}
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LlmFailure:
+    """An item that got no usable answer: `status` is recorded, `error` says why."""
+
+    status: str
+    error: str
+
+
+class DeadlineReachedError(Exception):
+    """The run's deadline passed before this call started; its items stay pending."""
+
+
+@dataclass
+class TaskStats:
+    """What one task cost in one run."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    items_answered: int = 0
+    items_failed: int = 0
+    items_not_attempted: int = 0
+    retries: int = 0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    seconds_in_calls: float = 0.0
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain numbers for asset metadata."""
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "answered": self.items_answered,
+            "failed": self.items_failed,
+            "not_attempted": self.items_not_attempted,
+            "validation_retries": self.retries,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cache_read_tokens": self.usage.cache_read_tokens,
+            "cache_write_tokens": self.usage.cache_write_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Knobs the data team tunes cost and speed with."""
+
+    models: Mapping[str, str]
+    max_in_flight: int = 16
+    # Items per call, per task (matching is inherently one per call), and characters per call.
+    batch_items: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_ITEMS))
+    batch_chars: int = 24_000
+    # Attempts per call when the answer is malformed or off-schema (transport errors are
+    # retried inside the SDK, honouring retry-after).
+    validation_attempts: int = 2
+
+
+class LlmEngine:
+    """Runs the AI tasks for one Dagster run (or one CLI command)."""
+
+    def __init__(
+        self,
+        provider: LlmProvider,
+        config: EngineConfig,
+        cache: LlmCache | None = None,
+        *,
+        deadline: float | None = None,
+        prices: dict[str, ModelPrice] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.provider = provider
+        self.config = config
+        self.cache = cache
+        self.deadline = deadline
+        self.stats: dict[str, TaskStats] = {}
+        self._prices = prices if prices is not None else price_list()
+        self._semaphore = asyncio.Semaphore(config.max_in_flight)
+        self._tracer = get_tracer()
+        self._progress = progress
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def model(self, task: str) -> str:
+        """The model configured for `task`."""
+        return self.config.models[task]
+
+    def task_stats(self, task: str) -> TaskStats:
+        """Running totals of `task` in this engine."""
+        return self.stats.setdefault(task, TaskStats())
+
+    def deadline_passed(self) -> bool:
+        """True once the run's deadline (monotonic clock) is behind us."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _cache_key(self, task: str) -> CacheKey:
+        return CacheKey(task=task, prompt_version=PROMPT_VERSIONS[task], model=self.model(task))
+
+    def _record_usage(self, task: str, usage: TokenUsage, model: str) -> None:
+        stats = self.task_stats(task)
+        stats.usage.add(usage)
+        stats.cost_usd += estimate_cost(model, usage, self._prices)
+
+    # -- one call ----------------------------------------------------------------------------
+
+    async def _call(self, request: LlmRequest) -> LlmResponse:
+        """One traced provider call with validation retries, inside the concurrency bound."""
+        model = self.model(request.task)
+        stats = self.task_stats(request.task)
+        attempts = max(1, self.config.validation_attempts)
+        for attempt in range(1, attempts + 1):
+            async with self._semaphore:
+                if self.deadline_passed():
+                    raise DeadlineReachedError()
+                with llm_span(
+                    self._tracer,
+                    provider=self.provider.name,
+                    model=model,
+                    task=request.task,
+                    prompt_version=request.prompt_version,
+                ) as span:
+                    prompt = json.dumps(
+                        [
+                            {"role": "system", "content": request.system},
+                            {"role": "user", "content": request.user},
+                        ],
+                        ensure_ascii=False,
+                    )
+                    span.set_attribute("gen_ai.prompt", prompt)
+                    span.set_attribute("langfuse.observation.input", prompt)
+                    started = time.monotonic()
+                    stats.calls += 1
+                    try:
+                        response = await self.provider.generate(request, model)
+                    except LlmError as error:
+                        elapsed = time.monotonic() - started
+                        stats.seconds_in_calls += elapsed
+                        self._record_usage(request.task, error.usage, model)
+                        _annotate(span, error.usage, elapsed, error.completion_text, status=error.status)
+                        span.set_status(_error_status(str(error)))
+                        if error.retryable and attempt < attempts:
+                            stats.retries += 1
+                            continue
+                        raise
+                    elapsed = time.monotonic() - started
+                    stats.seconds_in_calls += elapsed
+                    self._record_usage(request.task, response.usage, model)
+                    _annotate(span, response.usage, elapsed, response.completion_text, status="ok")
+                    span.set_attribute("gen_ai.response.model", response.model or model)
+                    span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason or "stop"])
+                    return response
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    # -- batched tasks ------------------------------------------------------------------------
+
+    async def label(self, items: Mapping[str, str]) -> dict[str, Tier1Label | LlmFailure]:
+        """Tier-1 labels for texts keyed by content hash. Items left out of the result were not
+        attempted (the deadline passed) and stay pending."""
+        return await self._run_batched(_TIER1_SPEC, {key: Tier1Input(id="", text=text) for key, text in items.items()})
+
+    async def extract(self, items: Mapping[str, Tier2Input]) -> dict[str, MentionExtraction | LlmFailure]:
+        """Tier-2 mentions per item (keyed by a hash of text, context and taxonomy)."""
+        return await self._run_batched(_TIER2_SPEC, items)
+
+    async def summarise(self, items: Mapping[str, InsightInput]) -> dict[str, InsightDraft | LlmFailure]:
+        """Per-message insights (keyed by a hash of the message and its asks)."""
+        return await self._run_batched(_INSIGHT_SPEC, items)
+
+    async def match(self, items: Mapping[str, MatchInput]) -> dict[str, CatalogMatch | LlmFailure]:
+        """Catalogue matches (keyed by a hash of the mention and its candidates), one per call."""
+        return await self._run_batched(_MATCH_SPEC, items)
+
+    def _batches(self, spec: BatchSpec[Any], keys: Sequence[str], items: Mapping[str, Any]) -> list[list[str]]:
+        """Group pending items into calls: same group key, within the item and character budgets."""
+        max_items = self.config.batch_items.get(spec.task, 1) if self.provider.supports_batching else 1
+        max_chars = self.config.batch_chars
+        groups: dict[str, list[str]] = {}
+        for key in keys:
+            groups.setdefault(spec.group_key(items[key]), []).append(key)
+        batches: list[list[str]] = []
+        for group in groups.values():
+            current: list[str] = []
+            size = 0
+            for key in group:
+                length = spec.size(items[key])
+                if current and (len(current) >= max_items or size + length > max_chars):
+                    batches.append(current)
+                    current, size = [], 0
+                current.append(key)
+                size += length
+            if current:
+                batches.append(current)
+        return batches
+
+    async def _run_batched(self, spec: BatchSpec[ModelT], items: Mapping[str, Any]) -> dict[str, ModelT | LlmFailure]:
+        task = spec.task
+        stats = self.task_stats(task)
+        key = self._cache_key(task)
+        results: dict[str, ModelT | LlmFailure] = {}
+        cached = self.cache.get_many(key, items) if self.cache else {}
+        for content_hash, answer in cached.items():
+            results[content_hash] = spec.output.model_validate(answer.response)
+        stats.cache_hits += len(cached)
+        pending = [h for h in items if h not in results]
+        total = len(pending)
+        done = 0
+
+        async def run_batch(keys: list[str]) -> None:
+            nonlocal done
+            results.update(await self._call_batch(spec, keys, items))
+            done += len(keys)
+            if self._progress:
+                self._progress(task, done, total)
+
+        await _gather_all([run_batch(batch) for batch in self._batches(spec, pending, items)])
+        stats.items_answered += sum(1 for h in pending if isinstance(results.get(h), spec.output))
+        stats.items_failed += sum(1 for h in pending if isinstance(results.get(h), LlmFailure))
+        stats.items_not_attempted += sum(1 for h in pending if h not in results)
+        return results
+
+    async def _call_batch(
+        self, spec: BatchSpec[ModelT], keys: list[str], items: Mapping[str, Any]
+    ) -> dict[str, ModelT | LlmFailure]:
+        """Answer one batch; ids the answer left out get one more call of their own."""
+        outcome: dict[str, ModelT | LlmFailure] = {}
+        remaining = list(keys)
+        for round_number in (1, 2):
+            ids = [str(index) for index in range(len(remaining))]
+            try:
+                response = await self._call(spec.build([(i, items[k]) for i, k in zip(ids, remaining, strict=True)]))
+            except DeadlineReachedError:
+                return outcome
+            except LlmError as error:
+                for item_key in remaining:
+                    outcome[item_key] = LlmFailure(error.status, str(error))
+                return outcome
+            answers = spec.split(response.parsed, ids)
+            per_item_in = response.usage.input_tokens // max(1, len(remaining))
+            per_item_out = response.usage.output_tokens // max(1, len(remaining))
+            bought: dict[str, CachedAnswer] = {}
+            missing: list[str] = []
+            for item_id, item_key in zip(ids, remaining, strict=True):
+                answer = answers.get(item_id)
+                if answer is None:
+                    missing.append(item_key)
+                    continue
+                outcome[item_key] = answer
+                bought[item_key] = CachedAnswer(answer.model_dump(mode="json"), per_item_in, per_item_out)
+            if self.cache and bought:
+                self.cache.put_many(self._cache_key(spec.task), bought)
+            if not missing:
+                return outcome
+            if round_number == 2:
+                for item_key in missing:
+                    outcome[item_key] = LlmFailure("invalid_output", "the model's answer left this item out twice")
+                return outcome
+            self.task_stats(spec.task).retries += 1
+            remaining = missing
+        return outcome
+
+
+@dataclass(frozen=True)
+class BatchSpec(Generic[ModelT]):
+    """How one task batches: request builder, answer splitter, grouping and size of an item."""
+
+    task: str
+    output: type[ModelT]
+    build: Callable[[list[tuple[str, Any]]], LlmRequest]
+    split: Callable[[BaseModel, list[str]], dict[str, ModelT]]
+    size: Callable[[Any], int]
+    group_key: Callable[[Any], str] = lambda _item: ""
+
+
+def _split_tier1(parsed: BaseModel, _ids: list[str]) -> dict[str, Tier1Label]:
+    assert isinstance(parsed, Tier1Batch)
+    return {item.id: Tier1Label.model_validate(item.model_dump(exclude={"id"})) for item in parsed.labels}
+
+
+def _split_tier2(parsed: BaseModel, _ids: list[str]) -> dict[str, MentionExtraction]:
+    assert isinstance(parsed, MentionBatch)
+    return {item.id: MentionExtraction(mentions=item.mentions) for item in parsed.items}
+
+
+def _split_insight(parsed: BaseModel, _ids: list[str]) -> dict[str, InsightDraft]:
+    assert isinstance(parsed, InsightBatch)
+    return {item.id: InsightDraft.model_validate(item.model_dump(exclude={"id"})) for item in parsed.items}
+
+
+def _split_match(parsed: BaseModel, ids: list[str]) -> dict[str, CatalogMatch]:
+    assert isinstance(parsed, CatalogMatch)
+    return {ids[0]: parsed}
+
+
+_TIER1_SPEC = BatchSpec(
+    task=TIER1,
+    output=Tier1Label,
+    build=lambda pairs: tier1_request([Tier1Input(id=i, text=item.text) for i, item in pairs]),
+    split=_split_tier1,
+    size=lambda item: len(item.text),
+)
+_TIER2_SPEC = BatchSpec(
+    task=TIER2,
+    output=MentionExtraction,
+    build=tier2_request,
+    split=_split_tier2,
+    size=lambda item: len(item.text),
+    group_key=lambda item: repr(item.taxonomy),  # one organisation's taxonomy per call
+)
+_INSIGHT_SPEC = BatchSpec(
+    task=INSIGHT,
+    output=InsightDraft,
+    build=insight_request,
+    split=_split_insight,
+    size=lambda item: len(item.text),
+)
+_MATCH_SPEC = BatchSpec(
+    task=MATCH,
+    output=CatalogMatch,
+    build=lambda pairs: match_request(pairs[0][1]),
+    split=_split_match,
+    size=lambda _item: 1,
+)
+
+
+async def _gather_all(jobs: list[Awaitable[None]]) -> None:
+    """Run all jobs concurrently (the engine's semaphore bounds the calls in flight)."""
+    if jobs:
+        await asyncio.gather(*jobs)
+
+
+def _annotate(span: Any, usage: TokenUsage, seconds: float, completion: str, *, status: str) -> None:
+    total_input = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    span.set_attribute("gen_ai.usage.input_tokens", total_input)
+    span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
+    span.set_attribute("gen_ai.usage.cache_read_input_tokens", usage.cache_read_tokens)
+    span.set_attribute("gen_ai.usage.cache_creation_input_tokens", usage.cache_write_tokens)
+    span.set_attribute("gen_ai.completion", completion)
+    span.set_attribute("langfuse.observation.output", completion)
+    span.set_attribute(
+        "langfuse.observation.usage_details",
+        json.dumps({"input": total_input, "output": usage.output_tokens}),
+    )
+    span.set_attribute("headway.latency_ms", round(seconds * 1000, 1))
+    span.set_attribute("headway.status", status)
+
+
+def _error_status(description: str) -> Any:
+    from opentelemetry.trace import Status, StatusCode
+
+    return Status(StatusCode.ERROR, description)

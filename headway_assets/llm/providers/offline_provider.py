@@ -1,0 +1,77 @@
+"""The offline provider: Headway's own deterministic classifier and extractor, no key, no network.
+
+It answers the same structured requests as the LLM providers, from the request's unrendered
+`payload`, so the engine (cache, tracing, stats) treats it exactly like a remote model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import cached_property
+from typing import Any
+
+from headway_assets.llm.offline import OfflineClassifier
+from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
+from headway_assets.llm.schemas import (
+    InsightBatch,
+    InsightBatchItem,
+    MentionBatch,
+    MentionBatchItem,
+    Tier1Batch,
+    Tier1BatchItem,
+)
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
+
+# Part of every cache key: bump when the offline classifier or extractor changes behaviour.
+OFFLINE_MODEL = "headway-offline-2"
+
+
+class OfflineProvider(LlmProvider):
+    """Rules, lexicons and a small model trained on our own examples (see `llm/offline/`)."""
+
+    name = "offline"
+    supports_batching = True
+
+    @cached_property
+    def _classifier(self) -> OfflineClassifier:
+        return OfflineClassifier()
+
+    async def generate(self, request: LlmRequest, model: str) -> LlmResponse:
+        """Compute the answer locally (in a worker thread, so concurrent calls overlap)."""
+        parsed = await asyncio.to_thread(self._answer, request)
+        return LlmResponse(
+            parsed=parsed,
+            model=OFFLINE_MODEL,
+            completion_text=json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False),
+            finish_reason="stop",
+        )
+
+    def _answer(self, request: LlmRequest) -> Any:
+        if request.task == TIER1:
+            items: list[Tier1Input] = request.payload
+            labels = self._classifier.classify_many(item.text for item in items)
+            return Tier1Batch(
+                labels=[
+                    Tier1BatchItem(id=item.id, **label.model_dump()) for item, label in zip(items, labels, strict=True)
+                ]
+            )
+        from headway_assets.llm.offline import tasks as offline_tasks
+
+        if request.task == TIER2:
+            return MentionBatch(
+                items=[
+                    MentionBatchItem(id=item_id, mentions=offline_tasks.answer(TIER2, item).mentions)
+                    for item_id, item in request.payload
+                ]
+            )
+        if request.task == INSIGHT:
+            return InsightBatch(
+                items=[
+                    InsightBatchItem(id=item_id, **offline_tasks.answer(INSIGHT, item).model_dump())
+                    for item_id, item in request.payload
+                ]
+            )
+        if request.task == MATCH:
+            return offline_tasks.answer(MATCH, request.payload)
+        raise LlmError(f"the offline provider has no implementation of task {request.task!r}")

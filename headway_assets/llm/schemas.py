@@ -1,0 +1,130 @@
+"""Structured outputs every LLM provider must return, validated with pydantic.
+
+These models are the contract between the prompts, the providers (Anthropic tool use,
+OpenAI JSON-schema structured outputs, the offline classifier) and the warehouse.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier1Category = Literal["feature_request", "bug_report", "pain_point", "praise", "question", "other"]
+TIER1_CATEGORIES: tuple[Tier1Category, ...] = (
+    "feature_request",
+    "bug_report",
+    "pain_point",
+    "praise",
+    "question",
+    "other",
+)
+# Items scoring at least this go on to tier-2, as in the system Headway replaces.
+RELEVANCE_THRESHOLD = 6
+
+
+class Tier1Label(BaseModel):
+    """Is this text product feedback, of which kind, and how relevant (0-10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_feedback: bool = Field(description="True when the text is feedback about the product.")
+    category: Tier1Category = Field(description="What kind of feedback; `other` when it is not feedback.")
+    relevance: int = Field(ge=0, le=10, description="0 = noise, 10 = a clear, actionable product ask.")
+    confidence: float = Field(ge=0.0, le=1.0, description="How sure the classifier is of the category.")
+
+
+class Tier1BatchItem(Tier1Label):
+    """One labelled item of a batch, tied back to the item by its position id."""
+
+    id: str = Field(description="The id given with the item in the request.")
+
+
+class Tier1Batch(BaseModel):
+    """Labels for every item of a batched tier-1 request, each carrying the item's id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[Tier1BatchItem]
+
+
+MentionKind = Literal["feature_request", "bug_report", "pain_point", "improvement"]
+Urgency = Literal["low", "medium", "high", "critical"]
+Sentiment = Literal["positive", "neutral", "negative"]
+
+
+class MentionDraft(BaseModel):
+    """Tier-2: one structured ask found in a message, as the model returns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=120, description="Short imperative title of the ask.")
+    description: str = Field(max_length=1000, description="What the customer asks for, in one or two sentences.")
+    problem_statement: str | None = Field(default=None, max_length=1000, description="The problem behind the ask.")
+    desired_outcome: str | None = Field(default=None, max_length=1000, description="What success looks like.")
+    kind: MentionKind
+    urgency: Urgency
+    sentiment: Sentiment
+    theme: str | None = Field(default=None, description="Theme path from the organisation's taxonomy.")
+    sub_theme: str | None = Field(default=None, description="Sub-theme path from the organisation's taxonomy.")
+    evidence_quote: str = Field(
+        min_length=8, max_length=600, description="A verbatim substring of the message that supports the ask."
+    )
+
+
+class MentionExtraction(BaseModel):
+    """Every ask found in one message (possibly none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mentions: list[MentionDraft] = Field(max_length=8)
+
+
+class InsightDraft(BaseModel):
+    """Per-message insight: a one-line summary, the sentiment and the key topics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=3, max_length=400)
+    sentiment: Sentiment
+    key_topics: list[str] = Field(max_length=6)
+
+
+class CatalogMatch(BaseModel):
+    """Which existing feature request (if any) a new mention asks for, and how sure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_id: str | None = Field(description="Id of the matching candidate, or null when none matches.")
+    score: float = Field(ge=0.0, le=1.0, description="0 = unrelated, 1 = the same ask.")
+
+
+class MentionBatchItem(BaseModel):
+    """The asks of one item of a batched tier-2 request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The id given with the item in the request.")
+    mentions: list[MentionDraft] = Field(max_length=8)
+
+
+class MentionBatch(BaseModel):
+    """Tier-2 answers for every item of a batched request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[MentionBatchItem]
+
+
+class InsightBatchItem(InsightDraft):
+    """The insight of one item of a batched request."""
+
+    id: str = Field(description="The id given with the item in the request.")
+
+
+class InsightBatch(BaseModel):
+    """Insights for every item of a batched request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[InsightBatchItem]

@@ -1,0 +1,255 @@
+"""The four AI tasks: their fixed prompts, prompt versions, output schemas and request builders.
+
+A prompt version is part of every cache key: change a prompt, bump its version, and the
+next run re-labels; leave it alone and re-runs cost nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from headway_assets.llm.providers.base import LlmRequest
+from headway_assets.llm.schemas import CatalogMatch, InsightBatch, MentionBatch, Tier1Batch
+
+TIER1 = "tier1"
+TIER2 = "tier2"
+INSIGHT = "insight"
+MATCH = "match"
+
+PROMPT_VERSIONS: dict[str, str] = {
+    TIER1: "tier1-v1",
+    TIER2: "tier2-v1",
+    INSIGHT: "insight-v1",
+    MATCH: "match-v1",
+}
+
+TIER1_SYSTEM = """\
+You are Headway's feedback triage model. Companies connect their customer conversations \
+(shared Slack channels, support mailboxes, sales and success call transcripts, recorded \
+meetings) and you decide, for each item, whether it is product feedback and of which kind.
+
+Categories (choose exactly one per item):
+- feature_request: the customer asks for something the product does not do yet, or for a \
+change to how it works ("can you add...", "we need a way to...", "it would be great if...", \
+"is X on the roadmap?").
+- bug_report: something is broken or behaves wrongly: errors, crashes, wrong numbers, \
+timeouts, things that used to work and stopped ("the export fails", "since the update...").
+- pain_point: friction, frustration or a complaint without a concrete ask or a defect: slow, \
+confusing, too many clicks, hard to find, too expensive for what it does, churn risk.
+- praise: the customer says something specific works well or they love a feature.
+- question: a how-do-I or does-it question about using the product (not a request in disguise: \
+"is there a way to X?" where X does not exist is a feature_request).
+- other: not product feedback at all: greetings, thanks, scheduling, pricing logistics, \
+invoices, out-of-office replies, bot notifications, newsletters, small talk, internal chatter.
+
+is_feedback is true for every category except other.
+
+relevance (integer 0-10) says how useful the item is to a product manager:
+- 0-1: noise (greetings, scheduling, bots, automated mail).
+- 2-3: about the product but carrying no signal (a thank-you, a vague "looks good").
+- 4-5: weak or vague feedback, or a routine how-do-I question.
+- 6-7: clear feedback a product manager would want to read: a concrete ask, bug or complaint.
+- 8-10: strong, specific, actionable feedback: a concrete ask with its reason or impact, a \
+reproducible bug, a complaint that names a churn or revenue risk.
+Items scoring 6 or more are read by a second, more expensive model, so do not inflate scores.
+
+confidence (0-1) is how sure you are of the category.
+
+Rules:
+- Judge each item on its own text; items of one request are unrelated to each other.
+- Text may be in any language; classify it the same way.
+- Transcripts and long emails may mix small talk with feedback: classify by the strongest \
+feedback the item contains.
+- Quoted earlier replies and signatures have been removed; a bare "+1" or "same here" on a \
+request counts as that request with low relevance (4).
+- Return one label for every item id you were given, and no others.
+"""
+
+TIER2_SYSTEM = """\
+You are Headway's feedback analyst. You read one customer conversation item that was already \
+judged to contain product feedback, and you extract every distinct product ask in it as a \
+structured mention.
+
+You may be given several items at once, each with its own id and context; they are unrelated.
+Answer every item id you were given (with an empty mention list when an item holds no ask).
+
+For each ask:
+- title: a short, specific, imperative title a product manager would file it under \
+("Export dashboards to PDF", "Support SSO with Okta"); no customer names.
+- description: one or two sentences of what is asked.
+- problem_statement: the problem or job behind the ask, if stated.
+- desired_outcome: what success would look like for the customer, if stated.
+- kind: feature_request (new capability), improvement (change to an existing one), \
+bug_report (something broken) or pain_point (friction without a concrete ask).
+- urgency: low, medium, high or critical (critical only for outages, data loss, or an \
+explicit churn or deal risk).
+- sentiment: positive, neutral or negative, as the customer feels about this point.
+- theme and sub_theme: the best match from the organisation's taxonomy given below, by \
+path exactly as written; null when nothing fits.
+- evidence_quote: copy, character for character, the shortest passage of the item (one to \
+three sentences) that supports the ask. It must be an exact substring of the item: no \
+paraphrase, no ellipsis, no added quotation marks.
+
+Extract nothing from greetings, scheduling or small talk. Merge repeats of the same ask within \
+the item into one mention. Return an empty list when the item holds no product ask after all.
+"""
+
+INSIGHT_SYSTEM = """\
+You summarise customer conversation items for a product manager's feed. Several unrelated items
+may come at once, each with its own id and context; answer every id, each on its own.
+- summary: one sentence (at most 40 words) saying what the customer said about the product, \
+naming the customer's company when it is given.
+- sentiment: positive, neutral or negative overall towards the product.
+- key_topics: two to five short topic phrases (product areas, features, integrations).
+"""
+
+MATCH_SYSTEM = """\
+You maintain a de-duplicated catalogue of feature requests. Given one new customer ask and a \
+short list of existing catalogue requests from the same area, decide whether the new ask is \
+the SAME request as one of them (same capability, even if worded differently or asked by \
+another customer). Asks that are merely related (same area, different capability) do not \
+match. Answer with the matching candidate id and a score from 0 to 1 (1 = certainly the same \
+request), or a null candidate_id with the score of the best (non-)match.
+"""
+
+
+@dataclass(frozen=True)
+class Tier1Input:
+    """One text to label (a message or a chunk of one), identified by a request-local id."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Tier2Input:
+    """One relevant message (or chunk) to extract asks from."""
+
+    text: str
+    source: str
+    customer: str | None
+    title: str | None
+    taxonomy: tuple[tuple[str, str], ...]  # (path, name) of every theme and sub-theme
+
+
+@dataclass(frozen=True)
+class InsightInput:
+    """One relevant message to summarise."""
+
+    text: str
+    source: str
+    customer: str | None
+    mention_titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MatchCandidate:
+    """An existing catalogue request offered as a possible match."""
+
+    id: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    """A new mention and the catalogue requests it might be the same as."""
+
+    title: str
+    description: str
+    sub_theme: str | None
+    candidates: tuple[MatchCandidate, ...]
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def tier1_request(items: list[Tier1Input]) -> LlmRequest:
+    """One tier-1 call labelling every item of `items`."""
+    body = "\n".join(f'<item id="{item.id}">\n{_xml_escape(item.text)}\n</item>' for item in items)
+    user = f"Label each of these {len(items)} items.\n\n{body}"
+    return LlmRequest(
+        task=TIER1,
+        prompt_version=PROMPT_VERSIONS[TIER1],
+        system=TIER1_SYSTEM,
+        user=user,
+        output_model=Tier1Batch,
+        payload=items,
+        max_tokens=120 + 60 * len(items),
+    )
+
+
+def _context_attributes(context: dict[str, Any]) -> str:
+    return " ".join(f'{key}="{_xml_escape(str(value))}"' for key, value in context.items() if value)
+
+
+def _item_block(item_id: str, text: str, context: dict[str, Any]) -> str:
+    return f'<item id="{item_id}" {_context_attributes(context)}>\n{text}\n</item>'
+
+
+def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
+    """One tier-2 extraction call for items of one organisation (they share its taxonomy)."""
+    taxonomy = "\n".join(f"- {path}: {name}" for path, name in items[0][1].taxonomy) or "(no taxonomy configured)"
+    body = "\n".join(
+        _item_block(item_id, item.text, {"source": item.source, "customer": item.customer, "subject": item.title})
+        for item_id, item in items
+    )
+    user = (
+        f"Taxonomy of this organisation (path: name):\n{taxonomy}\n\n"
+        f"Extract the asks of these {len(items)} items.\n\n{body}"
+    )
+    return LlmRequest(
+        task=TIER2,
+        prompt_version=PROMPT_VERSIONS[TIER2],
+        system=TIER2_SYSTEM,
+        user=user,
+        output_model=MentionBatch,
+        payload=items,
+        max_tokens=min(8000, 200 + 700 * len(items)),
+    )
+
+
+def insight_request(items: list[tuple[str, InsightInput]]) -> LlmRequest:
+    """One per-message insight call for several messages."""
+    body = "\n".join(
+        _item_block(
+            item_id,
+            item.text,
+            {"source": item.source, "customer": item.customer, "asks": "; ".join(item.mention_titles)},
+        )
+        for item_id, item in items
+    )
+    user = f"Summarise each of these {len(items)} items.\n\n{body}"
+    return LlmRequest(
+        task=INSIGHT,
+        prompt_version=PROMPT_VERSIONS[INSIGHT],
+        system=INSIGHT_SYSTEM,
+        user=user,
+        output_model=InsightBatch,
+        payload=items,
+        max_tokens=min(8000, 100 + 200 * len(items)),
+    )
+
+
+def match_request(item: MatchInput) -> LlmRequest:
+    """One catalogue-matching call."""
+    candidates: list[dict[str, Any]] = [
+        {"id": c.id, "title": c.title, "description": c.description} for c in item.candidates
+    ]
+    new_ask = {"title": item.title, "description": item.description, "sub_theme": item.sub_theme}
+    user = (
+        f"New ask:\n{json.dumps(new_ask, ensure_ascii=False)}\n\n"
+        f"Existing requests:\n{json.dumps(candidates, ensure_ascii=False, indent=1)}"
+    )
+    return LlmRequest(
+        task=MATCH,
+        prompt_version=PROMPT_VERSIONS[MATCH],
+        system=MATCH_SYSTEM,
+        user=user,
+        output_model=CatalogMatch,
+        payload=item,
+        max_tokens=200,
+    )

@@ -1,0 +1,315 @@
+"""Sensors: on-demand sync requests from the API, incomplete partitions, run failures, automation.
+
+- `sync_requests`: turns pending rows of `sync_requests` (written by the read API) into runs of the
+  source's raw asset for the requested days, narrowed to the requesting organisation; later ticks
+  follow the run and mark the request succeeded or failed.
+- `incomplete_partitions`: re-requests days whose work a bounded run left unfinished (a capped live
+  sync, messages without a current tier-1 label, relevant messages not yet through tier-2 or
+  without an insight). Run keys carry the state of the day, so the same state is never requested
+  twice and a day whose run is still going is left alone.
+- `run_failures`: logs every failed run and, when HEADWAY_ALERT_SLACK_WEBHOOK_URL is set, posts it
+  to Slack.
+- `ai_automation`: declarative automation (`eager`) of the AI tiers: they follow their upstream
+  assets without anyone clicking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import Connection, and_, func, or_, select
+
+from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.warehouse.schema import (
+    LabelStatus,
+    Message,
+    MessageExtraction,
+    MessageInsight,
+    MessageLabel,
+    SyncRun,
+    SyncStatus,
+)
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+SENSOR_INTERVAL_SECONDS = 30
+MAX_LABEL_ATTEMPTS = 3
+RELEVANCE_THRESHOLD = 6
+ALERT_WEBHOOK_ENV = "HEADWAY_ALERT_SLACK_WEBHOOK_URL"
+_ACTIVE_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+# -- on-demand sync requests -------------------------------------------------------------------
+
+
+def _partition_tags(first: date, last: date) -> dict[str, str]:
+    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+
+
+@dg.sensor(
+    name="sync_requests",
+    job=RAW_SYNC_JOB,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches the on-demand syncs the read API records (POST /v1/sync-requests): the source's raw "
+    "asset for the requested days, one organisation only; then tracks the run and closes the request.",
+)
+def sync_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    """Launch pending requests and settle launched ones."""
+    from headway_assets.warehouse.sync_requests import (
+        attach_sync_request_run,
+        list_launched_sync_requests,
+        list_pending_sync_requests,
+        mark_sync_request_failed,
+        mark_sync_request_launched,
+        mark_sync_request_succeeded,
+    )
+
+    requests: list[dg.RunRequest] = []
+    with warehouse.write() as conn:
+        for record in list_launched_sync_requests(conn):
+            runs = context.instance.get_runs(filters=dg.RunsFilter(tags={SYNC_REQUEST_TAG: str(record.id)}), limit=1)
+            if not runs:
+                continue
+            run = runs[0]
+            if record.dagster_run_id != run.run_id:
+                attach_sync_request_run(conn, record.id, dagster_run_id=run.run_id)
+            if run.status == dg.DagsterRunStatus.SUCCESS:
+                mark_sync_request_succeeded(conn, record.id)
+            elif run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+                mark_sync_request_failed(
+                    conn, record.id, error=f"Dagster run {run.run_id} ended {run.status.value.lower()}; see its log"
+                )
+        for record in list_pending_sync_requests(conn):
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"sync-request:{record.id}",
+                    asset_selection=[dg.AssetKey(f"raw_{record.source}_messages")],
+                    tags={
+                        SYNC_REQUEST_TAG: str(record.id),
+                        ORG_TAG: str(record.org_id),
+                        "headway/trigger": "sync_request",
+                        **_partition_tags(record.first_day, record.last_day),
+                    },
+                )
+            )
+            mark_sync_request_launched(conn, record.id, dagster_run_id=None)
+            context.log.info(
+                f"sync request {record.id}: {record.source} {record.first_day}..{record.last_day} "
+                f"for organisation {record.org_id}"
+            )
+    return dg.SensorResult(run_requests=requests)
+
+
+# -- incomplete partitions ---------------------------------------------------------------------
+
+
+def utc_day(conn: Connection, column: Any) -> Any:
+    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD', on either backend."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)  # SQLite stores UTC already
+
+
+def _day_states(conn: Connection, query: Any) -> dict[str, str]:
+    """{day: state} where the state changes whenever the day's pending set changes."""
+    return {row.day: f"{row.pending}-{row.max_id}" for row in conn.execute(query)}
+
+
+def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
+    """Per asset, the days with unfinished work and a fingerprint of what is unfinished."""
+    day = utc_day(conn, Message.sent_at)
+    labels = (
+        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
+        .select_from(Message)
+        .outerjoin(MessageLabel, MessageLabel.message_id == Message.id)
+        .where(
+            or_(
+                MessageLabel.message_id.is_(None),
+                MessageLabel.content_hash != Message.content_hash,
+                and_(MessageLabel.status == LabelStatus.FAILED.value, MessageLabel.attempts < MAX_LABEL_ATTEMPTS),
+            )
+        )
+        .group_by(day)
+    )
+    relevant = and_(
+        MessageLabel.status == LabelStatus.LABELLED.value,
+        MessageLabel.content_hash == Message.content_hash,
+        MessageLabel.relevance >= RELEVANCE_THRESHOLD,
+    )
+    mentions = (
+        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
+        .select_from(Message)
+        .join(MessageLabel, MessageLabel.message_id == Message.id)
+        .outerjoin(MessageExtraction, MessageExtraction.message_id == Message.id)
+        .where(
+            relevant,
+            or_(
+                MessageExtraction.message_id.is_(None),
+                MessageExtraction.content_hash != Message.content_hash,
+                and_(MessageExtraction.status == "failed", MessageExtraction.attempts < MAX_LABEL_ATTEMPTS),
+            ),
+        )
+        .group_by(day)
+    )
+    insights = (
+        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
+        .select_from(Message)
+        .join(MessageLabel, MessageLabel.message_id == Message.id)
+        .outerjoin(MessageInsight, MessageInsight.message_id == Message.id)
+        .where(relevant, MessageInsight.message_id.is_(None))
+        .group_by(day)
+    )
+    result = {
+        "message_labels": _day_states(conn, labels),
+        "feature_mentions": _day_states(conn, mentions),
+        "message_insights": _day_states(conn, insights),
+    }
+    raw: dict[str, dict[str, str]] = defaultdict(dict)
+    latest = (
+        select(func.max(SyncRun.id))
+        .where(SyncRun.status != SyncStatus.RUNNING.value)
+        .group_by(SyncRun.connection_id, SyncRun.window_start, SyncRun.window_end)
+    )
+    for run in conn.execute(
+        select(SyncRun.id, SyncRun.source, SyncRun.window_start, SyncRun.window_end).where(
+            SyncRun.id.in_(latest), SyncRun.status == SyncStatus.INCOMPLETE.value
+        )
+    ):
+        first = run.window_start.date()
+        last = (run.window_end - timedelta(days=1)).date()
+        key = first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
+        raw[f"raw_{run.source}_messages"][key] = str(run.id)
+    result.update(raw)
+    return result
+
+
+def _days_between(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=offset)).isoformat() for offset in range((end - start).days + 1)]
+
+
+def _busy_partitions(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+    """(asset, day) pairs covered by runs still queued or running ('*' = the whole asset)."""
+    busy: set[tuple[str, str]] = set()
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES), limit=500):
+        if run.tags.get(RANGE_START_TAG) and run.tags.get(RANGE_END_TAG):
+            days = _days_between(run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG])
+        elif run.tags.get("dagster/partition"):
+            days = [run.tags["dagster/partition"]]
+        else:
+            days = ["*"]
+        for key in run.asset_selection or []:
+            busy.update((key.to_user_string(), day) for day in days)
+    return busy
+
+
+def _requests_for(
+    asset: str, states: dict[str, str], busy: set[tuple[str, str]], materialised: set[str]
+) -> Iterable[dg.RunRequest]:
+    for partition, state in sorted(states.items()):
+        days = _days_between(*partition.split("...")) if "..." in partition else [partition]
+        # Only days a run already materialised and left unfinished; the first materialisation of
+        # a day is automation's job. A day with a run still going is left alone.
+        if not all(day in materialised for day in days):
+            continue
+        if (asset, "*") in busy or any((asset, day) in busy for day in days):
+            continue
+        tags = {"headway/trigger": "incomplete_partitions"}
+        partition_key: str | None = partition
+        if "..." in partition:
+            first, last = partition.split("...")
+            tags |= {RANGE_START_TAG: first, RANGE_END_TAG: last}
+            partition_key = None
+        digest = hashlib.sha256(f"{asset}|{partition}|{state}".encode()).hexdigest()[:16]
+        yield dg.RunRequest(
+            run_key=f"incomplete:{asset}:{partition}:{digest}",
+            partition_key=partition_key,
+            asset_selection=[dg.AssetKey(asset)],
+            tags=tags,
+        )
+
+
+@dg.sensor(
+    name="incomplete_partitions",
+    job=PIPELINE_JOB,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Re-requests days that bounded runs left unfinished (capped live syncs, messages without a "
+    "current tier-1 label, relevant messages not yet through tier-2 or without an insight) until they are "
+    "whole. Never requests the same unfinished state twice, nor a day whose run is still going.",
+)
+def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    """Run requests for every asset-day with unfinished work."""
+    with warehouse.read() as conn:
+        states = incomplete_days(conn)
+    busy = _busy_partitions(context.instance)
+    requests = [
+        request
+        for asset, days in states.items()
+        if days
+        for request in _requests_for(
+            asset, days, busy, context.instance.get_materialized_partitions(dg.AssetKey(asset))
+        )
+    ]
+    if not requests:
+        return dg.SensorResult(skip_reason=dg.SkipReason("every materialised day is complete"))
+    context.log.info(f"{len(requests)} unfinished asset-day(s) re-requested")
+    return dg.SensorResult(run_requests=requests)
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+def post_failure_alert(text: str) -> bool:
+    """Post `text` to the Slack incoming webhook in HEADWAY_ALERT_SLACK_WEBHOOK_URL, if set."""
+    url = os.environ.get(ALERT_WEBHOOK_ENV)
+    if not url:
+        return False
+    from slack_sdk.webhook import WebhookClient
+
+    response = WebhookClient(url, timeout=10).send(text=text)
+    return response.status_code == 200
+
+
+@dg.run_failure_sensor(
+    name="run_failures",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reports every failed run: in this sensor's log, and in Slack when "
+    "HEADWAY_ALERT_SLACK_WEBHOOK_URL is set.",
+)
+def run_failures(context: dg.RunFailureSensorContext) -> None:
+    """Log the failure and alert Slack."""
+    run = context.dagster_run
+    error = context.failure_event.message or "no message"
+    partition = run.tags.get("dagster/partition") or run.tags.get(RANGE_START_TAG) or "-"
+    text = f":red_circle: Headway run {run.run_id} of {run.job_name} (partition {partition}) failed: {error}"
+    context.log.error(text)
+    try:
+        if post_failure_alert(text):
+            context.log.info("failure posted to Slack")
+    except Exception as exc:  # an alerting problem must not hide the failure itself
+        context.log.warning(f"could not post the failure to Slack: {type(exc).__name__}")
+
+
+ai_automation = dg.AutomationConditionSensorDefinition(
+    "ai_automation",
+    target=dg.AssetSelection.groups(AI_GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    description="Declarative automation of the AI tiers: each follows its upstream assets (eager).",
+)
+
+SENSORS = [sync_requests, incomplete_partitions, run_failures, ai_automation]

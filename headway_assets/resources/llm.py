@@ -1,0 +1,135 @@
+"""The LLM provider as a Dagster resource: which provider, which models, and the cost knobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import dagster as dg
+from pydantic import Field
+
+from headway_assets.llm.cache import LlmCache
+from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
+from headway_assets.llm.providers.base import LlmProvider
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.settings import HeadwaySettings, get_settings
+
+DEFAULT_MODELS: dict[str, dict[str, str]] = {
+    "anthropic": {
+        TIER1: "claude-haiku-4-5",
+        TIER2: "claude-sonnet-4-5",
+        INSIGHT: "claude-haiku-4-5",
+        MATCH: "claude-haiku-4-5",
+    },
+    "openai": {TIER1: "gpt-4.1-mini", TIER2: "gpt-4.1", INSIGHT: "gpt-4.1-mini", MATCH: "gpt-4.1-mini"},
+}
+
+
+def build_provider(name: str, *, base_url: str | None, timeout_seconds: float, max_retries: int) -> LlmProvider:
+    """The provider called `name`; API keys come from ANTHROPIC_API_KEY / OPENAI_API_KEY."""
+    if name == "anthropic":
+        from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(base_url=base_url, timeout_seconds=timeout_seconds, max_retries=max_retries)
+    if name == "openai":
+        from headway_assets.llm.providers.openai_provider import OpenAIProvider
+
+        return OpenAIProvider(base_url=base_url, timeout_seconds=timeout_seconds, max_retries=max_retries)
+    if name == "offline":
+        from headway_assets.llm.providers.offline_provider import OfflineProvider
+
+        return OfflineProvider()
+    raise ValueError(f"unknown LLM provider {name!r}: set HEADWAY_LLM_PROVIDER to offline, anthropic or openai")
+
+
+class LlmResource(dg.ConfigurableResource):
+    """Provider, models and limits of the AI tiers. Unset fields fall back to HEADWAY_* settings."""
+
+    provider: str | None = Field(default=None, description="offline, anthropic or openai.")
+    base_url: str | None = Field(default=None, description="Provider API base URL (proxy or local fake).")
+    tier1_model: str | None = None
+    tier2_model: str | None = None
+    insight_model: str | None = None
+    match_model: str | None = None
+    max_in_flight: int | None = Field(default=None, description="LLM calls in flight at once in one run.")
+    tier1_batch_items: int | None = Field(default=None, description="Messages (or chunks) per tier-1 call.")
+    tier2_batch_items: int | None = Field(default=None, description="Relevant messages per tier-2 call.")
+    insight_batch_items: int | None = Field(default=None, description="Messages per insight call.")
+    batch_chars: int | None = Field(default=None, description="Characters of input per batched call.")
+    max_items_per_run: int | None = Field(default=None, description="Items one run handles (0 = no cap).")
+    run_deadline_seconds: float | None = Field(default=None, description="Soft time limit of one run (0 = none).")
+    timeout_seconds: float | None = None
+    max_retries: int | None = None
+    use_cache: bool = Field(
+        default=True, description="Reuse cached answers (turn off only to measure or to force re-labelling)."
+    )
+
+    def _settings(self) -> HeadwaySettings:
+        return get_settings()
+
+    @property
+    def provider_name(self) -> str:
+        """The provider in effect."""
+        return self.provider or self._settings().llm_provider
+
+    def models(self) -> dict[str, str]:
+        """The model per task in effect."""
+        settings = self._settings()
+        name = self.provider_name
+        if name == "offline":
+            from headway_assets.llm.providers.offline_provider import OFFLINE_MODEL
+
+            return dict.fromkeys((TIER1, TIER2, INSIGHT, MATCH), OFFLINE_MODEL)
+        defaults = DEFAULT_MODELS[name]
+        return {
+            TIER1: self.tier1_model or settings.tier1_model or defaults[TIER1],
+            TIER2: self.tier2_model or settings.tier2_model or defaults[TIER2],
+            INSIGHT: self.insight_model or settings.insight_model or defaults[INSIGHT],
+            MATCH: self.match_model or settings.match_model or defaults[MATCH],
+        }
+
+    @property
+    def item_cap(self) -> int:
+        """Items one run handles before stopping early; 0 means no cap."""
+        value = self.max_items_per_run
+        return value if value is not None else self._settings().max_items_per_run
+
+    def deadline(self) -> float | None:
+        """Monotonic deadline for a run starting now, or None."""
+        seconds = self.run_deadline_seconds
+        seconds = seconds if seconds is not None else self._settings().run_deadline_seconds
+        return time.monotonic() + seconds if seconds else None
+
+    @asynccontextmanager
+    async def engine(self, database_url: str, *, progress: ProgressCallback | None = None) -> AsyncIterator[LlmEngine]:
+        """An engine for one run (its provider client is closed afterwards)."""
+        settings = self._settings()
+        provider = build_provider(
+            self.provider_name,
+            base_url=self.base_url or settings.llm_base_url,
+            timeout_seconds=self.timeout_seconds or settings.llm_timeout_seconds,
+            max_retries=self.max_retries if self.max_retries is not None else settings.llm_max_retries,
+        )
+        config = EngineConfig(
+            models=self.models(),
+            max_in_flight=self.max_in_flight or settings.llm_max_in_flight,
+            batch_items={
+                TIER1: self.tier1_batch_items or settings.tier1_batch_items,
+                TIER2: self.tier2_batch_items or settings.tier2_batch_items,
+                INSIGHT: self.insight_batch_items or settings.insight_batch_items,
+                MATCH: 1,
+            },
+            batch_chars=self.batch_chars or settings.llm_batch_chars,
+        )
+        engine = LlmEngine(
+            provider,
+            config,
+            LlmCache(database_url) if self.use_cache else None,
+            deadline=self.deadline(),
+            progress=progress,
+        )
+        try:
+            yield engine
+        finally:
+            await provider.aclose()
