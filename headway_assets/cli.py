@@ -243,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--credentials-stdin", action="store_true", help="read credentials JSON from stdin")
     add.set_defaults(handler=cmd_add_connection)
 
+    from headway_assets.llm.commands import register_commands as register_llm_commands
+
+    register_llm_commands(commands)
+
+    from headway_api.commands import register_commands as register_api_commands
+
+    register_api_commands(commands)  # users and tokens of the read API
+
     credentials = commands.add_parser("credentials", help="credential encryption").add_subparsers(
         dest="credentials_command", required=True
     )
@@ -256,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `headway` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler = args.handler
+    # The read API's commands name their handler `func`.
+    handler: Handler = getattr(args, "handler", None) or args.func
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -1,0 +1,42 @@
+"""GET /v1/stats: counts over time for dashboards."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.core.errors import invalid_parameter
+from headway_api.queries.stats import MAX_RANGE_DAYS, get_stats
+from headway_api.schemas.common import ERROR_RESPONSES
+from headway_api.schemas.stats import DEFAULT_DAYS, StatsParams, StatsResponse
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+
+@router.get(
+    "",
+    response_model=StatsResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=query_parameters(StatsParams),
+    summary="Counts over time",
+)
+async def get_stats_route(ctx: Ctx, request: Request) -> Any:
+    """Messages, feedback, relevant messages and feature mentions over time, by source and category.
+
+    Read from the pre-aggregated daily stats the pipeline refreshes; `refreshed_at` says how fresh.
+    """
+    params = parse_query(request, StatsParams)
+    until = params.until or datetime.now(UTC).date()
+    since = params.since or until - timedelta(days=DEFAULT_DAYS - 1)
+    if until < since:
+        raise invalid_parameter(["query", "until"], "until must not be before since")
+    longest = MAX_RANGE_DAYS[params.interval]
+    if (until - since).days + 1 > longest:
+        raise invalid_parameter(
+            ["query", "since"], f"range too long for interval={params.interval}: at most {longest} days"
+        )
+    source = params.source.value if params.source else None
+    return await ctx.query(get_stats, ctx.org_id, since, until, params.interval, source, params.category)

@@ -1,0 +1,211 @@
+"""The Headway read API (FastAPI): the warehouse the pipeline fills, served to the product frontend.
+
+Start it on the embedded default (SQLite under data/, a JWT secret generated into data/jwt-secret):
+
+    .venv/bin/uvicorn headway_api.main:app --host 127.0.0.1 --port 8000
+
+`app` is built on first access (so importing this module for `create_app` has no side effects).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from headway_api.api.deps import TOKEN_URL, AppState, BlockingRunner, StateDep
+from headway_api.api.routes import auth, feature_requests, insights, messages, stats, sync, themes
+from headway_api.core.config import ApiSettings, get_api_settings
+from headway_api.core.errors import install_error_handlers
+from headway_api.core.principal import PrincipalResolver
+from headway_api.core.security import TokenCodec
+from headway_api.db import Database
+from headway_assets.settings import PROJECT_ROOT, HeadwaySettings, get_settings
+from headway_assets.warehouse.database import ALEMBIC_INI
+
+LOGGER = logging.getLogger("headway_api")
+VERSION = "0.1.0"
+DESCRIPTION = """
+Product feedback from Slack, Gmail, Gong and Fathom, as a de-duplicated catalogue of feature
+requests with the customers' own words as evidence.
+
+**Authentication.** Every `/v1` endpoint except sign-in needs `Authorization: Bearer <token>`:
+get one from `POST /v1/auth/token` (e-mail and password) or, for a service, from
+`headway tokens mint`. Every answer is limited to your organisation.
+
+**Lists** return `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as `cursor` for the
+next page (null means the last page). `limit` is 1-200.
+
+**Errors** always have the body `{"error": {"code", "message", "details"}}`.
+"""
+TAGS: list[dict[str, Any]] = [
+    {"name": "auth", "description": "Sign in and identity."},
+    {"name": "themes", "description": "The organisation's feedback taxonomy."},
+    {"name": "feature requests", "description": "The de-duplicated catalogue, with evidence quotes."},
+    {"name": "messages", "description": "Customer messages with their AI labels, mentions and insights."},
+    {"name": "insights", "description": "Top, new and rising asks per week or month."},
+    {"name": "stats", "description": "Counts over time for dashboards."},
+    {"name": "sync", "description": "On-demand syncs, sync history and source connections."},
+    {"name": "health", "description": "Liveness and database reachability."},
+]
+
+
+class HealthResponse(BaseModel):
+    """Whether the API can serve: database reachable and its schema current."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0003"}]
+        }
+    )
+
+    status: Literal["ok", "error"]
+    database: Literal["ok", "unreachable"]
+    migrations: Literal["current", "outdated", "unknown"]
+    revision: str | None
+
+
+def _head_revision() -> str | None:
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _schema_revision(db: Database) -> str | None:
+    with db.read_engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+        except SQLAlchemyError:
+            return None
+
+
+def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | None = None) -> FastAPI:
+    """Build the API for `settings` (default: the environment) over the warehouse `headway` names."""
+    settings = settings or get_api_settings()
+    headway = headway or get_settings()
+    database = Database(headway.warehouse_url, settings)
+    state = AppState(
+        settings=settings,
+        headway=headway,
+        db=database,
+        tokens=TokenCodec(settings, data_dir=headway.data_dir),
+        principals=PrincipalResolver(settings.auth_cache_seconds),
+        run=BlockingRunner(settings.db_threads),
+    )
+    head = _head_revision()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate_sqlite:
+            await run_in_threadpool(database.ensure_schema)
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Headway API",
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        lifespan=lifespan,
+    )
+    app.state.headway = state
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    # The busiest listings first: routes are matched in order.
+    for module in (messages, feature_requests, stats, themes, insights, sync, auth):
+        app.include_router(module.router)
+    _document_security(app)
+
+    @app.get(
+        "/health",
+        tags=["health"],
+        response_model=HealthResponse,
+        responses={503: {"model": HealthResponse, "description": "Database unreachable or schema outdated."}},
+        summary="Health",
+    )
+    async def health(app_state: StateDep) -> Any:
+        """Liveness, database reachability and whether the schema is at the latest migration."""
+        try:
+            revision = await run_in_threadpool(_schema_revision, app_state.db)
+        except SQLAlchemyError as error:
+            LOGGER.warning("health check: database unreachable (%s)", type(error).__name__)
+            body = {"status": "error", "database": "unreachable", "migrations": "unknown", "revision": None}
+            return JSONResponse(body, status_code=503)
+        current = revision is not None and revision == head
+        body = {
+            "status": "ok" if current else "error",
+            "database": "ok",
+            "migrations": "current" if current else "outdated",
+            "revision": revision,
+        }
+        return JSONResponse(body, status_code=200 if current else 503)
+
+    return app
+
+
+# Operations anyone may call; every other one needs a bearer token.
+PUBLIC_PATHS = ("/health", TOKEN_URL)
+
+
+def _document_security(app: FastAPI) -> None:
+    """Declare the bearer token in OpenAPI (the routes check it in `get_context`, one dependency)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {})["OAuth2PasswordBearer"] = {
+                "type": "oauth2",
+                "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+                "description": "POST /v1/auth/token, or `headway tokens mint`; send `Authorization: Bearer <token>`.",
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path in PUBLIC_PATHS:
+                    continue
+                for operation in operations.values():
+                    operation["security"] = [{"OAuth2PasswordBearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_APP: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn headway_api.main:app` reads the attribute; the app is built then, not at import.
+    global _APP
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _APP is None:
+        _APP = create_app()
+    return _APP

@@ -1,0 +1,213 @@
+"""The feature-request catalogue: the list, one request, and its mentions with evidence."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import Session
+
+from headway_api.pagination import AnySelect, KeyKind, SortKey, page_of, page_params, paginate
+from headway_api.queries.text import LIKE_ESCAPE, like_pattern
+from headway_api.schemas.feature_requests import (
+    MAX_LISTED_CUSTOMERS,
+    FeatureRequestListParams,
+    MentionListParams,
+)
+from headway_assets.warehouse.schema import FeatureMention, FeatureRequest, FeatureRequestMention, Message
+
+FR = FeatureRequest.__table__.c
+FM = FeatureMention.__table__.c
+FRM = FeatureRequestMention.__table__.c
+M = Message.__table__.c
+
+_SORT_COLUMNS: dict[str, tuple[Any, KeyKind]] = {
+    "mention_count": (FR.mention_count, "int"),
+    "customer_count": (FR.customer_count, "int"),
+    "last_seen": (FR.last_seen, "datetime"),
+    "first_seen": (FR.first_seen, "datetime"),
+    "title": (FR.title, "str"),
+}
+FEATURE_REQUEST_SORTS: dict[str, SortKey] = {
+    f"{'-' if descending else ''}{name}": SortKey(
+        f"{'-' if descending else ''}{name}", (column, FR.id), (kind, "int"), descending=descending
+    )
+    for name, (column, kind) in _SORT_COLUMNS.items()
+    for descending in (True, False)
+}
+MENTION_SORTS: dict[str, SortKey] = {
+    "-sent_at": SortKey("-sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=True),
+    "sent_at": SortKey("sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=False),
+}
+SUMMARY_COLUMNS = (
+    FR.id,
+    FR.key,
+    FR.title,
+    FR.description,
+    FR.kind,
+    FR.theme,
+    FR.sub_theme,
+    FR.mention_count,
+    FR.customer_count,
+    FR.customers,
+    FR.sources,
+    FR.first_seen,
+    FR.last_seen,
+    FR.mentions_last_7d,
+    FR.mentions_prev_7d,
+    FR.trend,
+    FR.updated_at,
+)
+
+
+def _mention_exists(condition: Any) -> Any:
+    return exists(
+        select(FRM.mention_id)
+        .select_from(FeatureRequestMention.__table__.join(FeatureMention.__table__, FM.id == FRM.mention_id))
+        .where(FRM.feature_request_id == FR.id, FRM.org_id == bindparam("org_id"), condition)
+    )
+
+
+# How each filter narrows the catalogue; its value is bound as the parameter of the same name.
+_CONDITIONS: dict[str, Any] = {
+    "theme": lambda: FR.theme == bindparam("theme"),
+    "sub_theme": lambda: FR.sub_theme == bindparam("sub_theme"),
+    "kind": lambda: FR.kind == bindparam("kind"),
+    "trend": lambda: FR.trend == bindparam("trend"),
+    "min_mentions": lambda: FR.mention_count >= bindparam("min_mentions"),
+    "seen_since": lambda: FR.last_seen >= bindparam("seen_since"),
+    "seen_until": lambda: FR.first_seen < bindparam("seen_until"),
+    "source": lambda: _mention_exists(FM.source == bindparam("source")),
+    "customer": lambda: _mention_exists(FM.customer == bindparam("customer")),
+    "q": lambda: FR.title.ilike(bindparam("q"), escape=LIKE_ESCAPE),
+}
+
+
+@lru_cache(maxsize=512)
+def _list_statement(shape: tuple[str, ...], sort_name: str, with_cursor: bool) -> AnySelect:
+    query = select(*SUMMARY_COLUMNS).where(FR.org_id == bindparam("org_id"))
+    for name in shape:
+        query = query.where(_CONDITIONS[name]())
+    return paginate(query, FEATURE_REQUEST_SORTS[sort_name], with_cursor=with_cursor)
+
+
+def feature_request_list_query(org_id: int, params: FeatureRequestListParams) -> tuple[AnySelect, dict[str, Any]]:
+    """The statement and bound values of one page of the organisation's catalogue."""
+    values = params.filters()
+    if "source" in values:
+        values["source"] = values["source"].value
+    if "q" in values:
+        values["q"] = like_pattern(values["q"])
+    statement = _list_statement(tuple(sorted(values)), params.sort, params.cursor is not None)
+    sort = FEATURE_REQUEST_SORTS[params.sort]
+    return statement, {"org_id": org_id, **values, **page_params(sort, params.cursor, params.limit)}
+
+
+def summary_fields(row: Any) -> dict[str, Any]:
+    """A catalogue row as a `FeatureRequestSummary` document (customers capped, sources as counts)."""
+    fields = dict(row._mapping)
+    customers = fields["customers"]
+    names = customers.get("names") if isinstance(customers, dict) else None
+    fields["customers"] = [str(name) for name in names[:MAX_LISTED_CUSTOMERS]] if isinstance(names, list) else []
+    sources = fields["sources"] if isinstance(fields["sources"], dict) else {}
+    fields["sources"] = {str(key): value for key, value in sources.items() if isinstance(value, int)}
+    return fields
+
+
+def list_feature_requests(session: Session, org_id: int, params: FeatureRequestListParams) -> dict[str, Any]:
+    """One page of the organisation's feature requests (a `FeatureRequestPage` document)."""
+    statement, values = feature_request_list_query(org_id, params)
+    rows = session.execute(statement, values).all()
+    sort = FEATURE_REQUEST_SORTS[params.sort]
+    column_name = params.sort.lstrip("-")
+    page, next_cursor = page_of(rows, sort, params.limit, lambda row: (getattr(row, column_name), row.id))
+    return {"items": [summary_fields(row) for row in page], "next_cursor": next_cursor}
+
+
+@lru_cache(maxsize=16)
+def _mention_statement(with_source: bool, sort_name: str, with_cursor: bool) -> AnySelect:
+    # The page is chosen from the request's mentions first and joined to its messages after, so a
+    # request with thousands of mentions looks up one page of messages, not all of them.
+    page = select(
+        FM.id,
+        FM.message_id,
+        FM.source,
+        FM.sent_at,
+        FM.customer,
+        FM.title,
+        FM.description,
+        FM.problem_statement,
+        FM.desired_outcome,
+        FM.urgency,
+        FM.sentiment,
+        FM.evidence_quote,
+        FRM.match_method,
+        FRM.match_score,
+    ).select_from(FeatureRequestMention.__table__.join(FeatureMention.__table__, FM.id == FRM.mention_id))
+    page = page.where(
+        FRM.feature_request_id == bindparam("feature_request_id"),
+        FRM.org_id == bindparam("org_id"),
+        FM.org_id == bindparam("org_id"),
+    )
+    if with_source:
+        page = page.where(FM.source == bindparam("source"))
+    chosen = paginate(page, MENTION_SORTS[sort_name], with_cursor=with_cursor).subquery("page")
+    order = [chosen.c.sent_at, chosen.c.id]
+    return (
+        select(chosen, M.url.label("message_url"))
+        .select_from(chosen.join(Message.__table__, M.id == chosen.c.message_id))
+        .order_by(*(column.desc() if sort_name.startswith("-") else column.asc() for column in order))
+    )
+
+
+def mention_list_query(
+    org_id: int, feature_request_id: int, params: MentionListParams
+) -> tuple[AnySelect, dict[str, Any]]:
+    """The statement and bound values of one page of a request's mentions."""
+    statement = _mention_statement(params.source is not None, params.sort, params.cursor is not None)
+    values: dict[str, Any] = {"org_id": org_id, "feature_request_id": feature_request_id}
+    if params.source is not None:
+        values["source"] = params.source.value
+    return statement, {**values, **page_params(MENTION_SORTS[params.sort], params.cursor, params.limit)}
+
+
+def _mention_page(
+    session: Session, org_id: int, feature_request_id: int, params: MentionListParams
+) -> tuple[list[dict[str, Any]], str | None]:
+    statement, values = mention_list_query(org_id, feature_request_id, params)
+    rows = session.execute(statement, values).all()
+    page, next_cursor = page_of(rows, MENTION_SORTS[params.sort], params.limit, lambda row: (row.sent_at, row.id))
+    items = []
+    for row in page:
+        item = dict(row._mapping)
+        item["message_path"] = f"/v1/messages/{row.message_id}"
+        items.append(item)
+    return items, next_cursor
+
+
+REQUEST_BY_ID = select(*SUMMARY_COLUMNS).where(
+    FR.id == bindparam("feature_request_id"), FR.org_id == bindparam("org_id")
+)
+
+
+def get_feature_request(
+    session: Session, org_id: int, feature_request_id: int, mentions_limit: int
+) -> dict[str, Any] | None:
+    """One request of the organisation with its newest mentions; None if not the org's."""
+    row = session.execute(REQUEST_BY_ID, {"feature_request_id": feature_request_id, "org_id": org_id}).one_or_none()
+    if row is None:
+        return None
+    mentions, next_cursor = _mention_page(session, org_id, feature_request_id, MentionListParams(limit=mentions_limit))
+    return {**summary_fields(row), "mentions": mentions, "mentions_next_cursor": next_cursor}
+
+
+def list_feature_request_mentions(
+    session: Session, org_id: int, feature_request_id: int, params: MentionListParams
+) -> dict[str, Any] | None:
+    """One page of a request's mentions; None if the request is not the org's."""
+    found = session.execute(REQUEST_BY_ID, {"feature_request_id": feature_request_id, "org_id": org_id}).first()
+    if found is None:
+        return None
+    items, next_cursor = _mention_page(session, org_id, feature_request_id, params)
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,159 @@
+"""Sync requests (on demand), sync history and source connections."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.schemas.sync import ConnectionListParams, SyncRequestListParams, SyncRunListParams
+from headway_assets.warehouse.schema import SkippedItem, SourceConnection, SyncRequest, SyncRun
+
+SR = SyncRequest.__table__.c
+RUN = SyncRun.__table__.c
+SKIP = SkippedItem.__table__.c
+SC = SourceConnection.__table__.c
+SYNC_REQUEST_SORT = SortKey("-id", (SR.id,), ("int",), descending=True)
+SYNC_RUN_SORT = SortKey("-started_at", (RUN.started_at, RUN.id), ("datetime", "int"), descending=True)
+CONNECTION_SORT = SortKey("id", (SC.id,), ("int",), descending=False)
+# Skipped items shown on one sync run; `items_skipped` on the run is the full count.
+MAX_SKIPPED_ITEMS = 100
+
+_REQUEST_COLUMNS = (
+    SR.id,
+    SR.source,
+    SR.first_day,
+    SR.last_day,
+    SR.status,
+    SR.requested_by,
+    SR.dagster_run_id,
+    SR.error,
+    SR.created_at,
+    SR.launched_at,
+    SR.finished_at,
+)
+_RUN_COLUMNS = (
+    RUN.id,
+    RUN.source,
+    RUN.connection_id,
+    RUN.window_start,
+    RUN.window_end,
+    RUN.status,
+    RUN.dagster_run_id,
+    RUN.started_at,
+    RUN.finished_at,
+    RUN.messages_read,
+    RUN.messages_written,
+    RUN.messages_removed,
+    RUN.items_skipped,
+    RUN.error,
+)
+_CONNECTION_COLUMNS = (
+    SC.id,
+    SC.source,
+    SC.kind,
+    SC.name,
+    SC.is_active,
+    SC.created_at,
+    SC.last_synced_at,
+    SC.last_error,
+)
+
+
+def _bound(values: dict[str, Any]) -> dict[str, Any]:
+    # Enums are bound by value.
+    return {name: getattr(value, "value", value) for name, value in values.items()}
+
+
+@lru_cache(maxsize=64)
+def _request_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
+    query = select(*_REQUEST_COLUMNS).where(SR.org_id == bindparam("org_id"))
+    for name in shape:
+        query = query.where(getattr(SR, name) == bindparam(name))
+    return paginate(query, SYNC_REQUEST_SORT, with_cursor=with_cursor)
+
+
+def list_sync_requests(session: Session, org_id: int, params: SyncRequestListParams) -> dict[str, Any]:
+    """One page of the organisation's sync requests, newest first."""
+    values = _bound(params.filters())
+    statement = _request_list(tuple(sorted(values)), params.cursor is not None)
+    page_values = page_params(SYNC_REQUEST_SORT, params.cursor, params.limit)
+    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
+    page, next_cursor = page_of(rows, SYNC_REQUEST_SORT, params.limit, lambda row: (row.id,))
+    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}
+
+
+_REQUEST_BY_ID = select(*_REQUEST_COLUMNS).where(SR.id == bindparam("request_id"), SR.org_id == bindparam("org_id"))
+
+
+def get_sync_request(session: Session, org_id: int, request_id: int) -> dict[str, Any] | None:
+    """One sync request of the organisation; None if not the org's."""
+    row = session.execute(_REQUEST_BY_ID, {"request_id": request_id, "org_id": org_id}).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+_RUN_CONDITIONS: dict[str, Any] = {
+    "source": lambda: RUN.source == bindparam("source"),
+    "status": lambda: RUN.status == bindparam("status"),
+    "connection_id": lambda: RUN.connection_id == bindparam("connection_id"),
+    "since": lambda: RUN.started_at >= bindparam("since"),
+    "until": lambda: RUN.started_at < bindparam("until"),
+}
+
+
+@lru_cache(maxsize=128)
+def _run_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
+    query = select(*_RUN_COLUMNS).where(RUN.org_id == bindparam("org_id"))
+    for name in shape:
+        query = query.where(_RUN_CONDITIONS[name]())
+    return paginate(query, SYNC_RUN_SORT, with_cursor=with_cursor)
+
+
+def list_sync_runs(session: Session, org_id: int, params: SyncRunListParams) -> dict[str, Any]:
+    """One page of the organisation's sync history, newest first."""
+    values = _bound(params.filters())
+    statement = _run_list(tuple(sorted(values)), params.cursor is not None)
+    page_values = page_params(SYNC_RUN_SORT, params.cursor, params.limit)
+    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
+    page, next_cursor = page_of(rows, SYNC_RUN_SORT, params.limit, lambda row: (row.started_at, row.id))
+    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}
+
+
+_RUN_BY_ID = select(*_RUN_COLUMNS).where(RUN.id == bindparam("run_id"), RUN.org_id == bindparam("org_id"))
+_SKIPPED = (
+    select(SKIP.id, SKIP.location, SKIP.reason, SKIP.created_at)
+    .where(SKIP.sync_run_id == bindparam("run_id"), SKIP.org_id == bindparam("org_id"))
+    .order_by(SKIP.id)
+    .limit(MAX_SKIPPED_ITEMS)
+)
+
+
+def get_sync_run(session: Session, org_id: int, run_id: int) -> dict[str, Any] | None:
+    """One sync run of the organisation with its first skipped items; None if not the org's."""
+    values = {"run_id": run_id, "org_id": org_id}
+    row = session.execute(_RUN_BY_ID, values).one_or_none()
+    if row is None:
+        return None
+    skipped = session.execute(_SKIPPED, values).all()
+    return {**row._mapping, "skipped_items": [dict(item._mapping) for item in skipped]}
+
+
+@lru_cache(maxsize=16)
+def _connection_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
+    query = select(*_CONNECTION_COLUMNS).where(SC.org_id == bindparam("org_id"))
+    for name in shape:
+        query = query.where(getattr(SC, name) == bindparam(name))
+    return paginate(query, CONNECTION_SORT, with_cursor=with_cursor)
+
+
+def list_connections(session: Session, org_id: int, params: ConnectionListParams) -> dict[str, Any]:
+    """One page of the organisation's source connections (never their settings or credentials)."""
+    values = _bound(params.filters())
+    statement = _connection_list(tuple(sorted(values)), params.cursor is not None)
+    page_values = page_params(CONNECTION_SORT, params.cursor, params.limit)
+    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
+    page, next_cursor = page_of(rows, CONNECTION_SORT, params.limit, lambda row: (row.id,))
+    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}

@@ -1,0 +1,69 @@
+"""The taxonomy: themes and sub-themes in path order, with catalogue counts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.schemas.themes import ThemeListParams
+from headway_assets.warehouse.schema import FeatureRequest, Theme
+
+T = Theme.__table__.c
+FR = FeatureRequest.__table__.c
+_PARENT = Theme.__table__.alias("parent_theme")
+THEME_SORT = SortKey("path", (T.path, T.id), ("str", "int"), descending=False)
+
+
+@lru_cache(maxsize=16)
+def _list_statement(level: int | None, with_parent: bool, with_cursor: bool) -> AnySelect:
+    query = (
+        select(T.id, T.path, T.name, T.description, T.parent_id, _PARENT.c.path.label("parent_path"))
+        .select_from(Theme.__table__.outerjoin(_PARENT, _PARENT.c.id == T.parent_id))
+        .where(T.org_id == bindparam("org_id"))
+    )
+    if level == 1:
+        query = query.where(T.parent_id.is_(None))
+    elif level == 2:
+        query = query.where(T.parent_id.is_not(None))
+    if with_parent:
+        query = query.where(_PARENT.c.path == bindparam("parent"))
+    return paginate(query, THEME_SORT, with_cursor=with_cursor)
+
+
+def _counts(session: Session, org_id: int, column: Any, paths: list[str]) -> dict[str, tuple[int, int]]:
+    if not paths:
+        return {}
+    rows = session.execute(
+        select(column, func.count(), func.coalesce(func.sum(FR.mention_count), 0))
+        .where(FR.org_id == org_id, column.in_(paths))
+        .group_by(column)
+    ).all()
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+
+def list_themes(session: Session, org_id: int, params: ThemeListParams) -> dict[str, Any]:
+    """One page of taxonomy nodes with how many feature requests (and their mentions) each holds."""
+    statement = _list_statement(params.level, params.parent is not None, params.cursor is not None)
+    values: dict[str, Any] = {"org_id": org_id, **page_params(THEME_SORT, params.cursor, params.limit)}
+    if params.parent is not None:
+        values["parent"] = params.parent
+    rows = session.execute(statement, values).all()
+    page, next_cursor = page_of(rows, THEME_SORT, params.limit, lambda row: (row.path, row.id))
+    top_counts = _counts(session, org_id, FR.theme, [row.path for row in page if row.parent_id is None])
+    sub_counts = _counts(session, org_id, FR.sub_theme, [row.path for row in page if row.parent_id is not None])
+    items = []
+    for row in page:
+        counts = (top_counts if row.parent_id is None else sub_counts).get(row.path, (0, 0))
+        items.append(
+            {
+                **row._mapping,
+                "level": 1 if row.parent_id is None else 2,
+                "feature_request_count": counts[0],
+                "mention_count": counts[1],
+            }
+        )
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,168 @@
+"""Feature-request (catalogue) response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
+
+from headway_api.schemas.common import ListParams, PageBase, UtcDatetime, page_example, text_filter
+from headway_assets.llm.schemas import MentionKind
+from headway_assets.warehouse.schema import SourceKind
+
+_SUMMARY_EXAMPLE: JsonDict = {
+    "id": 17,
+    "key": "export-weekly-report-as-pdf",
+    "title": "Export weekly report as PDF",
+    "description": "Customers want the weekly report delivered as a PDF.",
+    "kind": "feature_request",
+    "theme": "reporting",
+    "sub_theme": "reporting/pdf-export",
+    "mention_count": 23,
+    "customer_count": 9,
+    "customers": ["Acme Inc.", "Globex"],
+    "sources": {"slack": 14, "gong": 9},
+    "first_seen": "2025-01-08T15:02:00Z",
+    "last_seen": "2025-03-01T09:30:00Z",
+    "mentions_last_7d": 6,
+    "mentions_prev_7d": 2,
+    "trend": "rising",
+    "updated_at": "2025-03-02T02:00:00Z",
+}
+_MENTION_EXAMPLE: JsonDict = {
+    "id": 88,
+    "message_id": 1234,
+    "message_path": "/v1/messages/1234",
+    "message_url": "https://acme.slack.com/archives/C024BE91L/p1740821400000200",
+    "source": "slack",
+    "sent_at": "2025-03-01T09:30:00Z",
+    "customer": "Acme Inc.",
+    "title": "Export weekly report as PDF",
+    "description": "Send the weekly report to executives as a PDF.",
+    "problem_statement": "Executives do not log in to the dashboard.",
+    "desired_outcome": "A PDF in their inbox every Monday.",
+    "urgency": "medium",
+    "sentiment": "neutral",
+    "evidence_quote": "Could we export the weekly report as a PDF?",
+    "match_method": "title_similarity",
+    "match_score": 0.93,
+}
+# Customer names listed on a request; `customer_count` is always the full number.
+MAX_LISTED_CUSTOMERS = 50
+
+
+class FeatureRequestSummary(BaseModel):
+    """A canonical, de-duplicated feature request with its counts and trend."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
+
+    id: int
+    key: str = Field(description="Stable key of the request across catalogue rebuilds.")
+    title: str
+    description: str
+    kind: str
+    theme: str | None = Field(description="Theme path in the organisation's taxonomy.")
+    sub_theme: str | None = Field(description="Sub-theme path, e.g. `reporting/pdf-export`.")
+    mention_count: int
+    customer_count: int
+    customers: list[str] = Field(description=f"Up to {MAX_LISTED_CUSTOMERS} customer names.")
+    sources: dict[str, int] = Field(description="Mentions per source.")
+    first_seen: datetime
+    last_seen: datetime
+    mentions_last_7d: int
+    mentions_prev_7d: int
+    trend: str = Field(description="new | rising | steady | falling")
+    updated_at: datetime
+
+
+class FeatureRequestPage(PageBase):
+    """One page of the catalogue."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(_SUMMARY_EXAMPLE)]})
+
+    items: list[FeatureRequestSummary]
+
+
+class FeatureRequestMentionOut(BaseModel):
+    """One mention of a request: the evidence quote and a link to the message it came from."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_MENTION_EXAMPLE]})
+
+    id: int = Field(description="The mention's id.")
+    message_id: int
+    message_path: str = Field(description="This API's path of the message: GET it for the full text.")
+    message_url: str | None = Field(description="Link to the message at the source.")
+    source: str
+    sent_at: datetime
+    customer: str | None
+    title: str
+    description: str
+    problem_statement: str | None
+    desired_outcome: str | None
+    urgency: str
+    sentiment: str
+    evidence_quote: str = Field(description="Verbatim substring of the message text.")
+    match_method: str = Field(description="How the mention joined the request: new | title_similarity | ai_match")
+    match_score: float
+
+
+class FeatureRequestMentionPage(PageBase):
+    """One page of a request's mentions, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(_MENTION_EXAMPLE)]})
+
+    items: list[FeatureRequestMentionOut]
+
+
+class FeatureRequestDetail(FeatureRequestSummary):
+    """A feature request with its newest mentions; continue with `/mentions?cursor=mentions_next_cursor`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_SUMMARY_EXAMPLE, "mentions": [_MENTION_EXAMPLE], "mentions_next_cursor": None}]
+        }
+    )
+
+    mentions: list[FeatureRequestMentionOut]
+    mentions_next_cursor: str | None = Field(
+        description="Cursor for GET /v1/feature-requests/{id}/mentions; null when all are listed."
+    )
+
+
+FeatureRequestSort = Literal[
+    "-mention_count",
+    "mention_count",
+    "-customer_count",
+    "customer_count",
+    "-last_seen",
+    "last_seen",
+    "-first_seen",
+    "first_seen",
+    "title",
+    "-title",
+]
+
+
+class FeatureRequestListParams(ListParams):
+    """Filters of the catalogue (all optional, combined with AND)."""
+
+    theme: str | None = text_filter("Theme path, e.g. `reporting`.")
+    sub_theme: str | None = text_filter("Sub-theme path, e.g. `reporting/pdf-export`.")
+    kind: MentionKind | None = Field(default=None, description="Kind of ask.")
+    trend: Literal["new", "rising", "steady", "falling"] | None = None
+    source: SourceKind | None = Field(default=None, description="Only requests mentioned in this source.")
+    customer: str | None = text_filter("Only requests this customer mentioned (exact name).", 255)
+    min_mentions: int | None = Field(default=None, ge=1, le=1_000_000_000, description="At least this many mentions.")
+    seen_since: UtcDatetime | None = Field(default=None, description="Last mentioned at or after this time.")
+    seen_until: UtcDatetime | None = Field(default=None, description="First mentioned before this time.")
+    q: str | None = text_filter("Case-insensitive search in titles (taken literally).")
+    sort: FeatureRequestSort = Field(default="-mention_count", description="Sort key; `-` for descending.")
+
+
+class MentionListParams(ListParams):
+    """Filters of a feature request's mentions."""
+
+    source: SourceKind | None = Field(default=None, description="Only mentions from this source.")
+    sort: Literal["-sent_at", "sent_at"] = Field(default="-sent_at", description="`-sent_at`: newest first.")

@@ -1,0 +1,91 @@
+"""Stats response models: message and mention counts over time, for dashboards."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
+
+from headway_assets.warehouse.schema import SourceKind
+
+_COUNTS_EXAMPLE: JsonDict = {"messages": 120, "feedback": 41, "relevant": 18, "mentions": 22}
+_POINT_EXAMPLE: JsonDict = {
+    "period_start": "2025-03-01",
+    **_COUNTS_EXAMPLE,
+    "by_source": {"slack": 80, "gmail": 40},
+    "by_category": {"feature_request": 15, "bug_report": 9, "other": 96},
+}
+
+
+class StatsCounts(BaseModel):
+    """Counts of messages, feedback, relevant messages (relevance >= 6) and feature mentions."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_COUNTS_EXAMPLE]})
+
+    messages: int = 0
+    feedback: int = 0
+    relevant: int = 0
+    mentions: int = 0
+
+
+class StatsPoint(StatsCounts):
+    """The counts of one period, with its messages split by source and by tier-1 category."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_POINT_EXAMPLE]})
+
+    period_start: date
+    by_source: dict[str, int] = Field(description="Messages per source.")
+    by_category: dict[str, int] = Field(description="Messages per tier-1 category (`unlabelled` too).")
+
+
+class StatsResponse(BaseModel):
+    """Counts over `[since, until]` (UTC days): totals, breakdowns and a series per interval."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2025-03-01",
+                    "until": "2025-03-01",
+                    "interval": "day",
+                    "totals": _COUNTS_EXAMPLE,
+                    "by_source": {"slack": {"messages": 80, "feedback": 30, "relevant": 12, "mentions": 15}},
+                    "by_category": {
+                        "feature_request": {"messages": 15, "feedback": 15, "relevant": 12, "mentions": 18}
+                    },
+                    "series": [_POINT_EXAMPLE],
+                    "refreshed_at": "2025-03-02T02:00:00Z",
+                }
+            ]
+        }
+    )
+
+    since: date
+    until: date
+    interval: str = Field(description="day | week (starting Monday) | month")
+    totals: StatsCounts
+    by_source: dict[str, StatsCounts]
+    by_category: dict[str, StatsCounts]
+    series: list[StatsPoint] = Field(description="One point per interval in the range, zeros included.")
+    refreshed_at: datetime | None = Field(
+        description="When the oldest of these counts was computed (null: no data in the range)."
+    )
+
+
+Interval = Literal["day", "week", "month"]
+StatsCategory = Literal["feature_request", "bug_report", "pain_point", "praise", "question", "other", "unlabelled"]
+DEFAULT_DAYS = 30
+
+
+class StatsParams(BaseModel):
+    """The range, granularity and filters of the stats."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: date | None = Field(default=None, description=f"First UTC day; default: {DEFAULT_DAYS} days up to `until`.")
+    until: date | None = Field(default=None, description="Last UTC day (inclusive); default: today.")
+    interval: Interval = Field(default="day", description="Series granularity (weeks start on Monday).")
+    source: SourceKind | None = Field(default=None, description="Only this source.")
+    category: StatsCategory | None = Field(default=None, description="Only this tier-1 category.")

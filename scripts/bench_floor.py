@@ -1,0 +1,138 @@
+"""The benchmark's floor: a bare ASGI app running the read API's SQL with the same driver.
+
+No framework, no authentication, no validation, no pydantic: it parses the path, runs the exact
+SQL statements the API runs for the benchmarked requests (compiled from the API's own query
+builders with the PostgreSQL dialect, bound with the same values), and writes the rows as JSON.
+What the API costs above this is the framework's share.
+
+It is configured by environment variables that `scripts/bench_api.py` sets:
+HEADWAY_DATABASE_URL, BENCH_ORG_ID, BENCH_FEATURE_REQUEST_ID, BENCH_DEEP_CURSOR,
+BENCH_STATS_SINCE, BENCH_STATS_UNTIL, BENCH_LIMIT, BENCH_POOL_SIZE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from sqlalchemy.dialects import postgresql
+
+from headway_api.queries.feature_requests import REQUEST_BY_ID, mention_list_query
+from headway_api.queries.messages import message_list_query
+from headway_api.queries.stats import stats_query
+from headway_api.schemas.feature_requests import MentionListParams
+from headway_api.schemas.messages import MessageListParams
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+_DIALECT = postgresql.psycopg.dialect()
+
+
+def _compiled(statement: Any, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The SQL text and bound values SQLAlchemy sends to psycopg for `statement` with `values`."""
+    # Post-compile parameters (the page size) are rendered into the text, as the API's driver sees it.
+    expanded = statement.compile(dialect=_DIALECT).construct_expanded_state(values)
+    return expanded.statement, dict(expanded.parameters)
+
+
+class Statements:
+    """The benchmarked requests' SQL, compiled once from the API's own query builders."""
+
+    def __init__(self) -> None:
+        org_id = int(os.environ["BENCH_ORG_ID"])
+        limit = int(os.environ.get("BENCH_LIMIT", "20"))
+        request_id = int(os.environ["BENCH_FEATURE_REQUEST_ID"])
+        self.first_page = _compiled(*message_list_query(org_id, MessageListParams(limit=limit)))
+        deep = MessageListParams(limit=limit, cursor=os.environ["BENCH_DEEP_CURSOR"])
+        self.deep_page = _compiled(*message_list_query(org_id, deep))
+        self.request = _compiled(REQUEST_BY_ID, {"feature_request_id": request_id, "org_id": org_id})
+        self.mentions = _compiled(*mention_list_query(org_id, request_id, MentionListParams(limit=20)))
+        since = date.fromisoformat(os.environ["BENCH_STATS_SINCE"])
+        until = date.fromisoformat(os.environ["BENCH_STATS_UNTIL"])
+        self.stats = _compiled(*stats_query(org_id, since, until, None, None))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+class Pool:
+    """A fixed set of async psycopg connections handed out one request at a time."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.url = url
+        self.size = size
+        self.idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            self.idle.put_nowait(await psycopg.AsyncConnection.connect(self.url, autocommit=True))
+
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        conn = await self.idle.get()
+        try:
+            cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+            await cursor.execute(sql, params)
+            return await cursor.fetchall()
+        finally:
+            self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await (self.idle.get_nowait()).close()
+
+
+STATE: dict[str, Any] = {}
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI entry point."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                url = os.environ["HEADWAY_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+                STATE["statements"] = Statements()
+                STATE["pool"] = Pool(url, int(os.environ.get("BENCH_POOL_SIZE", "10")))
+                await STATE["pool"].open()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await STATE["pool"].close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    statements: Statements = STATE["statements"]
+    pool: Pool = STATE["pool"]
+    path: str = scope["path"]
+    if path == "/v1/messages":
+        deep = b"cursor=" in scope["query_string"]
+        rows = await pool.rows(*(statements.deep_page if deep else statements.first_page))
+        payload: Any = {"items": rows}
+    elif path.startswith("/v1/feature-requests/"):
+        request_rows = await pool.rows(*statements.request)
+        mentions = await pool.rows(*statements.mentions)
+        payload = {**request_rows[0], "mentions": mentions}
+    elif path == "/v1/stats":
+        payload = {"rows": await pool.rows(*statements.stats)}
+    else:
+        await _respond(send, 404, b'{"error":"not found"}')
+        return
+    await _respond(send, 200, json.dumps(payload, default=_json_default).encode())
