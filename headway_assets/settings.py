@@ -40,10 +40,10 @@ class HeadwaySettings(BaseSettings):
     llm_max_in_flight: int = Field(default=16, ge=1, description="LLM calls in flight at once within one run.")
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one LLM HTTP call.")
     llm_max_retries: int = Field(default=4, ge=0, description="SDK retries on 429/5xx/timeouts (honours retry-after).")
-    tier1_batch_items: int = Field(default=40, ge=1, description="Messages (or chunks) per tier-1 call.")
-    tier2_batch_items: int = Field(default=8, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
-    insight_batch_items: int = Field(default=10, ge=1, description="Messages per insight call.")
-    llm_batch_chars: int = Field(default=24_000, ge=1_000, description="Characters of input per batched call.")
+    tier1_batch_items: int = Field(default=50, ge=1, description="Messages (or chunks) per tier-1 call.")
+    tier2_batch_items: int = Field(default=12, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
+    insight_batch_items: int = Field(default=12, ge=1, description="Messages per insight call.")
+    llm_batch_chars: int = Field(default=40_000, ge=1_000, description="Characters of input per batched call.")
     max_items_per_run: int = Field(
         default=0, ge=0, description="Messages one AI run handles before stopping early (0 = no cap)."
     )

@@ -49,7 +49,6 @@ from headway_assets.warehouse.schema import (
 CHECK_QUOTES_ARE_SUBSTRINGS = "evidence_quotes_are_substrings"
 CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED = "every_relevant_message_extracted"
 MAX_ATTEMPTS = 3
-SLICE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -382,11 +381,11 @@ def feature_mentions(
     async def run() -> None:
         async with llm.engine(warehouse.url, progress=progress_logger(context, every=50)) as engine:
             holder["engine"] = engine
-            for start in range(0, len(due), SLICE_SIZE):
+            for start in range(0, len(due), step := engine.slice_size(TIER2)):
                 if engine.deadline_passed():
                     context.log.warning("run deadline reached: the rest stays pending for the next run")
                     break
-                mention_rows, extraction_rows = await extract_slice(engine, due[start : start + SLICE_SIZE], taxonomies)
+                mention_rows, extraction_rows = await extract_slice(engine, due[start : start + step], taxonomies)
                 write_extractions(warehouse, mention_rows, extraction_rows)
                 mentions_written.extend(mention_rows)
                 extractions_written.extend(extraction_rows)

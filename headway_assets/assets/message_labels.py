@@ -39,7 +39,6 @@ CHECK_EVERY_MESSAGE_LABELLED = "every_message_has_outcome"
 # A message whose labelling failed this many runs in a row keeps its failed outcome
 # (and its reason) instead of being retried forever.
 MAX_ATTEMPTS = 3
-SLICE_SIZE = 250  # messages labelled and committed together
 
 
 @dataclass(frozen=True)
@@ -284,11 +283,11 @@ def message_labels(
     written: list[dict[str, Any]] = []
 
     async def work(engine: LlmEngine) -> None:
-        for start in range(0, len(todo), SLICE_SIZE):
+        for start in range(0, len(todo), step := engine.slice_size(TIER1)):
             if engine.deadline_passed():
                 context.log.warning("run deadline reached: stopping; the rest stays pending for the next run")
                 break
-            rows = await label_slice(engine, todo[start : start + SLICE_SIZE])
+            rows = await label_slice(engine, todo[start : start + step])
             write_labels(warehouse, rows)
             written.extend(rows)
 

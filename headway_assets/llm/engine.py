@@ -48,7 +48,7 @@ from headway_assets.llm.tasks import (
 from headway_assets.llm.tracing import get_tracer, llm_span
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 40, TIER2: 8, INSIGHT: 10, MATCH: 1}
+DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 50, TIER2: 12, INSIGHT: 12, MATCH: 1}
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -103,7 +103,7 @@ class EngineConfig:
     max_in_flight: int = 16
     # Items per call, per task (matching is inherently one per call), and characters per call.
     batch_items: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_ITEMS))
-    batch_chars: int = 24_000
+    batch_chars: int = 40_000
     # Attempts per call when the answer is malformed or off-schema (transport errors are
     # retried inside the SDK, honouring retry-after).
     validation_attempts: int = 2
@@ -141,6 +141,15 @@ class LlmEngine:
     def task_stats(self, task: str) -> TaskStats:
         """Running totals of `task` in this engine."""
         return self.stats.setdefault(task, TaskStats())
+
+    def slice_size(self, task: str, *, minimum: int = 100) -> int:
+        """Items to hand over per slice so that one slice fills every call slot once.
+
+        Assets commit after each slice; a slice smaller than this would leave slots idle and
+        turn one wave of calls into several.
+        """
+        per_call = self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
+        return max(minimum, self.config.max_in_flight * per_call)
 
     def deadline_passed(self) -> bool:
         """True once the run's deadline (monotonic clock) is behind us."""

@@ -208,7 +208,7 @@ def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
         user=user,
         output_model=MentionBatch,
         payload=items,
-        max_tokens=min(8000, 200 + 700 * len(items)),
+        max_tokens=min(16_000, 300 + 600 * len(items)),
     )
 
 

@@ -1,0 +1,144 @@
+"""`headway classify` and `headway eval`: tier-1 from the command line, on any provider."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
+from headway_assets.llm.schemas import Tier1Label
+from headway_assets.resources.llm import LlmResource, build_provider
+from headway_assets.settings import get_settings
+from headway_assets.sources.message import content_hash
+
+BLOCK = 500  # texts sent to the engine at a time (progress is reported per block)
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def label_texts(
+    texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
+) -> list[Tier1Label | LlmFailure]:
+    """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
+    resource = LlmResource(provider=provider) if provider else LlmResource()
+    settings = get_settings()
+    outcomes: list[Tier1Label | LlmFailure] = []
+
+    async def run() -> None:
+        client = build_provider(
+            resource.provider_name,
+            base_url=settings.llm_base_url,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+        config = EngineConfig(models=resource.models(), max_in_flight=settings.llm_max_in_flight)
+        engine = LlmEngine(client, config)
+        try:
+            for start in range(0, len(texts), BLOCK):
+                block = texts[start : start + BLOCK]
+                answers = await engine.label({content_hash(text): text for text in block})
+                outcomes.extend(
+                    answers.get(content_hash(text)) or LlmFailure("not_attempted", "deadline") for text in block
+                )
+                if progress:
+                    progress(len(outcomes), len(texts))
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    return outcomes
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Read `{"id", "text"}` JSON lines, write `{"id", "is_feedback", "category", "score", "confidence"}`."""
+    items: list[tuple[Any, str]] = []
+    bad = 0
+    with args.input.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "id" not in record or not isinstance(record.get("text"), str):
+                    raise ValueError('expected an object with "id" and a string "text"')
+            except ValueError as error:
+                bad += 1
+                _stderr(f"{args.input}:{number}: skipped: {error}")
+                continue
+            items.append((record["id"], record["text"]))
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        _stderr(f"classified {done}/{total} ({done / max(time.monotonic() - started, 1e-6):.0f}/s)")
+
+    outcomes = label_texts([text for _, text in items], provider=args.provider, progress=progress)
+    failed = 0
+    output: TextIO
+    with args.output.open("w", encoding="utf-8") as output:
+        for (item_id, _), outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, Tier1Label):
+                row = {
+                    "id": item_id,
+                    "is_feedback": outcome.is_feedback,
+                    "category": outcome.category,
+                    "score": outcome.relevance,
+                    "confidence": outcome.confidence,
+                }
+            else:
+                failed += 1
+                row = {"id": item_id, "error": f"{outcome.status}: {outcome.error}"}
+            output.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _stderr(f"wrote {len(items)} labels to {args.output} ({failed} failed, {bad} input lines skipped)")
+    return 0 if not (failed or bad) else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Measure a provider on a labelled CSV and print per-class P/R/F1 and macro F1."""
+    from headway_assets.llm.evaluation import evaluate, format_report, load_labelled_csv
+
+    dataset = load_labelled_csv(args.csv, args.text_column, args.label_column, args.mapping)
+    _stderr(f"{args.csv}: {len(dataset.texts)} labelled texts")
+
+    def classifier(texts: list[str]) -> list[Tier1Label]:
+        outcomes = label_texts(texts, provider=args.provider)
+        # A failed call counts as "other": the report then shows what the failures cost.
+        fallback = Tier1Label(is_feedback=False, category="other", relevance=0, confidence=0.0)
+        return [o if isinstance(o, Tier1Label) else fallback for o in outcomes]
+
+    result = evaluate(classifier, dataset, restrict_to_gold_labels=args.restrict_to_gold_labels, batch_size=BLOCK * 4)
+    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().llm_provider})"))
+    return 0
+
+
+def register_commands(commands: Any) -> None:
+    """Add `classify` and `eval` to the `headway` command line."""
+    classify = commands.add_parser("classify", help="tier-1 labels for a JSON-lines file of {id, text}")
+    classify.add_argument("--input", type=Path, required=True, help="JSON lines with id and text")
+    classify.add_argument("--output", type=Path, required=True, help="where to write the labels (JSON lines)")
+    classify.add_argument("--provider", choices=["offline", "anthropic", "openai"], default=None)
+    classify.set_defaults(handler=cmd_classify)
+
+    evaluate_parser = commands.add_parser("eval", help="measure a provider on a labelled CSV")
+    evaluate_parser.add_argument("--csv", type=Path, required=True)
+    evaluate_parser.add_argument("--text-column", required=True, help="column(s) with the text, e.g. title,body")
+    evaluate_parser.add_argument("--label-column", required=True)
+    evaluate_parser.add_argument(
+        "--mapping",
+        default=None,
+        help="raw label -> category: a CSV (label,category) or inline 'bug=bug_report,feature=feature_request'",
+    )
+    evaluate_parser.add_argument("--provider", choices=["offline", "anthropic", "openai"], default=None)
+    evaluate_parser.add_argument(
+        "--restrict-to-gold-labels",
+        action="store_true",
+        help="macro F1 over the classes the data set labels (e.g. bug/feature/question)",
+    )
+    evaluate_parser.set_defaults(handler=cmd_eval)

@@ -1,0 +1,136 @@
+"""The whole AI pipeline with the offline provider: checks, re-runs at no cost, order independence."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import delete, func, select
+
+from headway_assets.assets.feature_catalog import feature_catalog
+from headway_assets.assets.feature_mentions import feature_mentions
+from headway_assets.assets.insights import insights, message_insights
+from headway_assets.assets.message_labels import message_labels
+from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.warehouse.database import read_connection, write_transaction
+from headway_assets.warehouse.schema import (
+    FeatureMention,
+    FeatureRequest,
+    FeatureRequestMention,
+    Message,
+    MessageExtraction,
+    MessageInsight,
+    MessageLabel,
+    PeriodInsight,
+)
+from tests.assets.conftest import MaterializeFn
+
+DAYS = ["2026-10-05", "2026-10-06", "2026-10-07", "2026-10-08"]
+DAILY_AI = [message_labels, feature_mentions, message_insights]
+AI_TABLES = [FeatureRequestMention, FeatureRequest, FeatureMention, MessageExtraction, MessageInsight, MessageLabel]
+
+
+def _catalog(url: str) -> set[tuple[str, str | None, frozenset[tuple[str, int]]]]:
+    """The catalogue in terms that do not depend on row ids: title, sub-theme, its mentions."""
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(
+                FeatureRequest.key,
+                FeatureRequest.title,
+                FeatureRequest.sub_theme,
+                Message.external_id,
+                FeatureMention.ordinal,
+            )
+            .join(FeatureRequestMention, FeatureRequestMention.feature_request_id == FeatureRequest.id)
+            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
+            .join(Message, Message.id == FeatureMention.message_id)
+        ).all()
+    grouped: dict[tuple[str, str, str | None], set[tuple[str, int]]] = {}
+    for key, title, sub_theme, external_id, ordinal in rows:
+        grouped.setdefault((key, title, sub_theme), set()).add((external_id, ordinal))
+    return {(title, sub_theme, frozenset(mentions)) for (_, title, sub_theme), mentions in grouped.items()}
+
+
+def _reset_ai(url: str) -> None:
+    with write_transaction(url) as conn:
+        for table in AI_TABLES:
+            conn.execute(delete(table))
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
+    return {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_the_pipeline_runs_with_passing_checks_and_costs_nothing_the_second_time(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    everything = [*RAW_MESSAGE_ASSETS, *DAILY_AI, feature_catalog, insights]
+    result = materialize_assets(everything, seeded_warehouse, first=DAYS[0], last=DAYS[-1])
+    assert result.success
+    checks = _checks(result)
+    assert checks and all(checks.values()), {k: v for k, v in checks.items() if not v}
+    with read_connection(seeded_warehouse) as conn:
+        messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
+        labels = conn.execute(select(func.count()).select_from(MessageLabel)).scalar_one()
+        mentions = conn.execute(
+            select(FeatureMention.evidence_quote, FeatureMention.evidence_start, Message.text).join(
+                Message, Message.id == FeatureMention.message_id
+            )
+        ).all()
+        requests = conn.execute(select(func.count()).select_from(FeatureRequest)).scalar_one()
+        periods = conn.execute(select(PeriodInsight.content)).scalars().all()
+    assert labels == messages > 100
+    assert len(mentions) > 10 and requests > 5
+    assert all(text[start : start + len(quote)] == quote for quote, start, text in mentions)
+    assert periods and all(
+        {"top_asks", "new_asks", "rising_asks", "by_source", "by_customer"} <= set(p) for p in periods
+    )
+    assert any(ask["quotes"] for p in periods for ask in p["top_asks"])
+    metadata = result.asset_materializations_for_node("message_labels")[0].metadata
+    assert metadata["llm_provider"].value == "offline" and metadata["llm_calls"].value > 0
+
+    again = materialize_assets([*DAILY_AI, feature_catalog], seeded_warehouse, first=DAYS[0], last=DAYS[-1])
+    for node in ("message_labels", "feature_mentions", "message_insights", "feature_catalog"):
+        rerun: Any = again.asset_materializations_for_node(node)[0].metadata
+        assert rerun["llm_calls"].value == 0, f"{node} paid again for unchanged work"
+
+
+def test_the_catalogue_does_not_depend_on_how_days_were_materialised(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    materialize_assets(RAW_MESSAGE_ASSETS, seeded_warehouse, first=DAYS[0], last=DAYS[-1])
+
+    for day in DAYS:
+        materialize_assets(DAILY_AI, seeded_warehouse, partition=day)
+    materialize_assets([feature_catalog], seeded_warehouse)
+    in_order = _catalog(seeded_warehouse)
+    assert len(in_order) > 5
+
+    _reset_ai(seeded_warehouse)
+    for day in reversed(DAYS):
+        materialize_assets(DAILY_AI, seeded_warehouse, partition=day)
+    materialize_assets([feature_catalog], seeded_warehouse)
+    assert _catalog(seeded_warehouse) == in_order
+
+    _reset_ai(seeded_warehouse)
+    failures: list[BaseException] = []
+
+    def one_day(day: str) -> None:
+        try:
+            assert materialize_assets(DAILY_AI, seeded_warehouse, partition=day).success
+        except BaseException as error:  # surfaced below
+            failures.append(error)
+
+    threads = [threading.Thread(target=one_day, args=(day,)) for day in DAYS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    materialize_assets([feature_catalog], seeded_warehouse)
+    assert _catalog(seeded_warehouse) == in_order
+
+    _reset_ai(seeded_warehouse)
+    materialize_assets([*DAILY_AI, feature_catalog], seeded_warehouse, first=DAYS[0], last=DAYS[-1])
+    assert _catalog(seeded_warehouse) == in_order
