@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from headway_api.api.deps import TOKEN_URL, AppState, BlockingRunner, StateDep
-from headway_api.api.routes import auth, feature_requests, insights, messages, stats, sync, themes
+from headway_api.api.routes import auth, feature_requests, insights, integrations, messages, stats, sync, themes
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.errors import install_error_handlers
 from headway_api.core.principal import PrincipalResolver
@@ -134,7 +134,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
             max_age=600,
         )
     # The busiest listings first: routes are matched in order.
-    for module in (messages, feature_requests, stats, themes, insights, sync, auth):
+    for module in (messages, feature_requests, stats, themes, insights, sync, auth, integrations):
         app.include_router(module.router)
     _document_security(app)
 
