@@ -31,7 +31,7 @@ LIMIT_PARAM = "page_limit"
 
 KeyKind = Literal["int", "str", "datetime", "date"]
 # Any SELECT, whatever its columns (SQLAlchemy types selects by their column tuple).
-AnySelect = Select[*tuple[Any, ...]]
+AnySelect = Select[Any]
 
 
 class CursorError(ValueError):

@@ -76,8 +76,8 @@ def _match_key(item: MatchInput) -> str:
 
 def write_catalog(conn: Connection, org_id: int, entries: list[CatalogEntry]) -> dict[str, int]:
     """Make the org's catalogue hold exactly `entries`; request ids survive rebuilds by key."""
-    existing = dict(
-        conn.execute(select(FeatureRequest.key, FeatureRequest.id).where(FeatureRequest.org_id == org_id)).all()
+    existing: dict[str, int] = dict(
+        conn.execute(select(FeatureRequest.key, FeatureRequest.id).where(FeatureRequest.org_id == org_id)).tuples().all()
     )
     as_of = max((m.sent_at for e in entries for m in e.mentions), default=utc_now())
     wanted = {entry.key for entry in entries}
@@ -164,7 +164,7 @@ def feature_catalog(
     """Rebuild the catalogue of every organisation."""
     with warehouse.read() as conn:
         mentions = load_mentions(conn)
-        org_slugs = dict(conn.execute(select(Organization.id, Organization.slug)).all())
+        org_slugs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
     context.log.info(f"building the catalogue from {len(mentions)} mentions")
     holder: dict[str, Any] = {}
     match_failures: list[str] = []

@@ -128,7 +128,9 @@ def _is_due(row: Any) -> bool:
 
 
 def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
-    slugs = dict(conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).all())
+    slugs: dict[int, str] = dict(
+        conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).tuples().all()
+    )
     return {org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug) for org_id, slug in slugs.items()}
 
 

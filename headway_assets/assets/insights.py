@@ -345,7 +345,7 @@ def period_insights(conn: Connection, org_id: int) -> list[dict[str, Any]]:
 def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Recompute every organisation's period insights."""
     with warehouse.read() as conn:
-        orgs = dict(conn.execute(select(Organization.id, Organization.slug)).all())
+        orgs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
         computed = {org_id: period_insights(conn, org_id) for org_id in orgs}
     with warehouse.write() as conn:
         for org_id, rows in computed.items():

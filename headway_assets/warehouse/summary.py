@@ -26,13 +26,13 @@ def warehouse_summary(url: str) -> list[str]:
     with read_connection(url) as conn:
         orgs = conn.execute(select(Organization.id, Organization.slug, Organization.name).order_by(Organization.id))
         for org in orgs:
-            by_source = dict(
+            by_source: dict[str, int] = dict(
                 conn.execute(
                     select(Message.source, func.count())
                     .where(Message.org_id == org.id)
                     .group_by(Message.source)
                     .order_by(Message.source)
-                ).all()
+                ).tuples().all()
             )
             total = sum(by_source.values())
             window = conn.execute(

@@ -57,7 +57,7 @@ _COLUMNS = (
 )
 
 
-def _record(row: Row[*tuple[Any, ...]]) -> SyncRequestRecord:
+def _record(row: Row[Any]) -> SyncRequestRecord:
     return SyncRequestRecord(**row._asdict())
 
 

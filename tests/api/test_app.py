@@ -100,7 +100,9 @@ def test_openapi_documents_every_operation_with_examples(api: TestClient) -> Non
         content = operation["responses"][success]["content"]["application/json"]["schema"]
         assert "$ref" in content, (path, method)
         assert _schema(document, content).get("examples"), f"{method} {path}: response model has no example"
-        if path not in ("/health", "/v1/auth/token"):
+        # Authenticated otherwise: Slack's callback by its signed state, webhooks by their signature.
+        unauthenticated = ("/health", "/v1/auth/token", "/v1/integrations/slack/callback")
+        if path not in unauthenticated and not path.startswith("/v1/webhooks/"):
             assert operation["security"] == [{"OAuth2PasswordBearer": []}], path
             assert "401" in operation["responses"], path
             if operation.get("parameters") or "requestBody" in operation:
@@ -174,17 +176,22 @@ def test_runaway_reads_are_cancelled_with_a_503(warehouse: Warehouse, tmp_path: 
         pytest.skip("statement_timeout is PostgreSQL's")
     settings = api_settings(db_statement_timeout_ms=50)
     app = create_app(settings, HeadwaySettings(database_url=warehouse.url, data_dir=tmp_path))
-    engine = app.state.headway.db.read_engine
+    reader = app.state.headway.db.reader
+
+    @app.get("/test-only/timeout")
+    async def timeout() -> dict[str, str]:  # the setting, as the API's own read connections have it
+        rows = await reader.rows(text("SHOW statement_timeout"), {})
+        return {"statement_timeout": rows[0][0]}
 
     @app.get("/test-only/slow")
-    def slow() -> dict[str, str]:  # a read that outlives the timeout, on the API's own read pool
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_sleep(1)"))
+    async def slow() -> dict[str, str]:  # a read that outlives the timeout, on the API's own read pool
+        await reader.rows(text("SELECT pg_sleep(1)"), {})
         return {"done": "yes"}
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        with engine.connect() as conn:
-            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "50ms"
+        assert client.get("/test-only/timeout").json() == {"statement_timeout": "50ms"}
         response = client.get("/test-only/slow")
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "query_timeout"
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "query_timeout"
+        # The cancelled statement left its connection usable: the next read on the pool succeeds.
+        assert client.get("/test-only/timeout").status_code == 200

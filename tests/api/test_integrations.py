@@ -63,11 +63,16 @@ def test_slack_install_round_trip_stores_an_encrypted_bot_token(
         monkeypatch.setenv("SLACK_REDIRECT_URI", REDIRECT_URI)
         monkeypatch.setenv("SLACK_API_BASE_URL", slack.api_url)
         started = client.get(
-            "/v1/integrations/slack/install", headers=bearer(client, admin, "acme"), follow_redirects=False
+            "/v1/integrations/slack/install",
+            params={"redirect": "true"},
+            headers=bearer(client, admin, "acme"),
+            follow_redirects=False,
         )
         assert started.status_code == 302
         location = started.headers["location"]
         assert started.json()["authorize_url"] == location
+        plain = client.get("/v1/integrations/slack/install", headers=bearer(client, admin, "acme"))
+        assert plain.status_code == 200 and plain.json()["authorize_url"].startswith(location.split("state=")[0])
         query = parse_qs(urlsplit(location).query)
         assert query["client_id"] == [slack.client_id] and query["redirect_uri"] == [REDIRECT_URI]
         # The admin approves; Slack sends the browser back with a code and the signed state.
@@ -112,7 +117,7 @@ def test_slack_install_refusals(
         started = client.get(
             "/v1/integrations/slack/install", headers=bearer(client, admin, "acme"), follow_redirects=False
         )
-        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        state = parse_qs(urlsplit(started.json()["authorize_url"]).query)["state"][0]
         denied = client.get("/v1/integrations/slack/callback", params={"error": "access_denied", "state": state})
         assert denied.status_code == 400 and denied.json()["error"]["code"] == "access_denied"
         assert client.get("/v1/integrations/slack/callback", params={"code": "x"}).status_code == 400

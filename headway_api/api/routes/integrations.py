@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from headway_api.api.deps import Ctx, StateDep
 from headway_api.core.errors import ApiError
@@ -33,21 +33,37 @@ INSTALL_ROLES = frozenset({"admin", "owner"})
 class SlackInstallStart(BaseModel):
     """Where to send the admin's browser to approve the Slack app."""
 
-    authorize_url: str = Field(examples=["https://slack.com/oauth/v2/authorize?client_id=…&scope=…&state=…"])
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "authorize_url": "https://slack.com/oauth/v2/authorize?client_id=1111.2222&scope=channels:history,channels:read&state=…"
+                }
+            ]
+        }
+    )
+
+    authorize_url: str
 
 
 class SlackInstallDone(BaseModel):
     """The Slack connection the install created or refreshed."""
 
-    connection_id: int = Field(examples=[12])
-    source: str = Field(default="slack", examples=["slack"])
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_id": 12, "source": "slack"}]})
+
+    connection_id: int
+    source: str = "slack"
 
 
 class FathomDelivery(BaseModel):
     """A verified and ingested Fathom delivery."""
 
-    webhook_id: str = Field(examples=["msg_2f9c1d"])
-    external_id: str = Field(description="The meeting's message id (the recording id).", examples=["123456789"])
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"webhook_id": "msg_2f9c1d", "external_id": "123456789", "inserted": True}]}
+    )
+
+    webhook_id: str
+    external_id: str = Field(description="The meeting's message id (the recording id).")
     inserted: bool = Field(description="False when the same meeting was delivered before.")
 
 
@@ -58,7 +74,6 @@ def _slack_error(error: SlackInstallError) -> ApiError:
 @router.get(
     "/v1/integrations/slack/install",
     response_model=SlackInstallStart,
-    status_code=302,
     summary="Start installing the Slack app for your organisation",
     responses={
         **ERROR_RESPONSES,
@@ -66,10 +81,10 @@ def _slack_error(error: SlackInstallError) -> ApiError:
         503: {"model": ErrorResponse, "description": "The Slack app is not configured on this server."},
     },
 )
-async def slack_install(ctx: Ctx) -> Response:
-    """Redirects (302) to Slack's consent page with a signed, expiring `state` bound to the caller's
-    organisation; the JSON body carries the same URL for clients that navigate themselves.
-    Only admins of the organisation may install."""
+async def slack_install(ctx: Ctx, redirect: bool = False) -> Response:
+    """The URL of Slack's consent page, with a signed, expiring `state` bound to the caller's
+    organisation: the frontend sends the admin's browser there. With `redirect=true` the answer
+    is a 302 to it instead. Only admins of the organisation may install."""
     if ctx.principal.role not in INSTALL_ROLES:
         raise ApiError(403, "forbidden", "Only an admin of your organisation can install the Slack app.")
     try:
@@ -77,7 +92,9 @@ async def slack_install(ctx: Ctx) -> Response:
     except SlackInstallError as error:
         raise _slack_error(error) from None
     body = SlackInstallStart(authorize_url=url).model_dump_json()
-    return Response(body, status_code=302, media_type="application/json", headers={"Location": url})
+    if redirect:
+        return Response(body, status_code=302, media_type="application/json", headers={"Location": url})
+    return Response(body, media_type="application/json")
 
 
 @router.get(
