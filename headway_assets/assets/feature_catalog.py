@@ -77,7 +77,9 @@ def _match_key(item: MatchInput) -> str:
 def write_catalog(conn: Connection, org_id: int, entries: list[CatalogEntry]) -> dict[str, int]:
     """Make the org's catalogue hold exactly `entries`; request ids survive rebuilds by key."""
     existing: dict[str, int] = dict(
-        conn.execute(select(FeatureRequest.key, FeatureRequest.id).where(FeatureRequest.org_id == org_id)).tuples().all()
+        conn.execute(select(FeatureRequest.key, FeatureRequest.id).where(FeatureRequest.org_id == org_id))
+        .tuples()
+        .all()
     )
     as_of = max((m.sent_at for e in entries for m in e.mentions), default=utc_now())
     wanted = {entry.key for entry in entries}

@@ -32,7 +32,9 @@ def warehouse_summary(url: str) -> list[str]:
                     .where(Message.org_id == org.id)
                     .group_by(Message.source)
                     .order_by(Message.source)
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
             total = sum(by_source.values())
             window = conn.execute(

@@ -22,9 +22,9 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from cryptography.fernet import Fernet
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from headway_assets.demo import generate_demo
 from headway_assets.demo.seed import seed_demo
