@@ -77,6 +77,13 @@ def compiled_lexicon() -> dict[CueCategory, _CompiledCategory]:
 
 def detect_cues(folded: str, categories: tuple[CueCategory, ...] = CUE_CATEGORIES) -> list[CueHit]:
     """All cue hits in `folded` (already passed through `text.fold`), each entry at most once."""
+    return list(_detect_cues(folded, categories))
+
+
+# The lexicon scan is the classifier's hot spot, and the same sentences come back: overlapping
+# chunks, then tier-2 and the insight of the same message. Hits are immutable, so cache them.
+@lru_cache(maxsize=65_536)
+def _detect_cues(folded: str, categories: tuple[CueCategory, ...]) -> tuple[CueHit, ...]:
     hits: list[CueHit] = []
     lexicon = compiled_lexicon()
     for category in categories:
@@ -91,7 +98,7 @@ def detect_cues(folded: str, categories: tuple[CueCategory, ...] = CUE_CATEGORIE
                 continue
             seen.add(entry)
             hits.append(CueHit(category, weight, entry, match.start(), match.end()))
-    return hits
+    return tuple(hits)
 
 
 def category_scores(hits: list[CueHit]) -> dict[CueCategory, float]:
