@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.insights import insights, message_insights
@@ -29,7 +30,15 @@ def _warehouse() -> WarehouseResource:
 
 
 defs = dg.Definitions(
-    assets=[*RAW_MESSAGE_ASSETS, message_labels, feature_mentions, feature_catalog, message_insights, insights],
+    assets=[
+        *RAW_MESSAGE_ASSETS,
+        message_labels,
+        feature_mentions,
+        feature_catalog,
+        message_insights,
+        insights,
+        daily_message_stats,
+    ],
     jobs=[PIPELINE_JOB, RAW_SYNC_JOB],
     schedules=SCHEDULES,
     sensors=SENSORS,

@@ -8,13 +8,16 @@ It fills the PostgreSQL database `headway_bench` with 1,000,000 messages and the
 for 10 organisations (plus taxonomy, feature mentions, feature requests and daily stats), starts
 the API under uvicorn and, as the floor, a bare ASGI app running the same SQL with the same
 driver (`scripts/bench_floor.py`), and drives each from a separate process with wrk at 8 and at
-32 connections. It prints requests per second and p50/p99 latency per endpoint for both, and the
-ratios the targets are stated in. Needs wrk (`apt-get install -y wrk`).
+32 connections. It prints requests per second, p50/p99 latency and the server's CPU time per
+request per endpoint for both, and the ratios the targets are stated in. Both servers get the same
+number of database connections (`--overflow` lets the API open more). Needs wrk
+(`apt-get install -y wrk`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -65,6 +68,7 @@ PAGE = 20
 DEEP_PAGES = 10_000
 REQUESTS_PER_ORG = 300
 MENTION_RATE = 0.03
+POOL_SIZE = 10  # database connections of each server
 
 
 @dataclass(frozen=True)
@@ -403,9 +407,33 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server `serve` started: its base URL and its process id."""
+
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes (uvicorn and its workers) have used so far."""
+        total = 0.0
+        pending = [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                # Fields after the command name: utime and stime are the 12th and 13th.
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a worker that exited
+        return total
+
+
 @contextmanager
-def serve(app: str, env: dict[str, str], workers: int, app_dir: Path | None = None) -> Iterator[str]:
-    """Run `app` under uvicorn in a subprocess; yields its base URL."""
+def serve(app: str, env: dict[str, str], workers: int, app_dir: Path | None = None) -> Iterator[Served]:
+    """Run `app` under uvicorn in a subprocess; yields its base URL and process."""
     port = _free_port()
     command = [
         sys.executable,
@@ -440,7 +468,7 @@ def serve(app: str, env: dict[str, str], workers: int, app_dir: Path | None = No
                     raise RuntimeError(f"{app} exited with {process.returncode} before listening") from None
                 time.sleep(0.1)
         time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", process.pid)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -459,6 +487,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    cpu_us: float = 0.0  # the server's CPU time per request (all processes of it)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -487,12 +517,21 @@ def wrk(url: str, token: str | None, connections: int, duration: int, threads: i
         command += ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     errors = int(errors_match.group(1)) if errors_match else 0
     if socket_errors:
         errors += sum(int(group) for group in socket_errors.groups())
-    return Result(rps, _latency(output, "50"), _latency(output, "99"), errors)
+    return Result(rps, _latency(output, "50"), _latency(output, "99"), errors, requests)
+
+
+def measure(server: Served, path: str, token: str | None, connections: int, duration: int) -> Result:
+    """`wrk` on one path of `server`, with the server's CPU time per request."""
+    before = server.cpu_seconds()
+    result = wrk(server.url + path, token, connections, duration)
+    used = server.cpu_seconds() - before
+    return dataclasses.replace(result, cpu_us=used / max(result.requests, 1) * 1e6)
 
 
 def _median(results: list[Result]) -> Result:
@@ -502,6 +541,8 @@ def _median(results: list[Result]) -> Result:
         p50_ms=statistics.median(result.p50_ms for result in results),
         p99_ms=statistics.median(result.p99_ms for result in results),
         errors=sum(result.errors for result in results),
+        requests=sum(result.requests for result in results),
+        cpu_us=statistics.median(result.cpu_us for result in results),
     )
 
 
@@ -518,6 +559,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1).")
     parser.add_argument("--connections", default="8,32", help="Concurrent connections (default 8,32).")
     parser.add_argument("--only", choices=("api", "floor"), default=None, help="Measure one server only.")
+    parser.add_argument(
+        "--overflow",
+        type=int,
+        default=0,
+        help="DB_MAX_OVERFLOW of the API (default 0: as many connections as the floor).",
+    )
+    parser.add_argument(
+        "--endpoints", default=None, help="Measure only the endpoints whose name contains this text (e.g. messages)."
+    )
     args = parser.parse_args()
 
     with _admin() as admin:
@@ -544,7 +594,12 @@ def main() -> int:
         "BENCH_STATS_SINCE": bench.stats_since.isoformat(),
         "BENCH_STATS_UNTIL": bench.stats_until.isoformat(),
         "BENCH_LIMIT": str(PAGE),
-        "BENCH_POOL_SIZE": "10",
+        # The same number of database connections for both: the floor's fixed pool, and the API's
+        # pool without overflow (DB_POOL_SIZE + DB_MAX_OVERFLOW, 10 + 10 by default); `--overflow`
+        # measures the API with extra connections allowed.
+        "BENCH_POOL_SIZE": str(POOL_SIZE),
+        "DB_POOL_SIZE": str(POOL_SIZE),
+        "DB_MAX_OVERFLOW": str(args.overflow),
     }
     endpoints = {
         "messages, first page": f"/v1/messages?limit={PAGE}",
@@ -552,6 +607,8 @@ def main() -> int:
         "feature request + mentions": f"/v1/feature-requests/{bench.feature_request_id}",
         "stats (30 days)": f"/v1/stats?since={bench.stats_since}&until={bench.stats_until}",
     }
+    if args.endpoints:
+        endpoints = {name: path for name, path in endpoints.items() if args.endpoints in name}
     levels = [int(level) for level in args.connections.split(",")]
     servers = {
         "api": ("headway_api.main:app", None, bench.token),
@@ -567,31 +624,37 @@ def main() -> int:
         }
         for name, path in endpoints.items():
             for server in chosen:
-                wrk(bases[server] + path, servers[server][2], max(levels), args.warmup)
+                wrk(bases[server].url + path, servers[server][2], max(levels), args.warmup)
             for level in levels:
                 # API and floor alternate, round after round, so load from anything else running
                 # on the machine weighs on both alike; each figure is the median of the rounds.
                 for _round in range(args.rounds):
                     for server in chosen:
-                        result = wrk(bases[server] + path, servers[server][2], level, args.duration)
+                        result = measure(bases[server], path, servers[server][2], level, args.duration)
                         runs.setdefault((server, name, level), []).append(result)
                 for server in chosen:
                     result = _median(runs[(server, name, level)])
                     print(
                         f"{server:5} {name:32} c={level:<3} {result.rps:8.0f} req/s  "
-                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}",
+                        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                        f"CPU {result.cpu_us:5.0f} us/request  errors {result.errors}  "
+                        f"(load average {os.getloadavg()[0]:.2f})",
                         flush=True,
                     )
     results = {key: _median(values) for key, values in runs.items()}
     print()
     print(
         f"machine: {os.cpu_count()} cores; uvicorn workers: {args.workers}; wrk, uvicorn and PostgreSQL share them; "
+        f"database connections: {POOL_SIZE} each (API overflow {args.overflow}); "
         f"load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f}; "
         f"medians of {args.rounds} alternating rounds of {args.duration} s"
     )
-    header = "| endpoint | conns | API req/s | API p50 | API p99 | floor req/s | floor p50 | floor p99 | API/floor |"
+    header = (
+        "| endpoint | conns | API req/s | API p50 | API p99 | API CPU/req "
+        "| floor req/s | floor p50 | floor p99 | floor CPU/req | API/floor |"
+    )
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 11)
     for name in endpoints:
         for level in levels:
             api = results.get(("api", name, level))
@@ -599,8 +662,9 @@ def main() -> int:
             if api is None or floor is None:
                 continue
             print(
-                f"| {name} | {level} | {api.rps:.0f} | {api.p50_ms:.2f} ms | {api.p99_ms:.2f} ms | {floor.rps:.0f} | "
-                f"{floor.p50_ms:.2f} ms | {floor.p99_ms:.2f} ms | {api.rps / floor.rps:.0%} |"
+                f"| {name} | {level} | {api.rps:.0f} | {api.p50_ms:.2f} ms | {api.p99_ms:.2f} ms | {api.cpu_us:.0f} µs "
+                f"| {floor.rps:.0f} | {floor.p50_ms:.2f} ms | {floor.p99_ms:.2f} ms | {floor.cpu_us:.0f} µs "
+                f"| {api.rps / floor.rps:.0%} |"
             )
     first = results.get(("api", "messages, first page", levels[0]))
     deep = results.get(("api", f"messages, page {bench.deep_page:,} (cursor)", levels[0]))

@@ -86,10 +86,22 @@ def backfill(name: str, workdir: Path, workspace_target: list[str], env: dict[st
     port = free_port()
     logs = {process: (workdir / f"{name}-{process}.log").open("w") for process in ("daemon", "webserver")}
     processes = [
-        subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], cwd=REPO, env=env,
-                         stdout=logs["daemon"], stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([str(VENV_BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
-                         cwd=REPO, env=env, stdout=logs["webserver"], stderr=subprocess.STDOUT, start_new_session=True),
+        subprocess.Popen(
+            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)],
+            cwd=REPO,
+            env=env,
+            stdout=logs["daemon"],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [str(VENV_BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=logs["webserver"],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
     ]
     try:
         for _ in range(180):
@@ -118,7 +130,9 @@ def backfill(name: str, workdir: Path, workspace_target: list[str], env: dict[st
                 if time.monotonic() - last_report > 15:
                     last_report = time.monotonic()
                     done = sum(1 for run in runs if run.is_finished)
-                    print(f"  {name}: {time.monotonic() - started:5.0f} s, {done}/{len(runs)} runs finished", flush=True)
+                    print(
+                        f"  {name}: {time.monotonic() - started:5.0f} s, {done}/{len(runs)} runs finished", flush=True
+                    )
                 time.sleep(1)
             seconds = time.monotonic() - started
             failed = sum(1 for run in runs if run.status != dg.DagsterRunStatus.SUCCESS)
@@ -161,10 +175,14 @@ def main() -> int:
             requests = conn.execute(select(func.count()).select_from(FeatureRequest)).scalar_one()
         print()
         for outcome in (headway, floor):
-            print(f"  {outcome.name:8s} {outcome.runs:3d} runs ({outcome.failed_runs} failed)  {outcome.seconds:7.1f} s  "
-                  f"{outcome.partitions_per_minute:8.0f} asset-partitions/min  backfill {outcome.status}")
-        print(f"\nheadway/floor wall time: {headway.seconds / floor.seconds:.2f}x; "
-              f"{messages:,} messages, {labels:,} tier-1 labels, {requests:,} feature requests landed")
+            print(
+                f"  {outcome.name:8s} {outcome.runs:3d} runs ({outcome.failed_runs} failed)  {outcome.seconds:7.1f} s  "
+                f"{outcome.partitions_per_minute:8.0f} asset-partitions/min  backfill {outcome.status}"
+            )
+        print(
+            f"\nheadway/floor wall time: {headway.seconds / floor.seconds:.2f}x; "
+            f"{messages:,} messages, {labels:,} tier-1 labels, {requests:,} feature requests landed"
+        )
         return 0 if headway.failed_runs == 0 and floor.failed_runs == 0 else 1
     finally:
         dispose_engines()

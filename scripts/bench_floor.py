@@ -2,8 +2,9 @@
 
 No framework, no authentication, no validation, no pydantic: it parses the path, runs the exact
 SQL statements the API runs for the benchmarked requests (compiled from the API's own query
-builders with the PostgreSQL dialect, bound with the same values), and writes the rows as JSON.
-What the API costs above this is the framework's share.
+builders with the PostgreSQL dialect, bound with the same values, and prepared on the server the
+same way: psycopg's default, except where a statement asks to be planned at each execution), and
+writes the rows as JSON. What the API costs above this is the framework's share.
 
 It is configured by environment variables that `scripts/bench_api.py` sets:
 HEADWAY_DATABASE_URL, BENCH_ORG_ID, BENCH_FEATURE_REQUEST_ID, BENCH_DEEP_CURSOR,
@@ -22,6 +23,8 @@ from typing import Any
 import psycopg
 from sqlalchemy.dialects import postgresql
 
+from headway_api.core.config import ApiSettings
+from headway_api.db import PLAN_EACH_EXECUTION, read_session_options
 from headway_api.queries.feature_requests import REQUEST_BY_ID, mention_list_query
 from headway_api.queries.messages import message_list_query
 from headway_api.queries.stats import stats_query
@@ -34,11 +37,16 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _DIALECT = postgresql.psycopg.dialect()
 
 
-def _compiled(statement: Any, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The SQL text and bound values SQLAlchemy sends to psycopg for `statement` with `values`."""
+Query = tuple[str, dict[str, Any], bool | None]
+
+
+def _compiled(statement: Any, values: dict[str, Any]) -> Query:
+    """The SQL text and bound values SQLAlchemy sends to psycopg for `statement` with `values`, and
+    psycopg's `prepare` argument for it (None: prepared after five runs; False: never)."""
     # Post-compile parameters (the page size) are rendered into the text, as the API's driver sees it.
     expanded = statement.compile(dialect=_DIALECT).construct_expanded_state(values)
-    return expanded.statement, dict(expanded.parameters)
+    prepare = False if statement.get_execution_options().get(PLAN_EACH_EXECUTION) else None
+    return expanded.statement, dict(expanded.parameters), prepare
 
 
 class Statements:
@@ -70,17 +78,21 @@ class Pool:
     def __init__(self, url: str, size: int) -> None:
         self.url = url
         self.size = size
+        # The server settings of the API's read connections (UTC, statement_timeout), so both
+        # sessions do the same work.
+        self.options = read_session_options(ApiSettings().db_statement_timeout_ms)
         self.idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
 
     async def open(self) -> None:
         for _ in range(self.size):
-            self.idle.put_nowait(await psycopg.AsyncConnection.connect(self.url, autocommit=True))
+            connection = await psycopg.AsyncConnection.connect(self.url, autocommit=True, options=self.options)
+            self.idle.put_nowait(connection)
 
-    async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def rows(self, sql: str, params: dict[str, Any], prepare: bool | None) -> list[dict[str, Any]]:
         conn = await self.idle.get()
         try:
             cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-            await cursor.execute(sql, params)
+            await cursor.execute(sql, params, prepare=prepare)
             return await cursor.fetchall()
         finally:
             self.idle.put_nowait(conn)

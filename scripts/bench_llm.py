@@ -185,10 +185,15 @@ def main() -> int:
         raw = prepare_raw(workdir)
         with read_connection(f"sqlite:///{raw}") as conn:
             messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
-        print(f"{messages:,} messages over 30 days; fake Anthropic latency {args.latency} s, "
-              f"at most {args.in_flight} calls in flight, {os.cpu_count()} cores\n", flush=True)
-        print(f"pre-computing the fake provider's answers for {warm_fake_answers(f'sqlite:///{raw}'):,} texts …\n",
-              flush=True)
+        print(
+            f"{messages:,} messages over 30 days; fake Anthropic latency {args.latency} s, "
+            f"at most {args.in_flight} calls in flight, {os.cpu_count()} cores\n",
+            flush=True,
+        )
+        print(
+            f"pre-computing the fake provider's answers for {warm_fake_answers(f'sqlite:///{raw}'):,} texts …\n",
+            flush=True,
+        )
         common = {"provider": "anthropic", "max_in_flight": args.in_flight, "max_retries": 2}
         with FakeAnthropicServer(responder=headway_responder, latency_s=args.latency) as server:
             common["base_url"] = server.base_url
@@ -198,9 +203,7 @@ def main() -> int:
                 "legacy",
                 server,
                 f"sqlite:///{legacy_db}",
-                LlmResource(
-                    **common, use_cache=False, tier1_batch_items=1, tier2_batch_items=1, insight_batch_items=1
-                ),
+                LlmResource(**common, use_cache=False, tier1_batch_items=1, tier2_batch_items=1, insight_batch_items=1),
                 messages,
             )
             default_db = workdir / "default.db"
@@ -208,10 +211,12 @@ def main() -> int:
             default = measure("default", server, f"sqlite:///{default_db}", LlmResource(**common), messages)
             rerun = measure("rerun", server, f"sqlite:///{default_db}", LlmResource(**common), messages)
         print()
-        print(f"default vs legacy: {legacy.calls / max(default.calls, 1):.1f}x fewer calls, "
-              f"{legacy.seconds / default.seconds:.1f}x faster, "
-              f"{legacy.input_tokens / max(default.input_tokens, 1):.1f}x fewer input tokens; "
-              f"rerun: {rerun.calls} calls")
+        print(
+            f"default vs legacy: {legacy.calls / max(default.calls, 1):.1f}x fewer calls, "
+            f"{legacy.seconds / default.seconds:.1f}x faster, "
+            f"{legacy.input_tokens / max(default.input_tokens, 1):.1f}x fewer input tokens; "
+            f"rerun: {rerun.calls} calls"
+        )
         return 0
     finally:
         dispose_engines()

@@ -21,6 +21,7 @@ RAW = [_daily(f"raw_{source}_messages", []) for source in SOURCES]
 LABELS = _daily("message_labels", [f"raw_{source}_messages" for source in SOURCES])
 MENTIONS = _daily("feature_mentions", ["message_labels"])
 INSIGHTS = _daily("message_insights", ["feature_mentions"])
+STATS = _daily("daily_message_stats", ["feature_mentions"])
 
 
 @dg.asset(name="feature_catalog", deps=["feature_mentions"], group_name="floor")
@@ -33,4 +34,4 @@ def insights() -> None:
     """Does nothing."""
 
 
-defs = dg.Definitions(assets=[*RAW, LABELS, MENTIONS, INSIGHTS, feature_catalog, insights])
+defs = dg.Definitions(assets=[*RAW, LABELS, MENTIONS, INSIGHTS, STATS, feature_catalog, insights])

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import delete, func, select
 
+from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.insights import insights, message_insights
@@ -65,7 +66,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], bool]:
 def test_the_pipeline_runs_with_passing_checks_and_costs_nothing_the_second_time(
     seeded_warehouse: str, materialize_assets: MaterializeFn
 ) -> None:
-    everything = [*RAW_MESSAGE_ASSETS, *DAILY_AI, feature_catalog, insights]
+    everything = [*RAW_MESSAGE_ASSETS, *DAILY_AI, feature_catalog, insights, daily_message_stats]
     result = materialize_assets(everything, seeded_warehouse, first=DAYS[0], last=DAYS[-1])
     assert result.success
     checks = _checks(result)
@@ -81,6 +82,7 @@ def test_the_pipeline_runs_with_passing_checks_and_costs_nothing_the_second_time
         requests = conn.execute(select(func.count()).select_from(FeatureRequest)).scalar_one()
         periods = conn.execute(select(PeriodInsight.content)).scalars().all()
     assert labels == messages > 100
+    assert _checks(result)[("daily_message_stats", "counts_match_messages")]
     assert len(mentions) > 10 and requests > 5
     assert all(text[start : start + len(quote)] == quote for quote, start, text in mentions)
     assert periods and all(
