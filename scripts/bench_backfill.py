@@ -77,7 +77,9 @@ def backfill(name: str, workdir: Path, workspace_target: list[str], env: dict[st
     workspace = workdir / f"workspace-{name}.yaml"
     workspace.write_text(
         "load_from:\n  - python_file:\n"
-        f"      relative_path: {REPO / workspace_target[0]}\n      working_directory: {REPO}\n      location_name: {name}\n"
+        f"      relative_path: {REPO / workspace_target[0]}\n"
+        f"      working_directory: {REPO}\n"
+        f"      location_name: {name}\n"
     )
     env = env | {"DAGSTER_HOME": str(home)}
     os.environ["DAGSTER_HOME"] = str(home)
