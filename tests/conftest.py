@@ -67,3 +67,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_database_url")
     _truncate_postgres(url)
     return url
+
+
+# The demo-corpus fixtures (tests/assets/conftest.py) serve the orchestration tests too.
+from tests.assets.conftest import demo_corpus, materialize_assets, seeded_warehouse  # noqa: E402, F401

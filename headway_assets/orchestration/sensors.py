@@ -36,6 +36,7 @@ from headway_assets.warehouse.schema import (
     SyncRun,
     SyncStatus,
 )
+from headway_assets.warehouse.stats import as_date, utc_day
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -116,16 +117,9 @@ def sync_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResou
 # -- incomplete partitions ---------------------------------------------------------------------
 
 
-def utc_day(conn: Connection, column: Any) -> Any:
-    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD', on either backend."""
-    if conn.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)  # SQLite stores UTC already
-
-
 def _day_states(conn: Connection, query: Any) -> dict[str, str]:
     """{day: state} where the state changes whenever the day's pending set changes."""
-    return {row.day: f"{row.pending}-{row.max_id}" for row in conn.execute(query)}
+    return {as_date(row.day).isoformat(): f"{row.pending}-{row.max_id}" for row in conn.execute(query)}
 
 
 def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:

@@ -35,7 +35,8 @@ def stats_days(window: TimeWindow) -> tuple[date, date]:
     return first, max(first, last)
 
 
-def _day_of(conn: Connection, column: Any) -> ColumnElement[Any]:
+def utc_day(conn: Connection, column: Any) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp column, on either backend (see `as_date`)."""
     # SQLite keeps UTC timestamps as naive text, so date() is the UTC day; PostgreSQL needs
     # the zone spelled out, whatever the session's TimeZone is.
     if conn.dialect.name == "sqlite":
@@ -43,7 +44,8 @@ def _day_of(conn: Connection, column: Any) -> ColumnElement[Any]:
     return cast(func.timezone("UTC", column), Date)
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A `utc_day` value as a date (SQLite returns text, PostgreSQL a date)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
@@ -62,7 +64,7 @@ def refresh_daily_stats(conn: Connection, window: TimeWindow, *, org_id: int | N
     category = case(
         (and_(labelled, MessageLabel.category.is_not(None)), MessageLabel.category), else_=literal(UNLABELLED)
     )
-    day = _day_of(conn, Message.sent_at)
+    day = utc_day(conn, Message.sent_at)
     in_window = [Message.sent_at >= start, Message.sent_at < end]
     if org_id is not None:
         in_window.append(Message.org_id == org_id)
@@ -102,7 +104,7 @@ def refresh_daily_stats(conn: Connection, window: TimeWindow, *, org_id: int | N
     refreshed_at = utc_now()
     rows: dict[tuple[int, date, str, str], dict[str, Any]] = {}
     for row in message_rows:
-        key = (int(row.org_id), _as_date(row.day), row.source, row.category)
+        key = (int(row.org_id), as_date(row.day), row.source, row.category)
         rows[key] = {
             "org_id": key[0],
             "day": key[1],
@@ -115,7 +117,7 @@ def refresh_daily_stats(conn: Connection, window: TimeWindow, *, org_id: int | N
             "refreshed_at": refreshed_at,
         }
     for row in mention_rows:
-        key = (int(row.org_id), _as_date(row.day), row.source, row.category)
+        key = (int(row.org_id), as_date(row.day), row.source, row.category)
         if key in rows:  # a mention always has its message, so its group exists
             rows[key]["mention_count"] = int(row.mentions)
 

@@ -14,22 +14,12 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.orchestration.conftest import Deployment
+from tests.orchestration.test_deployment import ALL_ASSETS
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-ASSETS = [
-    "raw_slack_messages",
-    "raw_gmail_messages",
-    "raw_gong_messages",
-    "raw_fathom_messages",
-    "message_labels",
-    "feature_mentions",
-    "message_insights",
-    "feature_catalog",
-    "insights",
-]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -69,7 +59,7 @@ def _open(page: Page, url: str) -> str:
 def test_the_ui_shows_assets_partitions_schedules_and_sensors(deployment: Deployment, page: Page) -> None:
     base = deployment.webserver_url
     catalog = _open(page, f"{base}/assets")
-    for asset in ASSETS:
+    for asset in ALL_ASSETS:
         assert asset in catalog, f"{asset} missing from the asset catalog"
     assert "ingestion" in catalog and "ai" in catalog
 

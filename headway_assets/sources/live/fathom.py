@@ -59,7 +59,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -72,6 +71,7 @@ from headway_assets.sources.exports.fathom_meetings import (
     parse_fathom_meeting,
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
+from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.warehouse.schema import SourceKind
 
@@ -114,19 +114,8 @@ class FathomReadOptions:
         """Options from a connection's config; a bad value is a `SourceReadError` naming the key."""
 
         def number(key: str, default: float, *, minimum: float = 0.0) -> float:
-            value = config.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-                raise SourceReadError(
-                    f"connection {connection}: config '{key}' must be a number >= {minimum:g}, got {value!r}; "
-                    "fix the connection config"
-                )
-            return float(value)
+            return config_number(config, key, default, connection=connection, minimum=minimum)
 
-        domains = config.get("internal_domains", ())
-        if isinstance(domains, str) or not all(isinstance(d, str) for d in domains):
-            raise SourceReadError(
-                f"connection {connection}: config 'internal_domains' must be a list of domains, got {domains!r}"
-            )
         return cls(
             created_slack=timedelta(hours=number("created_slack_hours", DEFAULT_CREATED_SLACK_HOURS)),
             max_retries=int(number("max_retries", DEFAULT_MAX_RETRIES)),
@@ -134,7 +123,7 @@ class FathomReadOptions:
             max_backoff_seconds=number("retry_max_backoff_seconds", DEFAULT_MAX_BACKOFF_SECONDS),
             max_wait_seconds=number("retry_max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
             timeout_seconds=number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS, minimum=0.1),
-            internal_domains=tuple(domains),
+            internal_domains=config_domains(config, connection=connection),
             token_url=str(config.get("oauth_token_url") or DEFAULT_TOKEN_URL),
         )
 
@@ -244,7 +233,7 @@ class _FathomSession:
                     wait = _rate_limit_wait(response.headers)
                 elif status >= 500:
                     problem = f"HTTP {status}"
-                    wait = _retry_after(response.headers)
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
                 elif status >= 400:
                     raise _ClientError(status, self.redact(response.text[:ERROR_BODY_CHARS]))
                 else:
@@ -312,27 +301,9 @@ class _FathomSession:
         return True
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date); None when absent or unreadable."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 def _rate_limit_wait(headers: httpx.Headers) -> float | None:
     """How long a 429 asks to wait: `Retry-After`, else `RateLimit-Reset` (seconds left in the window)."""
-    wait = _retry_after(headers)
+    wait = retry_after_seconds(headers.get("retry-after"))
     if wait is not None:
         return wait
     reset = headers.get("ratelimit-reset")

@@ -43,7 +43,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -55,6 +54,7 @@ from headway_assets.sources.exports.gmail_mbox import (
     parse_email_message,
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
+from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
 from headway_assets.sources.message import ReadResult, SkippedItem, SourceReadError
 from headway_assets.sources.people import normalise_email
 from headway_assets.warehouse.schema import SourceKind
@@ -114,26 +114,13 @@ class GmailReadOptions:
         """Options from a connection config; a bad value is a `SourceReadError` naming the key."""
 
         def number(key: str, default: float, low: float, high: float | None = None) -> float:
-            value = config.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < low or (high and value > high):
-                bounds = f">= {low}" + (f" and <= {high}" if high else "")
-                raise SourceReadError(
-                    f"Gmail connection {connection}: config '{key}' must be a number {bounds}, got {value!r}; "
-                    "fix the connection's config"
-                )
-            return float(value)
+            return config_number(config, key, default, connection=connection, minimum=low, maximum=high)
 
-        domains = config.get("internal_domains", ())
-        if isinstance(domains, str) or not all(isinstance(d, str) for d in domains):
-            raise SourceReadError(
-                f"Gmail connection {connection}: config 'internal_domains' must be a list of domains, "
-                f"got {domains!r}; fix the connection's config"
-            )
         mailbox = config.get("mailbox")
         return cls(
             token_url=str(config.get("token_url") or DEFAULT_TOKEN_URL),
             mailbox=normalise_email(str(mailbox)) if mailbox else None,
-            internal_domains=tuple(domains),
+            internal_domains=config_domains(config, connection=connection),
             page_size=int(number("page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)),
             max_retries=int(number("max_retries", DEFAULT_MAX_RETRIES, 0)),
             retry_base_delay_s=number("retry_base_delay_s", DEFAULT_RETRY_BASE_DELAY_S, 0),
@@ -220,23 +207,6 @@ def message_from_gmail_payload(
 # ---------------------------------------------------------------------------------------------
 # HTTP: bearer auth, token refresh, retries
 # ---------------------------------------------------------------------------------------------
-
-
-def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds (integer, fractional or an HTTP date), or None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, moment.timestamp() - now)
 
 
 def _google_error(response: httpx.Response) -> tuple[str, str]:
@@ -337,7 +307,9 @@ class _GmailSession:
                 failures += 1
                 continue
             if response.status_code == 429 or response.status_code in RETRYABLE_STATUSES:
-                retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+                retry_after = retry_after_seconds(
+                    response.headers.get("Retry-After"), now=datetime.fromtimestamp(self._clock(), UTC)
+                )
                 self._backoff(failures, retry_after, f"the token endpoint answered HTTP {response.status_code}")
                 failures += 1
                 continue
@@ -385,6 +357,9 @@ class _GmailSession:
         )
 
     # -- calls -----------------------------------------------------------------------------
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        return retry_after_seconds(response.headers.get("Retry-After"), now=datetime.fromtimestamp(self._clock(), UTC))
 
     def _backoff(self, failures: int, retry_after: float | None, what: str) -> None:
         """Sleep before the next attempt, or give up when the budget is spent."""
@@ -439,7 +414,9 @@ class _GmailSession:
                 self._refresh(why="Google rejected the access token (HTTP 401)")
                 refreshed = True
                 continue
-            retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+            retry_after = retry_after_seconds(
+                response.headers.get("Retry-After"), now=datetime.fromtimestamp(self._clock(), UTC)
+            )
             if status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS) or status in RETRYABLE_STATUSES:
                 self._backoff(failures, retry_after, f"Gmail answered HTTP {status} {reason}".rstrip())
                 failures += 1

@@ -34,7 +34,6 @@ the stored cursor the read restarts from the first page and skips those ids.
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import logging
 import random
@@ -54,6 +53,7 @@ from headway_assets.sources.exports.gong_transcripts import (
     gong_call_time,
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
+from headway_assets.sources.live.config import config_domains, config_integer, config_number, retry_after_seconds
 from headway_assets.sources.message import ReadResult, SourceReadError, TimeWindow
 from headway_assets.warehouse.schema import SourceKind
 
@@ -114,15 +114,10 @@ class GongReadSettings:
                 f"Gong connection {label} has base URL {base_url!r}, which is not an http(s) URL; set "
                 "'base_url' in its config to the address on the Gong API page (https://<tenant>.api.gong.io)"
             )
-        domains = config.get("internal_domains") or ()
-        if isinstance(domains, str) or not all(isinstance(d, str) for d in domains):
-            raise SourceReadError(
-                f"Gong connection {label}: 'internal_domains' must be a list of domain names, got {domains!r}"
-            )
         workspace = config.get("workspace_id")
         return cls(
             base_url=base_url.rstrip("/"),
-            internal_domains=tuple(domains),
+            internal_domains=config_domains(config, connection=label),
             workspace_id=str(workspace) if workspace not in (None, "") else None,
             transcript_batch_size=_number(
                 config, "transcript_batch_size", DEFAULT_TRANSCRIPT_BATCH_SIZE, label, int, 1
@@ -257,7 +252,7 @@ class _GongApi:
                 self._check_no_calls(response, what)
                 return None
             if status == 429:
-                wait = _retry_after(response.headers.get("Retry-After"))
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
                 self._spend(
                     f"{what}: rate limited by Gong (HTTP 429)", self._backoff(attempt) if wait is None else wait
                 )
@@ -594,34 +589,10 @@ def _errors(response: httpx.Response) -> str:
     return ""
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 def _number(config: Mapping[str, Any], key: str, default: float, label: str, kind: type[Any], minimum: float) -> Any:
-    value = config.get(key, default)
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or isinstance(value, bool) or number < minimum:
-        raise SourceReadError(
-            f"Gong connection {label}: config '{key}' must be a number of at least {minimum:g}, got {value!r}"
-        )
-    return number
+    if kind is int:
+        return config_integer(config, key, int(default), connection=label, minimum=int(minimum))
+    return config_number(config, key, default, connection=label, minimum=minimum)
 
 
 def _text(value: Any) -> str | None:

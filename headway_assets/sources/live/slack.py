@@ -72,6 +72,7 @@ from headway_assets.sources.exports.slack_export import (
     slack_user,
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
+from headway_assets.sources.live.config import config_domains, config_integer, config_number
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import normalise_domains
 from headway_assets.warehouse.schema import SourceKind
@@ -366,16 +367,9 @@ class SlackReadSettings:
         """Validate a connection's config; a bad value is a `SourceReadError` naming the key."""
 
         def number(key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
-            value = config.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-                kind = "an integer" if integer else "a number"
-                raise SourceReadError(
-                    f"Slack connection {label}: config '{key}' must be {kind} >= {minimum}, got {value!r}; "
-                    "fix the connection's config"
-                )
-            if integer and not float(value).is_integer():
-                raise SourceReadError(f"Slack connection {label}: config '{key}' must be an integer, got {value!r}")
-            return int(value) if integer else float(value)
+            if integer:
+                return config_integer(config, key, int(default), connection=label, minimum=int(minimum))
+            return config_number(config, key, default, connection=label, minimum=minimum)
 
         channels = config.get("channels")
         if channels is not None and (
@@ -385,17 +379,12 @@ class SlackReadSettings:
                 f"Slack connection {label}: config 'channels' must be a list of channel ids (like \"C0123ABCD\"), "
                 f"got {channels!r}; fix the selection or remove it to read every channel the app is in"
             )
-        domains = config.get("internal_domains") or ()
-        if not isinstance(domains, list | tuple) or not all(isinstance(d, str) for d in domains):
-            raise SourceReadError(
-                f"Slack connection {label}: config 'internal_domains' must be a list of domains, got {domains!r}"
-            )
         return cls(
             base_url=base_url or DEFAULT_BASE_URL,
             channels=tuple(c.strip() for c in channels) if channels is not None else None,
             team_id=str(config["team_id"]) if config.get("team_id") else None,
             workspace_url=str(config["workspace_url"]) if config.get("workspace_url") else None,
-            internal_domains=normalise_domains(tuple(domains)),
+            internal_domains=normalise_domains(config_domains(config, connection=label)),
             client_id=str(config["client_id"]) if config.get("client_id") else None,
             page_size=number("page_size", DEFAULT_PAGE_SIZE, minimum=1, integer=True),
             thread_lookback_days=number("thread_lookback_days", DEFAULT_THREAD_LOOKBACK_DAYS, minimum=0),
