@@ -54,9 +54,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_source_connections")),
-        sa.UniqueConstraint(
-            "org_id", "source", "name", name=op.f("uq_source_connections_org_id_source_name")
-        ),
+        sa.UniqueConstraint("org_id", "source", "name", name=op.f("uq_source_connections_org_id_source_name")),
     )
     with op.batch_alter_table("source_connections", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_source_connections_org_id"), ["org_id"], unique=False)
@@ -140,9 +138,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint(
-            "org_id", "source", "external_id", name=op.f("uq_messages_org_id_source_external_id")
-        ),
+        sa.UniqueConstraint("org_id", "source", "external_id", name=op.f("uq_messages_org_id_source_external_id")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_connection_id"), ["connection_id"], unique=False)

@@ -94,12 +94,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "key", name=op.f("uq_feature_requests_org_id_key")),
     )
     with op.batch_alter_table("feature_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_feature_requests_org_last_seen", ["org_id", "last_seen", "id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_feature_requests_org_mentions", ["org_id", "mention_count", "id"], unique=False
-        )
+        batch_op.create_index("ix_feature_requests_org_last_seen", ["org_id", "last_seen", "id"], unique=False)
+        batch_op.create_index("ix_feature_requests_org_mentions", ["org_id", "mention_count", "id"], unique=False)
 
     op.create_table(
         "period_insights",

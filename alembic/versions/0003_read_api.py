@@ -56,9 +56,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_messages_org_customer_sent_at_id", ["org_id", "customer", "sent_at", "id"], unique=False
         )
-        batch_op.create_index(
-            "ix_messages_org_source_sent_at_id", ["org_id", "source", "sent_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_messages_org_source_sent_at_id", ["org_id", "source", "sent_at", "id"], unique=False)
     # Text search: a trigram GIN index on PostgreSQL (pg_trgm is a trusted extension, so the
     # database owner may create it); SQLite gets an empty partial index of the same name.
     if op.get_bind().dialect.name == "postgresql":

@@ -94,9 +94,7 @@ def test_refusals_and_failures_are_explicit_and_retried_next_run(
     assert set(labels) == _message_ids(seeded_warehouse)
     failed = [row for row in labels.values() if row.status == "failed"]
     assert failed and all(row.error.startswith("refused") for row in failed)
-    assert not _check(result, "every_message_has_outcome"), (
-        "failed labels are retried, so the day is not done"
-    )
+    assert not _check(result, "every_message_has_outcome"), "failed labels are retried, so the day is not done"
 
     anthropic_server.clear_faults()
     materialize_assets([message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server))
@@ -138,9 +136,7 @@ def test_every_llm_call_is_traced_to_langfuse_without_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     materialize_assets(RAW_MESSAGE_ASSETS, seeded_warehouse, partition=DAY)
-    with OTLPReceiver(
-        expected_authorization=basic_auth_header("pk-lf-test", "sk-lf-test-secret")
-    ) as receiver:
+    with OTLPReceiver(expected_authorization=basic_auth_header("pk-lf-test", "sk-lf-test-secret")) as receiver:
         monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-test")
         monkeypatch.setenv("LANGFUSE_SECRET_KEY", "sk-lf-test-secret")
         monkeypatch.setenv("LANGFUSE_BASE_URL", receiver.langfuse_base_url)

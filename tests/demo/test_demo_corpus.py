@@ -61,9 +61,7 @@ def files(demo: DemoManifest) -> dict[str, dict[str, Any]]:
         mbox.close()
         gong = json.loads(demo.path_of(org.connection(SourceKind.GONG).path).read_text(encoding="utf-8"))
         fathom = json.loads(demo.path_of(org.connection(SourceKind.FATHOM).path).read_text(encoding="utf-8"))
-        expected = [
-            json.loads(line) for line in demo.path_of(org.expected_path).read_text("utf-8").splitlines()
-        ]
+        expected = [json.loads(line) for line in demo.path_of(org.expected_path).read_text("utf-8").splitlines()]
         asks = json.loads(demo.path_of(org.asks_path).read_text(encoding="utf-8"))
         parsed[org.slug] = {
             "slack": slack,
@@ -100,9 +98,7 @@ def _read_slack(path: Path) -> dict[str, Any]:
         names = archive.namelist()
         channels = json.loads(archive.read("channels.json"))
         users = json.loads(archive.read("users.json"))
-        days: dict[str, Any] = {
-            name: json.loads(archive.read(name)) for name in names if DAY_FILE.match(name)
-        }
+        days: dict[str, Any] = {name: json.loads(archive.read(name)) for name in names if DAY_FILE.match(name)}
     return {"names": names, "channels": channels, "users": users, "days": days}
 
 
@@ -135,11 +131,7 @@ def _fathom_text(meeting: dict[str, Any]) -> str:
 
 def test_two_runs_write_byte_identical_files(demo: DemoManifest, demo_again: DemoManifest) -> None:
     first = {p.relative_to(demo.base_dir): p.read_bytes() for p in demo.base_dir.rglob("*") if p.is_file()}
-    second = {
-        p.relative_to(demo_again.base_dir): p.read_bytes()
-        for p in demo_again.base_dir.rglob("*")
-        if p.is_file()
-    }
+    second = {p.relative_to(demo_again.base_dir): p.read_bytes() for p in demo_again.base_dir.rglob("*") if p.is_file()}
     assert sorted(first) == sorted(second)
     assert len(first) == 1 + 6 * len(demo.orgs)
     different = [str(name) for name in first if first[name] != second[name]]
@@ -328,9 +320,7 @@ def test_non_english_and_emoji_are_present(files: dict[str, dict[str, Any]]) -> 
     for data in files.values():
         languages.update(e["language"] for e in data["expected"])
         total += len(data["expected"])
-        emoji_messages += sum(
-            bool(EMOJI.search(m.get("text", ""))) for _, m in _slack_messages(data["slack"])
-        )
+        emoji_messages += sum(bool(EMOJI.search(m.get("text", ""))) for _, m in _slack_messages(data["slack"]))
         japanese_mail |= any(re.search("[\u3040-\u30ff]", mail.text) for mail in data["mails"])
     assert {"de", "fr", "es", "pt", "ja"} <= set(languages)
     non_english = total - languages["en"]
@@ -356,9 +346,7 @@ def test_mbox_parses_with_the_stdlib_and_matches_the_ground_truth(files: dict[st
             ids.append(message_id)
             threads[message_id] = str(message["X-GM-THRID"])
         assert len(ids) == len(set(ids))
-        assert sorted(ids) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "gmail"), (
-            slug
-        )
+        assert sorted(ids) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "gmail"), slug
         replies = 0
         for mail in mails:
             message = mail.message
@@ -393,12 +381,7 @@ def test_mail_formats_are_varied(files: dict[str, dict[str, Any]]) -> None:
             head = mail.raw.split(b"\n\n", 1)[0]
             encoded_subjects += bool(re.search(rb"^Subject: .*=\?", head, re.MULTILINE))
             quoted_replies += "\n> " in mail.text or "From:" in mail.text
-    assert (
-        types["text/plain"]
-        and types["text/html"]
-        and types["multipart/alternative"]
-        and types["multipart/mixed"]
-    )
+    assert types["text/plain"] and types["text/html"] and types["multipart/alternative"] and types["multipart/mixed"]
     assert {"iso-8859-1", "windows-1252", "utf-8"} <= charsets
     assert encoded_subjects >= 5
     assert quoted_replies >= 50
@@ -438,9 +421,7 @@ def test_slack_ids_threads_and_subtypes(files: dict[str, dict[str, Any]]) -> Non
         messages = _slack_messages(data["slack"])
         keys = [f"{cid}:{m['ts']}" for cid, m in messages]
         assert len(keys) == len(set(keys))
-        assert sorted(keys) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "slack"), (
-            slug
-        )
+        assert sorted(keys) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "slack"), slug
         by_key = dict(zip(keys, (m for _, m in messages), strict=True))
         replies: Counter[str] = Counter()
         for cid, message in messages:
@@ -468,9 +449,7 @@ def test_gong_calls_and_transcripts_match(files: dict[str, dict[str, Any]]) -> N
         assert set(gong) == {"calls", "callTranscripts"}
         calls = {c["metaData"]["id"]: c for c in gong["calls"]}
         assert list(calls) == [t["callId"] for t in gong["callTranscripts"]]
-        assert sorted(calls) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "gong"), (
-            slug
-        )
+        assert sorted(calls) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "gong"), slug
         for transcript in gong["callTranscripts"]:
             call = calls[transcript["callId"]]
             speakers = {p["speakerId"]: p for p in call["parties"] if "speakerId" in p}
@@ -491,14 +470,10 @@ def test_fathom_meetings_have_the_meeting_shape(files: dict[str, dict[str, Any]]
         assert fathom["limit"] is None and fathom["next_cursor"] is None
         ids = [m["recording_id"] for m in fathom["items"]]
         assert all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids))
-        assert sorted(map(str, ids)) == sorted(
-            e["external_id"] for e in data["expected"] if e["source"] == "fathom"
-        )
+        assert sorted(map(str, ids)) == sorted(e["external_id"] for e in data["expected"] if e["source"] == "fathom")
         for meeting in fathom["items"]:
             assert meeting["recorded_by"]["email"].endswith(meeting["recorded_by"]["email_domain"])
-            assert all(
-                re.fullmatch(r"\d{2}:\d{2}:\d{2}", item["timestamp"]) for item in meeting["transcript"]
-            )
+            assert all(re.fullmatch(r"\d{2}:\d{2}:\d{2}", item["timestamp"]) for item in meeting["transcript"])
             assert meeting["calendar_invitees_domains_type"] in ("only_internal", "one_or_more_external")
             external = any(i["is_external"] for i in meeting["calendar_invitees"])
             assert external == (meeting["calendar_invitees_domains_type"] == "one_or_more_external"), slug
@@ -520,9 +495,7 @@ def test_every_sent_time_is_inside_the_window(files: dict[str, dict[str, Any]]) 
         for meeting in data["fathom"]["items"]:
             for key in ("scheduled_start_time", "recording_start_time", "recording_end_time", "created_at"):
                 assert inside(datetime.fromisoformat(meeting[key].replace("Z", "+00:00")))
-        assert all(
-            inside(datetime.fromisoformat(e["sent_at"].replace("Z", "+00:00"))) for e in data["expected"]
-        )
+        assert all(inside(datetime.fromisoformat(e["sent_at"].replace("Z", "+00:00"))) for e in data["expected"])
 
 
 def test_start_and_days_move_the_window() -> None:

@@ -246,9 +246,7 @@ class BackgroundHTTPServer:
     def port(self) -> int:
         """The bound port (raises when the server is not running)."""
         if self._core is None:
-            raise RuntimeError(
-                f"{type(self).__name__} is not running; use it as a context manager or call start()"
-            )
+            raise RuntimeError(f"{type(self).__name__} is not running; use it as a context manager or call start()")
         return int(self._core.server_address[1])
 
     @property

@@ -321,9 +321,7 @@ def strict_schema_problems(schema: Schema) -> list[str]:
         where = f"In context={context!r}"
         if "object" in _schema_types(node) and "$ref" not in node:
             if node.get("additionalProperties") is not False:
-                problems.append(
-                    f"{where}, 'additionalProperties' is required to be supplied and to be false."
-                )
+                problems.append(f"{where}, 'additionalProperties' is required to be supplied and to be false.")
             properties = node.get("properties") or {}
             required = set(node.get("required") or [])
             missing = [name for name in properties if name not in required]

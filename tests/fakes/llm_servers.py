@@ -170,9 +170,7 @@ class Fault:
         return cls(FaultKind.RATE_LIMIT, status=429, retry_after=retry_after, message=message)
 
     @classmethod
-    def server_error(
-        cls, status: int = 500, retry_after: float | None = None, message: str | None = None
-    ) -> Fault:
+    def server_error(cls, status: int = 500, retry_after: float | None = None, message: str | None = None) -> Fault:
         """HTTP 5xx; 529 is Anthropic's `overloaded_error`."""
         if not 500 <= status <= 599:
             raise ValueError(f"Fault.server_error needs a 5xx status, got {status}")
@@ -459,9 +457,7 @@ class FakeLLMServer(BackgroundHTTPServer):
         """
         if times is not None and times < 1:
             raise ValueError(f"times must be >= 1 or None, got {times}")
-        rule = FaultRule(
-            fault, times=times, when=when, user_text_contains=user_text_contains, endpoint=endpoint
-        )
+        rule = FaultRule(fault, times=times, when=when, user_text_contains=user_text_contains, endpoint=endpoint)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -613,9 +609,7 @@ class FakeLLMServer(BackgroundHTTPServer):
             early = self._fault_reply(exchange, fault)
             if early is not None:
                 return early
-        delay = self.latency_s + (
-            fault.seconds if fault is not None and fault.kind is FaultKind.DELAY else 0.0
-        )
+        delay = self.latency_s + (fault.seconds if fault is not None and fault.kind is FaultKind.DELAY else 0.0)
         if self.wait(delay):
             return HttpReply(503, drop=True)
         try:
@@ -668,8 +662,7 @@ class FakeLLMServer(BackgroundHTTPServer):
             value = responder(request)
         except Exception as err:
             raise _ResponderError(
-                f"The test responder {getattr(responder, '__name__', responder)!r} raised "
-                f"{type(err).__name__}: {err}"
+                f"The test responder {getattr(responder, '__name__', responder)!r} raised {type(err).__name__}: {err}"
             ) from err
         structured = request.output_kind != "text"
         if kind is FaultKind.MALFORMED_ANSWER:
@@ -678,9 +671,7 @@ class FakeLLMServer(BackgroundHTTPServer):
             return _Answer("text", text=prose)
         if kind is FaultKind.SCHEMA_INVALID:
             if request.output_schema is None:
-                raise _ResponderError(
-                    "SCHEMA_INVALID needs a request with a JSON schema (tool or json_schema)"
-                )
+                raise _ResponderError("SCHEMA_INVALID needs a request with a JSON schema (tool or json_schema)")
             try:
                 value = violate_schema(value, request.output_schema)
             except SchemaError as err:
@@ -747,9 +738,7 @@ class FakeLLMServer(BackgroundHTTPServer):
     def _response_headers(self, exchange: _Exchange) -> dict[str, str]:
         raise NotImplementedError
 
-    def _render(
-        self, exchange: _Exchange, request: LLMRequest, answer: _Answer
-    ) -> tuple[dict[str, Any], TokenUsage]:
+    def _render(self, exchange: _Exchange, request: LLMRequest, answer: _Answer) -> tuple[dict[str, Any], TokenUsage]:
         raise NotImplementedError
 
 
@@ -867,9 +856,7 @@ class FakeAnthropicServer(FakeLLMServer):
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HttpReply:
-        error_type = _ANTHROPIC_ERROR_TYPES.get(
-            status, "api_error" if status >= 500 else "invalid_request_error"
-        )
+        error_type = _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         text = message or _ANTHROPIC_DEFAULT_MESSAGES.get(status, "Error")
         request_id = self._request_id(exchange)
         body = {"type": "error", "error": {"type": error_type, "message": text}, "request_id": request_id}
@@ -894,9 +881,7 @@ class FakeAnthropicServer(FakeLLMServer):
             raise RequestError("model: Field required", param="model")
         max_tokens = _positive_int(body, "max_tokens", required=True)
         if body.get("stream"):
-            raise RequestError(
-                "stream: this fake server does not stream; call messages.create without stream"
-            )
+            raise RequestError("stream: this fake server does not stream; call messages.create without stream")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError("messages: at least one message is required", param="messages")
@@ -984,9 +969,7 @@ class FakeAnthropicServer(FakeLLMServer):
             kind, name_out, schema_out = "tool", tool["name"], tool["input_schema"]
         elif output_format is not None:
             output_format = _require_dict(output_format, "output_config.format")
-            if output_format.get("type") != "json_schema" or not isinstance(
-                output_format.get("schema"), dict
-            ):
+            if output_format.get("type") != "json_schema" or not isinstance(output_format.get("schema"), dict):
                 raise RequestError("output_config.format: expected {'type': 'json_schema', 'schema': {...}}")
             kind, schema_out = "json_schema", output_format["schema"]
 
@@ -1062,9 +1045,7 @@ class FakeAnthropicServer(FakeLLMServer):
         creation = max(breakpoints[-1][0] - read, 0)
         return total, read, creation, last_ttl
 
-    def _render(
-        self, exchange: _Exchange, request: LLMRequest, answer: _Answer
-    ) -> tuple[dict[str, Any], TokenUsage]:
+    def _render(self, exchange: _Exchange, request: LLMRequest, answer: _Answer) -> tuple[dict[str, Any], TokenUsage]:
         max_tokens = request.max_tokens or 1
         content: list[dict[str, Any]] = []
         stop_details: dict[str, Any] | None = None
@@ -1253,9 +1234,7 @@ class FakeOpenAIServer(FakeLLMServer):
                 if part.get("type") in ("text", "input_text", "output_text"):
                     texts.append(str(part.get("text", "")))
             return "\n".join(texts)
-        raise RequestError(
-            f"Invalid type for '{where}': expected a string or an array of content parts.", where
-        )
+        raise RequestError(f"Invalid type for '{where}': expected a string or an array of content parts.", where)
 
     def _parse_chat(self, body: dict[str, Any], http: HttpRequest) -> LLMRequest:
         model = body.get("model")
@@ -1265,9 +1244,7 @@ class FakeOpenAIServer(FakeLLMServer):
             raise RequestError("this fake server does not stream; call without stream=True", param="stream")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            raise RequestError(
-                "Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages"
-            )
+            raise RequestError("Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages")
         system_parts: list[str] = []
         user_parts: list[str] = []
         for position, message in enumerate(messages):
@@ -1299,9 +1276,7 @@ class FakeOpenAIServer(FakeLLMServer):
             function = _require_dict(tool.get("function"), f"tools[{tool_no}].function")
             name = function.get("name")
             if not isinstance(name, str) or not _OPENAI_NAME.match(name):
-                raise RequestError(
-                    f"Invalid 'tools[{tool_no}].function.name': string does not match pattern."
-                )
+                raise RequestError(f"Invalid 'tools[{tool_no}].function.name': string does not match pattern.")
             parameters = function.get("parameters") or {"type": "object", "properties": {}}
             if function.get("strict"):
                 self._check_strict(parameters, f"tools[{tool_no}].function.parameters (function '{name}')")
@@ -1316,9 +1291,7 @@ class FakeOpenAIServer(FakeLLMServer):
                 )
             choice = "function"
         elif choice not in ("none", "auto", "required"):
-            raise RequestError(
-                "Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.", "tool_choice"
-            )
+            raise RequestError("Invalid value for 'tool_choice': expected 'none', 'auto' or 'required'.", "tool_choice")
         elif choice == "required" and not tools:
             raise RequestError("Invalid value for 'tool_choice': 'required' needs tools.", "tool_choice")
 
@@ -1351,8 +1324,7 @@ class FakeOpenAIServer(FakeLLMServer):
             kind = "json_object"
         elif format_type != "text":
             raise RequestError(
-                f"Invalid value: '{format_type}'. Supported values are: 'json_object', 'json_schema', "
-                "and 'text'.",
+                f"Invalid value: '{format_type}'. Supported values are: 'json_object', 'json_schema', and 'text'.",
                 "response_format.type",
             )
         if tools and choice != "none":
@@ -1398,9 +1370,7 @@ class FakeOpenAIServer(FakeLLMServer):
                 elif role == "user":
                     user_parts.append(text)
         elif items is not None:
-            raise RequestError(
-                "Invalid type for 'input': expected a string or an array of input items.", "input"
-            )
+            raise RequestError("Invalid type for 'input': expected a string or an array of input items.", "input")
         max_tokens = _positive_int(
             body, "max_output_tokens", required=False, minimum=OPENAI_RESPONSES_MIN_OUTPUT_TOKENS
         )
@@ -1499,9 +1469,7 @@ class FakeOpenAIServer(FakeLLMServer):
             return text[: limit * CHARS_PER_TOKEN], True
         return text, False
 
-    def _render(
-        self, exchange: _Exchange, request: LLMRequest, answer: _Answer
-    ) -> tuple[dict[str, Any], TokenUsage]:
+    def _render(self, exchange: _Exchange, request: LLMRequest, answer: _Answer) -> tuple[dict[str, Any], TokenUsage]:
         if request.endpoint == "/v1/responses":
             return self._render_response(exchange, request, answer)
         return self._render_chat(exchange, request, answer)
@@ -1540,8 +1508,7 @@ class FakeOpenAIServer(FakeLLMServer):
             "created": int(time.time()),
             "model": request.model,
             "choices": [
-                {"index": i, "message": message, "logprobs": None, "finish_reason": finish_reason}
-                for i in range(n)
+                {"index": i, "message": message, "logprobs": None, "finish_reason": finish_reason} for i in range(n)
             ],
             "usage": {
                 "prompt_tokens": prompt,

@@ -259,9 +259,7 @@ class OTLPReceiver(BackgroundHTTPServer):
         if status != 200:
             return HttpReply(status, json.dumps({"error": error}).encode(), headers={"content-type": JSON})
         if content_type == PROTOBUF:
-            return HttpReply(
-                200, ExportTraceServiceResponse().SerializeToString(), headers={"content-type": PROTOBUF}
-            )
+            return HttpReply(200, ExportTraceServiceResponse().SerializeToString(), headers={"content-type": PROTOBUF})
         return HttpReply(200, b"{}", headers={"content-type": JSON})
 
     def _accept(self, request: HttpRequest, content_type: str) -> tuple[int, list[ReceivedSpan], str | None]:

@@ -202,9 +202,7 @@ def test_anthropic_structured_output_parses_into_a_model(anthropic_server: FakeA
             output_format=Label,
         )
     assert parsed.stop_reason == "end_turn"
-    assert parsed.parsed_output == Label(
-        is_feedback=True, category="feature_request", relevance=7, confidence=0.8
-    )
+    assert parsed.parsed_output == Label(is_feedback=True, category="feature_request", relevance=7, confidence=0.8)
     request = anthropic_server.requests[0].llm_request
     assert request is not None and request.output_kind == "json_schema"
 
@@ -488,14 +486,10 @@ def test_openai_structured_output_parses_into_a_model(openai_server: FakeOpenAIS
     assert completion.object == "chat.completion" and completion.model == OPENAI_MODEL
     [choice] = completion.choices
     assert choice.finish_reason == "stop" and choice.message.refusal is None
-    assert choice.message.parsed == Label(
-        is_feedback=True, category="bug_report", relevance=9, confidence=0.8
-    )
+    assert choice.message.parsed == Label(is_feedback=True, category="bug_report", relevance=9, confidence=0.8)
     assert completion.usage is not None
     assert completion.usage.completion_tokens == estimate_tokens(choice.message.content or "")
-    assert (
-        completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
-    )
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
     assert completion.usage.prompt_tokens_details is not None
     assert completion.usage.prompt_tokens_details.cached_tokens == 0
     [record] = openai_server.requests
@@ -538,9 +532,7 @@ def test_openai_responses_api_parse(openai_server: FakeOpenAIServer) -> None:
             model=OPENAI_MODEL, instructions="Label it.", input="The export crashes", text_format=Label
         )
     assert response.status == "completed"
-    assert response.output_parsed == Label(
-        is_feedback=True, category="bug_report", relevance=9, confidence=0.8
-    )
+    assert response.output_parsed == Label(is_feedback=True, category="bug_report", relevance=9, confidence=0.8)
     assert response.usage is not None
     assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
     assert openai_server.stats().calls_by_endpoint == {"/v1/responses": 1}
@@ -759,9 +751,7 @@ def test_servers_answer_out_of_the_box_with_the_default_responder() -> None:
                 tools=[tool],
                 tool_choice={"type": "any"},
             )
-            text = client.messages.create(
-                model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "hi"}]
-            )
+            text = client.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "hi"}])
         label_function: FunctionToolParam = {
             "type": "function",
             "name": "record_label",
@@ -821,9 +811,7 @@ def test_strict_schema_problems_match_openai_rules() -> None:
 
 def make_provider(exporter: OTLPSpanExporter, *, batch: bool) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": "headway-test"}))
-    processor = (
-        BatchSpanProcessor(exporter, schedule_delay_millis=50) if batch else SimpleSpanProcessor(exporter)
-    )
+    processor = BatchSpanProcessor(exporter, schedule_delay_millis=50) if batch else SimpleSpanProcessor(exporter)
     provider.add_span_processor(processor)
     return provider
 
@@ -831,9 +819,7 @@ def make_provider(exporter: OTLPSpanExporter, *, batch: bool) -> TracerProvider:
 def test_otlp_exporter_spans_reach_the_langfuse_path_with_basic_auth() -> None:
     auth = basic_auth_header("pk-lf-test", "sk-lf-test")
     with OTLPReceiver(expected_authorization=auth) as receiver:
-        exporter = OTLPSpanExporter(
-            endpoint=receiver.langfuse_traces_endpoint, headers={"Authorization": auth}
-        )
+        exporter = OTLPSpanExporter(endpoint=receiver.langfuse_traces_endpoint, headers={"Authorization": auth})
         provider = make_provider(exporter, batch=False)
         tracer = provider.get_tracer("headway.llm")
         with tracer.start_as_current_span("llm.call") as span:
@@ -884,9 +870,7 @@ def test_otlp_batch_exporter_gzip_and_rejections() -> None:
         assert sorted(s.attributes["i"] for s in spans) == [0, 1, 2, 3, 4]
         assert {e.content_encoding for e in receiver.exports} == {"gzip"}
 
-        wrong = OTLPSpanExporter(
-            endpoint=receiver.traces_endpoint, headers={"Authorization": "Basic bm9wZQ=="}
-        )
+        wrong = OTLPSpanExporter(endpoint=receiver.traces_endpoint, headers={"Authorization": "Basic bm9wZQ=="})
         wrong_provider = TracerProvider()
         with wrong_provider.get_tracer("t").start_as_current_span("rejected") as rejected:
             pass
@@ -917,9 +901,7 @@ def test_otlp_json_bodies_are_decoded() -> None:
                                     {
                                         "key": "meta",
                                         "value": {
-                                            "kvlistValue": {
-                                                "values": [{"key": "k", "value": {"boolValue": False}}]
-                                            }
+                                            "kvlistValue": {"values": [{"key": "k", "value": {"boolValue": False}}]}
                                         },
                                     },
                                 ],
@@ -938,9 +920,7 @@ def test_otlp_json_bodies_are_decoded() -> None:
             content=gzip.compress(json.dumps(payload).encode()),
             headers={"content-type": "application/json", "content-encoding": "gzip"},
         )
-        bad = httpx.post(
-            receiver.traces_endpoint, content=b"{not json", headers={"content-type": "application/json"}
-        )
+        bad = httpx.post(receiver.traces_endpoint, content=b"{not json", headers={"content-type": "application/json"})
         spans = receiver.spans
     assert plain.status_code == 200 and zipped.status_code == 200
     assert bad.status_code == 400 and "OTLP/JSON" in bad.json()["error"]

@@ -140,9 +140,7 @@ def test_parse_refuses_meetings_without_id_time_or_transcript() -> None:
         parse_fathom_meeting(meeting(recording_id=None))
     with pytest.raises(FathomMeetingError, match="has no transcript"):
         parse_fathom_meeting(meeting(transcript=None))
-    with pytest.raises(
-        FathomMeetingError, match="has no recording_start_time, scheduled_start_time or created_at"
-    ):
+    with pytest.raises(FathomMeetingError, match="has no recording_start_time, scheduled_start_time or created_at"):
         parse_fathom_meeting(meeting(recording_start_time=None, scheduled_start_time=None, created_at=None))
 
 
@@ -173,9 +171,7 @@ def test_list_of_meetings_list_of_pages_and_duplicates(tmp_path: Path) -> None:
     result = read(meetings)
     assert [m.external_id for m in result.messages] == ["123456789", "777"]
     assert result.skipped == [
-        SkippedItem(
-            "list.json:item 2", "entry is not a Fathom Meeting object (no recording_id, title or transcript)"
-        )
+        SkippedItem("list.json:item 2", "entry is not a Fathom Meeting object (no recording_id, title or transcript)")
     ]
     pages = write(tmp_path / "pages.json", [page(meeting(), cursor="abc"), page(meeting(), meeting(888))])
     result = read(pages)

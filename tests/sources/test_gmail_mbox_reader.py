@@ -48,9 +48,7 @@ ZAPIER = "Please add a Zapier integration for our ops team."
 JAPANESE_SUBJECT = "ダッシュボード 🚀 request"
 JAPANESE_BODY = "ダッシュボードの読み込みが遅いです 🐢"
 SIGNATURE_DELIMITER = "-- "  # RFC 3676: dash, dash, space
-FORWARDED = (
-    "FYI\n\n---------- Forwarded message ---------\nFrom: Bob <bob@x.example>\nDate: Fri\n\nWe need SCIM."
-)
+FORWARDED = "FYI\n\n---------- Forwarded message ---------\nFrom: Bob <bob@x.example>\nDate: Fri\n\nWe need SCIM."
 
 MESSAGES: list[bytes] = [
     # 1: multipart/alternative, quoted reply, signature, ISO-8859-1 subject, folded labels,
@@ -333,9 +331,7 @@ def test_skipped_items_name_the_message_and_the_problem(mbox: Path) -> None:
 
 def test_multipart_plain_text_with_quote_and_signature_stripped(mbox: Path) -> None:
     mail = by_id(read(mbox, mailbox="Support@Acme.example"))["m1@globex-corp.example"]
-    assert (
-        mail.text == "Hi Alice,\n\nThe CSV export turns Café into CafÃ©.\nFrom the dashboard it works fine."
-    )
+    assert mail.text == "Hi Alice,\n\nThe CSV export turns Café into CafÃ©.\nFrom the dashboard it works fine."
     assert mail.title == "Re: Café export"
     assert mail.sent_at == datetime(2026, 10, 3, 10, 0, tzinfo=UTC)
     assert mail.thread_id == THREAD_HEX
@@ -489,9 +485,7 @@ def test_build_refuses_an_empty_text() -> None:
     parsed = parse_email_message(message)
     assert parsed.text == ""
     with pytest.raises(ValueError, match="no text after removing quoted replies and signature"):
-        build_gmail_message(
-            parsed, sent_at=datetime(2026, 10, 3, tzinfo=UTC), channel=None, internal_domains=DOMAINS
-        )
+        build_gmail_message(parsed, sent_at=datetime(2026, 10, 3, tzinfo=UTC), channel=None, internal_domains=DOMAINS)
 
 
 def test_thread_id_and_labels_helpers() -> None:
@@ -536,10 +530,7 @@ def test_html_to_text_blocks_entities_and_quotes() -> None:
         "<div>First&#8217;s line<br/>second &lt;tag&gt;</div><table><tr><td>a</td><td>b</td></tr></table>"
         "<pre>  keep\n    indent</pre><blockquote>quoted <b>text</b></blockquote><p>after</p>"
     )
-    assert (
-        html_to_text(html)
-        == "First’s line\nsecond <tag>\n\na b\n\n  keep\n    indent\n\n> quoted text\n\nafter"
-    )
+    assert html_to_text(html) == "First’s line\nsecond <tag>\n\na b\n\n  keep\n    indent\n\n> quoted text\n\nafter"
 
 
 @pytest.mark.parametrize(
@@ -559,8 +550,7 @@ def test_html_to_text_blocks_entities_and_quotes() -> None:
         ),
         ("Can you send me the dashboard link?\n\nLena", "Can you send me the dashboard link?"),
         (
-            "Kind regards,\nKatrin\n\nKatrin Müller\nMüller Logistik\nThis email and any attachments are "
-            "confidential.",
+            "Kind regards,\nKatrin\n\nKatrin Müller\nMüller Logistik\nThis email and any attachments are confidential.",
             "",
         ),
         ("We need SSO.\n\nAudit logs matter too.", "We need SSO.\n\nAudit logs matter too."),
@@ -579,8 +569,7 @@ def test_html_to_text_blocks_entities_and_quotes() -> None:
             "Need SSO.",
         ),
         (
-            "CSVの文字化けを直してください。\n\nよろしくお願いいたします。\n健二\n\n"
-            "佐藤 健二\nSent from my iPhone",
+            "CSVの文字化けを直してください。\n\nよろしくお願いいたします。\n健二\n\n佐藤 健二\nSent from my iPhone",
             "CSVの文字化けを直してください。",
         ),
         (
@@ -649,9 +638,7 @@ def test_machine_sent_mail_is_kept_and_flagged() -> None:
 
 def test_encoded_names_with_commas_stay_one_person() -> None:
     encoded = formataddr(("Müller, Jürgen", "J@Mueller-Logistik.example"), charset="utf-8")
-    raw = (
-        f'From: {encoded}\nTo: {encoded}, bob@globex.example\nCc: "Buyer, Bob" <b@globex.example>\n\nHallo\n'
-    )
+    raw = f'From: {encoded}\nTo: {encoded}, bob@globex.example\nCc: "Buyer, Bob" <b@globex.example>\n\nHallo\n'
     parsed = parse_email_message(message_from_bytes(raw.encode("ascii"), policy=compat32))
     assert encoded.startswith("=?utf-8?b?")
     assert parsed.sender == Person("Müller, Jürgen", "j@mueller-logistik.example")

@@ -20,9 +20,7 @@ WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzi
 DOMAINS = ("acme.example",)
 
 
-def call(
-    call_id: str, started: str | None, *, parties: list[dict[str, Any]] | None = None, **meta: Any
-) -> dict:
+def call(call_id: str, started: str | None, *, parties: list[dict[str, Any]] | None = None, **meta: Any) -> dict:
     body: dict[str, Any] = {
         "metaData": {
             "id": call_id,
@@ -95,9 +93,7 @@ TRANSCRIPTS_PAGE: dict[str, Any] = {
             "transcript": [
                 monologue(RITA, "Let's walk through the renewal.", "The quote includes new seats."),
                 monologue(RITA, "Also SSO."),
-                monologue(
-                    BOB, "Can we lock that price for two years?", "And we need SCIM — très important 🙏"
-                ),
+                monologue(BOB, "Can we lock that price for two years?", "And we need SCIM — très important 🙏"),
                 monologue("999", "Hi, sorry I'm late."),
                 monologue(RITA, "Sure."),
             ],
@@ -209,9 +205,7 @@ def test_without_affiliation_the_domain_decides(tmp_path: Path) -> None:
 
 
 def test_build_refuses_calls_it_cannot_date_or_read() -> None:
-    with pytest.raises(
-        GongCallError, match=r"call 3001 has no parseable metaData\.started or metaData\.scheduled"
-    ):
+    with pytest.raises(GongCallError, match=r"call 3001 has no parseable metaData\.started or metaData\.scheduled"):
         build_gong_message(call("3001", None), {"callId": "3001", "transcript": [monologue(RITA, "x")]})
     with pytest.raises(GongCallError, match=r"call has no metaData\.id"):
         build_gong_message({"metaData": {"started": "2026-10-03T10:00:00Z"}}, {"transcript": []})
@@ -232,9 +226,7 @@ def test_bad_files_raise_with_advice(tmp_path: Path) -> None:
 def test_non_page_items_in_a_list_are_skipped(tmp_path: Path) -> None:
     result = read(write(tmp_path / "gong-calls.json", [CALLS_PAGE, "oops", TRANSCRIPTS_PAGE]))
     assert (
-        SkippedItem(
-            "gong-calls.json:page 2", "item is not a Gong response page (no calls or callTranscripts)"
-        )
+        SkippedItem("gong-calls.json:page 2", "item is not a Gong response page (no calls or callTranscripts)")
         in result.skipped
     )
     assert [m.external_id for m in result.messages] == ["1002", "1001", "1006"]

@@ -38,9 +38,7 @@ def test_parse_person_forms(raw: str | None, expected: Person) -> None:
 
 
 def test_parse_people_splits_address_lists_with_quoted_commas() -> None:
-    people = parse_people(
-        ['alice@acme.example, "Buyer, Bob" <BOB@globex-corp.example>', None, "D <d@z.example>"]
-    )
+    people = parse_people(['alice@acme.example, "Buyer, Bob" <BOB@globex-corp.example>', None, "D <d@z.example>"])
     assert people == [
         Person(None, "alice@acme.example"),
         Person("Buyer, Bob", "bob@globex-corp.example"),

@@ -26,13 +26,9 @@ def write_corpus(folder: Path) -> None:
     noon_ts = f"{int(NOON.timestamp())}.000000"
     with zipfile.ZipFile(folder / DEFAULT_EXPORT_FILENAMES[SourceKind.SLACK], "w") as archive:
         archive.writestr("channels.json", json.dumps([{"id": "C1", "name": "feedback", "created": 1}]))
-        users = [
-            {"id": "U1", "team_id": "T1", "profile": {"real_name": "Bob", "email": "bob@globex.example"}}
-        ]
+        users = [{"id": "U1", "team_id": "T1", "profile": {"real_name": "Bob", "email": "bob@globex.example"}}]
         archive.writestr("users.json", json.dumps(users))
-        archive.writestr(
-            "feedback/2026-10-03.json", json.dumps([{"user": "U1", "text": "Need SSO", "ts": noon_ts}])
-        )
+        archive.writestr("feedback/2026-10-03.json", json.dumps([{"user": "U1", "text": "Need SSO", "ts": noon_ts}]))
     (folder / DEFAULT_EXPORT_FILENAMES[SourceKind.GMAIL]).write_bytes(
         b"From 1@xxx Sat Oct 03 12:00:00 +0000 2026\n"
         b"From: Bob <bob@globex.example>\nTo: help@acme.example\nSubject: SSO\n"
@@ -45,9 +41,7 @@ def write_corpus(folder: Path) -> None:
                 "parties": [{"speakerId": "s1", "name": "Bob", "emailAddress": "bob@globex.example"}],
             }
         ],
-        "callTranscripts": [
-            {"callId": "77", "transcript": [{"speakerId": "s1", "sentences": [{"text": "Need SSO"}]}]}
-        ],
+        "callTranscripts": [{"callId": "77", "transcript": [{"speakerId": "s1", "sentences": [{"text": "Need SSO"}]}]}],
     }
     (folder / DEFAULT_EXPORT_FILENAMES[SourceKind.GONG]).write_text(json.dumps(gong))
     fathom = {
@@ -56,9 +50,7 @@ def write_corpus(folder: Path) -> None:
                 "recording_id": 5,
                 "recording_start_time": "2026-10-03T12:00:00Z",
                 "calendar_invitees": [{"name": "Bob", "email": "bob@globex.example"}],
-                "transcript": [
-                    {"speaker": {"display_name": "Bob"}, "text": "Need SSO", "timestamp": "00:00:01"}
-                ],
+                "transcript": [{"speaker": {"display_name": "Bob"}, "text": "Need SSO", "timestamp": "00:00:01"}],
             }
         ]
     }

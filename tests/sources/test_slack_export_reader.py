@@ -68,9 +68,7 @@ CHANNELS: list[dict[str, Any]] = [
     {"id": "C0FEEDBK1", "name": "customer-feedback", "created": 1452837318},
 ]
 GROUPS: list[dict[str, Any]] = [{"id": "G0PRIV001", "name": "private-deals", "created": 1500000000}]
-DMS: list[dict[str, Any]] = [
-    {"id": "D0DM00001", "created": 1500000000, "members": ["U0ALICE01", "U0BOB0001"]}
-]
+DMS: list[dict[str, Any]] = [{"id": "D0DM00001", "created": 1500000000, "members": ["U0ALICE01", "U0BOB0001"]}]
 
 GENERAL_DAY: list[dict[str, Any]] = [
     {
@@ -251,8 +249,7 @@ def test_replies_join_the_parent_thread_and_link_to_it(tmp_path: Path) -> None:
     assert broadcast.author_is_internal is True  # a full member without e-mail
     assert broadcast.customer is None
     assert broadcast.url == (
-        f"https://acme.slack.com/archives/C0GENERAL/p{BROADCAST.replace('.', '')}"
-        f"?thread_ts={PARENT}&cid=C0GENERAL"
+        f"https://acme.slack.com/archives/C0GENERAL/p{BROADCAST.replace('.', '')}?thread_ts={PARENT}&cid=C0GENERAL"
     )
     late = messages[f"C0GENERAL:{LATE_REPLY}"]
     assert late.sent_at == at(23, 30)
@@ -302,9 +299,7 @@ def test_noise_is_counted_apart_from_skipped_items(tmp_path: Path) -> None:
             "folder 'random' has day files but no entry in channels.json, groups.json, mpims.json or "
             "dms.json, so its channel id is unknown; re-export including that conversation's list",
         ),
-        SkippedItem(
-            "slack-export.zip:general/2026-10-03.json ts " + EMPTY, "message has no text and no files"
-        ),
+        SkippedItem("slack-export.zip:general/2026-10-03.json ts " + EMPTY, "message has no text and no files"),
         SkippedItem(
             "slack-export.zip:customer-feedback/2026-10-03.json",
             "day file is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 3 "
@@ -342,9 +337,7 @@ def test_unpacked_folder_and_wrapper_folder_read_the_same(tmp_path: Path) -> Non
 
 
 def test_org_users_json_and_public_only_export(tmp_path: Path) -> None:
-    path = build_export(
-        tmp_path / "grid.zip", users_json=None, org_users_json=USERS, groups_json=None, dms_json=None
-    )
+    path = build_export(tmp_path / "grid.zip", users_json=None, org_users_json=USERS, groups_json=None, dms_json=None)
     result = read(path)
     channels = {m.channel for m in result.messages}
     assert channels == {"general"}
@@ -379,9 +372,7 @@ def test_zip_without_lists_or_users_raises(tmp_path: Path) -> None:
     other = tmp_path / "photos.zip"
     with zipfile.ZipFile(other, "w") as archive:
         archive.writestr("holiday.json", "[]")
-    with pytest.raises(
-        SourceReadError, match=r"has no channels\.json, groups\.json, mpims\.json or dms\.json"
-    ):
+    with pytest.raises(SourceReadError, match=r"has no channels\.json, groups\.json, mpims\.json or dms\.json"):
         read(other)
     no_users = build_export(tmp_path / "no-users.zip", users_json=None)
     with pytest.raises(SourceReadError, match=r"has no users\.json \(or org_users\.json\)"):
