@@ -143,6 +143,11 @@ def page_params(sort: SortKey, cursor: str | None, limit: int) -> dict[str, Any]
     return params
 
 
+def page_document(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    """A page as the API serves it, in the field order of `PageBase` subclasses (the cursor first)."""
+    return {"next_cursor": next_cursor, "items": items}
+
+
 def page_of(
     rows: Sequence[Any], sort: SortKey, limit: int, key_of: Callable[[Any], Sequence[Any]]
 ) -> tuple[list[Any], str | None]:

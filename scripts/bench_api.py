@@ -622,32 +622,34 @@ def main() -> int:
             server: stack.enter_context(serve(servers[server][0], env, args.workers, servers[server][1]))
             for server in chosen
         }
-        for name, path in endpoints.items():
+        for path in endpoints.values():  # warm-up: prepared statements, caches, pools
             for server in chosen:
                 wrk(bases[server].url + path, servers[server][2], max(levels), args.warmup)
-            for level in levels:
-                # API and floor alternate, round after round, so load from anything else running
-                # on the machine weighs on both alike; each figure is the median of the rounds.
-                for _round in range(args.rounds):
+        for level in levels:
+            # Endpoints and servers alternate, round after round, so load from anything else running
+            # on the machine weighs on all of them alike; each figure is the median of the rounds.
+            for _round in range(args.rounds):
+                for name, path in endpoints.items():
                     for server in chosen:
                         result = measure(bases[server], path, servers[server][2], level, args.duration)
                         runs.setdefault((server, name, level), []).append(result)
+            for name in endpoints:
                 for server in chosen:
                     result = _median(runs[(server, name, level)])
                     print(
                         f"{server:5} {name:32} c={level:<3} {result.rps:8.0f} req/s  "
                         f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
-                        f"CPU {result.cpu_us:5.0f} us/request  errors {result.errors}  "
-                        f"(load average {os.getloadavg()[0]:.2f})",
+                        f"CPU {result.cpu_us:5.0f} us/request  errors {result.errors}",
                         flush=True,
                     )
+            print(f"(load average after c={level}: {os.getloadavg()[0]:.2f})", flush=True)
     results = {key: _median(values) for key, values in runs.items()}
     print()
     print(
         f"machine: {os.cpu_count()} cores; uvicorn workers: {args.workers}; wrk, uvicorn and PostgreSQL share them; "
         f"database connections: {POOL_SIZE} each (API overflow {args.overflow}); "
         f"load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f}; "
-        f"medians of {args.rounds} alternating rounds of {args.duration} s"
+        f"medians of {args.rounds} rounds of {args.duration} s per figure, endpoints and servers alternating"
     )
     header = (
         "| endpoint | conns | API req/s | API p50 | API p99 | API CPU/req "

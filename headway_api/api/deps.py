@@ -1,64 +1,34 @@
-"""What every route needs: the app's state, the verified caller, a session, its query parameters.
+"""What every route needs: the app's state, the verified caller, its query parameters.
 
-Routes are `async def` and run their blocking queries with `ctx.run`, one thread hop per
-request. Authentication and the session come from one dependency (`Ctx`), and query parameters
-are validated by one pydantic call (`parse_query`): each FastAPI dependency level and each
+Routes are `async def`. Their reads go through the database's `Reader` (`ctx.db`): on
+PostgreSQL they never leave the event loop; on SQLite each statement runs in the thread pool.
+Authentication comes from one plain `async` dependency (`Ctx`), and query parameters are
+validated by one pydantic call (`parse_query`): each FastAPI dependency level and each
 separately declared parameter costs tens of microseconds per request, which is a good part of a
 fast endpoint's budget (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, TypeVar
 
-import anyio
-import anyio.to_thread
-from fastapi import Depends, Request
+import pydantic_core
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 
 from headway_api.core.config import ApiSettings
 from headway_api.core.errors import unauthenticated
 from headway_api.core.principal import Principal, PrincipalResolver
 from headway_api.core.security import InvalidTokenError, TokenCodec
-from headway_api.db import Database
+from headway_api.db import BlockingRunner, Database, Reader
 from headway_assets.settings import HeadwaySettings
 
 LOGGER = logging.getLogger("headway_api.auth")
 TOKEN_URL = "/v1/auth/token"
-P = ParamSpec("P")
-R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
-
-
-class BlockingRunner:
-    """Runs blocking query functions in the thread pool, at most `threads` at once.
-
-    More threads than that only queue on the connection pool, and every extra thread contends for
-    the GIL, which inflates tail latency under load (see docs/benchmarks.md).
-    """
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self._limiters: dict[int, anyio.CapacityLimiter] = {}
-
-    def _limiter(self) -> anyio.CapacityLimiter:
-        # One limiter per event loop (anyio binds it to the loop that made it).
-        loop = id(asyncio.get_running_loop())
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            self._limiters = {loop: anyio.CapacityLimiter(self.threads)}
-            limiter = self._limiters[loop]
-        return limiter
-
-    async def __call__(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs), limiter=self._limiter())
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +40,7 @@ class AppState:
     db: Database
     tokens: TokenCodec
     principals: PrincipalResolver
-    run: BlockingRunner
+    run: BlockingRunner  # blocking work (writes, password checks) in the thread pool
 
 
 def get_state(request: Request) -> AppState:
@@ -84,10 +54,9 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """The verified caller and this request's read session."""
+    """The verified caller of a request, and the reader its queries go through."""
 
     principal: Principal
-    session: Session
     state: AppState
 
     @property
@@ -95,22 +64,10 @@ class RequestContext:
         """The caller's organisation: the only organisation any query of this request may read."""
         return self.principal.org_id
 
-    async def query(self, function: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run `function(session, ...)` in the thread pool (the one hop of a request).
-
-        The session gives its connection back to the pool before the thread is released, so a
-        connection is only ever held by a running query: requests waiting for a thread hold
-        none, and the pool cannot run dry while threads wait for it.
-        """
-        job = functools.partial(function, self.session, *args, **kwargs)
-        return await self.state.run(_closing, self.session, job)
-
-
-def _closing(session: Session, job: Callable[[], R]) -> R:
-    try:
-        return job()
-    finally:
-        session.close()
+    @property
+    def db(self) -> Reader:
+        """The database's reader (every query function takes it first, then `org_id`)."""
+        return self.state.db.reader
 
 
 def bearer_token(request: Request) -> str | None:
@@ -124,7 +81,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
-async def authenticate(state: AppState, session: Session, token: str | None) -> Principal:
+async def authenticate(state: AppState, token: str | None) -> Principal:
     """The verified caller of `token`; any problem with it is the same 401."""
     if not token:
         raise unauthenticated()
@@ -135,25 +92,33 @@ async def authenticate(state: AppState, session: Session, token: str | None) -> 
         raise unauthenticated() from None
     found, principal = state.principals.cached(claims)
     if not found:
-        principal = await state.run(_closing, session, functools.partial(state.principals.resolve, session, claims))
+        principal = await state.principals.resolve(state.db.reader, claims)
     if principal is None:
         LOGGER.debug("refused a token for an unknown or inactive organisation or user")
         raise unauthenticated()
     return principal
 
 
-async def get_context(request: Request) -> AsyncIterator[RequestContext]:
-    """Authenticate the caller and open the request's read session (closed when the request ends)."""
+async def get_context(request: Request) -> RequestContext:
+    """Authenticate the caller (nothing to clean up afterwards: a plain dependency, not a generator)."""
     state: AppState = request.app.state.headway
-    session = state.db.read_session()
-    try:
-        principal = await authenticate(state, session, bearer_token(request))
-        yield RequestContext(principal=principal, session=session, state=state)
-    finally:
-        session.close()  # no I/O: PostgreSQL reads autocommit; SQLite ends a local read transaction
+    principal = await authenticate(state, bearer_token(request))
+    return RequestContext(principal=principal, state=state)
 
 
 Ctx = Annotated[RequestContext, Depends(get_context)]
+
+
+def json_document(document: Any) -> Response:
+    """`document` as the JSON response body, serialised by pydantic-core in one pass.
+
+    For routes whose query functions build their documents in the exact shape of the route's
+    `response_model` (its fields, in its order, with its types): FastAPI then neither validates
+    them into model instances nor serialises them again (a quarter of a short request's time,
+    see docs/benchmarks.md), and `response_model` still documents the route in OpenAPI.
+    tests/api/test_documents.py holds every such route to the body its model would produce.
+    """
+    return Response(pydantic_core.to_json(document), media_type="application/json")
 
 
 def parse_query(request: Request, model: type[M]) -> M:

@@ -78,10 +78,17 @@ class ApiSettings(BaseSettings):
     )
     sync_max_days: int = Field(default=366, ge=1, le=3660, description="Longest range one sync request may cover.")
     db_threads: int = Field(
-        default=4, ge=1, le=200, description="Threads running database queries at once, per API process."
+        default=4,
+        ge=1,
+        le=200,
+        description="Threads running blocking database work at once (SQLite reads, writes), per API process.",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="Database connections kept per API process.")
-    db_max_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections under bursts.")
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="Database connections kept per API process (reads; writes alike)."
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=200, description="Extra connections under bursts (for reads, closed after 30 s idle)."
+    )
     db_statement_timeout_ms: int = Field(
         default=5000, ge=0, le=600_000, description="PostgreSQL: cancel a read running longer (0: no limit)."
     )

@@ -6,11 +6,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from headway_api.core.security import TokenClaims
+from headway_api.db import Reader
 from headway_assets.warehouse.schema import Organization, User
+
+_ORGANIZATION = select(Organization.id, Organization.name, Organization.is_active).where(
+    Organization.slug == bindparam("slug")
+)
+_USER = select(User.org_id, User.email, User.full_name, User.role, User.is_active).where(
+    User.id == bindparam("user_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +76,20 @@ class PrincipalResolver:
             return False, None
         return True, self._principal(claims, org_hit[1], user_hit[1] if user_hit else None)
 
-    def resolve(self, session: Session, claims: TokenClaims) -> Principal | None:
+    async def resolve(self, db: Reader, claims: TokenClaims) -> Principal | None:
         """Look the organisation (and user) up, cache them, and return the Principal or None (refuse)."""
-        org_row = session.execute(
-            select(Organization.id, Organization.name, Organization.is_active).where(
-                Organization.slug == claims.org_slug
-            )
-        ).one_or_none()
-        org = None if org_row is None else _OrgEntry(int(org_row.id), org_row.name, bool(org_row.is_active))
+        org_rows = await db.rows(_ORGANIZATION, {"slug": claims.org_slug})
+        org = None
+        if org_rows:
+            org_id, name, active = org_rows[0]
+            org = _OrgEntry(int(org_id), name, bool(active))
         user: _UserEntry | None = None
         user_id = claims.user_id
         if user_id is not None:
-            user_row = session.execute(
-                select(User.org_id, User.email, User.full_name, User.role, User.is_active).where(User.id == user_id)
-            ).one_or_none()
-            if user_row is not None:
-                user = _UserEntry(
-                    int(user_row.org_id),
-                    user_row.email,
-                    user_row.full_name,
-                    user_row.role,
-                    bool(user_row.is_active),
-                )
+            user_rows = await db.rows(_USER, {"user_id": user_id})
+            if user_rows:
+                user_org_id, email, full_name, role, user_active = user_rows[0]
+                user = _UserEntry(int(user_org_id), email, full_name, role, bool(user_active))
         if self.ttl > 0:
             expires = time.monotonic() + self.ttl
             with self._lock:

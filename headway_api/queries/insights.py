@@ -6,9 +6,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
-from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.db import Reader
+from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.insights import InsightListParams, PeriodInsightContent
 from headway_assets.warehouse.schema import PeriodInsight
 
@@ -33,8 +33,7 @@ def _list_statement(shape: tuple[str, ...], sort_name: str, with_cursor: bool) -
     return paginate(query, INSIGHT_SORTS[sort_name], with_cursor=with_cursor)
 
 
-def _insight(row: Any) -> dict[str, Any]:
-    insight = dict(row._mapping)
+def _insight(insight: dict[str, Any]) -> dict[str, Any]:
     content = insight["content"] if isinstance(insight["content"], dict) else {}
     # Validated here, so a malformed document is reported with its id rather than as a bare 500.
     try:
@@ -44,22 +43,20 @@ def _insight(row: Any) -> dict[str, Any]:
     return insight
 
 
-def list_insights(session: Session, org_id: int, params: InsightListParams) -> dict[str, Any]:
+async def list_insights(db: Reader, org_id: int, params: InsightListParams) -> dict[str, Any]:
     """One page of the organisation's period insights (a `PeriodInsightPage` document)."""
     sort = INSIGHT_SORTS[params.sort]
     values = params.filters()
     statement = _list_statement(tuple(sorted(values)), params.sort, params.cursor is not None)
-    rows = session.execute(
-        statement, {"org_id": org_id, **values, **page_params(sort, params.cursor, params.limit)}
-    ).all()
-    page, next_cursor = page_of(rows, sort, params.limit, lambda row: (row.period_start, row.id))
-    return {"items": [_insight(row) for row in page], "next_cursor": next_cursor}
+    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_params(sort, params.cursor, params.limit)})
+    page, next_cursor = page_of(rows, sort, params.limit, lambda row: (row["period_start"], row["id"]))
+    return page_document([_insight(row) for row in page], next_cursor)
 
 
 _BY_ID = select(*_COLUMNS).where(PI.id == bindparam("insight_id"), PI.org_id == bindparam("org_id"))
 
 
-def get_insight(session: Session, org_id: int, insight_id: int) -> dict[str, Any] | None:
+async def get_insight(db: Reader, org_id: int, insight_id: int) -> dict[str, Any] | None:
     """One period insight of the organisation; None if not the org's."""
-    row = session.execute(_BY_ID, {"insight_id": insight_id, "org_id": org_id}).one_or_none()
+    row = await db.dict_or_none(_BY_ID, {"insight_id": insight_id, "org_id": org_id})
     return None if row is None else _insight(row)

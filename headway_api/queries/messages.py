@@ -6,9 +6,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
-from sqlalchemy.orm import Session
 
-from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.db import Reader
+from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.messages import MessageListParams
 from headway_assets.warehouse.schema import (
@@ -140,12 +140,16 @@ def _item(row: Any) -> dict[str, Any]:
     }
 
 
-def list_messages(session: Session, org_id: int, params: MessageListParams) -> dict[str, Any]:
+def _message_key(row: Any) -> tuple[Any, Any]:
+    return row[7], row[0]  # (sent_at, id), by position in the SELECT
+
+
+async def list_messages(db: Reader, org_id: int, params: MessageListParams) -> dict[str, Any]:
     """One page of the organisation's messages (a `MessagePage` document)."""
     statement, values = message_list_query(org_id, params)
-    rows = session.execute(statement, values).all()
-    page, next_cursor = page_of(rows, MESSAGE_SORTS[params.sort], params.limit, lambda row: (row.sent_at, row.id))
-    return {"items": [_item(row) for row in page], "next_cursor": next_cursor}
+    rows = await db.rows(statement, values)
+    page, next_cursor = page_of(rows, MESSAGE_SORTS[params.sort], params.limit, _message_key)
+    return page_document([_item(row) for row in page], next_cursor)
 
 
 _MESSAGE = select(
@@ -210,28 +214,18 @@ _INSIGHT = select(MI.summary, MI.sentiment, MI.key_topics, MI.created_at).where(
 )
 
 
-def get_message(session: Session, org_id: int, message_id: int) -> dict[str, Any] | None:
+async def get_message(db: Reader, org_id: int, message_id: int) -> dict[str, Any] | None:
     """One message of the organisation with its label, mentions and insight; None if not the org's."""
     values = {"org_id": org_id, "message_id": message_id}
-    message = session.execute(_MESSAGE, values).one_or_none()
-    if message is None:
+    detail = await db.dict_or_none(_MESSAGE, values)
+    if detail is None:
         return None
-    label = session.execute(_LABEL, values).one_or_none()
-    mentions = session.execute(_MENTIONS, values).all()
-    insight = session.execute(_INSIGHT, values).one_or_none()
-    detail = dict(message._mapping)
-    detail["label"] = dict(label._mapping) if label is not None else None
-    detail["mentions"] = [dict(row._mapping) for row in mentions]
-    detail["insight"] = (
-        {
-            "summary": insight.summary,
-            "sentiment": insight.sentiment,
-            "key_topics": _topics(insight.key_topics),
-            "created_at": insight.created_at,
-        }
-        if insight is not None
-        else None
-    )
+    detail["label"] = await db.dict_or_none(_LABEL, values)
+    detail["mentions"] = await db.dicts(_MENTIONS, values)
+    insight = await db.dict_or_none(_INSIGHT, values)
+    if insight is not None:
+        insight["key_topics"] = _topics(insight["key_topics"])
+    detail["insight"] = insight
     return detail
 
 

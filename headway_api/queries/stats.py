@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 
+from headway_api.db import Reader
 from headway_api.pagination import AnySelect
 from headway_api.schemas.stats import Interval
 from headway_assets.warehouse.schema import DailyMessageStat
@@ -20,6 +20,9 @@ _COUNTS = ("messages", "feedback", "relevant", "mentions")
 
 
 def _grouped(dimension: Any, kind: str, with_source: bool, with_category: bool) -> AnySelect:
+    # `refreshed_at` is read from the source rows only (they cover every message), so the
+    # category rows carry none: fewer timestamps to transfer and convert.
+    refreshed_at = func.min(D.refreshed_at) if kind == "source" else cast(null(), D.refreshed_at.type)
     query = select(
         D.day,
         literal(kind).label("kind"),
@@ -28,7 +31,7 @@ def _grouped(dimension: Any, kind: str, with_source: bool, with_category: bool) 
         func.sum(D.feedback_count).label("feedback"),
         func.sum(D.relevant_count).label("relevant"),
         func.sum(D.mention_count).label("mentions"),
-        func.min(D.refreshed_at).label("refreshed_at"),
+        refreshed_at.label("refreshed_at"),
     ).where(D.org_id == bindparam("org_id"), D.day >= bindparam("since"), D.day <= bindparam("until"))
     if with_source:
         query = query.where(D.source == bindparam("source"))
@@ -86,8 +89,8 @@ def _zero() -> dict[str, int]:
     return dict.fromkeys(_COUNTS, 0)
 
 
-def get_stats(
-    session: Session,
+async def get_stats(
+    db: Reader,
     org_id: int,
     since: date,
     until: date,
@@ -97,31 +100,35 @@ def get_stats(
 ) -> dict[str, Any]:
     """Totals, per-source and per-category counts, and a zero-filled series (a `StatsResponse` document)."""
     statement, values = stats_query(org_id, since, until, source, category)
-    rows = session.execute(statement, values).all()
-    series: dict[date, dict[str, Any]] = {
-        start: {"period_start": start, **_zero(), "by_source": {}, "by_category": {}}
+    rows = await db.rows(statement, values)
+    series: dict[date, dict[str, Any]] = {  # points in `StatsPoint`'s field order
+        start: {**_zero(), "period_start": start, "by_source": {}, "by_category": {}}
         for start in _periods(since, until, interval)
     }
+    points: dict[Any, dict[str, Any]] = {}  # a row's day -> its period's point (a day has several rows)
     by_source: dict[str, dict[str, int]] = {}
     by_category: dict[str, dict[str, int]] = {}
     refreshed_at: datetime | None = None
     for day, kind, name, messages, feedback, relevant, mentions, refreshed in rows:
-        if not isinstance(day, date):
-            day = date.fromisoformat(str(day))
-        point = series[period_start(day, interval)]
+        point = points.get(day)
+        if point is None:
+            moment = day if isinstance(day, date) else date.fromisoformat(str(day))
+            point = points[day] = series[period_start(moment, interval)]
         if kind == "category":
-            point["by_category"][name] = point["by_category"].get(name, 0) + messages
-            target = by_category.get(name) or by_category.setdefault(name, _zero())
+            breakdown, overall = point["by_category"], by_category
         else:
             # Every message has exactly one source: the source rows add up to the totals.
-            point["by_source"][name] = point["by_source"].get(name, 0) + messages
+            breakdown, overall = point["by_source"], by_source
             point["messages"] += messages
             point["feedback"] += feedback
             point["relevant"] += relevant
             point["mentions"] += mentions
-            target = by_source.get(name) or by_source.setdefault(name, _zero())
             if refreshed is not None and (refreshed_at is None or refreshed < refreshed_at):
                 refreshed_at = refreshed
+        breakdown[name] = breakdown.get(name, 0) + messages
+        target = overall.get(name)
+        if target is None:
+            target = overall[name] = _zero()
         target["messages"] += messages
         target["feedback"] += feedback
         target["relevant"] += relevant

@@ -6,9 +6,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
-from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.db import Reader
+from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.sync import ConnectionListParams, SyncRequestListParams, SyncRunListParams
 from headway_assets.warehouse.schema import SkippedItem, SourceConnection, SyncRequest, SyncRun
 
@@ -76,23 +76,22 @@ def _request_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
     return paginate(query, SYNC_REQUEST_SORT, with_cursor=with_cursor)
 
 
-def list_sync_requests(session: Session, org_id: int, params: SyncRequestListParams) -> dict[str, Any]:
+async def list_sync_requests(db: Reader, org_id: int, params: SyncRequestListParams) -> dict[str, Any]:
     """One page of the organisation's sync requests, newest first."""
     values = _bound(params.filters())
     statement = _request_list(tuple(sorted(values)), params.cursor is not None)
     page_values = page_params(SYNC_REQUEST_SORT, params.cursor, params.limit)
-    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
-    page, next_cursor = page_of(rows, SYNC_REQUEST_SORT, params.limit, lambda row: (row.id,))
-    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}
+    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
+    page, next_cursor = page_of(rows, SYNC_REQUEST_SORT, params.limit, lambda row: (row["id"],))
+    return page_document(page, next_cursor)
 
 
 _REQUEST_BY_ID = select(*_REQUEST_COLUMNS).where(SR.id == bindparam("request_id"), SR.org_id == bindparam("org_id"))
 
 
-def get_sync_request(session: Session, org_id: int, request_id: int) -> dict[str, Any] | None:
+async def get_sync_request(db: Reader, org_id: int, request_id: int) -> dict[str, Any] | None:
     """One sync request of the organisation; None if not the org's."""
-    row = session.execute(_REQUEST_BY_ID, {"request_id": request_id, "org_id": org_id}).one_or_none()
-    return None if row is None else dict(row._mapping)
+    return await db.dict_or_none(_REQUEST_BY_ID, {"request_id": request_id, "org_id": org_id})
 
 
 _RUN_CONDITIONS: dict[str, Any] = {
@@ -112,14 +111,14 @@ def _run_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
     return paginate(query, SYNC_RUN_SORT, with_cursor=with_cursor)
 
 
-def list_sync_runs(session: Session, org_id: int, params: SyncRunListParams) -> dict[str, Any]:
+async def list_sync_runs(db: Reader, org_id: int, params: SyncRunListParams) -> dict[str, Any]:
     """One page of the organisation's sync history, newest first."""
     values = _bound(params.filters())
     statement = _run_list(tuple(sorted(values)), params.cursor is not None)
     page_values = page_params(SYNC_RUN_SORT, params.cursor, params.limit)
-    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
-    page, next_cursor = page_of(rows, SYNC_RUN_SORT, params.limit, lambda row: (row.started_at, row.id))
-    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}
+    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
+    page, next_cursor = page_of(rows, SYNC_RUN_SORT, params.limit, lambda row: (row["started_at"], row["id"]))
+    return page_document(page, next_cursor)
 
 
 _RUN_BY_ID = select(*_RUN_COLUMNS).where(RUN.id == bindparam("run_id"), RUN.org_id == bindparam("org_id"))
@@ -131,14 +130,14 @@ _SKIPPED = (
 )
 
 
-def get_sync_run(session: Session, org_id: int, run_id: int) -> dict[str, Any] | None:
+async def get_sync_run(db: Reader, org_id: int, run_id: int) -> dict[str, Any] | None:
     """One sync run of the organisation with its first skipped items; None if not the org's."""
     values = {"run_id": run_id, "org_id": org_id}
-    row = session.execute(_RUN_BY_ID, values).one_or_none()
-    if row is None:
+    run = await db.dict_or_none(_RUN_BY_ID, values)
+    if run is None:
         return None
-    skipped = session.execute(_SKIPPED, values).all()
-    return {**row._mapping, "skipped_items": [dict(item._mapping) for item in skipped]}
+    run["skipped_items"] = await db.dicts(_SKIPPED, values)
+    return run
 
 
 @lru_cache(maxsize=16)
@@ -149,11 +148,11 @@ def _connection_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
     return paginate(query, CONNECTION_SORT, with_cursor=with_cursor)
 
 
-def list_connections(session: Session, org_id: int, params: ConnectionListParams) -> dict[str, Any]:
+async def list_connections(db: Reader, org_id: int, params: ConnectionListParams) -> dict[str, Any]:
     """One page of the organisation's source connections (never their settings or credentials)."""
     values = _bound(params.filters())
     statement = _connection_list(tuple(sorted(values)), params.cursor is not None)
     page_values = page_params(CONNECTION_SORT, params.cursor, params.limit)
-    rows = session.execute(statement, {"org_id": org_id, **values, **page_values}).all()
-    page, next_cursor = page_of(rows, CONNECTION_SORT, params.limit, lambda row: (row.id,))
-    return {"items": [dict(row._mapping) for row in page], "next_cursor": next_cursor}
+    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
+    page, next_cursor = page_of(rows, CONNECTION_SORT, params.limit, lambda row: (row["id"],))
+    return page_document(page, next_cursor)

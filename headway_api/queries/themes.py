@@ -6,9 +6,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
 
-from headway_api.pagination import AnySelect, SortKey, page_of, page_params, paginate
+from headway_api.db import Reader
+from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.themes import ThemeListParams
 from headway_assets.warehouse.schema import FeatureRequest, Theme
 
@@ -34,36 +34,54 @@ def _list_statement(level: int | None, with_parent: bool, with_cursor: bool) -> 
     return paginate(query, THEME_SORT, with_cursor=with_cursor)
 
 
-def _counts(session: Session, org_id: int, column: Any, paths: list[str]) -> dict[str, tuple[int, int]]:
+def _counts_statement(column: Any) -> Any:
+    # Built once per column; the paths are an expanding IN parameter.
+    return (
+        select(column, func.count(), func.coalesce(func.sum(FR.mention_count), 0))
+        .where(FR.org_id == bindparam("org_id"), column.in_(bindparam("paths", expanding=True)))
+        .group_by(column)
+    )
+
+
+_THEME_COUNTS = _counts_statement(FR.theme)
+_SUB_THEME_COUNTS = _counts_statement(FR.sub_theme)
+
+
+async def _counts(db: Reader, org_id: int, statement: Any, paths: list[str]) -> dict[str, tuple[int, int]]:
     if not paths:
         return {}
-    rows = session.execute(
-        select(column, func.count(), func.coalesce(func.sum(FR.mention_count), 0))
-        .where(FR.org_id == org_id, column.in_(paths))
-        .group_by(column)
-    ).all()
+    rows = await db.rows(statement, {"org_id": org_id, "paths": paths})
     return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 
 
-def list_themes(session: Session, org_id: int, params: ThemeListParams) -> dict[str, Any]:
+async def list_themes(db: Reader, org_id: int, params: ThemeListParams) -> dict[str, Any]:
     """One page of taxonomy nodes with how many feature requests (and their mentions) each holds."""
     statement = _list_statement(params.level, params.parent is not None, params.cursor is not None)
     values: dict[str, Any] = {"org_id": org_id, **page_params(THEME_SORT, params.cursor, params.limit)}
     if params.parent is not None:
         values["parent"] = params.parent
-    rows = session.execute(statement, values).all()
-    page, next_cursor = page_of(rows, THEME_SORT, params.limit, lambda row: (row.path, row.id))
-    top_counts = _counts(session, org_id, FR.theme, [row.path for row in page if row.parent_id is None])
-    sub_counts = _counts(session, org_id, FR.sub_theme, [row.path for row in page if row.parent_id is not None])
+    rows = await db.dicts(statement, values)
+    page, next_cursor = page_of(rows, THEME_SORT, params.limit, lambda row: (row["path"], row["id"]))
+    top_counts = await _counts(db, org_id, _THEME_COUNTS, [row["path"] for row in page if row["parent_id"] is None])
+    sub_counts = await _counts(
+        db, org_id, _SUB_THEME_COUNTS, [row["path"] for row in page if row["parent_id"] is not None]
+    )
     items = []
     for row in page:
-        counts = (top_counts if row.parent_id is None else sub_counts).get(row.path, (0, 0))
+        top_level = row["parent_id"] is None
+        counts = (top_counts if top_level else sub_counts).get(row["path"], (0, 0))
+        # In `ThemeOut`'s field order.
         items.append(
             {
-                **row._mapping,
-                "level": 1 if row.parent_id is None else 2,
+                "id": row["id"],
+                "path": row["path"],
+                "name": row["name"],
+                "description": row["description"],
+                "level": 1 if top_level else 2,
+                "parent_id": row["parent_id"],
+                "parent_path": row["parent_path"],
                 "feature_request_count": counts[0],
                 "mention_count": counts[1],
             }
         )
-    return {"items": items, "next_cursor": next_cursor}
+    return page_document(items, next_cursor)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
-from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
 from headway_api.queries.feature_requests import (
@@ -33,10 +33,10 @@ router = APIRouter(prefix="/v1/feature-requests", tags=["feature requests"])
     openapi_extra=query_parameters(FeatureRequestListParams),
     summary="List feature requests",
 )
-async def list_feature_requests_route(ctx: Ctx, request: Request) -> Any:
+async def list_feature_requests_route(ctx: Ctx, request: Request) -> Response:
     """The organisation's catalogue with mention counts, customers and trend."""
     params = parse_query(request, FeatureRequestListParams)
-    return await ctx.query(list_feature_requests, ctx.org_id, params)
+    return json_document(await list_feature_requests(ctx.db, ctx.org_id, params))
 
 
 @router.get(
@@ -49,12 +49,12 @@ async def get_feature_request_route(
     ctx: Ctx,
     feature_request_id: Annotated[int, id_path("The feature request id.")],
     mentions_limit: Annotated[int, Query(ge=1, le=100, description="Mentions to include, newest first.")] = 20,
-) -> Any:
+) -> Response:
     """One feature request with its newest mentions and their evidence quotes, each linking to its message."""
-    detail = await ctx.query(get_feature_request, ctx.org_id, feature_request_id, mentions_limit)
+    detail = await get_feature_request(ctx.db, ctx.org_id, feature_request_id, mentions_limit)
     if detail is None:
         raise not_found("Feature request")
-    return detail
+    return json_document(detail)
 
 
 @router.get(
@@ -66,10 +66,10 @@ async def get_feature_request_route(
 )
 async def list_feature_request_mentions_route(
     ctx: Ctx, request: Request, feature_request_id: Annotated[int, id_path("The feature request id.")]
-) -> Any:
+) -> Response:
     """Every mention of a feature request with its evidence quote, paginated by cursor."""
     params = parse_query(request, MentionListParams)
-    page = await ctx.query(list_feature_request_mentions, ctx.org_id, feature_request_id, params)
+    page = await list_feature_request_mentions(ctx.db, ctx.org_id, feature_request_id, params)
     if page is None:
         raise not_found("Feature request")
-    return page
+    return json_document(page)

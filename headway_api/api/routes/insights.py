@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
 from headway_api.queries.insights import get_insight, list_insights
@@ -23,10 +23,10 @@ router = APIRouter(prefix="/v1/insights", tags=["insights"])
     openapi_extra=query_parameters(InsightListParams),
     summary="List period insights",
 )
-async def list_insights_route(ctx: Ctx, request: Request) -> Any:
+async def list_insights_route(ctx: Ctx, request: Request) -> Response:
     """Top, new and rising asks per week or month, newest period first."""
     params = parse_query(request, InsightListParams)
-    return await ctx.query(list_insights, ctx.org_id, params)
+    return json_document(await list_insights(ctx.db, ctx.org_id, params))
 
 
 @router.get(
@@ -35,9 +35,9 @@ async def list_insights_route(ctx: Ctx, request: Request) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     summary="Get one period insight",
 )
-async def get_insight_route(ctx: Ctx, insight_id: Annotated[int, id_path("The insight id.")]) -> Any:
+async def get_insight_route(ctx: Ctx, insight_id: Annotated[int, id_path("The insight id.")]) -> Response:
     """One period's insights."""
-    insight = await ctx.query(get_insight, ctx.org_id, insight_id)
+    insight = await get_insight(ctx.db, ctx.org_id, insight_id)
     if insight is None:
         raise not_found("Insight")
-    return insight
+    return json_document(insight)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
 from headway_api.queries.messages import get_message, list_messages
@@ -23,10 +23,10 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
     openapi_extra=query_parameters(MessageListParams),
     summary="List messages",
 )
-async def list_messages_route(ctx: Ctx, request: Request) -> Any:
+async def list_messages_route(ctx: Ctx, request: Request) -> Response:
     """The organisation's messages with their tier-1 labels, filtered and paginated by cursor."""
     params = parse_query(request, MessageListParams)
-    return await ctx.query(list_messages, ctx.org_id, params)
+    return json_document(await list_messages(ctx.db, ctx.org_id, params))
 
 
 @router.get(
@@ -35,9 +35,9 @@ async def list_messages_route(ctx: Ctx, request: Request) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     summary="Get one message",
 )
-async def get_message_route(ctx: Ctx, message_id: Annotated[int, id_path("The message id.")]) -> Any:
+async def get_message_route(ctx: Ctx, message_id: Annotated[int, id_path("The message id.")]) -> Response:
     """One message in full, with its tier-1 label, its feature mentions and its insight."""
-    message = await ctx.query(get_message, ctx.org_id, message_id)
+    message = await get_message(ctx.db, ctx.org_id, message_id)
     if message is None:
         raise not_found("Message")
-    return message
+    return json_document(message)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.core.errors import invalid_parameter
 from headway_api.queries.stats import MAX_RANGE_DAYS, get_stats
 from headway_api.schemas.common import ERROR_RESPONSES
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
     openapi_extra=query_parameters(StatsParams),
     summary="Counts over time",
 )
-async def get_stats_route(ctx: Ctx, request: Request) -> Any:
+async def get_stats_route(ctx: Ctx, request: Request) -> Response:
     """Messages, feedback, relevant messages and feature mentions over time, by source and category.
 
     Read from the pre-aggregated daily stats the pipeline refreshes; `refreshed_at` says how fresh.
@@ -39,4 +38,4 @@ async def get_stats_route(ctx: Ctx, request: Request) -> Any:
             ["query", "since"], f"range too long for interval={params.interval}: at most {longest} days"
         )
     source = params.source.value if params.source else None
-    return await ctx.query(get_stats, ctx.org_id, since, until, params.interval, source, params.category)
+    return json_document(await get_stats(ctx.db, ctx.org_id, since, until, params.interval, source, params.category))

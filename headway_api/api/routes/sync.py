@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
-from headway_api.api.deps import AppState, Ctx, parse_query, query_parameters
+from headway_api.api.deps import AppState, Ctx, json_document, parse_query, query_parameters
 from headway_api.api.params import id_path
 from headway_api.core.errors import ApiError, invalid_parameter, not_found
 from headway_api.core.principal import Principal
@@ -148,10 +148,10 @@ async def create_sync_request_route(ctx: Ctx, body: SyncRequestCreate, response:
     openapi_extra=query_parameters(SyncRequestListParams),
     summary="List sync requests",
 )
-async def list_sync_requests_route(ctx: Ctx, request: Request) -> Any:
+async def list_sync_requests_route(ctx: Ctx, request: Request) -> Response:
     """The organisation's sync requests, newest first."""
     params = parse_query(request, SyncRequestListParams)
-    return await ctx.query(list_sync_requests, ctx.org_id, params)
+    return json_document(await list_sync_requests(ctx.db, ctx.org_id, params))
 
 
 @router.get(
@@ -160,12 +160,12 @@ async def list_sync_requests_route(ctx: Ctx, request: Request) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     summary="Get a sync request's status",
 )
-async def get_sync_request_route(ctx: Ctx, request_id: Annotated[int, id_path("The sync request id.")]) -> Any:
+async def get_sync_request_route(ctx: Ctx, request_id: Annotated[int, id_path("The sync request id.")]) -> Response:
     """Where one sync request stands."""
-    record = await ctx.query(get_sync_request, ctx.org_id, request_id)
+    record = await get_sync_request(ctx.db, ctx.org_id, request_id)
     if record is None:
         raise not_found("Sync request")
-    return record
+    return json_document(record)
 
 
 @router.get(
@@ -175,10 +175,10 @@ async def get_sync_request_route(ctx: Ctx, request_id: Annotated[int, id_path("T
     openapi_extra=query_parameters(SyncRunListParams),
     summary="Sync history",
 )
-async def list_sync_runs_route(ctx: Ctx, request: Request) -> Any:
+async def list_sync_runs_route(ctx: Ctx, request: Request) -> Response:
     """Every sync of the organisation's connections, newest first."""
     params = parse_query(request, SyncRunListParams)
-    return await ctx.query(list_sync_runs, ctx.org_id, params)
+    return json_document(await list_sync_runs(ctx.db, ctx.org_id, params))
 
 
 @router.get(
@@ -187,12 +187,12 @@ async def list_sync_runs_route(ctx: Ctx, request: Request) -> Any:
     responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     summary="Get one sync run",
 )
-async def get_sync_run_route(ctx: Ctx, run_id: Annotated[int, id_path("The sync run id.")]) -> Any:
+async def get_sync_run_route(ctx: Ctx, run_id: Annotated[int, id_path("The sync run id.")]) -> Response:
     """One sync run with the items it skipped."""
-    run = await ctx.query(get_sync_run, ctx.org_id, run_id)
+    run = await get_sync_run(ctx.db, ctx.org_id, run_id)
     if run is None:
         raise not_found("Sync run")
-    return run
+    return json_document(run)
 
 
 @router.get(
@@ -202,7 +202,7 @@ async def get_sync_run_route(ctx: Ctx, run_id: Annotated[int, id_path("The sync 
     openapi_extra=query_parameters(ConnectionListParams),
     summary="List connections",
 )
-async def list_connections_route(ctx: Ctx, request: Request) -> Any:
+async def list_connections_route(ctx: Ctx, request: Request) -> Response:
     """The organisation's source connections (what can be synced)."""
     params = parse_query(request, ConnectionListParams)
-    return await ctx.query(list_connections, ctx.org_id, params)
+    return json_document(await list_connections(ctx.db, ctx.org_id, params))

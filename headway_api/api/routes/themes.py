@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Request
-
-from headway_api.api.deps import Ctx, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.queries.themes import list_themes
 from headway_api.schemas.common import ERROR_RESPONSES
 from headway_api.schemas.themes import ThemeListParams, ThemePage
@@ -21,7 +19,7 @@ router = APIRouter(prefix="/v1/themes", tags=["themes"])
     openapi_extra=query_parameters(ThemeListParams),
     summary="List themes and sub-themes",
 )
-async def list_themes_route(ctx: Ctx, request: Request) -> Any:
+async def list_themes_route(ctx: Ctx, request: Request) -> Response:
     """The taxonomy in path order (a theme right before its sub-themes), with catalogue counts."""
     params = parse_query(request, ThemeListParams)
-    return await ctx.query(list_themes, ctx.org_id, params)
+    return json_document(await list_themes(ctx.db, ctx.org_id, params))
