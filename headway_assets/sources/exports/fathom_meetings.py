@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from headway_assets.sources.fields import mapping_field, text_field, utc_time_field
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import (
     company_from_domain,
@@ -55,7 +56,7 @@ def fathom_recording_id(meeting: Mapping[str, Any]) -> str | None:
 def fathom_meeting_time(meeting: Mapping[str, Any]) -> datetime | None:
     """When the meeting happened: `recording_start_time`, else `scheduled_start_time`, else `created_at`."""
     for key in ("recording_start_time", "scheduled_start_time", "created_at"):
-        moment = _parse_time(meeting.get(key))
+        moment = utc_time_field(meeting.get(key))
         if moment is not None:
             return moment
     return None
@@ -85,18 +86,18 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
         )
 
     invitees = [_invitee(i, domains) for i in meeting.get("calendar_invitees") or [] if isinstance(i, Mapping)]
-    recorded_by = _mapping(meeting.get("recorded_by"))
-    recorder_email = normalise_email(_text(recorded_by.get("email")))
+    recorded_by = mapping_field(meeting.get("recorded_by"))
+    recorder_email = normalise_email(text_field(recorded_by.get("email")))
 
     turns: list[dict[str, Any]] = []
     texts: list[list[str]] = []
     for item in raw_transcript:
-        if not isinstance(item, Mapping) or not _text(item.get("text")):
+        if not isinstance(item, Mapping) or not text_field(item.get("text")):
             continue
-        speaker = _mapping(item.get("speaker"))
-        name = _text(speaker.get("display_name"))
+        speaker = mapping_field(item.get("speaker"))
+        name = text_field(speaker.get("display_name"))
         invitee = _match_invitee(speaker, invitees)
-        email = normalise_email(_text(speaker.get("matched_calendar_invitee_email"))) or (
+        email = normalise_email(text_field(speaker.get("matched_calendar_invitee_email"))) or (
             invitee.email if invitee else None
         )
         display = name or (invitee.name if invitee else None) or email or "Unknown speaker"
@@ -107,7 +108,7 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
             {
                 "speaker": display,
                 "email": email,
-                "timestamp": _text(item.get("timestamp")),
+                "timestamp": text_field(item.get("timestamp")),
                 "is_internal": _speaker_internal(email, invitee, recorder_email, domains),
             }
         )
@@ -131,8 +132,8 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
     if recorded_by:
         metadata["recorded_by"] = {k: recorded_by.get(k) for k in ("name", "email", "team") if recorded_by.get(k)}
     start, end = (
-        _parse_time(meeting.get("recording_start_time")),
-        _parse_time(meeting.get("recording_end_time")),
+        utc_time_field(meeting.get("recording_start_time")),
+        utc_time_field(meeting.get("recording_end_time")),
     )
     if start and end and end >= start:
         metadata["duration_seconds"] = int((end - start).total_seconds())
@@ -143,15 +144,15 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
         "meeting_type",
         "calendar_invitees_domains_type",
     ):
-        if _text(meeting.get(key)):
+        if text_field(meeting.get(key)):
             metadata[key] = meeting[key]
     summary = meeting.get("default_summary")
-    if isinstance(summary, Mapping) and _text(summary.get("markdown_formatted")):
+    if isinstance(summary, Mapping) and text_field(summary.get("markdown_formatted")):
         metadata["summary"] = summary["markdown_formatted"]
     actions = [
         str(a["description"])
         for a in meeting.get("action_items") or []
-        if isinstance(a, Mapping) and _text(a.get("description"))
+        if isinstance(a, Mapping) and text_field(a.get("description"))
     ]
     if actions:
         metadata["action_items"] = actions
@@ -171,8 +172,8 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
         author_email=author["email"],
         author_is_internal=author["is_internal"],
         customer=customer,
-        title=_text(meeting.get("title")) or _text(meeting.get("meeting_title")),
-        url=_text(meeting.get("share_url")) or _text(meeting.get("url")),
+        title=text_field(meeting.get("title")) or text_field(meeting.get("meeting_title")),
+        url=text_field(meeting.get("share_url")) or text_field(meeting.get("url")),
         metadata=metadata,
     )
 
@@ -304,29 +305,29 @@ def _is_empty_container(data: Any) -> bool:
 
 
 def _invitee(raw: Mapping[str, Any], domains: tuple[str, ...]) -> _Invitee:
-    email = normalise_email(_text(raw.get("email")))
-    domain = (_text(raw.get("email_domain")) or email_domain(email) or "").lower() or None
+    email = normalise_email(text_field(raw.get("email")))
+    domain = (text_field(raw.get("email_domain")) or email_domain(email) or "").lower() or None
     flag = raw.get("is_external")
     is_external = flag if isinstance(flag, bool) else None
     if is_external is None:
         internal = is_internal_domain(domain, domains)
         is_external = None if internal is None else not internal
     return _Invitee(
-        name=_text(raw.get("name")),
+        name=text_field(raw.get("name")),
         email=email,
         domain=domain,
         is_external=is_external,
-        speaker_name=_text(raw.get("matched_speaker_display_name")),
+        speaker_name=text_field(raw.get("matched_speaker_display_name")),
     )
 
 
 def _match_invitee(speaker: Mapping[str, Any], invitees: list[_Invitee]) -> _Invitee | None:
-    email = normalise_email(_text(speaker.get("matched_calendar_invitee_email")))
+    email = normalise_email(text_field(speaker.get("matched_calendar_invitee_email")))
     if email:
         found = next((i for i in invitees if i.email == email), None)
         if found:
             return found
-    name = (_text(speaker.get("display_name")) or "").casefold()
+    name = (text_field(speaker.get("display_name")) or "").casefold()
     if not name:
         return None
     return next((i for i in invitees if (i.speaker_name or "").casefold() == name), None) or next(
@@ -342,25 +343,3 @@ def _speaker_internal(
     if email and recorder_email and email == recorder_email:
         return True
     return is_internal_domain(email_domain(email), domains)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

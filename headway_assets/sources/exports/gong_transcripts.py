@@ -12,10 +12,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from headway_assets.sources.fields import text_field, utc_time_field
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import (
     company_from_domain,
@@ -55,7 +56,7 @@ def gong_call_id(call: Mapping[str, Any]) -> str | None:
 def gong_call_time(call: Mapping[str, Any]) -> datetime | None:
     """When the call started (`metaData.started`), else when it was scheduled; None when neither parses."""
     meta = _meta(call)
-    return _parse_time(meta.get("started")) or _parse_time(meta.get("scheduled"))
+    return utc_time_field(meta.get("started")) or utc_time_field(meta.get("scheduled"))
 
 
 def build_gong_message(
@@ -149,7 +150,7 @@ def build_gong_message(
     if len({c for c in companies if c}) > 1:
         metadata["customers"] = sorted({c for c in companies if c})
 
-    channel_kind = _text(meta.get("system")) or _text(meta.get("direction")) or "call"
+    channel_kind = text_field(meta.get("system")) or text_field(meta.get("direction")) or "call"
     return NormalisedMessage(
         source=SourceKind.GONG,
         external_id=call_id,
@@ -160,8 +161,8 @@ def build_gong_message(
         author_email=author.email if author else None,
         author_is_internal=author.is_internal if author else None,
         customer=customer,
-        title=_text(meta.get("title")),
-        url=_text(meta.get("url")),
+        title=text_field(meta.get("title")),
+        url=text_field(meta.get("url")),
         metadata=metadata,
     )
 
@@ -276,8 +277,8 @@ def _meta(call: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _party(raw: Mapping[str, Any], domains: tuple[str, ...]) -> _Party:
-    email = normalise_email(_text(raw.get("emailAddress")))
-    affiliation = _text(raw.get("affiliation"))
+    email = normalise_email(text_field(raw.get("emailAddress")))
+    affiliation = text_field(raw.get("affiliation"))
     if affiliation and affiliation.lower() == "internal":
         internal: bool | None = True
     elif affiliation and affiliation.lower() == "external":
@@ -285,11 +286,11 @@ def _party(raw: Mapping[str, Any], domains: tuple[str, ...]) -> _Party:
     else:
         internal = is_internal_domain(email_domain(email), domains)
     return _Party(
-        name=_text(raw.get("name")),
+        name=text_field(raw.get("name")),
         email=email,
         affiliation=affiliation,
-        speaker_id=_text(raw.get("speakerId")),
-        title=_text(raw.get("title")),
+        speaker_id=text_field(raw.get("speakerId")),
+        title=text_field(raw.get("title")),
         account=next(iter(_account_names(raw.get("context"))), None),
         is_internal=internal,
     )
@@ -307,7 +308,11 @@ def _account_names(context: Any) -> list[str]:
             if not isinstance(obj, Mapping) or str(obj.get("objectType", "")).lower() != "account":
                 continue
             for fld in obj.get("fields") or []:
-                if isinstance(fld, Mapping) and str(fld.get("name", "")).lower() == "name" and _text(fld.get("value")):
+                if (
+                    isinstance(fld, Mapping)
+                    and str(fld.get("name", "")).lower() == "name"
+                    and text_field(fld.get("value"))
+                ):
                     names.append(str(fld["value"]).strip())
     return names
 
@@ -323,21 +328,3 @@ def _speaker_name(speaker_id: str, by_speaker: Mapping[str, _Party]) -> str:
     if party is not None and (party.name or party.email):
         return party.name or party.email or ""
     return f"Unknown speaker {speaker_id or '(no id)'}"
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None

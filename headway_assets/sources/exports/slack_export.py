@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from headway_assets.sources.fields import mapping_field, text_field
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import (
     customer_from_email,
@@ -286,7 +287,7 @@ class _SlackExportReader:
                     name = "dm:" + self.normaliser.dm_name(members)
                     conversations.append(SlackConversation(channel_id, name, kind, channel_id, customer))
                 else:
-                    channel_name = _text(entry.get("name")) or channel_id
+                    channel_name = text_field(entry.get("name")) or channel_id
                     conversations.append(SlackConversation(channel_id, channel_name, kind, channel_name, customer))
         return conversations
 
@@ -398,8 +399,8 @@ class SlackMessageNormaliser:
         repeats are counted in the result's `ignored`, unusable items recorded as skipped at
         `location`.
         """
-        subtype = _text(raw.get("subtype"))
-        user_id = _text(raw.get("user"))
+        subtype = text_field(raw.get("subtype"))
+        user_id = text_field(raw.get("user"))
         user = self.users.get(user_id) if user_id else None
         noise = self.noise_reason(raw, subtype, user_id, user)
         if noise is not None:
@@ -411,9 +412,9 @@ class SlackMessageNormaliser:
             return None
         self.seen_ids.add(external_id)
 
-        text_source = _text(raw.get("text")) or ""
+        text_source = text_field(raw.get("text")) or ""
         if subtype == "file_comment" and isinstance(raw.get("comment"), dict):
-            text_source = _text(raw["comment"].get("comment")) or text_source
+            text_source = text_field(raw["comment"].get("comment")) or text_source
         text, links = self.render(text_source)
         files = _files(raw)
         if not text:
@@ -449,7 +450,7 @@ class SlackMessageNormaliser:
         if isinstance(edited, dict):
             edited_ts = slack_ts(edited.get("ts"))
             edited_at = slack_ts_datetime(edited_ts) if edited_ts else None
-            editor = _text(edited.get("user"))
+            editor = text_field(edited.get("user"))
             metadata["edited"] = {
                 "by": self.user_name(editor) if editor else None,
                 "at": edited_at.isoformat() if edited_at else None,
@@ -464,7 +465,7 @@ class SlackMessageNormaliser:
             if counts:
                 metadata["reactions"] = counts
 
-        profile = _mapping(raw.get("user_profile"))
+        profile = mapping_field(raw.get("user_profile"))
         author_name = (user.name if user else None) or _first_text(
             profile.get("real_name"), profile.get("display_name"), raw.get("username"), user_id
         )
@@ -510,7 +511,7 @@ class SlackMessageNormaliser:
         if by_domain is not None:
             return by_domain
         home = self.home_team
-        message_team = _text(raw.get("user_team")) or _text(raw.get("source_team"))
+        message_team = text_field(raw.get("user_team")) or text_field(raw.get("source_team"))
         if user is not None and (user.is_stranger or user.is_guest):
             return False
         if home and message_team and message_team != home:
@@ -568,7 +569,7 @@ class SlackMessageNormaliser:
 
 def slack_user(entry: Mapping[str, Any]) -> SlackUser:
     """A member from a users.json entry or a `users.info` user (the same shape); `entry` has a string id."""
-    profile = _mapping(entry.get("profile"))
+    profile = mapping_field(entry.get("profile"))
     return SlackUser(
         id=entry["id"],
         name=_first_text(
@@ -578,7 +579,7 @@ def slack_user(entry: Mapping[str, Any]) -> SlackUser:
             entry.get("name"),
         ),
         email=normalise_email(profile.get("email") or entry.get("email")),
-        team_id=_text(entry.get("team_id") or profile.get("team")),
+        team_id=text_field(entry.get("team_id") or profile.get("team")),
         is_bot=bool(entry.get("is_bot") or entry.get("is_app_user")) or entry["id"] == "USLACKBOT",
         is_guest=bool(entry.get("is_restricted") or entry.get("is_ultra_restricted")),
         is_stranger=bool(entry.get("is_stranger")),
@@ -645,17 +646,5 @@ def slack_ts_datetime(ts: str) -> datetime | None:
         return None
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
 def _first_text(*values: Any) -> str | None:
-    return next((text for text in (_text(v) for v in values) if text), None)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    return next((text for text in (text_field(v) for v in values) if text), None)

@@ -52,6 +52,7 @@ from headway_assets.sources.exports.gong_transcripts import (
     gong_call_id,
     gong_call_time,
 )
+from headway_assets.sources.fields import text_field
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number, retry_after_seconds
 from headway_assets.sources.message import ReadResult, SourceReadError, TimeWindow
@@ -108,7 +109,9 @@ class GongReadSettings:
         """Settings from the connection config (and the OAuth token's base URL); bad values are errors."""
         label = request.connection.label
         config = request.connection.config
-        base_url = request.base_url or _text(request.credentials.get("api_base_url_for_customer")) or DEFAULT_BASE_URL
+        base_url = (
+            request.base_url or text_field(request.credentials.get("api_base_url_for_customer")) or DEFAULT_BASE_URL
+        )
         if not base_url.startswith(("https://", "http://")):
             raise SourceReadError(
                 f"Gong connection {label} has base URL {base_url!r}, which is not an http(s) URL; set "
@@ -128,7 +131,7 @@ class GongReadSettings:
                 config, "retry_max_wait_seconds", DEFAULT_RETRY_MAX_WAIT_SECONDS, label, float, 0
             ),
             timeout_seconds=_number(config, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS, label, float, 0.1),
-            oauth_token_url=_text(config.get("oauth_token_url")) or DEFAULT_OAUTH_TOKEN_URL,
+            oauth_token_url=text_field(config.get("oauth_token_url")) or DEFAULT_OAUTH_TOKEN_URL,
         )
 
 
@@ -203,13 +206,16 @@ class _GongApi:
         return [*values, *self._basic_blobs()]
 
     def _basic_blobs(self) -> list[str]:
-        key, secret = _text(self._credentials.get("access_key")), _text(self._credentials.get("access_key_secret"))
+        key, secret = (
+            text_field(self._credentials.get("access_key")),
+            text_field(self._credentials.get("access_key_secret")),
+        )
         if not (key and secret):
             return []
         return [base64.b64encode(f"{key}:{secret}".encode()).decode()]
 
     def _auth_header(self) -> str:
-        token = _text(self._credentials.get("access_token"))
+        token = text_field(self._credentials.get("access_token"))
         if token:
             return f"Bearer {token}"
         blobs = self._basic_blobs()
@@ -326,10 +332,10 @@ class _GongApi:
     def _try_refresh(self) -> bool:
         """Refresh an OAuth access token once per read; True when a new one was obtained."""
         creds = self._credentials
-        if self._refreshed or not _text(creds.get("access_token")):
+        if self._refreshed or not text_field(creds.get("access_token")):
             return False
-        refresh_token = _text(creds.get("refresh_token"))
-        client_id, client_secret = _text(creds.get("client_id")), _text(creds.get("client_secret"))
+        refresh_token = text_field(creds.get("refresh_token"))
+        client_id, client_secret = text_field(creds.get("client_id")), text_field(creds.get("client_secret"))
         if not (refresh_token and client_id and client_secret):
             return False
         self._refreshed = True
@@ -346,7 +352,7 @@ class _GongApi:
                 "try again later"
             ) from None
         token = _json_object(response) if response.status_code == 200 else None
-        if token is None or not _text(token.get("access_token")):
+        if token is None or not text_field(token.get("access_token")):
             raise SourceReadError(
                 self._redact(
                     f"Gong refused to refresh the OAuth token of connection {self.label} "
@@ -355,7 +361,7 @@ class _GongApi:
             )
         creds["access_token"] = str(token["access_token"])
         for key in ("refresh_token", "api_base_url_for_customer"):
-            if _text(token.get(key)):
+            if text_field(token.get(key)):
                 creds[key] = str(token[key])
         if self._request.save_credentials is not None:
             self._request.save_credentials(dict(creds))
@@ -505,7 +511,7 @@ class GongLiveReader(LiveReader):
             if page is None:
                 return found  # 404: none of these calls has a transcript
             for item in page.get("callTranscripts") or []:
-                if isinstance(item, Mapping) and _text(item.get("callId")):
+                if isinstance(item, Mapping) and text_field(item.get("callId")):
                     found[str(item["callId"]).strip()] = item
             next_cursor = _next_cursor(page)
             if next_cursor is None:
@@ -593,11 +599,3 @@ def _number(config: Mapping[str, Any], key: str, default: float, label: str, kin
     if kind is int:
         return config_integer(config, key, int(default), connection=label, minimum=int(minimum))
     return config_number(config, key, default, connection=label, minimum=minimum)
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None

@@ -265,8 +265,8 @@ class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-class BudgetedServerErrorRetryHandler(ServerErrorRetryHandler):
-    """Retries any 5xx answer with exponential backoff and jitter, within the per-read budget."""
+class _BudgetedBackoffHandler(RetryHandler):
+    """A retry handler with exponential backoff and jitter whose retries spend the per-read budget."""
 
     def __init__(self, *, budget: RetryBudget, max_retry_count: int, backoff_seconds: float, jitter: Jitter) -> None:
         super().__init__(
@@ -274,6 +274,10 @@ class BudgetedServerErrorRetryHandler(ServerErrorRetryHandler):
             interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=jitter),
         )
         self.budget = budget
+
+
+class BudgetedServerErrorRetryHandler(_BudgetedBackoffHandler, ServerErrorRetryHandler):
+    """Retries any 5xx answer with exponential backoff and jitter, within the per-read budget."""
 
     def _can_retry(
         self,
@@ -286,15 +290,8 @@ class BudgetedServerErrorRetryHandler(ServerErrorRetryHandler):
         return response is not None and response.status_code >= 500 and self.budget.take()
 
 
-class BudgetedConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+class BudgetedConnectionErrorRetryHandler(_BudgetedBackoffHandler, ConnectionErrorRetryHandler):
     """slack-sdk's connection-error handler, within the per-read budget."""
-
-    def __init__(self, *, budget: RetryBudget, max_retry_count: int, backoff_seconds: float, jitter: Jitter) -> None:
-        super().__init__(
-            max_retry_count=max_retry_count,
-            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=jitter),
-        )
-        self.budget = budget
 
     def _can_retry(
         self,
@@ -307,19 +304,12 @@ class BudgetedConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
         return super()._can_retry(state=state, request=request, response=response, error=error) and self.budget.take()
 
 
-class BudgetedMalformedBodyRetryHandler(RetryHandler):
+class BudgetedMalformedBodyRetryHandler(_BudgetedBackoffHandler):
     """Retries an answer whose body is not JSON (a proxy's error page, a cut-off body), within the budget.
 
     slack-sdk's own handlers leave these alone: a 200 with an HTML body becomes a SlackApiError
     and a body that starts like JSON but breaks raises JSONDecodeError.
     """
-
-    def __init__(self, *, budget: RetryBudget, max_retry_count: int, backoff_seconds: float, jitter: Jitter) -> None:
-        super().__init__(
-            max_retry_count=max_retry_count,
-            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=jitter),
-        )
-        self.budget = budget
 
     def _can_retry(
         self,
