@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 
@@ -63,9 +64,28 @@ _CONNECTION_COLUMNS = (
 )
 
 
-def _bound(values: dict[str, Any]) -> dict[str, Any]:
-    # Enums are bound by value.
-    return {name: getattr(value, "value", value) for name, value in values.items()}
+class _ListParams(Protocol):
+    cursor: str | None
+    limit: int
+
+    def filters(self) -> dict[str, Any]: ...
+
+
+async def _filtered_page(
+    db: Reader,
+    org_id: int,
+    params: _ListParams,
+    statement_for: Callable[[tuple[str, ...], bool], AnySelect],
+    sort: SortKey,
+    key_columns: tuple[str, ...],
+) -> dict[str, Any]:
+    """One page of the org's rows matching `params`' filters, from the statement of that filter shape."""
+    values = {name: getattr(value, "value", value) for name, value in params.filters().items()}  # enums by value
+    statement = statement_for(tuple(sorted(values)), params.cursor is not None)
+    page_values = page_params(sort, params.cursor, params.limit)
+    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
+    page, next_cursor = page_of(rows, sort, params.limit, lambda row: tuple(row[name] for name in key_columns))
+    return page_document(page, next_cursor)
 
 
 @lru_cache(maxsize=64)
@@ -78,12 +98,7 @@ def _request_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_sync_requests(db: Reader, org_id: int, params: SyncRequestListParams) -> dict[str, Any]:
     """One page of the organisation's sync requests, newest first."""
-    values = _bound(params.filters())
-    statement = _request_list(tuple(sorted(values)), params.cursor is not None)
-    page_values = page_params(SYNC_REQUEST_SORT, params.cursor, params.limit)
-    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
-    page, next_cursor = page_of(rows, SYNC_REQUEST_SORT, params.limit, lambda row: (row["id"],))
-    return page_document(page, next_cursor)
+    return await _filtered_page(db, org_id, params, _request_list, SYNC_REQUEST_SORT, ("id",))
 
 
 _REQUEST_BY_ID = select(*_REQUEST_COLUMNS).where(SR.id == bindparam("request_id"), SR.org_id == bindparam("org_id"))
@@ -113,12 +128,7 @@ def _run_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_sync_runs(db: Reader, org_id: int, params: SyncRunListParams) -> dict[str, Any]:
     """One page of the organisation's sync history, newest first."""
-    values = _bound(params.filters())
-    statement = _run_list(tuple(sorted(values)), params.cursor is not None)
-    page_values = page_params(SYNC_RUN_SORT, params.cursor, params.limit)
-    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
-    page, next_cursor = page_of(rows, SYNC_RUN_SORT, params.limit, lambda row: (row["started_at"], row["id"]))
-    return page_document(page, next_cursor)
+    return await _filtered_page(db, org_id, params, _run_list, SYNC_RUN_SORT, ("started_at", "id"))
 
 
 _RUN_BY_ID = select(*_RUN_COLUMNS).where(RUN.id == bindparam("run_id"), RUN.org_id == bindparam("org_id"))
@@ -150,9 +160,4 @@ def _connection_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_connections(db: Reader, org_id: int, params: ConnectionListParams) -> dict[str, Any]:
     """One page of the organisation's source connections (never their settings or credentials)."""
-    values = _bound(params.filters())
-    statement = _connection_list(tuple(sorted(values)), params.cursor is not None)
-    page_values = page_params(CONNECTION_SORT, params.cursor, params.limit)
-    rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
-    page, next_cursor = page_of(rows, CONNECTION_SORT, params.limit, lambda row: (row["id"],))
-    return page_document(page, next_cursor)
+    return await _filtered_page(db, org_id, params, _connection_list, CONNECTION_SORT, ("id",))
