@@ -94,6 +94,12 @@ def test_clear_english_feedback(classifier: OfflineClassifier, text: str, catego
         "This is an automated message, please do not reply to this email.",
         "Have you tried clearing the cache and restarting the browser?",
         "Best regards,\nMaria",
+        # Office small talk, which read as questions or even bug reports before it had cues of its own.
+        "lunch at 12:30?",
+        "lunch at noon?",
+        "Anyone up for tacos? 🌮",
+        "Coffee run in 10, who wants something? ☕",
+        "Who's watching the game tonight?",
     ],
 )
 def test_noise_is_not_feedback_and_scores_low(classifier: OfflineClassifier, text: str) -> None:

@@ -1036,6 +1036,14 @@ NOISE: Final[tuple[CueSpec, ...]] = (
         r"|saturday|sunday)(?: (?:at|morning|afternoon|evening))?",
         3.0,
     ),
+    # Office small talk: food, drinks, games, weekend plans ("lunch at 12:30?" is no product question).
+    (
+        r"(?:lunch|dinner|breakfast|coffee(?: run| break)?|tacos?|pizza|donuts?|cake|snacks|drinks|beers?"
+        r"|happy hour|the game tonight|weekend plans|office plant|at noon"
+        r"|anyone (?:up for|want|wants|around|have a spare|got a spare)|who(?:s| is)? (?:in|joining|coming"
+        r"|watching|wants something)|count me in)",
+        3.0,
+    ),
     # Bots and automated mail.
     (
         r"(?:has joined the channel|has left the channel|joined #|set the channel (?:topic|purpose|description)"
