@@ -73,6 +73,7 @@ KeyError: 'C'
         ("Since yesterday's update the app crashes whenever I open the billing page.", "bug_report"),
         ("The invoice total is wrong when a discount code is applied.", "bug_report"),
         ("Honestly the new editor is so slow and clunky, it's driving my team crazy.", "pain_point"),
+        ("Honestly if the export stays this slow we might churn.", "pain_point"),
         ("We love the new timeline view, great job team!", "praise"),
         ("How do I add a second admin to our workspace?", "question"),
         ("Is there a way to export all reports to CSV?", "question"),
@@ -100,6 +101,7 @@ def test_clear_english_feedback(classifier: OfflineClassifier, text: str, catego
         "Anyone up for tacos? 🌮",
         "Coffee run in 10, who wants something? ☕",
         "Who's watching the game tonight?",
+        "Churn risk list is unchanged from last week.",
     ],
 )
 def test_noise_is_not_feedback_and_scores_low(classifier: OfflineClassifier, text: str) -> None:

@@ -160,6 +160,8 @@ def test_transcript_with_small_talk(extractor: OfflineExtractor) -> None:
         "Hi all, thanks for the call today! Talk next week. Have a great weekend 🙂",
         "Out of office until Monday. For urgent matters contact the front desk.",
         "Invoice #4411 is attached. Payment is due within 30 days.",
+        # An internal meeting's status line: "churn" here is a metric, not a threat to leave.
+        "Grace Liu: Churn risk list is unchanged from last week. Emma Dubois: Next one on the list.",
         "",
         "   \n\n  ",
     ],

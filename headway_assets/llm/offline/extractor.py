@@ -75,7 +75,9 @@ _LOGISTICS: Final = re.compile(
 )
 _CRITICAL: Final = re.compile(
     r"\b(?:outage|(?:is|are|went|was) (?:completely )?down\b|down for (?:everyone|all|everybody)|data loss|lost (?:all "
-    r"|some )?(?:of )?(?:our |the )?data|churn|cancel (?:our|the) (?:contract|subscription|account)|switch(?:ing)? "
+    r"|some )?(?:of )?(?:our |the )?data|"
+    r"(?:will|would|might|may|could|going to|gonna|about to|likely to|at risk to) churn|churn(?:ing)? (?:to|over to)"
+    r"|cancel (?:our|the) (?:contract|subscription|account)|switch(?:ing)? "
     r"(?:to|vendors)|(?:other|alternative|competing) (?:vendors|tools|products)|deal ?breaker|lose the deal"
     r"|(?:won't|will not|not going to) renew|production is down|nothing works|completely broken|security incident)\b",
     _FLAGS,

@@ -703,7 +703,10 @@ PAIN_POINT: Final[tuple[CueSpec, ...]] = (
     (
         r"(?:cancel(?:l?ing|led)? (?:our|my|the) (?:subscription|plan|account|contract)|switch(?:ing|ed)? (?:to"
         r"|over to) (?:a |another )?(?:competitor|alternative|different)|looking (?:at|for) alternatives"
-        r"|moving (?:away|to another)|churn|considering (?:leaving|switching|moving|cancel))",
+        r"|moving (?:away|to another)|"
+        r"(?:will|would|might|may|could|going to|gonna|about to|likely to|at risk to) churn"
+        r"|churn(?:ing)? (?:to|over to)"
+        r"|considering (?:leaving|switching|moving|cancel))",
         3.0,
     ),
     (r"(?:expensive|overpriced|pricey|too costly|cost too much|price (?:increase|hike))", 2.5),
