@@ -25,7 +25,7 @@ from headway_assets.llm.schemas import (
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
 
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
-OFFLINE_MODEL = "headway-offline-2"
+OFFLINE_MODEL = "headway-offline-3"
 
 
 @lru_cache(maxsize=1)
