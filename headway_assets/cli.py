@@ -58,7 +58,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from headway_assets.orchestration.runner import run_pipeline
 
     with dg.DagsterInstance.get() as instance:
-        report = run_pipeline(defs, instance, first_partition=first, last_partition=last, progress=_say)
+        # The demo shows what the code does now: outcomes an earlier model, prompt or offline
+        # version made are redone (unchanged ones come from the answer cache).
+        report = run_pipeline(
+            defs, instance, first_partition=first, last_partition=last, refresh_stale=True, progress=_say
+        )
     _say(f"  run {report.run_id} {'succeeded' if report.success else 'FAILED'} in {report.seconds:.1f} s")
     for check in report.failed_checks:
         _say(f"  check not passing: {check}")

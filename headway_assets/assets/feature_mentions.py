@@ -32,7 +32,7 @@ from headway_assets.llm.evidence import locate_quote
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow
 from headway_assets.taxonomy import Taxonomy, load_taxonomy
@@ -78,8 +78,12 @@ def _relevant_filter(window: TimeWindow) -> Any:
     )
 
 
-def relevant_messages(conn: Connection, window: TimeWindow) -> list[RelevantMessage]:
-    """Every relevant message of the window with its extraction state, oldest first."""
+def relevant_messages(
+    conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None
+) -> list[RelevantMessage]:
+    """The relevant messages of the window due for tier-2, oldest first: never extracted, changed
+    since, or failed last time; with `stale_unless`, also those extracted with another model,
+    prompt version or taxonomy."""
     rows = conn.execute(
         select(
             Message.id,
@@ -95,6 +99,8 @@ def relevant_messages(conn: Connection, window: TimeWindow) -> list[RelevantMess
             MessageExtraction.status.label("extraction_status"),
             MessageExtraction.content_hash.label("extraction_hash"),
             MessageExtraction.taxonomy_fingerprint,
+            MessageExtraction.model,
+            MessageExtraction.prompt_version,
             MessageExtraction.attempts,
         )
         .join(MessageLabel, MessageLabel.message_id == Message.id)
@@ -102,6 +108,10 @@ def relevant_messages(conn: Connection, window: TimeWindow) -> list[RelevantMess
         .where(_relevant_filter(window))
         .order_by(Message.sent_at, Message.id)
     ).all()
+    fingerprints: dict[int, str] = {}
+    if stale_unless is not None and rows:
+        taxonomies = _taxonomies(conn, {row.org_id for row in rows})
+        fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
     return [
         RelevantMessage(
             id=row.id,
@@ -117,7 +127,7 @@ def relevant_messages(conn: Connection, window: TimeWindow) -> list[RelevantMess
             attempts=row.attempts if row.extraction_status == "failed" else 0,
         )
         for row in rows
-        if _is_due(row)
+        if _is_due(row) or (stale_unless is not None and _is_stale(row, stale_unless, fingerprints))
     ]
 
 
@@ -125,6 +135,10 @@ def _is_due(row: Any) -> bool:
     if row.extraction_status is None or row.extraction_hash != row.content_hash:
         return True
     return row.extraction_status == "failed" and (row.attempts or 0) < MAX_ATTEMPTS
+
+
+def _is_stale(row: Any, current: TaskVersion, fingerprints: dict[int, str]) -> bool:
+    return current.differs(row.model, row.prompt_version) or row.taxonomy_fingerprint != fingerprints.get(row.org_id)
 
 
 def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
@@ -325,12 +339,12 @@ def window_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[in
     ]
 
 
-def count_due(conn: Connection, window: TimeWindow) -> tuple[int, int]:
+def count_due(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
     """(relevant messages in the window, of which still due for tier-2)."""
     total = conn.execute(
         select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(_relevant_filter(window))
     ).all()
-    return len(total), len(relevant_messages(conn, window))
+    return len(total), len(relevant_messages(conn, window, stale_unless))
 
 
 @dg.asset(
@@ -369,8 +383,9 @@ def feature_mentions(
     label = partition_label(context)
     with warehouse.write() as conn:
         pruned = prune_irrelevant(conn, window)
+    stale_unless = llm.stale_unless(TIER2)
     with warehouse.read() as conn:
-        due = relevant_messages(conn, window)
+        due = relevant_messages(conn, window, stale_unless)
         taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}
     cap = llm.item_cap
     if cap:
@@ -396,7 +411,7 @@ def feature_mentions(
     engine = holder["engine"]
     record_usage(context, warehouse, engine, partition=label)
     with warehouse.read() as conn:
-        relevant_total, remaining = count_due(conn, window)
+        relevant_total, remaining = count_due(conn, window, stale_unless)
         problems = window_quote_problems(conn, window)
     rejected = sum(row["rejected_quotes"] for row in extractions_written)
     failed = [(row["message_id"], row["error"]) for row in extractions_written if row["status"] == "failed"]
@@ -408,6 +423,7 @@ def feature_mentions(
         "extracted_this_run": len(extractions_written),
         "remaining": remaining,
         "complete": remaining == 0,
+        "refreshed_stale": stale_unless is not None,
         "mentions_this_run": len(mentions_written),
         "rejected_quotes": rejected,
         "pruned_mentions": pruned,

@@ -26,7 +26,7 @@ from headway_assets.llm.engine import LlmEngine
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
 from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow
 from headway_assets.warehouse.schema import (
@@ -63,9 +63,12 @@ def _insight_hash(item: InsightInput) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def insight_inputs(conn: Connection, window: TimeWindow) -> tuple[dict[int, tuple[int, InsightInput, str]], int]:
+def insight_inputs(
+    conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None
+) -> tuple[dict[int, tuple[int, InsightInput, str]], int]:
     """Relevant messages of the window that need an insight: {message id: (org id, input, hash)}, and
-    how many relevant messages the window has."""
+    how many relevant messages the window has. With `stale_unless`, also messages whose insight was
+    made with another model or prompt version."""
     rows = conn.execute(
         select(
             Message.id,
@@ -75,6 +78,8 @@ def insight_inputs(conn: Connection, window: TimeWindow) -> tuple[dict[int, tupl
             Message.text,
             MessageLabel.chunks,
             MessageInsight.content_hash.label("insight_hash"),
+            MessageInsight.model,
+            MessageInsight.prompt_version,
         )
         .join(MessageLabel, MessageLabel.message_id == Message.id)
         .outerjoin(MessageInsight, MessageInsight.message_id == Message.id)
@@ -98,7 +103,8 @@ def insight_inputs(conn: Connection, window: TimeWindow) -> tuple[dict[int, tupl
             mention_titles=tuple(titles.get(row.id, [])),
         )
         item_hash = _insight_hash(item)
-        if row.insight_hash != item_hash:
+        stale = stale_unless is not None and stale_unless.differs(row.model, row.prompt_version)
+        if row.insight_hash != item_hash or stale:
             due[row.id] = (row.org_id, item, item_hash)
     return due, len(rows)
 
@@ -137,8 +143,9 @@ def message_insights(
             Message.id.not_in(select(Message.id).join(MessageLabel).where(_relevant_filter(window))),
         )
         pruned = conn.execute(delete(MessageInsight).where(MessageInsight.message_id.in_(irrelevant))).rowcount
+    stale_unless = llm.stale_unless(INSIGHT)
     with warehouse.read() as conn:
-        due, relevant_total = insight_inputs(conn, window)
+        due, relevant_total = insight_inputs(conn, window, stale_unless)
     if llm.item_cap:
         due = dict(list(due.items())[: llm.item_cap])
     holder: dict[str, Any] = {}
@@ -180,7 +187,7 @@ def message_insights(
             conn.execute(insert(MessageInsight), rows[start : start + 500])
     record_usage(context, warehouse, engine, partition=label)
     with warehouse.read() as conn:
-        remaining = len(insight_inputs(conn, window)[0])
+        remaining = len(insight_inputs(conn, window, stale_unless)[0])
     sentiments = Counter(row["sentiment"] for row in rows)
     return dg.MaterializeResult(
         metadata={
@@ -189,6 +196,7 @@ def message_insights(
             "summarised_this_run": len(rows),
             "failed": len(failures),
             "remaining": remaining,
+            "refreshed_stale": stale_unless is not None,
             "pruned": int(pruned or 0),
             "sentiment_counts": dg.MetadataValue.json(dict(sorted(sentiments.items()))),
             "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),

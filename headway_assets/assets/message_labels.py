@@ -30,7 +30,7 @@ from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow, content_hash
 from headway_assets.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
@@ -52,20 +52,31 @@ class PendingMessage:
     attempts: int  # earlier runs that tried this content and failed
 
 
-def pending_filter() -> Any:
-    """Messages that need tier-1: never labelled, changed since, or failed last time."""
-    return or_(
+def pending_filter(stale_unless: TaskVersion | None = None) -> Any:
+    """Messages that need tier-1: never labelled, changed since, or failed last time; with
+    `stale_unless`, also those labelled with another model or prompt version."""
+    conditions = [
         MessageLabel.message_id.is_(None),
         MessageLabel.content_hash != Message.content_hash,
         and_(MessageLabel.status == LabelStatus.FAILED.value, MessageLabel.attempts < MAX_ATTEMPTS),
-    )
+    ]
+    if stale_unless is not None:
+        conditions.append(
+            or_(
+                MessageLabel.model != stale_unless.model,
+                MessageLabel.prompt_version != stale_unless.prompt_version,
+            )
+        )
+    return or_(*conditions)
 
 
 def _label_join() -> Any:
     return and_(MessageLabel.message_id == Message.id)
 
 
-def pending_messages(conn: Connection, window: TimeWindow, limit: int | None) -> list[PendingMessage]:
+def pending_messages(
+    conn: Connection, window: TimeWindow, limit: int | None, stale_unless: TaskVersion | None = None
+) -> list[PendingMessage]:
     """Messages of the window needing tier-1, oldest first."""
     query = (
         select(
@@ -78,7 +89,7 @@ def pending_messages(conn: Connection, window: TimeWindow, limit: int | None) ->
             MessageLabel.attempts,
         )
         .outerjoin(MessageLabel, _label_join())
-        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter())
+        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter(stale_unless))
         .order_by(Message.sent_at, Message.id)
     )
     if limit:
@@ -96,7 +107,7 @@ def pending_messages(conn: Connection, window: TimeWindow, limit: int | None) ->
     ]
 
 
-def count_pending(conn: Connection, window: TimeWindow) -> tuple[int, int]:
+def count_pending(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
     """(messages in the window, messages of it still needing tier-1)."""
     total = conn.execute(
         select(func.count()).where(Message.sent_at >= window.start, Message.sent_at < window.end)
@@ -105,7 +116,7 @@ def count_pending(conn: Connection, window: TimeWindow) -> tuple[int, int]:
         select(func.count())
         .select_from(Message)
         .outerjoin(MessageLabel, _label_join())
-        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter())
+        .where(Message.sent_at >= window.start, Message.sent_at < window.end, pending_filter(stale_unless))
     ).scalar_one()
     return int(total), int(pending)
 
@@ -276,8 +287,9 @@ def message_labels(
     window = partition_window(context)
     label = partition_label(context)
     cap = llm.item_cap
+    stale_unless = llm.stale_unless(TIER1)
     with warehouse.read() as conn:
-        todo = pending_messages(conn, window, cap or None)
+        todo = pending_messages(conn, window, cap or None, stale_unless)
     context.log.info(f"{len(todo)} message(s) of {label} need tier-1" + (f" (cap {cap})" if cap else ""))
 
     written: list[dict[str, Any]] = []
@@ -303,7 +315,7 @@ def message_labels(
     record_usage(context, warehouse, engine, partition=label)
 
     with warehouse.read() as conn:
-        total, remaining = count_pending(conn, window)
+        total, remaining = count_pending(conn, window, stale_unless)
     statuses = Counter(row["status"] for row in written)
     categories = Counter(row["category"] for row in written if row["category"])
     relevant = sum(1 for row in written if (row["relevance"] or 0) >= RELEVANCE_THRESHOLD)
@@ -316,6 +328,7 @@ def message_labels(
         "labelled_this_run": len(written),
         "remaining": remaining,
         "complete": remaining == 0,
+        "refreshed_stale": stale_unless is not None,
         "relevant_this_run": relevant,
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),

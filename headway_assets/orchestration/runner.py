@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
@@ -49,10 +50,18 @@ def run_pipeline(
     first_partition: str,
     last_partition: str,
     asset_selection: Sequence[dg.AssetKey] | None = None,
+    refresh_stale: bool = False,
     progress: Callable[[str], None] = print,
     poll_seconds: float = 0.5,
 ) -> PipelineRunReport:
-    """Materialise `asset_selection` (default: every asset) for a partition range in one run."""
+    """Materialise `asset_selection` (default: every asset) for a partition range in one run.
+
+    `refresh_stale` sets the LLM resource's knob of that name for this run: the AI tiers also redo
+    what an earlier model, prompt version or taxonomy made (cached answers still serve the rest).
+    """
+    run_config: dict[str, Any] = dict(QUIET_RUN_CONFIG)
+    if refresh_stale:
+        run_config["resources"] = {"llm": {"config": {"refresh_stale": True}}}
     job = defs.resolve_job_def(PIPELINE_JOB.name)
     outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
     tags = {RANGE_START_TAG: first_partition, RANGE_END_TAG: last_partition, "headway/launched_by": "cli"}
@@ -62,7 +71,7 @@ def run_pipeline(
             outcome["result"] = job.execute_in_process(
                 instance=instance,
                 tags=tags,
-                run_config=QUIET_RUN_CONFIG,
+                run_config=run_config,
                 asset_selection=list(asset_selection) if asset_selection else None,
                 raise_on_error=False,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import Field
@@ -12,7 +13,7 @@ from pydantic import Field
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmProvider
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 from headway_assets.settings import HeadwaySettings, get_settings
 
 DEFAULT_MODELS: dict[str, dict[str, str]] = {
@@ -24,6 +25,18 @@ DEFAULT_MODELS: dict[str, dict[str, str]] = {
     },
     "openai": {TIER1: "gpt-4.1-mini", TIER2: "gpt-4.1", INSIGHT: "gpt-4.1-mini", MATCH: "gpt-4.1-mini"},
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskVersion:
+    """The model and prompt version a task's outcomes are made with under the current configuration."""
+
+    model: str
+    prompt_version: str
+
+    def differs(self, model: str | None, prompt_version: str | None) -> bool:
+        """Whether an outcome made with `model` and `prompt_version` was made some other way."""
+        return model != self.model or prompt_version != self.prompt_version
 
 
 def build_provider(name: str, *, base_url: str | None, timeout_seconds: float, max_retries: int) -> LlmProvider:
@@ -61,8 +74,12 @@ class LlmResource(dg.ConfigurableResource):
     run_deadline_seconds: float | None = Field(default=None, description="Soft time limit of one run (0 = none).")
     timeout_seconds: float | None = None
     max_retries: int | None = None
-    use_cache: bool = Field(
-        default=True, description="Reuse cached answers (turn off only to measure or to force re-labelling)."
+    use_cache: bool = Field(default=True, description="Reuse cached answers (turn off only to measure).")
+    refresh_stale: bool = Field(
+        default=False,
+        description="Also redo outcomes made with another model or prompt version (tier-2: another taxonomy) than "
+        "this configuration's. Set it for a run or backfill after changing one of them; answers for unchanged "
+        "items still come from the cache, so only what changed costs LLM calls.",
     )
 
     def _settings(self) -> HeadwaySettings:
@@ -88,6 +105,12 @@ class LlmResource(dg.ConfigurableResource):
             INSIGHT: self.insight_model or settings.insight_model or defaults[INSIGHT],
             MATCH: self.match_model or settings.match_model or defaults[MATCH],
         }
+
+    def stale_unless(self, task: str) -> TaskVersion | None:
+        """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is on; else None."""
+        if not self.refresh_stale:
+            return None
+        return TaskVersion(model=self.models()[task], prompt_version=PROMPT_VERSIONS[task])
 
     @property
     def item_cap(self) -> int:

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
@@ -136,3 +136,84 @@ def test_the_catalogue_does_not_depend_on_how_days_were_materialised(
     _reset_ai(seeded_warehouse)
     materialize_assets([*DAILY_AI, feature_catalog], seeded_warehouse, first=DAYS[0], last=DAYS[-1])
     assert _catalog(seeded_warehouse) == in_order
+
+
+def test_refresh_stale_redoes_what_another_model_prompt_or_taxonomy_made(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    url, day = seeded_warehouse, DAYS[0]
+    assert materialize_assets([*RAW_MESSAGE_ASSETS, *DAILY_AI], url, partition=day).success
+    with write_transaction(url) as conn:
+        labels = dict(
+            conn.execute(select(MessageLabel.message_id, MessageLabel.category).order_by(MessageLabel.message_id))
+            .tuples()
+            .all()[:3]
+        )
+        extractions = (
+            conn.execute(select(MessageExtraction.message_id).order_by(MessageExtraction.message_id).limit(2))
+            .scalars()
+            .all()
+        )
+        summaries = dict(
+            conn.execute(select(MessageInsight.message_id, MessageInsight.summary).order_by(MessageInsight.message_id))
+            .tuples()
+            .all()[:2]
+        )
+        assert len(labels) == 3 and len(extractions) == 2 and len(summaries) == 2
+        # As an earlier model, taxonomy and prompt version left them.
+        conn.execute(
+            update(MessageLabel)
+            .where(MessageLabel.message_id.in_(labels))
+            .values(model="earlier-model", category="praise")
+        )
+        conn.execute(
+            update(MessageExtraction)
+            .where(MessageExtraction.message_id.in_(extractions))
+            .values(taxonomy_fingerprint="earlier-taxonomy")
+        )
+        conn.execute(
+            update(MessageInsight)
+            .where(MessageInsight.message_id.in_(summaries))
+            .values(prompt_version="insight-v0", summary="stale")
+        )
+
+    done = {"message_labels": "labelled_this_run", "feature_mentions": "extracted_this_run"}
+    done["message_insights"] = "summarised_this_run"
+    default = materialize_assets(DAILY_AI, url, partition=day)
+    for node, key in done.items():  # by default only new, changed or failed items are done
+        assert default.asset_materializations_for_node(node)[0].metadata[key].value == 0, node
+
+    refreshed = materialize_assets(DAILY_AI, url, partition=day, refresh_stale=True)
+    for node, key, stale in zip(done, done.values(), (3, 2, 2), strict=True):
+        metadata: Any = refreshed.asset_materializations_for_node(node)[0].metadata
+        assert metadata[key].value == stale, node
+        assert metadata["refreshed_stale"].value is True
+        assert metadata["remaining"].value == 0
+        assert metadata["llm_calls"].value == 0, f"{node}: unchanged answers come from the cache"
+    with read_connection(url) as conn:
+        assert (
+            dict(
+                conn.execute(
+                    select(MessageLabel.message_id, MessageLabel.category).where(MessageLabel.message_id.in_(labels))
+                )
+                .tuples()
+                .all()
+            )
+            == labels
+        )
+        assert not conn.execute(select(MessageLabel).where(MessageLabel.model == "earlier-model")).first()
+        assert not conn.execute(
+            select(MessageExtraction).where(MessageExtraction.taxonomy_fingerprint == "earlier-taxonomy")
+        ).first()
+        assert (
+            dict(
+                conn.execute(
+                    select(MessageInsight.message_id, MessageInsight.summary).where(
+                        MessageInsight.message_id.in_(summaries)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            == summaries
+        )
