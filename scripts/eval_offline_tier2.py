@@ -7,7 +7,7 @@
 
 The pipeline is replayed in memory: every message of the demo exports is chunked and labelled
 by the offline tier-1 classifier; messages with relevance >= 6 go through the offline extractor
-(their relevant chunks only, as `feature_mentions` does); the mentions are built into the
+(the whole message, as `feature_mentions` does); the mentions are built into the
 catalogue with `catalog.build_catalog` and the offline matcher. The ground truth is the demo's
 `expected.jsonl` (the canonical asks of every message).
 
@@ -55,6 +55,7 @@ class DemoMessage:
     message: NormalisedMessage
     asks: tuple[str, ...]
     pieces: tuple[str, ...]  # what tier-2 reads (empty when not relevant)
+    relevant_chunk_chars: int = 0  # what tier-1 scored relevant in it (tier-2's input until tier2-v2)
 
 
 @dataclass
@@ -108,8 +109,9 @@ def load_demo(base: Path, classifier: OfflineClassifier) -> tuple[list[DemoMessa
                 relevant = [
                     c for c, label in zip(chunks, labels, strict=True) if label.relevance >= RELEVANCE_THRESHOLD
                 ]
-                pieces = tuple(c.text for c in relevant)
-                messages.append(DemoMessage(org.slug, message, tuple(row["asks"]), pieces))
+                pieces = (message.text,) if relevant else ()  # as the pipeline: the whole relevant message
+                chunk_chars = sum(len(c.text) for c in relevant)
+                messages.append(DemoMessage(org.slug, message, tuple(row["asks"]), pieces, chunk_chars))
     return messages, info
 
 
@@ -268,6 +270,8 @@ def report(
         "relevant_messages": len(relevant),
         "feedback_messages": len(feedback),
         "relevant_feedback_messages": len(relevant_feedback),
+        "tier2_input_chars": sum(len(piece) for m in relevant for piece in m.pieces),
+        "relevant_chunk_chars": sum(m.relevant_chunk_chars for m in relevant),
         "mentions": len(mentions),
         "drafts": counters.get("drafts", 0),
         "quotes_substring_pct": 100.0

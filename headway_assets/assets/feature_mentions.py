@@ -1,9 +1,11 @@
 """Tier-2 (`feature_mentions`): the structured asks in every relevant message of the day.
 
-Relevant means a current tier-1 label with relevance >= 6. Long messages are read through
-their relevant chunks only. Every mention carries a verbatim evidence quote located in the
-message (quotes that cannot be found are rejected and counted), and a theme / sub-theme from
-the organisation's taxonomy. Bounded and resumable like tier-1.
+Relevant means a current tier-1 label with relevance >= 6 (for a long message: one of its
+chunks scored so). Tier-2 then reads the whole message: tier-1 sees at most five windows of a
+long call, and a call's asks are often outside them (docs/quality.md measures it). Every
+mention carries a verbatim evidence quote located in the message (quotes that cannot be found
+are rejected and counted), and a theme / sub-theme from the organisation's taxonomy. Bounded
+and resumable like tier-1.
 """
 
 import hashlib
@@ -53,7 +55,7 @@ MAX_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class RelevantMessage:
-    """A relevant message of the window and what tier-1 said about its chunks."""
+    """A relevant message of the window, due for tier-2."""
 
     id: int
     org_id: int
@@ -64,7 +66,6 @@ class RelevantMessage:
     customer: str | None
     sent_at: Any
     content_hash: str
-    chunks: list[dict[str, Any]]
     attempts: int
 
 
@@ -95,7 +96,6 @@ def relevant_messages(
             Message.customer,
             Message.sent_at,
             Message.content_hash,
-            MessageLabel.chunks,
             MessageExtraction.status.label("extraction_status"),
             MessageExtraction.content_hash.label("extraction_hash"),
             MessageExtraction.taxonomy_fingerprint,
@@ -123,7 +123,6 @@ def relevant_messages(
             customer=row.customer,
             sent_at=row.sent_at,
             content_hash=row.content_hash,
-            chunks=list((row.chunks or {}).get("chunks", [])),
             attempts=row.attempts if row.extraction_status == "failed" else 0,
         )
         for row in rows
@@ -146,15 +145,6 @@ def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
         conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).tuples().all()
     )
     return {org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug) for org_id, slug in slugs.items()}
-
-
-def _pieces(message: RelevantMessage) -> list[str]:
-    """The text tier-2 reads: the whole message, or its relevant chunks."""
-    if not message.chunks:
-        return [message.text]
-    relevant = [c for c in message.chunks if (c.get("relevance") or 0) >= RELEVANCE_THRESHOLD]
-    chosen = relevant or [max(message.chunks, key=lambda c: c.get("relevance") or 0)]
-    return [message.text[c["start"] : c["end"]] for c in chosen]
 
 
 def _item_hash(item: Tier2Input, taxonomy_fingerprint: str) -> str:
@@ -200,7 +190,7 @@ def build_mention_rows(
             rejected += 1
             continue
         key = _normalise_title(draft.title)
-        if key in seen_titles:  # the same ask found in two chunks of one message
+        if key in seen_titles:  # the same ask answered twice for one message
             continue
         seen_titles.add(key)
         start, quote = located
@@ -238,28 +228,24 @@ async def extract_slice(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(mention rows, extraction rows) for the messages of one slice that got an outcome."""
     items: dict[str, Tier2Input] = {}
-    keys: dict[int, list[str]] = {}
+    keys: dict[int, str] = {}
     for message in messages:
         taxonomy = taxonomies[message.org_id]
-        fingerprint = taxonomy.fingerprint()
-        keys[message.id] = []
-        for piece in _pieces(message):
-            item = Tier2Input(
-                text=piece,
-                source=message.source,
-                customer=message.customer,
-                title=message.title,
-                taxonomy=taxonomy.listing(),
-            )
-            key = _item_hash(item, fingerprint)
-            items[key] = item
-            keys[message.id].append(key)
+        item = Tier2Input(
+            text=message.text,
+            source=message.source,
+            customer=message.customer,
+            title=message.title,
+            taxonomy=taxonomy.listing(),
+        )
+        keys[message.id] = key = _item_hash(item, taxonomy.fingerprint())
+        items[key] = item
     answers = await engine.extract(items)
     mention_rows: list[dict[str, Any]] = []
     extraction_rows: list[dict[str, Any]] = []
     for message in messages:
-        outcomes = [answers.get(key) for key in keys[message.id]]
-        if any(outcome is None for outcome in outcomes):
+        outcome = answers.get(keys[message.id])
+        if outcome is None:
             continue  # not attempted before the deadline
         base = {
             "message_id": message.id,
@@ -272,19 +258,18 @@ async def extract_slice(
             "prompt_version": PROMPT_VERSIONS[TIER2],
             "extracted_at": utc_now(),
         }
-        failures = [o for o in outcomes if isinstance(o, LlmFailure)]
-        if failures:
+        if isinstance(outcome, LlmFailure):
             extraction_rows.append(
                 base
                 | {
                     "status": "failed",
                     "mention_count": 0,
                     "rejected_quotes": 0,
-                    "error": f"{failures[0].status}: {failures[0].error}",
+                    "error": f"{outcome.status}: {outcome.error}",
                 }
             )
             continue
-        drafts = [draft for o in outcomes if isinstance(o, MentionExtraction) for draft in o.mentions]
+        drafts = list(outcome.mentions) if isinstance(outcome, MentionExtraction) else []
         rows, rejected = build_mention_rows(message, drafts, taxonomies[message.org_id], engine)
         mention_rows += rows
         extraction_rows.append(

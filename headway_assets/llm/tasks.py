@@ -20,7 +20,7 @@ MATCH = "match"
 
 PROMPT_VERSIONS: dict[str, str] = {
     TIER1: "tier1-v1",
-    TIER2: "tier2-v1",
+    TIER2: "tier2-v2",  # v2: the whole relevant message, not its relevant chunks
     INSIGHT: "insight-v1",
     MATCH: "match-v1",
 }
@@ -208,7 +208,8 @@ def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
         user=user,
         output_model=MentionBatch,
         payload=items,
-        max_tokens=min(16_000, 300 + 600 * len(items)),
+        # Room for the asks of a long call as well as for many short messages' asks.
+        max_tokens=min(16_000, 300 + 600 * len(items) + sum(len(item.text) for _, item in items) // 25),
     )
 
 

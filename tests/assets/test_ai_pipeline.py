@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
@@ -14,6 +15,8 @@ from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.insights import insights, message_insights
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.llm.chunking import chunk_text
+from headway_assets.sources.message import content_hash
 from headway_assets.warehouse.database import read_connection, write_transaction
 from headway_assets.warehouse.schema import (
     FeatureMention,
@@ -23,6 +26,7 @@ from headway_assets.warehouse.schema import (
     MessageExtraction,
     MessageInsight,
     MessageLabel,
+    Organization,
     PeriodInsight,
 )
 from tests.assets.conftest import MaterializeFn
@@ -217,3 +221,52 @@ def test_refresh_stale_redoes_what_another_model_prompt_or_taxonomy_made(
             )
             == summaries
         )
+
+
+def test_tier2_reads_the_whole_of_a_long_call_not_only_the_windows_tier1_scored(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    url, day = seeded_warehouse, DAYS[0]
+    opening = (
+        "Ana Costa: It would be really helpful if we could export dashboards as PDF files for the board. "
+        "Right now we take screenshots every month and paste them into slides, which takes hours.\n"
+    )
+    filler = "Sam Lee: Okay, next one on the list. Let's park that and come back to it in planning.\n"
+    later_ask = (
+        "Ana Costa: Could you add single sign-on with Okta? Our IT team will not approve more "
+        "accounts without SSO, and we need it before the renewal.\n"
+    )
+    head = opening + filler * 40
+    text = head + later_ask + filler * 60
+    ask_at = len(head)
+    windows = chunk_text(text)
+    assert not any(w.start <= ask_at < w.end for w in windows), "the later ask must lie outside tier-1's windows"
+    materialize_assets(RAW_MESSAGE_ASSETS, url, partition=day)
+    with write_transaction(url) as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == "acme")).scalar_one()
+        message_id = conn.execute(
+            insert(Message)
+            .values(
+                org_id=org_id,
+                source="gong",
+                external_id="long-call-1",
+                sent_at=datetime.fromisoformat(f"{day}T15:00:00+00:00"),
+                title="Quarterly review",
+                text=text,
+                text_length=len(text),
+                content_hash=content_hash(text),
+                record_hash=content_hash(text),
+                source_metadata={},
+            )
+            .returning(Message.id)
+        ).scalar_one()
+
+    assert materialize_assets([message_labels, feature_mentions], url, partition=day).success
+    with read_connection(url) as conn:
+        quotes = (
+            conn.execute(select(FeatureMention.evidence_quote).where(FeatureMention.message_id == message_id))
+            .scalars()
+            .all()
+        )
+    assert any("PDF" in quote for quote in quotes), quotes
+    assert any("Okta" in quote for quote in quotes), quotes  # outside every window tier-1 scored
