@@ -43,7 +43,12 @@ class HeadwaySettings(BaseSettings):
     tier1_batch_items: int = Field(default=50, ge=1, description="Messages (or chunks) per tier-1 call.")
     tier2_batch_items: int = Field(default=12, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
     insight_batch_items: int = Field(default=12, ge=1, description="Messages per insight call.")
-    llm_batch_chars: int = Field(default=40_000, ge=1_000, description="Characters of input per batched call.")
+    llm_batch_chars: int = Field(
+        default=80_000,
+        ge=1_000,
+        description="Characters of input per batched call (80,000 is about 20,000 tokens: well inside every "
+        "model's context, and room for several whole call transcripts in one tier-2 call).",
+    )
     max_items_per_run: int = Field(
         default=0, ge=0, description="Messages one AI run handles before stopping early (0 = no cap)."
     )

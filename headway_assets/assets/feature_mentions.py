@@ -383,11 +383,11 @@ def feature_mentions(
     async def run() -> None:
         async with llm.engine(warehouse.url, progress=progress_logger(context, every=50)) as engine:
             holder["engine"] = engine
-            for start in range(0, len(due), step := engine.slice_size(TIER2)):
+            for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
                 if engine.deadline_passed():
                     context.log.warning("run deadline reached: the rest stays pending for the next run")
                     break
-                mention_rows, extraction_rows = await extract_slice(engine, due[start : start + step], taxonomies)
+                mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
                 write_extractions(warehouse, mention_rows, extraction_rows)
                 mentions_written.extend(mention_rows)
                 extractions_written.extend(extraction_rows)

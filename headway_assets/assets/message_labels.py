@@ -25,7 +25,7 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
-from headway_assets.llm.chunking import OVERSIZED_LIMIT, chunk_text
+from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, OVERSIZED_LIMIT, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
@@ -105,6 +105,12 @@ def pending_messages(
         )
         for r in conn.execute(query)
     ]
+
+
+def sent_chars(message: PendingMessage) -> int:
+    """About how many characters of `message` tier-1 sends: its chunks (none when oversized)."""
+    length = len(message.text)
+    return 0 if length > OVERSIZED_LIMIT else min(length, MAX_CHUNKS * CHUNK_SIZE)
 
 
 def count_pending(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
@@ -295,11 +301,11 @@ def message_labels(
     written: list[dict[str, Any]] = []
 
     async def work(engine: LlmEngine) -> None:
-        for start in range(0, len(todo), step := engine.slice_size(TIER1)):
+        for piece in engine.slices(TIER1, todo, size=sent_chars):
             if engine.deadline_passed():
                 context.log.warning("run deadline reached: stopping; the rest stays pending for the next run")
                 break
-            rows = await label_slice(engine, todo[start : start + step])
+            rows = await label_slice(engine, piece)
             write_labels(warehouse, rows)
             written.extend(rows)
 

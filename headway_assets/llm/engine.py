@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +48,9 @@ from headway_assets.llm.tasks import (
 from headway_assets.llm.tracing import get_tracer, llm_span
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
+# Fewest items per slice: small configurations still commit in reasonable steps.
+MIN_SLICE_ITEMS = 100
 DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 50, TIER2: 12, INSIGHT: 12, MATCH: 1}
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -103,7 +106,7 @@ class EngineConfig:
     max_in_flight: int = 16
     # Items per call, per task (matching is inherently one per call), and characters per call.
     batch_items: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_ITEMS))
-    batch_chars: int = 40_000
+    batch_chars: int = 80_000
     # Attempts per call when the answer is malformed or off-schema (transport errors are
     # retried inside the SDK, honouring retry-after).
     validation_attempts: int = 2
@@ -142,14 +145,28 @@ class LlmEngine:
         """Running totals of `task` in this engine."""
         return self.stats.setdefault(task, TaskStats())
 
-    def slice_size(self, task: str, *, minimum: int = 100) -> int:
-        """Items to hand over per slice so that one slice fills every call slot once.
+    def slices(self, task: str, items: Sequence[T], size: Callable[[T], int] | None = None) -> Iterator[list[T]]:
+        """`items` in slices that each fill every call slot once, by item count and by characters.
 
-        Assets commit after each slice; a slice smaller than this would leave slots idle and
-        turn one wave of calls into several.
+        Assets commit after each slice; a slice smaller than this would leave slots idle and turn
+        one wave of calls into several, a larger one would make the last wave of each slice a
+        straggler. `size` gives an item's characters (the batches' other budget); without it
+        slices are cut by count alone.
         """
         per_call = self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
-        return max(minimum, self.config.max_in_flight * per_call)
+        max_items = max(MIN_SLICE_ITEMS, self.config.max_in_flight * per_call)
+        max_chars = self.config.max_in_flight * self.config.batch_chars
+        current: list[T] = []
+        chars = 0
+        for item in items:
+            length = size(item) if size is not None else 0
+            if current and (len(current) >= max_items or chars + length > max_chars):
+                yield current
+                current, chars = [], 0
+            current.append(item)
+            chars += length
+        if current:
+            yield current
 
     def deadline_passed(self) -> bool:
         """True once the run's deadline (monotonic clock) is behind us."""
