@@ -288,7 +288,7 @@ class MessageLabel(Base):
     chunk_count: Mapped[int] = mapped_column(Integer, default=1)
     best_chunk: Mapped[int | None] = mapped_column(Integer)
     # Per chunk of a long message: {"chunks": [{"index", "start", "end", "category", "relevance"}]};
-    # tier-2 reads the relevant chunks from here.
+    # the message insight reads the relevant chunks first from here.
     chunks: Mapped[dict[str, Any]] = mapped_column(default=dict)
     provider: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(100))
