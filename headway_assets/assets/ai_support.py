@@ -8,12 +8,23 @@ from sqlalchemy import insert
 
 from headway_assets.llm.engine import LlmEngine, TaskStats
 from headway_assets.llm.tracing import flush_traces
+from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.warehouse.schema import LlmUsage
 
 AI_GROUP = "ai"
 LLM_POOL = "llm"  # bounds LLM-bound steps across all runs (dagster.yaml / `dg` pool limits)
 T = TypeVar("T")
+# Run tag that asks the AI assets to redo stale outcomes (as the LLM resource's `refresh_stale`);
+# a tag can be set in the UI's backfill dialog, where run config cannot.
+REFRESH_STALE_TAG = "headway/refresh_stale"
+
+
+def refresh_version(context: dg.AssetExecutionContext, llm: LlmResource, task: str) -> TaskVersion | None:
+    """What `task`'s outcomes must have been made with to stay current in this run, or None when
+    the run does not refresh stale outcomes (neither `refresh_stale` nor the run tag is set)."""
+    tagged = context.run.tags.get(REFRESH_STALE_TAG, "").strip().lower() in ("1", "true", "yes")
+    return llm.stale_unless(task, requested=tagged)
 
 
 def progress_logger(context: dg.AssetExecutionContext, every: int = 200) -> Callable[[str, int, int], None]:

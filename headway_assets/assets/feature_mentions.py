@@ -23,6 +23,7 @@ from headway_assets.assets.ai_support import (
     llm_metadata,
     progress_logger,
     record_usage,
+    refresh_version,
     run_async,
 )
 from headway_assets.assets.message_labels import message_labels
@@ -368,7 +369,7 @@ def feature_mentions(
     label = partition_label(context)
     with warehouse.write() as conn:
         pruned = prune_irrelevant(conn, window)
-    stale_unless = llm.stale_unless(TIER2)
+    stale_unless = refresh_version(context, llm, TIER2)
     with warehouse.read() as conn:
         due = relevant_messages(conn, window, stale_unless)
         taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}

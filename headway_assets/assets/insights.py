@@ -15,6 +15,7 @@ from headway_assets.assets.ai_support import (
     llm_metadata,
     progress_logger,
     record_usage,
+    refresh_version,
     run_async,
 )
 from headway_assets.assets.feature_catalog import feature_catalog
@@ -143,7 +144,7 @@ def message_insights(
             Message.id.not_in(select(Message.id).join(MessageLabel).where(_relevant_filter(window))),
         )
         pruned = conn.execute(delete(MessageInsight).where(MessageInsight.message_id.in_(irrelevant))).rowcount
-    stale_unless = llm.stale_unless(INSIGHT)
+    stale_unless = refresh_version(context, llm, INSIGHT)
     with warehouse.read() as conn:
         due, relevant_total = insight_inputs(conn, window, stale_unless)
     if llm.item_cap:

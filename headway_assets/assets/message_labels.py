@@ -20,6 +20,7 @@ from headway_assets.assets.ai_support import (
     llm_metadata,
     progress_logger,
     record_usage,
+    refresh_version,
     run_async,
 )
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
@@ -293,7 +294,7 @@ def message_labels(
     window = partition_window(context)
     label = partition_label(context)
     cap = llm.item_cap
-    stale_unless = llm.stale_unless(TIER1)
+    stale_unless = refresh_version(context, llm, TIER1)
     with warehouse.read() as conn:
         todo = pending_messages(conn, window, cap or None, stale_unless)
     context.log.info(f"{len(todo)} message(s) of {label} need tier-1" + (f" (cap {cap})" if cap else ""))

@@ -10,10 +10,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import dagster as dg
 
+from headway_assets.assets.ai_support import REFRESH_STALE_TAG
 from headway_assets.orchestration.jobs import PIPELINE_JOB
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -56,22 +56,21 @@ def run_pipeline(
 ) -> PipelineRunReport:
     """Materialise `asset_selection` (default: every asset) for a partition range in one run.
 
-    `refresh_stale` sets the LLM resource's knob of that name for this run: the AI tiers also redo
-    what an earlier model, prompt version or taxonomy made (cached answers still serve the rest).
+    `refresh_stale` tags the run so that the AI tiers also redo what an earlier model, prompt
+    version or taxonomy made (cached answers still serve the rest).
     """
-    run_config: dict[str, Any] = dict(QUIET_RUN_CONFIG)
-    if refresh_stale:
-        run_config["resources"] = {"llm": {"config": {"refresh_stale": True}}}
     job = defs.resolve_job_def(PIPELINE_JOB.name)
     outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
     tags = {RANGE_START_TAG: first_partition, RANGE_END_TAG: last_partition, "headway/launched_by": "cli"}
+    if refresh_stale:
+        tags[REFRESH_STALE_TAG] = "true"
 
     def execute() -> None:
         try:
             outcome["result"] = job.execute_in_process(
                 instance=instance,
                 tags=tags,
-                run_config=run_config,
+                run_config=QUIET_RUN_CONFIG,
                 asset_selection=list(asset_selection) if asset_selection else None,
                 raise_on_error=False,
             )

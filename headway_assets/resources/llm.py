@@ -106,9 +106,10 @@ class LlmResource(dg.ConfigurableResource):
             MATCH: self.match_model or settings.match_model or defaults[MATCH],
         }
 
-    def stale_unless(self, task: str) -> TaskVersion | None:
-        """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is on; else None."""
-        if not self.refresh_stale:
+    def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
+        """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is
+        on or the run `requested` it; else None."""
+        if not (self.refresh_stale or requested):
             return None
         return TaskVersion(model=self.models()[task], prompt_version=PROMPT_VERSIONS[task])
 

@@ -61,11 +61,12 @@ def materialize_assets(tmp_path: Path) -> MaterializeFn:
         instance: dg.DagsterInstance | None = None,
         selection: Any = None,
         raise_on_error: bool = True,
+        tags: dict[str, str] | None = None,
         **llm: Any,
     ) -> dg.ExecuteInProcessResult:
-        tags = {}
+        tags = dict(tags or {})
         if first and last:
-            tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+            tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         return dg.materialize(
             assets,
             partition_key=partition,

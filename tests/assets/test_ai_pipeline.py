@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import dagster as dg
+import pytest
 from sqlalchemy import delete, func, insert, select, update
 
+from headway_assets.assets.ai_support import REFRESH_STALE_TAG
 from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
@@ -142,8 +144,13 @@ def test_the_catalogue_does_not_depend_on_how_days_were_materialised(
     assert _catalog(seeded_warehouse) == in_order
 
 
+@pytest.mark.parametrize(
+    "how",
+    [{"refresh_stale": True}, {"tags": {REFRESH_STALE_TAG: "true"}}],
+    ids=["resource-config", "run-tag"],
+)
 def test_refresh_stale_redoes_what_another_model_prompt_or_taxonomy_made(
-    seeded_warehouse: str, materialize_assets: MaterializeFn
+    seeded_warehouse: str, materialize_assets: MaterializeFn, how: dict[str, Any]
 ) -> None:
     url, day = seeded_warehouse, DAYS[0]
     assert materialize_assets([*RAW_MESSAGE_ASSETS, *DAILY_AI], url, partition=day).success
@@ -187,7 +194,7 @@ def test_refresh_stale_redoes_what_another_model_prompt_or_taxonomy_made(
     for node, key in done.items():  # by default only new, changed or failed items are done
         assert default.asset_materializations_for_node(node)[0].metadata[key].value == 0, node
 
-    refreshed = materialize_assets(DAILY_AI, url, partition=day, refresh_stale=True)
+    refreshed = materialize_assets(DAILY_AI, url, partition=day, **how)
     for node, key, stale in zip(done, done.values(), (3, 2, 2), strict=True):
         metadata: Any = refreshed.asset_materializations_for_node(node)[0].metadata
         assert metadata[key].value == stale, node
