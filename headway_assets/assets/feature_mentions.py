@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select
 
 from headway_assets.assets.ai_support import (
     AI_GROUP,
@@ -26,13 +26,13 @@ from headway_assets.assets.ai_support import (
     refresh_version,
     run_async,
 )
-from headway_assets.assets.message_labels import message_labels
+from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
-from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft, MentionExtraction
+from headway_assets.llm.schemas import MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -41,7 +41,6 @@ from headway_assets.sources.message import TimeWindow
 from headway_assets.taxonomy import Taxonomy, load_taxonomy
 from headway_assets.warehouse.schema import (
     FeatureMention,
-    LabelStatus,
     Message,
     MessageExtraction,
     MessageLabel,
@@ -70,13 +69,17 @@ class RelevantMessage:
     attempts: int
 
 
-def _relevant_filter(window: TimeWindow) -> Any:
-    return and_(
-        Message.sent_at >= window.start,
-        Message.sent_at < window.end,
-        MessageLabel.status == LabelStatus.LABELLED.value,
-        MessageLabel.content_hash == Message.content_hash,
-        MessageLabel.relevance >= RELEVANCE_THRESHOLD,
+def relevant_in_window(window: TimeWindow) -> Any:
+    """Messages of the window whose current tier-1 label makes them relevant (joined to their label)."""
+    return and_(Message.sent_at >= window.start, Message.sent_at < window.end, relevant_label())
+
+
+def extraction_pending() -> Any:
+    """A relevant message tier-2 still owes: never extracted, changed since, or failed last time."""
+    return or_(
+        MessageExtraction.message_id.is_(None),
+        MessageExtraction.content_hash != Message.content_hash,
+        and_(MessageExtraction.status == "failed", MessageExtraction.attempts < MAX_ATTEMPTS),
     )
 
 
@@ -98,15 +101,15 @@ def relevant_messages(
             Message.sent_at,
             Message.content_hash,
             MessageExtraction.status.label("extraction_status"),
-            MessageExtraction.content_hash.label("extraction_hash"),
             MessageExtraction.taxonomy_fingerprint,
             MessageExtraction.model,
             MessageExtraction.prompt_version,
             MessageExtraction.attempts,
+            extraction_pending().label("pending"),
         )
         .join(MessageLabel, MessageLabel.message_id == Message.id)
         .outerjoin(MessageExtraction, MessageExtraction.message_id == Message.id)
-        .where(_relevant_filter(window))
+        .where(relevant_in_window(window))
         .order_by(Message.sent_at, Message.id)
     ).all()
     fingerprints: dict[int, str] = {}
@@ -127,14 +130,8 @@ def relevant_messages(
             attempts=row.attempts if row.extraction_status == "failed" else 0,
         )
         for row in rows
-        if _is_due(row) or (stale_unless is not None and _is_stale(row, stale_unless, fingerprints))
+        if row.pending or (stale_unless is not None and _is_stale(row, stale_unless, fingerprints))
     ]
-
-
-def _is_due(row: Any) -> bool:
-    if row.extraction_status is None or row.extraction_hash != row.content_hash:
-        return True
-    return row.extraction_status == "failed" and (row.attempts or 0) < MAX_ATTEMPTS
 
 
 def _is_stale(row: Any, current: TaskVersion, fingerprints: dict[int, str]) -> bool:
@@ -303,7 +300,9 @@ def prune_irrelevant(conn: Connection, window: TimeWindow) -> int:
         Message.sent_at >= window.start,
         Message.sent_at < window.end,
         ~Message.id.in_(
-            select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(_relevant_filter(window))
+            select(Message.id)
+            .join(MessageLabel, MessageLabel.message_id == Message.id)
+            .where(relevant_in_window(window))
         ),
     )
     removed = conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(irrelevant))).rowcount
@@ -328,7 +327,7 @@ def window_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[in
 def count_due(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
     """(relevant messages in the window, of which still due for tier-2)."""
     total = conn.execute(
-        select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(_relevant_filter(window))
+        select(Message.id).join(MessageLabel, MessageLabel.message_id == Message.id).where(relevant_in_window(window))
     ).all()
     return len(total), len(relevant_messages(conn, window, stale_unless))
 

@@ -19,7 +19,7 @@ from headway_assets.assets.ai_support import (
     run_async,
 )
 from headway_assets.assets.feature_catalog import feature_catalog
-from headway_assets.assets.feature_mentions import _relevant_filter, feature_mentions
+from headway_assets.assets.feature_mentions import feature_mentions, relevant_in_window
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
@@ -84,7 +84,7 @@ def insight_inputs(
         )
         .join(MessageLabel, MessageLabel.message_id == Message.id)
         .outerjoin(MessageInsight, MessageInsight.message_id == Message.id)
-        .where(_relevant_filter(window))
+        .where(relevant_in_window(window))
         .order_by(Message.sent_at, Message.id)
     ).all()
     titles: dict[int, list[str]] = defaultdict(list)
@@ -141,7 +141,7 @@ def message_insights(
         irrelevant = select(Message.id).where(
             Message.sent_at >= window.start,
             Message.sent_at < window.end,
-            Message.id.not_in(select(Message.id).join(MessageLabel).where(_relevant_filter(window))),
+            Message.id.not_in(select(Message.id).join(MessageLabel).where(relevant_in_window(window))),
         )
         pruned = conn.execute(delete(MessageInsight).where(MessageInsight.message_id.in_(irrelevant))).rowcount
     stale_unless = refresh_version(context, llm, INSIGHT)

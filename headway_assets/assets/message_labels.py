@@ -71,6 +71,15 @@ def pending_filter(stale_unless: TaskVersion | None = None) -> Any:
     return or_(*conditions)
 
 
+def relevant_label() -> Any:
+    """The message's tier-1 label is current and scores it relevant: what tier-2 and insights read."""
+    return and_(
+        MessageLabel.status == LabelStatus.LABELLED.value,
+        MessageLabel.content_hash == Message.content_hash,
+        MessageLabel.relevance >= RELEVANCE_THRESHOLD,
+    )
+
+
 def _label_join() -> Any:
     return and_(MessageLabel.message_id == Message.id)
 

@@ -23,12 +23,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, select
 
+from headway_assets.assets.feature_mentions import extraction_pending
+from headway_assets.assets.message_labels import pending_filter, relevant_label
 from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.warehouse.schema import (
-    LabelStatus,
     Message,
     MessageExtraction,
     MessageInsight,
@@ -41,8 +42,6 @@ from headway_assets.warehouse.stats import as_date, utc_day
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 SENSOR_INTERVAL_SECONDS = 30
-MAX_LABEL_ATTEMPTS = 3
-RELEVANCE_THRESHOLD = 6
 ALERT_WEBHOOK_ENV = "HEADWAY_ALERT_SLACK_WEBHOOK_URL"
 _ACTIVE_RUN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -122,48 +121,34 @@ def _day_states(conn: Connection, query: Any) -> dict[str, str]:
     return {as_date(row.day).isoformat(): f"{row.pending}-{row.max_id}" for row in conn.execute(query)}
 
 
+def _pending_per_day(day: Any) -> Any:
+    """Messages counted per day (with the newest id, so a changed pending set changes the state)."""
+    return select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id")).select_from(
+        Message
+    )
+
+
 def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
     """Per asset, the days with unfinished work and a fingerprint of what is unfinished."""
     day = utc_day(conn, Message.sent_at)
     labels = (
-        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
-        .select_from(Message)
+        _pending_per_day(day)
         .outerjoin(MessageLabel, MessageLabel.message_id == Message.id)
-        .where(
-            or_(
-                MessageLabel.message_id.is_(None),
-                MessageLabel.content_hash != Message.content_hash,
-                and_(MessageLabel.status == LabelStatus.FAILED.value, MessageLabel.attempts < MAX_LABEL_ATTEMPTS),
-            )
-        )
+        .where(pending_filter())
         .group_by(day)
     )
-    relevant = and_(
-        MessageLabel.status == LabelStatus.LABELLED.value,
-        MessageLabel.content_hash == Message.content_hash,
-        MessageLabel.relevance >= RELEVANCE_THRESHOLD,
-    )
     mentions = (
-        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
-        .select_from(Message)
+        _pending_per_day(day)
         .join(MessageLabel, MessageLabel.message_id == Message.id)
         .outerjoin(MessageExtraction, MessageExtraction.message_id == Message.id)
-        .where(
-            relevant,
-            or_(
-                MessageExtraction.message_id.is_(None),
-                MessageExtraction.content_hash != Message.content_hash,
-                and_(MessageExtraction.status == "failed", MessageExtraction.attempts < MAX_LABEL_ATTEMPTS),
-            ),
-        )
+        .where(relevant_label(), extraction_pending())
         .group_by(day)
     )
     insights = (
-        select(day.label("day"), func.count().label("pending"), func.max(Message.id).label("max_id"))
-        .select_from(Message)
+        _pending_per_day(day)
         .join(MessageLabel, MessageLabel.message_id == Message.id)
         .outerjoin(MessageInsight, MessageInsight.message_id == Message.id)
-        .where(relevant, MessageInsight.message_id.is_(None))
+        .where(relevant_label(), MessageInsight.message_id.is_(None))
         .group_by(day)
     )
     result = {
