@@ -21,6 +21,7 @@ from headway_assets.llm.tasks import MatchInput
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.warehouse.bulk import insert_rows
 from headway_assets.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
@@ -128,8 +129,7 @@ def write_catalog(conn: Connection, org_id: int, entries: list[CatalogEntry]) ->
             }
             for mention, method, score in entry.links
         ]
-    for start in range(0, len(links), 500):
-        conn.execute(insert(FeatureRequestMention), links[start : start + 500])
+    insert_rows(conn, FeatureRequestMention, links)
     counts["removed"] = len(stale)
     return dict(counts)
 

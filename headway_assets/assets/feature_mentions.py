@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Connection, and_, delete, insert, or_, select
+from sqlalchemy import Connection, and_, delete, or_, select
 
 from headway_assets.assets.ai_support import (
     AI_GROUP,
@@ -39,6 +39,7 @@ from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow
 from headway_assets.taxonomy import Taxonomy, load_taxonomy
+from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.warehouse.schema import (
     FeatureMention,
     Message,
@@ -284,14 +285,10 @@ def write_extractions(
         return
     ids = [row["message_id"] for row in extraction_rows]
     with warehouse.write() as conn:
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
-            conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(batch)))
-            conn.execute(delete(MessageExtraction).where(MessageExtraction.message_id.in_(batch)))
-        for start in range(0, len(mention_rows), 500):
-            conn.execute(insert(FeatureMention), mention_rows[start : start + 500])
-        for start in range(0, len(extraction_rows), 500):
-            conn.execute(insert(MessageExtraction), extraction_rows[start : start + 500])
+        delete_for_messages(conn, FeatureMention, ids)
+        delete_for_messages(conn, MessageExtraction, ids)
+        insert_rows(conn, FeatureMention, mention_rows)
+        insert_rows(conn, MessageExtraction, extraction_rows)
 
 
 def prune_irrelevant(conn: Connection, window: TimeWindow) -> int:

@@ -30,6 +30,7 @@ from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow
+from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
@@ -181,11 +182,8 @@ def message_insights(
         elif answer is not None:
             failures.append((message_id, f"{answer.status}: {answer.error}"))
     with warehouse.write() as conn:
-        ids = [row["message_id"] for row in rows]
-        for start in range(0, len(ids), 500):
-            conn.execute(delete(MessageInsight).where(MessageInsight.message_id.in_(ids[start : start + 500])))
-        for start in range(0, len(rows), 500):
-            conn.execute(insert(MessageInsight), rows[start : start + 500])
+        delete_for_messages(conn, MessageInsight, [row["message_id"] for row in rows])
+        insert_rows(conn, MessageInsight, rows)
     record_usage(context, warehouse, engine, partition=label)
     with warehouse.read() as conn:
         remaining = len(insight_inputs(conn, window, stale_unless)[0])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from headway_assets.assets.ai_support import (
     AI_GROUP,
@@ -34,6 +34,7 @@ from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.message import TimeWindow, content_hash
+from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 
 CHECK_EVERY_MESSAGE_LABELLED = "every_message_has_outcome"
@@ -244,11 +245,8 @@ def write_labels(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     with warehouse.write() as conn:
-        ids = [row["message_id"] for row in rows]
-        for start in range(0, len(ids), 500):
-            conn.execute(delete(MessageLabel).where(MessageLabel.message_id.in_(ids[start : start + 500])))
-        for start in range(0, len(rows), 500):
-            conn.execute(insert(MessageLabel), rows[start : start + 500])
+        delete_for_messages(conn, MessageLabel, [row["message_id"] for row in rows])
+        insert_rows(conn, MessageLabel, rows)
 
 
 def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ...]]:

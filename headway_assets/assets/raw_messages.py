@@ -24,6 +24,7 @@ from headway_assets.sources.message import (
     SourceReadError,
     TimeWindow,
 )
+from headway_assets.warehouse.bulk import batches
 from headway_assets.warehouse.ingestion import (
     ConnectionInfo,
     WriteStats,
@@ -190,11 +191,11 @@ def _rows_outside_window(
     with warehouse.read() as conn:
         for outcome in outcomes:
             keys = [(outcome.connection.org_id, m.external_id) for m in outcome.messages]
-            for start in range(0, len(keys), 400):
+            for batch in batches(keys):
                 rows = conn.execute(
                     select(Message.external_id, Message.sent_at).where(
                         Message.source == outcome.connection.source,
-                        tuple_(Message.org_id, Message.external_id).in_(keys[start : start + 400]),
+                        tuple_(Message.org_id, Message.external_id).in_(batch),
                         (Message.sent_at < window.start) | (Message.sent_at >= window.end),
                     )
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from headway_assets.sources.message import NormalisedMessage, SkippedItem, TimeWindow
+from headway_assets.warehouse.bulk import batches
 from headway_assets.warehouse.schema import (
     Message,
     Organization,
@@ -29,9 +30,6 @@ from headway_assets.warehouse.schema import (
 from headway_assets.warehouse.schema import (
     SkippedItem as SkippedItemRow,
 )
-
-# Rows per statement: well under SQLite's bound-parameter limit with ~20 columns a row.
-BATCH_SIZE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +50,6 @@ class ConnectionInfo:
     def label(self) -> str:
         """How logs and metadata name this connection."""
         return f"{self.org_slug}/{self.source}/{self.name}"
-
-
-def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +151,7 @@ def write_window(
     incoming = _dedupe(messages)
     source = connection.source
     existing: dict[str, tuple[int, str]] = {}
-    for ids in _chunks([m.external_id for m in incoming]):
+    for ids in batches([m.external_id for m in incoming]):
         for found_row in conn.execute(
             select(Message.id, Message.external_id, Message.record_hash).where(
                 Message.org_id == connection.org_id,
@@ -181,7 +174,7 @@ def write_window(
             values = {k: v for k, v in row.items() if k not in _IDENTITY_COLUMNS}
             conn.execute(update(Message).where(Message.id == found[0]).values(**values))
             updated += 1
-    for batch in _chunks(to_insert):
+    for batch in batches(to_insert):
         conn.execute(insert(Message), list(batch))
 
     if not prune:
@@ -198,7 +191,7 @@ def write_window(
         )
         if row.external_id not in keep
     ]
-    for batch in _chunks(stale):
+    for batch in batches(stale):
         conn.execute(delete(Message).where(Message.id.in_(batch)))
     return WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged, removed=len(stale))
 
