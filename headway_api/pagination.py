@@ -149,10 +149,16 @@ def page_document(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
 
 
 def page_of(
-    rows: Sequence[Any], sort: SortKey, limit: int, key_of: Callable[[Any], Sequence[Any]]
+    rows: Sequence[Any], sort: SortKey, limit: int, key_of: Callable[[Any], Sequence[Any]] | None = None
 ) -> tuple[list[Any], str | None]:
-    """Cut the `limit + 1` fetched rows to a page and the next page's cursor (None on the last page)."""
+    """Cut the `limit + 1` fetched rows to a page and the next page's cursor (None on the last page).
+
+    `key_of` reads the sort key of a row; by default rows are dicts keyed by column, and the key is
+    the values of the sort's columns.
+    """
     if len(rows) <= limit:
         return list(rows), None
     page = list(rows[:limit])
-    return page, encode_cursor(sort, key_of(page[-1]))
+    last = page[-1]
+    key = key_of(last) if key_of is not None else tuple(last[column.key] for column in sort.columns)
+    return page, encode_cursor(sort, key)

@@ -119,8 +119,7 @@ async def list_feature_requests(db: Reader, org_id: int, params: FeatureRequestL
     statement, values = feature_request_list_query(org_id, params)
     rows = await db.dicts(statement, values)
     sort = FEATURE_REQUEST_SORTS[params.sort]
-    column_name = params.sort.lstrip("-")
-    page, next_cursor = page_of(rows, sort, params.limit, lambda row: (row[column_name], row["id"]))
+    page, next_cursor = page_of(rows, sort, params.limit)
     return page_document([summary_fields(row) for row in page], next_cursor)
 
 

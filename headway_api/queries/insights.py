@@ -49,7 +49,7 @@ async def list_insights(db: Reader, org_id: int, params: InsightListParams) -> d
     values = params.filters()
     statement = _list_statement(tuple(sorted(values)), params.sort, params.cursor is not None)
     rows = await db.dicts(statement, {"org_id": org_id, **values, **page_params(sort, params.cursor, params.limit)})
-    page, next_cursor = page_of(rows, sort, params.limit, lambda row: (row["period_start"], row["id"]))
+    page, next_cursor = page_of(rows, sort, params.limit)
     return page_document([_insight(row) for row in page], next_cursor)
 
 

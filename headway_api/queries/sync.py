@@ -77,14 +77,13 @@ async def _filtered_page(
     params: _ListParams,
     statement_for: Callable[[tuple[str, ...], bool], AnySelect],
     sort: SortKey,
-    key_columns: tuple[str, ...],
 ) -> dict[str, Any]:
     """One page of the org's rows matching `params`' filters, from the statement of that filter shape."""
     values = {name: getattr(value, "value", value) for name, value in params.filters().items()}  # enums by value
     statement = statement_for(tuple(sorted(values)), params.cursor is not None)
     page_values = page_params(sort, params.cursor, params.limit)
     rows = await db.dicts(statement, {"org_id": org_id, **values, **page_values})
-    page, next_cursor = page_of(rows, sort, params.limit, lambda row: tuple(row[name] for name in key_columns))
+    page, next_cursor = page_of(rows, sort, params.limit)
     return page_document(page, next_cursor)
 
 
@@ -98,7 +97,7 @@ def _request_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_sync_requests(db: Reader, org_id: int, params: SyncRequestListParams) -> dict[str, Any]:
     """One page of the organisation's sync requests, newest first."""
-    return await _filtered_page(db, org_id, params, _request_list, SYNC_REQUEST_SORT, ("id",))
+    return await _filtered_page(db, org_id, params, _request_list, SYNC_REQUEST_SORT)
 
 
 _REQUEST_BY_ID = select(*_REQUEST_COLUMNS).where(SR.id == bindparam("request_id"), SR.org_id == bindparam("org_id"))
@@ -128,7 +127,7 @@ def _run_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_sync_runs(db: Reader, org_id: int, params: SyncRunListParams) -> dict[str, Any]:
     """One page of the organisation's sync history, newest first."""
-    return await _filtered_page(db, org_id, params, _run_list, SYNC_RUN_SORT, ("started_at", "id"))
+    return await _filtered_page(db, org_id, params, _run_list, SYNC_RUN_SORT)
 
 
 _RUN_BY_ID = select(*_RUN_COLUMNS).where(RUN.id == bindparam("run_id"), RUN.org_id == bindparam("org_id"))
@@ -160,4 +159,4 @@ def _connection_list(shape: tuple[str, ...], with_cursor: bool) -> AnySelect:
 
 async def list_connections(db: Reader, org_id: int, params: ConnectionListParams) -> dict[str, Any]:
     """One page of the organisation's source connections (never their settings or credentials)."""
-    return await _filtered_page(db, org_id, params, _connection_list, CONNECTION_SORT, ("id",))
+    return await _filtered_page(db, org_id, params, _connection_list, CONNECTION_SORT)

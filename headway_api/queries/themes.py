@@ -61,7 +61,7 @@ async def list_themes(db: Reader, org_id: int, params: ThemeListParams) -> dict[
     if params.parent is not None:
         values["parent"] = params.parent
     rows = await db.dicts(statement, values)
-    page, next_cursor = page_of(rows, THEME_SORT, params.limit, lambda row: (row["path"], row["id"]))
+    page, next_cursor = page_of(rows, THEME_SORT, params.limit)
     top_counts = await _counts(db, org_id, _THEME_COUNTS, [row["path"] for row in page if row["parent_id"] is None])
     sub_counts = await _counts(
         db, org_id, _SUB_THEME_COUNTS, [row["path"] for row in page if row["parent_id"] is not None]
