@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -98,6 +98,22 @@ class TaskStats:
         }
 
 
+def _cut(items: Iterable[T], size: Callable[[T], int], max_items: int, max_chars: int) -> Iterator[list[T]]:
+    """`items` in order, cut into runs of at most `max_items` and `max_chars` (an item larger than
+    `max_chars` goes alone)."""
+    current: list[T] = []
+    chars = 0
+    for item in items:
+        length = size(item)
+        if current and (len(current) >= max_items or chars + length > max_chars):
+            yield current
+            current, chars = [], 0
+        current.append(item)
+        chars += length
+    if current:
+        yield current
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Knobs the data team tunes cost and speed with."""
@@ -153,20 +169,12 @@ class LlmEngine:
         straggler. `size` gives an item's characters (the batches' other budget); without it
         slices are cut by count alone.
         """
-        per_call = self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
-        max_items = max(MIN_SLICE_ITEMS, self.config.max_in_flight * per_call)
+        max_items = max(MIN_SLICE_ITEMS, self.config.max_in_flight * self._items_per_call(task))
         max_chars = self.config.max_in_flight * self.config.batch_chars
-        current: list[T] = []
-        chars = 0
-        for item in items:
-            length = size(item) if size is not None else 0
-            if current and (len(current) >= max_items or chars + length > max_chars):
-                yield current
-                current, chars = [], 0
-            current.append(item)
-            chars += length
-        if current:
-            yield current
+        yield from _cut(items, size or (lambda _item: 0), max_items, max_chars)
+
+    def _items_per_call(self, task: str) -> int:
+        return self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
 
     def deadline_passed(self) -> bool:
         """True once the run's deadline (monotonic clock) is behind us."""
@@ -251,25 +259,15 @@ class LlmEngine:
 
     def _batches(self, spec: BatchSpec[Any], keys: Sequence[str], items: Mapping[str, Any]) -> list[list[str]]:
         """Group pending items into calls: same group key, within the item and character budgets."""
-        max_items = self.config.batch_items.get(spec.task, 1) if self.provider.supports_batching else 1
-        max_chars = self.config.batch_chars
+        max_items = self._items_per_call(spec.task)
         groups: dict[str, list[str]] = {}
         for key in keys:
             groups.setdefault(spec.group_key(items[key]), []).append(key)
-        batches: list[list[str]] = []
-        for group in groups.values():
-            current: list[str] = []
-            size = 0
-            for key in group:
-                length = spec.size(items[key])
-                if current and (len(current) >= max_items or size + length > max_chars):
-                    batches.append(current)
-                    current, size = [], 0
-                current.append(key)
-                size += length
-            if current:
-                batches.append(current)
-        return batches
+        return [
+            batch
+            for group in groups.values()
+            for batch in _cut(group, lambda key: spec.size(items[key]), max_items, self.config.batch_chars)
+        ]
 
     async def _run_batched(self, spec: BatchSpec[ModelT], items: Mapping[str, Any]) -> dict[str, ModelT | LlmFailure]:
         task = spec.task
