@@ -102,3 +102,22 @@ def run_async(work: Callable[[], Awaitable[T]]) -> T:
     import asyncio
 
     return asyncio.run(work())  # type: ignore[arg-type]
+
+
+def run_with_engine(
+    context: dg.AssetExecutionContext,
+    llm: LlmResource,
+    warehouse: WarehouseResource,
+    work: Callable[[LlmEngine], Awaitable[T]],
+    *,
+    progress_every: int | None = 200,
+) -> tuple[LlmEngine, T]:
+    """Run `work` with this run's engine (its provider client closed afterwards) from a synchronous
+    asset body; returns the engine, whose stats stay readable, and what `work` returned."""
+    progress = progress_logger(context, every=progress_every) if progress_every else None
+
+    async def run() -> tuple[LlmEngine, T]:
+        async with llm.engine(warehouse.url, progress=progress) as engine:
+            return engine, await work(engine)
+
+    return run_async(run)

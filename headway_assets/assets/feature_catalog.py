@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, delete, insert, select, update
 
-from headway_assets.assets.ai_support import AI_GROUP, LLM_POOL, llm_metadata, record_usage, run_async
+from headway_assets.assets.ai_support import AI_GROUP, LLM_POOL, llm_metadata, record_usage, run_with_engine
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.raw_messages import OWNERS
@@ -168,27 +168,21 @@ def feature_catalog(
         mentions = load_mentions(conn)
         org_slugs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
     context.log.info(f"building the catalogue from {len(mentions)} mentions")
-    holder: dict[str, Any] = {}
     match_failures: list[str] = []
 
-    async def run() -> None:
-        async with llm.engine(warehouse.url) as engine:
-            holder["engine"] = engine
+    async def build(engine: LlmEngine) -> list[CatalogEntry]:
+        async def matcher(item: MatchInput) -> tuple[str | None, float]:
+            key = _match_key(item)
+            answer = (await engine.match({key: item})).get(key)
+            if isinstance(answer, CatalogMatch):
+                return answer.candidate_id, answer.score
+            if isinstance(answer, LlmFailure):
+                match_failures.append(f"{item.title}: {answer.status}")
+            return None, 0.0
 
-            async def matcher(item: MatchInput) -> tuple[str | None, float]:
-                key = _match_key(item)
-                answer = (await engine.match({key: item})).get(key)
-                if isinstance(answer, CatalogMatch):
-                    return answer.candidate_id, answer.score
-                if isinstance(answer, LlmFailure):
-                    match_failures.append(f"{item.title}: {answer.status}")
-                return None, 0.0
+        return await build_catalog(mentions, matcher)
 
-            holder["entries"] = await build_catalog(mentions, matcher)
-
-    run_async(run)
-    engine: LlmEngine = holder["engine"]
-    entries: list[CatalogEntry] = holder["entries"]
+    engine, entries = run_with_engine(context, llm, warehouse, build, progress_every=None)
     record_usage(context, warehouse, engine, partition=None)
     by_org: dict[int, list[CatalogEntry]] = {org_id: [] for org_id in org_slugs}
     for entry in entries:

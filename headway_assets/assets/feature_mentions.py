@@ -21,10 +21,9 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
-    progress_logger,
     record_usage,
     refresh_version,
-    run_async,
+    run_with_engine,
 )
 from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
@@ -375,22 +374,18 @@ def feature_mentions(
     context.log.info(f"{len(due)} relevant message(s) of {label} need tier-2")
     mentions_written: list[dict[str, Any]] = []
     extractions_written: list[dict[str, Any]] = []
-    holder: dict[str, LlmEngine] = {}
 
-    async def run() -> None:
-        async with llm.engine(warehouse.url, progress=progress_logger(context, every=50)) as engine:
-            holder["engine"] = engine
-            for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
-                if engine.deadline_passed():
-                    context.log.warning("run deadline reached: the rest stays pending for the next run")
-                    break
-                mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
-                write_extractions(warehouse, mention_rows, extraction_rows)
-                mentions_written.extend(mention_rows)
-                extractions_written.extend(extraction_rows)
+    async def work(engine: LlmEngine) -> None:
+        for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
+            if engine.deadline_passed():
+                context.log.warning("run deadline reached: the rest stays pending for the next run")
+                break
+            mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
+            write_extractions(warehouse, mention_rows, extraction_rows)
+            mentions_written.extend(mention_rows)
+            extractions_written.extend(extraction_rows)
 
-    run_async(run)
-    engine = holder["engine"]
+    engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50)
     record_usage(context, warehouse, engine, partition=label)
     with warehouse.read() as conn:
         relevant_total, remaining = count_due(conn, window, stale_unless)

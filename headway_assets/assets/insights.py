@@ -13,17 +13,16 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
-    progress_logger,
     record_usage,
     refresh_version,
-    run_async,
+    run_with_engine,
 )
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions, relevant_in_window
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
-from headway_assets.llm.engine import LlmEngine
+from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
 from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
@@ -150,16 +149,11 @@ def message_insights(
         due, relevant_total = insight_inputs(conn, window, stale_unless)
     if llm.item_cap:
         due = dict(list(due.items())[: llm.item_cap])
-    holder: dict[str, Any] = {}
 
-    async def run() -> None:
-        async with llm.engine(warehouse.url, progress=progress_logger(context, every=100)) as engine:
-            holder["engine"] = engine
-            holder["answers"] = await engine.summarise({item_hash: item for _, item, item_hash in due.values()})
+    async def work(engine: LlmEngine) -> dict[str, InsightDraft | LlmFailure]:
+        return await engine.summarise({item_hash: item for _, item, item_hash in due.values()})
 
-    run_async(run)
-    engine: LlmEngine = holder["engine"]
-    answers = holder["answers"]
+    engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=100)
     rows: list[dict[str, Any]] = []
     failures: list[tuple[int, str]] = []
     for message_id, (org_id, _item, item_hash) in due.items():

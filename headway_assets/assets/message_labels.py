@@ -18,10 +18,9 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
-    progress_logger,
     record_usage,
     refresh_version,
-    run_async,
+    run_with_engine,
 )
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
@@ -317,15 +316,7 @@ def message_labels(
             write_labels(warehouse, rows)
             written.extend(rows)
 
-    engine_holder: dict[str, LlmEngine] = {}
-
-    async def run() -> None:
-        async with llm.engine(warehouse.url, progress=progress_logger(context)) as engine:
-            engine_holder["engine"] = engine
-            await work(engine)
-
-    run_async(run)
-    engine = engine_holder["engine"]
+    engine, _ = run_with_engine(context, llm, warehouse, work)
     record_usage(context, warehouse, engine, partition=label)
 
     with warehouse.read() as conn:
