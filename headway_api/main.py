@@ -18,15 +18,17 @@ from typing import Any, Literal
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from headway_api.api.deps import TOKEN_URL, AppState, StateDep
+from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import auth, feature_requests, insights, integrations, messages, stats, sync, themes
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.errors import install_error_handlers
@@ -37,6 +39,10 @@ from headway_assets.settings import PROJECT_ROOT, HeadwaySettings, get_settings
 from headway_assets.warehouse.database import ALEMBIC_INI
 
 LOGGER = logging.getLogger("headway_api")
+# The busiest listings first: routes are matched in order.
+ROUTERS = tuple(
+    module.router for module in (messages, feature_requests, stats, themes, insights, sync, auth, integrations)
+)
 VERSION = "0.1.0"
 DESCRIPTION = """
 Product feedback from Slack, Gmail, Gong and Fathom, as a de-duplicated catalogue of feature
@@ -157,9 +163,8 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    # The busiest listings first: routes are matched in order.
-    for module in (messages, feature_requests, stats, themes, insights, sync, auth, integrations):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     _document_security(app)
 
     @app.get(
@@ -189,8 +194,23 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
     return app
 
 
-# Operations anyone may call; every other one needs a bearer token.
-PUBLIC_PATHS = ("/health", TOKEN_URL)
+def _bearer_operations() -> set[tuple[str, str]]:
+    """(path, method) of the operations that take the bearer token: those depending on `get_context`.
+
+    Derived from the routes, so the sign-in, health, Slack callback (signed state) and webhook
+    (signature) operations are documented as what they are.
+    """
+
+    def uses_token(dependant: Dependant) -> bool:
+        return any(d.call is get_context or uses_token(d) for d in dependant.dependencies)
+
+    return {
+        (route.path, method.lower())
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and uses_token(route.dependant)
+        for method in route.methods or ()
+    }
 
 
 def _document_security(app: FastAPI) -> None:
@@ -211,11 +231,11 @@ def _document_security(app: FastAPI) -> None:
                 "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
                 "description": "POST /v1/auth/token, or `headway tokens mint`; send `Authorization: Bearer <token>`.",
             }
+            bearer = _bearer_operations()
             for path, operations in schema.get("paths", {}).items():
-                if path in PUBLIC_PATHS:
-                    continue
-                for operation in operations.values():
-                    operation["security"] = [{"OAuth2PasswordBearer": []}]
+                for method, operation in operations.items():
+                    if (path, method) in bearer:
+                        operation["security"] = [{"OAuth2PasswordBearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 
