@@ -20,7 +20,7 @@ from headway_api.core.config import JWT_SECRET_FILE_NAME, ApiSettings
 from headway_api.main import create_app
 from headway_assets.settings import HeadwaySettings
 from headway_assets.warehouse.database import migrate, write_transaction
-from tests.api.support import JWT_SECRET, People, Warehouse, api_settings, app_client, bearer
+from tests.api.support import JWT_SECRET, People, api_settings, app_client, bearer
 
 
 def test_health_checks_the_database_and_its_schema(database_url: str, tmp_path: Path) -> None:
@@ -171,11 +171,10 @@ def test_unexpected_errors_are_a_bare_500(tmp_path: Path) -> None:
     assert "message_labels" not in response.text and "sqlite" not in response.text.lower()
 
 
-def test_runaway_reads_are_cancelled_with_a_503(warehouse: Warehouse, tmp_path: Path) -> None:
-    if not warehouse.url.startswith("postgresql"):
-        pytest.skip("statement_timeout is PostgreSQL's")
+def test_runaway_reads_are_cancelled_with_a_503(postgres_database_url: str, tmp_path: Path) -> None:
+    # PostgreSQL only: statement_timeout is PostgreSQL's (SQLite has no per-statement limit).
     settings = api_settings(db_statement_timeout_ms=50)
-    app = create_app(settings, HeadwaySettings(database_url=warehouse.url, data_dir=tmp_path))
+    app = create_app(settings, HeadwaySettings(database_url=postgres_database_url, data_dir=tmp_path))
     reader = app.state.headway.db.reader
 
     @app.get("/test-only/timeout")
