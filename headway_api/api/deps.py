@@ -11,6 +11,7 @@ fast endpoint's budget (see docs/benchmarks.md).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -126,7 +127,7 @@ def parse_query(request: Request, model: type[M]) -> M:
     items = request.query_params.multi_items()
     values = dict(items)
     if len(values) != len(items):
-        repeated = sorted({name for name, _ in items if sum(1 for other, _ in items if other == name) > 1})
+        repeated = sorted(name for name, count in Counter(name for name, _ in items).items() if count > 1)
         errors = [
             {"loc": ("query", name), "msg": "give this parameter once", "type": "repeated_parameter"}
             for name in repeated
