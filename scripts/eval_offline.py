@@ -4,7 +4,7 @@
     .venv/bin/python scripts/eval_offline.py --errors 20      # also print 20 sample errors per set
 
 The data sets live outside the repository (`../shared/datasets` relative to the repo root);
-pass `--datasets DIR` to point elsewhere. The future `headway eval` CLI command replaces this.
+pass `--datasets DIR` to point elsewhere. `headway eval` measures a provider on any one labelled CSV.
 """
 
 from __future__ import annotations
