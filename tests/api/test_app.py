@@ -152,6 +152,9 @@ def test_docs_pages_load_everything_from_the_api_itself(api: TestClient, page: s
     # loads a CDN script or a web font renders blank: every reference must be to this server.
     response = api.get(page)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    # The browser holds the page's scripts to this server too (ReDoc's badge logo would not be).
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy and "connect-src 'self'" in policy
     html = response.text
     assert "http://" not in html and "https://" not in html and "//" not in html.replace("://", ""), html
     references = ASSET_REFERENCE.findall(html)
