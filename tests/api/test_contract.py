@@ -51,7 +51,7 @@ DEMO_START = date(2026, 10, 1)
 # Ten days span two ISO weeks and a month: every kind of period insight, rising asks included.
 DEMO_DAYS = 10
 EXISTING_WAREHOUSE_ENV = "HEADWAY_CONTRACT_WAREHOUSE"
-ID_SAMPLE = 25  # detail routes are called for at most this many ids of their listing, spread over it
+ID_SAMPLE = 25  # detail routes are called for about this many ids of their listing, spread over it, last included
 MAX_PAGES = 100  # bound on the pages read from one listing
 REDIRECT_URI = "https://headway.example/v1/integrations/slack/callback"
 
