@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
+from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.cli import main
 from headway_assets.demo import DemoManifest
@@ -32,8 +33,17 @@ from headway_assets.warehouse.removals import (
     restore_removed_messages,
     review_removals,
 )
-from headway_assets.warehouse.schema import Message, RemovedMessage, SourceConnection, SourceKind, SyncRun
+from headway_assets.warehouse.schema import (
+    Message,
+    MessageLabel,
+    RemovedMessage,
+    SourceConnection,
+    SourceKind,
+    SyncRun,
+)
 from tests.assets.conftest import MaterializeFn
+from tests.fakes.headway_responder import headway_responder
+from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 
 DAY = "2026-10-07"
 DAY_WINDOW = TimeWindow(datetime(2026, 10, 7, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))
@@ -334,6 +344,45 @@ def test_restore_gives_a_new_id_when_the_original_is_taken(
     restored = _stored(url, connection_id)[archived.external_id]
     assert restored["id"] != archived.message_id
     assert _archived(url)[0].restored_message_id == restored["id"]
+
+
+def test_relabelling_a_restored_message_is_free(
+    seeded_warehouse: str,
+    demo_corpus: DemoManifest,
+    materialize_assets: MaterializeFn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The removal cascades the message's label away; the restore's advice (re-run the AI assets)
+    # costs no LLM call, because answers are cached by content hash.
+    url = seeded_warehouse
+    connection_id = _acme_connection(url, demo_corpus)
+    with FakeAnthropicServer(responder=headway_responder) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
+        llm = {"provider": "anthropic", "base_url": server.base_url, "max_retries": 1, "timeout_seconds": 5.0}
+        assert materialize_assets(SLACK, url, partition=DAY).success
+        assert materialize_assets([message_labels], url, partition=DAY, **llm).success
+        calls = server.calls()
+        assert calls > 0
+        name, messages = next((n, m) for n, m in _day_files(demo_corpus).items() if len(_ingestible(m)) >= 2)
+        dropped = _ingestible(messages)[0]
+        _rewrite_slack(demo_corpus, url, tmp_path / "one-gone.zip", {name: [m for m in messages if m is not dropped]})
+        removing = materialize_assets(SLACK, url, partition=DAY)
+        [archived] = _archived(url)
+        with read_connection(url) as conn:
+            assert (
+                conn.execute(select(MessageLabel).where(MessageLabel.message_id == archived.message_id)).first() is None
+            )
+        with write_transaction(url) as conn:
+            assert restore_removed_messages(conn, dagster_run_id=removing.run_id).restored == 1
+        relabel = materialize_assets([message_labels], url, partition=DAY, **llm)
+        assert server.calls() == calls
+        metadata = relabel.asset_materializations_for_node("message_labels")[0].metadata
+        assert metadata["llm_calls"].value == 0 and metadata["llm_cache_hits"].value >= 1
+        with read_connection(url) as conn:
+            label = conn.execute(select(MessageLabel).where(MessageLabel.message_id == archived.message_id)).one()
+        assert label.content_hash == archived.content_hash
+        assert archived.message_id in _ids(_stored(url, connection_id)).values()
 
 
 def _day(n: int) -> date:
