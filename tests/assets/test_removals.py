@@ -40,7 +40,9 @@ from headway_assets.warehouse.schema import (
     SourceConnection,
     SourceKind,
     SyncRun,
+    User,
 )
+from tests.api.support import app_client, bearer
 from tests.assets.conftest import MaterializeFn
 from tests.fakes.headway_responder import headway_responder
 from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
@@ -217,6 +219,20 @@ def test_a_message_deleted_upstream_is_archived_with_its_run_and_restored_with_i
             removing_run = result.run_id
     after = _stored(url, connection_id)
     assert set(after) == set(before) - {gone_id}
+    # The read API sees live messages only: the removed one is gone from it, its neighbours are not.
+    with write_transaction(url) as conn:
+        org_id = conn.execute(select(SourceConnection.org_id).where(SourceConnection.id == connection_id)).scalar_one()
+        user_id = conn.execute(
+            User.__table__.insert()
+            .values(org_id=org_id, email="pm@acme.example", role="member", is_active=True)
+            .returning(User.id)
+        ).scalar_one()
+    api = app_client(url, tmp_path)
+    with api:
+        headers = bearer(api, user_id, "acme")
+        gone_row_id, kept_row_id = before[gone_id]["id"], next(iter(after.values()))["id"]
+        assert api.get(f"/v1/messages/{gone_row_id}", headers=headers).status_code == 404
+        assert api.get(f"/v1/messages/{kept_row_id}", headers=headers).status_code == 200
     [archived] = _archived(url)
     assert archived.message_id == before[gone_id]["id"]
     assert archived.removed_by_dagster_run_id == removing_run
@@ -232,6 +248,8 @@ def test_a_message_deleted_upstream_is_archived_with_its_run_and_restored_with_i
     assert _ids(restored) == _ids(before)
     [archived] = _archived(url)
     assert archived.restored_at is not None and archived.restored_message_id == before[gone_id]["id"]
+    with api:
+        assert api.get(f"/v1/messages/{gone_row_id}", headers=headers).json()["external_id"] == gone_id
     assert main(["messages", "restore", "--run", removing_run]) == 0
     assert "restored 0 message(s)" in capsys.readouterr().out
     assert main(["messages", "restore"]) == 2  # a restore must say what to restore
