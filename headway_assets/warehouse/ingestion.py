@@ -26,6 +26,7 @@ from headway_assets.warehouse.removals import (
     RemovalReview,
     Removals,
     archive_and_delete,
+    insert_reclaiming_ids,
     review_removals,
 )
 from headway_assets.warehouse.schema import (
@@ -200,8 +201,8 @@ def write_window(
             values = {k: v for k, v in row.items() if k not in _IDENTITY_COLUMNS}
             conn.execute(update(Message).where(Message.id == found[0]).values(**values))
             updated += 1
-    for batch in batches(to_insert):
-        conn.execute(insert(Message), list(batch))
+    # A message removed earlier that the source has again comes back under its old id.
+    insert_reclaiming_ids(conn, to_insert)
 
     stats = WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged)
     if removals is None:

@@ -161,6 +161,65 @@ def archive_and_delete(
     return removed
 
 
+def insert_reclaiming_ids(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert new message rows; one that was removed before and now comes back from the source gets
+    its old id again (when free), and its archived row is marked restored. Returns how many came back.
+
+    Keeping the id keeps links to the message (API clients, bookmarks) working across a removal
+    that is later undone at the source, e.g. a Slack message hidden and shown again.
+    """
+    returned = 0
+    for batch in batches(list(rows)):
+        keys = [(row["org_id"], row["source"], row["external_id"]) for row in batch]
+        archived: dict[tuple[int, str, str], tuple[int, int]] = {}
+        # Newest removal last, so it wins: that is the id the message had most recently.
+        for found in conn.execute(
+            select(
+                RemovedMessage.id,
+                RemovedMessage.message_id,
+                RemovedMessage.org_id,
+                RemovedMessage.source,
+                RemovedMessage.external_id,
+            )
+            .where(
+                RemovedMessage.restored_at.is_(None),
+                tuple_(RemovedMessage.org_id, RemovedMessage.source, RemovedMessage.external_id).in_(keys),
+            )
+            .order_by(RemovedMessage.id)
+        ):
+            archived[(found.org_id, found.source, found.external_id)] = (found.id, found.message_id)
+        taken = (
+            set(
+                conn.execute(
+                    select(Message.id).where(Message.id.in_([message_id for _, message_id in archived.values()]))
+                ).scalars()
+            )
+            if archived
+            else set()
+        )
+        fresh: list[dict[str, Any]] = []
+        back: list[tuple[dict[str, Any], int]] = []
+        for row, key in zip(batch, keys, strict=True):
+            match = archived.get(key)
+            if match is None or match[1] in taken:
+                fresh.append(row)
+            else:
+                back.append((row | {"id": match[1]}, match[0]))
+        if fresh:
+            conn.execute(insert(Message), fresh)
+        if back:
+            conn.execute(insert(Message), [row for row, _ in back])
+            restored_at = utc_now()
+            for row, archive_id in back:
+                conn.execute(
+                    update(RemovedMessage)
+                    .where(RemovedMessage.id == archive_id)
+                    .values(restored_at=restored_at, restored_message_id=row["id"])
+                )
+            returned += len(back)
+    return returned
+
+
 @dataclass(frozen=True, slots=True)
 class RestoreStats:
     """What a restore did."""

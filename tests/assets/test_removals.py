@@ -341,6 +341,29 @@ def test_a_read_that_skipped_items_keeps_what_it_could_not_see(
     assert _check(result).passed is True
 
 
+def test_a_message_back_at_the_source_gets_its_old_id(
+    seeded_warehouse: str, demo_corpus: DemoManifest, materialize_assets: MaterializeFn, tmp_path: Path
+) -> None:
+    url = seeded_warehouse
+    connection_id = _acme_connection(url, demo_corpus)
+    assert materialize_assets(SLACK, url, partition=DAY).success
+    before = _stored(url, connection_id)
+    name, messages = next((n, m) for n, m in _day_files(demo_corpus).items() if len(_ingestible(m)) >= 2)
+    dropped = _ingestible(messages)[0]
+    _rewrite_slack(demo_corpus, url, tmp_path / "one-gone.zip", {name: [m for m in messages if m is not dropped]})
+    assert _metadata(materialize_assets(SLACK, url, partition=DAY))["removed"] == 1
+    # Shown again upstream (e.g. a hidden Slack message): it returns under the id it had.
+    original, connection_name, domains = _acme_slack(demo_corpus)
+    _point_slack_at(url, connection_name, original, domains)
+    back = materialize_assets(SLACK, url, partition=DAY)
+    assert (_metadata(back)["inserted"], _metadata(back)["removed"]) == (1, 0)
+    assert _ids(_stored(url, connection_id)) == _ids(before)
+    [archived] = _archived(url)
+    assert archived.restored_at is not None and archived.restored_message_id == archived.message_id
+    with write_transaction(url) as conn:  # nothing left to restore
+        assert restore_removed_messages(conn, connection_id=connection_id).restored == 0
+
+
 def test_restore_gives_a_new_id_when_the_original_is_taken(
     seeded_warehouse: str, demo_corpus: DemoManifest, materialize_assets: MaterializeFn, tmp_path: Path
 ) -> None:
