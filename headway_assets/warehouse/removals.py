@@ -144,7 +144,14 @@ def archive_and_delete(
     removed = 0
     removed_at = utc_now()
     for batch in batches(list(message_ids)):
-        rows = [dict(row) for row in conn.execute(select(Message.__table__).where(Message.id.in_(batch))).mappings()]
+        # DELETE ... RETURNING archives exactly the rows this transaction deleted: a concurrent run
+        # removing the same rows waits for this one and then finds nothing, so nothing is archived twice.
+        rows = [
+            dict(row)
+            for row in conn.execute(
+                delete(Message).where(Message.id.in_(batch)).returning(*Message.__table__.columns)
+            ).mappings()
+        ]
         if not rows:
             continue
         for row in rows:
@@ -156,7 +163,6 @@ def archive_and_delete(
                 reason=reason,
             )
         conn.execute(insert(RemovedMessage), rows)
-        conn.execute(delete(Message).where(Message.id.in_([row["message_id"] for row in rows])))
         removed += len(rows)
     return removed
 
