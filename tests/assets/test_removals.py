@@ -23,6 +23,7 @@ from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.cli import main
 from headway_assets.demo import DemoManifest
+from headway_assets.resources.sources import SourcesResource
 from headway_assets.settings import get_settings
 from headway_assets.sources.message import TimeWindow
 from headway_assets.warehouse.database import read_connection, write_transaction
@@ -458,3 +459,24 @@ def test_the_removal_guard_rule(stored: dict[int, int], stale: dict[int, int], r
     assert (verdict.held, verdict.held_by_guard) == (held, held)
     assert verdict.would_remove == sum(stale.values()) and verdict.stored == sum(stored.values())
     assert review(allow=True).held is False
+
+
+def test_the_guard_is_configured_by_settings_and_per_run_on_the_sources_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HEADWAY_MAX_REMOVAL_SHARE", "HEADWAY_REMOVAL_GUARD_FLOOR"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        assert SourcesResource().removal_guard() == RemovalGuard(max_share=0.5, floor=2)
+        monkeypatch.setenv("HEADWAY_MAX_REMOVAL_SHARE", "0.8")
+        monkeypatch.setenv("HEADWAY_REMOVAL_GUARD_FLOOR", "5")
+        get_settings.cache_clear()
+        assert SourcesResource().removal_guard() == RemovalGuard(max_share=0.8, floor=5)
+        assert SourcesResource(max_removal_share=0.1, removal_guard_floor=0).removal_guard() == RemovalGuard(0.1, 0)
+        monkeypatch.setenv("HEADWAY_MAX_REMOVAL_SHARE", "1.5")
+        get_settings.cache_clear()
+        with pytest.raises(ValueError, match="max_removal_share"):
+            SourcesResource().removal_guard()
+    finally:
+        get_settings.cache_clear()
