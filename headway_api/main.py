@@ -101,7 +101,7 @@ class HealthResponse(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0003"}]
+            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0004"}]
         }
     )
 
