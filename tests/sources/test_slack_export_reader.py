@@ -299,8 +299,8 @@ def test_noise_is_counted_apart_from_skipped_items(tmp_path: Path) -> None:
     assert result.skipped == [
         SkippedItem(
             "slack-export.zip:random/",
-            "folder 'random' has day files but no entry in channels.json, groups.json, mpims.json or "
-            "dms.json; its messages were read as channel 'random' with the folder name as channel id "
+            "folder has day files but no entry in channels.json, groups.json, mpims.json or dms.json; its "
+            "messages were read as a channel named after the folder, with the folder name as channel id "
             "(a full export names the real id); re-export including that conversation's list",
         ),
         SkippedItem("slack-export.zip:general/2026-10-03.json ts " + EMPTY, "message has no text and no files"),
@@ -417,9 +417,9 @@ def message(text: str, stamp: str, user: str = "U0BOB0001") -> dict[str, Any]:
     return {"type": "message", "user": user, "text": text, "ts": stamp}
 
 
-def zip_of(path: Path, members: dict[str, bytes | str]) -> Path:
+def zip_of(path: Path, members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> Path:
     """A ZIP holding exactly `members` (bytes written as they are)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(path, "w", compression) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     return path
@@ -484,7 +484,7 @@ def test_truncated_day_file_keeps_the_messages_before_the_damage(tmp_path: Path)
     assert [m.text for m in result.messages if m.channel == "general" and m.sent_at.hour == 9] == ["first", "second"]
     [skip] = [s for s in result.skipped if s.location == "cut.zip:general/2026-10-03.json"]
     assert skip.reason == (
-        "day file is not valid JSON after 2 messages (parse error: premature EOF); "
+        "day file is not valid JSON (after 2 messages: parse error: premature EOF); "
         "the messages before that were read, the rest were not"
     )
     assert "secret" not in json.dumps([s.reason for s in result.skipped])  # the parser quotes input: not kept
@@ -532,15 +532,15 @@ def test_bad_and_absurd_ts_are_counted_not_dropped(tmp_path: Path) -> None:
     reasons = {s.location.rsplit(" ", 1)[-1]: s.reason for s in result.skipped}
     assert reasons == {
         "1": "message has no valid 'ts' ('soon')",
-        "2": f"message 'ts' {centuries} is 2400-10-03, {(date(2400, 10, 3) - date(2026, 10, 3)).days} days "
-        "from its day file's date: implausible, "
-        "so it is placed in no window",
+        "2": "message 'ts' is more than 2 days from its day file's date (ts "
+        f"{centuries} is 2400-10-03, {(date(2400, 10, 3) - date(2026, 10, 3)).days} days away); "
+        "implausible, so it is placed in no window",
         "3": "message has no valid 'ts' ('999999999999.000000')",
         "4": "message has no valid 'ts' (True)",
         "5": reasons["5"],
         "6": "message has no valid 'ts' (None)",
     }
-    assert reasons["5"].endswith("days from its day file's date: implausible, so it is placed in no window")
+    assert reasons["5"].startswith("message 'ts' is more than 2 days from its day file's date (ts ")
 
 
 def test_missing_users_json_still_ingests_with_user_ids(tmp_path: Path) -> None:
@@ -570,7 +570,7 @@ def test_partial_users_json_keeps_the_members_before_the_damage(tmp_path: Path) 
     assert messages[f"C0GENERAL:{PARENT}"].author_name == "Bob Buyer"  # listed before the damage
     assert messages[f"C0GENERAL:{BROADCAST}"].author_name == "U0DAN0001"  # lost with the damage
     [skip] = [s for s in result.skipped if s.location == "cut-users.zip:users.json"]
-    assert skip.reason.startswith("users.json is not valid JSON after 2 entries (parse error: premature EOF); ")
+    assert skip.reason.startswith("users.json is not valid JSON (after 2 entries: parse error: premature EOF); ")
 
 
 def test_missing_or_broken_channels_json_reads_folders_as_channels(tmp_path: Path) -> None:
@@ -603,7 +603,7 @@ def test_day_folders_without_any_list_still_ingest(tmp_path: Path) -> None:
     assert {s.location for s in result.skipped} >= {"bare.zip:general/", "bare.zip:users.json"}
 
 
-def bomb(path: Path, name: str, mebibytes: int, extra: dict[str, str] | None = None) -> Path:
+def bomb(path: Path, name: str, mebibytes: int, extra: dict[str, bytes | str] | None = None) -> Path:
     """A ZIP whose member `name` inflates to `mebibytes` MiB of zeros (streamed: cheap to build)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for other, data in (extra or {}).items():
@@ -615,7 +615,7 @@ def bomb(path: Path, name: str, mebibytes: int, extra: dict[str, str] | None = N
     return path
 
 
-LISTS = {"channels.json": json.dumps(CHANNELS), "users.json": json.dumps(USERS)}
+LISTS: dict[str, bytes | str] = {"channels.json": json.dumps(CHANNELS), "users.json": json.dumps(USERS)}
 
 
 def test_zip_bomb_member_is_refused_quickly(tmp_path: Path) -> None:
@@ -700,3 +700,41 @@ def test_member_names_with_dot_dot_are_only_names_and_nothing_is_written(
     assert tree_listing(tmp_path) == before  # nothing extracted, nothing written
     assert "escaped" not in {m.text for m in result.messages}
     assert result.messages == read(build_export(tmp_path / "reference.zip")).messages
+
+
+def test_json_token_budget_refuses_before_parsing(tmp_path: Path) -> None:
+    # 60 MiB of `[` is 63 million tokens: parsing it alone took 18 s on a loaded machine.
+    brackets = {**LISTS, "general/2026-10-03.json": b"[" * (60 * 1024 * 1024)}
+    path = zip_of(tmp_path / "brackets.zip", brackets, zipfile.ZIP_STORED)  # stored: no ratio to give it away
+    started = time.monotonic()
+    with pytest.raises(ExportTooLargeError) as caught:
+        read(path)
+    assert time.monotonic() - started < 5
+    assert "reading general/2026-10-03.json takes the read past 24,000,000 JSON tokens" in str(caught.value)
+    # The same budget, lowered, counts every file read, lists included.
+    with pytest.raises(ExportTooLargeError, match="past 200 JSON tokens"):
+        read(build_export(tmp_path / "slack-export.zip"), limits=ExportLimits(max_json_tokens=200))
+
+
+def test_many_bad_items_in_one_file_are_counted_not_listed_one_by_one(tmp_path: Path) -> None:
+    day = json.dumps([message("good", ts(9)), *range(1000), message("also good", ts(9, 1))])
+    path = zip_of(tmp_path / "junk.zip", {**LISTS, "general/2026-10-03.json": day})
+    result = read(path)
+    assert [m.text for m in result.messages] == ["good", "also good"]
+    listed = [s for s in result.skipped if s.reason == "entry is not a message object"]
+    assert len(listed) == 100
+    assert listed[0].location == "junk.zip:general/2026-10-03.json item 1"
+    assert result.skipped[-1] == SkippedItem(
+        "junk.zip:general/2026-10-03.json",
+        "day file has 900 more bad items than the 100 listed one by one (skipped and counted here, not listed)",
+    )
+
+
+def test_items_per_read_are_bounded(tmp_path: Path) -> None:
+    limits = ExportLimits(max_items_per_read=12)
+    with pytest.raises(ExportTooLargeError, match="takes the read past 12 messages") as caught:
+        read(build_export(tmp_path / "slack-export.zip"), limits=limits)
+    assert "Read a shorter window" in str(caught.value)
+    assert (
+        len(read(build_export(tmp_path / "slack-export.zip"), limits=ExportLimits(max_items_per_read=30)).messages) == 8
+    )

@@ -116,6 +116,9 @@ MAX_DAY_FILE_DRIFT_DAYS = 2
 # member is this large; below it the member size limit is the bound.
 RATIO_FLOOR_BYTES = 4 * MIB
 READ_CHUNK_BYTES = 1 * MIB
+# Past this many bad items in one day file the rest are counted in one entry, not one each:
+# a file of millions of junk entries must not become millions of skip records in memory.
+MAX_ITEM_SKIPS_PER_FILE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +336,9 @@ class _SlackExportReader:
         self.result = ReadResult()
         self.result.skipped.extend(tree.skipped)
         self.users_list = USER_LISTS[0]
+        self.tokens = 0  # JSON tokens parsed so far, estimated (see `_count_tokens`)
+        self.items = 0  # day-file items parsed so far
+        self.item_skips: Counter[str] = Counter()  # per day file, capped at MAX_ITEM_SKIPS_PER_FILE
         self.users_problem: str | None = None  # why the member list is missing or partial
         self.users = self._load_users()
         # The workspace's own team is the one most members belong to; others are Slack Connect orgs.
@@ -365,10 +371,9 @@ class _SlackExportReader:
             if any(read_from <= d <= read_to for d in days):
                 self.result.skip(
                     f"{self.label}:{folder}/",
-                    f"folder '{folder}' has day files but no entry in channels.json, groups.json, mpims.json "
-                    "or dms.json; its messages were read as channel "
-                    f"'{folder}' with the folder name as channel id (a full export names the real id); "
-                    "re-export including that conversation's list",
+                    "folder has day files but no entry in channels.json, groups.json, mpims.json or dms.json; "
+                    "its messages were read as a channel named after the folder, with the folder name as "
+                    "channel id (a full export names the real id); re-export including that conversation's list",
                 )
         for conversation in conversations:
             for day in sorted(days_by_folder.get(conversation.folder, {})):
@@ -402,7 +407,7 @@ class _SlackExportReader:
         entries: list[Any] = []
         for item in self._items(data):
             if isinstance(item, _Broken):  # keep what came before the damage
-                return entries, f"{name} is not valid JSON after {item.count} entries ({item.error})"
+                return entries, f"{name} is not valid JSON (after {item.count} entries: {item.error})"
             if item.skip_reason:
                 self.result.skip(f"{self.label}:{name} entry {item.index}", item.skip_reason)
                 continue
@@ -483,10 +488,23 @@ class _SlackExportReader:
             raw = text.encode("utf-8")
         elif raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        self._count_tokens(name, raw)
         kind = _json_kind(raw)
         if kind != "list":
             return None, f"should be a JSON array but is {kind}"
         return raw, None
+
+    def _count_tokens(self, name: str, data: bytes) -> None:
+        """Refuse the export before parsing past `max_json_tokens`: parse time grows with tokens."""
+        # Every token but a lone scalar opens a container or follows a comma or colon; quoted
+        # text may add a few, which only errs towards refusing a file that is not Slack JSON.
+        self.tokens += sum(data.count(mark) for mark in (b"[", b"{", b",", b":")) + 1
+        if self.tokens > self.limits.max_json_tokens:
+            raise ExportTooLargeError(
+                f"Slack export {self.tree.path} refused: reading {name} takes the read past "
+                f"{self.limits.max_json_tokens:,} JSON tokens (the limit for one read; a real Slack day "
+                "file holds about one per 15 bytes). Check where this file came from, or read a shorter window."
+            )
 
     def _items(self, data: bytes) -> Iterator[JsonItem | _Broken]:
         """The elements of a JSON array streamed within the depth limit; a `_Broken` ends it."""
@@ -510,25 +528,49 @@ class _SlackExportReader:
             return
         for item in self._items(data):
             if isinstance(item, _Broken):
+                self._end_of_file(location)
                 self.result.skip(
                     location,
                     f"day file is not valid JSON ({item.error}); its messages were not read"
                     if item.count == 0
-                    else f"day file is not valid JSON after {item.count} messages ({item.error}); "
+                    else f"day file is not valid JSON (after {item.count} messages: {item.error}); "
                     "the messages before that were read, the rest were not",
                 )
                 return
+            self.items += 1
+            if self.items > self.limits.max_items_per_read:
+                raise ExportTooLargeError(
+                    f"Slack export {self.tree.path} refused: reading {name} takes the read past "
+                    f"{self.limits.max_items_per_read:,} messages (the limit for one read, which keeps it "
+                    "under 1 GiB and 30 s). Read a shorter window."
+                )
             if item.skip_reason:
-                self.result.skip(f"{location} item {item.index}", f"message {item.skip_reason}")
+                self._skip_item(location, item.index, f"message {item.skip_reason}")
                 continue
             self._read_message(conversation, location, item.index, item.value, day, core)
+        self._end_of_file(location)
+
+    def _skip_item(self, location: str, index: int, reason: str) -> None:
+        """Record one bad item of a day file; past the cap only count it (see MAX_ITEM_SKIPS_PER_FILE)."""
+        self.item_skips[location] += 1
+        if self.item_skips[location] <= MAX_ITEM_SKIPS_PER_FILE:
+            self.result.skip(f"{location} item {index}", reason)
+
+    def _end_of_file(self, location: str) -> None:
+        more = self.item_skips.pop(location, 0) - MAX_ITEM_SKIPS_PER_FILE
+        if more > 0:
+            self.result.skip(
+                location,
+                f"day file has {more} more bad items than the {MAX_ITEM_SKIPS_PER_FILE} listed one by one "
+                "(skipped and counted here, not listed)",
+            )
 
     def _read_message(
         self, conversation: SlackConversation, location: str, index: int, raw: Any, day: date, core: bool
     ) -> None:
         if not isinstance(raw, dict):
             if core:
-                self.result.skip(f"{location} item {index}", "entry is not a message object")
+                self._skip_item(location, index, "entry is not a message object")
             return
         ts = slack_ts(raw.get("ts"))
         sent_at = slack_ts_datetime(ts) if ts else None
@@ -536,15 +578,17 @@ class _SlackExportReader:
             if core:
                 shown = repr(raw.get("ts"))
                 shown = shown if len(shown) <= 40 else shown[:37] + "..."
-                self.result.skip(f"{location} item {index}", f"message has no valid 'ts' ({shown})")
+                self._skip_item(location, index, f"message has no valid 'ts' ({shown})")
             return
         drift = abs((sent_at.date() - day).days)
         if drift > MAX_DAY_FILE_DRIFT_DAYS:
             if core:
-                self.result.skip(
-                    f"{location} item {index}",
-                    f"message 'ts' {ts} is {sent_at.date().isoformat()}, {drift} days from its day file's "
-                    "date: implausible, so it is placed in no window",
+                self._skip_item(
+                    location,
+                    index,
+                    f"message 'ts' is more than {MAX_DAY_FILE_DRIFT_DAYS} days from its day file's date "
+                    f"(ts {ts} is {sent_at.date().isoformat()}, {drift} days away); implausible, so it is "
+                    "placed in no window",
                 )
             return
         if not self.window.contains(sent_at):
