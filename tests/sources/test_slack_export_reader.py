@@ -462,6 +462,10 @@ def test_deeply_nested_message_is_one_skipped_item(tmp_path: Path) -> None:
     assert SkippedItem("deep.zip:general/2026-10-03.json item 1", "message nested deeper than 64 levels") in (
         result.skipped
     )
+    # The day before reads that file too (its messages may belong there), but reports nothing.
+    day_before = TimeWindow(WINDOW.start - timedelta(days=1), WINDOW.start)
+    earlier = read_slack_export(tmp_path / "deep.zip", day_before, internal_domains=DOMAINS)
+    assert [s for s in earlier.skipped if "nested" in s.reason] == []
 
 
 def test_unclosed_deep_day_file_skips_that_file_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -545,7 +545,8 @@ class _SlackExportReader:
                     "under 1 GiB and 30 s). Read a shorter window."
                 )
             if item.skip_reason:
-                self._skip_item(location, item.index, f"message {item.skip_reason}")
+                if core:  # like every per-message problem, reported in its own day's window only
+                    self._skip_item(location, item.index, f"message {item.skip_reason}")
                 continue
             self._read_message(conversation, location, item.index, item.value, day, core)
         self._end_of_file(location)
