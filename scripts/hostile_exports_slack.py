@@ -8,8 +8,8 @@ RSS is the reader's alone, from `resource.getrusage`) and prints one line per in
 Inputs: a zip bomb (one day file of N GiB of zeros, honest header), the same kind of member
 with a header that lies (declares 1,000 bytes), a day file of 60 MiB of unclosed `[`, the
 slowest token-dense input the limits accept (three day files of 7.5 MiB of `[`), the most
-messages they let one read keep (3 x 99,990 in the window), and the largest export of
-real-looking messages under the item cap (three day files of ~40 MiB; the middle one kept).
+messages they let one read keep (3 x 66,660 in the window), and the largest export of
+real-looking messages under the item cap (three day files of ~25 MiB; the middle one kept).
 `measure_slack()` is the entry point a shared hostile-exports script can call.
 """
 
@@ -91,7 +91,7 @@ def build_deep_under_budget(path: Path) -> Path:
 
 
 def build_many(path: Path) -> Path:
-    """The most messages the item cap lets one read keep: 3 x 99,990, every one inside the window."""
+    """The most messages the item cap lets one read keep: 3 x 66,660, every one inside the window."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, data in LISTS.items():
             archive.writestr(name, data)
@@ -100,14 +100,14 @@ def build_many(path: Path) -> Path:
             base = int(WINDOW_START.timestamp()) + 3600 * (offset + 1)
             messages = [
                 {"type": "message", "user": "U0BOB0001", "text": f"ping {i}", "ts": f"{base + i % 3600}.{i:06d}"}
-                for i in range(99_990)
+                for i in range(66_660)
             ]
             archive.writestr(f"general/{day}.json", json.dumps(messages))
     return path
 
 
 def build_dense(path: Path) -> Path:
-    """A large export of real-looking messages under the item cap: three ~40 MiB day files."""
+    """A large export of real-looking messages under the item cap: three ~25 MiB day files."""
     rng = random.Random(12)
     words = [f"{w}{i}" for i, w in enumerate(("renewal", "SSO", "invoice", "latency", "export", "pricing") * 400)]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
@@ -118,7 +118,7 @@ def build_dense(path: Path) -> Path:
             messages: list[dict[str, Any]] = []
             size = 0
             index = 0
-            while size < 40 * MIB:
+            while size < 25 * MIB:
                 ts = f"{int(day.timestamp()) + index % 86_000}.{index:06d}"
                 text = " ".join(rng.choice(words) for _ in range(40))
                 messages.append({"type": "message", "user": "U0BOB0001", "text": text, "ts": ts})
@@ -154,8 +154,8 @@ def measure_slack(workdir: Path, bomb_gib: int = 4) -> list[dict[str, Any]]:
         "lying header (declares 1,000 bytes, inflates to 1 GiB)": build_liar,
         "60 MiB of unclosed '[' (stored)": build_deep,
         "3 day files of 7.5 MiB of '[' (stored, just under the token budget)": build_deep_under_budget,
-        "3 day files of 99,990 messages all in the window (just under the item cap)": build_many,
-        "3 day files of ~40 MiB of messages": build_dense,
+        "3 day files of 66,660 messages all in the window (just under the item cap)": build_many,
+        "3 day files of ~25 MiB of messages": build_dense,
     }
     rows = []
     for index, (label, build) in enumerate(builders.items()):
