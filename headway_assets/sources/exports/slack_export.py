@@ -466,7 +466,7 @@ class _SlackExportReader:
 
     # -- reading JSON within bounds ------------------------------------------------------------
 
-    def _read_json(self, name: str) -> tuple[bytes | None, str | None]:
+    def _read_json(self, name: str, array: str = "a JSON array") -> tuple[bytes | None, str | None]:
         """One member's bytes as clean UTF-8, ready for `_items`, or None and why it cannot be read.
 
         Invalid UTF-8 is replaced (U+FFFD) rather than dropping the file, and recorded as skipped
@@ -491,7 +491,7 @@ class _SlackExportReader:
         self._count_tokens(name, raw)
         kind = _json_kind(raw)
         if kind != "list":
-            return None, f"should be a JSON array but is {kind}"
+            return None, f"should be {array} but is {kind}"
         return raw, None
 
     def _count_tokens(self, name: str, data: bytes) -> None:
@@ -520,10 +520,8 @@ class _SlackExportReader:
 
     def _read_day_file(self, conversation: SlackConversation, name: str, day: date, core: bool) -> None:
         location = f"{self.label}:{name}"
-        data, problem = self._read_json(name)
+        data, problem = self._read_json(name, "a JSON array of messages")
         if data is None:
-            if problem and problem.startswith("should be"):
-                problem = problem.replace("a JSON array", "a JSON array of messages")
             self.result.skip(location, f"day file {problem}")
             return
         for item in self._items(data):
