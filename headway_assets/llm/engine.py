@@ -84,8 +84,9 @@ class ProviderUnavailableError(Exception):
     """The provider stayed unavailable longer than the run's patience; the items stay pending."""
 
 
-# Longest single wait between asks while the provider is down (retry-after is honoured up to it).
-MAX_OUTAGE_BACKOFF_SECONDS = 30.0
+# Longest single wait of the engine between asks while the provider is down (the SDK's own retries
+# of the next ask still honour a longer retry-after); short, so a run resumes soon after an outage.
+MAX_OUTAGE_BACKOFF_SECONDS = 10.0
 
 
 @dataclass

@@ -109,17 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         for event in result.all_events
         if event.is_step_failure
     ]
-    metadata: dict[str, Any] = {}
-    if result.success:
-        for node in ("message_labels",):
-            materialisations = result.asset_materializations_for_node(node) if "labels" in args.assets else []
-            for materialisation in materialisations:
-                metadata[node] = {
-                    key: value.value
-                    for key, value in materialisation.metadata.items()
-                    if key in ("llm_calls", "llm_cache_hits", "labelled_this_run", "remaining")
-                }
-    say("done", success=result.success, errors=errors, metadata=metadata)
+    say("done", success=result.success, errors=errors)
     return 0 if result.success else 1
 
 

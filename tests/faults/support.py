@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,13 @@ SOURCES = ("slack", "gmail", "gong", "fathom")
 _SCRUBBED = ("LANGFUSE_", "OTEL_", "HEADWAY_", "ANTHROPIC_", "OPENAI_", "DAGSTER_HOME")
 
 Event = dict[str, Any]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def window_of(first: str, last: str) -> TimeWindow:
@@ -115,11 +123,6 @@ class ChildRun:
         """The child's output so far (its last 80 lines)."""
         time.sleep(0.1)
         return "".join(self.output[-80:])
-
-
-def run_child(env: Mapping[str, str], *args: str, timeout: float = 180) -> Event:
-    """Run the child to its end; its `done` event."""
-    return ChildRun.start(env, *args).finish(timeout)
 
 
 def child_args(url: str, data_dir: Path, first: str, last: str, assets: str, *extra: str) -> list[str]:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.sources.message import content_hash
 from headway_assets.warehouse.database import read_connection
@@ -40,7 +42,6 @@ from tests.faults.support import (
     label_outcomes,
     message_keys,
     poll,
-    run_child,
     window_of,
 )
 
@@ -52,7 +53,7 @@ SLICE = 100  # engine.MIN_SLICE_ITEMS: tier-1 commits its labels every 100 messa
 
 @pytest.mark.slow
 def test_a_run_killed_inside_a_connection_write_leaves_whole_connections_and_the_rerun_completes(
-    seeded_warehouse: str, tmp_path: Path
+    seeded_warehouse: str, tmp_path: Path, materialize_assets: MaterializeFn
 ) -> None:
     url = seeded_warehouse
     expected = expected_messages(url, tmp_path, window_of(RAW_FIRST, RAW_LAST))
@@ -73,8 +74,8 @@ def test_a_run_killed_inside_a_connection_write_leaves_whole_connections_and_the
     assert by_label[event["connection"]] in empty, "the killed transaction left nothing behind"
     assert len(empty) == 6
 
-    done = run_child(env, *child_args(url, tmp_path, RAW_FIRST, RAW_LAST, "raw"))
-    assert done["success"], done["errors"]
+    # Run again (in-process: what matters is what the killed run left behind) to completion.
+    assert materialize_assets(RAW_MESSAGE_ASSETS, url, first=RAW_FIRST, last=RAW_LAST).success
     complete, empty = assert_whole_connections(url, expected)
     assert complete == set(expected) and not empty, "nothing lost"
     assert count(url, Message) == sum(len(ids) for ids in expected.values()), "each message stored once"
@@ -82,7 +83,7 @@ def test_a_run_killed_inside_a_connection_write_leaves_whole_connections_and_the
 
 @pytest.mark.slow
 def test_a_run_killed_in_the_middle_of_tier1_buys_no_committed_answer_twice(
-    seeded_warehouse: str, tmp_path: Path, materialize_assets: MaterializeFn
+    seeded_warehouse: str, tmp_path: Path, materialize_assets: MaterializeFn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = seeded_warehouse
     assert materialize_assets(RAW_MESSAGE_ASSETS, url, first=TIER1_FIRST, last=TIER1_LAST).success
@@ -112,8 +113,20 @@ def test_a_run_killed_in_the_middle_of_tier1_buys_no_committed_answer_twice(
         labelled_before = count(url, MessageLabel)
         assert SLICE <= labelled_before < len(messages), "killed in the middle of tier-1"
 
-        done = run_child(env, *args)
-        assert done["success"], done["errors"]
+        # Run again (in-process, with the child's settings) to completion.
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
+        done = materialize_assets(
+            [message_labels],
+            url,
+            first=TIER1_FIRST,
+            last=TIER1_LAST,
+            provider="anthropic",
+            base_url=server.base_url,
+            max_in_flight=IN_FLIGHT,
+            tier1_batch_items=BATCH_ITEMS,
+            max_retries=1,
+            timeout_seconds=10.0,
+        )
         records = server.requests
 
     # Every message has exactly one tier-1 outcome, and it is a real one.
@@ -130,6 +143,6 @@ def test_a_run_killed_in_the_middle_of_tier1_buys_no_committed_answer_twice(
     assert len(again) <= IN_FLIGHT * BATCH_ITEMS, sorted(again)
     assert all(n <= 2 for n in answered.values()) and sum(1 for n in answered.values() if n == 2) <= len(again)
     # Answers committed but not yet written as labels came from the cache, not the provider.
-    rerun = done["metadata"]["message_labels"]
-    assert rerun["llm_cache_hits"] > 0 and rerun["remaining"] == 0
-    assert rerun["labelled_this_run"] == len(messages) - labelled_before
+    rerun: Any = done.asset_materializations_for_node("message_labels")[0].metadata
+    assert rerun["llm_cache_hits"].value > 0 and rerun["remaining"].value == 0
+    assert rerun["labelled_this_run"].value == len(messages) - labelled_before
