@@ -11,7 +11,10 @@ production.
 `--pause-in-write raw:S` (or `labels:S`) makes every raw connection write (or tier-1 slice
 write) sleep S seconds *inside* its open transaction, after its rows are written and before the
 commit, and print `{"event": "in_transaction", ...}` first: the test then kills the process or
-restarts the database at a moment when rows are written but not committed. Nothing else changes.
+restarts the database at a moment when rows are written but not committed. With
+`--resume-file F` the pause lasts until F exists instead (at most S seconds), so a test can hold
+the transaction open for exactly as long as its fault takes; `--pause-from N` pauses only the
+N-th write and the later ones (the event's `paused` says which). Nothing else changes.
 
 Prints one JSON line per event and `{"event": "done", "success": ..., "errors": [...]}` at the
 end; exits 0 when the run succeeded, 1 when it failed.
@@ -23,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,27 +52,52 @@ def say(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
 
 
-def pause_raw_writes(seconds: float) -> None:
-    """Sleep inside each connection's write transaction, after its rows are written."""
+@dataclass
+class Pause:
+    """How writes pause: `seconds` (or until `resume_file` exists), from the `first`-th write on."""
+
+    seconds: float
+    resume_file: Path | None
+    first: int = 1
+    writes: int = 0
+
+    def __call__(self, where: str, **fields: Any) -> None:
+        """Announce a write transaction about to commit, and pause it if it is due."""
+        self.writes += 1
+        due = self.writes >= self.first
+        say("in_transaction", where=where, paused=due, **fields)
+        if due:
+            pause(self.seconds, self.resume_file)
+
+
+def pause(seconds: float, resume_file: Path | None) -> None:
+    """Sleep `seconds`, or until `resume_file` exists when one is given (at most `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if resume_file is not None and resume_file.exists():
+            return
+        time.sleep(0.02)
+
+
+def pause_raw_writes(hold: Pause) -> None:
+    """Pause inside each connection's write transaction, after its rows are written."""
     real = raw_module.write_window
 
     def write_window(conn: Any, **kwargs: Any) -> Any:
         stats = real(conn, **kwargs)
-        say("in_transaction", where="raw", connection=kwargs["connection"].label, rows=stats.inserted)
-        time.sleep(seconds)
+        hold("raw", connection=kwargs["connection"].label, rows=stats.inserted)
         return stats
 
     raw_module.write_window = write_window  # type: ignore[assignment]
 
 
-def pause_label_writes(seconds: float) -> None:
-    """Sleep inside each tier-1 slice's write transaction, after its label rows are written."""
+def pause_label_writes(hold: Pause) -> None:
+    """Pause inside each tier-1 slice's write transaction, after its label rows are written."""
     real_insert = labels_module.insert_rows
 
     def insert_rows(conn: Any, table: Any, rows: Any) -> Any:
         result = real_insert(conn, table, rows)
-        say("in_transaction", where="labels", rows=len(rows))
-        time.sleep(seconds)
+        hold("labels", rows=len(rows))
         return result
 
     labels_module.insert_rows = insert_rows  # type: ignore[assignment]
@@ -83,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--last", required=True)
     parser.add_argument("--assets", default="raw,labels", help="comma-separated: raw, labels")
     parser.add_argument("--pause-in-write", default=None, help="raw:SECONDS or labels:SECONDS")
+    parser.add_argument("--resume-file", type=Path, default=None, help="end each pause once this file exists")
+    parser.add_argument("--pause-from", type=int, default=1, help="pause the N-th write and the later ones")
     args = parser.parse_args(argv)
 
     if args.pause_in_write:
         where, _, seconds = args.pause_in_write.partition(":")
-        {"raw": pause_raw_writes, "labels": pause_label_writes}[where](float(seconds))
+        hold = Pause(float(seconds), args.resume_file, first=args.pause_from)
+        {"raw": pause_raw_writes, "labels": pause_label_writes}[where](hold)
     assets = [asset for name in args.assets.split(",") for asset in ASSETS[name]]
     say("started")
     result = dg.materialize(

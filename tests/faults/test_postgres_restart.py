@@ -87,12 +87,14 @@ def test_a_postgres_restart_mid_run_fails_cleanly_and_the_rerun_converges(
     env = child_env(tmp_path, HEADWAY_LLM_MAX_IN_FLIGHT="1", HEADWAY_TIER1_BATCH_ITEMS="5")
     expected = expected_messages(disturbed, tmp_path, window_of(FIRST, LAST))
 
-    run = ChildRun.start(
-        env, *child_args(disturbed, tmp_path, FIRST, LAST, "raw,labels", "--pause-in-write", f"{where}:1.0")
-    )
-    for _ in range(2):  # the second write transaction of that kind is open: crash the server now
-        crashed = run.wait_for(lambda e: e["event"] == "in_transaction" and e["where"] == where)
+    resume = tmp_path / "resume"
+    pause = ("--pause-in-write", f"{where}:60", "--pause-from", "2", "--resume-file", str(resume))
+    run = ChildRun.start(env, *child_args(disturbed, tmp_path, FIRST, LAST, "raw,labels", *pause))
+    # The second write transaction of that kind is open (the first has committed): crash the server.
+    crashed = run.wait_for(lambda e: e["event"] == "in_transaction" and e["paused"])
+    assert crashed["where"] == where
     private_postgres.restart("immediate")
+    resume.touch()  # the server is back: let the run go on, on its cut connection
     done = run.finish(timeout=120)
     assert not done["success"], "the run cannot have committed through a crashed server"
     assert len(done["errors"]) == 1, "one step failed (the others of the run do not depend on it)"
