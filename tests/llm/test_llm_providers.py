@@ -16,7 +16,7 @@ import pytest
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
-from headway_assets.llm.providers.base import LlmProvider
+from headway_assets.llm.providers.base import LlmProvider, retry_after_seconds
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
@@ -168,6 +168,22 @@ def test_an_outage_past_the_patience_stops_asking_and_leaves_items_pending(serve
     # Once the patience ran out no new call went out: only the two calls in flight ever asked.
     asked = {text for record in server.requests if record.llm_request for _, text in tier1_items(record.llm_request)}
     assert 1 <= len(asked) <= 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0.25"}, 0.25),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),  # the precise one wins
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: now
+        ({"retry-after": "3600"}, 60.0),  # capped, not ignored
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_in_every_form_providers_send(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after_seconds(headers) == seconds
 
 
 def test_a_rejected_request_is_not_waited_on(server: FakeLLMServer) -> None:
