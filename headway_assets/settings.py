@@ -53,6 +53,12 @@ class HeadwaySettings(BaseSettings):
     llm_max_in_flight: int = Field(default=16, ge=1, description="LLM calls in flight at once within one run.")
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one LLM HTTP call.")
     llm_max_retries: int = Field(default=4, ge=0, description="SDK retries on 429/5xx/timeouts (honours retry-after).")
+    llm_outage_patience_seconds: float = Field(
+        default=180.0,
+        ge=0,
+        description="How long an AI run waits out a provider outage (429/5xx/timeouts past the SDK's retries, "
+        "since the provider last answered) before it stops and leaves the rest pending for the next run.",
+    )
     tier1_batch_items: int = Field(default=50, ge=1, description="Messages (or chunks) per tier-1 call.")
     tier2_batch_items: int = Field(default=12, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
     insight_batch_items: int = Field(default=12, ge=1, description="Messages per insight call.")

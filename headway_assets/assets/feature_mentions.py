@@ -377,8 +377,9 @@ def feature_mentions(
 
     async def work(engine: LlmEngine) -> None:
         for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
-            if engine.deadline_passed():
-                context.log.warning("run deadline reached: the rest stays pending for the next run")
+            reason = engine.stop_reason()
+            if reason:
+                context.log.warning(f"{reason}: the rest stays pending for the next run")
                 break
             mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
             write_extractions(warehouse, mention_rows, extraction_rows)

@@ -309,8 +309,9 @@ def message_labels(
 
     async def work(engine: LlmEngine) -> None:
         for piece in engine.slices(TIER1, todo, size=sent_chars):
-            if engine.deadline_passed():
-                context.log.warning("run deadline reached: stopping; the rest stays pending for the next run")
+            reason = engine.stop_reason()
+            if reason:
+                context.log.warning(f"{reason}: stopping; the rest stays pending for the next run")
                 break
             rows = await label_slice(engine, piece)
             write_labels(warehouse, rows)

@@ -4,7 +4,13 @@ The engine is provider-agnostic. It never pays twice for the same work (answers 
 by task, prompt version, model and content hash, and written as soon as each call returns,
 so a run that dies keeps what it bought), and it never leaves an item without an outcome:
 every item ends answered, failed with a status and reason, or explicitly not attempted
-because the run's deadline passed.
+because the run's deadline passed or the provider stayed unavailable.
+
+Provider outages (429, 5xx, timeouts that outlast the SDK's own retries) are not the items'
+fault. With `outage_patience_seconds` set (the pipeline sets it), the engine waits an outage
+out, honouring retry-after, for up to that long since the provider last answered; past that it
+stops starting calls, and the items it could not ask stay pending for the next run instead of
+being recorded as failed (failures count towards giving up on an item, outages must not).
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from pydantic import BaseModel
 
 from headway_assets.llm.cache import CachedAnswer, CacheKey, LlmCache
 from headway_assets.llm.pricing import ModelPrice, estimate_cost, price_list
-from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse, TokenUsage
+from headway_assets.llm.providers.base import (
+    LlmError,
+    LlmProvider,
+    LlmRequest,
+    LlmResponse,
+    LlmUnavailableError,
+    TokenUsage,
+)
 from headway_assets.llm.schemas import (
     CatalogMatch,
     InsightBatch,
@@ -65,6 +78,15 @@ class LlmFailure:
 
 class DeadlineReachedError(Exception):
     """The run's deadline passed before this call started; its items stay pending."""
+
+
+class ProviderUnavailableError(Exception):
+    """The provider stayed unavailable longer than the run's patience; the items stay pending."""
+
+
+# Longest single wait of the engine between asks while the provider is down (the SDK's own retries
+# of the next ask still honour a longer retry-after); short, so a run resumes soon after an outage.
+MAX_OUTAGE_BACKOFF_SECONDS = 10.0
 
 
 @dataclass
@@ -126,6 +148,10 @@ class EngineConfig:
     # Attempts per call when the answer is malformed or off-schema (transport errors are
     # retried inside the SDK, honouring retry-after).
     validation_attempts: int = 2
+    # How long a run waits out a provider outage (seconds since the provider last answered)
+    # before it stops resumably. None: an outage that outlasts the SDK's retries fails the
+    # items at once (what one-off commands such as `headway classify` want).
+    outage_patience_seconds: float | None = None
 
 
 class LlmEngine:
@@ -150,6 +176,10 @@ class LlmEngine:
         self._semaphore = asyncio.Semaphore(config.max_in_flight)
         self._tracer = get_tracer()
         self._progress = progress
+        # Outage bookkeeping: when the provider first failed since it last answered, and why
+        # the run stopped asking once it stayed down past the patience.
+        self._unavailable_since: float | None = None
+        self.unavailable_reason: str | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -180,6 +210,34 @@ class LlmEngine:
         """True once the run's deadline (monotonic clock) is behind us."""
         return self.deadline is not None and time.monotonic() >= self.deadline
 
+    def stop_reason(self) -> str | None:
+        """Why this run should start no more work (deadline, provider unavailable), or None."""
+        if self.deadline_passed():
+            return "the run deadline passed"
+        if self.unavailable_reason is not None:
+            return f"the provider stayed unavailable ({self.unavailable_reason})"
+        return None
+
+    async def _wait_out_outage(self, error: LlmUnavailableError, waits: int) -> None:
+        """Sleep before asking again while the provider is down, or raise `ProviderUnavailableError`
+        once it has been down for longer than the patience (`DeadlineReachedError` past the deadline)."""
+        patience = self.config.outage_patience_seconds
+        now = time.monotonic()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+        left = (patience or 0.0) - (now - self._unavailable_since)
+        if self.unavailable_reason is None and left <= 0:
+            self.unavailable_reason = str(error)
+        if self.unavailable_reason is not None:
+            raise ProviderUnavailableError(self.unavailable_reason)
+        # Honour retry-after when given, else back off exponentially; never past the patience
+        # (one more ask at its end decides) or the run's deadline.
+        delay = error.retry_after if error.retry_after is not None else 2.0**waits
+        delay = min(max(delay, 0.5), MAX_OUTAGE_BACKOFF_SECONDS, left + 0.1)
+        if self.deadline is not None and now + delay >= self.deadline:
+            raise DeadlineReachedError()
+        await asyncio.sleep(delay)
+
     def _cache_key(self, task: str) -> CacheKey:
         return CacheKey(task=task, prompt_version=PROMPT_VERSIONS[task], model=self.model(task))
 
@@ -191,51 +249,70 @@ class LlmEngine:
     # -- one call ----------------------------------------------------------------------------
 
     async def _call(self, request: LlmRequest) -> LlmResponse:
-        """One traced provider call with validation retries, inside the concurrency bound."""
+        """One traced provider call with validation retries, inside the concurrency bound; with an
+        outage patience, an unavailable provider is waited out (holding the call's slot, so a
+        down provider is not flooded with the rest of the run's calls)."""
+        async with self._semaphore:
+            waits = 0
+            while True:
+                if self.unavailable_reason is not None:
+                    raise ProviderUnavailableError(self.unavailable_reason)
+                try:
+                    response = await self._call_once(request)
+                except LlmUnavailableError as error:
+                    if self.config.outage_patience_seconds is None:
+                        raise
+                    await self._wait_out_outage(error, waits)
+                    waits += 1
+                    continue
+                self._unavailable_since = None  # the provider answers again
+                return response
+
+    async def _call_once(self, request: LlmRequest) -> LlmResponse:
+        """One traced provider call with validation retries (the caller holds a concurrency slot)."""
         model = self.model(request.task)
         stats = self.task_stats(request.task)
         attempts = max(1, self.config.validation_attempts)
         for attempt in range(1, attempts + 1):
-            async with self._semaphore:
-                if self.deadline_passed():
-                    raise DeadlineReachedError()
-                with llm_span(
-                    self._tracer,
-                    provider=self.provider.name,
-                    model=model,
-                    task=request.task,
-                    prompt_version=request.prompt_version,
-                ) as span:
-                    prompt = json.dumps(
-                        [
-                            {"role": "system", "content": request.system},
-                            {"role": "user", "content": request.user},
-                        ],
-                        ensure_ascii=False,
-                    )
-                    span.set_attribute("gen_ai.prompt", prompt)
-                    span.set_attribute("langfuse.observation.input", prompt)
-                    started = time.monotonic()
-                    stats.calls += 1
-                    try:
-                        response = await self.provider.generate(request, model)
-                    except LlmError as error:
-                        elapsed = time.monotonic() - started
-                        stats.seconds_in_calls += elapsed
-                        self._record_usage(request.task, error.usage, model)
-                        _annotate(span, error.usage, elapsed, error.completion_text, status=error.status)
-                        span.set_status(_error_status(str(error)))
-                        if error.retryable and attempt < attempts:
-                            stats.retries += 1
-                            continue
-                        raise
+            if self.deadline_passed():
+                raise DeadlineReachedError()
+            with llm_span(
+                self._tracer,
+                provider=self.provider.name,
+                model=model,
+                task=request.task,
+                prompt_version=request.prompt_version,
+            ) as span:
+                prompt = json.dumps(
+                    [
+                        {"role": "system", "content": request.system},
+                        {"role": "user", "content": request.user},
+                    ],
+                    ensure_ascii=False,
+                )
+                span.set_attribute("gen_ai.prompt", prompt)
+                span.set_attribute("langfuse.observation.input", prompt)
+                started = time.monotonic()
+                stats.calls += 1
+                try:
+                    response = await self.provider.generate(request, model)
+                except LlmError as error:
                     elapsed = time.monotonic() - started
                     stats.seconds_in_calls += elapsed
-                    self._record_usage(request.task, response.usage, model)
-                    _annotate(span, response.usage, elapsed, response.completion_text, status="ok")
-                    span.set_attribute("gen_ai.response.model", response.model or model)
-                    span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason or "stop"])
-                    return response
+                    self._record_usage(request.task, error.usage, model)
+                    _annotate(span, error.usage, elapsed, error.completion_text, status=error.status)
+                    span.set_status(_error_status(str(error)))
+                    if error.retryable and attempt < attempts:
+                        stats.retries += 1
+                        continue
+                    raise
+                elapsed = time.monotonic() - started
+                stats.seconds_in_calls += elapsed
+                self._record_usage(request.task, response.usage, model)
+                _annotate(span, response.usage, elapsed, response.completion_text, status="ok")
+                span.set_attribute("gen_ai.response.model", response.model or model)
+                span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason or "stop"])
+                return response
         raise AssertionError("unreachable: the loop returns or raises")
 
     # -- batched tasks ------------------------------------------------------------------------
@@ -305,8 +382,8 @@ class LlmEngine:
             ids = [str(index) for index in range(len(remaining))]
             try:
                 response = await self._call(spec.build([(i, items[k]) for i, k in zip(ids, remaining, strict=True)]))
-            except DeadlineReachedError:
-                return outcome
+            except (DeadlineReachedError, ProviderUnavailableError):
+                return outcome  # not attempted: the items stay pending for the next run
             except LlmError as error:
                 for item_key in remaining:
                     outcome[item_key] = LlmFailure(error.status, str(error))

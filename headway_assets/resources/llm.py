@@ -74,6 +74,10 @@ class LlmResource(dg.ConfigurableResource):
     run_deadline_seconds: float | None = Field(default=None, description="Soft time limit of one run (0 = none).")
     timeout_seconds: float | None = None
     max_retries: int | None = None
+    outage_patience_seconds: float | None = Field(
+        default=None,
+        description="How long a run waits out a provider outage before it stops resumably (the rest stays pending).",
+    )
     use_cache: bool = Field(default=True, description="Reuse cached answers (turn off only to measure).")
     refresh_stale: bool = Field(
         default=False,
@@ -145,6 +149,9 @@ class LlmResource(dg.ConfigurableResource):
                 MATCH: 1,
             },
             batch_chars=self.batch_chars or settings.llm_batch_chars,
+            outage_patience_seconds=self.outage_patience_seconds
+            if self.outage_patience_seconds is not None
+            else settings.llm_outage_patience_seconds,
         )
         engine = LlmEngine(
             provider,

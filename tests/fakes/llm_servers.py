@@ -23,6 +23,9 @@ answer with text instead). `default_responder` builds a schema-valid answer for 
 
 Faults are rules (`add_fault`) matched per request, in order, each with an optional budget
 (`times`) and predicate; the server-wide `latency_s` applies to every answered request.
+An outage (`start_outage`) answers every request with its faults in turn (e.g. 429 with
+retry-after, then 503) for a number of seconds of wall time, as a provider that is down
+for a minute; it goes before the rules.
 Token counts are estimated as ceil(characters / 4), deterministically.
 
 Every request is recorded (`requests`, `stats()`): parsed body, headers with credentials
@@ -39,7 +42,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -261,6 +264,33 @@ class FaultRule:
         return self.when is None or bool(self.when(request))
 
 
+@dataclass
+class Outage:
+    """Every request fails for `seconds` of wall time, cycling through `faults`.
+
+    The outage starts with the first request that arrives once the server has received
+    `after_calls` requests (so a run can buy some answers first), and ends `seconds` later.
+    `hits` counts the requests it failed; `started_at` / `ends_at` are `time.monotonic()`
+    values (None until it starts).
+    """
+
+    faults: tuple[Fault, ...]
+    seconds: float
+    after_calls: int = 0
+    hits: int = 0
+    started_at: float | None = None
+
+    @property
+    def ends_at(self) -> float | None:
+        """When the outage ends (monotonic clock), once it has started."""
+        return None if self.started_at is None else self.started_at + self.seconds
+
+    def over(self, now: float | None = None) -> bool:
+        """True once the outage has started and its time has passed."""
+        ends_at = self.ends_at
+        return ends_at is not None and (now if now is not None else time.monotonic()) >= ends_at
+
+
 # -- records -----------------------------------------------------------------------------------
 
 
@@ -411,6 +441,7 @@ class FakeLLMServer(BackgroundHTTPServer):
         self.min_cacheable_tokens = min_cacheable_tokens
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
+        self._outage: Outage | None = None
         self._records: list[RecordedRequest] = []
         self._next_index = 0
         self._calls: Counter[str] = Counter()
@@ -467,9 +498,26 @@ class FakeLLMServer(BackgroundHTTPServer):
         return self.add_fault(fault, times=count)
 
     def clear_faults(self) -> None:
-        """Remove every fault rule."""
+        """Remove every fault rule and any outage."""
         with self._lock:
             self._rules.clear()
+            self._outage = None
+
+    def start_outage(self, seconds: float, faults: Sequence[Fault] | None = None, *, after_calls: int = 0) -> Outage:
+        """Fail every request for `seconds` of wall time with `faults` in turn (default: 429 with
+        `retry-after: 1`, then 503, then 529), starting once `after_calls` requests have arrived.
+
+        Replaces an earlier outage. Returns it, so a test can read `hits` and `ends_at`.
+        """
+        if seconds <= 0:
+            raise ValueError(f"an outage lasts > 0 seconds, got {seconds}")
+        chosen = tuple(faults) if faults else (Fault.rate_limit(1), Fault.server_error(503), Fault.overloaded())
+        if any(f.kind not in (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR, FaultKind.TIMEOUT) for f in chosen):
+            raise ValueError("an outage answers with rate limits, server errors or timeouts only")
+        outage = Outage(faults=chosen, seconds=seconds, after_calls=after_calls)
+        with self._lock:
+            self._outage = outage
+        return outage
 
     def clear_prompt_cache(self) -> None:
         """Forget every cached prompt prefix."""
@@ -603,7 +651,7 @@ class FakeLLMServer(BackgroundHTTPServer):
             return self._error_reply(exchange, 400, err.message, param=err.param)
         exchange.llm_request = llm_request
 
-        fault = self._take_fault(llm_request)
+        fault = self._take_fault(llm_request, exchange.index)
         if fault is not None:
             exchange.fault = fault.kind
             early = self._fault_reply(exchange, fault)
@@ -620,8 +668,16 @@ class FakeLLMServer(BackgroundHTTPServer):
         exchange.usage = usage
         return self._encode(exchange, payload, fault)
 
-    def _take_fault(self, request: LLMRequest) -> Fault | None:
+    def _take_fault(self, request: LLMRequest, index: int) -> Fault | None:
+        now = time.monotonic()
         with self._lock:
+            outage = self._outage
+            if outage is not None and index >= outage.after_calls and not outage.over(now):
+                if outage.started_at is None:
+                    outage.started_at = now
+                fault = outage.faults[outage.hits % len(outage.faults)]
+                outage.hits += 1
+                return fault
             rules = list(self._rules)
         for rule in rules:
             # The predicate runs outside the lock (it is test code); the budget is taken inside.

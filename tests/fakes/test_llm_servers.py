@@ -284,6 +284,28 @@ def test_anthropic_rate_limit_error_shape(anthropic_server: FakeAnthropicServer)
     assert anthropic_server.calls("/v1/messages") == 1
 
 
+def test_an_outage_fails_every_request_for_its_time_then_ends(anthropic_server: FakeAnthropicServer) -> None:
+    outage = anthropic_server.start_outage(
+        0.6, [Fault.rate_limit(retry_after=0), Fault.server_error(503)], after_calls=1
+    )
+    with anthropic_client(anthropic_server, max_retries=0) as client:
+        assert label_call(client).stop_reason == "tool_use"  # before the outage starts
+        assert outage.started_at is None
+        with pytest.raises(anthropic.RateLimitError):
+            label_call(client)
+        with pytest.raises(anthropic.InternalServerError) as caught:
+            label_call(client)
+        assert caught.value.status_code == 503
+        assert outage.ends_at is not None and not outage.over()
+        time.sleep(max(0.0, outage.ends_at - time.monotonic()) + 0.05)
+        assert outage.over()
+        assert label_call(client).stop_reason == "tool_use"
+    assert [r.status for r in anthropic_server.requests] == [200, 429, 503, 200]
+    assert outage.hits == 2
+    with pytest.raises(ValueError, match="rate limits, server errors or timeouts"):
+        anthropic_server.start_outage(1, [Fault.refusal()])
+
+
 def test_anthropic_5xx_is_retried_and_529_is_overloaded(anthropic_server: FakeAnthropicServer) -> None:
     anthropic_server.fail_next(2, Fault.server_error(500, retry_after=0.01))
     with anthropic_client(anthropic_server, max_retries=2) as client:

@@ -16,7 +16,7 @@ import pytest
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
-from headway_assets.llm.providers.base import LlmProvider
+from headway_assets.llm.providers.base import LlmProvider, retry_after_seconds
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
@@ -66,12 +66,20 @@ def _label(
     batch_items: int = 3,
     timeout: float = 5.0,
     retries: int = 2,
+    patience: float | None = None,
+    max_in_flight: int = 16,
 ) -> tuple[dict[str, Tier1Label | LlmFailure], LlmEngine]:
     items = {content_hash(text): text for text in texts}
 
     async def run() -> tuple[dict[str, Tier1Label | LlmFailure], LlmEngine]:
         provider = _provider(server, timeout=timeout, retries=retries)
-        engine = LlmEngine(provider, EngineConfig(models=MODELS, batch_items={TIER1: batch_items}), cache)
+        config = EngineConfig(
+            models=MODELS,
+            batch_items={TIER1: batch_items},
+            max_in_flight=max_in_flight,
+            outage_patience_seconds=patience,
+        )
+        engine = LlmEngine(provider, config, cache)
         try:
             return await engine.label(items), engine
         finally:
@@ -131,6 +139,60 @@ def test_timeouts_end_as_explicit_failures(server: FakeLLMServer) -> None:
     results, _ = _label(server, TEXTS[:2], timeout=0.5, retries=0)
     _assert_every_item_has_an_outcome(results, TEXTS[:2])
     assert {outcome.status for outcome in results.values() if isinstance(outcome, LlmFailure)} == {"unavailable"}
+
+
+def test_an_outage_within_the_patience_is_waited_out(server: FakeLLMServer) -> None:
+    # Both kinds of outage answer: a 429 naming its wait, a 503 naming none.
+    outage = server.start_outage(2.5, [Fault.rate_limit(retry_after=1), Fault.server_error(503)])
+    started = time.monotonic()
+    results, engine = _label(server, TEXTS[:4], batch_items=2, retries=1, patience=30)
+    assert all(isinstance(outcome, Tier1Label) for outcome in results.values()), results
+    assert set(results) == {content_hash(t) for t in TEXTS[:4]}
+    assert outage.hits >= 4 and time.monotonic() - started >= 2.5
+    assert engine.unavailable_reason is None and engine.stop_reason() is None
+
+
+def test_an_outage_past_the_patience_stops_asking_and_leaves_items_pending(server: FakeLLMServer) -> None:
+    server.start_outage(60, [Fault.server_error(503)])
+    started = time.monotonic()
+    results, engine = _label(server, TEXTS, batch_items=1, retries=0, patience=1.0, max_in_flight=2)
+    assert time.monotonic() - started < 10
+    # Not failed (an outage is not the items' fault, failures count towards giving up on them):
+    # not attempted, so the next run asks for every one of them.
+    assert results == {}
+    assert engine.task_stats(TIER1).items_not_attempted == len(TEXTS)
+    assert engine.task_stats(TIER1).items_failed == 0
+    assert engine.unavailable_reason is not None and "503" in engine.unavailable_reason
+    reason = engine.stop_reason()
+    assert reason is not None and reason.startswith("the provider stayed unavailable")
+    # Once the patience ran out no new call went out: only the two calls in flight ever asked.
+    asked = {text for record in server.requests if record.llm_request for _, text in tier1_items(record.llm_request)}
+    assert 1 <= len(asked) <= 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "0.25"}, 0.25),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),  # the precise one wins
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: now
+        ({"retry-after": "3600"}, 60.0),  # capped, not ignored
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_in_every_form_providers_send(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after_seconds(headers) == seconds
+
+
+def test_a_rejected_request_is_not_waited_on(server: FakeLLMServer) -> None:
+    server.add_fault(Fault.bad_request("prompt is too long"))
+    started = time.monotonic()
+    results, engine = _label(server, TEXTS[:2], batch_items=2, retries=0, patience=30)
+    assert time.monotonic() - started < 5, "a 400 is the request's fault: no outage wait"
+    assert all(isinstance(outcome, LlmFailure) and "400" in outcome.error for outcome in results.values())
+    assert engine.unavailable_reason is None
 
 
 @pytest.mark.parametrize("fault", ["malformed_json", "truncated_json", "schema_invalid", "truncated_answer"])

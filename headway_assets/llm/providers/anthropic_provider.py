@@ -16,7 +16,10 @@ from headway_assets.llm.providers.base import (
     LlmRequest,
     LlmResponse,
     LlmTransportError,
+    LlmUnavailableError,
     TokenUsage,
+    is_retryable_status,
+    retry_after_seconds,
     validate_output,
 )
 from headway_assets.llm.providers.json_schema import strict_json_schema
@@ -62,9 +65,12 @@ class AnthropicProvider(LlmProvider):
                 tool_choice={"type": "tool", "name": tool_name},
             )
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as error:
-            raise LlmTransportError(f"anthropic: {type(error).__name__} after retries") from None
+            raise LlmUnavailableError(f"anthropic: {type(error).__name__} after retries") from None
         except anthropic.APIStatusError as error:
-            raise LlmTransportError(f"anthropic: HTTP {error.status_code} {_error_type(error)}") from None
+            reason = f"anthropic: HTTP {error.status_code} {_error_type(error)}"
+            if is_retryable_status(error.status_code):
+                raise LlmUnavailableError(reason, retry_after=retry_after_seconds(error.response.headers)) from None
+            raise LlmTransportError(reason) from None
         except anthropic.APIResponseValidationError:
             raise LlmInvalidOutputError("anthropic: the response body did not match the Messages API") from None
         except (json.JSONDecodeError, ValueError) as error:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -83,6 +86,51 @@ class LlmTransportError(LlmError):
     """Rate limits, server errors or timeouts that outlasted the client's own retries."""
 
     status = "unavailable"
+
+
+class LlmUnavailableError(LlmTransportError):
+    """The provider is unavailable for now (429, 408, 409, 5xx, timeout, no connection) after
+    the SDK's own retries: nothing is wrong with the request, so it is worth asking again later.
+    `retry_after` is the provider's last `retry-after` in seconds, when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# HTTP statuses the provider SDKs retry themselves: the provider is busy or down, not the request wrong.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# Longest retry-after the engine takes at its word (a larger value is capped, not ignored).
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def is_retryable_status(status: int) -> bool:
+    """Whether an HTTP status means "try again later" rather than "this request is wrong"."""
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a `retry-after-ms` or `retry-after` header (seconds or an HTTP date) asks to wait."""
+    if not headers:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, min(float(milliseconds) / 1000, MAX_RETRY_AFTER_SECONDS))
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds() if when.tzinfo else 0.0
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
 
 
 class LlmProvider(ABC):

@@ -13,7 +13,10 @@ from headway_assets.llm.providers.base import (
     LlmRequest,
     LlmResponse,
     LlmTransportError,
+    LlmUnavailableError,
     TokenUsage,
+    is_retryable_status,
+    retry_after_seconds,
     validate_output,
 )
 from headway_assets.llm.providers.json_schema import strict_json_schema
@@ -57,9 +60,12 @@ class OpenAIProvider(LlmProvider):
                 },
             )
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise LlmTransportError(f"openai: {type(error).__name__} after retries") from None
+            raise LlmUnavailableError(f"openai: {type(error).__name__} after retries") from None
         except openai.APIStatusError as error:
-            raise LlmTransportError(f"openai: HTTP {error.status_code} {error.code or ''}".rstrip()) from None
+            reason = f"openai: HTTP {error.status_code} {error.code or ''}".rstrip()
+            if is_retryable_status(error.status_code):
+                raise LlmUnavailableError(reason, retry_after=retry_after_seconds(error.response.headers)) from None
+            raise LlmTransportError(reason) from None
         except openai.APIResponseValidationError:
             raise LlmInvalidOutputError("openai: the response body did not match the API") from None
         except (json.JSONDecodeError, ValueError) as error:
