@@ -9,15 +9,20 @@ test that proves each, are in docs/reliability.md.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
 
 import ijson
 
 from headway_assets.sources.message import SourceReadError
 
 MIB = 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +176,262 @@ def decode_text(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8", errors="replace"), True
 
 
+_EVENT_TYPES = {
+    "start_map": "an object",
+    "start_array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JsonShape:
+    """The outline of a JSON document, read in one streaming pass without building it.
+
+    `top` and each `keys` value are phrases such as "an object", "a list", "a string" (for
+    error messages); `keys` holds the top-level object's keys (empty for other tops);
+    `more_values` is True when another value follows the first (JSON Lines).
+    """
+
+    top: str
+    keys: dict[str, str]
+    more_values: bool
+    top_items: int = 0  # elements of a top-level list
+    lengths: dict[str, int] = field(default_factory=dict)  # elements of each list-valued key
+
+
+def json_shape(stream: IO[bytes]) -> JsonShape:
+    """The outline of the JSON document in `stream`, in bounded memory (one pass, nothing built).
+
+    A wrongly typed top-level field (`{"calls": "x"}`) must refuse a file rather than read as
+    "zero items", so readers check this outline before streaming items. Raises
+    `ijson.JSONError` when the stream is empty, truncated or not JSON before its first value ends.
+    """
+    depth = 0
+    top: str | None = None
+    keys: dict[str, str] = {}
+    key: str | None = None
+    top_items = 0
+    try:
+        for event, value in ijson.basic_parse(stream, multiple_values=True, use_float=True):
+            if top is not None and depth == 0:
+                return JsonShape(top, keys, True, top_items)  # a second value: JSON Lines
+            if depth == 1 and top == "a list" and event not in ("end_map", "end_array"):
+                top_items += 1
+            if top is None:
+                top = _EVENT_TYPES.get(event, "a number")
+            elif depth == 1 and event == "map_key":
+                key = value
+            elif depth == 1 and key is not None and event not in ("end_map", "end_array"):
+                keys[key] = _EVENT_TYPES.get(event, "a number")
+                key = None
+            if event in ("start_map", "start_array"):
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+    except ijson.JSONError:
+        if top is not None and depth == 0:
+            return JsonShape(top, keys, True, top_items)  # a bad line after a good one
+        raise
+    if top is None:
+        raise ijson.IncompleteJSONError("no JSON value (the file is empty or blank)")
+    return JsonShape(top, keys, False, top_items)
+
+
+class RepairedUtf8(io.RawIOBase):
+    """A binary stream's bytes as valid UTF-8 for ijson: BOM dropped, invalid bytes replaced by U+FFFD.
+
+    One bad byte in a customer's export must cost that character, not the file (ijson refuses
+    invalid UTF-8 and a BOM).
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        self._pending = b""
+
+    def readable(self) -> bool:
+        """Always: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` with the next repaired bytes; 0 at the end."""
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            chunk = self._text.read(max(1, len(view) // 4))
+            if not chunk:
+                return 0
+            self._pending = chunk.encode("utf-8")
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        """Close the underlying file too."""
+        if not self.closed:
+            self._text.close()
+        super().close()
+
+
+def open_json(path: Path) -> IO[bytes]:
+    """Open a JSON export for `iter_json_items` / `json_shape`, decoding with replacement."""
+    return io.BufferedReader(RepairedUtf8(path.open("rb")), buffer_size=256 * 1024)
+
+
+def json_list_outline(stream: IO[bytes]) -> list[JsonShape]:
+    """The outline of each element of a top-level JSON list (pages), in one pass, nothing built.
+
+    For each element: its type, its keys' types and the length of each list-valued key, so a
+    reader can check pages and place the entries `iter_page_items` streams. Raises
+    `ijson.JSONError` where the stream stops being JSON.
+    """
+    outlines: list[JsonShape] = []
+    depth = 0
+    key: str | None = None
+    listed: str | None = None  # the element's key whose list is open at depth 3
+    for event, value in ijson.basic_parse(stream, use_float=True):
+        opens, closes = event in ("start_map", "start_array"), event in ("end_map", "end_array")
+        if depth == 1 and not closes:
+            outlines.append(JsonShape(_EVENT_TYPES.get(event, "a number"), {}, False))
+        elif depth == 2 and event == "map_key":
+            key = value
+        elif depth == 2 and key is not None and not closes:
+            outlines[-1].keys[key] = _EVENT_TYPES.get(event, "a number")
+            if event == "start_array":
+                outlines[-1].lengths[key], listed = 0, key
+            key = None
+        elif depth == 3 and listed is not None and not closes:
+            outlines[-1].lengths[listed] += 1
+        if opens:
+            depth += 1
+        elif closes:
+            depth -= 1
+            if depth == 2:
+                listed = None
+    return outlines
+
+
+def iter_page_items(
+    stream: IO[bytes], key: str, outlines: Sequence[JsonShape], limits: ExportLimits = DEFAULT_LIMITS
+) -> Iterator[tuple[int, JsonItem]]:
+    """(page number from 1, entry) for the list at `key` in every element of a top-level list of pages.
+
+    `outlines` is `json_list_outline` of the same file; it places each streamed entry in its
+    page, and the entry's `index` counts within that page. Like `iter_json_items`, one entry is
+    held at a time and a too-deep entry is a skip.
+    """
+    spans = [(number, outline.lengths.get(key, 0)) for number, outline in enumerate(outlines, start=1)]
+    spans = [span for span in spans if span[1]] or [(1, 0)]
+    span, offset = 0, 0
+    # iter_json_items' path matching treats None as "any element of a list" (an open list
+    # container has no key), which is exactly the page level here.
+    for item in iter_json_items(stream, cast(tuple[str, ...], (None, key)), limits):
+        while span < len(spans) - 1 and item.index - offset >= spans[span][1]:
+            offset += spans[span][1]
+            span += 1
+        yield spans[span][0], JsonItem(item.index - offset, item.value, item.skip_reason)
+
+
+def scan_json_export(
+    path: Path, what: str, advice: str, limits: ExportLimits = DEFAULT_LIMITS, *, invalid: str = "is not valid JSON"
+) -> JsonShape:
+    """Check a JSON export file as a whole before its items are streamed: size, emptiness, syntax.
+
+    Raises `SourceReadError` naming the file, the reason and what to do when it is empty, past
+    `limits.max_json_bytes` (`ExportTooLargeError`), or not JSON (`what` names the file's kind,
+    "Gong file"; `advice` says what to do; `invalid` words the syntax failure). The caller
+    handles a missing file with its own advice.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise SourceReadError(f"{what} {path} is empty (0 bytes); {advice}")
+    if size > limits.max_json_bytes:
+        raise ExportTooLargeError(
+            f"{what} {path} is {size / MIB:.1f} MiB, past the {limits.max_json_bytes / MIB:.0f} MiB limit for one "
+            "JSON export file; split it into smaller files (one API response page each)."
+        )
+    try:
+        with open_json(path) as stream:
+            return json_shape(stream)
+    except ijson.JSONError as exc:
+        raise SourceReadError(f"{what} {path} {invalid} ({_json_detail(path, size, exc)}); {advice}") from exc
+
+
+def _json_detail(path: Path, size: int, error: BaseException) -> str:
+    """Where a small file stops being JSON (the stdlib's message names a position, not content)."""
+    if size > MIB:
+        return json_error_summary(error)
+    text, _ = decode_text(path.read_bytes())
+    if not text.strip():
+        return "the file holds only whitespace"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(text.rstrip())
+        return f"{exc}{', the file ends mid-document: truncated?' if truncated else ''}"
+    except RecursionError:
+        return "nested too deep to parse"
+    return json_error_summary(error)
+
+
+# Moments outside these years are a corrupt or hostile timestamp, not a real conversation; readers
+# skip such items with a reason rather than letting a window filter drop them silently.
+EARLIEST_PLAUSIBLE = datetime(1971, 1, 1, tzinfo=UTC)
+LATEST_PLAUSIBLE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def plausible_time(moment: datetime) -> bool:
+    """True when `moment` lies between 1971 and 2100 (UTC): a date a real conversation could have."""
+    return EARLIEST_PLAUSIBLE <= moment < LATEST_PLAUSIBLE
+
+
+def time_ordered(items: Sequence[tuple[float | None, T]]) -> list[T]:
+    """The values sorted by their time, stably; a value without a time stays right after the one before it.
+
+    Transcript turns exported out of order must be put back in order before adjacent turns of
+    one speaker are merged; an untimed turn keeps its neighbour rather than jumping to the start.
+    """
+    keyed: list[tuple[float, int, T]] = []
+    last = float("-inf")
+    for position, (moment, value) in enumerate(items):
+        if moment is not None:
+            last = moment
+        keyed.append((last, position, value))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [value for _, _, value in keyed]
+
+
+def json_error_summary(error: BaseException) -> str:
+    """The first line of a JSON parser's error: what went wrong, never the file's content.
+
+    yajl's later lines quote the bytes around the fault, which may be a customer's words.
+    """
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
+
+
 __all__ = [
     "DEFAULT_LIMITS",
+    "EARLIEST_PLAUSIBLE",
+    "LATEST_PLAUSIBLE",
     "MIB",
     "ExportLimits",
     "ExportTooLargeError",
+    "JsonShape",
+    "RepairedUtf8",
     "decode_text",
     "iter_json_items",
+    "iter_page_items",
     "json_depth",
+    "json_error_summary",
+    "json_list_outline",
+    "json_shape",
+    "open_json",
+    "plausible_time",
+    "scan_json_export",
+    "time_ordered",
     "too_deep",
 ]
