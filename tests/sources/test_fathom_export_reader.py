@@ -160,10 +160,10 @@ def test_page_file_with_good_and_bad_meetings(tmp_path: Path) -> None:
     result = read(path)
     assert [m.external_id for m in result.messages] == ["555", "123456789"]
     assert result.skipped == [
-        SkippedItem("fathom-meetings.json:items[1]", "meeting has no recording_id (got None)"),
+        SkippedItem("fathom-meetings.json:items[1]", "meeting has no recording_id"),
         SkippedItem(
-            "fathom-meetings.json:items[2] (recording 333)",
-            "meeting 333 has no transcript (exported or delivered without include_transcript=true)",
+            "fathom-meetings.json:items[2] (recording 333)",  # the id is in the location, not the reason
+            "meeting has no transcript (exported or delivered without include_transcript=true)",
         ),
     ]
 

@@ -177,7 +177,7 @@ def test_missing_transcripts_and_metadata_are_skipped_with_reasons(tmp_path: Pat
             "call has no transcript in callTranscripts; fetch it with POST /v2/calls/transcript for this "
             "call id and add it to the file",
         ),
-        SkippedItem("gong-calls.json:call 1007", "transcript of call 1007 has no sentences"),
+        SkippedItem("gong-calls.json:call 1007", "transcript has no sentences"),  # the id is in the location
         SkippedItem(
             "gong-calls.json:transcript 1004",
             "transcript has no call metadata in calls[] (so no start time, title or parties); fetch the call "

@@ -48,7 +48,15 @@ from headway_assets.warehouse.schema import SourceKind
 
 
 class FathomMeetingError(ValueError):
-    """A Meeting object that cannot become a message; the text says why."""
+    """A Meeting object that cannot become a message; the text says why.
+
+    `reason` is the same without the recording id: a stable phrase, so skips of many meetings
+    for one reason count together (the id is in the skipped item's location).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +100,20 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
     domains = normalise_domains(internal_domains)
     recording_id = fathom_recording_id(meeting)
     if recording_id is None:
-        raise FathomMeetingError(f"meeting has no recording_id (got {meeting.get('recording_id')!r})")
+        raise FathomMeetingError(
+            f"meeting has no recording_id (got {meeting.get('recording_id')!r})", "meeting has no recording_id"
+        )
     sent_at = fathom_meeting_time(meeting)
     if sent_at is None:
         raise FathomMeetingError(
-            f"meeting {recording_id} has no recording_start_time, scheduled_start_time or created_at"
+            f"meeting {recording_id} has no recording_start_time, scheduled_start_time or created_at",
+            "meeting has no recording_start_time, scheduled_start_time or created_at",
         )
     raw_transcript = meeting.get("transcript")
     if not isinstance(raw_transcript, list) or not raw_transcript:
         raise FathomMeetingError(
-            f"meeting {recording_id} has no transcript (exported or delivered without include_transcript=true)"
+            f"meeting {recording_id} has no transcript (exported or delivered without include_transcript=true)",
+            "meeting has no transcript (exported or delivered without include_transcript=true)",
         )
 
     invitees = [_invitee(i, domains) for i in meeting.get("calendar_invitees") or [] if isinstance(i, Mapping)]
@@ -141,7 +153,9 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
         )
         texts.append([str(item["text"]).strip()])
     if not turns:
-        raise FathomMeetingError(f"meeting {recording_id} has a transcript with no text")
+        raise FathomMeetingError(
+            f"meeting {recording_id} has a transcript with no text", "meeting has a transcript with no text"
+        )
 
     lines = [f"{turn['speaker']}: {' '.join(parts)}" for turn, parts in zip(turns, texts, strict=True)]
     author = next((t for t in turns if t["is_internal"] is False), turns[0])
@@ -239,7 +253,7 @@ def read_fathom_meetings(
         try:
             message = parse_fathom_meeting(meeting, internal_domains=internal_domains)
         except FathomMeetingError as exc:
-            result.skip(location, str(exc))
+            result.skip(location, exc.reason)
             continue
         if message.external_id in seen:
             result.ignored["duplicate"] = result.ignored.get("duplicate", 0) + 1

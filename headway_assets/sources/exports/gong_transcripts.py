@@ -44,7 +44,15 @@ from headway_assets.warehouse.schema import SourceKind
 
 
 class GongCallError(ValueError):
-    """A call (or transcript) that cannot become a message; the text says why."""
+    """A call (or transcript) that cannot become a message; the text says why.
+
+    `reason` is the same without the call id: a stable phrase, so skips of many calls for one
+    reason count together (the id is in the skipped item's location).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,10 @@ def build_gong_message(
         raise GongCallError("call has no metaData.id")
     sent_at = gong_call_time(call)
     if sent_at is None:
-        raise GongCallError(f"call {call_id} has no parseable metaData.started or metaData.scheduled time")
+        raise GongCallError(
+            f"call {call_id} has no parseable metaData.started or metaData.scheduled time",
+            "call has no parseable metaData.started or metaData.scheduled time",
+        )
     meta = _meta(call)
     raw_parties = call.get("parties")
     parties_missing = not isinstance(raw_parties, list) or not raw_parties
@@ -101,7 +112,7 @@ def build_gong_message(
 
     turns, turns_skipped, reordered = _ordered_turns(transcript.get("transcript"))
     if not turns:
-        raise GongCallError(f"transcript of call {call_id} has no sentences")
+        raise GongCallError(f"transcript of call {call_id} has no sentences", "transcript has no sentences")
 
     unknown = sorted({sid for sid, _ in turns if sid not in by_speaker})
     lines = [f"{_speaker_name(sid, by_speaker)}: {' '.join(sentences)}" for sid, sentences in turns]
@@ -241,7 +252,7 @@ def read_gong_transcripts(
         try:
             result.messages.append(build_gong_message(call, transcript, internal_domains=internal_domains))
         except GongCallError as exc:
-            result.skip(location, str(exc))
+            result.skip(location, exc.reason)
     for call_id in transcripts:
         if call_id not in calls and call_id not in elsewhere:
             result.skip(
