@@ -786,6 +786,6 @@ def test_a_message_past_the_item_limit_is_skipped_and_the_rest_land(tmp_path: Pa
     assert [m.text for m in result.messages] == ["Small.", "Also small."]
     assert result.skipped == [
         SkippedItem(
-            "gmail.mbox:message 2 <h2@globex-corp.example>", "message is larger than 0 MiB, the limit for one item"
+            "gmail.mbox:message 2 <h2@globex-corp.example>", "message is larger than 2048 bytes, the limit for one item"
         )
     ]

@@ -19,11 +19,11 @@ import ijson
 
 from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
-    MIB,
     ExportLimits,
     ExportTooLargeError,
     JsonShape,
     decode_text,
+    describe_size,
     iter_json_items,
     iter_page_items,
     json_error_summary,
@@ -356,7 +356,9 @@ def _json_lines(path: Path, limits: ExportLimits, result: ReadResult) -> Iterato
             if not raw.strip():
                 continue
             if len(raw) > limits.max_item_bytes:
-                result.skip(where, f"line is larger than {limits.max_item_bytes // MIB} MiB; its meeting was not read")
+                result.skip(
+                    where, f"line is larger than {describe_size(limits.max_item_bytes)}; its meeting was not read"
+                )
                 continue
             try:
                 value = json.loads(decode_text(raw.rstrip(b"\r\n"))[0])

@@ -404,6 +404,11 @@ def time_ordered(items: Sequence[tuple[float | None, T]]) -> list[T]:
     return [value for _, _, value in keyed]
 
 
+def describe_size(size: int) -> str:
+    """A byte count for a message: whole MiB when it is at least one, else bytes."""
+    return f"{size // MIB} MiB" if size >= MIB else f"{size} bytes"
+
+
 def json_error_summary(error: BaseException) -> str:
     """The first line of a JSON parser's error: what went wrong, never the file's content.
 
@@ -423,6 +428,7 @@ __all__ = [
     "JsonShape",
     "RepairedUtf8",
     "decode_text",
+    "describe_size",
     "iter_json_items",
     "iter_page_items",
     "json_depth",
