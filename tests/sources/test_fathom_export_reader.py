@@ -371,3 +371,27 @@ def test_invalid_utf8_is_replaced_not_fatal(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + body.encode().replace(b"PLACEHOLDER", b"caf\xe9 ok"))
     result = read_fathom_meetings(path, ALL_TIME)
     assert [m.text for m in result.messages] == ["Bob Buyer: caf\ufffd ok"]
+
+
+def test_a_json_line_past_the_item_limit_is_skipped_and_the_rest_land(tmp_path: Path) -> None:
+    path = tmp_path / "fathom-webhooks.jsonl"
+    big = meeting(2, default_summary={"markdown_formatted": "x" * 5000})
+    path.write_text("\n".join(json.dumps(m) for m in (meeting(1), big, meeting(3))) + "\n")
+    result = read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_item_bytes=4000))
+    assert [m.external_id for m in result.messages] == ["1", "3"]
+    assert result.skipped == [
+        SkippedItem("fathom-webhooks.jsonl:line 2", "line is larger than 4000 bytes; its meeting was not read")
+    ]
+
+
+@pytest.mark.parametrize("layout", ["page", "pages", "lines", "list"])
+def test_a_file_past_the_item_limit_is_refused(tmp_path: Path, layout: str) -> None:
+    meetings = [meeting(n) for n in range(1, 4)]
+    path = tmp_path / "fathom-meetings.json"
+    if layout == "lines":
+        path.write_text("\n".join(json.dumps(m) for m in meetings) + "\n")
+    else:
+        write(path, {"page": page(*meetings), "pages": [page(*meetings)], "list": meetings}[layout])
+    assert len(read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_items=3)).messages) == 3
+    with pytest.raises(ExportTooLargeError, match=r"holds more than 2 items, the limit for one export file"):
+        read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_items=2))

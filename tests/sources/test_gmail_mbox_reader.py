@@ -789,3 +789,11 @@ def test_a_message_past_the_item_limit_is_skipped_and_the_rest_land(tmp_path: Pa
             "gmail.mbox:message 2 <h2@globex-corp.example>", "message is larger than 2048 bytes, the limit for one item"
         )
     ]
+
+
+def test_a_file_past_the_item_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(b"".join(mail(n, f"Request {n}.") for n in range(1, 6)))
+    assert len(read_gmail_mbox(path, ALL_TIME, limits=ExportLimits(max_items=5)).messages) == 5
+    with pytest.raises(SourceReadError, match=r"gmail\.mbox holds more than 4 items, the limit for one export file"):
+        read_gmail_mbox(path, ALL_TIME, limits=ExportLimits(max_items=4))

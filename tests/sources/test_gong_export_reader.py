@@ -383,3 +383,12 @@ def test_entries_of_a_list_of_pages_are_located_in_their_page(tmp_path: Path) ->
         SkippedItem("gong-calls.json:page 3 calls[1]", "call entry is not a JSON object"),
         SkippedItem("gong-calls.json:page 3 callTranscripts[0]", "transcript entry has no callId"),
     ]
+
+
+@pytest.mark.parametrize("pages", [False, True])
+def test_a_file_past_the_item_limit_is_refused(tmp_path: Path, pages: bool) -> None:
+    data = [CALLS_PAGE, TRANSCRIPTS_PAGE] if pages else {**CALLS_PAGE, **TRANSCRIPTS_PAGE}
+    path = write(tmp_path / "gong-calls.json", data)  # 6 calls and 6 transcripts
+    assert read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_items=12)).messages
+    with pytest.raises(ExportTooLargeError, match=r"holds more than 11 items, the limit for one export file"):
+        read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_items=11))

@@ -24,7 +24,10 @@ from headway_assets.sources.exports.limits import (
 def test_json_shape_names_top_level_types_without_building_the_document() -> None:
     shape = json_shape(io.BytesIO(b'{"calls": "x", "callTranscripts": [1, {"a": 2}], "n": 5, "z": null}'))
     assert shape == JsonShape(
-        "an object", {"calls": "a string", "callTranscripts": "a list", "n": "a number", "z": "null"}, False
+        "an object",
+        {"calls": "a string", "callTranscripts": "a list", "n": "a number", "z": "null"},
+        False,
+        lengths={"callTranscripts": 2},
     )
     assert json_shape(io.BytesIO(b"[1, [2], {}]")).top_items == 3
     assert json_shape(io.BytesIO(b'{"a": 1}\n{"a": 2}\n')).more_values is True

@@ -22,6 +22,7 @@ from headway_assets.sources.exports.limits import (
     ExportLimits,
     ExportTooLargeError,
     JsonShape,
+    check_item_count,
     decode_text,
     describe_size,
     iter_json_items,
@@ -311,7 +312,9 @@ def _check_file(path: Path, limits: ExportLimits) -> JsonShape | None:
 
 def _checked_shape(path: Path, limits: ExportLimits) -> JsonShape | None:
     try:
-        shape = scan_json_export(path, "Fathom file", _ADVICE, limits, invalid="is neither JSON nor JSON Lines")
+        shape = scan_json_export(
+            path, "Fathom file", _ADVICE, limits, invalid="is neither JSON nor JSON Lines", item_keys=("items",)
+        )
     except ExportTooLargeError:
         raise
     except SourceReadError:
@@ -352,6 +355,7 @@ def _line_value(raw: bytes) -> Any:
 def _json_lines(path: Path, limits: ExportLimits, result: ReadResult) -> Iterator[tuple[str, Mapping[str, Any]]]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            check_item_count(path, "Fathom file", number, limits)  # lines, blank ones too
             where = f"{path.name}:line {number}"
             if not raw.strip():
                 continue
@@ -381,6 +385,7 @@ def _top_list(
     """
     with open_json(path) as stream:
         outlines = json_list_outline(stream)
+    check_item_count(path, "Fathom file", sum(o.lengths.get("items", 0) for o in outlines), limits)
     kinds: list[str] = []
     for index, outline in enumerate(outlines):
         if outline.top == "an object" and outline.keys.get("items") == "a list":

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-from headway_assets.sources.exports.limits import DEFAULT_LIMITS, ExportLimits, describe_size, plausible_time
+from headway_assets.sources.exports.limits import (
+    DEFAULT_LIMITS,
+    ExportLimits,
+    check_item_count,
+    describe_size,
+    plausible_time,
+)
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import (
     FREE_EMAIL_DOMAINS,
@@ -894,7 +900,7 @@ def read_gmail_mbox(
     The file is read message by message: an unreadable message, one past
     `limits.max_item_bytes`, or one that no plausible date places in time becomes a skipped item.
     """
-    entries = _mbox_index(path)
+    entries = _mbox_index(path, limits)
     domains = effective_internal_domains(internal_domains, mailbox)
     result = ReadResult()
     seen: set[str] = set()
@@ -984,7 +990,7 @@ def _location(path: Path, entry: _MboxEntry) -> str:
     return f"{path.name}:message {entry.index}{suffix}"
 
 
-def _mbox_index(path: Path) -> list[_MboxEntry]:
+def _mbox_index(path: Path, limits: ExportLimits = DEFAULT_LIMITS) -> list[_MboxEntry]:
     try:
         stat = path.stat()
     except FileNotFoundError as exc:
@@ -1001,8 +1007,9 @@ def _mbox_index(path: Path) -> list[_MboxEntry]:
     with _INDEX_CACHE_LOCK:
         cached = _INDEX_CACHE.get(key)
         if cached is not None and cached[0] == stamp:
+            check_item_count(path, "Gmail mbox", len(cached[1]), limits)  # indexed under another limit
             return cached[1]
-    entries = _scan_mbox(path, stat.st_size)
+    entries = _scan_mbox(path, stat.st_size, limits)
     with _INDEX_CACHE_LOCK:
         if len(_INDEX_CACHE) >= _INDEX_CACHE_SIZE:
             _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
@@ -1010,7 +1017,7 @@ def _mbox_index(path: Path) -> list[_MboxEntry]:
     return entries
 
 
-def _scan_mbox(path: Path, size: int) -> list[_MboxEntry]:
+def _scan_mbox(path: Path, size: int, limits: ExportLimits = DEFAULT_LIMITS) -> list[_MboxEntry]:
     if size == 0:
         # Read as "no mail", an empty file once made the pipeline delete a window's stored mail.
         raise SourceReadError(
@@ -1028,7 +1035,9 @@ def _scan_mbox(path: Path, size: int) -> list[_MboxEntry]:
                     f"Gmail mbox {path} is not an mbox file: it does not start with a 'From ' envelope line. "
                     "Export the mailbox with Google Takeout (Mail, mbox format) and use the .mbox file."
                 )
-            starts = [offset, *_envelope_candidates(handle, offset)]
+            # Bodies may hold "From " lines after a blank line too; past twice the limit, stop looking.
+            starts = [offset, *_envelope_candidates(handle, offset, 2 * limits.max_items)]
+            check_item_count(path, "Gmail mbox", len(starts) // 2, limits)
             entries: list[_MboxEntry] = []
             envelopes: list[tuple[int, bytes]] = []
             for position in starts:
@@ -1037,6 +1046,7 @@ def _scan_mbox(path: Path, size: int) -> list[_MboxEntry]:
                 # A "From " after a blank line inside a body is text unless it carries a time.
                 if position == offset or _TIME_RE.search(line) is not None:
                     envelopes.append((position, line))
+            check_item_count(path, "Gmail mbox", len(envelopes), limits)
             for number, (position, line) in enumerate(envelopes, start=1):
                 end = envelopes[number][0] if number < len(envelopes) else size
                 body_start = min(position + len(line) + 1, end)
@@ -1058,11 +1068,12 @@ _MAX_ENVELOPE_BYTES = 4096
 _ENVELOPE_MARKERS = (b"\n\nFrom ", b"\n\r\nFrom ")  # an envelope line follows a blank line
 
 
-def _envelope_candidates(handle: IO[bytes], first: int) -> list[int]:
+def _envelope_candidates(handle: IO[bytes], first: int, cap: int) -> list[int]:
     """Offsets after `first` of lines starting "From " that follow a blank line, in file order.
 
     Read in fixed chunks, not mapped: a multi-gigabyte mbox costs one chunk of memory, and a
-    byte search is far faster than a regular expression over the whole file.
+    byte search is far faster than a regular expression over the whole file. Stops once more
+    than `cap` are found (the caller refuses such a file), so hostile counts cost no memory.
     """
     found: list[int] = []
     keep = max(len(marker) for marker in _ENVELOPE_MARKERS) - 1
@@ -1078,6 +1089,8 @@ def _envelope_candidates(handle: IO[bytes], first: int) -> list[int]:
                 index = buffer.find(marker, index + 1)
         carry = buffer[-keep:]
         base += len(buffer) - len(carry)
+        if len(found) > cap:
+            break
     return sorted(set(found))
 
 

@@ -21,6 +21,7 @@ from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
     ExportLimits,
     JsonShape,
+    check_item_count,
     iter_json_items,
     iter_page_items,
     json_error_summary,
@@ -274,7 +275,7 @@ _KEYS = ("calls", "callTranscripts")
 def _check_file(path: Path, limits: ExportLimits) -> JsonShape:
     """The file's outline, or `SourceReadError` when it cannot be a Gong file at all."""
     try:
-        shape = scan_json_export(path, "Gong file", _ADVICE, limits)
+        shape = scan_json_export(path, "Gong file", _ADVICE, limits, item_keys=_KEYS)
     except FileNotFoundError as exc:
         raise SourceReadError(
             f"Gong file {path} does not exist; check the path, or save the /v2/calls/extensive and "
@@ -315,6 +316,7 @@ class _GongEntries:
         if shape.top == "a list":
             with open_json(path) as stream:
                 self.outlines = outlines = json_list_outline(stream)
+            check_item_count(path, "Gong file", sum(sum(o.lengths.values()) for o in outlines), limits)
             for number, outline in enumerate(outlines, start=1):
                 problem = _page_problem(outline)
                 if problem is None:

@@ -34,7 +34,9 @@ class ExportLimits:
     all members of an archive together; `max_compression_ratio` the inflated/compressed ratio of
     any member (a zip bomb's is in the thousands); `max_json_depth` the nesting of one item
     (real Slack, Gong and Fathom items nest fewer than 12 levels); `max_item_bytes` one item
-    (a mail, a call) read into memory.
+    (a mail, a call) read into memory; `max_items` the items (mails, calls, transcripts,
+    meetings, lines) one file may hold, so time and the skipped-item records stay bounded
+    whatever a file holds (a 64 MiB `[1,1,…]` is 32 million items).
     """
 
     max_json_bytes: int = 64 * MIB
@@ -43,6 +45,7 @@ class ExportLimits:
     max_compression_ratio: float = 200.0
     max_json_depth: int = 64
     max_item_bytes: int = 32 * MIB
+    max_items: int = 100_000
 
 
 DEFAULT_LIMITS = ExportLimits()
@@ -212,32 +215,50 @@ def json_shape(stream: IO[bytes]) -> JsonShape:
     depth = 0
     top: str | None = None
     keys: dict[str, str] = {}
+    lengths: dict[str, int] = {}
     key: str | None = None
+    listed: str | None = None  # the top-level key whose list is open at depth 2
     top_items = 0
     try:
         for event, value in ijson.basic_parse(stream, multiple_values=True, use_float=True):
+            closes = event in ("end_map", "end_array")
             if top is not None and depth == 0:
-                return JsonShape(top, keys, True, top_items)  # a second value: JSON Lines
-            if depth == 1 and top == "a list" and event not in ("end_map", "end_array"):
+                return JsonShape(top, keys, True, top_items, lengths)  # a second value: JSON Lines
+            if depth == 1 and top == "a list" and not closes:
                 top_items += 1
             if top is None:
                 top = _EVENT_TYPES.get(event, "a number")
             elif depth == 1 and event == "map_key":
                 key = value
-            elif depth == 1 and key is not None and event not in ("end_map", "end_array"):
+            elif depth == 1 and key is not None and not closes:
                 keys[key] = _EVENT_TYPES.get(event, "a number")
+                if event == "start_array":
+                    lengths[key], listed = 0, key
                 key = None
+            elif depth == 2 and listed is not None and not closes:
+                lengths[listed] += 1
             if event in ("start_map", "start_array"):
                 depth += 1
-            elif event in ("end_map", "end_array"):
+            elif closes:
                 depth -= 1
+                if depth == 1:
+                    listed = None
     except ijson.JSONError:
         if top is not None and depth == 0:
-            return JsonShape(top, keys, True, top_items)  # a bad line after a good one
+            return JsonShape(top, keys, True, top_items, lengths)  # a bad line after a good one
         raise
     if top is None:
         raise ijson.IncompleteJSONError("no JSON value (the file is empty or blank)")
-    return JsonShape(top, keys, False, top_items)
+    return JsonShape(top, keys, False, top_items, lengths)
+
+
+def check_item_count(path: Path, what: str, count: int, limits: ExportLimits = DEFAULT_LIMITS) -> None:
+    """Raise `ExportTooLargeError` when a file holds more than `limits.max_items` items."""
+    if count > limits.max_items:
+        raise ExportTooLargeError(
+            f"{what} {path} holds more than {limits.max_items:,} items, the limit for one export file; "
+            "split it into smaller files."
+        )
 
 
 class RepairedUtf8(io.RawIOBase):
@@ -336,14 +357,21 @@ def iter_page_items(
 
 
 def scan_json_export(
-    path: Path, what: str, advice: str, limits: ExportLimits = DEFAULT_LIMITS, *, invalid: str = "is not valid JSON"
+    path: Path,
+    what: str,
+    advice: str,
+    limits: ExportLimits = DEFAULT_LIMITS,
+    *,
+    invalid: str = "is not valid JSON",
+    item_keys: tuple[str, ...] = (),
 ) -> JsonShape:
     """Check a JSON export file as a whole before its items are streamed: size, emptiness, syntax.
 
     Raises `SourceReadError` naming the file, the reason and what to do when it is empty, past
     `limits.max_json_bytes` (`ExportTooLargeError`), or not JSON (`what` names the file's kind,
     "Gong file"; `advice` says what to do; `invalid` words the syntax failure). The caller
-    handles a missing file with its own advice.
+    handles a missing file with its own advice. The items counted against `limits.max_items`
+    are a top-level list's elements and those of the lists at `item_keys` of a top-level object.
     """
     size = path.stat().st_size
     if size == 0:
@@ -355,9 +383,12 @@ def scan_json_export(
         )
     try:
         with open_json(path) as stream:
-            return json_shape(stream)
+            shape = json_shape(stream)
     except ijson.JSONError as exc:
         raise SourceReadError(f"{what} {path} {invalid} ({_json_detail(path, size, exc)}); {advice}") from exc
+    if not shape.more_values:  # JSON Lines are counted line by line by the reader
+        check_item_count(path, what, shape.top_items + sum(shape.lengths.get(key, 0) for key in item_keys), limits)
+    return shape
 
 
 def _json_detail(path: Path, size: int, error: BaseException) -> str:
@@ -427,6 +458,7 @@ __all__ = [
     "ExportTooLargeError",
     "JsonShape",
     "RepairedUtf8",
+    "check_item_count",
     "decode_text",
     "describe_size",
     "iter_json_items",
