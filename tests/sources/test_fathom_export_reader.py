@@ -395,3 +395,13 @@ def test_a_file_past_the_item_limit_is_refused(tmp_path: Path, layout: str) -> N
     assert len(read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_items=3)).messages) == 3
     with pytest.raises(ExportTooLargeError, match=r"holds more than 2 items, the limit for one export file"):
         read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_items=2))
+
+
+def test_a_transcript_with_absurdly_many_turns_is_one_skipped_meeting(tmp_path: Path) -> None:
+    turns = [turn("Bob Buyer" if n % 2 else "Alice Ng", f"Turn {n}.", None) for n in range(20_001)]
+    path = write(tmp_path / "fathom-meetings.json", page(meeting(1, transcript=turns), meeting(2)))
+    result = read_fathom_meetings(path, ALL_TIME)
+    assert [m.external_id for m in result.messages] == ["2"]
+    assert result.skipped == [
+        SkippedItem("fathom-meetings.json:items[0] (recording 1)", "transcript has more than 20,000 turns")
+    ]

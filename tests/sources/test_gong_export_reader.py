@@ -392,3 +392,14 @@ def test_a_file_past_the_item_limit_is_refused(tmp_path: Path, pages: bool) -> N
     assert read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_items=12)).messages
     with pytest.raises(ExportTooLargeError, match=r"holds more than 11 items, the limit for one export file"):
         read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_items=11))
+
+
+def test_a_transcript_with_absurdly_many_turns_is_one_skipped_call(tmp_path: Path) -> None:
+    turns = [timed(RITA if n % 2 else BOB, n * 1000, f"Turn {n}.") for n in range(20_001)]
+    page = {
+        "calls": [call("8001", "2026-10-03T10:00:00Z", parties=PARTIES), call("8002", "2026-10-03T11:00:00Z")],
+        "callTranscripts": [{"callId": "8001", "transcript": turns}, {"callId": "8002", "transcript": turns[:3]}],
+    }
+    result = read_gong_transcripts(write(tmp_path / "gong-calls.json", page), ALL_TIME)
+    assert [m.external_id for m in result.messages] == ["8002"]
+    assert result.skipped == [SkippedItem("gong-calls.json:call 8001", "transcript has more than 20,000 turns")]

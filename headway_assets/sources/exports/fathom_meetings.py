@@ -19,6 +19,7 @@ import ijson
 
 from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
+    MAX_TRANSCRIPT_TURNS,
     ExportLimits,
     ExportTooLargeError,
     JsonShape,
@@ -117,6 +118,11 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
             "meeting has no transcript (exported or delivered without include_transcript=true)",
         )
 
+    if len(raw_transcript) > MAX_TRANSCRIPT_TURNS:
+        raise FathomMeetingError(
+            f"meeting {recording_id} has {len(raw_transcript):,} transcript turns, more than {MAX_TRANSCRIPT_TURNS:,}",
+            f"transcript has more than {MAX_TRANSCRIPT_TURNS:,} turns",
+        )
     invitees = [_invitee(i, domains) for i in meeting.get("calendar_invitees") or [] if isinstance(i, Mapping)]
     recorded_by = mapping_field(meeting.get("recorded_by"))
     recorder_email = normalise_email(text_field(recorded_by.get("email")))

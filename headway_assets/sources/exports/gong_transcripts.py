@@ -19,6 +19,7 @@ import ijson
 
 from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
+    MAX_TRANSCRIPT_TURNS,
     ExportLimits,
     JsonShape,
     check_item_count,
@@ -111,7 +112,13 @@ def build_gong_message(
     parties = [_party(p, domains) for p in raw_parties or [] if isinstance(p, Mapping)]
     by_speaker = {p.speaker_id: p for p in parties if p.speaker_id}
 
-    turns, turns_skipped, reordered = _ordered_turns(transcript.get("transcript"))
+    raw_turns = transcript.get("transcript")
+    if isinstance(raw_turns, list) and len(raw_turns) > MAX_TRANSCRIPT_TURNS:
+        raise GongCallError(
+            f"transcript of call {call_id} has {len(raw_turns):,} turns, more than {MAX_TRANSCRIPT_TURNS:,}",
+            f"transcript has more than {MAX_TRANSCRIPT_TURNS:,} turns",
+        )
+    turns, turns_skipped, reordered = _ordered_turns(raw_turns)
     if not turns:
         raise GongCallError(f"transcript of call {call_id} has no sentences", "transcript has no sentences")
 

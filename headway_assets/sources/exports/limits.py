@@ -50,6 +50,10 @@ class ExportLimits:
 
 DEFAULT_LIMITS = ExportLimits()
 
+# A two-hour call has about 2,000 speaker turns; a transcript with ten times that is corrupt or
+# hostile, and its call is skipped rather than costing minutes of parsing.
+MAX_TRANSCRIPT_TURNS = 20_000
+
 
 class ExportTooLargeError(SourceReadError):
     """An export file (or archive member) is past one of `ExportLimits`; the message says which."""
@@ -453,6 +457,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "EARLIEST_PLAUSIBLE",
     "LATEST_PLAUSIBLE",
+    "MAX_TRANSCRIPT_TURNS",
     "MIB",
     "ExportLimits",
     "ExportTooLargeError",
