@@ -206,8 +206,8 @@ def gong_over_size_limit(path: Path) -> None:
 
 
 def gong_near_size_limit(path: Path) -> None:
-    """60 MiB of calls and transcripts (just under the 64 MiB limit): the largest accepted file."""
-    _gong_file(path, 60 * MIB // 1150)
+    """49,000 calls and their transcripts (98,000 items, just under max_items): the largest accepted file."""
+    _gong_file(path, 49_000)
 
 
 def gong_deep_nesting(path: Path) -> None:
@@ -274,7 +274,7 @@ def fathom_over_size_limit(path: Path) -> None:
 
 
 def fathom_near_size_limit(path: Path) -> None:
-    """60 MiB of meetings as a list of /meetings pages (just under the limit)."""
+    """60 MiB of meetings (62,900) as a list of /meetings pages: just under max_json_bytes."""
     per_page, pages = 100, (60 * MIB) // (1000 * 100)
     with path.open("wb") as handle:
         _json_array(

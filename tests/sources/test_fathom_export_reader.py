@@ -405,3 +405,19 @@ def test_a_transcript_with_absurdly_many_turns_is_one_skipped_meeting(tmp_path: 
     assert result.skipped == [
         SkippedItem("fathom-meetings.json:items[0] (recording 1)", "transcript has more than 20,000 turns")
     ]
+
+
+@pytest.mark.parametrize("layout", ["page", "list", "pages", "lines", "single"])
+def test_a_meeting_with_too_many_values_is_one_skipped_item(tmp_path: Path, layout: str) -> None:
+    big = meeting(2, transcript=[turn("Bob Buyer", f"Turn {n}.", None) for n in range(400)])
+    path = tmp_path / "fathom-meetings.json"
+    if layout == "lines":
+        path.write_text("\n".join(json.dumps(m) for m in (meeting(1), big, meeting(3))) + "\n")
+    elif layout == "single":
+        write(path, big)
+    else:
+        body = {"page": page(meeting(1), big, meeting(3)), "list": [meeting(1), big, meeting(3)]}
+        write(path, body.get(layout, [page(meeting(1)), page(big, meeting(3))]))
+    result = read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_item_values=1000))
+    assert [m.external_id for m in result.messages] == ([] if layout == "single" else ["1", "3"])
+    assert [s.reason for s in result.skipped] == ["holds more than 1,000 JSON values"]

@@ -403,3 +403,16 @@ def test_a_transcript_with_absurdly_many_turns_is_one_skipped_call(tmp_path: Pat
     result = read_gong_transcripts(write(tmp_path / "gong-calls.json", page), ALL_TIME)
     assert [m.external_id for m in result.messages] == ["8002"]
     assert result.skipped == [SkippedItem("gong-calls.json:call 8001", "transcript has more than 20,000 turns")]
+
+
+@pytest.mark.parametrize("pages", [False, True])
+def test_a_transcript_with_too_many_values_is_one_skipped_item(tmp_path: Path, pages: bool) -> None:
+    big = {"callId": "9001", "transcript": [timed(BOB, n, f"Turn {n}.") for n in range(300)]}
+    data = {
+        "calls": [call("9001", "2026-10-03T10:00:00Z", parties=PARTIES), call("9002", "2026-10-03T11:00:00Z")],
+        "callTranscripts": [big, {"callId": "9002", "transcript": [timed(BOB, 0, "Hi.")]}],
+    }
+    path = write(tmp_path / "gong-calls.json", [data] if pages else data)
+    result = read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_item_values=1000))
+    assert [m.external_id for m in result.messages] == ["9002"]
+    assert result.skipped[0] == SkippedItem("gong-calls.json:callTranscripts[0]", "holds more than 1,000 JSON values")

@@ -12,6 +12,8 @@ import pytest
 from headway_assets.sources.exports.limits import (
     ExportLimits,
     JsonShape,
+    bounded_value,
+    iter_bounded_items,
     iter_page_items,
     json_list_outline,
     json_shape,
@@ -68,3 +70,24 @@ def test_plausible_time_bounds() -> None:
     assert plausible_time(datetime(2026, 10, 3, tzinfo=UTC))
     assert not plausible_time(datetime(1901, 1, 1, tzinfo=UTC))
     assert not plausible_time(datetime(2300, 1, 1, tzinfo=UTC))
+
+
+def test_bounded_items_skip_an_element_with_too_many_values_without_building_it() -> None:
+    data = b'[{"a": [1, 2, 3]}, {"a": [' + b",".join(b"1" for _ in range(50)) + b']}, {"b": {"c": 1}}]'
+    items = list(iter_bounded_items(io.BytesIO(data), (), ExportLimits(max_item_values=10)))
+    assert [(i.index, i.value, i.skip_reason) for i in items] == [
+        (0, {"a": [1, 2, 3]}, None),
+        (1, None, "holds more than 10 JSON values"),
+        (2, {"b": {"c": 1}}, None),
+    ]
+
+
+def test_bounded_value_parses_one_document_within_the_limits() -> None:
+    assert bounded_value(b'{"a": [1, {"b": null}]}').value == {"a": [1, {"b": None}]}
+    assert bounded_value(b"[" * 100 + b"]" * 100).skip_reason == "nested deeper than 64 levels"
+    assert bounded_value(b"[" + b"1," * 20 + b"1]", ExportLimits(max_item_values=5)).skip_reason == (
+        "holds more than 5 JSON values"
+    )
+    for bad in (b'{"a": ', b"1 2", b""):
+        with pytest.raises(ijson.JSONError):
+            bounded_value(bad)

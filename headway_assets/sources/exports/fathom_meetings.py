@@ -22,11 +22,13 @@ from headway_assets.sources.exports.limits import (
     MAX_TRANSCRIPT_TURNS,
     ExportLimits,
     ExportTooLargeError,
+    JsonItem,
     JsonShape,
+    bounded_value,
     check_item_count,
     decode_text,
     describe_size,
-    iter_json_items,
+    iter_bounded_items,
     iter_page_items,
     json_error_summary,
     json_list_outline,
@@ -288,7 +290,7 @@ def _stream_meetings(path: Path, limits: ExportLimits, result: ReadResult) -> It
             yield from _top_list(path, shape, limits, result)
         elif "items" in shape.keys:
             with open_json(path) as stream:
-                for item in iter_json_items(stream, ("items",), limits):
+                for item in iter_bounded_items(stream, ("items",), limits):
                     where = f"{path.name}:items[{item.index}]"
                     if item.skip_reason is not None:
                         result.skip(where, item.skip_reason)
@@ -345,17 +347,29 @@ def _later_line_is_meeting(path: Path, limits: ExportLimits) -> bool:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle):
             if number and len(raw) <= limits.max_item_bytes:
-                value = _line_value(raw)
-                if isinstance(value, Mapping) and _looks_like_meeting(value):
+                item = _bounded(raw.rstrip(b"\r\n"), limits)
+                if item is not None and isinstance(item.value, Mapping) and _looks_like_meeting(item.value):
                     return True
     return False
 
 
-def _line_value(raw: bytes) -> Any:
+def _bounded(raw: bytes, limits: ExportLimits) -> JsonItem | None:
+    """One JSON value built within the limits (or its skip reason); None when `raw` is not one JSON value."""
     try:
-        return json.loads(decode_text(raw)[0])
-    except (json.JSONDecodeError, RecursionError):
+        return bounded_value(decode_text(raw)[0].encode("utf-8"), limits)
+    except ijson.JSONError:
         return None
+
+
+def _json_error(text: str) -> str:
+    """Where a line stops being JSON, as the stdlib words it (a position, never the content)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return str(exc)
+    except RecursionError:
+        return "nested too deep to parse"
+    return "not exactly one JSON value"
 
 
 def _json_lines(path: Path, limits: ExportLimits, result: ReadResult) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -370,15 +384,14 @@ def _json_lines(path: Path, limits: ExportLimits, result: ReadResult) -> Iterato
                     where, f"line is larger than {describe_size(limits.max_item_bytes)}; its meeting was not read"
                 )
                 continue
-            try:
-                value = json.loads(decode_text(raw.rstrip(b"\r\n"))[0])
-            except json.JSONDecodeError as exc:
-                result.skip(where, f"line is not valid JSON ({exc}); its meeting was not read")
-                continue
-            except RecursionError:
-                result.skip(where, _too_deep_reason(limits))
-                continue
-            yield from _collect(value, where, limits, result, top=False)
+            item = _bounded(raw.rstrip(b"\r\n"), limits)
+            if item is None:
+                error = _json_error(decode_text(raw.rstrip(b"\r\n"))[0])
+                result.skip(where, f"line is not valid JSON ({error}); its meeting was not read")
+            elif item.skip_reason is not None:
+                result.skip(where, item.skip_reason)
+            else:
+                yield from _collect(item.value, where, limits, result, top=False)
 
 
 def _top_list(
@@ -406,7 +419,7 @@ def _top_list(
     if "meeting" in kinds:
         # A page is built (and ignored) here too; the file is within max_json_bytes.
         with open_json(path) as stream:
-            for item in iter_json_items(stream, (), limits):
+            for item in iter_bounded_items(stream, (), limits):
                 if kinds[item.index] != "meeting":
                     continue
                 where = f"{path.name}:item {item.index}"
@@ -429,11 +442,13 @@ def _top_list(
 
 def _single_meeting(path: Path, limits: ExportLimits, result: ReadResult) -> Iterator[tuple[str, Mapping[str, Any]]]:
     where = f"{path.name}:meeting"
-    value = _line_value(path.read_bytes())  # one object, within max_json_bytes: parsed whole
-    if value is None:
-        result.skip(where, _too_deep_reason(limits))
-        return
-    yield from _collect(value, where, limits, result, top=False)
+    item = _bounded(path.read_bytes(), limits)  # one object within max_json_bytes, built within the bounds
+    if item is None:
+        result.skip(where, "file is not one JSON value")
+    elif item.skip_reason is not None:
+        result.skip(where, item.skip_reason)
+    else:
+        yield from _collect(item.value, where, limits, result, top=False)
 
 
 def _collect(

@@ -23,7 +23,7 @@ from headway_assets.sources.exports.limits import (
     ExportLimits,
     JsonShape,
     check_item_count,
-    iter_json_items,
+    iter_bounded_items,
     iter_page_items,
     json_error_summary,
     json_list_outline,
@@ -349,7 +349,7 @@ class _GongEntries:
     def _from_object(self, kind: str) -> Iterator[tuple[str, int, Any]]:
         where = f"{self.path.name}:"
         with open_json(self.path) as stream:
-            for item in iter_json_items(stream, (kind,), self.limits):
+            for item in iter_bounded_items(stream, (kind,), self.limits):
                 if item.skip_reason is not None:
                     self.result.skip(f"{where}{kind}[{item.index}]", item.skip_reason)
                 else:

@@ -36,7 +36,9 @@ class ExportLimits:
     (real Slack, Gong and Fathom items nest fewer than 12 levels); `max_item_bytes` one item
     (a mail, a call) read into memory; `max_items` the items (mails, calls, transcripts,
     meetings, lines) one file may hold, so time and the skipped-item records stay bounded
-    whatever a file holds (a 64 MiB `[1,1,…]` is 32 million items).
+    whatever a file holds (a 64 MiB `[1,1,…]` is 32 million items); `max_item_values` the JSON
+    values one item may hold when read with `iter_bounded_items` (a real transcript holds tens
+    of thousands; half a million is about 100 MiB of Python objects).
     """
 
     max_json_bytes: int = 64 * MIB
@@ -46,6 +48,7 @@ class ExportLimits:
     max_json_depth: int = 64
     max_item_bytes: int = 32 * MIB
     max_items: int = 100_000
+    max_item_values: int = 500_000
 
 
 DEFAULT_LIMITS = ExportLimits()
@@ -103,11 +106,43 @@ def iter_json_items(
     quadratic in the depth: 1 GB for 20,000 levels). Raises `ijson.JSONError` (incl.
     `IncompleteJSONError`) where the stream stops being JSON; elements yielded before are valid.
     """
+    return _iter_items(stream, path, limits, None)
+
+
+def iter_bounded_items(
+    stream: IO[bytes], path: tuple[str, ...] = (), limits: ExportLimits = DEFAULT_LIMITS
+) -> Iterator[JsonItem]:
+    """`iter_json_items`, and an element holding more than `limits.max_item_values` JSON values is a skip.
+
+    Depth alone does not bound an element: one flat transcript of a million turns builds a
+    gigabyte of Python objects. Past the budget the element is consumed without being built.
+    """
+    return _iter_items(stream, path, limits, limits.max_item_values)
+
+
+def bounded_value(document: bytes, limits: ExportLimits = DEFAULT_LIMITS) -> JsonItem:
+    """One whole JSON document (a JSON Lines line, a file holding one object), built within the bounds.
+
+    `json.loads` would raise RecursionError on deep nesting and build any size; this builds the
+    value only when it is within `max_json_depth` and `max_item_values`, else returns the skip
+    reason. Raises `ijson.JSONError` when `document` is not exactly one JSON value.
+    """
+    items = list(_iter_items(io.BytesIO(b"[" + document + b"]"), (), limits, limits.max_item_values))
+    if len(items) != 1:
+        raise ijson.IncompleteJSONError(f"expected one JSON value, found {len(items)}")
+    return items[0]
+
+
+def _iter_items(
+    stream: IO[bytes], path: tuple[str, ...], limits: ExportLimits, max_values: int | None
+) -> Iterator[JsonItem]:
     frames: list[_Frame] = []  # the open containers, outermost first
     base = -1  # len(frames) when the current element opened; -1 outside an element
     index = -1
     beyond = 0  # containers open past the depth limit (not built, only counted)
     too_deep_item = False
+    skip_reason = ""
+    values = 0  # JSON values built in the current element
     for event, value in ijson.basic_parse(stream, use_float=True):
         if beyond:
             if event in ("start_map", "start_array"):
@@ -119,10 +154,15 @@ def iter_json_items(
             frames[-1].key = value
         elif event in ("start_map", "start_array"):
             if base < 0 and _at_target(frames, path):
-                index, base, too_deep_item = index + 1, len(frames), False
+                index, base, too_deep_item, values = index + 1, len(frames), False, 0
             if base >= 0 and len(frames) - base + 1 > limits.max_json_depth:
                 beyond, too_deep_item = 1, True
+                skip_reason = f"nested deeper than {limits.max_json_depth} levels"
                 continue
+            if base >= 0 and max_values is not None and not too_deep_item:
+                values += 1
+                if values > max_values:
+                    too_deep_item, skip_reason = True, f"holds more than {max_values:,} JSON values"
             frames.append(_Frame({} if event == "start_map" else [] if base >= 0 else None))
         elif event in ("end_map", "end_array"):
             done = frames.pop()
@@ -131,12 +171,16 @@ def iter_json_items(
             if len(frames) == base:
                 base = -1
                 if too_deep_item:
-                    yield JsonItem(index, skip_reason=f"nested deeper than {limits.max_json_depth} levels")
+                    yield JsonItem(index, skip_reason=skip_reason)
                 else:
                     yield JsonItem(index, done.container)
             elif not too_deep_item:
                 frames[-1].attach(done.container)
         elif base >= 0:
+            if max_values is not None and not too_deep_item:
+                values += 1
+                if values > max_values:
+                    too_deep_item, skip_reason = True, f"holds more than {max_values:,} JSON values"
             if not too_deep_item:
                 frames[-1].attach(value)
         elif _at_target(frames, path):
@@ -345,15 +389,15 @@ def iter_page_items(
     """(page number from 1, entry) for the list at `key` in every element of a top-level list of pages.
 
     `outlines` is `json_list_outline` of the same file; it places each streamed entry in its
-    page, and the entry's `index` counts within that page. Like `iter_json_items`, one entry is
-    held at a time and a too-deep entry is a skip.
+    page, and the entry's `index` counts within that page. Like `iter_bounded_items`, one entry
+    is held at a time and a too-deep or too-large entry is a skip.
     """
     spans = [(number, outline.lengths.get(key, 0)) for number, outline in enumerate(outlines, start=1)]
     spans = [span for span in spans if span[1]] or [(1, 0)]
     span, offset = 0, 0
-    # iter_json_items' path matching treats None as "any element of a list" (an open list
-    # container has no key), which is exactly the page level here.
-    for item in iter_json_items(stream, cast(tuple[str, ...], (None, key)), limits):
+    # The path matching treats None as "any element of a list" (an open list container has no
+    # key), which is exactly the page level here.
+    for item in _iter_items(stream, cast(tuple[str, ...], (None, key)), limits, limits.max_item_values):
         while span < len(spans) - 1 and item.index - offset >= spans[span][1]:
             offset += spans[span][1]
             span += 1
@@ -398,7 +442,8 @@ def scan_json_export(
 def _json_detail(path: Path, size: int, error: BaseException) -> str:
     """Where a small file stops being JSON (the stdlib's message names a position, not content)."""
     if size > MIB:
-        return json_error_summary(error)
+        summary = json_error_summary(error)
+        return f"{summary}, the file ends mid-document: truncated?" if "premature EOF" in summary else summary
     text, _ = decode_text(path.read_bytes())
     if not text.strip():
         return "the file holds only whitespace"
@@ -463,9 +508,11 @@ __all__ = [
     "ExportTooLargeError",
     "JsonShape",
     "RepairedUtf8",
+    "bounded_value",
     "check_item_count",
     "decode_text",
     "describe_size",
+    "iter_bounded_items",
     "iter_json_items",
     "iter_page_items",
     "json_depth",
