@@ -231,6 +231,22 @@ def gong_many_turns(path: Path) -> None:
         handle.write(b"}]}")
 
 
+def gong_brackets(path: Path) -> None:
+    """60 MiB of `[`: 63 million tokens of nothing, never closed."""
+    _write_chunks(path, (b"[" * MIB for _ in range(60)))
+
+
+def gong_token_flood(path: Path) -> None:
+    """One call holding 20 million tiny JSON values (60 MiB), between two good calls."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"calls": [' + _gong_call(1) + b', {"metaData": {"id": "2"}, "x": [0'
+        yield from (b",0" * (MIB // 2) for _ in range(38))
+        yield b"]}, " + _gong_call(3) + b'], "callTranscripts": [' + _gong_transcript(1) + b"]}"
+
+    _write_chunks(path, chunks())
+
+
 def gong_truncated(path: Path) -> None:
     """A 50 MiB Gong file cut off mid-call: refused as truncated."""
     _gong_file(path, 50 * MIB // 1150)
@@ -324,6 +340,17 @@ def fathom_huge_json_line(path: Path) -> None:
     _write_chunks(path, chunks())
 
 
+def fathom_token_flood(path: Path) -> None:
+    """A /meetings page whose second meeting holds 20 million tiny JSON values (60 MiB)."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"items": [' + _meeting(1) + b', {"recording_id": 2, "crm_matches": [0'
+        yield from (b",0" * (MIB // 2) for _ in range(38))
+        yield b"]}, " + _meeting(3) + b"]}"
+
+    _write_chunks(path, chunks())
+
+
 def fathom_top_scalar(path: Path) -> None:
     """A number at the top: refused."""
     path.write_bytes(b"12345")
@@ -341,6 +368,8 @@ CASES: list[Case] = [
     Case("gong-near-size-limit", "gong", "gong-calls.json", gong_near_size_limit),
     Case("gong-deep-nesting", "gong", "gong-calls.json", gong_deep_nesting),
     Case("gong-many-turns", "gong", "gong-calls.json", gong_many_turns),
+    Case("gong-brackets", "gong", "gong-calls.json", gong_brackets),
+    Case("gong-token-flood", "gong", "gong-calls.json", gong_token_flood),
     Case("gong-truncated", "gong", "gong-calls.json", gong_truncated),
     Case("gong-wrong-types", "gong", "gong-calls.json", gong_wrong_types),
     Case("fathom-over-size-limit", "fathom", "fathom-meetings.json", fathom_over_size_limit),
@@ -348,6 +377,7 @@ CASES: list[Case] = [
     Case("fathom-deep-nesting", "fathom", "fathom-meetings.json", fathom_deep_nesting),
     Case("fathom-many-turns", "fathom", "fathom-meetings.json", fathom_many_turns),
     Case("fathom-huge-json-line", "fathom", "fathom-meetings.jsonl", fathom_huge_json_line),
+    Case("fathom-token-flood", "fathom", "fathom-meetings.json", fathom_token_flood),
     Case("fathom-top-scalar", "fathom", "fathom-meetings.json", fathom_top_scalar),
 ]
 
