@@ -13,16 +13,20 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
+import fastapi_offline
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -67,6 +71,29 @@ TAGS: list[dict[str, Any]] = [
     {"name": "sync", "description": "On-demand syncs, sync history and source connections."},
     {"name": "health", "description": "Liveness and database reachability."},
 ]
+# Swagger UI and ReDoc come from the fastapi-offline package and are served by the API itself:
+# FastAPI's defaults load them from a CDN, which leaves /docs and /redoc blank offline.
+DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+DOCS_ASSETS_URL = "/docs-assets"
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# The docs pages may load only from this server. ReDoc's sidebar badge fetches a logo from
+# Redocly's CDN; refused here, it is hidden (ReDoc drops the image on error) and nobody is
+# told that someone opened the docs. Inline script and styles: FastAPI's page bootstrap and
+# ReDoc's generated styles.
+DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 class HealthResponse(BaseModel):
@@ -74,7 +101,7 @@ class HealthResponse(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0003"}]
+            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0004"}]
         }
     )
 
@@ -149,8 +176,9 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         version=VERSION,
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by _serve_docs, from local assets
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=OAUTH2_REDIRECT_URL,
         lifespan=lifespan,
     )
     app.state.headway = state
@@ -166,6 +194,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
     for router in ROUTERS:
         app.include_router(router)
     _document_security(app)
+    _serve_docs(app)
 
     @app.get(
         "/health",
@@ -240,6 +269,52 @@ def _document_security(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` (ReDoc) with their scripts, styles and icon served by the app.
+
+    The pages name no other host (no CDN, no web fonts), so they render where the API runs with
+    no internet access, and their Content-Security-Policy keeps the scripts from reaching out.
+    """
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+
+    def local(request: Request, path: str) -> str:
+        # Behind a proxy that mounts the API under a prefix, the browser needs that prefix.
+        return f"{request.scope.get('root_path', '')}{path}"
+
+    def page(response: HTMLResponse) -> HTMLResponse:
+        response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        html = get_swagger_ui_html(
+            openapi_url=local(request, app.openapi_url or "/openapi.json"),
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=local(request, OAUTH2_REDIRECT_URL),
+            swagger_js_url=local(request, f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js"),
+            swagger_css_url=local(request, f"{DOCS_ASSETS_URL}/swagger-ui.css"),
+            swagger_favicon_url=local(request, f"{DOCS_ASSETS_URL}/favicon.png"),
+            # No validator badge: it would ask validator.swagger.io (another host) about the schema.
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+        )
+        return page(html)
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    async def swagger_ui_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        html = get_redoc_html(
+            openapi_url=local(request, app.openapi_url or "/openapi.json"),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=local(request, f"{DOCS_ASSETS_URL}/redoc.standalone.js"),
+            redoc_favicon_url=local(request, f"{DOCS_ASSETS_URL}/favicon.png"),
+            with_google_fonts=False,
+        )
+        return page(html)
 
 
 _APP: FastAPI | None = None

@@ -201,6 +201,53 @@ def cmd_inspect_export(args: argparse.Namespace) -> int:
     return 2 if inspection.rejected is not None else 0
 
 
+def parse_day_range(value: str) -> tuple[date, date]:
+    """`2026-10-07` or `2026-10-03..2026-10-05` as (first, last) UTC days, inclusive."""
+    first_text, _, last_text = value.partition("..")
+    try:
+        first = date.fromisoformat(first_text)
+        last = date.fromisoformat(last_text) if last_text else first
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD) or a range (DAY..DAY)") from None
+    if last < first:
+        raise argparse.ArgumentTypeError(f"{value!r}: the last day is before the first")
+    return first, last
+
+
+def cmd_restore_messages(args: argparse.Namespace) -> int:
+    """Put messages a sync removed back into the warehouse (their original ids when free)."""
+    from datetime import UTC, datetime, time
+
+    from headway_assets.sources.message import TimeWindow
+    from headway_assets.warehouse.database import write_transaction
+    from headway_assets.warehouse.removals import restore_removed_messages
+
+    if args.run is None and args.connection is None and args.window is None:
+        _say("say which removals to restore: --run RUN_ID, --connection ID and/or --window DAY[..DAY]")
+        return 2
+    window = None
+    if args.window is not None:
+        first, last = args.window
+        window = TimeWindow(
+            datetime.combine(first, time(0), tzinfo=UTC),
+            datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC),
+        )
+    with write_transaction(get_settings().warehouse_url) as conn:
+        stats = restore_removed_messages(conn, dagster_run_id=args.run, connection_id=args.connection, window=window)
+    _say(
+        f"restored {stats.restored} message(s) ({stats.new_ids} under a new id because the original was taken); "
+        f"{stats.already_present} were already back in the warehouse"
+    )
+    if stats.days:
+        span = stats.days[0].isoformat() + ("" if len(stats.days) == 1 else f"...{stats.days[-1].isoformat()}")
+        # Labels and mentions cascaded away with the removal; cached LLM answers make them free again.
+        _say(
+            f"re-run the AI assets for {span} to label them again (answers come from the LLM cache), and fix "
+            "the source first: a sync whose read still lacks them removes them again"
+        )
+    return 0
+
+
 def cmd_new_credentials_key(_args: argparse.Namespace) -> int:
     """Print a new key for HEADWAY_CREDENTIALS_KEY."""
     from cryptography.fernet import Fernet
@@ -273,6 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--mailbox", help="the address an mbox belongs to")
     inspect.add_argument("--workspace-url", help="Slack workspace URL, e.g. https://acme.slack.com")
     inspect.set_defaults(handler=cmd_inspect_export)
+
+    messages = commands.add_parser("messages", help="stored messages").add_subparsers(
+        dest="messages_command", required=True
+    )
+    restore = messages.add_parser(
+        "restore", help="put messages a sync removed back (original ids when free); filters combine"
+    )
+    restore.add_argument("--run", help="the Dagster run id that removed them")
+    restore.add_argument("--connection", type=int, help="the source connection id")
+    restore.add_argument("--window", type=parse_day_range, help="UTC day sent, or DAY..DAY (inclusive)")
+    restore.set_defaults(handler=cmd_restore_messages)
 
     from headway_assets.llm.commands import register_commands as register_llm_commands
 

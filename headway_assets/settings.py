@@ -25,6 +25,19 @@ class HeadwaySettings(BaseSettings):
     )
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for the SQLite warehouse and the demo corpus.")
     partitions_start: date = Field(default=date(2025, 1, 1), description="First day of the daily partitions (UTC).")
+    max_removal_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Largest share of a connection's stored messages of one day that one sync may remove "
+        "(messages deleted at the source); a sync that would remove more removes nothing and fails the "
+        "removals_within_limit check until re-run with the run tag headway/allow_removals=true.",
+    )
+    removal_guard_floor: int = Field(
+        default=2,
+        ge=0,
+        description="Messages of one day a sync may always remove, whatever the share (small days).",
+    )
 
     llm_provider: Literal["offline", "anthropic", "openai"] = Field(
         default="offline",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import ListParams, PageBase, UtcDatetime, check_range, page_example
@@ -33,7 +33,7 @@ _INSIGHT_EXAMPLE: JsonDict = {
         "top_asks": [_ASK_EXAMPLE],
         "new_asks": [],
         "rising_asks": [_ASK_EXAMPLE],
-        "by_source": {"slack": {"mentions": 14}},
+        "by_source": {"slack": {"mentions": 14, "customers": 5}},
         "by_customer": [{"customer": "Acme Inc.", "mentions": 5}],
     },
     "created_at": "2025-03-03T02:00:00Z",
@@ -63,10 +63,24 @@ class InsightAsk(BaseModel):
     quotes: list[InsightQuote] = Field(default_factory=list)
 
 
+class InsightSourceCounts(BaseModel):
+    """One source's share of the period's asks."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"mentions": 14, "customers": 5}]})
+
+    mentions: int = Field(description="Mentions from this source in the period.")
+    customers: int | None = Field(
+        default=None,
+        description="Distinct customers who asked through this source (absent in older insights).",
+        exclude_if=lambda value: value is None,
+    )
+
+
 class PeriodInsightContent(BaseModel):
     """Top, new and rising asks of the period, with breakdowns by source and by customer.
 
-    `by_source` and `by_customer` keep whatever fields the pipeline writes (counts, asks).
+    `by_source` has an object per source (mentions, customers); `by_customer` keeps whatever
+    fields the pipeline writes (counts, asks).
     """
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_INSIGHT_EXAMPLE["content"]]})
@@ -74,8 +88,20 @@ class PeriodInsightContent(BaseModel):
     top_asks: list[InsightAsk] = Field(default_factory=list)
     new_asks: list[InsightAsk] = Field(default_factory=list)
     rising_asks: list[InsightAsk] = Field(default_factory=list)
-    by_source: dict[str, dict[str, object]] = Field(default_factory=dict)
+    by_source: dict[str, InsightSourceCounts] = Field(default_factory=dict)
     by_customer: list[dict[str, object]] = Field(default_factory=list)
+
+    @field_validator("by_source", mode="before")
+    @classmethod
+    def _bare_counts(cls, value: object) -> object:
+        # Insights written before the pipeline wrote an object per source hold a bare count
+        # (`{"slack": 11}`); they are served in today's shape rather than failing the request.
+        if isinstance(value, dict):
+            return {
+                source: {"mentions": counts} if isinstance(counts, int) and not isinstance(counts, bool) else counts
+                for source, counts in value.items()
+            }
+        return value
 
 
 class PeriodInsightOut(BaseModel):

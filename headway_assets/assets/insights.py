@@ -255,6 +255,21 @@ def _ask(request: Any, mentions: list[Any]) -> dict[str, Any]:
     }
 
 
+def _by_source(mentions: list[Any]) -> dict[str, dict[str, int]]:
+    """Mentions and distinct customers per source, as `{"slack": {"mentions": 11, "customers": 4}}`.
+
+    An object per source (not a bare count) is the API's documented shape and leaves room for
+    more figures per source without breaking readers.
+    """
+    per_source: dict[str, list[Any]] = defaultdict(list)
+    for mention in mentions:
+        per_source[mention.source].append(mention)
+    return {
+        source: {"mentions": len(ms), "customers": len({m.customer for m in ms if m.customer})}
+        for source, ms in sorted(per_source.items())
+    }
+
+
 def period_insights(conn: Connection, org_id: int) -> list[dict[str, Any]]:
     """Weekly and monthly insights of one organisation, computed from the catalogue."""
     requests = {r.id: r for r in conn.execute(select(FeatureRequest).where(FeatureRequest.org_id == org_id))}
@@ -291,7 +306,7 @@ def period_insights(conn: Connection, org_id: int) -> list[dict[str, Any]]:
             for rid, ms in ranked
             if requests[rid].first_seen < start and len(ms) >= 2 and len(ms) >= 2 * max(previous[rid], 1)
         ][:ASKS_PER_LIST]
-        by_source = dict(sorted(Counter(m.source for m in inside).items()))
+        by_source = _by_source(inside)
         customers: dict[str, list[Any]] = defaultdict(list)
         for mention in inside:
             if mention.customer:

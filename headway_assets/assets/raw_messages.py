@@ -3,6 +3,11 @@
 A partition (or a backfill range, in one run) reads the window from every active connection
 of its source and makes the warehouse hold exactly those messages. One connection failing is
 recorded in sync history and fails the `connections_synced` check; the others still land.
+
+No read removes what it could not see: only a complete read that skipped nothing may remove
+stored messages it did not return, removed messages are archived (restorable), and the removal
+guard holds a removal that looks like a broken read (an empty read where messages were stored,
+or more than the allowed share of a day), failing the `removals_within_limit` check.
 """
 
 from collections import Counter
@@ -34,6 +39,7 @@ from headway_assets.warehouse.ingestion import (
     start_sync_run,
     write_window,
 )
+from headway_assets.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
 from headway_assets.warehouse.schema import Message, SourceKind, SyncStatus
 from headway_assets.warehouse.tenants import store_credentials
 
@@ -55,6 +61,7 @@ CHECK_NO_DUPLICATES = "no_duplicate_messages"
 CHECK_SENT_AT_IN_WINDOW = "sent_at_in_window"
 CHECK_CONNECTIONS_SYNCED = "connections_synced"
 CHECK_WINDOW_COMPLETE = "window_complete"
+CHECK_REMOVALS_WITHIN_LIMIT = "removals_within_limit"
 
 
 @dataclass
@@ -78,11 +85,15 @@ def sync_connection(
     sources: SourcesResource,
     run_id: str | None,
     log: Any,
+    allow_removals: bool = False,
 ) -> ConnectionOutcome:
     """Read one connection's window and write it in one transaction, recording sync history.
 
     A capped live read writes what it fetched (without removing rows it has not reached),
-    records where it stopped, and the next sync of the window continues from there.
+    records where it stopped, and the next sync of the window continues from there. A failed or
+    rejected read writes nothing. Only a complete read of the whole window that skipped nothing
+    may remove stored rows it did not return, within the removal guard unless `allow_removals`
+    (the run tag `headway/allow_removals=true`); a held removal is recorded in sync history.
     """
     with warehouse.read() as conn:
         resume_state = latest_resume_state(conn, connection=connection, window=window)
@@ -117,9 +128,9 @@ def sync_connection(
             window=window,
             messages=result.messages,
             sync_run_id=sync_run_id,
-            # Only a read that saw the whole window (in one run) may remove rows it did not see.
-            prune=result.complete and not resume_state,
+            removals=_removals_for(result, resume_state, sources, run_id, allow_removals),
         )
+        held = held_message(stats.removal, window) if stats.removal and stats.removal.held else None
         finish_sync_run(
             conn,
             sync_run_id=sync_run_id,
@@ -128,14 +139,17 @@ def sync_connection(
             messages_read=len(result.messages),
             stats=stats,
             skipped=result.skipped,
+            error=held,
             resume_state=result.resume_state if not result.complete else None,
         )
     if not result.complete:
         log.warning(f"{connection.label}: stopped early (per-sync cap or rate limit); the next run resumes")
+    if held:
+        log.warning(f"{connection.label}: {held}")
     log.info(
         f"{connection.label}: {len(result.messages)} messages in {window} "
         f"(+{stats.inserted} new, {stats.updated} changed, {stats.unchanged} unchanged, "
-        f"{stats.removed} removed, {len(result.skipped)} skipped)"
+        f"{stats.removed} removed, {stats.held} removals held, {len(result.skipped)} skipped)"
     )
     for item in result.skipped:
         log.warning(f"{connection.label}: skipped {item.location}: {item.reason}")
@@ -146,6 +160,30 @@ def sync_connection(
         skipped=result.skipped,
         ignored=dict(result.ignored),
         stats=stats,
+        error=held,
+    )
+
+
+def _removals_for(
+    result: ReadResult,
+    resume_state: dict[str, Any],
+    sources: SourcesResource,
+    run_id: str | None,
+    allow_removals: bool,
+) -> Removals | None:
+    """What this read may remove: nothing unless it saw the whole window (see `sync_connection`)."""
+    if not result.complete or resume_state:
+        # A capped read, or one that resumed a capped one: it has not seen the whole window in one go.
+        return None
+    defer = None
+    if result.skipped:
+        # A skipped item may be a stored message the read could not parse: keep what it did not return.
+        defer = f"the read skipped {len(result.skipped)} item(s) it could not read and may not have seen them"
+    return Removals(
+        dagster_run_id=run_id,
+        guard=sources.removal_guard(),
+        allow_beyond_guard=allow_removals,
+        defer_reason=defer,
     )
 
 
@@ -210,6 +248,7 @@ def _check_results(
     outside = _rows_outside_window(warehouse, outcomes, window)
     failed = [o for o in outcomes if o.status is SyncStatus.FAILED]
     incomplete = [o for o in outcomes if o.status is SyncStatus.INCOMPLETE]
+    held = [(o, o.stats.removal) for o in outcomes if o.stats.removal and o.stats.removal.held_by_guard]
     return [
         dg.AssetCheckResult(
             check_name=CHECK_WINDOW_COMPLETE,
@@ -258,6 +297,31 @@ def _check_results(
                 ),
             },
         ),
+        dg.AssetCheckResult(
+            check_name=CHECK_REMOVALS_WITHIN_LIMIT,
+            passed=not held,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "connections_held": len(held),
+                "messages_held": sum(review.would_remove for _, review in held),
+                "held": dg.MetadataValue.md(
+                    markdown_table(
+                        ["connection", "stored", "would remove", "share", "why"],
+                        [
+                            (
+                                o.connection.label,
+                                review.stored,
+                                review.would_remove,
+                                f"{review.share:.0%}",
+                                review.reason,
+                            )
+                            for o, review in held
+                        ],
+                    )
+                ),
+                "allow_with": f"run tag {ALLOW_REMOVALS_TAG}=true",
+            },
+        ),
     ]
 
 
@@ -274,6 +338,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
         updated=sum(o.stats.updated for o in outcomes),
         unchanged=sum(o.stats.unchanged for o in outcomes),
         removed=sum(o.stats.removed for o in outcomes),
+        held=sum(o.stats.held for o in outcomes),
     )
     preview = sorted(messages, key=lambda pair: pair[1].sent_at)[:PREVIEW_ROWS]
     return {
@@ -285,6 +350,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
         "updated": total.updated,
         "unchanged": total.unchanged,
         "removed": total.removed,
+        "removals_held": total.held,
         "skipped": len(skipped),
         "ignored_noise": sum(ignored.values()),
         "connections": len(outcomes),
@@ -307,7 +373,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
         "ignored_by_reason": dg.MetadataValue.json(dict(sorted(ignored.items()))),
         "sync": dg.MetadataValue.md(
             markdown_table(
-                ["connection", "status", "read", "new", "changed", "removed", "skipped", "error"],
+                ["connection", "status", "read", "new", "changed", "removed", "removals held", "skipped", "error"],
                 [
                     (
                         o.connection.label,
@@ -316,6 +382,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
                         o.stats.inserted,
                         o.stats.updated,
                         o.stats.removed,
+                        o.stats.held,
                         len(o.skipped),
                         o.error or "",
                     )
@@ -365,6 +432,17 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
                 description="Every active connection of the source was read; a failure names the "
                 "connection and its error (the other connections' messages are still written).",
             ),
+            dg.AssetCheckSpec(
+                CHECK_REMOVALS_WITHIN_LIMIT,
+                asset=asset_name,
+                description="No connection's removals were held. A sync removes (archives) stored messages a "
+                "complete read no longer returns, but removes nothing for a connection whose read came back "
+                "empty where messages were stored, or would remove more than HEADWAY_MAX_REMOVAL_SHARE "
+                "(default 50%) of a day's stored messages and more than HEADWAY_REMOVAL_GUARD_FLOOR (default 2) "
+                "of them; this fails naming the connection, stored and would-remove counts and the share. If the "
+                f"messages were really deleted at the source, re-run the partition with the run tag "
+                f"{ALLOW_REMOVALS_TAG}=true; `headway messages restore --run RUN_ID` undoes a removal.",
+            ),
         ],
     )
     def raw_messages(
@@ -380,6 +458,9 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
             context.log.info(f"syncing only organisation {only_org}'s {source.value} connections")
         if not connections:
             context.log.warning(f"no active {source.value} connection: nothing to sync for {label}")
+        allow_removals = context.run.tags.get(ALLOW_REMOVALS_TAG, "").strip().lower() == "true"
+        if allow_removals:
+            context.log.warning(f"{ALLOW_REMOVALS_TAG}=true: removals beyond the guard go through in this run")
         outcomes = [
             sync_connection(
                 connection,
@@ -388,6 +469,7 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
                 sources=sources,
                 run_id=context.run.run_id,
                 log=context.log,
+                allow_removals=allow_removals,
             )
             for connection in connections
         ]

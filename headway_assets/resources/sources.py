@@ -15,6 +15,7 @@ from headway_assets.sources.exports import ExportOptions, read_export
 from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
 from headway_assets.sources.message import ReadResult, SourceReadError, TimeWindow
 from headway_assets.warehouse.ingestion import ConnectionInfo
+from headway_assets.warehouse.removals import RemovalGuard
 from headway_assets.warehouse.schema import ConnectionKind, SourceKind
 
 
@@ -32,6 +33,27 @@ class SourcesResource(dg.ConfigurableResource):
         "a capped sync resumes where it stopped on the next run. A connection's config may override "
         "it with 'max_messages_per_sync'.",
     )
+    max_removal_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Largest share of a day's stored messages of a connection one sync may remove before the "
+        "removal is held (default HEADWAY_MAX_REMOVAL_SHARE, 0.5).",
+    )
+    removal_guard_floor: int | None = Field(
+        default=None,
+        ge=0,
+        description="Messages of a day a sync may always remove, whatever the share "
+        "(default HEADWAY_REMOVAL_GUARD_FLOOR, 2).",
+    )
+
+    def removal_guard(self) -> RemovalGuard:
+        """The removal guard of this run: the resource's values, else the settings'."""
+        settings = get_settings()
+        return RemovalGuard(
+            max_share=settings.max_removal_share if self.max_removal_share is None else self.max_removal_share,
+            floor=settings.removal_guard_floor if self.removal_guard_floor is None else self.removal_guard_floor,
+        )
 
     def resolve_path(self, path: str) -> Path:
         """An export path from a connection's config, made absolute."""

@@ -2,7 +2,9 @@
 
 A raw partition "replaces exactly its rows": rows of the window that arrive again are kept
 as they are when nothing changed (same id, so labels downstream stay attached), rewritten when
-the source changed them, inserted when new, and removed when the source no longer has them.
+the source changed them, inserted when new, and removed when the source no longer has them, but
+only when the caller grants removals (a complete, successful read) and the removal guard lets
+them through; a removed row is archived, not lost (`headway_assets.warehouse.removals`).
 All of it, plus the sync-history row and its skipped items, commits in one transaction.
 """
 
@@ -10,15 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from headway_assets.sources.message import NormalisedMessage, SkippedItem, TimeWindow
 from headway_assets.warehouse.bulk import batches
+from headway_assets.warehouse.removals import (
+    RemovalReview,
+    Removals,
+    archive_and_delete,
+    insert_reclaiming_ids,
+    review_removals,
+)
 from headway_assets.warehouse.schema import (
     Message,
     Organization,
@@ -60,6 +70,9 @@ class WriteStats:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    held: int = 0  # rows the read did not return that were kept (see `removal`)
+    # What the read would have removed and whether it was held; None when removals were not asked.
+    removal: RemovalReview | None = None
 
     @property
     def written(self) -> int:
@@ -134,12 +147,14 @@ def write_window(
     window: TimeWindow,
     messages: Sequence[NormalisedMessage],
     sync_run_id: int,
-    prune: bool = True,
+    removals: Removals | None = None,
 ) -> WriteStats:
-    """Make the warehouse hold exactly `messages` for this connection and window.
+    """Upsert `messages` for this connection and window; with `removals`, also remove the rest.
 
-    With `prune=False` (a capped, incomplete read) rows are only added or updated: the
-    messages the read did not reach yet are not removed.
+    Without `removals` (the default: an incomplete, resumed or webhook write) rows are only added
+    or updated. With it, stored rows of the connection and window that the read did not return
+    are archived and deleted, unless `review_removals` holds them (an empty read, too large a
+    share of a day, or a read that skipped items); held rows stay and are counted in `held`.
     Messages outside the window are refused (a reader bug must not leak into other partitions).
     """
     outside = [m.external_id for m in messages if not window.contains(m.sent_at)]
@@ -150,6 +165,18 @@ def write_window(
         )
     incoming = _dedupe(messages)
     source = connection.source
+    # What the window holds before this write: the base of the removal guard's shares.
+    stored_before = (
+        conn.execute(
+            select(Message.id, Message.external_id, Message.sent_at).where(
+                Message.connection_id == connection.id,
+                Message.sent_at >= window.start,
+                Message.sent_at < window.end,
+            )
+        ).all()
+        if removals is not None
+        else []
+    )
     existing: dict[str, tuple[int, str]] = {}
     for ids in batches([m.external_id for m in incoming]):
         for found_row in conn.execute(
@@ -174,26 +201,34 @@ def write_window(
             values = {k: v for k, v in row.items() if k not in _IDENTITY_COLUMNS}
             conn.execute(update(Message).where(Message.id == found[0]).values(**values))
             updated += 1
-    for batch in batches(to_insert):
-        conn.execute(insert(Message), list(batch))
+    # A message removed earlier that the source has again comes back under its old id.
+    insert_reclaiming_ids(conn, to_insert)
 
-    if not prune:
-        return WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged)
+    stats = WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged)
+    if removals is None:
+        return stats
     keep = {m.external_id for m in incoming}
-    stale = [
-        row.id
-        for row in conn.execute(
-            select(Message.id, Message.external_id).where(
-                Message.connection_id == connection.id,
-                Message.sent_at >= window.start,
-                Message.sent_at < window.end,
-            )
-        )
-        if row.external_id not in keep
-    ]
-    for batch in batches(stale):
-        conn.execute(delete(Message).where(Message.id.in_(batch)))
-    return WriteStats(inserted=len(to_insert), updated=updated, unchanged=unchanged, removed=len(stale))
+    stale = [row for row in stored_before if row.external_id not in keep]
+    review = review_removals(
+        stored_days=Counter(_utc_day(row.sent_at) for row in stored_before),
+        stale_days=Counter(_utc_day(row.sent_at) for row in stale),
+        read_count=len(incoming),
+        removals=removals,
+    )
+    if review.held:
+        return replace(stats, held=len(stale), removal=review)
+    removed = archive_and_delete(
+        conn,
+        [row.id for row in stale],
+        dagster_run_id=removals.dagster_run_id,
+        sync_run_id=sync_run_id,
+        reason=f"not returned by a complete read of {connection.label} for {window}",
+    )
+    return replace(stats, removed=removed, removal=review)
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
 
 
 def start_sync_run(
@@ -243,6 +278,7 @@ def finish_sync_run(
             messages_read=messages_read,
             messages_written=stats.written,
             messages_removed=stats.removed,
+            messages_held=stats.held,
             items_skipped=len(skipped),
             error=error,
             resume_state=resume_state or {},

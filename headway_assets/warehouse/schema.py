@@ -216,6 +216,9 @@ class SyncRun(Base):
     messages_read: Mapped[int] = mapped_column(Integer, default=0)
     messages_written: Mapped[int] = mapped_column(Integer, default=0)
     messages_removed: Mapped[int] = mapped_column(Integer, default=0)
+    # Stored messages this read did not return but that were kept: the removal guard held them,
+    # or the read skipped items (it may not have seen them). `error` says which and what to do.
+    messages_held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     items_skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     # Where a capped run stopped, so the next run resumes there (live connectors).
@@ -234,6 +237,59 @@ class SkippedItem(Base):
     location: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RemovedMessage(Base):
+    """A message removed from `messages` because a complete read no longer returned it: the whole
+    row (with its original id), when, by which run and why.
+
+    An archive rather than a `removed_at` column on `messages`, so every query of the read API
+    and the AI assets stays as it is and only ever sees live messages. A removal moves the row
+    here in the transaction that deletes it; `headway messages restore` moves it back (with its
+    original id when that is free). The message's labels and mentions cascade away with the
+    delete; re-labelling a restored message costs nothing while the model and prompt are
+    unchanged, because LLM answers are cached by content hash (`headway_assets.llm.cache`).
+    """
+
+    __tablename__ = "removed_messages"
+    __table_args__ = (
+        Index("ix_removed_messages_run", "removed_by_dagster_run_id"),
+        Index("ix_removed_messages_connection_sent_at", "connection_id", "sent_at"),
+        Index("ix_removed_messages_org_source_external", "org_id", "source", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    # The row as it was in `messages`; `message_id` is its id there.
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("source_connections.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    author_is_internal: Mapped[bool | None] = mapped_column(Boolean)
+    customer: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column()
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_length: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    ingested_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    # The removal.
+    removed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    removed_by_dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    removed_by_sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    # Set when restored; the id it got back (its original one unless that was taken).
+    restored_at: Mapped[datetime | None] = mapped_column(default=None)
+    restored_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 # --- Taxonomy -------------------------------------------------------------------------------

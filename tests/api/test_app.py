@@ -6,6 +6,7 @@ empties the PostgreSQL test database (through `database_url`), which would pull 
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -27,13 +28,13 @@ def test_health_checks_the_database_and_its_schema(database_url: str, tmp_path: 
     with app_client(database_url, tmp_path) as client:
         response = client.get("/health")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "database": "ok", "migrations": "current", "revision": "0003"}
+        assert response.json() == {"status": "ok", "database": "ok", "migrations": "current", "revision": "0004"}
         with write_transaction(database_url) as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
         outdated = client.get("/health")
         assert outdated.status_code == 503 and outdated.json()["migrations"] == "outdated"
         with write_transaction(database_url) as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
 
 
 def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
@@ -133,6 +134,39 @@ def test_openapi_documents_every_operation_with_examples(api: TestClient) -> Non
 def test_docs_and_redoc_are_served(api: TestClient) -> None:
     assert "swagger-ui" in api.get("/docs").text.lower()
     assert "redoc" in api.get("/redoc").text.lower()
+
+
+ASSET_REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}),
+        ("/redoc", {"redoc.standalone.js", "favicon.png"}),
+    ],
+)
+def test_docs_pages_load_everything_from_the_api_itself(api: TestClient, page: str, assets: set[str]) -> None:
+    # Offline (where many companies run a tool that reads their customers' words), a page that
+    # loads a CDN script or a web font renders blank: every reference must be to this server.
+    response = api.get(page)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    # The browser holds the page's scripts to this server too (ReDoc's badge logo would not be).
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy and "connect-src 'self'" in policy
+    html = response.text
+    assert "http://" not in html and "https://" not in html and "//" not in html.replace("://", ""), html
+    references = ASSET_REFERENCE.findall(html)
+    assert {reference.rsplit("/", 1)[-1] for reference in references} == assets
+    for reference in references:
+        assert reference.startswith("/"), reference
+        served = api.get(reference)
+        assert served.status_code == 200, reference
+        assert ASSET_TYPES[Path(reference).suffix] in served.headers["content-type"], reference
+        assert len(served.content) > (100_000 if reference.endswith(".js") else 1_000), reference
+    redirect = api.get("/docs/oauth2-redirect")
+    assert redirect.status_code == 200 and "oauth2" in redirect.text.lower() and "https://" not in redirect.text
 
 
 def test_cors_origins_come_from_configuration(database_url: str, tmp_path: Path, people: People) -> None:

@@ -95,6 +95,10 @@ def test_the_pipeline_runs_with_passing_checks_and_costs_nothing_the_second_time
         {"top_asks", "new_asks", "rising_asks", "by_source", "by_customer"} <= set(p) for p in periods
     )
     assert any(ask["quotes"] for p in periods for ask in p["top_asks"])
+    # An object per source, as the API documents it (a bare count made /v1/insights answer 500).
+    by_source = [counts for p in periods for counts in p["by_source"].values()]
+    assert by_source and all(counts["mentions"] >= counts["customers"] >= 0 for counts in by_source)
+    assert all(counts["mentions"] > 0 for counts in by_source)
     metadata = result.asset_materializations_for_node("message_labels")[0].metadata
     assert metadata["llm_provider"].value == "offline" and metadata["llm_calls"].value > 0
 

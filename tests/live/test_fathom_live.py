@@ -24,6 +24,7 @@ from sqlalchemy import select
 from headway_assets.assets.raw_messages import (
     CHECK_CONNECTIONS_SYNCED,
     CHECK_NO_DUPLICATES,
+    CHECK_REMOVALS_WITHIN_LIMIT,
     CHECK_SENT_AT_IN_WINDOW,
     CHECK_WINDOW_COMPLETE,
     RAW_MESSAGE_ASSETS,
@@ -259,6 +260,7 @@ def test_materialised_partition_holds_exactly_the_window(
         CHECK_NO_DUPLICATES: True,
         CHECK_SENT_AT_IN_WINDOW: True,
         CHECK_CONNECTIONS_SYNCED: True,
+        CHECK_REMOVALS_WITHIN_LIMIT: True,
     }
     [run] = sync_runs(database_url, connection_id)
     assert (run.status, run.messages_read, run.error) == ("success", len(expected), None)

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from headway_assets.assets.raw_messages import (
     CHECK_CONNECTIONS_SYNCED,
     CHECK_NO_DUPLICATES,
+    CHECK_REMOVALS_WITHIN_LIMIT,
     CHECK_SENT_AT_IN_WINDOW,
     CHECK_WINDOW_COMPLETE,
     RAW_MESSAGE_ASSETS,
@@ -283,6 +284,7 @@ def test_partition_holds_exactly_the_window_across_pages(
         CHECK_NO_DUPLICATES: True,
         CHECK_SENT_AT_IN_WINDOW: True,
         CHECK_CONNECTIONS_SYNCED: True,
+        CHECK_REMOVALS_WITHIN_LIMIT: True,
     }
     for org in orgs:
         org_id, connection_id = connections[org.org.slug]

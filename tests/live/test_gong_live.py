@@ -673,6 +673,7 @@ def test_raw_asset_writes_exactly_the_window_across_pages_and_faults(
         "no_duplicate_messages": True,
         "sent_at_in_window": True,
         "connections_synced": True,
+        "removals_within_limit": True,
     }
     (run,) = sync_runs(database_url)
     assert (run.status, run.messages_read, run.items_skipped, run.resume_state) == ("success", 5, 0, {})

@@ -709,6 +709,7 @@ def test_a_materialised_partition_holds_exactly_the_window(
         "sent_at_in_window": True,
         "window_complete": True,
         "connections_synced": True,
+        "removals_within_limit": True,
     }
     (run,) = sync_runs(database_url, connection_id)
     assert (run.status, run.messages_read, run.messages_written, run.items_skipped) == ("success", 30, 30, 0)

@@ -421,3 +421,15 @@ def test_a_meeting_with_too_many_values_is_one_skipped_item(tmp_path: Path, layo
     result = read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_item_values=1000))
     assert [m.external_id for m in result.messages] == ([] if layout == "single" else ["1", "3"])
     assert [s.reason for s in result.skipped] == ["holds more than 1,000 JSON values"]
+
+
+@pytest.mark.parametrize(("data", "passes"), [(page(meeting()), 2), ([meeting()], 3), ([page(meeting())], 3)])
+def test_a_file_past_the_token_budget_is_refused_before_parsing(tmp_path: Path, data: Any, passes: int) -> None:
+    path = write(tmp_path / "fathom-meetings.json", data)
+    raw = path.read_bytes()
+    tokens = 1 + sum(raw.count(mark) for mark in (b"[", b"{", b",", b":"))
+    assert read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_json_tokens=tokens * passes)).messages
+    with pytest.raises(
+        ExportTooLargeError, match=rf"holds about {tokens:,} JSON tokens and is read in {passes} passes"
+    ):
+        read_fathom_meetings(path, ALL_TIME, limits=ExportLimits(max_json_tokens=tokens * passes - 1))

@@ -416,3 +416,16 @@ def test_a_transcript_with_too_many_values_is_one_skipped_item(tmp_path: Path, p
     result = read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_item_values=1000))
     assert [m.external_id for m in result.messages] == ["9002"]
     assert result.skipped[0] == SkippedItem("gong-calls.json:callTranscripts[0]", "holds more than 1,000 JSON values")
+
+
+@pytest.mark.parametrize(("pages", "passes"), [(False, 3), (True, 4)])
+def test_a_file_past_the_token_budget_is_refused_before_parsing(tmp_path: Path, pages: bool, passes: int) -> None:
+    data = [CALLS_PAGE, TRANSCRIPTS_PAGE] if pages else {**CALLS_PAGE, **TRANSCRIPTS_PAGE}
+    path = write(tmp_path / "gong-calls.json", data)
+    raw = path.read_bytes()
+    tokens = 1 + sum(raw.count(mark) for mark in (b"[", b"{", b",", b":"))
+    assert read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_json_tokens=tokens * passes)).messages
+    with pytest.raises(
+        ExportTooLargeError, match=rf"holds about {tokens:,} JSON tokens and is read in {passes} passes"
+    ):
+        read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_json_tokens=tokens * passes - 1))

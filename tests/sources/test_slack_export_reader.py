@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headway_assets.sources.exports.limits import ExportLimits, ExportTooLargeError
 from headway_assets.sources.exports.slack_export import read_slack_export
 from headway_assets.sources.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
 
@@ -207,6 +209,7 @@ def by_id(result: ReadResult) -> dict[str, Any]:
 def test_reads_messages_of_the_window_only_by_their_own_ts(tmp_path: Path) -> None:
     result = read(build_export(tmp_path / "slack-export.zip"))
     assert [m.external_id for m in result.messages] == [
+        f"random:{ts(9)}",  # a folder no list names is still read, by its folder name
         f"C0GENERAL:{PARENT}",
         f"C0GENERAL:{EDITED}",
         f"C0GENERAL:{BROADCAST}",
@@ -296,14 +299,14 @@ def test_noise_is_counted_apart_from_skipped_items(tmp_path: Path) -> None:
     assert result.skipped == [
         SkippedItem(
             "slack-export.zip:random/",
-            "folder 'random' has day files but no entry in channels.json, groups.json, mpims.json or "
-            "dms.json, so its channel id is unknown; re-export including that conversation's list",
+            "folder has day files but no entry in channels.json, groups.json, mpims.json or dms.json; its "
+            "messages were read as a channel named after the folder, with the folder name as channel id "
+            "(a full export names the real id); re-export including that conversation's list",
         ),
         SkippedItem("slack-export.zip:general/2026-10-03.json ts " + EMPTY, "message has no text and no files"),
         SkippedItem(
             "slack-export.zip:customer-feedback/2026-10-03.json",
-            "day file is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 3 "
-            "(char 2)); its messages were not read",
+            "day file is not valid JSON (lexical error: invalid string in json text.); its messages were not read",
         ),
         SkippedItem(
             "slack-export.zip:private-deals/2026-10-03.json",
@@ -340,10 +343,13 @@ def test_org_users_json_and_public_only_export(tmp_path: Path) -> None:
     path = build_export(tmp_path / "grid.zip", users_json=None, org_users_json=USERS, groups_json=None, dms_json=None)
     result = read(path)
     channels = {m.channel for m in result.messages}
-    assert channels == {"general"}
+    assert channels == {"general", "random", "D0DM00001"}
     assert by_id(result)[f"C0GENERAL:{PARENT}"].author_name == "Bob Buyer"
-    # Folders of conversations missing from the lists are reported, not guessed.
+    # Folders of conversations missing from the lists are read by folder name, and reported.
     assert {s.location for s in result.skipped} >= {"grid.zip:D0DM00001/", "grid.zip:private-deals/"}
+    dm = by_id(result)[f"D0DM00001:{DM}"]  # a DM folder is named by the DM's id: the id is exact
+    assert dm.metadata["channel_type"] == "im"
+    assert dm.text == "ダッシュボードが遅いです 😢 — trop lent"
 
 
 def test_missing_file_raises_with_advice(tmp_path: Path) -> None:
@@ -374,15 +380,6 @@ def test_zip_without_lists_or_users_raises(tmp_path: Path) -> None:
         archive.writestr("holiday.json", "[]")
     with pytest.raises(SourceReadError, match=r"has no channels\.json, groups\.json, mpims\.json or dms\.json"):
         read(other)
-    no_users = build_export(tmp_path / "no-users.zip", users_json=None)
-    with pytest.raises(SourceReadError, match=r"has no users\.json \(or org_users\.json\)"):
-        read(no_users)
-
-
-def test_broken_channel_list_raises(tmp_path: Path) -> None:
-    path = build_export(tmp_path / "slack-export.zip", channels_json="{broken")
-    with pytest.raises(SourceReadError, match=r"channels\.json is not valid JSON"):
-        read(path)
 
 
 def test_shared_channel_names_its_customer_for_staff_messages(tmp_path: Path) -> None:
@@ -411,3 +408,337 @@ def test_channel_with_two_customer_companies_names_none(tmp_path: Path) -> None:
     messages = by_id(read(build_export(tmp_path / "mixed.zip", channels_json=mixed, users_json=users)))
     assert messages[f"C0GENERAL:{BROADCAST}"].customer is None
     assert messages[f"C0GENERAL:{PARENT}"].customer == "Globex Corp"  # the author's own company still counts
+
+
+# -- hostile and partial exports (issue 12) ---------------------------------------------------
+
+
+def message(text: str, stamp: str, user: str = "U0BOB0001") -> dict[str, Any]:
+    return {"type": "message", "user": user, "text": text, "ts": stamp}
+
+
+def zip_of(path: Path, members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A ZIP holding exactly `members` (bytes written as they are)."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def tree_listing(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def test_empty_file_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "slack-export.zip"
+    path.write_bytes(b"")
+    with pytest.raises(SourceReadError) as caught:
+        read(path)
+    assert str(path) in str(caught.value)
+    assert "is empty (0 bytes)" in str(caught.value)
+    assert "Download the workspace export again" in str(caught.value)
+
+
+def test_export_without_any_day_file_is_refused_not_read_as_empty(tmp_path: Path) -> None:
+    lists_only = zip_of(tmp_path / "lists-only.zip", {"channels.json": json.dumps(CHANNELS), "users.json": "[]"})
+    with pytest.raises(SourceReadError, match=r"lists-only\.zip has no channel folders of YYYY-MM-DD\.json day files"):
+        read(lists_only)
+    empty_zip = zip_of(tmp_path / "empty.zip", {})
+    with pytest.raises(
+        SourceReadError, match=r"empty\.zip has no channels\.json.*so it is not a Slack workspace export"
+    ):
+        read(empty_zip)
+    (tmp_path / "empty-folder").mkdir()
+    with pytest.raises(SourceReadError, match="not a Slack workspace export"):
+        read(tmp_path / "empty-folder")
+
+
+def test_deeply_nested_message_is_one_skipped_item(tmp_path: Path) -> None:
+    depth = 100_000
+    deep = "[" * depth + "]" * depth
+    day = f"[{json.dumps(message('before', ts(9)))}, {deep}, {json.dumps(message('after', ts(9, 5)))}]"
+    result = read(build_export(tmp_path / "deep.zip", **{"general__2026-10-03_json": day}))
+    assert [m.text for m in result.messages if m.channel == "general" and m.sent_at.hour == 9] == ["before", "after"]
+    assert SkippedItem("deep.zip:general/2026-10-03.json item 1", "message nested deeper than 64 levels") in (
+        result.skipped
+    )
+    # The day before reads that file too (its messages may belong there), but reports nothing.
+    day_before = TimeWindow(WINDOW.start - timedelta(days=1), WINDOW.start)
+    earlier = read_slack_export(tmp_path / "deep.zip", day_before, internal_domains=DOMAINS)
+    assert [s for s in earlier.skipped if "nested" in s.reason] == []
+
+
+def test_unclosed_deep_day_file_skips_that_file_and_keeps_the_rest(tmp_path: Path) -> None:
+    result = read(build_export(tmp_path / "deep.zip", **{"general__2026-10-03_json": "[" * 100_000}))
+    assert f"C0GENERAL:{PARENT}" not in by_id(result)
+    assert f"C0GENERAL:{LATE_REPLY}" in by_id(result)  # from the next day's file
+    assert f"D0DM00001:{DM}" in by_id(result)  # the other files still land
+    assert (
+        SkippedItem(
+            "deep.zip:general/2026-10-03.json",
+            "day file is not valid JSON (parse error: premature EOF); its messages were not read",
+        )
+        in result.skipped
+    )
+
+
+def test_truncated_day_file_keeps_the_messages_before_the_damage(tmp_path: Path) -> None:
+    day = json.dumps([message("first", ts(9)), message("second", ts(9, 1))])[:-1] + ', {"text": "my secret pla'
+    result = read(build_export(tmp_path / "cut.zip", **{"general__2026-10-03_json": day}))
+    assert [m.text for m in result.messages if m.channel == "general" and m.sent_at.hour == 9] == ["first", "second"]
+    [skip] = [s for s in result.skipped if s.location == "cut.zip:general/2026-10-03.json"]
+    assert skip.reason == (
+        "day file is not valid JSON (after 2 messages: parse error: premature EOF); "
+        "the messages before that were read, the rest were not"
+    )
+    assert "secret" not in json.dumps([s.reason for s in result.skipped])  # the parser quotes input: not kept
+
+
+def test_invalid_utf8_is_replaced_recorded_and_the_messages_land(tmp_path: Path) -> None:
+    day = json.dumps([message("caf\udcff price", ts(9)), message("fine", ts(9, 1))], ensure_ascii=False)
+    raw = day.encode("utf-8", errors="surrogateescape")  # \udcff becomes the invalid byte 0xff
+    assert b"caf\xff price" in raw
+    path = zip_of(
+        tmp_path / "latin.zip",
+        {"channels.json": json.dumps(CHANNELS), "users.json": json.dumps(USERS), "general/2026-10-03.json": raw},
+    )
+    result = read(path)
+    assert [m.text for m in result.messages] == ["caf\ufffd price", "fine"]
+    assert result.skipped == [
+        SkippedItem(
+            "latin.zip:general/2026-10-03.json",
+            "invalid UTF-8 bytes were replaced by U+FFFD; its entries were read with those characters replaced",
+        )
+    ]
+
+
+def test_bad_and_absurd_ts_are_counted_not_dropped(tmp_path: Path) -> None:
+    centuries = str(int(datetime(2400, 10, 3, tzinfo=UTC).timestamp())) + ".000100"
+    day = [
+        message("good", ts(9)),
+        message("non-numeric", "soon"),
+        message("centuries away", centuries),
+        message("past year 9999", "999999999999.000000"),
+        message("a bool", True),  # type: ignore[arg-type]
+        message("a month early", ts(9, day=3).replace(ts(9, day=3)[:4], str(int(ts(9)[:4]) - 26))),
+        {"type": "message", "user": "U0BOB0001", "text": "no ts at all"},
+    ]
+    path = zip_of(
+        tmp_path / "ts.zip",
+        {
+            "channels.json": json.dumps(CHANNELS),
+            "users.json": json.dumps(USERS),
+            "general/2026-10-03.json": json.dumps(day),
+        },
+    )
+    result = read(path)
+    assert [m.text for m in result.messages] == ["good"]
+    reasons = {s.location.rsplit(" ", 1)[-1]: s.reason for s in result.skipped}
+    assert reasons == {
+        "1": "message has no valid 'ts' ('soon')",
+        "2": "message 'ts' is more than 2 days from its day file's date (ts "
+        f"{centuries} is 2400-10-03, {(date(2400, 10, 3) - date(2026, 10, 3)).days} days away); "
+        "implausible, so it is placed in no window",
+        "3": "message has no valid 'ts' ('999999999999.000000')",
+        "4": "message has no valid 'ts' (True)",
+        "5": reasons["5"],
+        "6": "message has no valid 'ts' (None)",
+    }
+    assert reasons["5"].startswith("message 'ts' is more than 2 days from its day file's date (ts ")
+
+
+def test_missing_users_json_still_ingests_with_user_ids(tmp_path: Path) -> None:
+    reference = read(build_export(tmp_path / "full.zip"))
+    result = read(build_export(tmp_path / "no-users.zip", users_json=None))
+    assert [m.external_id for m in result.messages] == [m.external_id for m in reference.messages]
+    parent = by_id(result)[f"C0GENERAL:{PARENT}"]
+    assert parent.author_name == "U0BOB0001"
+    assert parent.author_email is None
+    assert parent.author_is_internal is None  # cannot be told without the member list
+    assert parent.text.startswith("Can we get SSO with Okta? cc @U0ALICE01 see #customer-feedback")
+    assert (
+        SkippedItem(
+            "no-users.zip:users.json",
+            "users.json (or org_users.json) is missing; 8 messages landed with their author named by the "
+            "message's own profile or Slack user id, without e-mail, so staff and customers cannot be told "
+            "apart. Re-export the workspace with its member list",
+        )
+        in result.skipped
+    )
+
+
+def test_partial_users_json_keeps_the_members_before_the_damage(tmp_path: Path) -> None:
+    cut = json.dumps(USERS)[: json.dumps(USERS).index('{"id": "U0DAN0001"')] + '{"id": "U0DA'
+    result = read(build_export(tmp_path / "cut-users.zip", users_json=cut))
+    messages = by_id(result)
+    assert messages[f"C0GENERAL:{PARENT}"].author_name == "Bob Buyer"  # listed before the damage
+    assert messages[f"C0GENERAL:{BROADCAST}"].author_name == "U0DAN0001"  # lost with the damage
+    [skip] = [s for s in result.skipped if s.location == "cut-users.zip:users.json"]
+    assert skip.reason.startswith("users.json is not valid JSON (after 2 entries: parse error: premature EOF); ")
+
+
+def test_missing_or_broken_channels_json_reads_folders_as_channels(tmp_path: Path) -> None:
+    reference = by_id(read(build_export(tmp_path / "full.zip")))
+    for name, channels in (("no-channels.zip", None), ("broken-channels.zip", "{broken")):
+        result = read(build_export(tmp_path / name, channels_json=channels))
+        general = {m.external_id: m for m in result.messages if m.channel == "general"}
+        assert sorted(general) == sorted(
+            k.replace("C0GENERAL:", "general:") for k, m in reference.items() if m.channel == "general"
+        )
+        assert general[f"general:{PARENT}"].text == reference[f"C0GENERAL:{PARENT}"].text
+        assert general[f"general:{PARENT}"].metadata["channel_type"] == "unlisted"
+        assert f"{name}:general/" in {s.location for s in result.skipped}
+    broken = read(build_export(tmp_path / "broken-channels.zip", channels_json="{broken"))
+    assert (
+        SkippedItem(
+            "broken-channels.zip:channels.json",
+            "channels.json should be a JSON array but is a dict; folders it does not list are read as channels "
+            "named after the folder",
+        )
+        in broken.skipped
+    )
+
+
+def test_day_folders_without_any_list_still_ingest(tmp_path: Path) -> None:
+    path = zip_of(tmp_path / "bare.zip", {"export/general/2026-10-03.json": json.dumps(GENERAL_DAY)})
+    result = read(path)
+    assert {m.channel for m in result.messages} == {"general"}
+    assert len(result.messages) == 5
+    assert {s.location for s in result.skipped} >= {"bare.zip:general/", "bare.zip:users.json"}
+
+
+def bomb(path: Path, name: str, mebibytes: int, extra: dict[str, bytes | str] | None = None) -> Path:
+    """A ZIP whose member `name` inflates to `mebibytes` MiB of zeros (streamed: cheap to build)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for other, data in (extra or {}).items():
+            archive.writestr(other, data)
+        with archive.open(name, "w", force_zip64=True) as member:
+            chunk = bytes(1024 * 1024)
+            for _ in range(mebibytes):
+                member.write(chunk)
+    return path
+
+
+LISTS: dict[str, bytes | str] = {"channels.json": json.dumps(CHANNELS), "users.json": json.dumps(USERS)}
+
+
+def test_zip_bomb_member_is_refused_quickly(tmp_path: Path) -> None:
+    path = bomb(tmp_path / "bomb.zip", "general/2026-10-03.json", 256, LISTS)
+    started = time.monotonic()
+    with pytest.raises(ExportTooLargeError) as caught:
+        read(path)
+    assert time.monotonic() - started < 5
+    assert str(path) in str(caught.value)
+    assert "general/2026-10-03.json declares more than 64 MiB (the limit for one file)" in str(caught.value)
+
+
+def test_compression_ratio_past_the_limit_is_refused(tmp_path: Path) -> None:
+    path = bomb(tmp_path / "ratio.zip", "general/2026-10-03.json", 16, LISTS)  # under the size limit
+    with pytest.raises(ExportTooLargeError, match=r"times its compressed size \(limit 200\), the mark of a zip bomb"):
+        read(path)
+
+
+def test_declared_size_that_lies_is_not_believed(tmp_path: Path) -> None:
+    path = bomb(tmp_path / "liar.zip", "general/2026-10-03.json", 48, LISTS)
+    data = bytearray(path.read_bytes())
+    # Claim 1,000 bytes in the central directory and the local header; the member inflates to 48 MiB.
+    name = b"general/2026-10-03.json"
+    central = data.index(b"PK\x01\x02" + bytes(24)[:0], data.rindex(b"PK\x01\x02", 0, data.rindex(name)))
+    data[central + 24 : central + 28] = (1000).to_bytes(4, "little")
+    local = data.rindex(b"PK\x03\x04", 0, data.index(name))
+    data[local + 22 : local + 26] = (1000).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    result = read(path)
+    assert result.messages == []
+    [skip] = [s for s in result.skipped if s.location == "liar.zip:general/2026-10-03.json"]
+    assert skip.reason.startswith("day file could not be read from the archive (Bad CRC-32")
+
+
+def test_total_inflated_size_is_bounded(tmp_path: Path) -> None:
+    limits = ExportLimits(max_total_inflated_bytes=3000)
+    with pytest.raises(
+        ExportTooLargeError, match=r"takes the export past 3000 bytes inflated \(the limit for one export\)"
+    ):
+        read(build_export(tmp_path / "slack-export.zip"), limits=limits)
+
+
+def test_unpacked_file_past_the_member_limit_is_refused(tmp_path: Path) -> None:
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(build_export(tmp_path / "slack-export.zip")) as archive:
+        archive.extractall(unpacked)
+    with pytest.raises(ExportTooLargeError, match=r"general/2026-10-03\.json declares more than 1000 bytes"):
+        read(unpacked, limits=ExportLimits(max_member_bytes=1000))
+
+
+def test_symlinks_in_an_unpacked_export_are_not_followed(tmp_path: Path) -> None:
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(build_export(tmp_path / "slack-export.zip")) as archive:
+        archive.extractall(unpacked)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "2026-10-03.json").write_text(json.dumps([message("read from outside", ts(9, 30))]))
+    (unpacked / "general" / "2026-10-03.json").unlink()
+    (unpacked / "general" / "2026-10-03.json").symlink_to(outside / "2026-10-03.json")
+    (unpacked / "evil").symlink_to(outside, target_is_directory=True)
+    result = read(unpacked)
+    assert "read from outside" not in {m.text for m in result.messages}
+    assert f"D0DM00001:{DM}" in by_id(result)
+    link_skips = {s.location: s.reason for s in result.skipped if "symbolic link" in s.reason}
+    assert set(link_skips) == {"unpacked:evil", "unpacked:general/2026-10-03.json"}
+    assert link_skips["unpacked:evil"].startswith("folder is a symbolic link; not followed")
+
+
+def test_member_names_with_dot_dot_are_only_names_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    hostile = json.dumps([message("escaped", ts(9, 30))])
+    path = build_export(tmp_path / "work" / "slack-export.zip")
+    with zipfile.ZipFile(path, "a") as archive:
+        for name in ("../2026-10-03.json", "../../escape/2026-10-03.json", "general/../../x/2026-10-03.json"):
+            archive.writestr(name, hostile)
+    before = tree_listing(tmp_path)
+    result = read(path)
+    assert tree_listing(tmp_path) == before  # nothing extracted, nothing written
+    assert "escaped" not in {m.text for m in result.messages}
+    assert result.messages == read(build_export(tmp_path / "reference.zip")).messages
+
+
+def test_json_token_budget_refuses_before_parsing(tmp_path: Path) -> None:
+    # 60 MiB of `[` is 63 million tokens: parsing it alone took 18 s on a loaded machine.
+    brackets = {**LISTS, "general/2026-10-03.json": b"[" * (60 * 1024 * 1024)}
+    path = zip_of(tmp_path / "brackets.zip", brackets, zipfile.ZIP_STORED)  # stored: no ratio to give it away
+    started = time.monotonic()
+    with pytest.raises(ExportTooLargeError) as caught:
+        read(path)
+    assert time.monotonic() - started < 5
+    assert "reading general/2026-10-03.json takes the read past 24,000,000 JSON tokens" in str(caught.value)
+    # The same budget, lowered, counts every file read, lists included.
+    with pytest.raises(ExportTooLargeError, match="past 200 JSON tokens"):
+        read(build_export(tmp_path / "slack-export.zip"), limits=ExportLimits(max_json_tokens=200))
+
+
+def test_many_bad_items_in_one_file_are_counted_not_listed_one_by_one(tmp_path: Path) -> None:
+    day = json.dumps([message("good", ts(9)), *range(1000), message("also good", ts(9, 1))])
+    path = zip_of(tmp_path / "junk.zip", {**LISTS, "general/2026-10-03.json": day})
+    result = read(path)
+    assert [m.text for m in result.messages] == ["good", "also good"]
+    listed = [s for s in result.skipped if s.reason == "entry is not a message object"]
+    assert len(listed) == 100
+    assert listed[0].location == "junk.zip:general/2026-10-03.json item 1"
+    assert result.skipped[-1] == SkippedItem(
+        "junk.zip:general/2026-10-03.json",
+        "day file has 900 more bad items than the 100 listed one by one (skipped and counted here, not listed)",
+    )
+
+
+def test_items_per_read_are_bounded(tmp_path: Path) -> None:
+    limits = ExportLimits(max_items_per_read=12)
+    with pytest.raises(ExportTooLargeError, match="takes the read past 12 messages") as caught:
+        read(build_export(tmp_path / "slack-export.zip"), limits=limits)
+    assert "Read a shorter window" in str(caught.value)
+    assert (
+        len(read(build_export(tmp_path / "slack-export.zip"), limits=ExportLimits(max_items_per_read=30)).messages) == 8
+    )

@@ -26,6 +26,7 @@ from headway_assets.sources.exports.limits import (
     JsonShape,
     bounded_value,
     check_item_count,
+    check_token_budget,
     decode_text,
     describe_size,
     iter_bounded_items,
@@ -402,6 +403,7 @@ def _top_list(
     An outline pass tells meetings from pages; meetings in the list stream one by one, and so
     do the meetings inside pages, so one too-deep meeting costs itself, not its page.
     """
+    check_token_budget(path, "Fathom file", shape.tokens, 3, limits)  # outline, this outline, one item pass
     with open_json(path) as stream:
         outlines = json_list_outline(stream)
     check_item_count(path, "Fathom file", sum(o.lengths.get("items", 0) for o in outlines), limits)
@@ -416,6 +418,8 @@ def _top_list(
             result.skip(f"{path.name}:item {index}", _NOT_MEETING)
     if outlines and all(kind == "other" for kind in kinds):
         raise SourceReadError(f"Fathom file {path} holds no Meeting objects; {_ADVICE}")
+    passes = 2 + ("meeting" in kinds) + ("page" in kinds)
+    check_token_budget(path, "Fathom file", shape.tokens, passes, limits)
     if "meeting" in kinds:
         # A page is built (and ignored) here too; the file is within max_json_bytes.
         with open_json(path) as stream:

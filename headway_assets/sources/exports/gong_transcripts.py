@@ -23,6 +23,7 @@ from headway_assets.sources.exports.limits import (
     ExportLimits,
     JsonShape,
     check_item_count,
+    check_token_budget,
     iter_bounded_items,
     iter_page_items,
     json_error_summary,
@@ -320,6 +321,8 @@ class _GongEntries:
         self.path, self.shape, self.limits, self.result = path, shape, limits, result
         self.pages: list[tuple[int, JsonShape]] = []  # (page number, outline) of the usable pages
         self.outlines: list[JsonShape] = []
+        # Passes over the file: the outline already read, (the pages' outline,) calls, transcripts.
+        check_token_budget(path, "Gong file", shape.tokens, 4 if shape.top == "a list" else 3, limits)
         if shape.top == "a list":
             with open_json(path) as stream:
                 self.outlines = outlines = json_list_outline(stream)

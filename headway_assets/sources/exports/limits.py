@@ -9,6 +9,7 @@ test that proves each, are in docs/reliability.md.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -34,11 +35,17 @@ class ExportLimits:
     all members of an archive together; `max_compression_ratio` the inflated/compressed ratio of
     any member (a zip bomb's is in the thousands); `max_json_depth` the nesting of one item
     (real Slack, Gong and Fathom items nest fewer than 12 levels); `max_item_bytes` one item
-    (a mail, a call) read into memory; `max_items` the items (mails, calls, transcripts,
-    meetings, lines) one file may hold, so time and the skipped-item records stay bounded
-    whatever a file holds (a 64 MiB `[1,1,…]` is 32 million items); `max_item_values` the JSON
-    values one item may hold when read with `iter_bounded_items` (a real transcript holds tens
-    of thousands; half a million is about 100 MiB of Python objects).
+    (a mail, a call) read into memory. `max_json_tokens` bounds the JSON tokens (containers,
+    keys, values) one read may parse, estimated from the bytes before parsing: parsing time
+    grows with tokens, not bytes (64 MiB of `[` is 67 million of them, over 20 s), while a
+    real Slack day file holds about one token per 15 bytes. `max_items_per_read` bounds the items
+    (messages) one read may parse: each kept one costs about 1 KB and up to 80 µs on a loaded
+    2-core machine, so 200,000 stay well under 1 GiB and 30 s. `max_items` bounds the items
+    (mails, calls, transcripts, meetings, lines) one Gmail, Gong or Fathom file may hold: each
+    costs a full MIME or transcript parse (up to 0.4 ms, 10 KB), and a 64 MiB `[1,1,…]` would
+    be 32 million skip records. `max_item_values` bounds the JSON values one item may hold when
+    read with `iter_bounded_items` (a real transcript holds tens of thousands; half a million is
+    about 100 MiB of Python objects).
     """
 
     max_json_bytes: int = 64 * MIB
@@ -47,6 +54,8 @@ class ExportLimits:
     max_compression_ratio: float = 200.0
     max_json_depth: int = 64
     max_item_bytes: int = 32 * MIB
+    max_json_tokens: int = 24_000_000
+    max_items_per_read: int = 200_000
     max_items: int = 100_000
     max_item_values: int = 500_000
 
@@ -251,6 +260,7 @@ class JsonShape:
     more_values: bool
     top_items: int = 0  # elements of a top-level list
     lengths: dict[str, int] = field(default_factory=dict)  # elements of each list-valued key
+    tokens: int = 0  # JSON tokens, estimated from the bytes (`scan_json_export` sets it)
 
 
 def json_shape(stream: IO[bytes]) -> JsonShape:
@@ -429,14 +439,42 @@ def scan_json_export(
             f"{what} {path} is {size / MIB:.1f} MiB, past the {limits.max_json_bytes / MIB:.0f} MiB limit for one "
             "JSON export file; split it into smaller files (one API response page each)."
         )
+    tokens = estimate_json_tokens(path)
+    check_token_budget(path, what, tokens, 2, limits)  # this outline, then at least one pass over the items
     try:
         with open_json(path) as stream:
-            shape = json_shape(stream)
+            shape = dataclasses.replace(json_shape(stream), tokens=tokens)
     except ijson.JSONError as exc:
         raise SourceReadError(f"{what} {path} {invalid} ({_json_detail(path, size, exc)}); {advice}") from exc
     if not shape.more_values:  # JSON Lines are counted line by line by the reader
         check_item_count(path, what, shape.top_items + sum(shape.lengths.get(key, 0) for key in item_keys), limits)
     return shape
+
+
+def estimate_json_tokens(path: Path) -> int:
+    """The JSON tokens of a file, estimated without parsing (as the Slack reader does).
+
+    Every token but a lone scalar opens a container or follows a comma or colon; quoted text
+    may add a few, which only errs towards refusing a file that is not export JSON.
+    """
+    tokens = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(8 * MIB):
+            tokens += sum(chunk.count(mark) for mark in (b"[", b"{", b",", b":"))
+    return tokens
+
+
+def check_token_budget(path: Path, what: str, tokens: int, passes: int, limits: ExportLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a file whose `passes` streaming passes would parse more than `limits.max_json_tokens` tokens.
+
+    Parse time grows with tokens, not bytes: 64 MiB of `[` is 67 million of them.
+    """
+    if tokens * passes > limits.max_json_tokens:
+        raise ExportTooLargeError(
+            f"{what} {path} refused: it holds about {tokens:,} JSON tokens and is read in {passes} passes, past "
+            f"the {limits.max_json_tokens:,} tokens one read may parse (a real export holds about one per 8 bytes); "
+            "check where it came from, or split it into smaller files."
+        )
 
 
 def _json_detail(path: Path, size: int, error: BaseException) -> str:
@@ -510,8 +548,10 @@ __all__ = [
     "RepairedUtf8",
     "bounded_value",
     "check_item_count",
+    "check_token_budget",
     "decode_text",
     "describe_size",
+    "estimate_json_tokens",
     "iter_bounded_items",
     "iter_json_items",
     "iter_page_items",

@@ -234,7 +234,7 @@ def _ingest(
     pending = latest_resume_state(conn, connection=connection, window=window)
     sync_run_id = start_sync_run(conn, connection=connection, window=window, dagster_run_id=None)
     stats: WriteStats = write_window(
-        conn, connection=connection, window=window, messages=[message], sync_run_id=sync_run_id, prune=False
+        conn, connection=connection, window=window, messages=[message], sync_run_id=sync_run_id
     )
     finish_sync_run(
         conn,
