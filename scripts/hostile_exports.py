@@ -10,8 +10,9 @@ all time). The parent measures the child's wall time and peak RSS (`os.wait4`, s
 that child's alone) and prints its messages, skipped items (all reasons) and rejection.
 The budget for any single export file is 30 s and 1 GiB RSS (issue 12).
 
-To add cases (e.g. Slack): write a generator `def _my_case(path: Path) -> None` that writes the
-file at `path`, and append `Case("slack-…", "slack", "export.zip", _my_case)` to `CASES`.
+To add a case: write a generator `def _my_case(path: Path) -> None` that writes the file at
+`path`, and append `Case("gong-…", "gong", "gong-calls.json", _my_case)` to `CASES`. The Slack
+cases call the builders of `scripts/hostile_exports_slack.py`.
 """
 
 from __future__ import annotations
@@ -356,6 +357,21 @@ def fathom_top_scalar(path: Path) -> None:
     path.write_bytes(b"12345")
 
 
+# -- Slack: the Slack reader's own hostile inputs (scripts/hostile_exports_slack.py) ------------
+
+
+def _slack(builder_name: str, *args: Any) -> Callable[[Path], None]:
+    """A generator calling one of hostile_exports_slack's builders (imported when the case runs)."""
+
+    def generate(path: Path) -> None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import hostile_exports_slack
+
+        getattr(hostile_exports_slack, builder_name)(path, *args)
+
+    return generate
+
+
 CASES: list[Case] = [
     Case("gmail-huge-message", "gmail", "gmail.mbox", gmail_huge_message),
     Case("gmail-many-messages", "gmail", "gmail.mbox", gmail_many_messages),
@@ -379,6 +395,12 @@ CASES: list[Case] = [
     Case("fathom-huge-json-line", "fathom", "fathom-meetings.jsonl", fathom_huge_json_line),
     Case("fathom-token-flood", "fathom", "fathom-meetings.json", fathom_token_flood),
     Case("fathom-top-scalar", "fathom", "fathom-meetings.json", fathom_top_scalar),
+    Case("slack-zip-bomb-2gib", "slack", "slack-export.zip", _slack("build_bomb", 2)),
+    Case("slack-lying-header", "slack", "slack-export.zip", _slack("build_liar")),
+    Case("slack-brackets", "slack", "slack-export.zip", _slack("build_deep")),
+    Case("slack-brackets-under-budget", "slack", "slack-export.zip", _slack("build_deep_under_budget")),
+    Case("slack-many-messages", "slack", "slack-export.zip", _slack("build_many")),
+    Case("slack-dense-day-files", "slack", "slack-export.zip", _slack("build_dense")),
 ]
 
 
