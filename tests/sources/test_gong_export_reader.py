@@ -415,7 +415,12 @@ def test_a_transcript_with_too_many_values_is_one_skipped_item(tmp_path: Path, p
     path = write(tmp_path / "gong-calls.json", [data] if pages else data)
     result = read_gong_transcripts(path, ALL_TIME, limits=ExportLimits(max_item_values=1000))
     assert [m.external_id for m in result.messages] == ["9002"]
-    assert result.skipped[0] == SkippedItem("gong-calls.json:callTranscripts[0]", "holds more than 1,000 JSON values")
+    assert result.skipped == [  # a one-page list is located like a single response
+        SkippedItem("gong-calls.json:callTranscripts[0]", "holds more than 1,000 JSON values"),
+        SkippedItem(
+            "gong-calls.json:call 9001", "call has no readable transcript; see the skipped callTranscripts entries"
+        ),
+    ]
 
 
 @pytest.mark.parametrize(("pages", "passes"), [(False, 3), (True, 4)])

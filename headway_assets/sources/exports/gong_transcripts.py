@@ -231,6 +231,7 @@ def read_gong_transcripts(
             elsewhere.discard(call_id)
             calls[call_id] = call
     transcripts: dict[str, Mapping[str, Any] | None] = {}
+    skipped_before = len(result.skipped)
     for where, index, transcript in entries.of("callTranscripts"):
         call_id = str(transcript.get("callId") or "").strip() if isinstance(transcript, Mapping) else ""
         if not call_id or not isinstance(transcript, Mapping):
@@ -241,6 +242,7 @@ def read_gong_transcripts(
         # Only transcripts of calls to read are held; for the others the id is enough.
         transcripts[call_id] = transcript if call_id in calls else None
 
+    transcripts_skipped = len(result.skipped) > skipped_before
     for call_id, call in calls.items():
         location = f"{path.name}:call {call_id}"
         sent_at = gong_call_time(call)
@@ -251,6 +253,10 @@ def read_gong_transcripts(
             result.skip(location, "call time is implausible (before 1971 or after 2100)")
             continue
         transcript = transcripts.get(call_id)
+        if transcript is None and transcripts_skipped:
+            # Its transcript may be one skipped above (too deep or too large to read its callId).
+            result.skip(location, "call has no readable transcript; see the skipped callTranscripts entries")
+            continue
         if transcript is None:
             result.skip(
                 location,
