@@ -187,6 +187,20 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect_export(args: argparse.Namespace) -> int:
+    """Print what the pipeline would make of one export file, as one JSON object; writes nothing."""
+    from headway_assets.sources.exports import ExportOptions
+    from headway_assets.sources.exports.inspect import inspect_export
+    from headway_assets.warehouse.schema import SourceKind
+
+    options = ExportOptions(
+        internal_domains=tuple(args.internal_domain or ()), workspace_url=args.workspace_url, mailbox=args.mailbox
+    )
+    inspection = inspect_export(SourceKind(args.source), args.file, options)
+    print(json.dumps(inspection.as_json(), ensure_ascii=False), flush=True)
+    return 2 if inspection.rejected is not None else 0
+
+
 def parse_day_range(value: str) -> tuple[date, date]:
     """`2026-10-07` or `2026-10-03..2026-10-05` as (first, last) UTC days, inclusive."""
     first_text, _, last_text = value.partition("..")
@@ -293,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--config", help='extra JSON config, e.g. \'{"channels": ["C123"]}\'')
     add.add_argument("--credentials-stdin", action="store_true", help="read credentials JSON from stdin")
     add.set_defaults(handler=cmd_add_connection)
+
+    exports = commands.add_parser("exports", help="export files").add_subparsers(dest="exports_command", required=True)
+    inspect = exports.add_parser(
+        "inspect",
+        help="read an export file as the pipeline would and print one JSON summary; writes nothing",
+        description="Prints {messages, turns, skipped, rejected}; exit 0 when the file is read, 2 when it is refused.",
+    )
+    inspect.add_argument("--source", required=True, choices=["slack", "gmail", "gong", "fathom"])
+    inspect.add_argument("file", type=Path, help="the export file (Slack ZIP, .mbox, Gong or Fathom JSON)")
+    inspect.add_argument("--internal-domain", action="append", help="your own email domain (repeatable)")
+    inspect.add_argument("--mailbox", help="the address an mbox belongs to")
+    inspect.add_argument("--workspace-url", help="Slack workspace URL, e.g. https://acme.slack.com")
+    inspect.set_defaults(handler=cmd_inspect_export)
 
     messages = commands.add_parser("messages", help="stored messages").add_subparsers(
         dest="messages_command", required=True

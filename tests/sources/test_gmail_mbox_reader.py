@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ from headway_assets.sources.exports.gmail_mbox import (
     read_gmail_mbox,
     strip_quotes_and_signature,
 )
+from headway_assets.sources.exports.limits import ExportLimits
 from headway_assets.sources.message import (
     NormalisedMessage,
     ReadResult,
@@ -440,9 +442,11 @@ def test_missing_file_and_non_mbox_raise_with_advice(tmp_path: Path) -> None:
     not_mbox.write_text("Dear diary,\nFrom today on I keep notes.\n")
     with pytest.raises(SourceReadError, match="does not start with a 'From ' envelope line"):
         read(not_mbox)
+    # An empty file read as "no mail" once made the pipeline delete stored mail: it is refused.
     empty = tmp_path / "empty.mbox"
     empty.write_bytes(b"")
-    assert read(empty) == ReadResult()
+    with pytest.raises(SourceReadError, match=r"empty\.mbox is empty \(0 bytes\); export the mailbox again"):
+        read(empty)
 
 
 # --- the parts the live Gmail API reader reuses ---------------------------------------------------
@@ -672,3 +676,124 @@ def test_auto_replies_keep_their_customer_but_bulk_mail_does_not(
     )
     assert built.customer == customer
     assert built.metadata.get("automated") == kind
+
+
+# --- hostile files (issue 12) --------------------------------------------------------------------
+
+ALL_TIME = TimeWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
+def mail(
+    number: int,
+    body: str,
+    *,
+    envelope: str = "Sat Oct 03 12:00:00 +0000 2026",
+    date: str | None = "Sat, 03 Oct 2026 12:00:00 +0000",
+    headers: str = "",
+) -> bytes:
+    date_line = f"Date: {date}\n" if date is not None else ""
+    return (
+        f"From 17736644054796{number:05d}@xxx {envelope}\n"
+        f"From: bob@globex-corp.example\nTo: support@acme.example\nSubject: Mail {number}\n"
+        f"{date_line}Message-ID: <h{number}@globex-corp.example>\n{headers}\n{body}\n\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", r"is empty \(0 bytes\)"),
+        (b"\n\n  \n", r"does not start with a 'From ' envelope line"),
+        (b"Subject: hi\n\nno envelope line\n", r"does not start with a 'From ' envelope line"),
+        (b"From 1@xxx Sat Oct 03 12:00:00 +0000 2026\n\x00\x01\x02 binary, no headers\n", r"no mail headers"),
+    ],
+)
+def test_empty_and_non_mbox_files_are_refused(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(content)
+    with pytest.raises(SourceReadError, match=rf"^Gmail mbox {re.escape(str(path))} .*{reason}"):
+        read_gmail_mbox(path, ALL_TIME)
+
+
+def test_implausible_date_headers_fall_back_to_the_envelope(tmp_path: Path) -> None:
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(
+        mail(1, "Dated 1901.", date="Mon, 01 Jan 1901 00:00:00 +0000")
+        + mail(2, "Dated 2300.", date="Tue, 01 Jan 2300 00:00:00 +0000")
+        + mail(3, "Three days after arrival.", date="Tue, 06 Oct 2026 12:00:00 +0000")
+        + mail(4, "Delayed in transit: the Date stands.", date="Fri, 02 Oct 2026 08:00:00 +0000")
+        + mail(5, "Nothing plausible.", envelope="Sometime around 12:00", date="Tue, 01 Jan 2300 00:00:00 +0000")
+        + mail(6, "Envelope and Date centuries away.", envelope="Tue Jan 01 00:00:00 +0000 2300", date=None)
+    )
+    result = read_gmail_mbox(path, ALL_TIME, internal_domains=DOMAINS)
+    arrival = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    sent = {m.external_id: m for m in result.messages}
+    for number, raw in ((1, "Mon, 01 Jan 1901 00:00:00 +0000"), (2, "Tue, 01 Jan 2300 00:00:00 +0000")):
+        assert sent[f"h{number}@globex-corp.example"].sent_at == arrival
+        assert sent[f"h{number}@globex-corp.example"].metadata["sent_at_source"] == "envelope"
+        assert sent[f"h{number}@globex-corp.example"].metadata["date_header_rejected"] == raw
+    assert sent["h3@globex-corp.example"].sent_at == arrival
+    assert sent["h4@globex-corp.example"].sent_at == datetime(2026, 10, 2, 8, tzinfo=UTC)
+    assert "sent_at_source" not in sent["h4@globex-corp.example"].metadata
+    assert result.skipped == [
+        SkippedItem(
+            "gmail.mbox:message 5 <h5@globex-corp.example>",
+            "Date header is implausible (before 1971, after 2100 or after the mail arrived) and the envelope "
+            "'From ' line has no plausible date; the message cannot be placed in time",
+        ),
+        SkippedItem(
+            "gmail.mbox:message 6 <h6@globex-corp.example>",
+            "no parseable Date header (missing) and no date on the envelope 'From ' line; the message cannot be "
+            "placed in time",
+        ),
+    ]
+
+
+def test_invalid_base64_and_quoted_printable_bodies_are_skipped_not_stored_as_junk(tmp_path: Path) -> None:
+    b64_header = "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n"
+    qp_header = "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n"
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(
+        mail(1, "Hello team we need SSO for all our users please", headers=b64_header)  # plain text, not base64
+        + mail(2, "=ZZ=Q1=XY=GG garbled beyond repair =KK", headers=qp_header)
+        + mail(3, "Caf=C3=A9 pricing: a=b is fine", headers=qp_header)  # one stray '=': kept, noted
+        + mail(4, b64("We need audit logs."), headers=b64_header)
+    )
+    result = read_gmail_mbox(path, ALL_TIME, internal_domains=DOMAINS)
+    assert {m.external_id: m.text for m in result.messages} == {
+        "h3@globex-corp.example": "Café pricing: a=b is fine",
+        "h4@globex-corp.example": "We need audit logs.",
+    }
+    assert result.messages[0].metadata["decode_problems"] == [
+        "part 1 (text/plain): invalid quoted-printable escapes kept as text"
+    ]
+    assert result.skipped == [
+        SkippedItem(
+            "gmail.mbox:message 1 <h1@globex-corp.example>",
+            "no readable text body (part 1 (text/plain): invalid base64; the decoded bytes are not text)",
+        ),
+        SkippedItem(
+            "gmail.mbox:message 2 <h2@globex-corp.example>",
+            "no readable text body (part 1 (text/plain): invalid quoted-printable; most '=' escapes are not hex)",
+        ),
+    ]
+
+
+def test_a_message_past_the_item_limit_is_skipped_and_the_rest_land(tmp_path: Path) -> None:
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(mail(1, "Small.") + mail(2, "x" * 5000) + mail(3, "Also small."))
+    result = read_gmail_mbox(path, ALL_TIME, limits=ExportLimits(max_item_bytes=2 * 1024))
+    assert [m.text for m in result.messages] == ["Small.", "Also small."]
+    assert result.skipped == [
+        SkippedItem(
+            "gmail.mbox:message 2 <h2@globex-corp.example>", "message is larger than 2048 bytes, the limit for one item"
+        )
+    ]
+
+
+def test_a_file_past_the_item_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gmail.mbox"
+    path.write_bytes(b"".join(mail(n, f"Request {n}.") for n in range(1, 6)))
+    assert len(read_gmail_mbox(path, ALL_TIME, limits=ExportLimits(max_items=5)).messages) == 5
+    with pytest.raises(SourceReadError, match=r"gmail\.mbox holds more than 4 items, the limit for one export file"):
+        read_gmail_mbox(path, ALL_TIME, limits=ExportLimits(max_items=4))

@@ -8,14 +8,31 @@ becomes one message: its speaker-attributed transcript.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import ijson
+
+from headway_assets.sources.exports.limits import (
+    DEFAULT_LIMITS,
+    MAX_TRANSCRIPT_TURNS,
+    ExportLimits,
+    JsonShape,
+    check_item_count,
+    check_token_budget,
+    iter_bounded_items,
+    iter_page_items,
+    json_error_summary,
+    json_list_outline,
+    open_json,
+    plausible_time,
+    scan_json_export,
+    time_ordered,
+)
 from headway_assets.sources.fields import text_field, utc_time_field
 from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.sources.people import (
@@ -30,7 +47,15 @@ from headway_assets.warehouse.schema import SourceKind
 
 
 class GongCallError(ValueError):
-    """A call (or transcript) that cannot become a message; the text says why."""
+    """A call (or transcript) that cannot become a message; the text says why.
+
+    `reason` is the same without the call id: a stable phrase, so skips of many calls for one
+    reason count together (the id is in the skipped item's location).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,31 +103,25 @@ def build_gong_message(
         raise GongCallError("call has no metaData.id")
     sent_at = gong_call_time(call)
     if sent_at is None:
-        raise GongCallError(f"call {call_id} has no parseable metaData.started or metaData.scheduled time")
+        raise GongCallError(
+            f"call {call_id} has no parseable metaData.started or metaData.scheduled time",
+            "call has no parseable metaData.started or metaData.scheduled time",
+        )
     meta = _meta(call)
     raw_parties = call.get("parties")
     parties_missing = not isinstance(raw_parties, list) or not raw_parties
     parties = [_party(p, domains) for p in raw_parties or [] if isinstance(p, Mapping)]
     by_speaker = {p.speaker_id: p for p in parties if p.speaker_id}
 
-    turns: list[tuple[str, list[str]]] = []
-    for monologue in transcript.get("transcript") or []:
-        if not isinstance(monologue, Mapping):
-            continue
-        speaker_id = str(monologue.get("speakerId") or "").strip()
-        sentences = [
-            str(s["text"]).strip()
-            for s in monologue.get("sentences") or []
-            if isinstance(s, Mapping) and isinstance(s.get("text"), str) and s["text"].strip()
-        ]
-        if not sentences:
-            continue
-        if turns and turns[-1][0] == speaker_id:
-            turns[-1][1].extend(sentences)
-        else:
-            turns.append((speaker_id, sentences))
+    raw_turns = transcript.get("transcript")
+    if isinstance(raw_turns, list) and len(raw_turns) > MAX_TRANSCRIPT_TURNS:
+        raise GongCallError(
+            f"transcript of call {call_id} has {len(raw_turns):,} turns, more than {MAX_TRANSCRIPT_TURNS:,}",
+            f"transcript has more than {MAX_TRANSCRIPT_TURNS:,} turns",
+        )
+    turns, turns_skipped, reordered = _ordered_turns(raw_turns)
     if not turns:
-        raise GongCallError(f"transcript of call {call_id} has no sentences")
+        raise GongCallError(f"transcript of call {call_id} has no sentences", "transcript has no sentences")
 
     unknown = sorted({sid for sid, _ in turns if sid not in by_speaker})
     lines = [f"{_speaker_name(sid, by_speaker)}: {' '.join(sentences)}" for sid, sentences in turns]
@@ -129,6 +148,10 @@ def build_gong_message(
         ],
         "speaker_turns": len(turns),
     }
+    if turns_skipped:
+        metadata["turns_skipped"] = turns_skipped  # {reason: count}, so nothing vanishes unseen
+    if reordered:
+        metadata["turns_reordered"] = True
     for key, out in (
         ("duration", "duration_seconds"),
         ("direction", "direction"),
@@ -172,52 +195,68 @@ def read_gong_transcripts(
     window: TimeWindow,
     *,
     internal_domains: tuple[str, ...] = (),
+    limits: ExportLimits = DEFAULT_LIMITS,
 ) -> ReadResult:
     """Read the Gong calls of a JSON file that started inside `window`, one message per call.
 
-    Raises `SourceReadError` when the file is missing, not JSON, or not in a Gong response shape.
-    A call without a transcript, or a transcript without its call, becomes a skipped item.
+    Raises `SourceReadError` when the file is missing, empty, past `limits.max_json_bytes`, not
+    JSON, or not in a Gong response shape (a wrongly typed `calls` / `callTranscripts` refuses
+    the file rather than reading as "no calls"). The file is streamed call by call: a call or
+    transcript that cannot be read (nested too deep, no id, no transcript, a time centuries
+    away) becomes a skipped item and the others land.
     """
     result = ReadResult()
-    pages = _load_pages(path, result)
+    entries = _GongEntries(path, _check_file(path, limits), limits, result)
     calls: dict[str, Mapping[str, Any]] = {}
-    transcripts: dict[str, Mapping[str, Any]] = {}
-    for page_number, page in pages:
-        where = f"{path.name}:page {page_number} " if len(pages) > 1 else f"{path.name}:"
-        for index, call in enumerate(page.get("calls") or []):
-            if not isinstance(call, Mapping):
-                result.skip(f"{where}calls[{index}]", "call entry is not a JSON object")
-                continue
-            call_id = gong_call_id(call)
-            if call_id is None:
-                moment = gong_call_time(call)
-                if moment is None or window.contains(moment):
-                    result.skip(
-                        f"{where}calls[{index}]",
-                        "call has no metaData.id, so its transcript cannot be matched",
-                    )
-                continue
-            if call_id in calls:
-                result.ignored["duplicate_call"] = result.ignored.get("duplicate_call", 0) + 1
+    elsewhere: set[str] = set()  # ids of calls outside the window: only their transcripts are ignored
+    for where, index, call in entries.of("calls"):
+        if not isinstance(call, Mapping):
+            result.skip(f"{where}calls[{index}]", "call entry is not a JSON object")
+            continue
+        call_id = gong_call_id(call)
+        moment = gong_call_time(call)
+        if call_id is None:
+            if moment is None or window.contains(moment):
+                result.skip(
+                    f"{where}calls[{index}]",
+                    "call has no metaData.id, so its transcript cannot be matched",
+                )
+            continue
+        if call_id in calls or call_id in elsewhere:
+            result.ignored["duplicate_call"] = result.ignored.get("duplicate_call", 0) + 1
+        if moment is not None and plausible_time(moment) and not window.contains(moment):
+            elsewhere.add(call_id)
+            calls.pop(call_id, None)
+        else:
+            elsewhere.discard(call_id)
             calls[call_id] = call
-        for index, transcript in enumerate(page.get("callTranscripts") or []):
-            call_id = str(transcript.get("callId") or "").strip() if isinstance(transcript, Mapping) else ""
-            if not call_id or not isinstance(transcript, Mapping):
-                result.skip(f"{where}callTranscripts[{index}]", "transcript entry has no callId")
-                continue
-            if call_id in transcripts:
-                result.ignored["duplicate_transcript"] = result.ignored.get("duplicate_transcript", 0) + 1
-            transcripts[call_id] = transcript
+    transcripts: dict[str, Mapping[str, Any] | None] = {}
+    skipped_before = len(result.skipped)
+    for where, index, transcript in entries.of("callTranscripts"):
+        call_id = str(transcript.get("callId") or "").strip() if isinstance(transcript, Mapping) else ""
+        if not call_id or not isinstance(transcript, Mapping):
+            result.skip(f"{where}callTranscripts[{index}]", "transcript entry has no callId")
+            continue
+        if call_id in transcripts:
+            result.ignored["duplicate_transcript"] = result.ignored.get("duplicate_transcript", 0) + 1
+        # Only transcripts of calls to read are held; for the others the id is enough.
+        transcripts[call_id] = transcript if call_id in calls else None
 
+    transcripts_skipped = len(result.skipped) > skipped_before
     for call_id, call in calls.items():
         location = f"{path.name}:call {call_id}"
         sent_at = gong_call_time(call)
         if sent_at is None:
             result.skip(location, "call has no parseable metaData.started or metaData.scheduled time")
             continue
-        if not window.contains(sent_at):
+        if not plausible_time(sent_at):
+            result.skip(location, "call time is implausible (before 1971 or after 2100)")
             continue
         transcript = transcripts.get(call_id)
+        if transcript is None and transcripts_skipped:
+            # Its transcript may be one skipped above (too deep or too large to read its callId).
+            result.skip(location, "call has no readable transcript; see the skipped callTranscripts entries")
+            continue
         if transcript is None:
             result.skip(
                 location,
@@ -228,9 +267,9 @@ def read_gong_transcripts(
         try:
             result.messages.append(build_gong_message(call, transcript, internal_domains=internal_domains))
         except GongCallError as exc:
-            result.skip(location, str(exc))
+            result.skip(location, exc.reason)
     for call_id in transcripts:
-        if call_id not in calls:
+        if call_id not in calls and call_id not in elsewhere:
             result.skip(
                 f"{path.name}:transcript {call_id}",
                 "transcript has no call metadata in calls[] (so no start time, title or parties); fetch the "
@@ -240,9 +279,17 @@ def read_gong_transcripts(
     return result
 
 
-def _load_pages(path: Path, result: ReadResult) -> list[tuple[int, Mapping[str, Any]]]:
+_ADVICE = (
+    "it should hold Gong API responses "
+    '({"calls": [...], "callTranscripts": [...]}) or a JSON list of them; re-save them from the API.'
+)
+_KEYS = ("calls", "callTranscripts")
+
+
+def _check_file(path: Path, limits: ExportLimits) -> JsonShape:
+    """The file's outline, or `SourceReadError` when it cannot be a Gong file at all."""
     try:
-        raw = path.read_bytes()
+        shape = scan_json_export(path, "Gong file", _ADVICE, limits, item_keys=_KEYS)
     except FileNotFoundError as exc:
         raise SourceReadError(
             f"Gong file {path} does not exist; check the path, or save the /v2/calls/extensive and "
@@ -250,25 +297,149 @@ def _load_pages(path: Path, result: ReadResult) -> list[tuple[int, Mapping[str, 
         ) from exc
     except OSError as exc:
         raise SourceReadError(f"Gong file {path} cannot be read ({exc}); check its permissions.") from exc
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    if shape.more_values:
         raise SourceReadError(
-            f"Gong file {path} is not valid JSON ({exc}); re-save the API responses as JSON."
-        ) from exc
-    items = data if isinstance(data, list) else [data]
-    pages: list[tuple[int, Mapping[str, Any]]] = []
-    for number, item in enumerate(items, start=1):
-        if isinstance(item, Mapping) and ("calls" in item or "callTranscripts" in item):
-            pages.append((number, item))
-        elif isinstance(data, list):
-            result.skip(f"{path.name}:page {number}", "item is not a Gong response page (no calls or callTranscripts)")
-    if not pages and not (isinstance(data, list) and not data):
-        raise SourceReadError(
-            f"Gong file {path} holds no 'calls' or 'callTranscripts'; it should hold Gong API responses "
-            '({"calls": [...], "callTranscripts": [...]}) or a JSON list of them.'
+            f"Gong file {path} is not valid JSON (more than one JSON value, as in JSON Lines); {_ADVICE}"
         )
-    return pages
+    if shape.top == "a list":
+        return shape
+    if shape.top != "an object":
+        raise SourceReadError(f"Gong file {path} holds {shape.top} at the top, not a Gong response; {_ADVICE}")
+    wrong = [
+        f"'{key}' is {shape.keys[key]}" for key in _KEYS if shape.keys.get(key, "a list") not in ("a list", "null")
+    ]
+    if wrong:
+        raise SourceReadError(f"Gong file {path} is not a Gong response: {', '.join(wrong)}, not a list; {_ADVICE}")
+    if not any(shape.keys.get(key) == "a list" for key in _KEYS):
+        raise SourceReadError(f"Gong file {path} holds no 'calls' or 'callTranscripts'; {_ADVICE}")
+    return shape
+
+
+class _GongEntries:
+    """Streams the `calls` or `callTranscripts` entries of a checked file, one pass per kind.
+
+    A file is one response object (`{"calls": [...], ...}`) or a JSON list of them (pages);
+    memory holds one entry at a time. Entries nested too deep are recorded as skipped, and
+    elements that are not Gong response pages once, when the file is opened.
+    """
+
+    def __init__(self, path: Path, shape: JsonShape, limits: ExportLimits, result: ReadResult) -> None:
+        self.path, self.shape, self.limits, self.result = path, shape, limits, result
+        self.pages: list[tuple[int, JsonShape]] = []  # (page number, outline) of the usable pages
+        self.outlines: list[JsonShape] = []
+        # Passes over the file: the outline already read, (the pages' outline,) calls, transcripts.
+        check_token_budget(path, "Gong file", shape.tokens, 4 if shape.top == "a list" else 3, limits)
+        if shape.top == "a list":
+            with open_json(path) as stream:
+                self.outlines = outlines = json_list_outline(stream)
+            check_item_count(path, "Gong file", sum(sum(o.lengths.values()) for o in outlines), limits)
+            for number, outline in enumerate(outlines, start=1):
+                problem = _page_problem(outline)
+                if problem is None:
+                    self.pages.append((number, outline))
+                else:
+                    result.skip(f"{path.name}:page {number}", problem)
+            if outlines and not self.pages:
+                raise SourceReadError(f"Gong file {path} holds no 'calls' or 'callTranscripts'; {_ADVICE}")
+
+    def of(self, kind: str) -> Iterator[tuple[str, int, Any]]:
+        """(location prefix, index in its page, entry) for every entry of `kind`."""
+        try:
+            if self.shape.top == "a list":
+                yield from self._from_pages(kind)
+            elif self.shape.keys.get(kind) == "a list":
+                yield from self._from_object(kind)
+        except ijson.JSONError as exc:  # the file changed under us after the check
+            raise SourceReadError(
+                f"Gong file {self.path} stopped being valid JSON while it was read "
+                f"({json_error_summary(exc)}); make sure nothing is writing it, then retry."
+            ) from exc
+
+    def _from_object(self, kind: str) -> Iterator[tuple[str, int, Any]]:
+        where = f"{self.path.name}:"
+        with open_json(self.path) as stream:
+            for item in iter_bounded_items(stream, (kind,), self.limits):
+                if item.skip_reason is not None:
+                    self.result.skip(f"{where}{kind}[{item.index}]", item.skip_reason)
+                else:
+                    yield where, item.index, item.value
+
+    def _from_pages(self, kind: str) -> Iterator[tuple[str, int, Any]]:
+        usable = {number for number, _ in self.pages}
+        many = self.shape.top_items > 1
+        with open_json(self.path) as stream:
+            for number, item in iter_page_items(stream, kind, self.outlines, self.limits):
+                if number not in usable:
+                    continue
+                where = f"{self.path.name}:page {number} " if many else f"{self.path.name}:"
+                if item.skip_reason is not None:
+                    self.result.skip(f"{where}{kind}[{item.index}]", item.skip_reason)
+                else:
+                    yield where, item.index, item.value
+
+
+def _page_problem(outline: JsonShape) -> str | None:
+    """Why a list element is not a usable Gong response page, or None."""
+    if outline.top != "an object" or not any(key in outline.keys for key in _KEYS):
+        return "item is not a Gong response page (no calls or callTranscripts)"
+    wrong = [key for key in _KEYS if outline.keys.get(key, "a list") not in ("a list", "null")]
+    if wrong:
+        return f"page's {' and '.join(wrong)} is not a list"
+    return None
+
+
+def _too_deep_reason(limits: ExportLimits) -> str:
+    return f"nested deeper than {limits.max_json_depth} levels"
+
+
+def _ordered_turns(raw: Any) -> tuple[list[tuple[str, list[str]]], dict[str, int], bool]:
+    """Speaker turns in time order, adjacent turns of one speaker merged; skipped turns by reason.
+
+    Monologues are ordered by their first sentence's `start` (ms from the call's start) before
+    merging, so a file listing them out of order neither misattributes nor wrongly joins them.
+    A monologue without a usable start keeps its place after the one before it.
+    """
+    skipped: dict[str, int] = {}
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
+    monologues: list[tuple[float | None, int, str, list[str]]] = []
+    for position, monologue in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(monologue, Mapping):
+            skip("turn is not an object")
+            continue
+        sentences: list[tuple[float | None, str]] = []
+        for sentence in monologue.get("sentences") or []:
+            text = sentence.get("text") if isinstance(sentence, Mapping) else None
+            if isinstance(text, str) and text.strip():
+                sentences.append((_millis(sentence.get("start")), text.strip()))
+        if not sentences:
+            skip("turn has no text")
+            continue
+        texts = time_ordered(sentences)
+        start = min((moment for moment, _ in sentences if moment is not None), default=None)
+        speaker_id = str(monologue.get("speakerId") or "").strip()
+        monologues.append((start, position, speaker_id, texts))
+    ordered = time_ordered([(m[0], m) for m in monologues])
+    reordered = [m[1] for m in ordered] != [m[1] for m in monologues]
+    turns: list[tuple[str, list[str]]] = []
+    for _, _, speaker_id, sentence_texts in ordered:
+        if turns and turns[-1][0] == speaker_id:
+            turns[-1][1].extend(sentence_texts)
+        else:
+            turns.append((speaker_id, list(sentence_texts)))
+    return turns, skipped, reordered
+
+
+def _millis(value: Any) -> float | None:
+    """A sentence's `start` in ms when it is a plausible offset (0 to 7 days), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= _MAX_OFFSET_MS else None
+
+
+_MAX_OFFSET_MS = 7 * 24 * 3600 * 1000  # no call lasts a week; a larger offset is corrupt
 
 
 def _meta(call: Mapping[str, Any]) -> Mapping[str, Any]:
