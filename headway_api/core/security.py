@@ -117,14 +117,20 @@ class TokenCodec:
         self.leeway = settings.jwt_leeway_seconds
         self._verify_key: str | bytes
         self._sign_key: str | bytes | None
+        self.server_secret: bytes  # the secret other server-side signatures (page cursors) derive keys from
         if self.algorithm == "HS256":
             secret: SecretStr = settings.jwt_secret_key or load_or_create_secret(data_dir)
             self._verify_key = self._sign_key = secret.get_secret_value().encode()
+            self.server_secret = self._verify_key
         else:
             if settings.jwt_public_key is None:  # ApiSettings refuses this; keeps mypy and readers sure
                 raise ConfigError("JWT_ALGORITHM=RS256 needs JWT_PUBLIC_KEY")
             self._verify_key = settings.jwt_public_key.get_secret_value()
             self._sign_key = settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None
+            # The public key is no secret: page cursors are signed with the private key when this
+            # API has one, else with the secret generated into the data directory.
+            private = settings.jwt_private_key
+            self.server_secret = (private or load_or_create_secret(data_dir)).get_secret_value().encode()
         self._verified: dict[str, TokenClaims] = {}
 
     @property

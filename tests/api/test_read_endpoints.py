@@ -494,24 +494,18 @@ BAD_QUERIES = [
     ("/v1/messages", {"source": "slack' OR '1'='1"}),
     ("/v1/messages", {"category": "feature_request--"}),
     ("/v1/messages", {"min_relevance": "11"}),
-    ("/v1/messages", {"min_relevance": "7", "max_relevance": "3"}),
     ("/v1/messages", {"since": "yesterday"}),
-    ("/v1/messages", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-01T00:00:00Z"}),
-    ("/v1/messages", {"since": "0001-01-01T00:00:00+14:00"}),
+    ("/v1/messages", {"until": "0.5"}),  # seconds since 1970 are not an ISO 8601 date-time
+    ("/v1/messages", {"since": "1700000000"}),
+    ("/v1/messages", {"since": "2025-03-01"}),  # a date is not a date-time
+    ("/v1/sync-runs", {"until": "0"}),
+    ("/v1/stats", {"since": "0"}),  # nor a number a date
     ("/v1/messages", {"q": "x" * 201}),
     ("/v1/messages", {"q": ""}),
     ("/v1/messages", {"q": "nul\x00byte"}),
     ("/v1/messages", {"customer": "line\nbreak"}),
     ("/v1/messages", {"cursor": "not a cursor!"}),
     ("/v1/messages", {"cursor": "x" * 600}),
-    ("/v1/messages", {"cursor": "bm90LWpzb24"}),  # base64 of "not-json"
-    ("/v1/messages", {"cursor": "eyJzIjoidGl0bGUiLCJrIjpbIngiLDFdfQ"}),  # a cursor of another sort
-    ("/v1/messages", {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIm5vdC1hLWRhdGUiLDFdfQ"}),  # bad timestamp
-    ("/v1/messages", {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDAiLDFdfQ"}),  # naive
-    (
-        "/v1/messages",
-        {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDBaIiwiMSJdfQ"},
-    ),  # id as text
     ("/v1/messages", {"unknown": "1"}),
     ("/v1/feature-requests", {"sort": "popularity"}),
     ("/v1/feature-requests", {"min_mentions": "-3"}),
@@ -522,8 +516,6 @@ BAD_QUERIES = [
     ("/v1/insights", {"limit": "51"}),
     ("/v1/insights", {"period": "year"}),
     ("/v1/stats", {"interval": "hour"}),
-    ("/v1/stats", {"since": "2025-03-10", "until": "2025-03-01"}),
-    ("/v1/stats", {"since": "2020-01-01", "until": "2025-01-01"}),
     ("/v1/stats", {"since": "2025-02-30"}),
     ("/v1/sync-runs", {"status": "exploded"}),
     ("/v1/sync-runs", {"connection_id": "0"}),
@@ -551,6 +543,47 @@ def test_bad_parameters_are_422_with_the_error_body(
     assert "x" * 201 not in response.text and "DROP TABLE" not in response.text  # input is never echoed
 
 
+# Each value valid by the schema, together no range: 400 invalid_range (422 is for schema violations).
+RANGE_QUERIES = [
+    ("/v1/messages", {"min_relevance": "7", "max_relevance": "3"}),
+    ("/v1/messages", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-01T00:00:00Z"}),
+    ("/v1/messages", {"since": "0001-01-01T00:00:00+14:00"}),  # out of range once in UTC
+    ("/v1/sync-runs", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-05T00:00:00Z"}),
+    ("/v1/stats", {"since": "2025-03-10", "until": "2025-03-01"}),
+    ("/v1/stats", {"since": "2020-01-01", "until": "2025-01-01"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), RANGE_QUERIES)
+def test_reversed_or_too_long_ranges_are_400_invalid_range(
+    api: TestClient, headers_a: dict[str, str], path: str, params: dict[str, str]
+) -> None:
+    response = api.get(path, params=params, headers=headers_a)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_range" and error["details"][0]["type"] == "invalid_range"
+
+
+# Strings the schema allows for `cursor` (base64url) that this API never signed.
+FORGED_CURSORS = [
+    "0",
+    "bm90LWpzb24",  # base64 of "not-json"
+    "eyJzIjoidGl0bGUiLCJrIjpbIngiLDFdfQ",  # an unsigned cursor of another sort
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIm5vdC1hLWRhdGUiLDFdfQ",  # unsigned, a bad timestamp
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDAiLDFdfQ",  # unsigned, naive timestamp
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDBaIiwiMSJdfQ",  # unsigned, id as text
+]
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS)
+def test_forged_cursors_are_400_invalid_cursor(api: TestClient, headers_a: dict[str, str], cursor: str) -> None:
+    response = api.get("/v1/messages", params={"cursor": cursor}, headers=headers_a)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_cursor"
+    assert error["details"][0]["loc"] == ["query", "cursor"] and error["details"][0]["type"] == "invalid_cursor"
+
+
 def test_repeated_parameters_are_refused(api: TestClient, headers_a: dict[str, str]) -> None:
     response = api.get("/v1/messages?source=slack&source=gmail", headers=headers_a)
     assert response.status_code == 422
@@ -560,7 +593,8 @@ def test_repeated_parameters_are_refused(api: TestClient, headers_a: dict[str, s
 def test_cursor_from_another_listing_is_refused(api: TestClient, headers_a: dict[str, str]) -> None:
     cursor = api.get("/v1/feature-requests", params={"limit": 1}, headers=headers_a).json()["next_cursor"]
     response = api.get("/v1/messages", params={"cursor": cursor}, headers=headers_a)
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"
     assert response.json()["error"]["details"][0]["loc"] == ["query", "cursor"]
 
 
