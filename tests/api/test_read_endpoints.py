@@ -624,3 +624,15 @@ def test_unknown_routes_and_methods_use_the_error_body(api: TestClient, headers_
         "/v1/sync-requests", content=b"{not json", headers={**headers_a, "content-type": "application/json"}
     )
     assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "invalid_request"
+
+
+def test_options_and_405_list_every_method_of_the_path(api: TestClient, headers_a: dict[str, str]) -> None:
+    # GET and POST /v1/sync-requests are two routes: Allow names both, not only the first one found.
+    options = api.options("/v1/sync-requests")
+    assert options.status_code == 204 and options.content == b""
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    wrong = api.delete("/v1/sync-requests", headers=headers_a)
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert api.options("/v1/messages/1").headers["allow"] == "GET, HEAD, OPTIONS"
+    assert api.put("/v1/auth/token").headers["allow"] == "OPTIONS, POST"
