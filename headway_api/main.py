@@ -134,7 +134,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         headway=headway,
         db=database,
         tokens=tokens,
-        principals=PrincipalResolver(settings.auth_cache_seconds),
+        principals=PrincipalResolver(),
         run=run,
     )
     head = _head_revision()

@@ -92,9 +92,8 @@ async def authenticate(state: AppState, token: str | None) -> Principal:
     except InvalidTokenError as error:
         LOGGER.debug("refused a bearer token: %s", error)
         raise unauthenticated() from None
-    found, principal = state.principals.cached(claims)
-    if not found:
-        principal = await state.principals.resolve(state.db.reader, claims)
+    # Looked up on every request (no cache), so a deactivation takes effect on the next one.
+    principal = await state.principals.resolve(state.db.reader, claims)
     if principal is None:
         LOGGER.debug("refused a token for an unknown or inactive organisation or user")
         raise unauthenticated()

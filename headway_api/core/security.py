@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import uuid
@@ -69,6 +70,14 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, boo
     if password_hash is None:
         return False, False
     return True, _HASHER.check_needs_rehash(password_hash)
+
+
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def is_numeric_date(value: object) -> bool:
+    """Whether `value` is an RFC 7519 NumericDate: a finite JSON number (not a string, not a boolean)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class InvalidTokenError(Exception):
@@ -193,6 +202,11 @@ class TokenCodec:
             )
         except jwt.PyJWTError as error:
             raise InvalidTokenError(f"{type(error).__name__}: {error}") from None
+        for claim in NUMERIC_DATE_CLAIMS:
+            # PyJWT compares int(value), so it takes "exp": "9999999999" (and true); RFC 7519 says
+            # a NumericDate is a JSON number, and an issuer that writes strings is not ours.
+            if claim in payload and not is_numeric_date(payload[claim]):
+                raise InvalidTokenError(f"the `{claim}` claim is not a NumericDate (a JSON number, RFC 7519)")
         subject = payload.get("sub")
         org_slug = payload.get(self.org_claim)
         if not isinstance(subject, str) or not subject or not isinstance(org_slug, str) or not org_slug:
