@@ -636,3 +636,13 @@ def test_options_and_405_list_every_method_of_the_path(api: TestClient, headers_
     assert wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
     assert api.options("/v1/messages/1").headers["allow"] == "GET, HEAD, OPTIONS"
     assert api.put("/v1/auth/token").headers["allow"] == "OPTIONS, POST"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2024-02-29"])
+def test_a_number_or_a_bare_date_is_not_a_date_time(api: TestClient, headers_a: dict[str, str], value: str) -> None:
+    # Pydantic alone reads "0.5" as half a second after 1970; the documented format is ISO 8601.
+    response = api.get("/v1/messages", params={"until": value}, headers=headers_a)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["error"]["details"]
+    assert detail["loc"] == ["query", "until"] and detail["type"] == "datetime_format"
+    assert "ISO 8601" in detail["message"] and value not in detail["message"]
