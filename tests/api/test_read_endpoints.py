@@ -646,3 +646,21 @@ def test_a_number_or_a_bare_date_is_not_a_date_time(api: TestClient, headers_a: 
     [detail] = response.json()["error"]["details"]
     assert detail["loc"] == ["query", "until"] and detail["type"] == "datetime_format"
     assert "ISO 8601" in detail["message"] and value not in detail["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "0001-01-01"},  # the default 30 days before it are not dates
+        {"since": "9999-12-01", "until": "9999-12-31"},
+        {"since": "9999-12-20", "until": "9999-12-31", "interval": "week"},
+        {"since": "9999-01-01", "until": "9999-12-31", "interval": "month"},
+    ],
+)
+def test_stats_at_the_ends_of_the_calendar(api: TestClient, headers_a: dict[str, str], params: dict[str, str]) -> None:
+    # Found by schemathesis (`until=0001-01-01` was an OverflowError, a 500): answered, with no data.
+    response = api.get("/v1/stats", params=params, headers=headers_a)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totals"]["messages"] == 0 and body["series"]
+    assert all(point["period_start"] <= body["until"] for point in body["series"])

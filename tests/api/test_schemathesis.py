@@ -98,3 +98,6 @@ def test_every_operation_meets_its_schema(
         for failure in group.exceptions:
             FAILURES.setdefault(backend, set()).add(f"{case.operation.label}: {failure.title}")
         raise
+    except Exception as error:  # the app raised (an unhandled error, a 500 in production)
+        FAILURES.setdefault(backend, set()).add(f"{case.operation.label}: {type(error).__name__}")
+        raise

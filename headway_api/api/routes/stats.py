@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
@@ -29,7 +29,9 @@ async def get_stats_route(ctx: Ctx, request: Request) -> Response:
     """
     params = parse_query(request, StatsParams)
     until = params.until or datetime.now(UTC).date()
-    since = params.since or until - timedelta(days=DEFAULT_DAYS - 1)
+    default_span = timedelta(days=DEFAULT_DAYS - 1)
+    # Near 0001-01-01 the default range is cut at the first day a date can hold (no OverflowError).
+    since = params.since or (until - default_span if until - date.min >= default_span else date.min)
     if until < since:
         raise invalid_range(["query", "until"], "until must not be before since")
     longest = MAX_RANGE_DAYS[params.interval]
