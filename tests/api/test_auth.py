@@ -208,6 +208,23 @@ def test_deactivating_a_user_revokes_its_tokens(database_url: str, tmp_path: Pat
         assert client.get("/v1/me", headers=headers).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"username": "\x00", "password": PASSWORD},  # PostgreSQL refuses NUL in text: it was a 500
+        {"username": "pm@acme.example\n", "password": PASSWORD},
+        {"username": "pm@acme.example", "password": PASSWORD, "grant_type": "client_credentials"},
+    ],
+)
+def test_sign_in_forms_outside_the_schema_are_422(
+    database_url: str, tmp_path: Path, people: People, data: dict[str, str]
+) -> None:
+    with app_client(database_url, tmp_path) as client:
+        response = client.post("/v1/auth/token", data=data)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_request"
+
+
 def test_numeric_dates_may_have_fractions(database_url: str, tmp_path: Path, people: People) -> None:
     # A NumericDate is any JSON number (RFC 7519, section 2), so fractional seconds are fine.
     now = time.time()
