@@ -153,7 +153,8 @@ class ListParams(BaseModel):
         default=None,
         max_length=MAX_CURSOR_LENGTH,
         pattern=CURSOR_PATTERN,
-        description="`next_cursor` of the previous page; omit for the first page.",
+        description="`next_cursor` of the previous page; omit for the first page. Signed by the API: a cursor"
+        " it did not issue for this list and sort is refused with 400 `invalid_cursor`.",
     )
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}.")
 
