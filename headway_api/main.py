@@ -39,6 +39,7 @@ from headway_api.core.errors import install_error_handlers
 from headway_api.core.principal import PrincipalResolver
 from headway_api.core.security import TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
+from headway_api.pagination import configure_cursor_key, derive_cursor_key
 from headway_assets.settings import PROJECT_ROOT, HeadwaySettings, get_settings
 from headway_assets.warehouse.database import ALEMBIC_INI
 
@@ -153,12 +154,14 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
     headway = headway or get_settings()
     run = BlockingRunner(settings.db_threads)
     database = Database(headway.warehouse_url, settings, run)
+    tokens = TokenCodec(settings, data_dir=headway.data_dir)
+    configure_cursor_key(derive_cursor_key(tokens.server_secret))  # cursors verify on every worker alike
     state = AppState(
         settings=settings,
         headway=headway,
         db=database,
-        tokens=TokenCodec(settings, data_dir=headway.data_dir),
-        principals=PrincipalResolver(settings.auth_cache_seconds),
+        tokens=tokens,
+        principals=PrincipalResolver(),
         run=run,
     )
     head = _head_revision()

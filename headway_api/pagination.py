@@ -1,10 +1,13 @@
-"""Keyset (cursor) pagination: opaque cursors that are validated, never trusted.
+"""Keyset (cursor) pagination: opaque, signed cursors that are verified, never trusted.
 
-A cursor is base64url (no padding) of a small JSON document: the sort it belongs to and the sort
-key of the last row served, e.g. `{"s": "-sent_at", "k": ["2025-03-01T09:30:00+00:00", 1234]}`.
-The next page is the rows strictly after that key in the sort order, found through an index
-seek, so page 10,000 costs what page 1 costs (no OFFSET). A cursor that does not decode, belongs
-to another sort, or carries values of the wrong type is refused with 422.
+A cursor is base64url (no padding) of a 16-byte HMAC-SHA256 tag followed by a small JSON
+document: the sort it belongs to and the sort key of the last row served, e.g.
+`{"s": "-sent_at", "k": ["2025-03-01T09:30:00+00:00", 1234]}`. The tag covers the listing (the
+route's resource, such as `messages`) and the document, under a key derived from the server's
+secret (`configure_cursor_key`), so a forged or altered cursor, or one from another listing, is
+refused before anything in it is read. The next page is the rows strictly after that key in the
+sort order, found through an index seek, so page 10,000 costs what page 1 costs (no OFFSET). A
+cursor that fails any check raises CursorError, answered 400 `invalid_cursor`.
 
 Statements take the cursor and the page size as bound parameters (`cursor_0`, `cursor_1`, ...,
 `page_limit`), so one statement per query shape is built once and reused.
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,6 +34,8 @@ MAX_CURSOR_LENGTH = 512
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 LIMIT_PARAM = "page_limit"
+# Bytes of HMAC-SHA256 kept in a cursor: 128 bits cannot be guessed, and cursors stay short.
+TAG_BYTES = 16
 
 KeyKind = Literal["int", "str", "datetime", "date"]
 # Any SELECT, whatever its columns (SQLAlchemy types selects by their column tuple).
@@ -35,7 +43,30 @@ AnySelect = Select[Any]
 
 
 class CursorError(ValueError):
-    """The cursor is malformed or does not belong to this listing; the API answers 422."""
+    """The cursor is forged, altered, malformed or not of this listing; the API answers 400 invalid_cursor."""
+
+
+# Until `configure_cursor_key` runs, a per-process random key: cursors are still signed, they just
+# do not survive a restart. A module-level key rather than an argument, because every query
+# function would otherwise have to carry it from the app's state to `page_params` and `page_of`.
+_cursor_key = secrets.token_bytes(32)
+
+
+def derive_cursor_key(secret: bytes) -> bytes:
+    """The cursor-signing key derived from the server's secret (never the secret itself, so a
+    cursor tag and a token signature are never made with the same key)."""
+    return hmac.new(secret, b"headway page cursor v1", hashlib.sha256).digest()
+
+
+def configure_cursor_key(key: bytes) -> None:
+    """Sign and verify cursors with `key` (`create_app` sets it from the JWT secret)."""
+    global _cursor_key
+    _cursor_key = key
+
+
+def _tag(listing: str, payload: bytes) -> bytes:
+    message = listing.encode() + b"\x00" + payload
+    return hmac.new(_cursor_key, message, hashlib.sha256).digest()[:TAG_BYTES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +77,7 @@ class SortKey:
     columns: tuple[Any, ...]  # table columns or column expressions
     kinds: tuple[KeyKind, ...]
     descending: bool
+    listing: str  # the resource listed (`messages`); a cursor only continues its own listing
 
     def order_by(self) -> list[ColumnElement[Any]]:
         """ORDER BY clauses for this sort (every column in the same direction)."""
@@ -101,8 +133,8 @@ def _decode_value(raw: Any, kind: KeyKind) -> Any:
 def encode_cursor(sort: SortKey, values: Sequence[Any]) -> str:
     """The opaque cursor that continues `sort` after the row whose key is `values`."""
     document = {"s": sort.name, "k": [_encode_value(v, k) for v, k in zip(values, sort.kinds, strict=True)]}
-    raw = json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()
+    return base64.urlsafe_b64encode(_tag(sort.listing, payload) + payload).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor: str, sort: SortKey) -> tuple[Any, ...]:
@@ -111,8 +143,15 @@ def decode_cursor(cursor: str, sort: SortKey) -> tuple[Any, ...]:
         raise CursorError("cursor is too long")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        document = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError):
+        raise CursorError("cursor is not one this API issued") from None
+    tag, payload = raw[:TAG_BYTES], raw[TAG_BYTES:]
+    # Verified before the JSON is even parsed, in constant time: nothing unsigned is read.
+    if len(tag) != TAG_BYTES or not hmac.compare_digest(tag, _tag(sort.listing, payload)):
+        raise CursorError(f"cursor was not issued for {sort.listing} (forged, altered or from another list)")
+    try:
+        document = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
         raise CursorError("cursor is not one this API issued") from None
     if not isinstance(document, dict) or set(document) != {"s", "k"}:
         raise CursorError("cursor is not one this API issued")

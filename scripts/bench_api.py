@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from headway_api.core.config import ApiSettings  # noqa: E402
 from headway_api.core.security import TokenCodec  # noqa: E402
-from headway_api.pagination import encode_cursor  # noqa: E402
+from headway_api.pagination import configure_cursor_key, derive_cursor_key, encode_cursor  # noqa: E402
 from headway_api.queries.messages import MESSAGE_SORTS  # noqa: E402
 from headway_assets.sources.message import TimeWindow  # noqa: E402
 from headway_assets.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
@@ -397,6 +397,8 @@ def fixture(settings: ApiSettings) -> BenchFixture:
         ).fetchone()  # type: ignore[misc]
     codec = TokenCodec(settings, data_dir=REPO / "data")
     token = codec.issue(subject=f"user:{user_id}", org_slug=slug, lifetime=timedelta(hours=6)).access_token
+    # Cursors are signed: under the key the API derives from the same secret, so the server takes it.
+    configure_cursor_key(derive_cursor_key(codec.server_secret))
     cursor = encode_cursor(MESSAGE_SORTS["-sent_at"], (sent_at, message_id))
     return BenchFixture(org_id, token, int(request_id), cursor, deep_pages + 1, date(2025, 12, 2), date(2025, 12, 31))
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql
 
 from headway_api.core.config import ApiSettings
 from headway_api.db import PLAN_EACH_EXECUTION, read_session_options
+from headway_api.pagination import configure_cursor_key, derive_cursor_key
 from headway_api.queries.feature_requests import REQUEST_BY_ID, mention_list_query
 from headway_api.queries.messages import message_list_query
 from headway_api.queries.stats import stats_query
@@ -56,6 +57,8 @@ class Statements:
         org_id = int(os.environ["BENCH_ORG_ID"])
         limit = int(os.environ.get("BENCH_LIMIT", "20"))
         request_id = int(os.environ["BENCH_FEATURE_REQUEST_ID"])
+        # The deep-page cursor is signed under the key the API derives from its JWT secret.
+        configure_cursor_key(derive_cursor_key(os.environ["JWT_SECRET_KEY"].encode()))
         self.first_page = _compiled(*message_list_query(org_id, MessageListParams(limit=limit)))
         deep = MessageListParams(limit=limit, cursor=os.environ["BENCH_DEEP_CURSOR"])
         self.deep_page = _compiled(*message_list_query(org_id, deep))

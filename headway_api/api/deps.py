@@ -21,10 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from headway_api.core.config import ApiSettings
-from headway_api.core.errors import unauthenticated
+from headway_api.core.errors import invalid_range, unauthenticated
 from headway_api.core.principal import Principal, PrincipalResolver
 from headway_api.core.security import InvalidTokenError, TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
+from headway_api.schemas.common import RANGE_ERROR
 from headway_assets.settings import HeadwaySettings
 
 LOGGER = logging.getLogger("headway_api.auth")
@@ -91,9 +92,8 @@ async def authenticate(state: AppState, token: str | None) -> Principal:
     except InvalidTokenError as error:
         LOGGER.debug("refused a bearer token: %s", error)
         raise unauthenticated() from None
-    found, principal = state.principals.cached(claims)
-    if not found:
-        principal = await state.principals.resolve(state.db.reader, claims)
+    # Looked up on every request (no cache), so a deactivation takes effect on the next one.
+    principal = await state.principals.resolve(state.db.reader, claims)
     if principal is None:
         LOGGER.debug("refused a token for an unknown or inactive organisation or user")
         raise unauthenticated()
@@ -136,9 +136,12 @@ def parse_query(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        raise RequestValidationError(
-            [{**detail, "loc": ("query", *detail["loc"])} for detail in error.errors(include_input=False)]
-        ) from None
+        details = error.errors(include_input=False)
+        if all(detail["type"] == RANGE_ERROR for detail in details):
+            # Each value met its schema; together they make no range: a 400 (422 means the schema refused).
+            first = details[0]
+            raise invalid_range(["query", *first["loc"]], first["msg"]) from None
+        raise RequestValidationError([{**detail, "loc": ("query", *detail["loc"])} for detail in details]) from None
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:

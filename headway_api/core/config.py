@@ -54,12 +54,6 @@ class ApiSettings(BaseSettings):
         default=60, ge=1, le=7 * 24 * 60, description="Lifetime of tokens from POST /v1/auth/token."
     )
     service_token_max_days: int = Field(default=365, ge=1, le=3650, description="Longest token `tokens mint` makes.")
-    auth_cache_seconds: float = Field(
-        default=30.0,
-        ge=0.0,
-        le=600.0,
-        description="Seconds an org/user lookup is reused (a deactivated user is refused after this).",
-    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser (comma-separated)."
     )

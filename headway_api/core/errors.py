@@ -8,13 +8,15 @@ answered with a bare 500: no SQL, no stack, no configuration reaches the client.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from headway_api.pagination import CursorError
 
@@ -68,12 +70,23 @@ def unauthenticated() -> ApiError:
 
 
 def invalid_parameter(location: list[str | int], message: str, kind: str = "value_error") -> ApiError:
-    """422 for a parameter that passed type checks but is still wrong (a bad cursor, a reversed range)."""
+    """422 for a parameter that breaks a rule of its documented schema the framework does not check."""
     return ApiError(
         422,
         "invalid_request",
         "The request has invalid parameters.",
         details=[{"loc": location, "message": message, "type": kind}],
+    )
+
+
+def invalid_range(location: list[str | int], message: str) -> ApiError:
+    """400 `invalid_range` for values each valid by the schema that make no sense together (a reversed
+    or too long range, days outside what can be synced): 422 is kept for requests the schema refuses."""
+    return ApiError(
+        400,
+        "invalid_range",
+        "The request's values do not make a valid range.",
+        details=[{"loc": location, "message": message, "type": "invalid_range"}],
     )
 
 
@@ -98,11 +111,13 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _cursor_error(_request: Request, exc: Exception) -> JSONResponse:
+    # 400, not 422: a cursor is an opaque string by the schema, so any string is well formed; one
+    # this API did not sign for this list is a bad request, answered as documented.
     return error_response(
-        422,
-        "invalid_request",
-        "The request has invalid parameters.",
-        details=[{"loc": ["query", "cursor"], "message": str(exc), "type": "cursor_invalid"}],
+        400,
+        "invalid_cursor",
+        "The cursor is not valid for this list; start again without `cursor`.",
+        details=[{"loc": ["query", "cursor"], "message": str(exc), "type": "invalid_cursor"}],
     )
 
 
@@ -115,13 +130,54 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "The request has invalid parameters.", details=details)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"})
+
+
+def _method_table(request: Request) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    # Built once per app from its OpenAPI paths: the routers are mounted lazily, so the app's route
+    # list does not name every path, while the document does (and is what clients read).
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        paths = request.app.openapi().get("paths", {})
+        table = [
+            (compile_path(path)[0], frozenset(m.upper() for m in operations if m.upper() in _HTTP_METHODS))
+            for path, operations in paths.items()
+        ]
+        request.app.state.allow_table = table
+    return table
+
+
+def allowed_methods(request: Request, fallback: str | None) -> str:
+    """Every method the app answers at the request's path, OPTIONS included, for `Allow`.
+
+    Starlette's 405 names only the methods of the first route matching the path, while GET and
+    POST of one path are separate routes here (GET and POST /v1/sync-requests).
+    """
+    methods: set[str] = set()
+    for pattern, path_methods in _method_table(request):
+        if pattern.match(request.scope["path"]):
+            methods |= path_methods
+    if not methods:  # not a documented path (the docs pages): what the route itself said
+        methods = {m.strip() for m in (fallback or "").split(",") if m.strip()}
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return ", ".join(sorted(methods | {"OPTIONS"}))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse | Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        allow = allowed_methods(request, (headers or {}).get("Allow"))
+        if request.method == "OPTIONS":
+            # OPTIONS asks what the path supports (RFC 9110, 9.3.7): answered, with every method.
+            return Response(status_code=204, headers={"Allow": allow})
+        headers = {**(headers or {}), "Allow": allow}
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 401:
         message = UNAUTHENTICATED_MESSAGE
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.

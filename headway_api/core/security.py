@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 import uuid
@@ -71,6 +72,14 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, boo
     return True, _HASHER.check_needs_rehash(password_hash)
 
 
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def is_numeric_date(value: object) -> bool:
+    """Whether `value` is an RFC 7519 NumericDate: a finite JSON number (not a string, not a boolean)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class InvalidTokenError(Exception):
     """The bearer token is missing, malformed, expired, not yet valid or not ours.
 
@@ -117,14 +126,20 @@ class TokenCodec:
         self.leeway = settings.jwt_leeway_seconds
         self._verify_key: str | bytes
         self._sign_key: str | bytes | None
+        self.server_secret: bytes  # the secret other server-side signatures (page cursors) derive keys from
         if self.algorithm == "HS256":
             secret: SecretStr = settings.jwt_secret_key or load_or_create_secret(data_dir)
             self._verify_key = self._sign_key = secret.get_secret_value().encode()
+            self.server_secret = self._verify_key
         else:
             if settings.jwt_public_key is None:  # ApiSettings refuses this; keeps mypy and readers sure
                 raise ConfigError("JWT_ALGORITHM=RS256 needs JWT_PUBLIC_KEY")
             self._verify_key = settings.jwt_public_key.get_secret_value()
             self._sign_key = settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None
+            # The public key is no secret: page cursors are signed with the private key when this
+            # API has one, else with the secret generated into the data directory.
+            private = settings.jwt_private_key
+            self.server_secret = (private or load_or_create_secret(data_dir)).get_secret_value().encode()
         self._verified: dict[str, TokenClaims] = {}
 
     @property
@@ -187,6 +202,11 @@ class TokenCodec:
             )
         except jwt.PyJWTError as error:
             raise InvalidTokenError(f"{type(error).__name__}: {error}") from None
+        for claim in NUMERIC_DATE_CLAIMS:
+            # PyJWT compares int(value), so it takes "exp": "9999999999" (and true); RFC 7519 says
+            # a NumericDate is a JSON number, and an issuer that writes strings is not ours.
+            if claim in payload and not is_numeric_date(payload[claim]):
+                raise InvalidTokenError(f"the `{claim}` claim is not a NumericDate (a JSON number, RFC 7519)")
         subject = payload.get("sub")
         org_slug = payload.get(self.org_claim)
         if not isinstance(subject, str) or not subject or not isinstance(org_slug, str) or not org_slug:

@@ -31,14 +31,18 @@ _SORT_COLUMNS: dict[str, tuple[Any, KeyKind]] = {
 }
 FEATURE_REQUEST_SORTS: dict[str, SortKey] = {
     f"{'-' if descending else ''}{name}": SortKey(
-        f"{'-' if descending else ''}{name}", (column, FR.id), (kind, "int"), descending=descending
+        f"{'-' if descending else ''}{name}",
+        (column, FR.id),
+        (kind, "int"),
+        descending=descending,
+        listing="feature-requests",
     )
     for name, (column, kind) in _SORT_COLUMNS.items()
     for descending in (True, False)
 }
 MENTION_SORTS: dict[str, SortKey] = {
-    "-sent_at": SortKey("-sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=True),
-    "sent_at": SortKey("sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=False),
+    "-sent_at": SortKey("-sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=True, listing="mentions"),
+    "sent_at": SortKey("sent_at", (FM.sent_at, FM.id), ("datetime", "int"), descending=False, listing="mentions"),
 }
 SUMMARY_COLUMNS = (
     FR.id,

@@ -14,8 +14,12 @@ from headway_assets.warehouse.schema import PeriodInsight
 
 PI = PeriodInsight.__table__.c
 INSIGHT_SORTS: dict[str, SortKey] = {
-    "-period_start": SortKey("-period_start", (PI.period_start, PI.id), ("datetime", "int"), descending=True),
-    "period_start": SortKey("period_start", (PI.period_start, PI.id), ("datetime", "int"), descending=False),
+    "-period_start": SortKey(
+        "-period_start", (PI.period_start, PI.id), ("datetime", "int"), descending=True, listing="insights"
+    ),
+    "period_start": SortKey(
+        "period_start", (PI.period_start, PI.id), ("datetime", "int"), descending=False, listing="insights"
+    ),
 }
 _COLUMNS = (PI.id, PI.period, PI.period_start, PI.period_end, PI.headline, PI.content, PI.created_at)
 _CONDITIONS: dict[str, Any] = {

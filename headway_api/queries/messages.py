@@ -32,8 +32,8 @@ UNLABELLED = "unlabelled"
 MAX_MESSAGE_MENTIONS = 100
 
 MESSAGE_SORTS: dict[str, SortKey] = {
-    "-sent_at": SortKey("-sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=True),
-    "sent_at": SortKey("sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=False),
+    "-sent_at": SortKey("-sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=True, listing="messages"),
+    "sent_at": SortKey("sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=False, listing="messages"),
 }
 _LABELLED = L.status == LabelStatus.LABELLED.value
 # How each filter narrows the list; its value is bound as the parameter of the same name.

@@ -76,12 +76,15 @@ def _periods(since: date, until: date, interval: Interval) -> list[date]:
     current = period_start(since, interval)
     while current <= until:
         starts.append(current)
-        if interval == "day":
-            current += timedelta(days=1)
-        elif interval == "week":
-            current += timedelta(days=7)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        try:
+            if interval == "day":
+                current += timedelta(days=1)
+            elif interval == "week":
+                current += timedelta(days=7)
+            else:
+                current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        except OverflowError:  # the period holding 9999-12-31 was the last one a date can start
+            break
     return starts
 
 

@@ -17,9 +17,11 @@ SR = SyncRequest.__table__.c
 RUN = SyncRun.__table__.c
 SKIP = SkippedItem.__table__.c
 SC = SourceConnection.__table__.c
-SYNC_REQUEST_SORT = SortKey("-id", (SR.id,), ("int",), descending=True)
-SYNC_RUN_SORT = SortKey("-started_at", (RUN.started_at, RUN.id), ("datetime", "int"), descending=True)
-CONNECTION_SORT = SortKey("id", (SC.id,), ("int",), descending=False)
+SYNC_REQUEST_SORT = SortKey("-id", (SR.id,), ("int",), descending=True, listing="sync-requests")
+SYNC_RUN_SORT = SortKey(
+    "-started_at", (RUN.started_at, RUN.id), ("datetime", "int"), descending=True, listing="sync-runs"
+)
+CONNECTION_SORT = SortKey("id", (SC.id,), ("int",), descending=False, listing="connections")
 # Skipped items shown on one sync run; `items_skipped` on the run is the full count.
 MAX_SKIPPED_ITEMS = 100
 

@@ -15,7 +15,7 @@ from headway_assets.warehouse.schema import FeatureRequest, Theme
 T = Theme.__table__.c
 FR = FeatureRequest.__table__.c
 _PARENT = Theme.__table__.alias("parent_theme")
-THEME_SORT = SortKey("path", (T.path, T.id), ("str", "int"), descending=False)
+THEME_SORT = SortKey("path", (T.path, T.id), ("str", "int"), descending=False, listing="themes")
 
 
 @lru_cache(maxsize=16)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from headway_api.pagination import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 
@@ -70,6 +72,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid bearer token."},
     422: {"model": ErrorResponse, "description": "Invalid parameters (nothing was read or written)."},
 }
+BAD_REQUEST_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorResponse,
+        "description": "Well-formed values that do not work together: `invalid_range` (a reversed or too long range).",
+    }
+}
+# Every paginated route: a `cursor` is an opaque string to the schema, so one this API did not sign
+# for this list is a documented 400, not a 422.
+LIST_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    400: {
+        "model": ErrorResponse,
+        "description": "`invalid_cursor`: a cursor this API did not issue for this list (forged, altered, from"
+        " another list or sort); `invalid_range`: a reversed range.",
+    },
+}
 NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such object in your organisation."}
 }
@@ -83,16 +101,42 @@ SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
+# ISO 8601 date and time (zone optional: UTC without one). Pydantic alone also takes a number
+# of seconds since 1970 (`until=0.5`), which the documented `date-time` format does not allow.
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+RANGE_ERROR = "invalid_range"  # pydantic error type of values valid alone but not together (a 400)
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_format", "Use an ISO 8601 date and time, such as 2025-03-01T09:30:00Z (a number is refused)."
+        )
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "Use an ISO 8601 date, such as 2025-03-01 (a number is refused).")
+    return value
+
+
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # a timestamp without a zone is read as UTC
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("timestamp is out of range once converted to UTC") from None
+        raise PydanticCustomError(RANGE_ERROR, "timestamp is out of range once converted to UTC") from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_as_utc)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def text_filter(description: str, max_length: int = 200) -> Any:
@@ -109,7 +153,8 @@ class ListParams(BaseModel):
         default=None,
         max_length=MAX_CURSOR_LENGTH,
         pattern=CURSOR_PATTERN,
-        description="`next_cursor` of the previous page; omit for the first page.",
+        description="`next_cursor` of the previous page; omit for the first page. Signed by the API: a cursor"
+        " it did not issue for this list and sort is refused with 400 `invalid_cursor`.",
     )
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}.")
 
@@ -125,4 +170,4 @@ class ListParams(BaseModel):
 def check_range(since: datetime | None, until: datetime | None) -> None:
     """Refuse an empty or reversed `[since, until)` range (a model validator helper)."""
     if since is not None and until is not None and until <= since:
-        raise ValueError("until must be after since")
+        raise PydanticCustomError(RANGE_ERROR, "until must be after since")

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
+from pydantic_core import PydanticCustomError
 
 from headway_api.schemas.common import (
+    RANGE_ERROR,
     ListParams,
     PageBase,
     UtcDatetime,
@@ -236,5 +238,5 @@ class MessageListParams(ListParams):
             and self.max_relevance is not None
             and self.max_relevance < self.min_relevance
         ):
-            raise ValueError("max_relevance must be at least min_relevance")
+            raise PydanticCustomError(RANGE_ERROR, "max_relevance must be at least min_relevance")
         return self

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
+from headway_api.schemas.common import IsoDate
 from headway_assets.warehouse.schema import SourceKind
 
 _COUNTS_EXAMPLE: JsonDict = {"messages": 120, "feedback": 41, "relevant": 18, "mentions": 22}
@@ -84,8 +85,10 @@ class StatsParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: date | None = Field(default=None, description=f"First UTC day; default: {DEFAULT_DAYS} days up to `until`.")
-    until: date | None = Field(default=None, description="Last UTC day (inclusive); default: today.")
+    since: IsoDate | None = Field(
+        default=None, description=f"First UTC day; default: {DEFAULT_DAYS} days up to `until`."
+    )
+    until: IsoDate | None = Field(default=None, description="Last UTC day (inclusive); default: today.")
     interval: Interval = Field(default="day", description="Series granularity (weeks start on Monday).")
     source: SourceKind | None = Field(default=None, description="Only this source.")
     category: StatsCategory | None = Field(default=None, description="Only this tier-1 category.")

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
-from headway_api.schemas.common import MAX_ID, ListParams, PageBase, UtcDatetime, check_range, page_example
+from headway_api.schemas.common import MAX_ID, IsoDate, ListParams, PageBase, UtcDatetime, check_range, page_example
 from headway_assets.warehouse.schema import SourceKind, SyncRequestStatus, SyncStatus
 
 _REQUEST_EXAMPLE: JsonDict = {
@@ -66,8 +66,8 @@ class SyncRequestCreate(BaseModel):
     )
 
     source: SourceKind
-    first_day: date | None = Field(default=None, description="First UTC day to sync; default: today.")
-    last_day: date | None = Field(default=None, description="Last UTC day to sync; default: first_day.")
+    first_day: IsoDate | None = Field(default=None, description="First UTC day to sync; default: today.")
+    last_day: IsoDate | None = Field(default=None, description="Last UTC day to sync; default: first_day.")
 
 
 class SyncRequestOut(BaseModel):

@@ -49,8 +49,8 @@ POSTGRES_SERVER_URL = os.environ.get("HEADWAY_TEST_POSTGRES_URL", "postgresql://
 
 
 def api_settings(**overrides: Any) -> ApiSettings:
-    """Settings for a test app: a fixed secret, no auth cache (changes show at once)."""
-    values: dict[str, Any] = {"jwt_secret_key": SecretStr(JWT_SECRET), "auth_cache_seconds": 0.0}
+    """Settings for a test app: a fixed secret, otherwise the defaults."""
+    values: dict[str, Any] = {"jwt_secret_key": SecretStr(JWT_SECRET)}
     values.update(overrides)
     return ApiSettings(**values)
 

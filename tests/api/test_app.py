@@ -190,7 +190,7 @@ def test_unexpected_errors_are_a_bare_500(tmp_path: Path) -> None:
     migrate(url)
     with write_transaction(url) as conn:
         conn.execute(text("DROP TABLE message_labels"))
-    settings = ApiSettings(jwt_secret_key=SecretStr(JWT_SECRET), auth_cache_seconds=0)
+    settings = ApiSettings(jwt_secret_key=SecretStr(JWT_SECRET))
     app = create_app(settings, HeadwaySettings(database_url=url, data_dir=tmp_path))
     with TestClient(app, raise_server_exceptions=False) as client:
         from headway_assets.warehouse.tenants import upsert_organization

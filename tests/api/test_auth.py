@@ -162,6 +162,12 @@ def _refusals(people: People) -> dict[str, dict[str, str]]:
         "audience list": _hs256({**valid, "aud": ["headway-api", "other"]}),
         "alg none": _unsigned(valid),
         "alg HS512 (not the pinned one)": _hs256(valid, algorithm="HS512"),
+        # RFC 7519 NumericDate: a JSON number; PyJWT alone would take these strings.
+        "exp as a string": _hs256({**valid, "exp": str(now + 600)}),
+        "nbf as a string": _hs256({**valid, "nbf": str(now)}),
+        "iat as a string": _hs256({**valid, "iat": str(now)}),
+        "exp as a boolean": _hs256({**valid, "exp": True}),
+        "exp as an object": _hs256({**valid, "exp": {"seconds": now + 600}}),
         "no exp": _hs256(_claims(sub=f"user:{pm}", exp=None)),
         "no iat": _hs256(_claims(sub=f"user:{pm}", iat=None)),
         "no org": _hs256(_claims(sub=f"user:{pm}", org=None)),
@@ -199,6 +205,63 @@ def test_deactivating_a_user_revokes_its_tokens(database_url: str, tmp_path: Pat
         assert client.get("/v1/me", headers=headers).status_code == 200
         with write_transaction(database_url) as conn:
             conn.execute(update(User).where(User.email == "pm@acme.example").values(is_active=False))
+        assert client.get("/v1/me", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"username": "\x00", "password": PASSWORD},  # PostgreSQL refuses NUL in text: it was a 500
+        {"username": "pm@acme.example\n", "password": PASSWORD},
+        {"username": "pm@acme.example", "password": PASSWORD, "grant_type": "client_credentials"},
+    ],
+)
+def test_sign_in_forms_outside_the_schema_are_422(
+    database_url: str, tmp_path: Path, people: People, data: dict[str, str]
+) -> None:
+    with app_client(database_url, tmp_path) as client:
+        response = client.post("/v1/auth/token", data=data)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_numeric_dates_may_have_fractions(database_url: str, tmp_path: Path, people: People) -> None:
+    # A NumericDate is any JSON number (RFC 7519, section 2), so fractional seconds are fine.
+    now = time.time()
+    claims = _claims(sub=f"user:{people.users['pm@acme.example']}", iat=now - 0.5, nbf=now - 0.5, exp=now + 600.25)
+    with app_client(database_url, tmp_path) as client:
+        response = client.get("/v1/me", headers={"Authorization": f"Bearer {_hs256(claims)}"})
+        assert response.status_code == 200, response.text
+
+
+def test_deactivation_takes_effect_on_the_next_request(database_url: str, tmp_path: Path, people: People) -> None:
+    # The production settings (nothing about the caller is cached): warm every path first, then
+    # deactivate from outside the API, as `headway users deactivate` does, and call once more.
+    with app_client(database_url, tmp_path) as client:
+        token = _login(client, "pm@acme.example", PASSWORD).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(3):
+            assert client.get("/v1/messages", headers=headers).status_code == 200
+        with write_transaction(database_url) as conn:
+            conn.execute(update(User).where(User.email == "pm@acme.example").values(is_active=False))
+        assert client.get("/v1/messages", headers=headers).json() == UNAUTHENTICATED
+        with write_transaction(database_url) as conn:
+            conn.execute(update(User).where(User.email == "pm@acme.example").values(is_active=True))
+        assert client.get("/v1/messages", headers=headers).status_code == 200
+        # An organisation switched off refuses its members' tokens on the next request too.
+        with write_transaction(database_url) as conn:
+            conn.execute(update(Organization).where(Organization.slug == "acme").values(is_active=False))
+        assert client.get("/v1/messages", headers=headers).status_code == 401
+
+
+def test_an_identity_provider_subject_is_refused_once_its_organisation_is_off(
+    database_url: str, tmp_path: Path, people: People
+) -> None:
+    with app_client(database_url, tmp_path) as client:
+        headers = {"Authorization": f"Bearer {_hs256(_claims(sub='idp|abc'))}"}
+        assert client.get("/v1/me", headers=headers).json()["organization"]["slug"] == "acme"
+        with write_transaction(database_url) as conn:
+            conn.execute(update(Organization).where(Organization.slug == "acme").values(is_active=False))
         assert client.get("/v1/me", headers=headers).status_code == 401
 
 

@@ -80,8 +80,11 @@ def test_service_client_token_works_until_deactivated(database_url: str, tmp_pat
             client.post("/v1/auth/token", data={"username": "etl@globex.example", "password": "x" * 12}).status_code
             == 401
         )
+        assert client.get("/v1/messages", headers=headers).status_code == 200
+        # Revoking the service client from the CLI (another process) refuses its token on the next request.
         _run(["users", "deactivate", "--email", "etl@globex.example"], database_url, tmp_path)
         assert client.get("/v1/me", headers=headers).status_code == 401
+        assert client.get("/v1/messages", headers=headers).status_code == 401
         _run(["users", "activate", "--email", "etl@globex.example"], database_url, tmp_path)
         assert client.get("/v1/me", headers=headers).status_code == 200
 

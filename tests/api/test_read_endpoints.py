@@ -494,24 +494,18 @@ BAD_QUERIES = [
     ("/v1/messages", {"source": "slack' OR '1'='1"}),
     ("/v1/messages", {"category": "feature_request--"}),
     ("/v1/messages", {"min_relevance": "11"}),
-    ("/v1/messages", {"min_relevance": "7", "max_relevance": "3"}),
     ("/v1/messages", {"since": "yesterday"}),
-    ("/v1/messages", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-01T00:00:00Z"}),
-    ("/v1/messages", {"since": "0001-01-01T00:00:00+14:00"}),
+    ("/v1/messages", {"until": "0.5"}),  # seconds since 1970 are not an ISO 8601 date-time
+    ("/v1/messages", {"since": "1700000000"}),
+    ("/v1/messages", {"since": "2025-03-01"}),  # a date is not a date-time
+    ("/v1/sync-runs", {"until": "0"}),
+    ("/v1/stats", {"since": "0"}),  # nor a number a date
     ("/v1/messages", {"q": "x" * 201}),
     ("/v1/messages", {"q": ""}),
     ("/v1/messages", {"q": "nul\x00byte"}),
     ("/v1/messages", {"customer": "line\nbreak"}),
     ("/v1/messages", {"cursor": "not a cursor!"}),
     ("/v1/messages", {"cursor": "x" * 600}),
-    ("/v1/messages", {"cursor": "bm90LWpzb24"}),  # base64 of "not-json"
-    ("/v1/messages", {"cursor": "eyJzIjoidGl0bGUiLCJrIjpbIngiLDFdfQ"}),  # a cursor of another sort
-    ("/v1/messages", {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIm5vdC1hLWRhdGUiLDFdfQ"}),  # bad timestamp
-    ("/v1/messages", {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDAiLDFdfQ"}),  # naive
-    (
-        "/v1/messages",
-        {"cursor": "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDBaIiwiMSJdfQ"},
-    ),  # id as text
     ("/v1/messages", {"unknown": "1"}),
     ("/v1/feature-requests", {"sort": "popularity"}),
     ("/v1/feature-requests", {"min_mentions": "-3"}),
@@ -522,8 +516,6 @@ BAD_QUERIES = [
     ("/v1/insights", {"limit": "51"}),
     ("/v1/insights", {"period": "year"}),
     ("/v1/stats", {"interval": "hour"}),
-    ("/v1/stats", {"since": "2025-03-10", "until": "2025-03-01"}),
-    ("/v1/stats", {"since": "2020-01-01", "until": "2025-01-01"}),
     ("/v1/stats", {"since": "2025-02-30"}),
     ("/v1/sync-runs", {"status": "exploded"}),
     ("/v1/sync-runs", {"connection_id": "0"}),
@@ -551,6 +543,47 @@ def test_bad_parameters_are_422_with_the_error_body(
     assert "x" * 201 not in response.text and "DROP TABLE" not in response.text  # input is never echoed
 
 
+# Each value valid by the schema, together no range: 400 invalid_range (422 is for schema violations).
+RANGE_QUERIES = [
+    ("/v1/messages", {"min_relevance": "7", "max_relevance": "3"}),
+    ("/v1/messages", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-01T00:00:00Z"}),
+    ("/v1/messages", {"since": "0001-01-01T00:00:00+14:00"}),  # out of range once in UTC
+    ("/v1/sync-runs", {"since": "2025-03-05T00:00:00Z", "until": "2025-03-05T00:00:00Z"}),
+    ("/v1/stats", {"since": "2025-03-10", "until": "2025-03-01"}),
+    ("/v1/stats", {"since": "2020-01-01", "until": "2025-01-01"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), RANGE_QUERIES)
+def test_reversed_or_too_long_ranges_are_400_invalid_range(
+    api: TestClient, headers_a: dict[str, str], path: str, params: dict[str, str]
+) -> None:
+    response = api.get(path, params=params, headers=headers_a)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_range" and error["details"][0]["type"] == "invalid_range"
+
+
+# Strings the schema allows for `cursor` (base64url) that this API never signed.
+FORGED_CURSORS = [
+    "0",
+    "bm90LWpzb24",  # base64 of "not-json"
+    "eyJzIjoidGl0bGUiLCJrIjpbIngiLDFdfQ",  # an unsigned cursor of another sort
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIm5vdC1hLWRhdGUiLDFdfQ",  # unsigned, a bad timestamp
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDAiLDFdfQ",  # unsigned, naive timestamp
+    "eyJzIjoiLXNlbnRfYXQiLCJrIjpbIjIwMjUtMDMtMDFUMDA6MDA6MDBaIiwiMSJdfQ",  # unsigned, id as text
+]
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS)
+def test_forged_cursors_are_400_invalid_cursor(api: TestClient, headers_a: dict[str, str], cursor: str) -> None:
+    response = api.get("/v1/messages", params={"cursor": cursor}, headers=headers_a)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_cursor"
+    assert error["details"][0]["loc"] == ["query", "cursor"] and error["details"][0]["type"] == "invalid_cursor"
+
+
 def test_repeated_parameters_are_refused(api: TestClient, headers_a: dict[str, str]) -> None:
     response = api.get("/v1/messages?source=slack&source=gmail", headers=headers_a)
     assert response.status_code == 422
@@ -560,7 +593,8 @@ def test_repeated_parameters_are_refused(api: TestClient, headers_a: dict[str, s
 def test_cursor_from_another_listing_is_refused(api: TestClient, headers_a: dict[str, str]) -> None:
     cursor = api.get("/v1/feature-requests", params={"limit": 1}, headers=headers_a).json()["next_cursor"]
     response = api.get("/v1/messages", params={"cursor": cursor}, headers=headers_a)
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"
     assert response.json()["error"]["details"][0]["loc"] == ["query", "cursor"]
 
 
@@ -590,3 +624,43 @@ def test_unknown_routes_and_methods_use_the_error_body(api: TestClient, headers_
         "/v1/sync-requests", content=b"{not json", headers={**headers_a, "content-type": "application/json"}
     )
     assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "invalid_request"
+
+
+def test_options_and_405_list_every_method_of_the_path(api: TestClient, headers_a: dict[str, str]) -> None:
+    # GET and POST /v1/sync-requests are two routes: Allow names both, not only the first one found.
+    options = api.options("/v1/sync-requests")
+    assert options.status_code == 204 and options.content == b""
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    wrong = api.delete("/v1/sync-requests", headers=headers_a)
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert api.options("/v1/messages/1").headers["allow"] == "GET, HEAD, OPTIONS"
+    assert api.put("/v1/auth/token").headers["allow"] == "OPTIONS, POST"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "2024-02-29"])
+def test_a_number_or_a_bare_date_is_not_a_date_time(api: TestClient, headers_a: dict[str, str], value: str) -> None:
+    # Pydantic alone reads "0.5" as half a second after 1970; the documented format is ISO 8601.
+    response = api.get("/v1/messages", params={"until": value}, headers=headers_a)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["error"]["details"]
+    assert detail["loc"] == ["query", "until"] and detail["type"] == "datetime_format"
+    assert "ISO 8601" in detail["message"] and value not in detail["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "0001-01-01"},  # the default 30 days before it are not dates
+        {"since": "9999-12-01", "until": "9999-12-31"},
+        {"since": "9999-12-20", "until": "9999-12-31", "interval": "week"},
+        {"since": "9999-01-01", "until": "9999-12-31", "interval": "month"},
+    ],
+)
+def test_stats_at_the_ends_of_the_calendar(api: TestClient, headers_a: dict[str, str], params: dict[str, str]) -> None:
+    # Found by schemathesis (`until=0001-01-01` was an OverflowError, a 500): answered, with no data.
+    response = api.get("/v1/stats", params=params, headers=headers_a)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totals"]["messages"] == 0 and body["series"]
+    assert all(point["period_start"] <= body["until"] for point in body["series"])

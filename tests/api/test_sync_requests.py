@@ -108,11 +108,9 @@ def test_a_source_without_an_active_connection_is_409(database_url: str, tmp_pat
     [
         {},
         {"source": "myspace"},
-        {"source": "slack", "first_day": "2025-03-05", "last_day": "2025-03-01"},
-        {"source": "slack", "first_day": (TODAY + timedelta(days=1)).isoformat()},
-        {"source": "slack", "first_day": "2019-01-01"},  # before the pipeline's first partition
-        {"source": "slack", "first_day": "2025-01-01", "last_day": "2026-06-01"},  # longer than a year
         {"source": "slack", "first_day": "not a day"},
+        {"source": "slack", "first_day": 20250301},  # a number is not an ISO 8601 date
+        {"source": "slack", "first_day": "2025-03-01T00:00:00Z"},  # nor is a date-time
         {"source": "slack", "org_id": 2},  # the organisation comes from the token, never the body
         {"source": "slack'; DROP TABLE sync_requests; --"},
     ],
@@ -123,6 +121,27 @@ def test_bad_sync_requests_are_422(database_url: str, tmp_path: Path, people: Pe
         response = client.post("/v1/sync-requests", json=body, headers=headers)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_request"
+        assert client.get("/v1/sync-requests", headers=headers).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"source": "slack", "first_day": "2025-03-05", "last_day": "2025-03-01"},
+        {"source": "slack", "first_day": (TODAY + timedelta(days=1)).isoformat()},
+        {"source": "slack", "first_day": "2019-01-01"},  # before the pipeline's first partition
+        {"source": "slack", "first_day": "2025-01-01", "last_day": "2026-06-01"},  # longer than a year
+    ],
+)
+def test_days_that_cannot_be_synced_are_400_invalid_range(
+    database_url: str, tmp_path: Path, people: People, body: dict[str, Any]
+) -> None:
+    # Well-formed days (the schema's `date`) that make no range to sync: 400, nothing written.
+    with app_client(database_url, tmp_path, sync_max_days=366) as client:
+        headers = _headers(client, people)
+        response = client.post("/v1/sync-requests", json=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_range"
         assert client.get("/v1/sync-requests", headers=headers).json()["items"] == []
 
 

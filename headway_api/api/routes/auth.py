@@ -4,17 +4,47 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from headway_api.api.deps import Ctx, StateDep
-from headway_api.core.errors import ApiError, invalid_parameter
+from headway_api.core.errors import ApiError
 from headway_api.core.login import MAX_USERNAME_LENGTH, attempt_login
 from headway_api.core.security import MAX_PASSWORD_LENGTH
 from headway_api.schemas.auth import MeResponse, OrganizationOut, TokenResponse
-from headway_api.schemas.common import ERROR_RESPONSES, ErrorResponse
+from headway_api.schemas.common import ERROR_RESPONSES, SINGLE_LINE, ErrorResponse
 
 router = APIRouter(tags=["auth"])
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password-flow form, with the limits sign-in enforces written into the schema.
+
+    A username is one line of text (PostgreSQL refuses a NUL character in text, which was a 500)
+    and both fields are bounded, so the OpenAPI document says what is refused with 422.
+    """
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        username: Annotated[
+            str,
+            Form(max_length=MAX_USERNAME_LENGTH, pattern=SINGLE_LINE, description="Your e-mail address."),
+        ],
+        password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH, json_schema_extra={"format": "password"})],
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[str | None, Form(json_schema_extra={"format": "password"})] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 @router.post(
@@ -28,19 +58,13 @@ router = APIRouter(tags=["auth"])
     },
     summary="Sign in (OAuth2 password flow)",
 )
-async def issue_token(
-    request: Request, state: StateDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-) -> TokenResponse:
+async def issue_token(request: Request, state: StateDep, form: Annotated[PasswordForm, Depends()]) -> TokenResponse:
     """Exchange an e-mail (`username`) and password for a bearer access token.
 
     Failed attempts are rate-limited per account and per client address (429 with Retry-After).
     """
     if not state.tokens.can_issue:
         raise ApiError(503, "token_issuance_disabled", "Sign in with your identity provider.")
-    if len(form.username) > MAX_USERNAME_LENGTH:
-        raise invalid_parameter(["body", "username"], f"at most {MAX_USERNAME_LENGTH} characters")
-    if len(form.password) > MAX_PASSWORD_LENGTH:
-        raise invalid_parameter(["body", "password"], f"at most {MAX_PASSWORD_LENGTH} characters")
     client = request.client.host if request.client else "unknown"
     outcome = await state.run(
         attempt_login,

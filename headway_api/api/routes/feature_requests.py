@@ -14,7 +14,7 @@ from headway_api.queries.feature_requests import (
     list_feature_request_mentions,
     list_feature_requests,
 )
-from headway_api.schemas.common import ERROR_RESPONSES, NOT_FOUND_RESPONSE
+from headway_api.schemas.common import ERROR_RESPONSES, LIST_ERROR_RESPONSES, NOT_FOUND_RESPONSE
 from headway_api.schemas.feature_requests import (
     FeatureRequestDetail,
     FeatureRequestListParams,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/feature-requests", tags=["feature requests"])
 @router.get(
     "",
     response_model=FeatureRequestPage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(FeatureRequestListParams),
     summary="List feature requests",
 )
@@ -60,7 +60,7 @@ async def get_feature_request_route(
 @router.get(
     "/{feature_request_id}/mentions",
     response_model=FeatureRequestMentionPage,
-    responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    responses={**LIST_ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     openapi_extra=query_parameters(MentionListParams),
     summary="List a feature request's mentions",
 )

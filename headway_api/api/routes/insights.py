@@ -10,7 +10,7 @@ from headway_api.api.deps import Ctx, json_document, parse_query, query_paramete
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
 from headway_api.queries.insights import get_insight, list_insights
-from headway_api.schemas.common import ERROR_RESPONSES, NOT_FOUND_RESPONSE
+from headway_api.schemas.common import ERROR_RESPONSES, LIST_ERROR_RESPONSES, NOT_FOUND_RESPONSE
 from headway_api.schemas.insights import InsightListParams, PeriodInsightOut, PeriodInsightPage
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/insights", tags=["insights"])
 @router.get(
     "",
     response_model=PeriodInsightPage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(InsightListParams),
     summary="List period insights",
 )

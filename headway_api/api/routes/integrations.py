@@ -101,7 +101,14 @@ async def slack_install(ctx: Ctx, redirect: bool = False) -> Response:
     "/v1/integrations/slack/callback",
     response_model=SlackInstallDone,
     summary="Slack's redirect after the admin approved (or cancelled) the install",
-    responses=ERROR_RESPONSES,
+    responses={
+        **ERROR_RESPONSES,
+        400: {
+            "model": ErrorResponse,
+            "description": "No, a tampered or an expired `state`; the install was cancelled; Slack refused the code.",
+        },
+        503: {"model": ErrorResponse, "description": "The Slack app is not configured on this server."},
+    },
 )
 async def slack_callback(
     app_state: StateDep, request: Request, code: str | None = None, error: str | None = None

@@ -10,7 +10,7 @@ from headway_api.api.deps import Ctx, json_document, parse_query, query_paramete
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
 from headway_api.queries.messages import get_message, list_messages
-from headway_api.schemas.common import ERROR_RESPONSES, NOT_FOUND_RESPONSE
+from headway_api.schemas.common import ERROR_RESPONSES, LIST_ERROR_RESPONSES, NOT_FOUND_RESPONSE
 from headway_api.schemas.messages import MessageDetail, MessageListParams, MessagePage
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
 @router.get(
     "",
     response_model=MessagePage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(MessageListParams),
     summary="List messages",
 )

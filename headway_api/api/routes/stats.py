@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 
 from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
-from headway_api.core.errors import invalid_parameter
+from headway_api.core.errors import invalid_range
 from headway_api.queries.stats import MAX_RANGE_DAYS, get_stats
-from headway_api.schemas.common import ERROR_RESPONSES
+from headway_api.schemas.common import BAD_REQUEST_RESPONSE, ERROR_RESPONSES
 from headway_api.schemas.stats import DEFAULT_DAYS, StatsParams, StatsResponse
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 @router.get(
     "",
     response_model=StatsResponse,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **BAD_REQUEST_RESPONSE},
     openapi_extra=query_parameters(StatsParams),
     summary="Counts over time",
 )
@@ -29,12 +29,14 @@ async def get_stats_route(ctx: Ctx, request: Request) -> Response:
     """
     params = parse_query(request, StatsParams)
     until = params.until or datetime.now(UTC).date()
-    since = params.since or until - timedelta(days=DEFAULT_DAYS - 1)
+    default_span = timedelta(days=DEFAULT_DAYS - 1)
+    # Near 0001-01-01 the default range is cut at the first day a date can hold (no OverflowError).
+    since = params.since or (until - default_span if until - date.min >= default_span else date.min)
     if until < since:
-        raise invalid_parameter(["query", "until"], "until must not be before since")
+        raise invalid_range(["query", "until"], "until must not be before since")
     longest = MAX_RANGE_DAYS[params.interval]
     if (until - since).days + 1 > longest:
-        raise invalid_parameter(
+        raise invalid_range(
             ["query", "since"], f"range too long for interval={params.interval}: at most {longest} days"
         )
     source = params.source.value if params.source else None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from headway_api.api.deps import AppState, Ctx, json_document, parse_query, query_parameters
 from headway_api.api.params import id_path
-from headway_api.core.errors import ApiError, invalid_parameter, not_found
+from headway_api.core.errors import ApiError, invalid_range, not_found
 from headway_api.core.principal import Principal
 from headway_api.queries.sync import (
     get_sync_request,
@@ -19,7 +19,13 @@ from headway_api.queries.sync import (
     list_sync_requests,
     list_sync_runs,
 )
-from headway_api.schemas.common import ERROR_RESPONSES, NOT_FOUND_RESPONSE, ErrorResponse
+from headway_api.schemas.common import (
+    BAD_REQUEST_RESPONSE,
+    ERROR_RESPONSES,
+    LIST_ERROR_RESPONSES,
+    NOT_FOUND_RESPONSE,
+    ErrorResponse,
+)
 from headway_api.schemas.sync import (
     ConnectionListParams,
     ConnectionPage,
@@ -107,6 +113,7 @@ def _out(record: sync_requests.SyncRequestRecord) -> SyncRequestOut:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **ERROR_RESPONSES,
+        **BAD_REQUEST_RESPONSE,
         200: {
             "model": SyncRequestOut,
             "description": "The same sync was already waiting; that request is returned.",
@@ -127,14 +134,14 @@ async def create_sync_request_route(ctx: Ctx, body: SyncRequestCreate, response:
     first_day = body.first_day or today
     last_day = body.last_day or first_day
     if last_day < first_day:
-        raise invalid_parameter(["body", "last_day"], "last_day must not be before first_day")
+        raise invalid_range(["body", "last_day"], "last_day must not be before first_day")
     if last_day > today:
-        raise invalid_parameter(["body", "last_day"], f"cannot sync days after today ({today.isoformat()} UTC)")
+        raise invalid_range(["body", "last_day"], f"cannot sync days after today ({today.isoformat()} UTC)")
     earliest = state.headway.partitions_start
     if first_day < earliest:
-        raise invalid_parameter(["body", "first_day"], f"the pipeline starts on {earliest.isoformat()}")
+        raise invalid_range(["body", "first_day"], f"the pipeline starts on {earliest.isoformat()}")
     if last_day - first_day > timedelta(days=state.settings.sync_max_days - 1):
-        raise invalid_parameter(["body", "last_day"], f"one request covers at most {state.settings.sync_max_days} days")
+        raise invalid_range(["body", "last_day"], f"one request covers at most {state.settings.sync_max_days} days")
     record, created = await state.run(_create, state, ctx.principal, body.source.value, first_day, last_day)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -144,7 +151,7 @@ async def create_sync_request_route(ctx: Ctx, body: SyncRequestCreate, response:
 @router.get(
     "/v1/sync-requests",
     response_model=SyncRequestPage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(SyncRequestListParams),
     summary="List sync requests",
 )
@@ -171,7 +178,7 @@ async def get_sync_request_route(ctx: Ctx, request_id: Annotated[int, id_path("T
 @router.get(
     "/v1/sync-runs",
     response_model=SyncRunPage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(SyncRunListParams),
     summary="Sync history",
 )
@@ -198,7 +205,7 @@ async def get_sync_run_route(ctx: Ctx, run_id: Annotated[int, id_path("The sync 
 @router.get(
     "/v1/connections",
     response_model=ConnectionPage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(ConnectionListParams),
     summary="List connections",
 )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
 from headway_api.queries.themes import list_themes
-from headway_api.schemas.common import ERROR_RESPONSES
+from headway_api.schemas.common import LIST_ERROR_RESPONSES
 from headway_api.schemas.themes import ThemeListParams, ThemePage
 
 router = APIRouter(prefix="/v1/themes", tags=["themes"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/themes", tags=["themes"])
 @router.get(
     "",
     response_model=ThemePage,
-    responses=ERROR_RESPONSES,
+    responses=LIST_ERROR_RESPONSES,
     openapi_extra=query_parameters(ThemeListParams),
     summary="List themes and sub-themes",
 )
