@@ -51,6 +51,7 @@ _RUN_COLUMNS = (
     RUN.messages_read,
     RUN.messages_written,
     RUN.messages_removed,
+    RUN.messages_held,
     RUN.items_skipped,
     RUN.error,
 )

@@ -36,6 +36,7 @@ _RUN_EXAMPLE: JsonDict = {
     "messages_read": 412,
     "messages_written": 410,
     "messages_removed": 0,
+    "messages_held": 0,
     "items_skipped": 2,
     "error": None,
 }
@@ -112,7 +113,11 @@ class SyncRunOut(BaseModel):
     finished_at: datetime | None
     messages_read: int
     messages_written: int
-    messages_removed: int
+    messages_removed: int = Field(description="Messages gone upstream, moved to the removed-messages archive.")
+    messages_held: int = Field(
+        description="Messages this read did not return that were kept anyway: the read skipped items, or the "
+        "removal guard held a removal too large to trust (see `error`)."
+    )
     items_skipped: int
     error: str | None
 

@@ -140,6 +140,19 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return {key: value.value for key, value in metadata.items()}
 
 
+def _acme_user(url: str, connection_id: int) -> int:
+    """A product manager of the connection's organisation, to call the read API as."""
+    with write_transaction(url) as conn:
+        org_id = conn.execute(select(SourceConnection.org_id).where(SourceConnection.id == connection_id)).scalar_one()
+        return int(
+            conn.execute(
+                User.__table__.insert()
+                .values(org_id=org_id, email="pm@acme.example", role="member", is_active=True)
+                .returning(User.id)
+            ).scalar_one()
+        )
+
+
 def _ingestible(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in messages if m.get("text") and not m.get("subtype")]
 
@@ -221,13 +234,7 @@ def test_a_message_deleted_upstream_is_archived_with_its_run_and_restored_with_i
     after = _stored(url, connection_id)
     assert set(after) == set(before) - {gone_id}
     # The read API sees live messages only: the removed one is gone from it, its neighbours are not.
-    with write_transaction(url) as conn:
-        org_id = conn.execute(select(SourceConnection.org_id).where(SourceConnection.id == connection_id)).scalar_one()
-        user_id = conn.execute(
-            User.__table__.insert()
-            .values(org_id=org_id, email="pm@acme.example", role="member", is_active=True)
-            .returning(User.id)
-        ).scalar_one()
+    user_id = _acme_user(url, connection_id)
     api = app_client(url, tmp_path)
     with api:
         headers = bearer(api, user_id, "acme")
@@ -297,6 +304,12 @@ def test_a_large_removal_is_held_and_the_allow_tag_lets_it_through(
     assert all(kept[key] == row for key, row in before.items() if not key.endswith(":" + keeper["ts"]))
     sync = _latest_sync(url, connection_id)
     assert sync.messages_held == would_remove and "removals held" in sync.error
+    # The sync history the frontend reads says what was held and why.
+    api = app_client(url, tmp_path)
+    with api:
+        answer = api.get(f"/v1/sync-runs/{sync.id}", headers=bearer(api, _acme_user(url, connection_id), "acme"))
+    assert answer.status_code == 200
+    assert answer.json()["messages_held"] == would_remove and "removals held" in answer.json()["error"]
 
     allowed = materialize_assets(SLACK, url, partition=DAY, tags=ALLOW)
     assert _check(allowed).passed is True
