@@ -143,7 +143,35 @@ class SourceConnection(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class Message(Base):
+class MessageFields:
+    """The columns of a message that `messages` and its archive `removed_messages` both hold.
+
+    One declaration for both tables, so a column added to messages is archived (and restored) too.
+    """
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    author_is_internal: Mapped[bool | None] = mapped_column(Boolean)
+    customer: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column()
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_length: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of every ingested field: a re-sync rewrites a row only when this changes, so
+    # re-materialising a partition leaves identical rows.
+    record_hash: Mapped[str] = mapped_column(String(64))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+
+
+class Message(MessageFields, Base):
     """One customer message, normalised across sources. Unique on (org, source, external id)."""
 
     __tablename__ = "messages"
@@ -168,29 +196,9 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     connection_id: Mapped[int | None] = mapped_column(
         ForeignKey("source_connections.id", ondelete="SET NULL"), index=True
     )
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(255))
-    thread_id: Mapped[str | None] = mapped_column(String(255))
-    channel: Mapped[str | None] = mapped_column(String(255))
-    author_name: Mapped[str | None] = mapped_column(String(255))
-    author_email: Mapped[str | None] = mapped_column(String(320))
-    author_is_internal: Mapped[bool | None] = mapped_column(Boolean)
-    customer: Mapped[str | None] = mapped_column(String(255))
-    sent_at: Mapped[datetime] = mapped_column()
-    title: Mapped[str | None] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    text_length: Mapped[int] = mapped_column(Integer)
-    url: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    # Hash of every ingested field: a re-sync rewrites a row only when this changes, so
-    # re-materialising a partition leaves identical rows.
-    record_hash: Mapped[str] = mapped_column(String(64))
-    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
     ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
@@ -239,7 +247,7 @@ class SkippedItem(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
-class RemovedMessage(Base):
+class RemovedMessage(MessageFields, Base):
     """A message removed from `messages` because a complete read no longer returned it: the whole
     row (with its original id), when, by which run and why.
 
@@ -261,25 +269,7 @@ class RemovedMessage(Base):
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     # The row as it was in `messages`; `message_id` is its id there.
     message_id: Mapped[int] = mapped_column(BigInteger)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     connection_id: Mapped[int | None] = mapped_column(ForeignKey("source_connections.id", ondelete="SET NULL"))
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(255))
-    thread_id: Mapped[str | None] = mapped_column(String(255))
-    channel: Mapped[str | None] = mapped_column(String(255))
-    author_name: Mapped[str | None] = mapped_column(String(255))
-    author_email: Mapped[str | None] = mapped_column(String(320))
-    author_is_internal: Mapped[bool | None] = mapped_column(Boolean)
-    customer: Mapped[str | None] = mapped_column(String(255))
-    sent_at: Mapped[datetime] = mapped_column()
-    title: Mapped[str | None] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    text_length: Mapped[int] = mapped_column(Integer)
-    url: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    record_hash: Mapped[str] = mapped_column(String(64))
-    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
     ingested_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
     # The removal.
