@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -571,6 +572,10 @@ def main() -> int:
         "--endpoints", default=None, help="Measure only the endpoints whose name contains this text (e.g. messages)."
     )
     args = parser.parse_args()
+    if not args.fill_only and shutil.which("wrk") is None:
+        # Found out only after the 3-minute fill otherwise.
+        print("wrk is not installed; install it first (apt-get install -y wrk) and run again.", file=sys.stderr)
+        return 2
 
     with _admin() as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
