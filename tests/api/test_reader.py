@@ -75,7 +75,13 @@ def test_a_wait_longer_than_the_pool_timeout_fails(tagged_url: str) -> None:
     database, reader = _reader(tagged_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.2)
 
     async def crowd() -> list[Any]:
-        return await asyncio.gather(reader.rows(SLEEP, {"seconds": 1}), reader.rows(ONE, {}), return_exceptions=True)
+        slow = asyncio.ensure_future(reader.rows(SLEEP, {"seconds": 1}))
+        # Let the slow read take the only connection first: started together, the quick read could
+        # win the race for a freshly opened connection (seen on a loaded CI machine).
+        await asyncio.sleep(0.3)
+        assert not slow.done()
+        waiting = await asyncio.gather(reader.rows(ONE, {}), return_exceptions=True)
+        return [await slow, waiting[0]]
 
     slow, waiting = asyncio.run(crowd())
     assert slow == [("",)]  # pg_sleep returns void
