@@ -36,7 +36,7 @@ from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import auth, feature_requests, insights, integrations, messages, stats, sync, themes
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.errors import install_error_handlers
-from headway_api.core.principal import PrincipalResolver
+from headway_api.core.principal import PrincipalCache, PrincipalInvalidation, PrincipalResolver
 from headway_api.core.security import TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
 from headway_api.pagination import configure_cursor_key, derive_cursor_key
@@ -102,7 +102,7 @@ class HealthResponse(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0004"}]
+            "examples": [{"status": "ok", "database": "ok", "migrations": "current", "revision": "0005"}]
         }
     )
 
@@ -148,6 +148,17 @@ def freeze_startup_objects() -> None:
         gc.freeze()
 
 
+def _principal_resolver(database: Database) -> PrincipalResolver:
+    """On PostgreSQL, callers are cached per process while a LISTEN connection says nothing changed.
+
+    SQLite (the dev backend) has no NOTIFY: there every request looks its caller up.
+    """
+    if database.backend != "postgresql":
+        return PrincipalResolver()
+    args, kwargs = database.engine.dialect.create_connect_args(database.engine.url)
+    return PrincipalResolver(PrincipalCache(PrincipalInvalidation((tuple(args), dict(kwargs)))))
+
+
 def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | None = None) -> FastAPI:
     """Build the API for `settings` (default: the environment) over the warehouse `headway` names."""
     settings = settings or get_api_settings()
@@ -161,7 +172,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         headway=headway,
         db=database,
         tokens=tokens,
-        principals=PrincipalResolver(),
+        principals=_principal_resolver(database),
         run=run,
     )
     head = _head_revision()
@@ -171,7 +182,9 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         if settings.auto_migrate_sqlite:
             await run_in_threadpool(database.ensure_schema)
         freeze_startup_objects()
+        await state.principals.start()
         yield
+        await state.principals.close()
         database.dispose()
 
     app = FastAPI(

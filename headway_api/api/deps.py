@@ -92,7 +92,7 @@ async def authenticate(state: AppState, token: str | None) -> Principal:
     except InvalidTokenError as error:
         LOGGER.debug("refused a bearer token: %s", error)
         raise unauthenticated() from None
-    # Looked up on every request (no cache), so a deactivation takes effect on the next one.
+    # Looked up, or cached while a LISTEN says nothing changed: a deactivation takes effect on the next request.
     principal = await state.principals.resolve(state.db.reader, claims)
     if principal is None:
         LOGGER.debug("refused a token for an unknown or inactive organisation or user")

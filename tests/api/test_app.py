@@ -28,13 +28,13 @@ def test_health_checks_the_database_and_its_schema(database_url: str, tmp_path: 
     with app_client(database_url, tmp_path) as client:
         response = client.get("/health")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "database": "ok", "migrations": "current", "revision": "0004"}
+        assert response.json() == {"status": "ok", "database": "ok", "migrations": "current", "revision": "0005"}
         with write_transaction(database_url) as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
         outdated = client.get("/health")
         assert outdated.status_code == 503 and outdated.json()["migrations"] == "outdated"
         with write_transaction(database_url) as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
 
 
 def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:

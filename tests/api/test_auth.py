@@ -235,7 +235,7 @@ def test_numeric_dates_may_have_fractions(database_url: str, tmp_path: Path, peo
 
 
 def test_deactivation_takes_effect_on_the_next_request(database_url: str, tmp_path: Path, people: People) -> None:
-    # The production settings (nothing about the caller is cached): warm every path first, then
+    # The production settings (on PostgreSQL, the LISTEN-backed caller cache): warm every path first, then
     # deactivate from outside the API, as `headway users deactivate` does, and call once more.
     with app_client(database_url, tmp_path) as client:
         token = _login(client, "pm@acme.example", PASSWORD).json()["access_token"]

@@ -599,7 +599,7 @@ def test_cursor_from_another_listing_is_refused(api: TestClient, headers_a: dict
 
 
 def test_concurrent_cold_requests_never_starve_the_pool(warehouse: Warehouse, headers_a: dict[str, str]) -> None:
-    # Forty requests at once, every one looking its caller up (no cache), through two connections
+    # Forty requests at once, every one looking its caller up (the caller cache starts cold), through two connections
     # (and on SQLite two threads): each connection goes back to the pool when its statement ends.
     settings = api_settings(db_pool_size=2, db_max_overflow=0, db_threads=2, db_pool_timeout=5)
     app = create_app(settings, HeadwaySettings(database_url=warehouse.url, data_dir=warehouse.data_dir))
