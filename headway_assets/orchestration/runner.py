@@ -84,6 +84,7 @@ def run_pipeline(
     steps: dict[str, StepReport] = {}
     seen_events = 0
     run_id: str | None = None
+    finished = False
     while True:
         if run_id is None:
             fresh = [run for run in instance.get_runs(limit=10) if run.run_id not in existing]
@@ -104,9 +105,12 @@ def run_pipeline(
                     mark = "✓" if report.succeeded else "✗"
                     progress(f"  {mark} {event.step_key} ({report.finished - report.started:.1f} s)")
             seen_events = len(records)
-        if not worker.is_alive():
+        if finished:
             break
-        time.sleep(poll_seconds)
+        # Read once more after the run ends: its last steps' events may land after the read above.
+        finished = not worker.is_alive()
+        if not finished:
+            time.sleep(poll_seconds)
     worker.join()
     result = outcome.get("result")
     if not isinstance(result, dg.ExecuteInProcessResult):
