@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import Connection
 
-from headway_assets.settings import get_settings
-from headway_assets.warehouse.database import create_warehouse_engine, normalise_database_url
-from headway_assets.warehouse.schema import Base, UtcDateTime
+from headway_assets.core.settings import get_settings
+from headway_assets.core.warehouse.database import create_warehouse_engine, normalise_database_url
+from headway_assets.core.warehouse.schema import Base, UtcDateTime
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("database_url"):

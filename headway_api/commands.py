@@ -23,9 +23,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.security import USER_SUBJECT_PREFIX, IssuedToken, TokenCodec, hash_password
-from headway_assets.settings import HeadwaySettings, get_settings
-from headway_assets.warehouse.database import migrate, write_transaction
-from headway_assets.warehouse.schema import Organization, User
+from headway_assets.core.settings import HeadwaySettings, get_settings
+from headway_assets.core.warehouse.database import migrate, write_transaction
+from headway_assets.core.warehouse.schema import Organization, User
 
 ROLES = ("member", "admin", "service")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")

@@ -38,7 +38,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from headway_api.core.config import ApiSettings
-from headway_assets.warehouse.database import create_warehouse_engine, migrate, normalise_database_url
+from headway_assets.core.warehouse.database import create_warehouse_engine, migrate, normalise_database_url
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -40,8 +40,8 @@ from headway_api.core.principal import PrincipalCache, PrincipalInvalidation, Pr
 from headway_api.core.security import TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
 from headway_api.pagination import configure_cursor_key, derive_cursor_key
-from headway_assets.settings import PROJECT_ROOT, HeadwaySettings, get_settings
-from headway_assets.warehouse.database import ALEMBIC_INI
+from headway_assets.core.settings import PROJECT_ROOT, HeadwaySettings, get_settings
+from headway_assets.core.warehouse.database import ALEMBIC_INI
 
 LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.

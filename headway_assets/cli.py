@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from headway_assets.settings import get_settings
+from headway_assets.core.settings import get_settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,9 +31,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo corpus, load it, run every asset over the demo window, print what landed."""
     started = time.monotonic()
     settings = get_settings()
+    from headway_assets.core.warehouse.database import migrate, redact_database_url, write_transaction
     from headway_assets.demo import generate_demo
     from headway_assets.demo.seed import seed_demo
-    from headway_assets.warehouse.database import migrate, redact_database_url, write_transaction
 
     _step(f"Warehouse: {redact_database_url(settings.warehouse_url)}")
     migrate(settings.warehouse_url)
@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_summary(url: str) -> None:
-    from headway_assets.warehouse.summary import warehouse_summary
+    from headway_assets.core.warehouse.summary import warehouse_summary
 
     summary = warehouse_summary(url)
     _step("What landed in the warehouse")
@@ -96,7 +96,7 @@ def cmd_instance_init(_args: argparse.Namespace) -> int:
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
     """Bring the warehouse schema up to date."""
-    from headway_assets.warehouse.database import migrate, redact_database_url
+    from headway_assets.core.warehouse.database import migrate, redact_database_url
 
     url = get_settings().warehouse_url
     migrate(url)
@@ -120,9 +120,9 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
     """Load an organisation's taxonomy from a YAML file."""
     from sqlalchemy import select
 
-    from headway_assets.taxonomy import load_taxonomy_file, save_taxonomy
-    from headway_assets.warehouse.database import write_transaction
-    from headway_assets.warehouse.schema import Organization
+    from headway_assets.core.taxonomy import load_taxonomy_file, save_taxonomy
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.schema import Organization
 
     taxonomy = load_taxonomy_file(args.file)
     with write_transaction(get_settings().warehouse_url) as conn:
@@ -137,8 +137,8 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
 
 def cmd_create_org(args: argparse.Namespace) -> int:
     """Create (or rename) an organisation."""
-    from headway_assets.warehouse.database import write_transaction
-    from headway_assets.warehouse.tenants import upsert_organization
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.tenants import upsert_organization
 
     with write_transaction(get_settings().warehouse_url) as conn:
         org_id = upsert_organization(
@@ -152,9 +152,9 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
     """Add or update a source connection; credentials (JSON) are read from stdin and encrypted."""
     from sqlalchemy import select
 
-    from headway_assets.warehouse.database import write_transaction
-    from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceKind
-    from headway_assets.warehouse.tenants import store_credentials, upsert_connection
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind
+    from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 
     config: dict[str, Any] = json.loads(args.config) if args.config else {}
     if args.path:
@@ -189,9 +189,9 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
 
 def cmd_inspect_export(args: argparse.Namespace) -> int:
     """Print what the pipeline would make of one export file, as one JSON object; writes nothing."""
+    from headway_assets.core.warehouse.schema import SourceKind
     from headway_assets.sources.exports import ExportOptions
     from headway_assets.sources.exports.inspect import inspect_export
-    from headway_assets.warehouse.schema import SourceKind
 
     options = ExportOptions(
         internal_domains=tuple(args.internal_domain or ()), workspace_url=args.workspace_url, mailbox=args.mailbox
@@ -218,9 +218,9 @@ def cmd_restore_messages(args: argparse.Namespace) -> int:
     """Put messages a sync removed back into the warehouse (their original ids when free)."""
     from datetime import UTC, datetime, time
 
-    from headway_assets.sources.message import TimeWindow
-    from headway_assets.warehouse.database import write_transaction
-    from headway_assets.warehouse.removals import restore_removed_messages
+    from headway_assets.core.message import TimeWindow
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.removals import restore_removed_messages
 
     if args.run is None and args.connection is None and args.window is None:
         _say("say which removals to restore: --run RUN_ID, --connection ID and/or --window DAY[..DAY]")

@@ -46,10 +46,10 @@ from headway_api.core.config import ApiSettings  # noqa: E402
 from headway_api.core.security import TokenCodec  # noqa: E402
 from headway_api.pagination import configure_cursor_key, derive_cursor_key, encode_cursor  # noqa: E402
 from headway_api.queries.messages import MESSAGE_SORTS  # noqa: E402
-from headway_assets.sources.message import TimeWindow  # noqa: E402
-from headway_assets.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
-from headway_assets.warehouse.schema import Base  # noqa: E402
-from headway_assets.warehouse.stats import refresh_daily_stats  # noqa: E402
+from headway_assets.core.message import TimeWindow  # noqa: E402
+from headway_assets.core.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
+from headway_assets.core.warehouse.schema import Base  # noqa: E402
+from headway_assets.core.warehouse.stats import refresh_daily_stats  # noqa: E402
 
 SERVER_URL = os.environ.get("HEADWAY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "headway_bench"

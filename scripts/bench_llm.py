@@ -36,15 +36,15 @@ from sqlalchemy import func, select  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
+from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
+from headway_assets.core.warehouse.schema import Message  # noqa: E402
 from headway_assets.demo import generate_demo  # noqa: E402
 from headway_assets.demo.seed import seed_demo  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
-from headway_assets.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
-from headway_assets.warehouse.schema import Message  # noqa: E402
-from tests.fakes.headway_responder import headway_responder  # noqa: E402
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer  # noqa: E402
+from headway_assets.testing.fakes.headway_responder import headway_responder  # noqa: E402
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer  # noqa: E402
 
 FIRST_DAY, LAST_DAY = "2026-10-01", "2026-10-30"
 AI_ASSETS = [message_labels, feature_mentions]
@@ -95,12 +95,12 @@ def warm_fake_answers(url: str) -> int:
     """
     import functools
 
-    import tests.fakes.headway_responder as responder
+    import headway_assets.testing.fakes.headway_responder as responder
+    from headway_assets.core.taxonomy import load_taxonomy
+    from headway_assets.core.warehouse.schema import Organization
     from headway_assets.llm import chunking
-    from headway_assets.llm.offline import tasks as offline_tasks
     from headway_assets.llm.tasks import Tier2Input
-    from headway_assets.taxonomy import load_taxonomy
-    from headway_assets.warehouse.schema import Organization
+    from headway_assets.offline import tasks as offline_tasks
 
     classifier = responder._classifier()
     labels: dict[str, object] = {}

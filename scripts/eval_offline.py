@@ -25,7 +25,7 @@ from headway_assets.llm.evaluation import (
     load_labelled_csv,
     majority_baseline,
 )
-from headway_assets.llm.offline import OfflineClassifier
+from headway_assets.offline import OfflineClassifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"

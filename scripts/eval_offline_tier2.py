@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from headway_assets.catalog import CatalogEntry, Matcher, MentionRecord, build_catalog
+from headway_assets.core.message import NormalisedMessage, TimeWindow
+from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
-from headway_assets.llm.offline import OfflineClassifier
-from headway_assets.llm.offline.extractor import OfflineExtractor
-from headway_assets.llm.offline.matcher import match
-from headway_assets.llm.offline.vocab import term_weights
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft
 from headway_assets.llm.tasks import MatchInput, Tier2Input
+from headway_assets.offline import OfflineClassifier
+from headway_assets.offline.extractor import OfflineExtractor
+from headway_assets.offline.matcher import match
+from headway_assets.offline.vocab import term_weights
 from headway_assets.sources.exports import ExportOptions, read_export
-from headway_assets.sources.message import NormalisedMessage, TimeWindow
-from headway_assets.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEMO = REPO_ROOT / "data" / "demo"

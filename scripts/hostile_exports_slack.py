@@ -130,8 +130,8 @@ def build_dense(path: Path) -> Path:
 
 def _child(path: Path) -> None:
     """Read one export as the pipeline would and print the outcome, elapsed time and peak RSS."""
-    from headway_assets.sources.exports.slack_export import read_slack_export
-    from headway_assets.sources.message import SourceReadError, TimeWindow
+    from headway_assets.core.message import SourceReadError, TimeWindow
+    from headway_assets.sources.slack.export import read_slack_export
 
     started = time.monotonic()
     outcome: dict[str, Any]

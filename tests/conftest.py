@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from headway_assets.warehouse.database import dispose_engines, get_engine, migrate
-from headway_assets.warehouse.schema import Base
+from headway_assets.core.warehouse.database import dispose_engines, get_engine, migrate
+from headway_assets.core.warehouse.schema import Base
 
 POSTGRES_SERVER_URL = os.environ.get("HEADWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

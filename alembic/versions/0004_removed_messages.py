@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-# JSONB on PostgreSQL, JSON elsewhere, as in headway_assets.warehouse.schema.
+# JSONB on PostgreSQL, JSON elsewhere, as in headway_assets.core.warehouse.schema.
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BIGINT_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

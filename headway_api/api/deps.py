@@ -26,7 +26,7 @@ from headway_api.core.principal import Principal, PrincipalResolver
 from headway_api.core.security import InvalidTokenError, TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
 from headway_api.schemas.common import RANGE_ERROR
-from headway_assets.settings import HeadwaySettings
+from headway_assets.core.settings import HeadwaySettings
 
 LOGGER = logging.getLogger("headway_api.auth")
 TOKEN_URL = "/v1/auth/token"

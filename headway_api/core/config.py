@@ -1,7 +1,7 @@
 """Settings of the read API, from the environment (pydantic-settings).
 
 The warehouse itself (`HEADWAY_DATABASE_URL`, `HEADWAY_DATA_DIR`) comes from
-`headway_assets.settings`, shared with the pipeline. Secrets are `SecretStr`, so they never show
+`headway_assets.core.settings`, shared with the pipeline. Secrets are `SecretStr`, so they never show
 in a repr, a log line or an error.
 """
 

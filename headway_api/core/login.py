@@ -25,7 +25,7 @@ from headway_api.core.security import (
     verify_password,
 )
 from headway_api.db import Database
-from headway_assets.warehouse.schema import LoginAttempt, Organization, User, utc_now
+from headway_assets.core.warehouse.schema import LoginAttempt, Organization, User, utc_now
 
 # Attempts are kept at least this long (or the window, if longer), then pruned as new ones arrive.
 KEEP_ATTEMPTS = timedelta(days=1)

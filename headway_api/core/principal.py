@@ -41,7 +41,7 @@ from sqlalchemy import bindparam, select
 
 from headway_api.core.security import TokenClaims
 from headway_api.db import Reader
-from headway_assets.warehouse.schema import Organization, User
+from headway_assets.core.warehouse.schema import Organization, User
 
 LOGGER = logging.getLogger("headway_api.principal")
 CHANNEL = "headway_principals"

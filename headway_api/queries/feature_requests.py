@@ -15,7 +15,7 @@ from headway_api.schemas.feature_requests import (
     FeatureRequestListParams,
     MentionListParams,
 )
-from headway_assets.warehouse.schema import FeatureMention, FeatureRequest, FeatureRequestMention, Message
+from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequest, FeatureRequestMention, Message
 
 FR = FeatureRequest.__table__.c
 FM = FeatureMention.__table__.c

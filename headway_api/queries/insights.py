@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.insights import InsightListParams, PeriodInsightContent
-from headway_assets.warehouse.schema import PeriodInsight
+from headway_assets.core.warehouse.schema import PeriodInsight
 
 PI = PeriodInsight.__table__.c
 INSIGHT_SORTS: dict[str, SortKey] = {

@@ -11,7 +11,7 @@ from headway_api.db import Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.messages import MessageListParams
-from headway_assets.warehouse.schema import (
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequestMention,
     LabelStatus,

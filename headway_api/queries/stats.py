@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect
 from headway_api.schemas.stats import Interval
-from headway_assets.warehouse.schema import DailyMessageStat
+from headway_assets.core.warehouse.schema import DailyMessageStat
 
 D = DailyMessageStat.__table__.c
 # Longest range per interval, so a series never grows past a few hundred points.

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.sync import ConnectionListParams, SyncRequestListParams, SyncRunListParams
-from headway_assets.warehouse.schema import SkippedItem, SourceConnection, SyncRequest, SyncRun
+from headway_assets.core.warehouse.schema import SkippedItem, SourceConnection, SyncRequest, SyncRun
 
 SR = SyncRequest.__table__.c
 RUN = SyncRun.__table__.c

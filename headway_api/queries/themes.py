@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.schemas.themes import ThemeListParams
-from headway_assets.warehouse.schema import FeatureRequest, Theme
+from headway_assets.core.warehouse.schema import FeatureRequest, Theme
 
 T = Theme.__table__.c
 FR = FeatureRequest.__table__.c

@@ -18,7 +18,7 @@ from headway_api.schemas.common import (
     page_example,
     text_filter,
 )
-from headway_assets.warehouse.schema import SourceKind
+from headway_assets.core.warehouse.schema import SourceKind
 
 _LABEL_EXAMPLE: JsonDict = {
     "status": "labelled",

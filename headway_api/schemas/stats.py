@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import IsoDate
-from headway_assets.warehouse.schema import SourceKind
+from headway_assets.core.warehouse.schema import SourceKind
 
 _COUNTS_EXAMPLE: JsonDict = {"messages": 120, "feedback": 41, "relevant": 18, "mentions": 22}
 _POINT_EXAMPLE: JsonDict = {

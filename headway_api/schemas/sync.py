@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import MAX_ID, IsoDate, ListParams, PageBase, UtcDatetime, check_range, page_example
-from headway_assets.warehouse.schema import SourceKind, SyncRequestStatus, SyncStatus
+from headway_assets.core.warehouse.schema import SourceKind, SyncRequestStatus, SyncStatus
 
 _REQUEST_EXAMPLE: JsonDict = {
     "id": 12,

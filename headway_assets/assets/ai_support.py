@@ -6,11 +6,11 @@ from typing import Any, TypeVar
 import dagster as dg
 from sqlalchemy import insert
 
+from headway_assets.core.warehouse.schema import LlmUsage
 from headway_assets.llm.engine import LlmEngine, TaskStats
 from headway_assets.llm.tracing import flush_traces
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.warehouse.schema import LlmUsage
 
 AI_GROUP = "ai"
 LLM_POOL = "llm"  # bounds LLM-bound steps across all runs (dagster.yaml / `dg` pool limits)

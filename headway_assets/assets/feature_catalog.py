@@ -15,14 +15,8 @@ from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.catalog import CatalogEntry, MentionRecord, build_catalog, entry_stats
-from headway_assets.llm.engine import LlmEngine, LlmFailure
-from headway_assets.llm.schemas import CatalogMatch
-from headway_assets.llm.tasks import MatchInput
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.warehouse.bulk import insert_rows
-from headway_assets.warehouse.schema import (
+from headway_assets.core.warehouse.bulk import insert_rows
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
     FeatureRequestMention,
@@ -30,6 +24,12 @@ from headway_assets.warehouse.schema import (
     Organization,
     utc_now,
 )
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.schemas import CatalogMatch
+from headway_assets.llm.tasks import MatchInput
+from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
+from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.warehouse import WarehouseResource
 
 CHECK_EVERY_MENTION_CATALOGUED = "every_mention_in_one_request"
 

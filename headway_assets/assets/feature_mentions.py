@@ -29,17 +29,10 @@ from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
-from headway_assets.llm.engine import LlmEngine, LlmFailure
-from headway_assets.llm.evidence import locate_quote
-from headway_assets.llm.schemas import MentionDraft, MentionExtraction
-from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource, TaskVersion
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.message import TimeWindow
-from headway_assets.taxonomy import Taxonomy, load_taxonomy
-from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
-from headway_assets.warehouse.schema import (
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.taxonomy import Taxonomy, load_taxonomy
+from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     Message,
     MessageExtraction,
@@ -47,6 +40,13 @@ from headway_assets.warehouse.schema import (
     Organization,
     utc_now,
 )
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.evidence import locate_quote
+from headway_assets.llm.schemas import MentionDraft, MentionExtraction
+from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
+from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
+from headway_assets.resources.llm import LlmResource, TaskVersion
+from headway_assets.resources.warehouse import WarehouseResource
 
 CHECK_QUOTES_ARE_SUBSTRINGS = "evidence_quotes_are_substrings"
 CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED = "every_relevant_message_extracted"

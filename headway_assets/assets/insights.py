@@ -22,15 +22,9 @@ from headway_assets.assets.feature_mentions import feature_mentions, relevant_in
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
-from headway_assets.llm.engine import LlmEngine, LlmFailure
-from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
-from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
-from headway_assets.resources.llm import LlmResource, TaskVersion
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
-from headway_assets.warehouse.schema import (
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
     FeatureRequestMention,
@@ -41,6 +35,12 @@ from headway_assets.warehouse.schema import (
     PeriodInsight,
     utc_now,
 )
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
+from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
+from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
+from headway_assets.resources.llm import LlmResource, TaskVersion
+from headway_assets.resources.warehouse import WarehouseResource
 
 INSIGHT_TEXT_LIMIT = 6_000  # characters of a long message the summariser reads (its relevant chunks first)
 CHECK_EVERY_RELEVANT_MESSAGE_SUMMARISED = "every_relevant_message_summarised"

@@ -25,6 +25,9 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
+from headway_assets.core.message import TimeWindow, content_hash
+from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, OVERSIZED_LIMIT, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
@@ -32,9 +35,6 @@ from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
 from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.message import TimeWindow, content_hash
-from headway_assets.warehouse.bulk import delete_for_messages, insert_rows
-from headway_assets.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 
 CHECK_EVERY_MESSAGE_LABELLED = "every_message_has_outcome"
 # A message whose labelling failed this many runs in a row keeps its failed outcome

@@ -6,8 +6,8 @@ import warnings
 
 import dagster as dg
 
-from headway_assets.settings import get_settings
-from headway_assets.sources.message import TimeWindow
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.settings import get_settings
 
 # Backfill policies are what keep a year of days from becoming a year of runs (DESIGN.md);
 # Dagster still labels the parameter beta, which would warn on every code-location load.

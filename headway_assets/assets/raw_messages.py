@@ -19,18 +19,15 @@ from sqlalchemy import func, select, tuple_
 
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
-from headway_assets.orchestration.jobs import ORG_TAG
-from headway_assets.resources.sources import SourcesResource
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.message import (
+from headway_assets.core.message import (
     NormalisedMessage,
     ReadResult,
     SkippedItem,
     SourceReadError,
     TimeWindow,
 )
-from headway_assets.warehouse.bulk import batches
-from headway_assets.warehouse.ingestion import (
+from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.ingestion import (
     ConnectionInfo,
     WriteStats,
     active_connections,
@@ -39,9 +36,12 @@ from headway_assets.warehouse.ingestion import (
     start_sync_run,
     write_window,
 )
-from headway_assets.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
-from headway_assets.warehouse.schema import Message, SourceKind, SyncStatus
-from headway_assets.warehouse.tenants import store_credentials
+from headway_assets.core.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
+from headway_assets.core.warehouse.schema import Message, SourceKind, SyncStatus
+from headway_assets.core.warehouse.tenants import store_credentials
+from headway_assets.orchestration.jobs import ORG_TAG
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.resources.warehouse import WarehouseResource
 
 OWNERS = ["team:data"]
 INGESTION_GROUP = "ingestion"

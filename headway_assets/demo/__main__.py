@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out
     if out is None:
-        from headway_assets.settings import get_settings
+        from headway_assets.core.settings import get_settings
 
         out = get_settings().demo_dir
     manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Planner, split_sentences
 from headway_assets.demo.corpus import (
@@ -24,7 +25,6 @@ from headway_assets.demo.corpus import (
     FathomData,
     GongData,
 )
-from headway_assets.warehouse.schema import SourceKind
 
 MOMENT_MIX = {
     "feature_request": 0.42,

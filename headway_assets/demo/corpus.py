@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from headway_assets.warehouse.schema import SourceKind
+from headway_assets.core.warehouse.schema import SourceKind
 
 DEFAULT_SEED = 7
 DEFAULT_START = date(2026, 10, 1)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
+from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file, save_taxonomy
+from headway_assets.core.warehouse.schema import ConnectionKind
+from headway_assets.core.warehouse.tenants import upsert_connection, upsert_organization
 from headway_assets.demo.writers import DemoManifest
-from headway_assets.taxonomy import TAXONOMY_DIR, load_taxonomy_file, save_taxonomy
-from headway_assets.warehouse.schema import ConnectionKind
-from headway_assets.warehouse.tenants import upsert_connection, upsert_organization
 
 
 def _stored_path(path: Path, data_dir: Path) -> str:

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
 from headway_assets.demo.corpus import (
     DEFAULT_DAYS,
     DEFAULT_SEED,
@@ -40,7 +41,6 @@ from headway_assets.demo.corpus import (
     SlackWorkspace,
     build_demo_corpus,
 )
-from headway_assets.warehouse.schema import ConnectionKind, SourceKind
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

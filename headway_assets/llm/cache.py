@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from headway_assets.warehouse.database import get_engine, write_transaction
-from headway_assets.warehouse.schema import LlmCacheEntry
+from headway_assets.core.warehouse.database import get_engine, write_transaction
+from headway_assets.core.warehouse.schema import LlmCacheEntry
 
 LOOKUP_BATCH = 500
 

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from headway_assets.core.message import content_hash
+from headway_assets.core.settings import get_settings
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.resources.llm import LlmResource, build_provider
-from headway_assets.settings import get_settings
-from headway_assets.sources.message import content_hash
 
 BLOCK = 500  # texts sent to the engine at a time (progress is reported per block)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from headway_assets.settings import get_settings
+from headway_assets.core.settings import get_settings
 
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded Dagster instance of this checkout (written by `headway`; safe to edit).

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import select
 
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceConnection
 
 # The system Headway replaces synced every 15 minutes; HEADWAY_PERIODIC_SYNC_CRON changes it.
 PERIODIC_SYNC_CRON = os.environ.get("HEADWAY_PERIODIC_SYNC_CRON", "*/15 * * * *")

@@ -27,9 +27,7 @@ from sqlalchemy import Connection, func, select
 
 from headway_assets.assets.feature_mentions import extraction_pending
 from headway_assets.assets.message_labels import pending_filter, relevant_label
-from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.warehouse.schema import (
+from headway_assets.core.warehouse.schema import (
     Message,
     MessageExtraction,
     MessageInsight,
@@ -37,7 +35,9 @@ from headway_assets.warehouse.schema import (
     SyncRun,
     SyncStatus,
 )
-from headway_assets.warehouse.stats import as_date, utc_day
+from headway_assets.core.warehouse.stats import as_date, utc_day
+from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.resources.warehouse import WarehouseResource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -68,7 +68,7 @@ def _partition_tags(first: date, last: date) -> dict[str, str]:
 )
 def sync_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     """Launch pending requests and settle launched ones."""
-    from headway_assets.warehouse.sync_requests import (
+    from headway_assets.core.warehouse.sync_requests import (
         attach_sync_request_run,
         list_launched_sync_requests,
         list_pending_sync_requests,

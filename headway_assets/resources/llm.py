@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
+from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmProvider
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
-from headway_assets.settings import HeadwaySettings, get_settings
 
 DEFAULT_MODELS: dict[str, dict[str, str]] = {
     "anthropic": {

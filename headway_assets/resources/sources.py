@@ -9,14 +9,14 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from headway_assets.settings import get_settings
-from headway_assets.sources.credentials import CredentialsError, decrypt_credentials
+from headway_assets.core.credentials import CredentialsError, decrypt_credentials
+from headway_assets.core.message import ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.settings import get_settings
+from headway_assets.core.warehouse.ingestion import ConnectionInfo
+from headway_assets.core.warehouse.removals import RemovalGuard
+from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
 from headway_assets.sources.exports import ExportOptions, read_export
 from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
-from headway_assets.sources.message import ReadResult, SourceReadError, TimeWindow
-from headway_assets.warehouse.ingestion import ConnectionInfo
-from headway_assets.warehouse.removals import RemovalGuard
-from headway_assets.warehouse.schema import ConnectionKind, SourceKind
 
 
 class SourcesResource(dg.ConfigurableResource):

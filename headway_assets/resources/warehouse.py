@@ -9,8 +9,8 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy import Connection
 
-from headway_assets.settings import get_settings
-from headway_assets.warehouse import database
+from headway_assets.core.settings import get_settings
+from headway_assets.core.warehouse import database
 
 
 class WarehouseResource(dg.ConfigurableResource):

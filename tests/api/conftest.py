@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
-from headway_assets.warehouse.database import migrate
+from headway_assets.core.settings import HeadwaySettings
+from headway_assets.core.warehouse.database import migrate
 from tests.api.support import (
     People,
     Warehouse,

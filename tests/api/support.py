@@ -15,10 +15,10 @@ from sqlalchemy import insert
 from headway_api.core.config import ApiSettings
 from headway_api.core.security import hash_password
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import write_transaction
-from headway_assets.warehouse.schema import (
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.settings import HeadwaySettings
+from headway_assets.core.warehouse.database import write_transaction
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
     FeatureRequestMention,
@@ -34,7 +34,7 @@ from headway_assets.warehouse.schema import (
     Theme,
     User,
 )
-from headway_assets.warehouse.stats import refresh_daily_stats
+from headway_assets.core.warehouse.stats import refresh_daily_stats
 
 JWT_SECRET = "test-secret-" + "k" * 40
 
@@ -360,8 +360,8 @@ def truncate_postgres(url: str) -> None:
     """Empty every table of the test database (its schema stays)."""
     from sqlalchemy import text
 
-    from headway_assets.warehouse.database import get_engine
-    from headway_assets.warehouse.schema import Base
+    from headway_assets.core.warehouse.database import get_engine
+    from headway_assets.core.warehouse.schema import Base
 
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with get_engine(url).begin() as conn:

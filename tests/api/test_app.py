@@ -19,8 +19,8 @@ from sqlalchemy import text
 
 from headway_api.core.config import JWT_SECRET_FILE_NAME, ApiSettings
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
-from headway_assets.warehouse.database import migrate, write_transaction
+from headway_assets.core.settings import HeadwaySettings
+from headway_assets.core.warehouse.database import migrate, write_transaction
 from tests.api.support import JWT_SECRET, People, api_settings, app_client, bearer
 
 
@@ -193,7 +193,7 @@ def test_unexpected_errors_are_a_bare_500(tmp_path: Path) -> None:
     settings = ApiSettings(jwt_secret_key=SecretStr(JWT_SECRET))
     app = create_app(settings, HeadwaySettings(database_url=url, data_dir=tmp_path))
     with TestClient(app, raise_server_exceptions=False) as client:
-        from headway_assets.warehouse.tenants import upsert_organization
+        from headway_assets.core.warehouse.tenants import upsert_organization
 
         with write_transaction(url) as conn:
             upsert_organization(conn, slug="acme", name="Acme")

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from headway_assets.warehouse.database import write_transaction
-from headway_assets.warehouse.schema import Organization, User
+from headway_assets.core.warehouse.database import write_transaction
+from headway_assets.core.warehouse.schema import Organization, User
 from tests.api.support import JWT_SECRET, PASSWORD, People, app_client
 
 UNAUTHENTICATED = {"error": {"code": "not_authenticated", "message": "Not authenticated."}}

@@ -16,9 +16,9 @@ from headway_api.commands import (
     run_users_create,
     run_users_set_active,
 )
-from headway_assets.settings import HeadwaySettings
-from headway_assets.warehouse.database import read_connection
-from headway_assets.warehouse.schema import User
+from headway_assets.core.settings import HeadwaySettings
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.schema import User
 from tests.api.support import People, api_settings, app_client
 
 
@@ -139,7 +139,7 @@ def test_cli_reports_errors_with_exit_code_2(
     monkeypatch.setenv("HEADWAY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("JWT_SECRET_KEY", "cli-secret-" + "c" * 40)
     from headway_api.core.config import get_api_settings
-    from headway_assets.settings import get_settings
+    from headway_assets.core.settings import get_settings
 
     get_settings.cache_clear()
     get_api_settings.cache_clear()

@@ -36,16 +36,16 @@ from sqlalchemy import select
 
 from headway_api.commands import create_user, mint_token
 from headway_api.core.security import TokenCodec
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.schema import Organization
 from headway_assets.definitions import defs
 from headway_assets.demo import DemoManifest, build_demo_corpus, generate_demo
 from headway_assets.demo.seed import seed_demo
 from headway_assets.orchestration.jobs import PIPELINE_JOB
 from headway_assets.orchestration.runner import PipelineRunReport, run_pipeline
-from headway_assets.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.warehouse.schema import Organization
+from headway_assets.testing.fakes.slack_server import FakeSlackServer
 from tests.api.support import app_client, truncate_postgres
 from tests.assets.conftest import resources_for
-from tests.fakes.slack_server import FakeSlackServer
 
 DEMO_START = date(2026, 10, 1)
 # Ten days span two ISO weeks and a month: every kind of period insight, rising asks included.

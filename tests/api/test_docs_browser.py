@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
-from headway_assets.warehouse.database import migrate
+from headway_assets.core.warehouse.database import migrate
 from tests.api.support import JWT_SECRET
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.orchestration.conftest import VENV_BIN, free_port, stop_process

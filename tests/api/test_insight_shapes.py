@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from headway_api.schemas.insights import PeriodInsightOut, PeriodInsightPage
-from headway_assets.warehouse.database import write_transaction
-from headway_assets.warehouse.schema import PeriodInsight
+from headway_assets.core.warehouse.database import write_transaction
+from headway_assets.core.warehouse.schema import PeriodInsight
 from tests.api.support import People, app_client, bearer
 
 WEEK = datetime(2026, 10, 5, tzinfo=UTC)

@@ -11,20 +11,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from headway_assets.demo import build_demo_corpus
-from headway_assets.sources.credentials import decrypt_credentials
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import (
+from headway_assets.core.credentials import decrypt_credentials
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SourceConnection,
     SourceKind,
     User,
 )
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
+from headway_assets.demo import build_demo_corpus
+from headway_assets.testing.fakes.fathom_server import FathomWebhookSender
+from headway_assets.testing.fakes.slack_server import FakeSlackServer
 from tests.api.support import People, app_client, bearer
-from tests.fakes.fathom_server import FathomWebhookSender
-from tests.fakes.slack_server import FakeSlackServer
 
 REDIRECT_URI = "https://headway.example/v1/integrations/slack/callback"
 WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtdGVzdC13ZWJob29rcw=="

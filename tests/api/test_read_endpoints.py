@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
+from headway_assets.core.settings import HeadwaySettings
 from tests.api.support import MARCH, OrgSeed, Warehouse, api_settings, items_of, walk_pages
 
 

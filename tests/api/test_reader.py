@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from headway_api.db import BlockingRunner, Database, PostgresReader
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
+from headway_assets.core.settings import HeadwaySettings
 from tests.api.support import api_settings
 
 SLEEP = text("SELECT pg_sleep(:seconds)")

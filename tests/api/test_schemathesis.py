@@ -34,7 +34,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.openapi import from_dict
 
 from headway_api.main import create_app
-from headway_assets.settings import HeadwaySettings
+from headway_assets.core.settings import HeadwaySettings
 from tests.api.support import Warehouse, api_settings
 
 EXAMPLES = int(os.environ.get("HEADWAY_SCHEMATHESIS_EXAMPLES", "25"))

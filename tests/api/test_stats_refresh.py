@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, text
 
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import DailyMessageStat, FeatureMention, Message, MessageLabel
-from headway_assets.warehouse.stats import UNLABELLED, refresh_daily_stats, stats_days
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import DailyMessageStat, FeatureMention, Message, MessageLabel
+from headway_assets.core.warehouse.stats import UNLABELLED, refresh_daily_stats, stats_days
 from tests.api.support import People
 
 DAY = datetime(2025, 3, 10, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from headway_assets.warehouse import sync_requests
-from headway_assets.warehouse.database import write_transaction
-from headway_assets.warehouse.schema import SourceConnection
+from headway_assets.core.warehouse import sync_requests
+from headway_assets.core.warehouse.database import write_transaction
+from headway_assets.core.warehouse.schema import SourceConnection
 from tests.api.support import People, app_client, bearer
 
 TODAY = datetime.now(UTC).date()

@@ -17,10 +17,9 @@ from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.insights import insights, message_insights
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.llm.chunking import chunk_text
-from headway_assets.sources.message import content_hash
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import (
+from headway_assets.core.message import content_hash
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
     FeatureRequestMention,
@@ -31,6 +30,7 @@ from headway_assets.warehouse.schema import (
     Organization,
     PeriodInsight,
 )
+from headway_assets.llm.chunking import chunk_text
 from tests.assets.conftest import MaterializeFn
 
 DAYS = ["2026-10-05", "2026-10-06", "2026-10-07", "2026-10-08"]

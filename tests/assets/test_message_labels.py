@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.warehouse.database import read_connection
-from headway_assets.warehouse.schema import LlmUsage, Message, MessageLabel
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.schema import LlmUsage, Message, MessageLabel
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer, Fault
+from headway_assets.testing.fakes.otlp_receiver import OTLPReceiver, basic_auth_header
 from tests.assets.conftest import MaterializeFn
-from tests.fakes.headway_responder import headway_responder
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer, Fault
-from tests.fakes.otlp_receiver import OTLPReceiver, basic_auth_header
 
 DAY = "2026-10-14"
 

@@ -13,11 +13,9 @@ import dagster as dg
 from sqlalchemy import select
 
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.demo import DemoManifest
-from headway_assets.sources.exports import ExportOptions, read_export
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import (
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SkippedItem,
@@ -25,7 +23,9 @@ from headway_assets.warehouse.schema import (
     SourceKind,
     SyncRun,
 )
-from headway_assets.warehouse.tenants import upsert_connection
+from headway_assets.core.warehouse.tenants import upsert_connection
+from headway_assets.demo import DemoManifest
+from headway_assets.sources.exports import ExportOptions, read_export
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-07"

@@ -22,19 +22,17 @@ from sqlalchemy import func, select
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.cli import main
-from headway_assets.demo import DemoManifest
-from headway_assets.resources.sources import SourcesResource
-from headway_assets.settings import get_settings
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.removals import (
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.settings import get_settings
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.removals import (
     ALLOW_REMOVALS_TAG,
     RemovalGuard,
     Removals,
     restore_removed_messages,
     review_removals,
 )
-from headway_assets.warehouse.schema import (
+from headway_assets.core.warehouse.schema import (
     Message,
     MessageLabel,
     RemovedMessage,
@@ -43,10 +41,12 @@ from headway_assets.warehouse.schema import (
     SyncRun,
     User,
 )
+from headway_assets.demo import DemoManifest
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 from tests.api.support import app_client, bearer
 from tests.assets.conftest import MaterializeFn
-from tests.fakes.headway_responder import headway_responder
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 
 DAY = "2026-10-07"
 DAY_WINDOW = TimeWindow(datetime(2026, 10, 7, tzinfo=UTC), datetime(2026, 10, 8, tzinfo=UTC))

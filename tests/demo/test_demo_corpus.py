@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
 from headway_assets.demo import (
     DemoManifest,
     DemoManifestError,
@@ -28,7 +29,6 @@ from headway_assets.demo import (
     load_manifest,
 )
 from headway_assets.llm.schemas import TIER1_CATEGORIES
-from headway_assets.warehouse.schema import ConnectionKind, SourceKind
 
 WINDOW_START = datetime(2026, 10, 1, tzinfo=UTC)
 WINDOW_END = WINDOW_START + timedelta(days=30)

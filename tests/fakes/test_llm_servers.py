@@ -27,8 +27,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .json_schema import SchemaError, schema_example, strict_schema_problems, violate_schema
-from .llm_servers import (
+from headway_assets.testing.fakes.json_schema import SchemaError, schema_example, strict_schema_problems, violate_schema
+from headway_assets.testing.fakes.llm_servers import (
     DEFAULT_TEXT_ANSWER,
     FakeAnthropicServer,
     FakeOpenAIServer,
@@ -37,7 +37,7 @@ from .llm_servers import (
     LLMRequest,
     estimate_tokens,
 )
-from .otlp_receiver import OTLPReceiver, basic_auth_header
+from headway_assets.testing.fakes.otlp_receiver import OTLPReceiver, basic_auth_header
 
 MODEL = "claude-test-model"
 OPENAI_MODEL = "gpt-test-model"

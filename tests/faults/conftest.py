@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from headway_assets.warehouse.database import dispose_engines
+from headway_assets.core.warehouse.database import dispose_engines
 from tests.conftest import IN_CI
 from tests.faults.support import free_port
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.ingestion import active_connections
+from headway_assets.core.warehouse.schema import LlmCacheEntry, Message, MessageLabel, SyncRun, SyncStatus
 from headway_assets.resources.sources import SourcesResource
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import read_connection
-from headway_assets.warehouse.ingestion import active_connections
-from headway_assets.warehouse.schema import LlmCacheEntry, Message, MessageLabel, SyncRun, SyncStatus
 
 CHILD = Path(__file__).with_name("pipeline_child.py")
 SOURCES = ("slack", "gmail", "gong", "fathom")
@@ -229,7 +229,7 @@ def poll(condition: Callable[[], bool], timeout: float, every: float = 0.05) -> 
 
 def iter_items(records: Any) -> Iterator[tuple[int, int, str]]:
     """(request index, HTTP status, item text) of every tier-1 item of the recorded LLM requests."""
-    from tests.fakes.headway_responder import task_of, tier1_items
+    from headway_assets.testing.fakes.headway_responder import task_of, tier1_items
 
     for record in records:
         if record.llm_request is None or task_of(record.llm_request) != "tier1":

@@ -21,12 +21,12 @@ from sqlalchemy import select
 
 from headway_assets.assets.message_labels import CHECK_EVERY_MESSAGE_LABELLED, message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.sources.message import content_hash
-from headway_assets.warehouse.database import read_connection
-from headway_assets.warehouse.schema import LabelStatus, MessageLabel
+from headway_assets.core.message import content_hash
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.schema import LabelStatus, MessageLabel
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer, Fault
 from tests.assets.conftest import MaterializeFn
-from tests.fakes.headway_responder import headway_responder
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer, Fault
 from tests.faults.support import iter_items, message_keys
 
 DAY = "2026-10-14"

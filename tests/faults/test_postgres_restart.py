@@ -19,11 +19,11 @@ from sqlalchemy import select
 
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import active_connections
+from headway_assets.core.warehouse.schema import Message, MessageLabel
 from headway_assets.demo import DemoManifest
 from headway_assets.demo.seed import seed_demo
-from headway_assets.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.warehouse.ingestion import active_connections
-from headway_assets.warehouse.schema import Message, MessageLabel
 from tests.assets.conftest import MaterializeFn, resources_for
 from tests.faults.conftest import PrivateCluster
 from tests.faults.support import (

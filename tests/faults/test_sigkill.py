@@ -22,13 +22,13 @@ import pytest
 
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.sources.message import content_hash
-from headway_assets.warehouse.database import read_connection
-from headway_assets.warehouse.ingestion import active_connections
-from headway_assets.warehouse.schema import LabelStatus, Message, MessageLabel
+from headway_assets.core.message import content_hash
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.ingestion import active_connections
+from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 from tests.assets.conftest import MaterializeFn
-from tests.fakes.headway_responder import headway_responder
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 from tests.faults.support import (
     SOURCES,
     ChildRun,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from headway_assets.demo.corpus import build_demo_corpus
-from tests.fakes.fathom_server import DEFAULT_API_KEY, FakeFathomServer, FathomFault, parse_time
+from headway_assets.testing.fakes.fathom_server import DEFAULT_API_KEY, FakeFathomServer, FathomFault, parse_time
 
 
 @pytest.fixture(scope="module")

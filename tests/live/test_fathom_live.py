@@ -1,6 +1,6 @@
 """The Fathom live reader against the local fake API: through the real raw asset, and fault by fault.
 
-Every test runs the real httpx client against `tests/fakes/fathom_server.py`, which serves the
+Every test runs the real httpx client against `headway_assets/testing/fakes/fathom_server.py`, which serves the
 demo corpus's Fathom meetings. Expected messages are computed from the corpus with the export
 parser (`parse_fathom_meeting`) and cross-checked against the corpus's own ground truth.
 """
@@ -29,21 +29,11 @@ from headway_assets.assets.raw_messages import (
     CHECK_WINDOW_COMPLETE,
     RAW_MESSAGE_ASSETS,
 )
-from headway_assets.demo.corpus import DemoCorpus, build_demo_corpus
-from headway_assets.resources.sources import SourcesResource
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.credentials import KEY_ENV, Credentials
-from headway_assets.sources.exports.fathom_meetings import (
-    fathom_meeting_time,
-    parse_fathom_meeting,
-    read_fathom_meetings,
-)
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
-from headway_assets.sources.live.fathom import KEY_REJECTED, TOKEN_REJECTED, FathomLiveReader
-from headway_assets.sources.message import ReadResult, SourceReadError, TimeWindow
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.ingestion import ConnectionInfo
-from headway_assets.warehouse.schema import (
+from headway_assets.core.credentials import KEY_ENV, Credentials
+from headway_assets.core.message import ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import ConnectionInfo
+from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SkippedItem,
@@ -51,8 +41,18 @@ from headway_assets.warehouse.schema import (
     SourceKind,
     SyncRun,
 )
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from tests.fakes.fathom_server import FakeFathomServer, FathomFault
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
+from headway_assets.demo.corpus import DemoCorpus, build_demo_corpus
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.fathom.export import (
+    fathom_meeting_time,
+    parse_fathom_meeting,
+    read_fathom_meetings,
+)
+from headway_assets.sources.fathom.live import KEY_REJECTED, TOKEN_REJECTED, FathomLiveReader
+from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.testing.fakes.fathom_server import FakeFathomServer, FathomFault
 
 RAW_FATHOM = next(a for a in RAW_MESSAGE_ASSETS if a.key.path[-1] == "raw_fathom_messages")
 # Recognisable, so a leak anywhere is found by a plain substring search.
@@ -81,7 +81,7 @@ def credentials_key(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty migrated SQLite warehouse (for tests that need only one backend)."""
-    from headway_assets.warehouse.database import migrate
+    from headway_assets.core.warehouse.database import migrate
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     migrate(url)

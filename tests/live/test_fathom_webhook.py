@@ -12,10 +12,21 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Connection, select
 
+from headway_assets.core.credentials import KEY_ENV
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import (
+    ConnectionInfo,
+    active_connections,
+    finish_sync_run,
+    latest_resume_state,
+    start_sync_run,
+)
+from headway_assets.core.warehouse.schema import ConnectionKind, Message, SourceKind, SyncRun, SyncStatus
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
 from headway_assets.demo.corpus import build_demo_corpus
-from headway_assets.sources.credentials import KEY_ENV
-from headway_assets.sources.exports.fathom_meetings import parse_fathom_meeting
-from headway_assets.sources.live.fathom_webhook import (
+from headway_assets.sources.fathom.export import parse_fathom_meeting
+from headway_assets.sources.fathom.webhook import (
     WebhookConnectionError,
     WebhookPayloadError,
     WebhookVerificationError,
@@ -23,18 +34,7 @@ from headway_assets.sources.live.fathom_webhook import (
     receive_fathom_webhook,
     verify_standard_webhook,
 )
-from headway_assets.sources.message import TimeWindow
-from headway_assets.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.warehouse.ingestion import (
-    ConnectionInfo,
-    active_connections,
-    finish_sync_run,
-    latest_resume_state,
-    start_sync_run,
-)
-from headway_assets.warehouse.schema import ConnectionKind, Message, SourceKind, SyncRun, SyncStatus
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from tests.fakes.fathom_server import FathomWebhookSender, new_webhook_secret, sign_webhook
+from headway_assets.testing.fakes.fathom_server import FathomWebhookSender, new_webhook_secret, sign_webhook
 
 # The Standard Webhooks / svix published test vector: an independent check of the scheme.
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -31,25 +31,11 @@ from headway_assets.assets.raw_messages import (
     CHECK_WINDOW_COMPLETE,
     RAW_MESSAGE_ASSETS,
 )
-from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus
-from headway_assets.demo.writers import mbox_bytes
-from headway_assets.resources.sources import SourcesResource
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.credentials import KEY_ENV, Credentials, decrypt_credentials
-from headway_assets.sources.exports.gmail_mbox import read_gmail_mbox
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
-from headway_assets.sources.live.gmail import (
-    CLIENT_ID_ENV,
-    CLIENT_SECRET_ENV,
-    GmailLiveReader,
-    decode_base64url,
-    message_from_gmail_payload,
-    window_query,
-)
-from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
-from headway_assets.warehouse.database import get_engine, migrate
-from headway_assets.warehouse.ingestion import ConnectionInfo
-from headway_assets.warehouse.schema import (
+from headway_assets.core.credentials import KEY_ENV, Credentials, decrypt_credentials
+from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.warehouse.database import get_engine, migrate
+from headway_assets.core.warehouse.ingestion import ConnectionInfo
+from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SkippedItem,
@@ -58,8 +44,22 @@ from headway_assets.warehouse.schema import (
     SyncRun,
     SyncStatus,
 )
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from tests.fakes.gmail_server import (
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
+from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus
+from headway_assets.demo.writers import mbox_bytes
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.gmail.export import read_gmail_mbox
+from headway_assets.sources.gmail.live import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    GmailLiveReader,
+    decode_base64url,
+    message_from_gmail_payload,
+    window_query,
+)
+from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.testing.fakes.gmail_server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     FakeGmailAccount,

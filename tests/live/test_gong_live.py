@@ -22,17 +22,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.demo.corpus import DemoCorpus, DemoOrgCorpus, build_demo_corpus
-from headway_assets.resources.sources import SourcesResource
-from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.credentials import KEY_ENV, Credentials
-from headway_assets.sources.exports.gong_transcripts import read_gong_transcripts
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
-from headway_assets.sources.live.gong import GongLiveReader
-from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.ingestion import ConnectionInfo, record_hash
-from headway_assets.warehouse.schema import (
+from headway_assets.core.credentials import KEY_ENV, Credentials
+from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import ConnectionInfo, record_hash
+from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SkippedItem,
@@ -40,8 +34,14 @@ from headway_assets.warehouse.schema import (
     SourceKind,
     SyncRun,
 )
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from tests.fakes.gong_server import (
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
+from headway_assets.demo.corpus import DemoCorpus, DemoOrgCorpus, build_demo_corpus
+from headway_assets.resources.sources import SourcesResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.gong.export import read_gong_transcripts
+from headway_assets.sources.gong.live import GongLiveReader
+from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.testing.fakes.gong_server import (
     CALLS,
     DEFAULT_ACCESS_KEY,
     DEFAULT_ACCESS_KEY_SECRET,
@@ -220,7 +220,7 @@ def sync_runs(url: str, connection_id: int | None = None) -> list[Any]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    from headway_assets.warehouse.database import migrate
+    from headway_assets.core.warehouse.database import migrate
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     migrate(url)

@@ -26,15 +26,27 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.core.credentials import KEY_ENV, Credentials, decrypt_credentials
+from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import ConnectionInfo, record_hash
+from headway_assets.core.warehouse.schema import (
+    ConnectionKind,
+    Message,
+    SkippedItem,
+    SourceConnection,
+    SourceKind,
+    SyncRun,
+)
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
 from headway_assets.demo.corpus import DemoCorpus, DemoOrgCorpus, SlackWorkspace, build_demo_corpus
 from headway_assets.demo.writers import slack_export_bytes
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.credentials import KEY_ENV, Credentials, decrypt_credentials
-from headway_assets.sources.exports.slack_export import read_slack_export
 from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
-from headway_assets.sources.live.slack import SlackLiveReader
-from headway_assets.sources.live.slack_oauth import (
+from headway_assets.sources.slack.export import read_slack_export
+from headway_assets.sources.slack.live import SlackLiveReader
+from headway_assets.sources.slack.oauth import (
     READ_SCOPES,
     InstallDeniedError,
     InvalidStateError,
@@ -46,19 +58,7 @@ from headway_assets.sources.live.slack_oauth import (
     install_redirect_url,
     verify_state,
 )
-from headway_assets.sources.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
-from headway_assets.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.warehouse.ingestion import ConnectionInfo, record_hash
-from headway_assets.warehouse.schema import (
-    ConnectionKind,
-    Message,
-    SkippedItem,
-    SourceConnection,
-    SourceKind,
-    SyncRun,
-)
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from tests.fakes.slack_server import ROTATION_EXPIRES_IN, FakeSlackServer
+from headway_assets.testing.fakes.slack_server import ROTATION_EXPIRES_IN, FakeSlackServer
 
 ACME_DAY = "2026-10-02"  # acme: 30 messages across 8 channels, 14 thread replies, 1 to a parent of an earlier day
 OLD_PARENTS_DAY = "2026-10-06"  # acme: 2 replies whose parents were posted on earlier days

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from headway_assets.cli import main
-from headway_assets.settings import get_settings
-from tests.fakes.headway_responder import headway_responder
-from tests.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
+from headway_assets.core.settings import get_settings
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 
 LINES = [
     {"id": 1, "text": "Please add SSO with Okta, we cannot renew the contract without it."},

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from headway_assets.core.message import content_hash
+from headway_assets.core.warehouse.database import migrate
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
@@ -20,10 +22,8 @@ from headway_assets.llm.providers.base import LlmProvider, retry_after_seconds
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
-from headway_assets.sources.message import content_hash
-from headway_assets.warehouse.database import migrate
-from tests.fakes.headway_responder import headway_responder, tier1_items
-from tests.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer, Fault
+from headway_assets.testing.fakes.headway_responder import headway_responder, tier1_items
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer, Fault
 
 TEXTS = [
     "Could you add SSO with Okta? Our IT team will not approve the renewal without it.",

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
-from headway_assets.llm.offline import tasks as offline_tasks
-from headway_assets.llm.offline.extractor import OfflineExtractor, is_transcript
-from headway_assets.llm.offline.matcher import CATALOG_THRESHOLD, match, similarity
-from headway_assets.llm.offline.summariser import OfflineSummariser
-from headway_assets.llm.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
-from headway_assets.llm.offline.titles import clean_sentence, make_title
 from headway_assets.llm.providers.offline_provider import OfflineProvider
 from headway_assets.llm.schemas import (
     CatalogMatch,
@@ -42,9 +38,13 @@ from headway_assets.llm.tasks import (
     match_request,
     tier2_request,
 )
+from headway_assets.offline import tasks as offline_tasks
+from headway_assets.offline.extractor import OfflineExtractor, is_transcript
+from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
+from headway_assets.offline.summariser import OfflineSummariser
+from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
+from headway_assets.offline.titles import clean_sentence, make_title
 from headway_assets.sources.exports import ExportOptions, read_export
-from headway_assets.sources.message import TimeWindow
-from headway_assets.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 
 ACME = load_taxonomy_file(TAXONOMY_DIR / "acme.yaml").listing()
 # A taxonomy that exists in no file: names only, the general case of a real deployment.

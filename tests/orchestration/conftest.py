@@ -26,9 +26,9 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction
 from headway_assets.demo import generate_demo
 from headway_assets.demo.seed import seed_demo
-from headway_assets.warehouse.database import dispose_engines, migrate, write_transaction
 from tests.conftest import POSTGRES_SERVER_URL, REPO_ROOT, _server_unavailable
 
 VENV_BIN = Path(sys.executable).parent

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.schema import Message
 from headway_assets.demo import generate_demo
 from headway_assets.demo.seed import seed_demo
-from headway_assets.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.warehouse.schema import Message
 from tests.conftest import IN_CI, REPO_ROOT
 
 REDIS = ("127.0.0.1", 6379)

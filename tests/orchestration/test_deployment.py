@@ -17,12 +17,12 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 from sqlalchemy import select
 
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
+from headway_assets.core.warehouse.sync_requests import create_sync_request
+from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 from headway_assets.demo import build_demo_corpus
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
-from headway_assets.warehouse.sync_requests import create_sync_request
-from headway_assets.warehouse.tenants import store_credentials, upsert_connection
-from tests.fakes.gong_server import DEFAULT_ACCESS_KEY, DEFAULT_ACCESS_KEY_SECRET, FakeGongServer
+from headway_assets.testing.fakes.gong_server import DEFAULT_ACCESS_KEY, DEFAULT_ACCESS_KEY_SECRET, FakeGongServer
 from tests.orchestration.conftest import DEMO_DAYS, DEMO_START, Deployment
 
 pytestmark = pytest.mark.slow

@@ -15,6 +15,10 @@ from sqlalchemy import select
 
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
+from headway_assets.core.warehouse.sync_requests import create_sync_request
+from headway_assets.core.warehouse.tenants import upsert_connection
 from headway_assets.orchestration.schedules import daily_close, periodic_sync
 from headway_assets.orchestration.sensors import (
     ALERT_WEBHOOK_ENV,
@@ -23,10 +27,6 @@ from headway_assets.orchestration.sensors import (
     sync_requests,
 )
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.warehouse.database import read_connection, write_transaction
-from headway_assets.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
-from headway_assets.warehouse.sync_requests import create_sync_request
-from headway_assets.warehouse.tenants import upsert_connection
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-09"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from headway_assets.cli import main
+from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.exports import DEFAULT_EXPORT_FILENAMES
 from headway_assets.sources.exports.inspect import reason_key
-from headway_assets.warehouse.schema import SourceKind
 from tests.sources.test_read_export_entry import write_corpus
 
 

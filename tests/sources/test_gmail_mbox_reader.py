@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from headway_assets.sources.exports.gmail_mbox import (
+from headway_assets.core.message import (
+    NormalisedMessage,
+    ReadResult,
+    SkippedItem,
+    SourceReadError,
+    TimeWindow,
+)
+from headway_assets.sources.exports.limits import ExportLimits
+from headway_assets.sources.gmail.export import (
     build_gmail_message,
     decode_header_value,
     decode_text_bytes,
@@ -25,14 +33,6 @@ from headway_assets.sources.exports.gmail_mbox import (
     parse_gmail_labels,
     read_gmail_mbox,
     strip_quotes_and_signature,
-)
-from headway_assets.sources.exports.limits import ExportLimits
-from headway_assets.sources.message import (
-    NormalisedMessage,
-    ReadResult,
-    SkippedItem,
-    SourceReadError,
-    TimeWindow,
 )
 from headway_assets.sources.people import Person
 

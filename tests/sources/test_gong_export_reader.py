@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from headway_assets.sources.exports.gong_transcripts import (
+from headway_assets.core.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
+from headway_assets.sources.exports.limits import ExportLimits, ExportTooLargeError
+from headway_assets.sources.gong.export import (
     GongCallError,
     build_gong_message,
     read_gong_transcripts,
 )
-from headway_assets.sources.exports.limits import ExportLimits, ExportTooLargeError
-from headway_assets.sources.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
 
 WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
 DOMAINS = ("acme.example",)

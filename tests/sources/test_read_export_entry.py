@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from headway_assets.core.message import SourceReadError, TimeWindow
+from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.exports import DEFAULT_EXPORT_FILENAMES, ExportOptions, read_export
-from headway_assets.sources.message import SourceReadError, TimeWindow
-from headway_assets.warehouse.schema import SourceKind
 
 WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
 OPTIONS = ExportOptions(

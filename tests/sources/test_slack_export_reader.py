@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from headway_assets.core.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
 from headway_assets.sources.exports.limits import ExportLimits, ExportTooLargeError
-from headway_assets.sources.exports.slack_export import read_slack_export
-from headway_assets.sources.message import ReadResult, SkippedItem, SourceReadError, TimeWindow
+from headway_assets.sources.slack.export import read_slack_export
 
 WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
 DOMAINS = ("acme.example",)

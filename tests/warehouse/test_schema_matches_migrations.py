@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from headway_assets.warehouse.database import get_engine
-from headway_assets.warehouse.schema import Base, Message, RemovedMessage
+from headway_assets.core.warehouse.database import get_engine
+from headway_assets.core.warehouse.schema import Base, Message, RemovedMessage
 
 
 def test_migrated_database_matches_the_models(database_url: str) -> None:

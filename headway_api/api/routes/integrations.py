@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from headway_api.api.deps import Ctx, StateDep
 from headway_api.core.errors import ApiError
 from headway_api.schemas.common import ERROR_RESPONSES, ErrorResponse
-from headway_assets.sources.live.fathom_webhook import (
+from headway_assets.sources.fathom.webhook import (
     WebhookConnectionError,
     WebhookPayloadError,
     WebhookVerificationError,
     receive_fathom_webhook,
 )
-from headway_assets.sources.live.slack_oauth import (
+from headway_assets.sources.slack.oauth import (
     SlackInstallError,
     SlackOAuthSettings,
     complete_install_from_settings,

@@ -37,8 +37,8 @@ from headway_api.schemas.sync import (
     SyncRunListParams,
     SyncRunPage,
 )
-from headway_assets.warehouse import sync_requests
-from headway_assets.warehouse.schema import SourceConnection
+from headway_assets.core.warehouse import sync_requests
+from headway_assets.core.warehouse.schema import SourceConnection
 
 router = APIRouter(tags=["sync"])
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headway_assets.llm.offline import OfflineClassifier
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
 from headway_assets.llm.schemas import (
     InsightBatch,
@@ -23,6 +22,7 @@ from headway_assets.llm.schemas import (
     Tier1BatchItem,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
+from headway_assets.offline import OfflineClassifier
 
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
 OFFLINE_MODEL = "headway-offline-3"
@@ -41,7 +41,7 @@ def answer_task(task: str, payload: Any) -> BaseModel:
         return Tier1Batch(
             labels=[Tier1BatchItem(id=item.id, **label.model_dump()) for item, label in zip(items, labels, strict=True)]
         )
-    from headway_assets.llm.offline import tasks as offline_tasks
+    from headway_assets.offline import tasks as offline_tasks
 
     if task == TIER2:
         return MentionBatch(

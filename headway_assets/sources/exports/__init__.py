@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from headway_assets.sources.exports.fathom_meetings import read_fathom_meetings
-from headway_assets.sources.exports.gmail_mbox import read_gmail_mbox
-from headway_assets.sources.exports.gong_transcripts import read_gong_transcripts
-from headway_assets.sources.exports.slack_export import read_slack_export
-from headway_assets.sources.message import ReadResult, TimeWindow
-from headway_assets.warehouse.schema import SourceKind
+from headway_assets.core.message import ReadResult, TimeWindow
+from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.fathom.export import read_fathom_meetings
+from headway_assets.sources.gmail.export import read_gmail_mbox
+from headway_assets.sources.gong.export import read_gong_transcripts
+from headway_assets.sources.slack.export import read_slack_export
 
 # The file names the demo corpus uses under `data/demo/<org>/`.
 DEFAULT_EXPORT_FILENAMES: dict[SourceKind, str] = {

@@ -20,7 +20,7 @@ from typing import IO, Any, TypeVar, cast
 
 import ijson
 
-from headway_assets.sources.message import SourceReadError
+from headway_assets.core.message import SourceReadError
 
 MIB = 1024 * 1024
 T = TypeVar("T")

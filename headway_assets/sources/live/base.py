@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from headway_assets.sources.credentials import Credentials
-from headway_assets.sources.message import ReadResult, TimeWindow
-from headway_assets.warehouse.ingestion import ConnectionInfo
-from headway_assets.warehouse.schema import SourceKind
+from headway_assets.core.credentials import Credentials
+from headway_assets.core.message import ReadResult, TimeWindow
+from headway_assets.core.warehouse.ingestion import ConnectionInfo
+from headway_assets.core.warehouse.schema import SourceKind
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,10 @@ class LiveReader(ABC):
 # Where each source's reader lives; imported on first use so a vendor SDK problem cannot
 # stop the other sources from loading.
 LIVE_READER_CLASSES: dict[SourceKind, str] = {
-    SourceKind.SLACK: "headway_assets.sources.live.slack:SlackLiveReader",
-    SourceKind.GMAIL: "headway_assets.sources.live.gmail:GmailLiveReader",
-    SourceKind.GONG: "headway_assets.sources.live.gong:GongLiveReader",
-    SourceKind.FATHOM: "headway_assets.sources.live.fathom:FathomLiveReader",
+    SourceKind.SLACK: "headway_assets.sources.slack.live:SlackLiveReader",
+    SourceKind.GMAIL: "headway_assets.sources.gmail.live:GmailLiveReader",
+    SourceKind.GONG: "headway_assets.sources.gong.live:GongLiveReader",
+    SourceKind.FATHOM: "headway_assets.sources.fathom.live:FathomLiveReader",
 }
 
 

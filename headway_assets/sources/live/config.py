@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from headway_assets.sources.message import SourceReadError
+from headway_assets.core.message import SourceReadError
 
 
 def config_number(

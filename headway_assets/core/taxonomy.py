@@ -1,0 +1,194 @@
+"""Each organisation's two-level feedback taxonomy: loaded from YAML, kept in the `themes` table.
+
+File format (see `config/taxonomies/*.yaml`):
+
+    org: acme
+    themes:
+      - path: reporting
+        name: Reporting & exports
+        description: ...
+        sub_themes:
+          - {path: exports, name: Exports, keywords: [pdf, csv]}
+
+A sub-theme's full path is `<theme path>/<sub-theme path>`; tier-2 answers with these paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Connection, delete, insert, select, update
+
+from headway_assets.core.settings import PROJECT_ROOT
+from headway_assets.core.warehouse.schema import Theme
+
+TAXONOMY_DIR = PROJECT_ROOT / "config" / "taxonomies"
+_PATH_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}$")
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class TaxonomyNode:
+    """A theme or a sub-theme."""
+
+    path: str
+    name: str
+    description: str | None = None
+    keywords: tuple[str, ...] = ()
+    parent: str | None = None  # the theme's path, for a sub-theme
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """An organisation's taxonomy: themes and their sub-themes, in file order."""
+
+    org_slug: str
+    nodes: tuple[TaxonomyNode, ...] = field(default_factory=tuple)
+
+    @property
+    def themes(self) -> list[TaxonomyNode]:
+        """Top-level themes."""
+        return [node for node in self.nodes if node.parent is None]
+
+    @property
+    def sub_themes(self) -> list[TaxonomyNode]:
+        """Second-level sub-themes (full paths)."""
+        return [node for node in self.nodes if node.parent is not None]
+
+    def node(self, path: str | None) -> TaxonomyNode | None:
+        """The node at `path`, if any."""
+        return next((node for node in self.nodes if node.path == path), None)
+
+    def theme_of(self, sub_theme_path: str) -> str | None:
+        """The theme path a sub-theme path belongs to."""
+        node = self.node(sub_theme_path)
+        return node.parent if node else None
+
+    def fingerprint(self) -> str:
+        """A hash of the taxonomy: part of the tier-2 cache key, so a changed taxonomy re-extracts."""
+        payload = [(n.path, n.name, n.description, n.keywords) for n in self.nodes]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def listing(self) -> tuple[tuple[str, str], ...]:
+        """(path, name) of every node, as prompts show them."""
+        return tuple((node.path, node.name) for node in self.nodes)
+
+
+def _require(entry: dict[str, Any], key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise TaxonomyError(f"{where}: '{key}' is missing or not a string")
+    return value.strip()
+
+
+def _path(entry: dict[str, Any], where: str) -> str:
+    path = _require(entry, "path", where)
+    if not _PATH_PATTERN.match(path):
+        raise TaxonomyError(f"{where}: path {path!r} must be lower-case letters, digits and dashes")
+    return path
+
+
+def parse_taxonomy(data: Any, *, source: str) -> Taxonomy:
+    """Validate a loaded YAML document into a `Taxonomy`."""
+    if not isinstance(data, dict):
+        raise TaxonomyError(f"{source}: expected a mapping with 'org' and 'themes'")
+    org = _require(data, "org", source)
+    themes = data.get("themes")
+    if not isinstance(themes, list) or not themes:
+        raise TaxonomyError(f"{source}: 'themes' must be a non-empty list")
+    nodes: list[TaxonomyNode] = []
+    for index, theme in enumerate(themes):
+        where = f"{source}: themes[{index}]"
+        if not isinstance(theme, dict):
+            raise TaxonomyError(f"{where}: expected a mapping")
+        theme_path = _path(theme, where)
+        nodes.append(
+            TaxonomyNode(
+                path=theme_path,
+                name=_require(theme, "name", where),
+                description=theme.get("description"),
+                keywords=tuple(str(k).lower() for k in theme.get("keywords", [])),
+            )
+        )
+        for sub_index, sub in enumerate(theme.get("sub_themes") or []):
+            sub_where = f"{where}.sub_themes[{sub_index}]"
+            if not isinstance(sub, dict):
+                raise TaxonomyError(f"{sub_where}: expected a mapping")
+            full_path = f"{theme_path}/{_path(sub, sub_where)}"
+            nodes.append(
+                TaxonomyNode(
+                    path=full_path,
+                    name=_require(sub, "name", sub_where),
+                    description=sub.get("description"),
+                    keywords=tuple(str(k).lower() for k in sub.get("keywords", [])),
+                    parent=theme_path,
+                )
+            )
+    paths = [node.path for node in nodes]
+    duplicates = sorted({p for p in paths if paths.count(p) > 1})
+    if duplicates:
+        raise TaxonomyError(f"{source}: duplicate paths {duplicates}")
+    return Taxonomy(org_slug=org, nodes=tuple(nodes))
+
+
+def load_taxonomy_file(path: Path) -> Taxonomy:
+    """Read and validate a taxonomy YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaxonomyError(f"{path}: no such taxonomy file") from None
+    except yaml.YAMLError as error:
+        raise TaxonomyError(f"{path}: not valid YAML ({error})") from None
+    return parse_taxonomy(data, source=str(path))
+
+
+def save_taxonomy(conn: Connection, *, org_id: int, taxonomy: Taxonomy) -> None:
+    """Make the `themes` table hold exactly this taxonomy for the org (ids of kept paths stay)."""
+    existing = {row.path: row.id for row in conn.execute(select(Theme.path, Theme.id).where(Theme.org_id == org_id))}
+    wanted = {node.path for node in taxonomy.nodes}
+    stale = [theme_id for path, theme_id in existing.items() if path not in wanted]
+    if stale:
+        conn.execute(delete(Theme).where(Theme.id.in_(stale)))
+    ids: dict[str, int] = {path: theme_id for path, theme_id in existing.items() if path in wanted}
+    for node in sorted(taxonomy.nodes, key=lambda n: n.parent is not None):  # themes before sub-themes
+        values = {
+            "name": node.name,
+            "description": node.description,
+            "keywords": {"keywords": list(node.keywords)},
+            "parent_id": ids[node.parent] if node.parent else None,
+        }
+        if node.path in ids:
+            conn.execute(update(Theme).where(Theme.id == ids[node.path]).values(**values))
+        else:
+            result = conn.execute(insert(Theme).values(org_id=org_id, path=node.path, **values).returning(Theme.id))
+            ids[node.path] = int(result.scalar_one())
+
+
+def load_taxonomy(conn: Connection, *, org_id: int, org_slug: str) -> Taxonomy:
+    """The org's taxonomy as stored in the warehouse (empty when none was configured)."""
+    rows = conn.execute(
+        select(Theme.path, Theme.name, Theme.description, Theme.keywords, Theme.parent_id, Theme.id)
+        .where(Theme.org_id == org_id)
+        .order_by(Theme.id)
+    ).all()
+    paths = {row.id: row.path for row in rows}
+    nodes = [
+        TaxonomyNode(
+            path=row.path,
+            name=row.name,
+            description=row.description,
+            keywords=tuple((row.keywords or {}).get("keywords", [])),
+            parent=paths.get(row.parent_id) if row.parent_id else None,
+        )
+        for row in rows
+    ]
+    return Taxonomy(org_slug=org_slug, nodes=tuple(nodes))

@@ -1,0 +1,613 @@
+"""The warehouse tables. The pipeline owns this schema; the read API imports it and only reads.
+
+One code path for SQLite and PostgreSQL: portable column types, with JSONB and BIGINT
+swapped in on PostgreSQL through variants, and timestamps always stored and returned as UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so Alembic migrations are the same on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# An auto-incrementing 64-bit key on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC and come back marked UTC.
+    Naive datetimes are refused on the way in, because guessing their zone loses data.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column; attach a time zone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class SourceKind(enum.StrEnum):
+    """The conversation sources Headway reads."""
+
+    SLACK = "slack"
+    GMAIL = "gmail"
+    GONG = "gong"
+    FATHOM = "fathom"
+
+
+class ConnectionKind(enum.StrEnum):
+    """How a connection reaches its data: a file export on disk or the vendor's live API."""
+
+    EXPORT = "export"
+    API = "api"
+
+
+class SyncStatus(enum.StrEnum):
+    """Outcome of one connection's sync of one window."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"  # finished, but some items were skipped
+    INCOMPLETE = "incomplete"  # stopped early at a cap; the next run continues
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata and naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JsonDocument, datetime: UtcDateTime}
+
+
+class Organization(Base):
+    """A customer of Headway (a tenant). Every other row carries its `org_id`."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SourceConnection(Base):
+    """One way into one source for one organisation (an export file, or a live account)."""
+
+    __tablename__ = "source_connections"
+    __table_args__ = (UniqueConstraint("org_id", "source", "name"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default=ConnectionKind.EXPORT.value)
+    name: Mapped[str] = mapped_column(String(200))
+    # Non-secret settings: export path, channels, base URL. Secrets never go here.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Encrypted credentials (tokens, keys); only the connector decrypts them.
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class MessageFields:
+    """The columns of a message that `messages` and its archive `removed_messages` both hold.
+
+    One declaration for both tables, so a column added to messages is archived (and restored) too.
+    """
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    author_is_internal: Mapped[bool | None] = mapped_column(Boolean)
+    customer: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column()
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_length: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of every ingested field: a re-sync rewrites a row only when this changes, so
+    # re-materialising a partition leaves identical rows.
+    record_hash: Mapped[str] = mapped_column(String(64))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+
+
+class Message(MessageFields, Base):
+    """One customer message, normalised across sources. Unique on (org, source, external id)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("org_id", "source", "external_id"),
+        Index("ix_messages_source_sent_at", "source", "sent_at"),
+        Index("ix_messages_org_sent_at_id", "org_id", "sent_at", "id"),
+        Index("ix_messages_org_thread", "org_id", "thread_id"),
+        # Keyset pagination of the read API's message list filtered by source or by customer.
+        Index("ix_messages_org_source_sent_at_id", "org_id", "source", "sent_at", "id"),
+        Index("ix_messages_org_customer_sent_at_id", "org_id", "customer", "sent_at", "id"),
+        # The read API's text search (ILIKE) on PostgreSQL: a trigram index (migration 0003 creates
+        # the pg_trgm extension). SQLite has no trigram index; there the index is an empty partial
+        # one, so both backends declare the same schema.
+        Index(
+            "ix_messages_text_trgm",
+            "text",
+            postgresql_using="gin",
+            postgresql_ops={"text": "gin_trgm_ops"},
+            sqlite_where=false(),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("source_connections.id", ondelete="SET NULL"), index=True
+    )
+    ingested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SyncRun(Base):
+    """Sync history: one row per connection per materialisation of a raw partition (or range)."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_org_started", "org_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("source_connections.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[datetime] = mapped_column()
+    window_end: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=SyncStatus.RUNNING.value)
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    messages_read: Mapped[int] = mapped_column(Integer, default=0)
+    messages_written: Mapped[int] = mapped_column(Integer, default=0)
+    messages_removed: Mapped[int] = mapped_column(Integer, default=0)
+    # Stored messages this read did not return but that were kept: the removal guard held them,
+    # or the read skipped items (it may not have seen them). `error` says which and what to do.
+    messages_held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    items_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Where a capped run stopped, so the next run resumes there (live connectors).
+    resume_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SkippedItem(Base):
+    """An item a sync could not ingest, with where it was and why. Never silently dropped."""
+
+    __tablename__ = "skipped_items"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    sync_run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RemovedMessage(MessageFields, Base):
+    """A message removed from `messages` because a complete read no longer returned it: the whole
+    row (with its original id), when, by which run and why.
+
+    An archive rather than a `removed_at` column on `messages`, so every query of the read API
+    and the AI assets stays as it is and only ever sees live messages. A removal moves the row
+    here in the transaction that deletes it; `headway messages restore` moves it back (with its
+    original id when that is free). The message's labels and mentions cascade away with the
+    delete; re-labelling a restored message costs nothing while the model and prompt are
+    unchanged, because LLM answers are cached by content hash (`headway_assets.llm.cache`).
+    """
+
+    __tablename__ = "removed_messages"
+    __table_args__ = (
+        Index("ix_removed_messages_run", "removed_by_dagster_run_id"),
+        Index("ix_removed_messages_connection_sent_at", "connection_id", "sent_at"),
+        Index("ix_removed_messages_org_source_external", "org_id", "source", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    # The row as it was in `messages`; `message_id` is its id there.
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("source_connections.id", ondelete="SET NULL"))
+    ingested_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    # The removal.
+    removed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    removed_by_dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    removed_by_sync_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    # Set when restored; the id it got back (its original one unless that was taken).
+    restored_at: Mapped[datetime | None] = mapped_column(default=None)
+    restored_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+# --- Taxonomy -------------------------------------------------------------------------------
+
+
+class Theme(Base):
+    """A node of an organisation's two-level feedback taxonomy (a theme, or a sub-theme of one)."""
+
+    __tablename__ = "themes"
+    __table_args__ = (UniqueConstraint("org_id", "path"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"))
+    # "reporting" for a theme, "reporting/pdf-export" for a sub-theme: stable across reloads.
+    path: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- AI pipeline ----------------------------------------------------------------------------
+
+
+class LabelStatus(enum.StrEnum):
+    """The tier-1 outcome of a message. Every message of a materialised day has one."""
+
+    LABELLED = "labelled"
+    SKIPPED_OVERSIZED = "skipped_oversized"
+    SKIPPED_EMPTY = "skipped_empty"
+    FAILED = "failed"
+
+
+class MessageLabel(Base):
+    """Tier-1: is the message product feedback, what kind, and how relevant (one row a message)."""
+
+    __tablename__ = "message_labels"
+    __table_args__ = (
+        Index("ix_message_labels_org_category", "org_id", "category"),
+        Index("ix_message_labels_org_relevance", "org_id", "relevance"),
+    )
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # The message text this label was computed from: a changed message is labelled again.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    is_feedback: Mapped[bool | None] = mapped_column(Boolean)
+    category: Mapped[str | None] = mapped_column(String(32))
+    relevance: Mapped[int | None] = mapped_column(Integer)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=1)
+    best_chunk: Mapped[int | None] = mapped_column(Integer)
+    # Per chunk of a long message: {"chunks": [{"index", "start", "end", "category", "relevance"}]};
+    # the message insight reads the relevant chunks first from here.
+    chunks: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    # Runs that tried this content; a failed label is retried until this reaches the limit.
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    labelled_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LlmCacheEntry(Base):
+    """A validated LLM result, keyed so that the same work is never paid for twice."""
+
+    __tablename__ = "llm_cache"
+    __table_args__ = (UniqueConstraint("task", "prompt_version", "model", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(32))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column()
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class MessageExtraction(Base):
+    """Tier-2 bookkeeping per relevant message: extracted from which content, with what outcome.
+
+    A message is due for (re-)extraction when it has no row, its text or the org's taxonomy
+    changed since, or its last attempt failed (up to a retry limit).
+    """
+
+    __tablename__ = "message_extractions"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    taxonomy_fingerprint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))  # extracted | failed
+    mention_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_quotes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    extracted_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeatureMention(Base):
+    """Tier-2: one structured ask found in a relevant message, with its verbatim evidence."""
+
+    __tablename__ = "feature_mentions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "ordinal"),
+        Index("ix_feature_mentions_org_sent_at", "org_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)  # position among the message's mentions
+    source: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column()  # the message's, copied for day-partition writes
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    problem_statement: Mapped[str | None] = mapped_column(Text)
+    desired_outcome: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    urgency: Mapped[str] = mapped_column(String(16))
+    sentiment: Mapped[str] = mapped_column(String(16))
+    theme: Mapped[str | None] = mapped_column(String(200))
+    sub_theme: Mapped[str | None] = mapped_column(String(200))
+    customer: Mapped[str | None] = mapped_column(String(255))
+    evidence_quote: Mapped[str] = mapped_column(Text)
+    evidence_start: Mapped[int] = mapped_column(Integer)  # offset of the quote in the message text
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeatureRequest(Base):
+    """A canonical, de-duplicated feature request of the catalogue."""
+
+    __tablename__ = "feature_requests"
+    __table_args__ = (
+        UniqueConstraint("org_id", "key"),
+        Index("ix_feature_requests_org_mentions", "org_id", "mention_count", "id"),
+        Index("ix_feature_requests_org_last_seen", "org_id", "last_seen", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # Derived from the first mention, so the same request keeps its key across rebuilds.
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    theme: Mapped[str | None] = mapped_column(String(200))
+    sub_theme: Mapped[str | None] = mapped_column(String(200))
+    mention_count: Mapped[int] = mapped_column(Integer)
+    customer_count: Mapped[int] = mapped_column(Integer)
+    customers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"names": [...]}
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"slack": 3, "gong": 1}
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    mentions_last_7d: Mapped[int] = mapped_column(Integer, default=0)
+    mentions_prev_7d: Mapped[int] = mapped_column(Integer, default=0)
+    trend: Mapped[str] = mapped_column(String(16), default="steady")  # new | rising | steady | falling
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeatureRequestMention(Base):
+    """Which mentions make up a feature request, and how each was matched."""
+
+    __tablename__ = "feature_request_mentions"
+
+    feature_request_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    mention_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_mentions.id", ondelete="CASCADE"), primary_key=True, unique=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    match_method: Mapped[str] = mapped_column(String(24))  # new | title_similarity | ai_match
+    match_score: Mapped[float] = mapped_column(Float)
+
+
+class MessageInsight(Base):
+    """Per-message insight for a relevant message: summary, sentiment, key topics."""
+
+    __tablename__ = "message_insights"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    key_topics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"topics": [...]}
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class PeriodInsight(Base):
+    """An organisation's insights for one period (a week or a month): top, new and rising asks."""
+
+    __tablename__ = "period_insights"
+    __table_args__ = (
+        UniqueConstraint("org_id", "period", "period_start"),
+        Index("ix_period_insights_org_start", "org_id", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(8))  # week | month
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    headline: Mapped[str] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LlmUsage(Base):
+    """LLM spend per asset, partition and run: what the data team tunes cost with."""
+
+    __tablename__ = "llm_usage"
+    __table_args__ = (Index("ix_llm_usage_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(100))
+    partition: Mapped[str | None] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    cache_hits: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- Read API -------------------------------------------------------------------------------
+
+
+class User(Base):
+    """A person (or service client) of the read API; belongs to exactly one organisation."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    hashed_password: Mapped[str | None] = mapped_column(Text)  # None: a service client (token only)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SyncRequestStatus(enum.StrEnum):
+    """Life of an on-demand sync request, from the API to a Dagster run."""
+
+    PENDING = "pending"
+    LAUNCHED = "launched"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class SyncRequest(Base):
+    """An on-demand sync asked for through the API; a Dagster sensor launches its run."""
+
+    __tablename__ = "sync_requests"
+    __table_args__ = (
+        Index("ix_sync_requests_status", "status", "id"),
+        Index("ix_sync_requests_org_created", "org_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default=SyncRequestStatus.PENDING.value)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    launched_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DailyMessageStat(Base):
+    """Message counts per organisation, UTC day, source and tier-1 category: the dashboards' stats.
+
+    Pre-aggregated so the read API's stats endpoint never scans the messages table;
+    `headway_assets.core.warehouse.stats.refresh_daily_stats` rewrites the days the pipeline touched.
+    """
+
+    __tablename__ = "daily_message_stats"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The tier-1 category, or "unlabelled" for messages without a labelled outcome yet.
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    feedback_count: Mapped[int] = mapped_column(Integer, default=0)
+    relevant_count: Mapped[int] = mapped_column(Integer, default=0)  # relevance >= the tier-2 threshold
+    mention_count: Mapped[int] = mapped_column(Integer, default=0)  # tier-2 feature mentions
+    refreshed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class LoginAttempt(Base):
+    """One password sign-in attempt on the read API, kept briefly to rate-limit guessing."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "attempted_at"),
+        Index("ix_login_attempts_client_at", "client_ip", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(320))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = mapped_column(default=utc_now)

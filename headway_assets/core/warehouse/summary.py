@@ -1,0 +1,94 @@
+"""A plain-text summary of what the warehouse holds, per organisation (the demo prints it)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from headway_assets.core.warehouse.database import read_connection
+from headway_assets.core.warehouse.schema import (
+    FeatureMention,
+    FeatureRequest,
+    Message,
+    MessageInsight,
+    MessageLabel,
+    Organization,
+    PeriodInsight,
+    SkippedItem,
+    SyncRun,
+)
+
+
+def warehouse_summary(url: str) -> list[str]:
+    """Lines like `acme: 932 messages (slack 539, gmail 306, ...)`, then the AI tiers' counts."""
+    lines: list[str] = []
+    with read_connection(url) as conn:
+        orgs = conn.execute(select(Organization.id, Organization.slug, Organization.name).order_by(Organization.id))
+        for org in orgs:
+            by_source: dict[str, int] = dict(
+                conn.execute(
+                    select(Message.source, func.count())
+                    .where(Message.org_id == org.id)
+                    .group_by(Message.source)
+                    .order_by(Message.source)
+                )
+                .tuples()
+                .all()
+            )
+            total = sum(by_source.values())
+            window = conn.execute(
+                select(func.min(Message.sent_at), func.max(Message.sent_at)).where(Message.org_id == org.id)
+            ).one()
+            skipped = conn.execute(
+                select(func.count())
+                .select_from(SkippedItem)
+                .join(SyncRun, SyncRun.id == SkippedItem.sync_run_id)
+                .where(SkippedItem.org_id == org.id)
+                .where(
+                    SyncRun.id.in_(
+                        select(func.max(SyncRun.id)).where(SyncRun.org_id == org.id).group_by(SyncRun.connection_id)
+                    )
+                )
+            ).scalar_one()
+            sources = ", ".join(f"{source} {count}" for source, count in by_source.items())
+            span = f" from {window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}" if window[0] else ""
+            lines.append(
+                f"{org.name} ({org.slug}): {total} messages{span} ({sources}); {skipped} skipped in the last syncs"
+            )
+            labels: dict[str, int] = defaultdict(int)
+            for status, category, count in conn.execute(
+                select(MessageLabel.status, MessageLabel.category, func.count())
+                .where(MessageLabel.org_id == org.id)
+                .group_by(MessageLabel.status, MessageLabel.category)
+            ):
+                labels[category or status] += count
+            if labels:
+                feedback = sum(n for key, n in labels.items() if key not in ("other", "skipped_oversized", "failed"))
+                details = ", ".join(f"{key} {n}" for key, n in sorted(labels.items(), key=lambda kv: -kv[1]))
+                lines.append(f"  tier-1: {sum(labels.values())} labelled, {feedback} feedback ({details})")
+            mentions = conn.execute(
+                select(func.count()).select_from(FeatureMention).where(FeatureMention.org_id == org.id)
+            ).scalar_one()
+            requests = conn.execute(
+                select(func.count()).select_from(FeatureRequest).where(FeatureRequest.org_id == org.id)
+            ).scalar_one()
+            if mentions or requests:
+                lines.append(f"  tier-2: {mentions} feature mentions -> {requests} catalogue requests")
+                top = conn.execute(
+                    select(FeatureRequest.title, FeatureRequest.mention_count, FeatureRequest.customer_count)
+                    .where(FeatureRequest.org_id == org.id)
+                    .order_by(FeatureRequest.mention_count.desc(), FeatureRequest.id)
+                    .limit(5)
+                ).all()
+                for title, count, customers in top:
+                    lines.append(f"    - {title}: {count} mentions from {customers} customers")
+            insights = conn.execute(
+                select(func.count()).select_from(MessageInsight).where(MessageInsight.org_id == org.id)
+            ).scalar_one()
+            periods = conn.execute(
+                select(func.count()).select_from(PeriodInsight).where(PeriodInsight.org_id == org.id)
+            ).scalar_one()
+            if insights or periods:
+                lines.append(f"  insights: {insights} message insights, {periods} period insights")
+    return lines or ["(no organisations yet)"]

@@ -1,0 +1,61 @@
+"""Organisations and their source connections: idempotent set-up used by the demo and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection, SourceKind
+
+
+def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dict[str, Any] | None = None) -> int:
+    """Create the organisation `slug`, or update its name and settings; returns its id."""
+    existing = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one_or_none()
+    values: dict[str, Any] = {"name": name, "settings": settings or {}}
+    if existing is not None:
+        conn.execute(update(Organization).where(Organization.id == existing).values(**values))
+        return int(existing)
+    result = conn.execute(insert(Organization).values(slug=slug, is_active=True, **values).returning(Organization.id))
+    return int(result.scalar_one())
+
+
+def upsert_connection(
+    conn: Connection,
+    *,
+    org_id: int,
+    source: SourceKind,
+    name: str,
+    kind: ConnectionKind,
+    config: dict[str, Any],
+    is_active: bool = True,
+) -> int:
+    """Create or update the connection (`org_id`, `source`, `name`); returns its id."""
+    existing = conn.execute(
+        select(SourceConnection.id).where(
+            SourceConnection.org_id == org_id,
+            SourceConnection.source == source.value,
+            SourceConnection.name == name,
+        )
+    ).scalar_one_or_none()
+    values: dict[str, Any] = {"kind": kind.value, "config": config, "is_active": is_active}
+    if existing is not None:
+        conn.execute(update(SourceConnection).where(SourceConnection.id == existing).values(**values))
+        return int(existing)
+    result = conn.execute(
+        insert(SourceConnection)
+        .values(org_id=org_id, source=source.value, name=name, **values)
+        .returning(SourceConnection.id)
+    )
+    return int(result.scalar_one())
+
+
+def store_credentials(conn: Connection, *, connection_id: int, values: dict[str, Any]) -> None:
+    """Encrypt and store a connection's credentials (after an OAuth install or a token refresh)."""
+    from headway_assets.core.credentials import encrypt_credentials
+
+    conn.execute(
+        update(SourceConnection)
+        .where(SourceConnection.id == connection_id)
+        .values(credentials_encrypted=encrypt_credentials(values))
+    )
