@@ -41,7 +41,7 @@ from headway_assets.offline import OfflineClassifier
 from headway_assets.offline.extractor import OfflineExtractor
 from headway_assets.offline.matcher import match
 from headway_assets.offline.vocab import term_weights
-from headway_assets.sources.exports import ExportOptions, read_export
+from headway_assets.sources.exports.reader import ExportOptions, read_export
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEMO = REPO_ROOT / "data" / "demo"

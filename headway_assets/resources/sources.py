@@ -15,7 +15,7 @@ from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.ingestion import ConnectionInfo
 from headway_assets.core.warehouse.removals import RemovalGuard
 from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
-from headway_assets.sources.exports import ExportOptions, read_export
+from headway_assets.sources.exports.reader import ExportOptions, read_export
 from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
 
 

@@ -44,7 +44,7 @@ from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
 from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
 from headway_assets.offline.titles import clean_sentence, make_title
-from headway_assets.sources.exports import ExportOptions, read_export
+from headway_assets.sources.exports.reader import ExportOptions, read_export
 
 ACME = load_taxonomy_file(TAXONOMY_DIR / "acme.yaml").listing()
 # A taxonomy that exists in no file: names only, the general case of a real deployment.
