@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,9 +38,10 @@ class HeadwaySettings(BaseSettings):
         description="Messages of one day a sync may always remove, whatever the share (small days).",
     )
 
-    llm_provider: Literal["offline", "anthropic", "openai"] = Field(
+    llm_provider: str = Field(
         default="offline",
-        description="Which provider labels and extracts: offline (no key), anthropic or openai.",
+        description="Which provider labels and extracts: a name registered in llm/providers/registry.py "
+        "(offline needs no key; anthropic, openai). Checked when the provider is built.",
     )
     llm_base_url: str | None = Field(
         default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."
@@ -94,3 +94,4 @@ class HeadwaySettings(BaseSettings):
 def get_settings() -> HeadwaySettings:
     """The process-wide settings (read once; tests build their own `HeadwaySettings`)."""
     return HeadwaySettings()
+
