@@ -41,7 +41,7 @@ class HeadwaySettings(BaseSettings):
     llm_provider: str = Field(
         default="offline",
         description="Which provider labels and extracts: a name registered in llm/providers/registry.py "
-        "(offline needs no key; anthropic, openai). Checked when the provider is built.",
+        "(offline, the default, needs no key). Checked when the provider is built.",
     )
     llm_base_url: str | None = Field(
         default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."

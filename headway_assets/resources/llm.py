@@ -34,7 +34,8 @@ class LlmResource(dg.ConfigurableResource):
     """Provider, models and limits of the AI tiers. Unset fields fall back to HEADWAY_* settings."""
 
     provider: str | None = Field(
-        default=None, description="A provider registered in llm/providers/registry.py: offline, anthropic, openai…"
+        default=None,
+        description="A provider name registered in llm/providers/registry.py (default: HEADWAY_LLM_PROVIDER).",
     )
     base_url: str | None = Field(default=None, description="Provider API base URL (proxy or local fake).")
     tier1_model: str | None = None
