@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
-from headway_assets.llm.tasks import MatchCandidate, MatchInput
+from headway_assets.llm.tasks import AI_MATCH, MatchCandidate, MatchInput
 
 TITLE_MATCH = 0.9  # title similarity that joins a request at once
-AI_MATCH = 0.75  # AI match score that links a mention to a request of its sub-theme
 MAX_CANDIDATES = 5  # requests shown to the matcher, most similar first
 TREND_DAYS = 7
 

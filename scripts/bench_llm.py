@@ -96,6 +96,7 @@ def warm_fake_answers(url: str) -> int:
     import functools
 
     import headway_assets.testing.fakes.headway_responder as responder
+    from headway_assets.core.limits import OVERSIZED_CHARS
     from headway_assets.core.taxonomy import load_taxonomy
     from headway_assets.core.warehouse.schema import Organization
     from headway_assets.llm import chunking
@@ -112,7 +113,7 @@ def warm_fake_answers(url: str) -> int:
         }
         rows = conn.execute(select(Message.org_id, Message.source, Message.customer, Message.title, Message.text)).all()
     for row in rows:
-        if len(row.text) > chunking.OVERSIZED_LIMIT:
+        if len(row.text) > OVERSIZED_CHARS:
             continue
         for chunk in chunking.chunk_text(row.text):
             labels[chunk.text] = classifier.classify(chunk.text)

@@ -25,10 +25,11 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
+from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.message import TimeWindow, content_hash
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
-from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, OVERSIZED_LIMIT, chunk_text
+from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
@@ -120,7 +121,7 @@ def pending_messages(
 def sent_chars(message: PendingMessage) -> int:
     """About how many characters of `message` tier-1 sends: its chunks (none when oversized)."""
     length = len(message.text)
-    return 0 if length > OVERSIZED_LIMIT else min(length, MAX_CHUNKS * CHUNK_SIZE)
+    return 0 if length > OVERSIZED_CHARS else min(length, MAX_CHUNKS * CHUNK_SIZE)
 
 
 def count_pending(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
@@ -166,13 +167,13 @@ async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list
     chunked: dict[int, list[tuple[Any, str]]] = {}
     texts: dict[str, str] = {}
     for message in messages:
-        if len(message.text) > OVERSIZED_LIMIT:
+        if len(message.text) > OVERSIZED_CHARS:
             rows.append(
                 _label_row(
                     message,
                     engine,
                     status=LabelStatus.SKIPPED_OVERSIZED.value,
-                    error=f"{len(message.text):,} characters is over the {OVERSIZED_LIMIT:,} limit; not sent",
+                    error=f"{len(message.text):,} characters is over the {OVERSIZED_CHARS:,} limit; not sent",
                 )
             )
             continue

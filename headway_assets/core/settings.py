@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,9 +38,10 @@ class HeadwaySettings(BaseSettings):
         description="Messages of one day a sync may always remove, whatever the share (small days).",
     )
 
-    llm_provider: Literal["offline", "anthropic", "openai"] = Field(
+    llm_provider: str = Field(
         default="offline",
-        description="Which provider labels and extracts: offline (no key), anthropic or openai.",
+        description="Which provider labels and extracts: a name registered in llm/providers/registry.py "
+        "(offline, the default, needs no key). Checked when the provider is built.",
     )
     llm_base_url: str | None = Field(
         default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."
@@ -94,3 +94,32 @@ class HeadwaySettings(BaseSettings):
 def get_settings() -> HeadwaySettings:
     """The process-wide settings (read once; tests build their own `HeadwaySettings`)."""
     return HeadwaySettings()
+
+
+class TracingSettings(BaseSettings):
+    """Where LLM call traces go: Langfuse (through its OpenTelemetry integration) when both keys and
+    its base URL are set, and any OTLP/HTTP collector named by the standard OpenTelemetry variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    langfuse_public_key: SecretStr | None = Field(default=None, validation_alias="LANGFUSE_PUBLIC_KEY")
+    langfuse_secret_key: SecretStr | None = Field(default=None, validation_alias="LANGFUSE_SECRET_KEY")
+    langfuse_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGFUSE_BASE_URL", "LANGFUSE_HOST"),
+        description="Langfuse's base URL (LANGFUSE_HOST is its older name).",
+    )
+    otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", description="Full OTLP/HTTP traces URL."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP base URL; traces go to its /v1/traces.",
+    )
+
+
+def get_tracing_settings() -> TracingSettings:
+    """The tracing settings as the environment says now (not cached: tracing rebuilds its exporters
+    when they change, and reading them costs microseconds next to an LLM call)."""
+    return TracingSettings()

@@ -8,7 +8,6 @@ CHUNK_THRESHOLD = 1_500  # messages longer than this are chunked
 CHUNK_SIZE = 1_200
 CHUNK_OVERLAP = 200
 MAX_CHUNKS = 5
-OVERSIZED_LIMIT = 50_000  # longer messages are not sent at all: status skipped_oversized
 
 
 @dataclass(frozen=True, slots=True)

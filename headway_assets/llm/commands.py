@@ -14,10 +14,17 @@ from typing import Any, TextIO
 from headway_assets.core.message import content_hash
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
+from headway_assets.llm.providers.base import ProviderOptions
+from headway_assets.llm.providers.registry import get_provider_spec, provider_names
 from headway_assets.llm.schemas import Tier1Label
-from headway_assets.resources.llm import LlmResource, build_provider
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 
 BLOCK = 500  # texts sent to the engine at a time (progress is reported per block)
+
+
+def _provider_help() -> str:
+    names = ", ".join(f"{name} ({get_provider_spec(name).display_name})" for name in provider_names())
+    return f"one of the registered LLM providers: {names} (default: HEADWAY_LLM_PROVIDER)"
 
 
 def _stderr(text: str) -> None:
@@ -28,18 +35,27 @@ def label_texts(
     texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
 ) -> list[Tier1Label | LlmFailure]:
     """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
-    resource = LlmResource(provider=provider) if provider else LlmResource()
     settings = get_settings()
+    spec = get_provider_spec(provider or settings.llm_provider)
+    models = spec.models(
+        {
+            TIER1: settings.tier1_model,
+            TIER2: settings.tier2_model,
+            INSIGHT: settings.insight_model,
+            MATCH: settings.match_model,
+        }
+    )
     outcomes: list[Tier1Label | LlmFailure] = []
 
     async def run() -> None:
-        client = build_provider(
-            resource.provider_name,
-            base_url=settings.llm_base_url,
-            timeout_seconds=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
+        client = spec.build(
+            ProviderOptions(
+                base_url=settings.llm_base_url,
+                timeout_seconds=settings.llm_timeout_seconds,
+                max_retries=settings.llm_max_retries,
+            )
         )
-        config = EngineConfig(models=resource.models(), max_in_flight=settings.llm_max_in_flight)
+        config = EngineConfig(models=models, max_in_flight=settings.llm_max_in_flight)
         engine = LlmEngine(client, config)
         try:
             for start in range(0, len(texts), BLOCK):
@@ -123,7 +139,7 @@ def register_commands(commands: Any) -> None:
     classify = commands.add_parser("classify", help="tier-1 labels for a JSON-lines file of {id, text}")
     classify.add_argument("--input", type=Path, required=True, help="JSON lines with id and text")
     classify.add_argument("--output", type=Path, required=True, help="where to write the labels (JSON lines)")
-    classify.add_argument("--provider", choices=["offline", "anthropic", "openai"], default=None)
+    classify.add_argument("--provider", choices=provider_names(), default=None, help=_provider_help())
     classify.set_defaults(handler=cmd_classify)
 
     evaluate_parser = commands.add_parser("eval", help="measure a provider on a labelled CSV")
@@ -135,7 +151,7 @@ def register_commands(commands: Any) -> None:
         default=None,
         help="raw label -> category: a CSV (label,category) or inline 'bug=bug_report,feature=feature_request'",
     )
-    evaluate_parser.add_argument("--provider", choices=["offline", "anthropic", "openai"], default=None)
+    evaluate_parser.add_argument("--provider", choices=provider_names(), default=None, help=_provider_help())
     evaluate_parser.add_argument(
         "--restrict-to-gold-labels",
         action="store_true",

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
-from headway_assets.llm.providers.base import TokenUsage
+from headway_assets.llm.providers.base import ModelPrice, TokenUsage
+from headway_assets.llm.providers.registry import registered_prices
 
-
-@dataclass(frozen=True)
-class ModelPrice:
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-    cache_read: float
-    cache_write: float
-
-
-# List prices per million tokens at the time of writing; override or extend with
+# List prices per million tokens at the time of writing, as each provider registers them
+# (providers/registry.py); override or extend with
 # HEADWAY_LLM_PRICES='{"model": [input, output, cache_read, cache_write]}'.
-DEFAULT_PRICES: dict[str, ModelPrice] = {
-    "claude-haiku-4-5": ModelPrice(1.00, 5.00, 0.10, 1.25),
-    "claude-sonnet-4-5": ModelPrice(3.00, 15.00, 0.30, 3.75),
-    "claude-opus-4-5": ModelPrice(5.00, 25.00, 0.50, 6.25),
-    "gpt-4.1-mini": ModelPrice(0.40, 1.60, 0.10, 0.40),
-    "gpt-4.1": ModelPrice(2.00, 8.00, 0.50, 2.00),
-    "gpt-4o-mini": ModelPrice(0.15, 0.60, 0.075, 0.15),
-}
+DEFAULT_PRICES: dict[str, ModelPrice] = registered_prices()
 FREE = ModelPrice(0.0, 0.0, 0.0, 0.0)
 
 

@@ -18,6 +18,10 @@ TIER2 = "tier2"
 INSIGHT = "insight"
 MATCH = "match"
 
+# Score at which a match answer links a mention to a catalogue request: the catalogue applies it,
+# and the offline matcher calibrates its scale so that "same request" lands here.
+AI_MATCH = 0.75
+
 PROMPT_VERSIONS: dict[str, str] = {
     TIER1: "tier1-v1",
     TIER2: "tier2-v2",  # v2: the whole relevant message, not its relevant chunks

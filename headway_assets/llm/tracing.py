@@ -1,82 +1,131 @@
-"""OpenTelemetry tracing of every LLM call, exported to Langfuse (OTLP/HTTP) when configured.
+"""OpenTelemetry tracing of every LLM call: to Langfuse through its OpenTelemetry integration, and
+to any OTLP/HTTP collector.
 
 Spans follow the OpenTelemetry GenAI conventions (`gen_ai.*`) and add the attributes Langfuse
-reads for a generation (`langfuse.observation.*`). Exporters:
-- Langfuse, when LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY and LANGFUSE_BASE_URL (or
-  LANGFUSE_HOST) are set: `{base}/api/public/otel/v1/traces` with HTTP Basic auth;
-- any OTLP/HTTP collector named by OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT.
-Keys go into the exporter's headers only: never into span attributes or logs.
+reads for a generation (`langfuse.observation.*`). They are recorded on Headway's own tracer
+provider (never the process-global one), whose exporters come from the tracing settings
+(`core.settings.TracingSettings`):
+- Langfuse, when its public and secret keys and its base URL are set: a `langfuse.Langfuse` client is bound to
+  this tracer provider (`tracer_provider=`), so Langfuse's span processor exports the spans to
+  `{LANGFUSE_BASE_URL or LANGFUSE_HOST}/api/public/otel/v1/traces` with its own auth, filtering
+  and batching;
+- the plain OTLP/HTTP exporter, when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+  OTEL_EXPORTER_OTLP_ENDPOINT names a collector (with or without Langfuse).
+Keys go into the exporters' headers only: never into span attributes or logs.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from headway_assets.core.settings import TracingSettings, get_tracing_settings
 
 SERVICE_NAME = "headway"
 TRACER_NAME = "headway.llm"
+
+
+@dataclass
+class _Tracing:
+    """The tracer provider in use, the settings it was built from, and its Langfuse client."""
+
+    signature: tuple[str | None, ...]
+    provider: TracerProvider
+    langfuse: Any = None  # langfuse.Langfuse, imported only when Langfuse is configured
+
+
 _LOCK = threading.Lock()
-_STATE: dict[str, Any] = {"provider": None, "signature": None}
+_CURRENT: list[_Tracing] = []
 
 
-def langfuse_endpoint() -> tuple[str, dict[str, str]] | None:
-    """Langfuse's OTLP endpoint and auth header from the environment, or None when not configured."""
-    public_key = os.environ.get("LANGFUSE_PUBLIC_KEY")
-    secret_key = os.environ.get("LANGFUSE_SECRET_KEY")
-    base_url = os.environ.get("LANGFUSE_BASE_URL") or os.environ.get("LANGFUSE_HOST")
-    if not (public_key and secret_key and base_url):
-        return None
-    token = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
-    return f"{base_url.rstrip('/')}/api/public/otel/v1/traces", {"Authorization": f"Basic {token}"}
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
-def _signature() -> tuple[str | None, ...]:
-    names = (
-        "LANGFUSE_PUBLIC_KEY",
-        "LANGFUSE_SECRET_KEY",
-        "LANGFUSE_BASE_URL",
-        "LANGFUSE_HOST",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+def _signature(settings: TracingSettings) -> tuple[str | None, ...]:
+    return (
+        _secret(settings.langfuse_public_key),
+        _secret(settings.langfuse_secret_key),
+        settings.langfuse_base_url,
+        settings.otlp_traces_endpoint,
+        settings.otlp_endpoint,
     )
-    return tuple(os.environ.get(name) for name in names)
 
 
-def build_tracer_provider(extra_processors: tuple[SpanProcessor, ...] = ()) -> TracerProvider:
-    """A tracer provider with the exporters the environment asks for (plus `extra_processors`)."""
+def langfuse_configured(settings: TracingSettings) -> bool:
+    """Whether both Langfuse keys and its base URL are set. Without a base URL nothing is sent
+    (Langfuse's SDK would fall back to its cloud, which a test or demo machine must never reach)."""
+    return bool(
+        _secret(settings.langfuse_public_key) and _secret(settings.langfuse_secret_key) and settings.langfuse_base_url
+    )
+
+
+def otlp_traces_endpoint(settings: TracingSettings) -> str | None:
+    """The plain OTLP/HTTP traces URL the settings name, if any (the base endpoint gets `/v1/traces`,
+    as the OpenTelemetry specification says)."""
+    if settings.otlp_traces_endpoint:
+        return settings.otlp_traces_endpoint
+    if settings.otlp_endpoint:
+        return f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
+    return None
+
+
+def _attach_langfuse(provider: TracerProvider, settings: TracingSettings) -> Any:
+    """A Langfuse client whose span processor exports `provider`'s spans to Langfuse."""
+    from langfuse import Langfuse
+
+    return Langfuse(
+        public_key=_secret(settings.langfuse_public_key),
+        secret_key=_secret(settings.langfuse_secret_key),
+        base_url=(settings.langfuse_base_url or "").rstrip("/"),
+        tracer_provider=provider,
+    )
+
+
+def _release_langfuse() -> None:
+    """Shut down the Langfuse client(s) of this process and forget them.
+
+    Langfuse keeps one client per public key for the process's lifetime; a rebuild (new base URL
+    or secret under the same key) must drop the old one, or the new tracer provider would get
+    none. Headway creates no other Langfuse client, so resetting them all is ours to do."""
+    from langfuse._client.resource_manager import LangfuseResourceManager
+
+    LangfuseResourceManager.reset()
+
+
+def _build(settings: TracingSettings) -> _Tracing:
+    """A tracer provider exporting where `settings` ask, with its Langfuse client if any."""
     provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
-    langfuse = langfuse_endpoint()
-    if langfuse is not None:
-        endpoint, headers = langfuse
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, headers=headers)))
-    if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    for processor in extra_processors:
-        provider.add_span_processor(processor)
-    return provider
+    langfuse = _attach_langfuse(provider, settings) if langfuse_configured(settings) else None
+    endpoint = otlp_traces_endpoint(settings)
+    if endpoint is not None:
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    return _Tracing(signature=_signature(settings), provider=provider, langfuse=langfuse)
 
 
 def get_tracer_provider() -> TracerProvider:
-    """The process's tracer provider, rebuilt when the exporter environment changed."""
+    """The process's tracer provider, rebuilt when the tracing settings changed."""
+    settings = get_tracing_settings()
+    signature = _signature(settings)
     with _LOCK:
-        signature = _signature()
-        provider: TracerProvider | None = _STATE["provider"]
-        if provider is None or _STATE["signature"] != signature:
-            if provider is not None:
-                provider.shutdown()
-            provider = build_tracer_provider()
-            _STATE.update(provider=provider, signature=signature)
-        return provider
+        if _CURRENT and _CURRENT[0].signature == signature:
+            return _CURRENT[0].provider
+        if _CURRENT:
+            old = _CURRENT.pop()
+            old.provider.shutdown()  # exports what it still holds, to where it was meant to go
+            if old.langfuse is not None:
+                _release_langfuse()
+        _CURRENT.append(_build(settings))
+        return _CURRENT[0].provider
 
 
 def get_tracer() -> trace.Tracer:
@@ -86,9 +135,10 @@ def get_tracer() -> trace.Tracer:
 
 def flush_traces(timeout_millis: int = 10_000) -> None:
     """Export buffered spans now (end of an asset run or an API request batch)."""
-    provider: TracerProvider | None = _STATE["provider"]
-    if provider is not None:
-        provider.force_flush(timeout_millis)
+    with _LOCK:
+        current = _CURRENT[0] if _CURRENT else None
+    if current is not None:
+        current.provider.force_flush(timeout_millis)
 
 
 @contextmanager

@@ -13,18 +13,9 @@ from pydantic import Field
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
-from headway_assets.llm.providers.base import LlmProvider
+from headway_assets.llm.providers.base import ProviderOptions
+from headway_assets.llm.providers.registry import build_provider, get_provider_spec
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
-
-DEFAULT_MODELS: dict[str, dict[str, str]] = {
-    "anthropic": {
-        TIER1: "claude-haiku-4-5",
-        TIER2: "claude-sonnet-4-5",
-        INSIGHT: "claude-haiku-4-5",
-        MATCH: "claude-haiku-4-5",
-    },
-    "openai": {TIER1: "gpt-4.1-mini", TIER2: "gpt-4.1", INSIGHT: "gpt-4.1-mini", MATCH: "gpt-4.1-mini"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,27 +30,13 @@ class TaskVersion:
         return model != self.model or prompt_version != self.prompt_version
 
 
-def build_provider(name: str, *, base_url: str | None, timeout_seconds: float, max_retries: int) -> LlmProvider:
-    """The provider called `name`; API keys come from ANTHROPIC_API_KEY / OPENAI_API_KEY."""
-    if name == "anthropic":
-        from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(base_url=base_url, timeout_seconds=timeout_seconds, max_retries=max_retries)
-    if name == "openai":
-        from headway_assets.llm.providers.openai_provider import OpenAIProvider
-
-        return OpenAIProvider(base_url=base_url, timeout_seconds=timeout_seconds, max_retries=max_retries)
-    if name == "offline":
-        from headway_assets.llm.providers.offline_provider import OfflineProvider
-
-        return OfflineProvider()
-    raise ValueError(f"unknown LLM provider {name!r}: set HEADWAY_LLM_PROVIDER to offline, anthropic or openai")
-
-
 class LlmResource(dg.ConfigurableResource):
     """Provider, models and limits of the AI tiers. Unset fields fall back to HEADWAY_* settings."""
 
-    provider: str | None = Field(default=None, description="offline, anthropic or openai.")
+    provider: str | None = Field(
+        default=None,
+        description="A provider name registered in llm/providers/registry.py (default: HEADWAY_LLM_PROVIDER).",
+    )
     base_url: str | None = Field(default=None, description="Provider API base URL (proxy or local fake).")
     tier1_model: str | None = None
     tier2_model: str | None = None
@@ -97,18 +74,14 @@ class LlmResource(dg.ConfigurableResource):
     def models(self) -> dict[str, str]:
         """The model per task in effect."""
         settings = self._settings()
-        name = self.provider_name
-        if name == "offline":
-            from headway_assets.llm.providers.offline_provider import OFFLINE_MODEL
-
-            return dict.fromkeys((TIER1, TIER2, INSIGHT, MATCH), OFFLINE_MODEL)
-        defaults = DEFAULT_MODELS[name]
-        return {
-            TIER1: self.tier1_model or settings.tier1_model or defaults[TIER1],
-            TIER2: self.tier2_model or settings.tier2_model or defaults[TIER2],
-            INSIGHT: self.insight_model or settings.insight_model or defaults[INSIGHT],
-            MATCH: self.match_model or settings.match_model or defaults[MATCH],
-        }
+        return get_provider_spec(self.provider_name).models(
+            {
+                TIER1: self.tier1_model or settings.tier1_model,
+                TIER2: self.tier2_model or settings.tier2_model,
+                INSIGHT: self.insight_model or settings.insight_model,
+                MATCH: self.match_model or settings.match_model,
+            }
+        )
 
     def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
         """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is
@@ -135,9 +108,11 @@ class LlmResource(dg.ConfigurableResource):
         settings = self._settings()
         provider = build_provider(
             self.provider_name,
-            base_url=self.base_url or settings.llm_base_url,
-            timeout_seconds=self.timeout_seconds or settings.llm_timeout_seconds,
-            max_retries=self.max_retries if self.max_retries is not None else settings.llm_max_retries,
+            ProviderOptions(
+                base_url=self.base_url or settings.llm_base_url,
+                timeout_seconds=self.timeout_seconds or settings.llm_timeout_seconds,
+                max_retries=self.max_retries if self.max_retries is not None else settings.llm_max_retries,
+            ),
         )
         config = EngineConfig(
             models=self.models(),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -44,6 +46,25 @@ class TokenUsage:
         self.output_tokens += other.output_tokens
         self.cache_read_tokens += other.cache_read_tokens
         self.cache_write_tokens += other.cache_write_tokens
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """What the configuration may say about how to reach a provider (remote providers use it)."""
+
+    base_url: str | None = None
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
 
 
 @dataclass
@@ -140,6 +161,11 @@ class LlmProvider(ABC):
     #: Whether several short items may share one call (LLMs: yes, to save calls and tokens).
     supports_batching: bool = True
 
+    @classmethod
+    def from_options(cls, options: ProviderOptions) -> LlmProvider:
+        """The provider built from the configuration (the default needs none of it)."""
+        return cls()
+
     @abstractmethod
     async def generate(self, request: LlmRequest, model: str) -> LlmResponse:
         """Answer `request` with `model`, validated against `request.output_model`.
@@ -149,6 +175,118 @@ class LlmProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release clients and connections."""
+
+
+@dataclass
+class VendorAnswer:
+    """What a remote provider read from its vendor's reply, before the shared checks.
+
+    `refusal` is the text to keep when the model refused; `problem` says why no structured
+    `data` could be read (no tool call, not JSON, no choices)."""
+
+    usage: TokenUsage
+    model: str
+    completion_text: str = ""
+    finish_reason: str = ""
+    truncated: bool = False
+    refusal: str | None = None
+    data: Any = None
+    problem: str | None = None
+
+
+class RemoteProvider(LlmProvider):
+    """The body both vendor SDKs share (Anthropic's and OpenAI's are generated alike): client
+    construction, the mapping of SDK errors onto `LlmError`s, and the refusal, truncation and
+    schema checks. A subclass names its SDK and says how to send one request and read the reply."""
+
+    #: The vendor SDK module (`anthropic`, `openai`): its error classes share names and meaning.
+    sdk: ClassVar[ModuleType]
+    #: How errors name the API when its response body does not match it.
+    api_name: ClassVar[str] = "the API"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_seconds: float = 60.0,
+        max_retries: int = 4,
+    ) -> None:
+        # The SDKs retry 429/5xx themselves with backoff and honour retry-after (-ms).
+        self._client = self._make_client(
+            api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=max_retries
+        )
+
+    @classmethod
+    def from_options(cls, options: ProviderOptions) -> LlmProvider:
+        """The provider with the configured base URL, timeout and retries (keys from the SDK's env)."""
+        return cls(base_url=options.base_url, timeout_seconds=options.timeout_seconds, max_retries=options.max_retries)
+
+    @abstractmethod
+    def _make_client(self, **settings: Any) -> Any:
+        """The SDK's async client for `api_key`, `base_url`, `timeout` and `max_retries`."""
+
+    @abstractmethod
+    async def _send(self, request: LlmRequest, model: str) -> Any:
+        """One SDK call asking for `request`'s structured answer; returns the SDK's reply."""
+
+    @abstractmethod
+    def _read(self, reply: Any, request: LlmRequest) -> VendorAnswer:
+        """Usage, text and structured data of the SDK's reply."""
+
+    def _error_detail(self, error: Any) -> str:
+        """The vendor's error code or type of an HTTP error, for the outcome's message."""
+        return ""
+
+    def _mapped_error(self, error: Exception) -> LlmError | None:
+        """The `LlmError` an SDK exception stands for, or None when it is not the vendor's."""
+        sdk = self.sdk
+        if isinstance(error, sdk.APITimeoutError | sdk.APIConnectionError):
+            return LlmUnavailableError(f"{self.name}: {type(error).__name__} after retries")
+        if isinstance(error, sdk.APIStatusError):
+            reason = f"{self.name}: HTTP {error.status_code} {self._error_detail(error)}".rstrip()
+            if is_retryable_status(error.status_code):
+                return LlmUnavailableError(reason, retry_after=retry_after_seconds(error.response.headers))
+            return LlmTransportError(reason)
+        if isinstance(error, sdk.APIResponseValidationError):
+            return LlmInvalidOutputError(f"{self.name}: the response body did not match {self.api_name}")
+        if isinstance(error, json.JSONDecodeError | ValueError):
+            return LlmInvalidOutputError(f"{self.name}: unreadable response body ({type(error).__name__})")
+        return None
+
+    async def generate(self, request: LlmRequest, model: str) -> LlmResponse:
+        """Send `request`, then check and validate the structured answer."""
+        try:
+            reply = await self._send(request, model)
+        except Exception as error:
+            mapped = self._mapped_error(error)
+            if mapped is None:
+                raise
+            raise mapped from None
+        answer = self._read(reply, request)
+        usage, completion = answer.usage, answer.completion_text
+        if answer.refusal is not None:
+            raise LlmRefusalError(f"{self.name}: the model refused", usage=usage, completion_text=answer.refusal)
+        if answer.truncated:
+            raise LlmInvalidOutputError(
+                f"{self.name}: answer cut off at max_tokens={request.max_tokens}",
+                usage=usage,
+                completion_text=completion,
+            )
+        if answer.problem is not None:
+            raise LlmInvalidOutputError(f"{self.name}: {answer.problem}", usage=usage, completion_text=completion)
+        parsed = validate_output(request, answer.data, completion, usage)
+        return LlmResponse(
+            parsed=parsed,
+            usage=usage,
+            model=answer.model,
+            completion_text=completion,
+            finish_reason=answer.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.close()
 
 
 def validate_output(request: LlmRequest, data: Any, completion_text: str, usage: TokenUsage) -> BaseModel:

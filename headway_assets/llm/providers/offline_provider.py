@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
+from headway_assets.llm.providers.registry import OFFLINE_MODEL
 from headway_assets.llm.schemas import (
     InsightBatch,
     InsightBatchItem,
@@ -22,10 +23,9 @@ from headway_assets.llm.schemas import (
     Tier1BatchItem,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
-from headway_assets.offline import OfflineClassifier
+from headway_assets.offline import OfflineClassifier, answer
 
-# Part of every cache key: bump when the offline classifier or extractor changes behaviour.
-OFFLINE_MODEL = "headway-offline-3"
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "answer_task"]
 
 
 @lru_cache(maxsize=1)
@@ -41,29 +41,21 @@ def answer_task(task: str, payload: Any) -> BaseModel:
         return Tier1Batch(
             labels=[Tier1BatchItem(id=item.id, **label.model_dump()) for item, label in zip(items, labels, strict=True)]
         )
-    from headway_assets.offline import tasks as offline_tasks
-
     if task == TIER2:
         return MentionBatch(
-            items=[
-                MentionBatchItem(id=item_id, mentions=offline_tasks.answer(TIER2, item).mentions)
-                for item_id, item in payload
-            ]
+            items=[MentionBatchItem(id=item_id, mentions=answer(TIER2, item).mentions) for item_id, item in payload]
         )
     if task == INSIGHT:
         return InsightBatch(
-            items=[
-                InsightBatchItem(id=item_id, **offline_tasks.answer(INSIGHT, item).model_dump())
-                for item_id, item in payload
-            ]
+            items=[InsightBatchItem(id=item_id, **answer(INSIGHT, item).model_dump()) for item_id, item in payload]
         )
     if task == MATCH:
-        return offline_tasks.answer(MATCH, payload)
+        return answer(MATCH, payload)
     raise LlmError(f"the offline provider has no implementation of task {task!r}")
 
 
 class OfflineProvider(LlmProvider):
-    """Rules, lexicons and a small model trained on our own examples (see `llm/offline/`)."""
+    """Rules, lexicons and a small model trained on our own examples (see `headway_assets/offline/`)."""
 
     name = "offline"
     supports_batching = True
