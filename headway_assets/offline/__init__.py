@@ -7,6 +7,7 @@ blocks meant to be reused by the offline tier-2 extractor and insight summariser
 
 from headway_assets.offline.classifier import Evidence, OfflineClassifier, SentenceEvidence
 from headway_assets.offline.cues import CueHit, detect_cues
+from headway_assets.offline.tasks import answer
 from headway_assets.offline.text import PreparedText, Segment, fold, prepare, split_sentences
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "PreparedText",
     "Segment",
     "SentenceEvidence",
+    "answer",
     "detect_cues",
     "fold",
     "prepare",

@@ -18,10 +18,10 @@ from functools import lru_cache
 from typing import Final
 
 from headway_assets.llm.schemas import CatalogMatch
+from headway_assets.llm.tasks import AI_MATCH as CATALOG_THRESHOLD  # the catalogue links a mention at this score
 from headway_assets.llm.tasks import MatchInput
 from headway_assets.offline.vocab import SPECIFIC_WEIGHT, content_terms, related_terms
 
-CATALOG_THRESHOLD: Final = 0.75  # the catalogue links a mention at this score (catalog.AI_MATCH)
 MATCH_THRESHOLD: Final = 0.38  # raw similarity that counts as the same request
 DESCRIPTION_WEIGHT: Final = 0.5
 NAME_CONFLICT_PENALTY: Final = 0.45
