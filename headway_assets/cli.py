@@ -190,8 +190,8 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
 def cmd_inspect_export(args: argparse.Namespace) -> int:
     """Print what the pipeline would make of one export file, as one JSON object; writes nothing."""
     from headway_assets.core.warehouse.schema import SourceKind
-    from headway_assets.sources.exports.reader import ExportOptions
     from headway_assets.sources.exports.inspect import inspect_export
+    from headway_assets.sources.exports.reader import ExportOptions
 
     options = ExportOptions(
         internal_domains=tuple(args.internal_domain or ()), workspace_url=args.workspace_url, mailbox=args.mailbox
@@ -332,13 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--window", type=parse_day_range, help="UTC day sent, or DAY..DAY (inclusive)")
     restore.set_defaults(handler=cmd_restore_messages)
 
-    from headway_assets.llm.commands import register_commands as register_llm_commands
+    from headway_assets.commands.llm import register_commands as register_llm_commands
 
     register_llm_commands(commands)
-
-    from headway_api.commands import register_commands as register_api_commands
-
-    register_api_commands(commands)  # users and tokens of the read API
+    # Other packages (the read API: users, tokens) add theirs through an entry-point group, so
+    # the pipeline never imports headway_api: the dependency points from the API to the CLI.
+    for register in _registered_commands():
+        register(commands)
 
     credentials = commands.add_parser("credentials", help="credential encryption").add_subparsers(
         dest="credentials_command", required=True
@@ -347,6 +347,20 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_new_credentials_key
     )
     return parser
+
+
+COMMANDS_GROUP = "headway.commands"
+
+
+def _registered_commands() -> list[Callable[[Any], None]]:
+    """The `register_commands(subparsers)` functions installed under the `headway.commands` group.
+
+    Sorted by entry-point name so the help text lists them in a stable order. The package must
+    be installed (`./dev setup` installs it editable) for its entry points to be visible.
+    """
+    from importlib.metadata import entry_points
+
+    return [point.load() for point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda p: p.name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,8 +25,10 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, func, select
 
+from headway_assets.assets.ai_support import AI_GROUP
 from headway_assets.assets.feature_mentions import extraction_pending
 from headway_assets.assets.message_labels import pending_filter, relevant_label
+from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.warehouse.schema import (
     Message,
     MessageExtraction,
@@ -36,7 +38,7 @@ from headway_assets.core.warehouse.schema import (
     SyncStatus,
 )
 from headway_assets.core.warehouse.stats import as_date, utc_day
-from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
 from headway_assets.resources.warehouse import WarehouseResource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
