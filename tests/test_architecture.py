@@ -112,6 +112,24 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
+def test_the_api_imports_only_the_kernel_and_the_sources(graph: grimp.ImportGraph) -> None:
+    """Every headway_assets module headway_api imports is in core or sources (grimp), whatever rooms are added later."""
+    allowed = ("headway_assets.core", "headway_assets.sources")
+    reached = {
+        (importer, imported)
+        for importer in graph.find_descendants("headway_api") | {"headway_api"}
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported.startswith("headway_assets")
+    }
+    assert reached, "the probe found no import of headway_assets at all"
+    outside = sorted(
+        (importer, imported)
+        for importer, imported in reached
+        if not any(imported == room or imported.startswith(room + ".") for room in allowed)
+    )
+    assert outside == []
+
+
 def test_importing_the_api_loads_no_dagster_and_no_export_parser() -> None:
     """A fresh interpreter importing `headway_api.main` loads no dagster module and no export reader."""
     probe = "import json, sys\nimport headway_api.main\nprint(json.dumps(sorted(sys.modules)))\n"
