@@ -130,6 +130,27 @@ def test_the_api_imports_only_the_kernel_and_the_sources(graph: grimp.ImportGrap
     assert outside == []
 
 
+@pytest.mark.parametrize(
+    ("room", "allowed"),
+    [
+        ("headway_assets.core", ("headway_assets.core",)),
+        ("headway_assets.sources", ("headway_assets.core", "headway_assets.sources")),
+    ],
+)
+def test_the_bottom_rooms_import_nothing_above_them(
+    graph: grimp.ImportGraph, room: str, allowed: tuple[str, ...]
+) -> None:
+    """The kernel reaches only itself, the sources only themselves and the kernel (grimp), whatever rooms are added."""
+    outside = sorted(
+        (importer, imported)
+        for importer in graph.find_descendants(room) | {room}
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported.startswith(("headway_assets", "headway_api"))
+        and not any(imported == ok or imported.startswith(ok + ".") for ok in allowed)
+    )
+    assert outside == []
+
+
 def test_importing_the_api_loads_no_dagster_and_no_export_parser() -> None:
     """A fresh interpreter importing `headway_api.main` loads no dagster module and no export reader."""
     probe = "import json, sys\nimport headway_api.main\nprint(json.dumps(sorted(sys.modules)))\n"
