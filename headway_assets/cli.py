@@ -332,13 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--window", type=parse_day_range, help="UTC day sent, or DAY..DAY (inclusive)")
     restore.set_defaults(handler=cmd_restore_messages)
 
-    from headway_assets.llm.commands import register_commands as register_llm_commands
+    from headway_assets.commands.llm import register_commands as register_llm_commands
 
     register_llm_commands(commands)
-
-    from headway_api.commands import register_commands as register_api_commands
-
-    register_api_commands(commands)  # users and tokens of the read API
+    # Other packages (the read API: users, tokens) add theirs through an entry-point group, so
+    # the pipeline never imports headway_api: the dependency points from the API to the CLI.
+    for register in _registered_commands():
+        register(commands)
 
     credentials = commands.add_parser("credentials", help="credential encryption").add_subparsers(
         dest="credentials_command", required=True
@@ -347,6 +347,20 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_new_credentials_key
     )
     return parser
+
+
+COMMANDS_GROUP = "headway.commands"
+
+
+def _registered_commands() -> list[Callable[[Any], None]]:
+    """The `register_commands(subparsers)` functions installed under the `headway.commands` group.
+
+    Sorted by entry-point name so the help text lists them in a stable order. The package must
+    be installed (`./dev setup` installs it editable) for its entry points to be visible.
+    """
+    from importlib.metadata import entry_points
+
+    return [point.load() for point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda p: p.name)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import ListParams, PageBase, UtcDatetime, page_example, text_filter
+from headway_assets.core.kinds import MentionKind
 from headway_assets.core.warehouse.schema import SourceKind
-from headway_assets.llm.schemas import MentionKind
 
 _SUMMARY_EXAMPLE: JsonDict = {
     "id": 17,

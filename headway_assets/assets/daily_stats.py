@@ -6,13 +6,13 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import func, select
 
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.core.warehouse.schema import DailyMessageStat, Message
 from headway_assets.core.warehouse.stats import refresh_daily_stats, stats_days
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.warehouse import WarehouseResource
 
 SERVING_GROUP = "serving"

@@ -11,6 +11,7 @@ import dagster as dg
 from sqlalchemy import Connection, delete, insert, select, update
 
 from headway_assets.assets.ai_support import AI_GROUP, LLM_POOL, llm_metadata, record_usage, run_with_engine
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.raw_messages import OWNERS
@@ -27,7 +28,6 @@ from headway_assets.core.warehouse.schema import (
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import MatchInput
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 

@@ -25,6 +25,7 @@ from headway_assets.assets.ai_support import (
     refresh_version,
     run_with_engine,
 )
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
@@ -44,7 +45,6 @@ from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
 from headway_assets.llm.schemas import MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 

@@ -17,6 +17,7 @@ from headway_assets.assets.ai_support import (
     refresh_version,
     run_with_engine,
 )
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions, relevant_in_window
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
@@ -38,7 +39,6 @@ from headway_assets.core.warehouse.schema import (
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
 from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 

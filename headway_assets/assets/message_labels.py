@@ -22,6 +22,7 @@ from headway_assets.assets.ai_support import (
     refresh_version,
     run_with_engine,
 )
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
@@ -33,7 +34,6 @@ from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
-from headway_assets.orchestration.automation import FOLLOW_UPSTREAM
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 

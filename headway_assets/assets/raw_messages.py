@@ -19,6 +19,7 @@ from sqlalchemy import func, select, tuple_
 
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.message import (
     NormalisedMessage,
     ReadResult,
@@ -39,7 +40,6 @@ from headway_assets.core.warehouse.ingestion import (
 from headway_assets.core.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
 from headway_assets.core.warehouse.schema import Message, SourceKind, SyncStatus
 from headway_assets.core.warehouse.tenants import store_credentials
-from headway_assets.orchestration.jobs import ORG_TAG
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 

@@ -10,6 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Re-exported: the kernel owns these so the read API can use them without importing llm.
+from headway_assets.core.kinds import RELEVANCE_THRESHOLD as RELEVANCE_THRESHOLD
+from headway_assets.core.kinds import MentionKind as MentionKind
+
 Tier1Category = Literal["feature_request", "bug_report", "pain_point", "praise", "question", "other"]
 TIER1_CATEGORIES: tuple[Tier1Category, ...] = (
     "feature_request",
@@ -19,8 +23,6 @@ TIER1_CATEGORIES: tuple[Tier1Category, ...] = (
     "question",
     "other",
 )
-# Items scoring at least this go on to tier-2, as in the system Headway replaces.
-RELEVANCE_THRESHOLD = 6
 
 
 class Tier1Label(BaseModel):
@@ -48,7 +50,6 @@ class Tier1Batch(BaseModel):
     labels: list[Tier1BatchItem]
 
 
-MentionKind = Literal["feature_request", "bug_report", "pain_point", "improvement"]
 Urgency = Literal["low", "medium", "high", "critical"]
 Sentiment = Literal["positive", "neutral", "negative"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-INGESTION_GROUP = "ingestion"
-AI_GROUP = "ai"
+# The group name is the assets' own; the raw sync job selects by it.
+from headway_assets.assets.raw_messages import INGESTION_GROUP
 
 PIPELINE_JOB = dg.define_asset_job(
     name="headway_pipeline",
@@ -19,6 +19,4 @@ RAW_SYNC_JOB = dg.define_asset_job(
     description="The raw message assets of the sources chosen per run; the AI tiers follow by automation.",
 )
 
-# Tag that narrows a raw sync to one organisation's connections (on-demand sync requests).
-ORG_TAG = "headway/org_id"
 SYNC_REQUEST_TAG = "headway/sync_request_id"

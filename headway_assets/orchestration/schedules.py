@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import select
 
+from headway_assets.assets.keys import raw_messages_key
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
 from headway_assets.resources.warehouse import WarehouseResource
@@ -57,7 +58,7 @@ def periodic_sync(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
     return dg.RunRequest(
         run_key=f"periodic-sync:{tick.astimezone(UTC).isoformat()}",
         partition_key=day,
-        asset_selection=[dg.AssetKey(f"raw_{source}_messages") for source in sources],
+        asset_selection=[raw_messages_key(source) for source in sources],
         tags={"headway/trigger": "periodic_sync"},
     )
 

@@ -25,8 +25,12 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, func, select
 
-from headway_assets.assets.feature_mentions import extraction_pending
-from headway_assets.assets.message_labels import pending_filter, relevant_label
+from headway_assets.assets.ai_support import AI_GROUP
+from headway_assets.assets.feature_mentions import extraction_pending, feature_mentions
+from headway_assets.assets.insights import message_insights
+from headway_assets.assets.keys import raw_messages_key
+from headway_assets.assets.message_labels import message_labels, pending_filter, relevant_label
+from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.warehouse.schema import (
     Message,
     MessageExtraction,
@@ -36,7 +40,7 @@ from headway_assets.core.warehouse.schema import (
     SyncStatus,
 )
 from headway_assets.core.warehouse.stats import as_date, utc_day
-from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
 from headway_assets.resources.warehouse import WarehouseResource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -96,7 +100,7 @@ def sync_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResou
             requests.append(
                 dg.RunRequest(
                     run_key=f"sync-request:{record.id}",
-                    asset_selection=[dg.AssetKey(f"raw_{record.source}_messages")],
+                    asset_selection=[raw_messages_key(record.source)],
                     tags={
                         SYNC_REQUEST_TAG: str(record.id),
                         ORG_TAG: str(record.org_id),
@@ -128,7 +132,7 @@ def _pending_per_day(day: Any) -> Any:
     )
 
 
-def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
+def incomplete_days(conn: Connection) -> dict[dg.AssetKey, dict[str, str]]:
     """Per asset, the days with unfinished work and a fingerprint of what is unfinished."""
     day = utc_day(conn, Message.sent_at)
     labels = (
@@ -152,11 +156,11 @@ def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
         .group_by(day)
     )
     result = {
-        "message_labels": _day_states(conn, labels),
-        "feature_mentions": _day_states(conn, mentions),
-        "message_insights": _day_states(conn, insights),
+        message_labels.key: _day_states(conn, labels),
+        feature_mentions.key: _day_states(conn, mentions),
+        message_insights.key: _day_states(conn, insights),
     }
-    raw: dict[str, dict[str, str]] = defaultdict(dict)
+    raw: dict[dg.AssetKey, dict[str, str]] = defaultdict(dict)
     latest = (
         select(func.max(SyncRun.id))
         .where(SyncRun.status != SyncStatus.RUNNING.value)
@@ -170,7 +174,7 @@ def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
         first = run.window_start.date()
         last = (run.window_end - timedelta(days=1)).date()
         key = first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
-        raw[f"raw_{run.source}_messages"][key] = str(run.id)
+        raw[raw_messages_key(run.source)][key] = str(run.id)
     result.update(raw)
     return result
 
@@ -180,9 +184,9 @@ def _days_between(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=offset)).isoformat() for offset in range((end - start).days + 1)]
 
 
-def _busy_partitions(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+def _busy_partitions(instance: dg.DagsterInstance) -> set[tuple[dg.AssetKey, str]]:
     """(asset, day) pairs covered by runs still queued or running ('*' = the whole asset)."""
-    busy: set[tuple[str, str]] = set()
+    busy: set[tuple[dg.AssetKey, str]] = set()
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_ACTIVE_RUN_STATUSES), limit=500):
         if run.tags.get(RANGE_START_TAG) and run.tags.get(RANGE_END_TAG):
             days = _days_between(run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG])
@@ -191,13 +195,14 @@ def _busy_partitions(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
         else:
             days = ["*"]
         for key in run.asset_selection or []:
-            busy.update((key.to_user_string(), day) for day in days)
+            busy.update((key, day) for day in days)
     return busy
 
 
 def _requests_for(
-    asset: str, states: dict[str, str], busy: set[tuple[str, str]], materialised: set[str]
+    asset: dg.AssetKey, states: dict[str, str], busy: set[tuple[dg.AssetKey, str]], materialised: set[str]
 ) -> Iterable[dg.RunRequest]:
+    name = asset.to_user_string()  # run keys keep the asset's name, as before
     for partition, state in sorted(states.items()):
         days = _days_between(*partition.split("...")) if "..." in partition else [partition]
         # Only days a run already materialised and left unfinished; the first materialisation of
@@ -212,11 +217,11 @@ def _requests_for(
             first, last = partition.split("...")
             tags |= {RANGE_START_TAG: first, RANGE_END_TAG: last}
             partition_key = None
-        digest = hashlib.sha256(f"{asset}|{partition}|{state}".encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{name}|{partition}|{state}".encode()).hexdigest()[:16]
         yield dg.RunRequest(
-            run_key=f"incomplete:{asset}:{partition}:{digest}",
+            run_key=f"incomplete:{name}:{partition}:{digest}",
             partition_key=partition_key,
-            asset_selection=[dg.AssetKey(asset)],
+            asset_selection=[asset],
             tags=tags,
         )
 
@@ -239,9 +244,7 @@ def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: Wareho
         request
         for asset, days in states.items()
         if days
-        for request in _requests_for(
-            asset, days, busy, context.instance.get_materialized_partitions(dg.AssetKey(asset))
-        )
+        for request in _requests_for(asset, days, busy, context.instance.get_materialized_partitions(asset))
     ]
     if not requests:
         return dg.SensorResult(skip_reason=dg.SkipReason("every materialised day is complete"))

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, and_, case, cast, delete, func, insert, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from headway_assets.core.kinds import RELEVANCE_THRESHOLD
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.schema import (
     DailyMessageStat,
@@ -21,7 +22,6 @@ from headway_assets.core.warehouse.schema import (
     MessageLabel,
     utc_now,
 )
-from headway_assets.llm.schemas import RELEVANCE_THRESHOLD
 
 # The category of a message with no labelled tier-1 outcome yet (not labelled, skipped or failed).
 UNLABELLED = "unlabelled"

@@ -22,6 +22,9 @@ import ijson
 
 from headway_assets.core.message import SourceReadError
 
+# Re-exported: transcript helpers live with no export parsing so the Fathom webhook can use them.
+from headway_assets.sources.transcripts import MAX_TRANSCRIPT_TURNS, time_ordered
+
 MIB = 1024 * 1024
 T = TypeVar("T")
 
@@ -61,10 +64,6 @@ class ExportLimits:
 
 
 DEFAULT_LIMITS = ExportLimits()
-
-# A two-hour call has about 2,000 speaker turns; a transcript with ten times that is corrupt or
-# hostile, and its call is skipped rather than costing minutes of parsing.
-MAX_TRANSCRIPT_TURNS = 20_000
 
 
 class ExportTooLargeError(SourceReadError):
@@ -504,22 +503,6 @@ LATEST_PLAUSIBLE = datetime(2100, 1, 1, tzinfo=UTC)
 def plausible_time(moment: datetime) -> bool:
     """True when `moment` lies between 1971 and 2100 (UTC): a date a real conversation could have."""
     return EARLIEST_PLAUSIBLE <= moment < LATEST_PLAUSIBLE
-
-
-def time_ordered(items: Sequence[tuple[float | None, T]]) -> list[T]:
-    """The values sorted by their time, stably; a value without a time stays right after the one before it.
-
-    Transcript turns exported out of order must be put back in order before adjacent turns of
-    one speaker are merged; an untimed turn keeps its neighbour rather than jumping to the start.
-    """
-    keyed: list[tuple[float, int, T]] = []
-    last = float("-inf")
-    for position, (moment, value) in enumerate(items):
-        if moment is not None:
-            last = moment
-        keyed.append((last, position, value))
-    keyed.sort(key=lambda item: (item[0], item[1]))
-    return [value for _, _, value in keyed]
 
 
 def describe_size(size: int) -> str:

@@ -41,7 +41,7 @@ from headway_assets.core.warehouse.ingestion import (
     write_window,
 )
 from headway_assets.core.warehouse.schema import SourceKind, SyncStatus
-from headway_assets.sources.fathom.export import FathomMeetingError, parse_fathom_meeting
+from headway_assets.sources.fathom.meeting import FathomMeetingError, parse_fathom_meeting
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"

@@ -68,7 +68,7 @@ from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number
 from headway_assets.sources.people import normalise_domains
-from headway_assets.sources.slack.export import (
+from headway_assets.sources.slack.messages import (
     SlackConversation,
     SlackMessageNormaliser,
     SlackUser,

@@ -1,4 +1,4 @@
-"""`headway classify` and `headway eval`: tier-1 from the command line, on any provider."""
+"""`headway classify` and `headway eval`: tier-1 from the command line, on any provider (CLI layer)."""
 
 from __future__ import annotations
 

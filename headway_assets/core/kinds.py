@@ -1,0 +1,15 @@
+"""Core types shared by the pipeline and the read API: kinds of asks and the relevance bar.
+
+They live in the kernel (no dagster, no LLM code) so that `headway_api` can name them without
+importing `headway_assets.llm`; `headway_assets.llm.schemas` re-exports them for its callers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# What kind of ask a tier-2 mention is.
+MentionKind = Literal["feature_request", "bug_report", "pain_point", "improvement"]
+
+# Items scoring at least this go on to tier-2, as in the system Headway replaces.
+RELEVANCE_THRESHOLD = 6
