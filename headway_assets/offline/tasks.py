@@ -1,6 +1,6 @@
 """The offline provider's answers to the tasks after tier-1: tier-2, insights and matching.
 
-`answer(task, payload)` is what `providers.offline_provider.OfflineProvider` calls with the
+`answer(task, payload)` is what `headway_assets.offline.provider.OfflineProvider` calls with the
 request's unrendered payload (`Tier2Input`, `InsightInput` or `MatchInput`) and returns the
 same pydantic model an LLM provider would (`MentionExtraction`, `InsightDraft`, `CatalogMatch`).
 Deterministic and local: no key, no network.

@@ -17,7 +17,6 @@ from headway_assets.core.message import TimeWindow
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
-from headway_assets.llm.providers.offline_provider import OfflineProvider
 from headway_assets.llm.schemas import (
     CatalogMatch,
     InsightBatch,
@@ -41,6 +40,7 @@ from headway_assets.llm.tasks import (
 from headway_assets.offline import tasks as offline_tasks
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
 from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
+from headway_assets.offline.provider import OfflineProvider
 from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
 from headway_assets.offline.titles import clean_sentence, make_title

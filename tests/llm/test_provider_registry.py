@@ -7,12 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from headway_assets.commands.llm import register_commands
 from headway_assets.core.settings import HeadwaySettings
-from headway_assets.llm.commands import register_commands
 from headway_assets.llm.pricing import DEFAULT_PRICES, price_list
 from headway_assets.llm.providers import registry
 from headway_assets.llm.providers.base import LlmProvider, LlmRequest, LlmResponse, ProviderOptions
-from headway_assets.llm.providers.offline_provider import OfflineProvider
 from headway_assets.llm.providers.registry import (
     OFFLINE_MODEL,
     ProviderSpec,
@@ -22,6 +21,7 @@ from headway_assets.llm.providers.registry import (
     register,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.offline.provider import OfflineProvider
 from headway_assets.resources.llm import LlmResource
 
 
