@@ -29,7 +29,7 @@ def label_texts(
 ) -> list[Tier1Label | LlmFailure]:
     """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
     resource = LlmResource(provider=provider) if provider else LlmResource()
-    settings = get_settings()
+    settings = get_settings().pipeline
     outcomes: list[Tier1Label | LlmFailure] = []
 
     async def run() -> None:
@@ -114,7 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return [o if isinstance(o, Tier1Label) else fallback for o in outcomes]
 
     result = evaluate(classifier, dataset, restrict_to_gold_labels=args.restrict_to_gold_labels, batch_size=BLOCK * 4)
-    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().llm_provider})"))
+    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().pipeline.llm_provider})"))
     return 0
 
 
