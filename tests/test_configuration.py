@@ -199,3 +199,27 @@ def test_exported_values_reach_the_environment_and_the_tree(monkeypatch: pytest.
     monkeypatch.setenv("HEADWAY_CELERY_BACKEND_URL", "redis://before/1")  # monkeypatch restores it afterwards
     export_environment({"HEADWAY_CELERY_BACKEND_URL": "redis://after/1"})
     assert get_settings().orchestration.celery_backend_url == "redis://after/1"
+
+
+def test_prices_and_the_credentials_key_come_from_their_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from headway_assets.core.credentials import credentials_key
+    from headway_assets.llm.pricing import DEFAULT_PRICES, ModelPrice, price_list
+
+    monkeypatch.setenv("HEADWAY_LLM_PRICES", '{"house-model": [1, 2, 0.5, 1.5]}')
+    prices = price_list()
+    assert prices["house-model"] == ModelPrice(1.0, 2.0, 0.5, 1.5) and prices.keys() > DEFAULT_PRICES.keys()
+    monkeypatch.setenv("HEADWAY_LLM_PRICES", "not json")
+    with pytest.raises(ValueError, match="HEADWAY_LLM_PRICES must be JSON"):
+        price_list()
+
+    key = Fernet.generate_key()
+    monkeypatch.setenv("HEADWAY_CREDENTIALS_KEY", key.decode())
+    assert credentials_key() == key
+    monkeypatch.delenv("HEADWAY_CREDENTIALS_KEY")
+    monkeypatch.setenv("HEADWAY_DATA_DIR", str(tmp_path))
+    generated = credentials_key()
+    assert (tmp_path / "credentials.key").read_bytes() == generated and credentials_key() == generated
