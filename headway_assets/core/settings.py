@@ -1,7 +1,8 @@
 """Headway's one configuration: a `Settings` tree per process, fed by the environment and `.env`.
 
-Every environment variable the product reads is a field here, and no other product module reads
-`os.environ` (tests/test_configuration.py holds that line). The tree has one section per concern,
+Every environment variable Headway's own code reads is a field here (the vendor SDKs still read
+their API keys themselves), and no other product module reads `os.environ`
+(tests/test_configuration.py holds that line). The tree has one section per concern,
 each a pydantic-settings model; a value missing from the environment is looked up in the `.env`
 file at the project root, then falls back to the field's default:
 
@@ -25,7 +26,7 @@ while the process environment stays the same; a changed variable (a test's `monk
 a deployment script) gives a new tree on the next call, and `get_settings.cache_clear()` drops it
 outright (after editing `.env`, for instance). Code that must hand a value on through the
 environment (Dagster's `DAGSTER_HOME`, dagster-celery's broker URL) writes it with
-`export_environment`. Nothing is read at import time.
+`export_environment`. This module reads nothing at import time.
 """
 
 from __future__ import annotations
