@@ -130,7 +130,7 @@ def run_users_create(
     """`users create`: prints the new user's id."""
     password = _read_password(args, stdin or sys.stdin)
     role = "service" if args.service and args.role == "member" else args.role
-    with write_transaction(_database_url(headway or get_settings())) as conn:
+    with write_transaction(_database_url(headway or get_settings().pipeline)) as conn:
         user_id = create_user(
             conn, org_slug=args.org, email=args.email, password=password, full_name=args.name, role=role
         )
@@ -144,7 +144,7 @@ def run_users_set_active(
 ) -> int:
     """`users deactivate` / `users activate`."""
     active = args.users_command == "activate"
-    with write_transaction(_database_url(headway or get_settings())) as conn:
+    with write_transaction(_database_url(headway or get_settings().pipeline)) as conn:
         set_user_active(conn, email=args.email, active=active)
     state = "activated" if active else "deactivated"
     print(f"{state} {normalise_email(args.email)}", file=stdout or sys.stdout)
@@ -159,7 +159,7 @@ def run_tokens_mint(
     stdout: TextIO | None = None,
 ) -> int:
     """`tokens mint`: prints only the token, so `TOKEN=$(headway tokens mint ...)` works."""
-    headway = headway or get_settings()
+    headway = headway or get_settings().pipeline
     settings = settings or get_api_settings()
     if not 1 <= args.days <= settings.service_token_max_days:
         raise CommandError(f"--days must be between 1 and {settings.service_token_max_days}")

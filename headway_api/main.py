@@ -162,7 +162,7 @@ def _principal_resolver(database: Database) -> PrincipalResolver:
 def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | None = None) -> FastAPI:
     """Build the API for `settings` (default: the environment) over the warehouse `headway` names."""
     settings = settings or get_api_settings()
-    headway = headway or get_settings()
+    headway = headway or get_settings().pipeline
     run = BlockingRunner(settings.db_threads)
     database = Database(headway.warehouse_url, settings, run)
     tokens = TokenCodec(settings, data_dir=headway.data_dir)

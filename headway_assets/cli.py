@@ -30,7 +30,7 @@ def _step(text: str) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo corpus, load it, run every asset over the demo window, print what landed."""
     started = time.monotonic()
-    settings = get_settings()
+    settings = get_settings().pipeline
     from headway_assets.core.warehouse.database import migrate, redact_database_url, write_transaction
     from headway_assets.demo import generate_demo
     from headway_assets.demo.seed import seed_demo
@@ -98,7 +98,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     """Bring the warehouse schema up to date."""
     from headway_assets.core.warehouse.database import migrate, redact_database_url
 
-    url = get_settings().warehouse_url
+    url = get_settings().pipeline.warehouse_url
     migrate(url)
     _say(f"warehouse at {redact_database_url(url)} is up to date")
     return 0
@@ -108,7 +108,7 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     """Write the demo corpus only."""
     from headway_assets.demo import generate_demo
 
-    out = args.out or get_settings().demo_dir
+    out = args.out or get_settings().pipeline.demo_dir
     manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)
     for org in manifest.orgs:
         _say(f"{org.slug}: " + ", ".join(f"{c.source.value} {c.items}" for c in org.connections))
@@ -125,7 +125,7 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
     from headway_assets.core.warehouse.schema import Organization
 
     taxonomy = load_taxonomy_file(args.file)
-    with write_transaction(get_settings().warehouse_url) as conn:
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
         org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
         if org_id is None:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
@@ -140,7 +140,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from headway_assets.core.warehouse.database import write_transaction
     from headway_assets.core.warehouse.tenants import upsert_organization
 
-    with write_transaction(get_settings().warehouse_url) as conn:
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
         org_id = upsert_organization(
             conn, slug=args.slug, name=args.name, settings={"internal_domains": args.internal_domain or []}
         )
@@ -168,7 +168,7 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             _say('credentials on stdin must be a JSON object, e.g. {"api_key": "..."}')
             return 2
-    with write_transaction(get_settings().warehouse_url) as conn:
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
         org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
         if org_id is None:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
@@ -232,7 +232,7 @@ def cmd_restore_messages(args: argparse.Namespace) -> int:
             datetime.combine(first, time(0), tzinfo=UTC),
             datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC),
         )
-    with write_transaction(get_settings().warehouse_url) as conn:
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
         stats = restore_removed_messages(conn, dagster_run_id=args.run, connection_id=args.connection, window=window)
     _say(
         f"restored {stats.restored} message(s) ({stats.new_ids} under a new id because the original was taken); "

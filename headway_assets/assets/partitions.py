@@ -16,7 +16,7 @@ warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", catego
 # end_offset=1 makes today's (still growing) day a partition, so the periodic sync can
 # re-materialise it during the day.
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
-    start_date=get_settings().partitions_start.isoformat(),
+    start_date=get_settings().pipeline.partitions_start.isoformat(),
     timezone="UTC",
     end_offset=1,
 )

@@ -35,7 +35,7 @@ def label_texts(
     texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
 ) -> list[Tier1Label | LlmFailure]:
     """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
-    settings = get_settings()
+    settings = get_settings().pipeline
     spec = get_provider_spec(provider or settings.llm_provider)
     models = spec.models(
         {
@@ -130,7 +130,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return [o if isinstance(o, Tier1Label) else fallback for o in outcomes]
 
     result = evaluate(classifier, dataset, restrict_to_gold_labels=args.restrict_to_gold_labels, batch_size=BLOCK * 4)
-    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().llm_provider})"))
+    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().pipeline.llm_provider})"))
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -62,16 +61,13 @@ class Credentials(Mapping[str, Any]):
         return [v for v in self._values.values() if isinstance(v, str) and v]
 
 
-def _key_file() -> Path:
-    return get_settings().data_dir / "credentials.key"
-
-
 def credentials_key() -> bytes:
     """The Fernet key: HEADWAY_CREDENTIALS_KEY, or the embedded default's key file (created once)."""
-    configured = os.environ.get(KEY_ENV)
+    settings = get_settings().pipeline
+    configured = settings.credentials_key.get_secret_value() if settings.credentials_key else ""
     if configured:
         return configured.encode()
-    path = _key_file()
+    path = settings.data_dir / "credentials.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Fernet.generate_key()

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if out is None:
         from headway_assets.core.settings import get_settings
 
-        out = get_settings().demo_dir
+        out = get_settings().pipeline.demo_dir
     manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)
     for org in manifest.orgs:
         counts = ", ".join(f"{c.source.value} {c.items}" for c in org.connections)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 
+from headway_assets.core.settings import get_settings
 from headway_assets.llm.providers.base import ModelPrice, TokenUsage
 from headway_assets.llm.providers.registry import registered_prices
 
@@ -18,7 +18,7 @@ FREE = ModelPrice(0.0, 0.0, 0.0, 0.0)
 def price_list() -> dict[str, ModelPrice]:
     """The default prices merged with HEADWAY_LLM_PRICES."""
     prices = dict(DEFAULT_PRICES)
-    override = os.environ.get("HEADWAY_LLM_PRICES")
+    override = get_settings().pipeline.llm_prices
     if override:
         try:
             for model, values in json.loads(override).items():

@@ -28,7 +28,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from headway_assets.core.settings import TracingSettings, get_tracing_settings
+from headway_assets.core.settings import TracingSettings, get_settings
 
 SERVICE_NAME = "headway"
 TRACER_NAME = "headway.llm"
@@ -114,7 +114,7 @@ def _build(settings: TracingSettings) -> _Tracing:
 
 def get_tracer_provider() -> TracerProvider:
     """The process's tracer provider, rebuilt when the tracing settings changed."""
-    settings = get_tracing_settings()
+    settings = get_settings().tracing
     signature = _signature(settings)
     with _LOCK:
         if _CURRENT and _CURRENT[0].signature == signature:

@@ -12,27 +12,27 @@ Broker and result backend come from HEADWAY_CELERY_BROKER_URL and HEADWAY_CELERY
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
+
+from headway_assets.core.settings import OrchestrationSettings, export_environment, get_settings
 
 EXECUTOR_ENV = "HEADWAY_EXECUTOR"
 BROKER_ENV = "HEADWAY_CELERY_BROKER_URL"
 BACKEND_ENV = "HEADWAY_CELERY_BACKEND_URL"
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
-DEFAULT_BACKEND = "redis://127.0.0.1:6379/1"
 
 
-def pipeline_executor() -> dg.ExecutorDefinition | None:
-    """The executor the environment asks for (None: Dagster's default multiprocess executor)."""
-    choice = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+def pipeline_executor(settings: OrchestrationSettings | None = None) -> dg.ExecutorDefinition | None:
+    """The executor the settings ask for (None: Dagster's default multiprocess executor)."""
+    settings = settings or get_settings().orchestration
+    choice = settings.executor.strip().lower()
     if choice in ("", "default", "multiprocess"):
         return None
     if choice == "celery":
         from dagster_celery import celery_executor
 
-        os.environ.setdefault(BROKER_ENV, DEFAULT_BROKER)
-        os.environ.setdefault(BACKEND_ENV, DEFAULT_BACKEND)
+        # The executor's config names the variables rather than the URLs, so a broker password
+        # never shows in the run config; make sure they hold the settings' values (or defaults).
+        export_environment({BROKER_ENV: settings.celery_broker_url, BACKEND_ENV: settings.celery_backend_url})
         configured: dg.ExecutorDefinition = celery_executor.configured(
             {"broker": {"env": BROKER_ENV}, "backend": {"env": BACKEND_ENV}}, name="celery"
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from headway_assets.core.settings import get_settings
+from headway_assets.core.settings import export_environment, get_settings
 
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded Dagster instance of this checkout (written by `headway`; safe to edit).
@@ -22,8 +21,9 @@ concurrency:
 
 def ensure_embedded_instance() -> Path:
     """Point DAGSTER_HOME at `<data_dir>/dagster-home` unless set, and give it a dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or get_settings().data_dir / "dagster-home")
-    os.environ["DAGSTER_HOME"] = str(home)
+    settings = get_settings()
+    home = settings.orchestration.dagster_home or settings.pipeline.data_dir / "dagster-home"
+    export_environment({"DAGSTER_HOME": str(home)})  # Dagster finds its instance through this variable
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

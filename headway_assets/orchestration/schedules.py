@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from sqlalchemy import select
 
 from headway_assets.assets.keys import raw_messages_key
+from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
 from headway_assets.resources.warehouse import WarehouseResource
 
-# The system Headway replaces synced every 15 minutes; HEADWAY_PERIODIC_SYNC_CRON changes it.
-PERIODIC_SYNC_CRON = os.environ.get("HEADWAY_PERIODIC_SYNC_CRON", "*/15 * * * *")
 DAILY_CLOSE_CRON = "30 0 * * *"  # 00:30 UTC: yesterday is over, late arrivals have landed
 
 
@@ -38,29 +36,41 @@ def sources_with_live_connections(warehouse: WarehouseResource) -> list[str]:
         return sorted(row.source for row in rows)
 
 
-@dg.schedule(
-    name="periodic_sync",
-    cron_schedule=PERIODIC_SYNC_CRON,
-    execution_timezone="UTC",
-    job=RAW_SYNC_JOB,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description=f"On `{PERIODIC_SYNC_CRON}` (every 15 minutes by default): re-materialise today's raw "
-    "partition of every source with an active live connection (export-file connections need no polling). "
-    "The AI tiers follow by automation.",
-)
-def periodic_sync(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason | dg.RunRequest:
-    """Today's raw partitions of the sources that have live connections."""
-    sources = sources_with_live_connections(warehouse)
-    if not sources:
-        return dg.SkipReason("no active live connection: nothing to poll")
-    tick = context.scheduled_execution_time or datetime.now(UTC)
-    day = _day_key(tick)
-    return dg.RunRequest(
-        run_key=f"periodic-sync:{tick.astimezone(UTC).isoformat()}",
-        partition_key=day,
-        asset_selection=[raw_messages_key(source) for source in sources],
-        tags={"headway/trigger": "periodic_sync"},
+def periodic_sync_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
+    """The `periodic_sync` schedule, ticking on `cron`.
+
+    The default is HEADWAY_PERIODIC_SYNC_CRON (the system Headway replaces synced every 15 minutes),
+    read from the settings when the definitions are built, not when this module is imported.
+    """
+    cron = cron or get_settings().orchestration.periodic_sync_cron
+
+    @dg.schedule(
+        name="periodic_sync",
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        job=RAW_SYNC_JOB,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"On `{cron}` (every 15 minutes by default): re-materialise today's raw "
+        "partition of every source with an active live connection (export-file connections need no polling). "
+        "The AI tiers follow by automation.",
     )
+    def periodic_sync(
+        context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SkipReason | dg.RunRequest:
+        """Today's raw partitions of the sources that have live connections."""
+        sources = sources_with_live_connections(warehouse)
+        if not sources:
+            return dg.SkipReason("no active live connection: nothing to poll")
+        tick = context.scheduled_execution_time or datetime.now(UTC)
+        day = _day_key(tick)
+        return dg.RunRequest(
+            run_key=f"periodic-sync:{tick.astimezone(UTC).isoformat()}",
+            partition_key=day,
+            asset_selection=[raw_messages_key(source) for source in sources],
+            tags={"headway/trigger": "periodic_sync"},
+        )
+
+    return periodic_sync
 
 
 @dg.schedule(
@@ -79,4 +89,6 @@ def daily_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"daily-close:{day}", partition_key=day, tags={"headway/trigger": "daily_close"})
 
 
-SCHEDULES = [periodic_sync, daily_close]
+def build_schedules() -> list[dg.ScheduleDefinition]:
+    """Every schedule, with the settings in effect now (called when the definitions are built)."""
+    return [periodic_sync_schedule(), daily_close]

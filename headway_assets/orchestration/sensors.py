@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -31,6 +30,7 @@ from headway_assets.assets.insights import message_insights
 from headway_assets.assets.keys import raw_messages_key
 from headway_assets.assets.message_labels import message_labels, pending_filter, relevant_label
 from headway_assets.assets.tags import ORG_TAG
+from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import (
     Message,
     MessageExtraction,
@@ -257,7 +257,8 @@ def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: Wareho
 
 def post_failure_alert(text: str) -> bool:
     """Post `text` to the Slack incoming webhook in HEADWAY_ALERT_SLACK_WEBHOOK_URL, if set."""
-    url = os.environ.get(ALERT_WEBHOOK_ENV)
+    secret = get_settings().orchestration.alert_slack_webhook_url
+    url = secret.get_secret_value() if secret else ""
     if not url:
         return False
     from slack_sdk.webhook import WebhookClient

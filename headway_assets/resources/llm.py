@@ -64,7 +64,7 @@ class LlmResource(dg.ConfigurableResource):
     )
 
     def _settings(self) -> HeadwaySettings:
-        return get_settings()
+        return get_settings().pipeline
 
     @property
     def provider_name(self) -> str:

@@ -49,7 +49,7 @@ class SourcesResource(dg.ConfigurableResource):
 
     def removal_guard(self) -> RemovalGuard:
         """The removal guard of this run: the resource's values, else the settings'."""
-        settings = get_settings()
+        settings = get_settings().pipeline
         return RemovalGuard(
             max_share=settings.max_removal_share if self.max_removal_share is None else self.max_removal_share,
             floor=settings.removal_guard_floor if self.removal_guard_floor is None else self.removal_guard_floor,
@@ -60,7 +60,7 @@ class SourcesResource(dg.ConfigurableResource):
         candidate = Path(path).expanduser()
         if candidate.is_absolute():
             return candidate
-        return Path(self.data_dir or get_settings().data_dir) / candidate
+        return Path(self.data_dir or get_settings().pipeline.data_dir) / candidate
 
     def read(
         self,

@@ -24,7 +24,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def url(self) -> str:
         """The effective database URL (contains a password on PostgreSQL: never log it)."""
-        return self.database_url or get_settings().warehouse_url
+        return self.database_url or get_settings().pipeline.warehouse_url
 
     @property
     def display_url(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from headway_assets.core.settings import get_settings
 from headway_assets.llm import tracing
 from headway_assets.testing.fakes.otlp_receiver import (
     LANGFUSE_TRACES_PATH,
@@ -120,7 +121,7 @@ def test_langfuse_keys_without_a_url_send_nothing(monkeypatch: pytest.MonkeyPatc
     """Langfuse's SDK would default to its cloud: a machine without a configured URL must not call it."""
     monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", "pk-lf-nourl")
     monkeypatch.setenv("LANGFUSE_SECRET_KEY", SECRET)
-    settings = tracing.get_tracing_settings()
+    settings = get_settings().tracing
     assert not tracing.langfuse_configured(settings)
     assert tracing.otlp_traces_endpoint(settings) is None
     _one_llm_span()  # recorded, exported nowhere, no error

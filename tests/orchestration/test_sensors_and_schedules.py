@@ -19,7 +19,7 @@ from headway_assets.core.warehouse.database import read_connection, write_transa
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
 from headway_assets.core.warehouse.sync_requests import create_sync_request
 from headway_assets.core.warehouse.tenants import upsert_connection
-from headway_assets.orchestration.schedules import daily_close, periodic_sync
+from headway_assets.orchestration.schedules import daily_close, periodic_sync_schedule
 from headway_assets.orchestration.sensors import (
     ALERT_WEBHOOK_ENV,
     incomplete_partitions,
@@ -38,6 +38,7 @@ def _org_id(url: str, slug: str = "acme") -> int:
 
 
 def test_periodic_sync_polls_only_sources_with_live_connections(seeded_warehouse: str) -> None:
+    periodic_sync = periodic_sync_schedule()
     resources = {"warehouse": WarehouseResource(database_url=seeded_warehouse)}
     tick = datetime(2026, 11, 26, 9, 15, tzinfo=UTC)
     with dg.build_schedule_context(scheduled_execution_time=tick, resources=resources) as context:

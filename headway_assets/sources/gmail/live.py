@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +48,7 @@ import httpx
 
 from headway_assets.core.credentials import redact
 from headway_assets.core.message import ReadResult, SkippedItem, SourceReadError
+from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.gmail.export import (
     build_gmail_message,
@@ -257,9 +257,10 @@ class _GmailSession:
         self._clock = clock
         self._credentials: dict[str, Any] = dict(request.credentials)
         self._secrets: set[str] = set(request.credentials.secret_values())
-        for name in (CLIENT_ID_ENV, CLIENT_SECRET_ENV):
-            if os.environ.get(name):
-                self._secrets.add(os.environ[name])
+        app = get_settings().gmail
+        for value in (app.client_id, app.client_secret.get_secret_value() if app.client_secret else None):
+            if value:
+                self._secrets.add(value)
         self.retries_left = options.max_retries
 
     @property
@@ -285,8 +286,11 @@ class _GmailSession:
                 f"Gmail connection {self._label}: {why} and the credentials hold no refresh token; "
                 "reconnect Gmail (OAuth with access_type=offline) to grant access again"
             )
-        client_id = self._credentials.get("client_id") or os.environ.get(CLIENT_ID_ENV)
-        client_secret = self._credentials.get("client_secret") or os.environ.get(CLIENT_SECRET_ENV)
+        app = get_settings().gmail
+        client_id = self._credentials.get("client_id") or app.client_id
+        client_secret = self._credentials.get("client_secret") or (
+            app.client_secret.get_secret_value() if app.client_secret else None
+        )
         if not client_id or not client_secret:
             raise SourceReadError(
                 f"Gmail connection {self._label}: {why} and refreshing it needs the OAuth client id and secret; "

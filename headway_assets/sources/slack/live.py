@@ -42,7 +42,6 @@ import http.client
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -64,6 +63,7 @@ from slack_sdk.web import SlackResponse
 
 from headway_assets.core.credentials import Credentials, CredentialsError, redact
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number
@@ -602,7 +602,8 @@ class _SlackRead:
         )
         self.credentials: dict[str, Any] = dict(request.credentials)
         self._secrets: list[str] = list(request.credentials.secret_values())
-        env_secret = os.environ.get(CLIENT_SECRET_ENV)
+        app = get_settings().slack
+        env_secret = app.client_secret.get_secret_value() if app.client_secret else ""
         if env_secret:
             self._secrets.append(env_secret)
         self.budget = RetryBudget(self.settings.retry_budget)
@@ -696,8 +697,11 @@ class _SlackRead:
                 return False
             if self.clock() < datetime.fromtimestamp(expires_at, UTC) - REFRESH_MARGIN:
                 return False
-        client_id = self.settings.client_id or os.environ.get(CLIENT_ID_ENV)
-        client_secret = self.credentials.get("client_secret") or os.environ.get(CLIENT_SECRET_ENV)
+        app = get_settings().slack
+        client_id = self.settings.client_id or app.client_id
+        client_secret = self.credentials.get("client_secret") or (
+            app.client_secret.get_secret_value() if app.client_secret else None
+        )
         if not client_id or not client_secret:
             raise SourceReadError(
                 f"Slack connection {self.label}: the bot token expired and cannot be refreshed because "

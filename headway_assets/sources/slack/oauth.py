@@ -15,8 +15,8 @@ The API exposes two endpoints built on these functions:
 Every failure is a `SlackInstallError` with a stable `code` (for the API's answer), an HTTP
 status hint and a message that says what to do and never contains a secret.
 
-Settings come from the environment (`SlackOAuthSettings.from_env`): SLACK_CLIENT_ID,
-SLACK_CLIENT_SECRET, SLACK_REDIRECT_URI, HEADWAY_SLACK_STATE_SECRET (optional: derived from the
+Settings come from the `slack` section of the settings tree (`SlackOAuthSettings.from_env`):
+SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_REDIRECT_URI, HEADWAY_SLACK_STATE_SECRET (optional: derived from the
 client secret when unset), SLACK_API_BASE_URL and SLACK_AUTHORIZE_URL (optional, for a proxy or
 a local fake), HEADWAY_SLACK_STATE_TTL_SECONDS (optional, default 600).
 """
@@ -30,7 +30,6 @@ import hmac
 import http.client
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from sqlalchemy import Connection, select
 
 from headway_assets.core.credentials import redact
+from headway_assets.core.settings import SlackSettings, get_settings, section_from_variables
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection, SourceKind
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 from headway_assets.sources.slack.live import (
@@ -142,23 +142,30 @@ class SlackOAuthSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SlackOAuthSettings:
-        """Read the settings; a missing one is a `SlackInstallError` (code `not_configured`) naming it."""
-        env = os.environ if env is None else env
-        missing = [name for name in (CLIENT_ID_ENV, CLIENT_SECRET_ENV, REDIRECT_URI_ENV) if not env.get(name)]
-        if missing:
+        """The settings of the `slack` section (or of `env`, variables given by name, when passed).
+
+        A missing one is a `SlackInstallError` (code `not_configured`) naming its variable.
+        """
+        return cls.from_settings(get_settings().slack if env is None else section_from_variables(SlackSettings, env))
+
+    @classmethod
+    def from_settings(cls, app: SlackSettings) -> SlackOAuthSettings:
+        """The endpoints' settings from the Slack app's section of the settings tree."""
+        client_secret = app.client_secret.get_secret_value() if app.client_secret else ""
+        required = {CLIENT_ID_ENV: app.client_id, CLIENT_SECRET_ENV: client_secret, REDIRECT_URI_ENV: app.redirect_uri}
+        missing = [name for name, value in required.items() if not value]
+        if missing or not app.client_id or not app.redirect_uri:  # (the last two only narrow the types)
             raise SlackInstallError(
                 "not_configured",
                 f"Slack install is not configured: set {', '.join(missing)} (from the Slack app's Basic Information "
                 "and OAuth & Permissions pages)",
                 status=503,
             )
-        client_secret = env[CLIENT_SECRET_ENV]
         # Without a dedicated secret, sign states with a key derived from the client secret.
-        state_secret = (
-            env.get(STATE_SECRET_ENV)
-            or hashlib.sha256(b"headway-slack-oauth-state:" + client_secret.encode()).hexdigest()
-        )
-        ttl_raw = env.get(STATE_TTL_ENV)
+        state_secret = (app.state_secret.get_secret_value() if app.state_secret else "") or hashlib.sha256(
+            b"headway-slack-oauth-state:" + client_secret.encode()
+        ).hexdigest()
+        ttl_raw = app.state_ttl_seconds
         try:
             ttl = timedelta(seconds=int(ttl_raw)) if ttl_raw else DEFAULT_STATE_TTL
         except ValueError:
@@ -166,12 +173,12 @@ class SlackOAuthSettings:
                 "not_configured", f"{STATE_TTL_ENV} must be a whole number of seconds, got {ttl_raw!r}", status=503
             ) from None
         return cls(
-            client_id=env[CLIENT_ID_ENV],
+            client_id=app.client_id,
             client_secret=client_secret,
-            redirect_uri=env[REDIRECT_URI_ENV],
+            redirect_uri=app.redirect_uri,
             state_secret=state_secret,
-            api_base_url=env.get(API_BASE_URL_ENV) or None,
-            authorize_url=env.get(AUTHORIZE_URL_ENV) or AUTHORIZE_URL,
+            api_base_url=app.api_base_url or None,
+            authorize_url=app.authorize_url or AUTHORIZE_URL,
             state_ttl=ttl,
         )
 
