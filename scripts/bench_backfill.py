@@ -40,8 +40,8 @@ from headway_assets.core.warehouse.schema import FeatureRequest, Message, Messag
 from headway_assets.demo import generate_demo  # noqa: E402
 from headway_assets.demo.seed import seed_demo  # noqa: E402
 from headway_assets.orchestration.instance import EMBEDDED_INSTANCE_YAML  # noqa: E402
-from tests.orchestration.conftest import free_port, stop_process  # noqa: E402
-from tests.orchestration.test_deployment import ALL_ASSETS, LAUNCH_BACKFILL  # noqa: E402
+from headway_assets.testing.graphql import ALL_ASSETS, LAUNCH_BACKFILL  # noqa: E402
+from headway_assets.testing.processes import free_port, stop_process  # noqa: E402
 
 START = date(2025, 1, 1)
 VENV_BIN = Path(sys.executable).parent
