@@ -38,8 +38,7 @@ from headway_assets.assets.message_labels import message_labels  # noqa: E402
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import Message  # noqa: E402
-from headway_assets.demo import generate_demo  # noqa: E402
-from headway_assets.demo.seed import seed_demo  # noqa: E402
+from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402

@@ -25,8 +25,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction
-from headway_assets.demo import generate_demo
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import generate_demo, seed_demo
 from headway_assets.testing.processes import free_port, stop_process
 from tests.conftest import POSTGRES_SERVER_URL, REPO_ROOT, _server_unavailable
 
