@@ -95,15 +95,15 @@ def warm_fake_answers(url: str) -> int:
     import functools
 
     import headway_assets.testing.fakes.headway_responder as responder
+    from headway_assets import offline
     from headway_assets.core.taxonomy import load_taxonomy
     from headway_assets.core.warehouse.schema import Organization
     from headway_assets.llm import chunking
     from headway_assets.llm.tasks import Tier2Input
-    from headway_assets.offline import tasks as offline_tasks
 
     classifier = responder._classifier()
     labels: dict[str, object] = {}
-    answer = functools.lru_cache(maxsize=None)(offline_tasks.answer)
+    answer = functools.lru_cache(maxsize=None)(offline.answer)
     with read_connection(url) as conn:
         taxonomies = {
             org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug).listing()
@@ -122,7 +122,7 @@ def warm_fake_answers(url: str) -> int:
             return [labels.get(text) or classifier.classify(text) for text in texts]  # type: ignore[attr-defined]
 
     responder._classifier = lambda: WarmClassifier()  # type: ignore[assignment,return-value]
-    offline_tasks.answer = answer  # type: ignore[assignment]
+    offline.answer = answer  # type: ignore[assignment]  # the responder reads it from the package
     return len(labels)
 
 
