@@ -32,8 +32,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settings = get_settings().pipeline
     from headway_assets.core.warehouse.database import migrate, redact_database_url, write_transaction
-    from headway_assets.demo import generate_demo
-    from headway_assets.demo.seed import seed_demo
+    from headway_assets.demo import generate_demo, seed_demo
 
     _step(f"Warehouse: {redact_database_url(settings.warehouse_url)}")
     migrate(settings.warehouse_url)

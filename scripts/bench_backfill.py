@@ -37,11 +37,10 @@ from sqlalchemy import func, select  # noqa: E402
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import FeatureRequest, Message, MessageLabel  # noqa: E402
-from headway_assets.demo import generate_demo  # noqa: E402
-from headway_assets.demo.seed import seed_demo  # noqa: E402
+from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
 from headway_assets.orchestration.instance import EMBEDDED_INSTANCE_YAML  # noqa: E402
-from tests.orchestration.conftest import free_port, stop_process  # noqa: E402
-from tests.orchestration.test_deployment import ALL_ASSETS, LAUNCH_BACKFILL  # noqa: E402
+from headway_assets.testing.graphql import ALL_ASSETS, LAUNCH_BACKFILL  # noqa: E402
+from headway_assets.testing.processes import free_port, stop_process  # noqa: E402
 
 START = date(2025, 1, 1)
 VENV_BIN = Path(sys.executable).parent

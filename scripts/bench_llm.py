@@ -38,8 +38,7 @@ from headway_assets.assets.message_labels import message_labels  # noqa: E402
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import Message  # noqa: E402
-from headway_assets.demo import generate_demo  # noqa: E402
-from headway_assets.demo.seed import seed_demo  # noqa: E402
+from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
@@ -96,16 +95,16 @@ def warm_fake_answers(url: str) -> int:
     import functools
 
     import headway_assets.testing.fakes.headway_responder as responder
+    from headway_assets import offline
     from headway_assets.core.limits import OVERSIZED_CHARS
     from headway_assets.core.taxonomy import load_taxonomy
     from headway_assets.core.warehouse.schema import Organization
     from headway_assets.llm import chunking
     from headway_assets.llm.tasks import Tier2Input
-    from headway_assets.offline import tasks as offline_tasks
 
     classifier = responder._classifier()
     labels: dict[str, object] = {}
-    answer = functools.lru_cache(maxsize=None)(offline_tasks.answer)
+    answer = functools.lru_cache(maxsize=None)(offline.answer)
     with read_connection(url) as conn:
         taxonomies = {
             org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug).listing()
@@ -124,7 +123,7 @@ def warm_fake_answers(url: str) -> int:
             return [labels.get(text) or classifier.classify(text) for text in texts]  # type: ignore[attr-defined]
 
     responder._classifier = lambda: WarmClassifier()  # type: ignore[assignment,return-value]
-    offline_tasks.answer = answer  # type: ignore[assignment]
+    offline.answer = answer  # type: ignore[assignment]  # the responder reads it from the package
     return len(labels)
 
 

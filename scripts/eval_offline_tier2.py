@@ -37,10 +37,7 @@ from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft
 from headway_assets.llm.tasks import MatchInput, Tier2Input
-from headway_assets.offline import OfflineClassifier
-from headway_assets.offline.extractor import OfflineExtractor
-from headway_assets.offline.matcher import match
-from headway_assets.offline.vocab import term_weights
+from headway_assets.offline import OfflineClassifier, OfflineExtractor, match, term_weights
 from headway_assets.sources.exports.reader import ExportOptions, read_export
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

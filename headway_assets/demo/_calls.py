@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Planner, split_sentences
 from headway_assets.demo.corpus import (
-    OVERSIZED_CHARS,
     DemoCompany,
     DemoPerson,
     ExpectedItem,

@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
+from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Feedback, Planner
-from headway_assets.demo.corpus import OVERSIZED_CHARS, DemoPerson, ExpectedItem, GmailMailbox, GmailMessage
+from headway_assets.demo.corpus import DemoPerson, ExpectedItem, GmailMailbox, GmailMessage
 
 SUPPORT_MIX = {
     "bug_report": 0.30,

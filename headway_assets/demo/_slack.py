@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Feedback, Planner, ascii_fold
-from headway_assets.demo.corpus import OVERSIZED_CHARS, DemoCompany, DemoPerson, ExpectedItem, SlackWorkspace
+from headway_assets.demo.corpus import DemoCompany, DemoPerson, ExpectedItem, SlackWorkspace
 
 CUSTOMER_MIX = {
     "feature_request": 0.36,

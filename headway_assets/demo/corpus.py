@@ -1,6 +1,6 @@
 """The demo corpus as an in-memory model, in the vendors' own API shapes.
 
-`build_demo_corpus()` generates, for two fictional organisations, a month of Slack messages,
+`build_demo_corpus()` (in `build.py`) generates, for two fictional organisations, a month of Slack messages,
 support-mailbox e-mail, Gong calls and Fathom meetings, plus the ground truth for every item
 (its intended tier-1 category and the canonical ask it expresses). The objects are kept in the
 shapes of vendor-apis.md (Slack `conversations.history` messages, RFC 822 bytes with Gmail
@@ -15,7 +15,7 @@ from `seed`, and no wall clock is read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,6 @@ DEFAULT_START = date(2026, 10, 1)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 # Items longer than this are "oversized": the pipeline must skip them explicitly (DESIGN.md).
-OVERSIZED_CHARS = 50_000
 
 # Gmail system labels as Takeout spells them -> the API's label ids.
 GMAIL_SYSTEM_LABEL_IDS: dict[str, str] = {
@@ -348,57 +347,3 @@ class DemoCorpus:
 
     def __iter__(self) -> Iterator[DemoOrgCorpus]:
         return iter(self.orgs)
-
-
-def build_demo_corpus(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, days: int = DEFAULT_DAYS) -> DemoCorpus:
-    """Generate the demo corpus for the window `[start, start + days)` (UTC).
-
-    The same `seed`, `start` and `days` always give an identical corpus. Item counts are sized
-    for 30 days and scale with `days`.
-    """
-    # Imported here: the generators build this module's dataclasses.
-    from headway_assets.demo._calls import build_fathom, build_gong
-    from headway_assets.demo._gmail import build_gmail
-    from headway_assets.demo._plan import Planner, build_org
-    from headway_assets.demo._slack import build_slack
-    from headway_assets.demo.content import ORG_SPECS
-
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"demo seed must be an int, got {seed!r}")
-    if isinstance(start, datetime) or not isinstance(start, date):
-        raise TypeError(f"demo start must be a datetime.date, got {start!r}")
-    if not 1 <= days <= MAX_DAYS:
-        raise ValueError(f"demo days must be between 1 and {MAX_DAYS}, got {days}")
-
-    orgs = []
-    for spec in ORG_SPECS:
-        org = build_org(spec)
-
-        def planner(part: str, spec_: Any = spec, org_: DemoOrg = org) -> Planner:
-            # One independent stream per org and source, so a change in one source's generator
-            # does not reshuffle the others.
-            return Planner(spec_, org_, seed=f"{seed}:{spec_.slug}:{part}", start=start, days=days)
-
-        slack, slack_expected = build_slack(planner("slack"))
-        gmail, gmail_expected = build_gmail(planner("gmail"))
-        gong, gong_expected = build_gong(planner("gong"))
-        fathom, fathom_expected = build_fathom(planner("fathom"))
-        asks = tuple(DemoAsk(a.key, a.title, a.kind, a.trend, a.starts_at) for a in spec.asks)
-        # Readers name customers after their e-mail domain, so the truth carries the domain too.
-        domains = {c.name: c.domain for c in org.companies}
-        expected = [
-            replace(item, customer_domain=domains.get(item.customer or ""))
-            for item in (*slack_expected, *gmail_expected, *gong_expected, *fathom_expected)
-        ]
-        orgs.append(
-            DemoOrgCorpus(
-                org=org,
-                asks=asks,
-                slack=slack,
-                gmail=gmail,
-                gong=gong,
-                fathom=fathom,
-                expected=expected,
-            )
-        )
-    return DemoCorpus(seed=seed, start=start, days=days, orgs=tuple(orgs))

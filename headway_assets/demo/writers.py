@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
+from headway_assets.demo.build import build_demo_corpus
 from headway_assets.demo.corpus import (
     DEFAULT_DAYS,
     DEFAULT_SEED,
@@ -39,7 +40,6 @@ from headway_assets.demo.corpus import (
     DemoOrgCorpus,
     GmailMessage,
     SlackWorkspace,
-    build_demo_corpus,
 )
 
 MANIFEST_NAME = "manifest.json"

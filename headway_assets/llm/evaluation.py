@@ -24,9 +24,11 @@ import csv
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, TIER1_CATEGORIES, Tier1Category, Tier1Label
 
@@ -206,39 +208,30 @@ def load_labelled_csv(
     resolved: dict[str, str] = parse_label_mapping(mapping) if mapping is not None else {c: c for c in TIER1_CATEGORIES}
     folded = {" ".join(raw.split()).casefold(): cat for raw, cat in resolved.items()}
 
-    previous_limit = csv.field_size_limit()
-    csv.field_size_limit(_FIELD_LIMIT)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in [*columns, label_column] if c not in header]
-            if missing:
-                raise EvaluationDataError(
-                    f"{path}: column(s) {', '.join(missing)} not found; the file has: {', '.join(header)}"
-                )
-            texts: list[str] = []
-            labels: list[Tier1Category] = []
-            raw_labels: list[str] = []
-            dropped: Counter[str] = Counter()
-            unknown: Counter[str] = Counter()
-            first_unknown_line: dict[str, int] = {}
-            for row in reader:
-                raw = row[label_column] or ""
-                category = _lookup(resolved, raw, folded)
-                if category is None:
-                    unknown[raw] += 1
-                    first_unknown_line.setdefault(raw, reader.line_num)
-                    continue
-                if category == "":
-                    dropped[raw] += 1
-                    continue
-                parts = [(row[c] or "").strip() for c in columns]
-                texts.append(joiner.join(p for p in parts if p))
-                labels.append(category)  # type: ignore[arg-type]  # validated by _check_category
-                raw_labels.append(raw)
-    finally:
-        csv.field_size_limit(previous_limit)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    header = [str(c) for c in frame.columns]
+    missing = [c for c in [*columns, label_column] if c not in header]
+    if missing:
+        raise EvaluationDataError(
+            f"{path}: column(s) {', '.join(missing)} not found; the file has: {', '.join(header)}"
+        )
+    raw_column = frame[label_column]
+    # One lookup per distinct raw label, then mapped over the column.
+    categories = raw_column.map({raw: _lookup(resolved, raw, folded) for raw in raw_column.unique()})
+    unknown_rows = raw_column[categories.isna()]
+    # Counters filled in order of first appearance, so ties list the earlier label first.
+    unknown_counts = unknown_rows.value_counts()
+    unknown: Counter[str] = Counter({raw: int(unknown_counts[raw]) for raw in unknown_rows.unique()})
+    first_unknown_line = dict(_record_lines(path, unknown_rows.drop_duplicates().items()))
+    dropped: Counter[str] = Counter(raw_column[categories == ""].value_counts().to_dict())
+    kept = frame[categories.notna() & (categories != "")]
+    # Columns are joined per row, leaving out empty parts, as the text a classifier sees.
+    texts = [joiner.join(p for p in parts if p) for parts in kept[columns].apply(lambda c: c.str.strip()).to_numpy()]
+    labels: list[Tier1Category] = list(categories[kept.index])  # validated by _check_category
+    raw_labels = list(kept[label_column])
 
     if unknown:
         listing = "; ".join(
@@ -258,6 +251,35 @@ def load_labelled_csv(
         dropped=dict(sorted(dropped.items())),
         source=str(path),
     )
+
+
+def _record_lines(path: Path, records: Iterable[tuple[int, str]]) -> list[tuple[str, int]]:
+    """The line each given data record (pandas row number, value) ends on, as the csv module counts lines.
+
+    Only read for error messages, which name the line of the first row with an unknown label.
+    """
+    wanted = dict(records)
+    if not wanted:
+        return []
+    found: list[tuple[str, int]] = []
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)  # the header
+            index = 0
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank lines are no records, for pandas either
+                if index in wanted:
+                    found.append((wanted[index], reader.line_num))
+                    if len(found) == len(wanted):
+                        break
+                index += 1
+    finally:
+        csv.field_size_limit(previous_limit)
+    return found
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -294,27 +316,28 @@ def compute_metrics(
     extra = sorted((set(gold) | set(predicted)) - set(TIER1_CATEGORIES))
     all_labels = (*TIER1_CATEGORIES, *extra)
 
-    confusion: dict[str, dict[str, int]] = {g: dict.fromkeys(all_labels, 0) for g in all_labels}
-    for g, p in zip(gold, predicted, strict=True):
-        confusion[g][p] += 1
-    support = Counter(gold)
-    predicted_count = Counter(predicted)
+    confusion = confusion_frame(gold, predicted, all_labels)
+    support = confusion.sum(axis=1)
+    predicted_count = confusion.sum(axis=0)
 
     per_class: dict[str, ClassMetrics] = {}
     for c in classes:
-        precision, recall, f1 = _prf(confusion[c][c], predicted_count[c], support[c])
-        per_class[c] = ClassMetrics(precision, recall, f1, support[c], predicted_count[c])
+        tp, n_predicted, n_support = int(confusion.at[c, c]), int(predicted_count[c]), int(support[c])
+        precision, recall, f1 = _prf(tp, n_predicted, n_support)
+        per_class[c] = ClassMetrics(precision, recall, f1, n_support, n_predicted)
     macro = sum(m.f1 for m in per_class.values()) / len(per_class)
-    accuracy = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p) / len(gold)
+    accuracy = int(pd.Series(confusion.to_numpy().diagonal()).sum()) / len(gold)
 
-    gold_fb = [g != "other" for g in gold]
-    pred_fb = [p != "other" for p in predicted]
-    tp = sum(1 for g, p in zip(gold_fb, pred_fb, strict=True) if g and p)
-    fb_precision, fb_recall, fb_f1 = _prf(tp, sum(pred_fb), sum(gold_fb))
-    feedback = ClassMetrics(fb_precision, fb_recall, fb_f1, sum(gold_fb), sum(pred_fb))
+    # Is-feedback is the same matrix folded to two classes: anything but `other` is feedback.
+    feedback_labels = [label for label in all_labels if label != "other"]
+    tp_feedback = int(confusion.loc[feedback_labels, feedback_labels].to_numpy().sum())
+    gold_feedback = int(support[feedback_labels].sum())
+    predicted_feedback = int(predicted_count[feedback_labels].sum())
+    fb_precision, fb_recall, fb_f1 = _prf(tp_feedback, predicted_feedback, gold_feedback)
+    feedback = ClassMetrics(fb_precision, fb_recall, fb_f1, gold_feedback, predicted_feedback)
 
     used = [label for label in all_labels if support[label] or predicted_count[label]]
-    trimmed = {g: {p: confusion[g][p] for p in used} for g in used}
+    trimmed = {g: {p: int(confusion.at[g, p]) for p in used} for g in used}
     return EvaluationResult(
         name=name,
         n=len(gold),
@@ -333,17 +356,26 @@ def compute_metrics(
     )
 
 
+def confusion_frame(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> pd.DataFrame:
+    """Counts of (gold, predicted) pairs: one row per gold label, one column per predicted label, in `labels` order."""
+    counts = pd.crosstab(pd.Series(list(gold), name="gold"), pd.Series(list(predicted), name="predicted"))
+    return counts.reindex(index=list(labels), columns=list(labels), fill_value=0)
+
+
 def _relevance_stats(gold: Sequence[str], relevances: Sequence[int]) -> dict[str, RelevanceStats]:
     if len(relevances) != len(gold):
         raise ValueError(f"{len(gold)} gold labels but {len(relevances)} relevance scores")
-    grouped: dict[str, list[int]] = {}
-    for g, r in zip(gold, relevances, strict=True):
-        grouped.setdefault(g, []).append(r)
-    ordered = [c for c in TIER1_CATEGORIES if c in grouped] + sorted(set(grouped) - set(TIER1_CATEGORIES))
+    scores = pd.DataFrame({"gold": list(gold), "relevance": list(relevances)})
+    scores["sent"] = scores["relevance"] >= RELEVANCE_THRESHOLD
+    by_gold = scores.groupby("gold", sort=False).agg(
+        total=("relevance", "sum"), sent=("sent", "sum"), n=("gold", "size")
+    )
+    ordered = [c for c in TIER1_CATEGORIES if c in by_gold.index] + sorted(set(by_gold.index) - set(TIER1_CATEGORIES))
+    # Exact integer sums divided once, so the figures match a plain Python average to the last bit.
     return {
         c: RelevanceStats(
-            mean=sum(grouped[c]) / len(grouped[c]),
-            at_or_above_threshold=sum(1 for r in grouped[c] if r >= RELEVANCE_THRESHOLD) / len(grouped[c]),
+            mean=int(by_gold.at[c, "total"]) / int(by_gold.at[c, "n"]),
+            at_or_above_threshold=int(by_gold.at[c, "sent"]) / int(by_gold.at[c, "n"]),
         )
         for c in ordered
     }
@@ -426,6 +458,13 @@ def keyword_baseline(texts: list[str]) -> list[Tier1Label]:
 # --- reporting -----------------------------------------------------------------------------
 
 
+def per_class_table(result: EvaluationResult) -> pd.DataFrame:
+    """Precision, recall, F1, support and prediction count per class, one row per class in report order."""
+    columns = ["precision", "recall", "f1", "support", "predicted"]
+    rows = [[getattr(result.per_class[c], name) for name in columns] for c in result.classes]
+    return pd.DataFrame(rows, index=pd.Index(result.classes, name="class"), columns=columns)
+
+
 def format_report(result: EvaluationResult, *, title: str | None = None) -> str:
     """A plain-text report: per-class table, macro F1, accuracy, is-feedback and confusion."""
     lines: list[str] = []
@@ -445,9 +484,10 @@ def format_report(result: EvaluationResult, *, title: str | None = None) -> str:
         lines.append(f"time: {result.seconds:.2f}s ({rate:,.0f} texts/s)")
     lines.append("")
     lines.append(f"{'class':<16}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}{'predicted':>11}")
-    for c in result.classes:
-        m = result.per_class[c]
-        lines.append(f"{c:<16}{m.precision:>10.3f}{m.recall:>8.3f}{m.f1:>8.3f}{m.support:>9}{m.predicted:>11}")
+    for c, m in per_class_table(result).iterrows():
+        lines.append(
+            f"{c:<16}{m.precision:>10.3f}{m.recall:>8.3f}{m.f1:>8.3f}{int(m.support):>9}{int(m.predicted):>11}"
+        )
     lines.append("")
     lines.append(f"macro F1 ({len(result.classes)} classes): {result.macro_f1:.3f}   accuracy: {result.accuracy:.3f}")
     fb = result.feedback
@@ -463,8 +503,9 @@ def format_report(result: EvaluationResult, *, title: str | None = None) -> str:
         for c, stats in result.relevance_by_gold.items():
             lines.append(f"  {c:<16}{stats.mean:>6.1f}{stats.at_or_above_threshold:>8.0%}")
         lines.append("")
+    confusion = pd.DataFrame.from_dict(result.confusion, orient="index").reindex(index=labels, columns=labels)
     lines.append("confusion (rows = gold, columns = predicted):")
-    lines.append(" " * 16 + "".join(f"{_CATEGORY_ABBREVIATIONS.get(p, p):>{width}}" for p in labels))
-    for g in labels:
-        lines.append(f"{g:<16}" + "".join(f"{result.confusion[g][p]:>{width}}" for p in labels))
+    lines.append(" " * 16 + "".join(f"{_CATEGORY_ABBREVIATIONS.get(p, p):>{width}}" for p in confusion.columns))
+    for g, counts in confusion.iterrows():
+        lines.append(f"{g:<16}" + "".join(f"{int(n):>{width}}" for n in counts))
     return "\n".join(lines)

@@ -1,25 +1,41 @@
-"""Offline LLM provider pieces: a deterministic tier-1 classifier that needs no key or network.
+"""The offline model: deterministic tier-1, tier-2, insight and catalogue answers with no key or network.
 
-`OfflineClassifier` is the entry point. `text` (masking, sentence segments that are verbatim
-spans of the original, folding) and `cues` (lexicon matching with hit spans) are the building
-blocks meant to be reused by the offline tier-2 extractor and insight summariser.
+This module is the offline model's one public entry: code outside `headway_assets/offline/`
+imports from here, never from its submodules. `OfflineClassifier` labels tier-1; `answer(task,
+payload)` answers the tier-2, insight and catalogue-match tasks the way a provider would. The
+other names are the pieces the evaluation scripts and the tests reach for.
 """
 
-from headway_assets.offline.classifier import Evidence, OfflineClassifier, SentenceEvidence
-from headway_assets.offline.cues import CueHit, detect_cues
+from headway_assets.offline.classifier import OfflineClassifier
+from headway_assets.offline.examples import TRAINING_EXAMPLES
+from headway_assets.offline.extractor import OfflineExtractor, is_transcript
+from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
+from headway_assets.offline.provider import OfflineProvider
+from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.tasks import answer
-from headway_assets.offline.text import PreparedText, Segment, fold, prepare, split_sentences
+from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
+from headway_assets.offline.text import fold, mask_text, prepare
+from headway_assets.offline.titles import clean_sentence, make_title
+from headway_assets.offline.vocab import term_weights
 
 __all__ = [
-    "CueHit",
-    "Evidence",
+    "CATALOG_THRESHOLD",
+    "TRAINING_EXAMPLES",
     "OfflineClassifier",
-    "PreparedText",
-    "Segment",
-    "SentenceEvidence",
+    "OfflineExtractor",
+    "OfflineProvider",
+    "OfflineSummariser",
+    "TaxonomyMapper",
     "answer",
-    "detect_cues",
+    "clean_sentence",
     "fold",
+    "is_transcript",
+    "keywords_for",
+    "make_title",
+    "mapper_for",
+    "mask_text",
+    "match",
     "prepare",
-    "split_sentences",
+    "similarity",
+    "term_weights",
 ]

@@ -23,7 +23,8 @@ from headway_assets.llm.schemas import (
     Tier1BatchItem,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
-from headway_assets.offline import OfflineClassifier, answer
+from headway_assets.offline.classifier import OfflineClassifier
+from headway_assets.offline.tasks import answer
 
 __all__ = ["OFFLINE_MODEL", "OfflineProvider", "answer_task"]
 

@@ -39,8 +39,7 @@ from headway_api.core.security import TokenCodec
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.schema import Organization
 from headway_assets.definitions import defs
-from headway_assets.demo import DemoManifest, build_demo_corpus, generate_demo
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import DemoManifest, build_demo_corpus, generate_demo, seed_demo
 from headway_assets.orchestration.jobs import PIPELINE_JOB
 from headway_assets.orchestration.runner import PipelineRunReport, run_pipeline
 from headway_assets.testing.fakes.slack_server import FakeSlackServer

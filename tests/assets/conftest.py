@@ -11,8 +11,7 @@ import dagster as dg
 import pytest
 
 from headway_assets.core.warehouse.database import write_transaction
-from headway_assets.demo import DemoManifest, generate_demo
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import DemoManifest, generate_demo, seed_demo
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource

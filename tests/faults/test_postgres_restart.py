@@ -22,8 +22,7 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.ingestion import active_connections
 from headway_assets.core.warehouse.schema import Message, MessageLabel
-from headway_assets.demo import DemoManifest
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import DemoManifest, seed_demo
 from tests.assets.conftest import MaterializeFn, resources_for
 from tests.faults.conftest import PrivateCluster
 from tests.faults.support import (

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from headway_assets.demo.corpus import build_demo_corpus
+from headway_assets.demo import build_demo_corpus
 from headway_assets.testing.fakes.fathom_server import DEFAULT_API_KEY, FakeFathomServer, FathomFault, parse_time
 
 

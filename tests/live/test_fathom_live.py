@@ -42,7 +42,7 @@ from headway_assets.core.warehouse.schema import (
     SyncRun,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from headway_assets.demo.corpus import DemoCorpus, build_demo_corpus
+from headway_assets.demo import DemoCorpus, build_demo_corpus
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.fathom.export import (

@@ -24,7 +24,7 @@ from headway_assets.core.warehouse.ingestion import (
 )
 from headway_assets.core.warehouse.schema import ConnectionKind, Message, SourceKind, SyncRun, SyncStatus
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from headway_assets.demo.corpus import build_demo_corpus
+from headway_assets.demo import build_demo_corpus
 from headway_assets.sources.fathom.export import parse_fathom_meeting
 from headway_assets.sources.fathom.webhook import (
     WebhookConnectionError,

@@ -45,8 +45,7 @@ from headway_assets.core.warehouse.schema import (
     SyncStatus,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
-from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus
-from headway_assets.demo.writers import mbox_bytes
+from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus, mbox_bytes
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.gmail.export import read_gmail_mbox

@@ -14,9 +14,7 @@ import pytest
 
 from headway_assets.llm.evaluation import evaluate, load_labelled_csv
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, TIER1_CATEGORIES, Tier1Label
-from headway_assets.offline import OfflineClassifier
-from headway_assets.offline.examples import TRAINING_EXAMPLES
-from headway_assets.offline.text import fold, mask_text, prepare
+from headway_assets.offline import TRAINING_EXAMPLES, OfflineClassifier, fold, mask_text, prepare
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 

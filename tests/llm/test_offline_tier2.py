@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from headway_assets import offline
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
@@ -37,13 +38,20 @@ from headway_assets.llm.tasks import (
     match_request,
     tier2_request,
 )
-from headway_assets.offline import tasks as offline_tasks
-from headway_assets.offline.extractor import OfflineExtractor, is_transcript
-from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
-from headway_assets.offline.provider import OfflineProvider
-from headway_assets.offline.summariser import OfflineSummariser
-from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
-from headway_assets.offline.titles import clean_sentence, make_title
+from headway_assets.offline import (
+    CATALOG_THRESHOLD,
+    OfflineExtractor,
+    OfflineProvider,
+    OfflineSummariser,
+    TaxonomyMapper,
+    clean_sentence,
+    is_transcript,
+    keywords_for,
+    make_title,
+    mapper_for,
+    match,
+    similarity,
+)
 from headway_assets.sources.exports.reader import ExportOptions, read_export
 
 ACME = load_taxonomy_file(TAXONOMY_DIR / "acme.yaml").listing()
@@ -408,16 +416,16 @@ def test_identical_asks_score_one() -> None:
 
 
 def test_answer_dispatches_and_rejects_bad_input() -> None:
-    tier2 = offline_tasks.answer(TIER2, Tier2Input("Please add Okta SSO.", "slack", None, None, ACME))
+    tier2 = offline.answer(TIER2, Tier2Input("Please add Okta SSO.", "slack", None, None, ACME))
     assert isinstance(tier2, MentionExtraction) and len(tier2.mentions) == 1
-    insight = offline_tasks.answer(INSIGHT, InsightInput("Please add Okta SSO.", "slack", "Orbit", ()))
+    insight = offline.answer(INSIGHT, InsightInput("Please add Okta SSO.", "slack", "Orbit", ()))
     assert isinstance(insight, InsightDraft)
-    matched = offline_tasks.answer(MATCH, MatchInput("Okta SSO", "", None, (MatchCandidate("a", "Okta SSO", ""),)))
+    matched = offline.answer(MATCH, MatchInput("Okta SSO", "", None, (MatchCandidate("a", "Okta SSO", ""),)))
     assert isinstance(matched, CatalogMatch) and matched.candidate_id == "a"
     with pytest.raises(ValueError, match="no task 'tier9'"):
-        offline_tasks.answer("tier9", None)
+        offline.answer("tier9", None)
     with pytest.raises(TypeError, match="needs a Tier2Input payload, got str"):
-        offline_tasks.answer(TIER2, "Please add Okta SSO.")
+        offline.answer(TIER2, "Please add Okta SSO.")
 
 
 def test_offline_provider_answers_all_three_tasks() -> None:

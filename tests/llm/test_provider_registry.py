@@ -21,7 +21,7 @@ from headway_assets.llm.providers.registry import (
     register,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
-from headway_assets.offline.provider import OfflineProvider
+from headway_assets.offline import OfflineProvider
 from headway_assets.resources.llm import LlmResource
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,20 +25,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction
-from headway_assets.demo import generate_demo
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import generate_demo, seed_demo
+from headway_assets.testing.processes import free_port, stop_process
 from tests.conftest import POSTGRES_SERVER_URL, REPO_ROOT, _server_unavailable
 
 VENV_BIN = Path(sys.executable).parent
 DEMO_START = date(2026, 10, 1)
 DEMO_DAYS = 3
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _create_database(prefix: str) -> tuple[str, str]:
@@ -53,18 +44,6 @@ def _create_database(prefix: str) -> tuple[str, str]:
 def _drop_database(name: str) -> None:
     with psycopg.connect(POSTGRES_SERVER_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group, then SIGKILL what is left."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @dataclass

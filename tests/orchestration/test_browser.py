@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from headway_assets.testing.graphql import ALL_ASSETS
 from tests.conftest import IN_CI, REPO_ROOT
 from tests.orchestration.conftest import Deployment
-from tests.orchestration.test_deployment import ALL_ASSETS
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.schema import Message
-from headway_assets.demo import generate_demo
-from headway_assets.demo.seed import seed_demo
+from headway_assets.demo import generate_demo, seed_demo
 from tests.conftest import IN_CI, REPO_ROOT
 
 REDIS = ("127.0.0.1", 6379)

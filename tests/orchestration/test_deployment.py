@@ -23,32 +23,10 @@ from headway_assets.core.warehouse.sync_requests import create_sync_request
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 from headway_assets.demo import build_demo_corpus
 from headway_assets.testing.fakes.gong_server import DEFAULT_ACCESS_KEY, DEFAULT_ACCESS_KEY_SECRET, FakeGongServer
+from headway_assets.testing.graphql import ALL_ASSETS, LAUNCH_BACKFILL
 from tests.orchestration.conftest import DEMO_DAYS, DEMO_START, Deployment
 
 pytestmark = pytest.mark.slow
-
-ALL_ASSETS = [
-    "raw_slack_messages",
-    "raw_gmail_messages",
-    "raw_gong_messages",
-    "raw_fathom_messages",
-    "message_labels",
-    "feature_mentions",
-    "message_insights",
-    "feature_catalog",
-    "insights",
-    "daily_message_stats",
-]
-LAUNCH_BACKFILL = """
-mutation Backfill($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on UnauthorizedError { message }
-  }
-}
-"""
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, deployment: Deployment) -> Any:

@@ -110,7 +110,7 @@ register(
     ProviderSpec(
         "offline",
         "Offline (no key, no network)",
-        "headway_assets.offline.provider:OfflineProvider",
+        "headway_assets.offline:OfflineProvider",
         default_models=dict.fromkeys(TASKS, OFFLINE_MODEL),
         configurable_models=False,
     )

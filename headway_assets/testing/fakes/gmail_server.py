@@ -49,7 +49,7 @@ from email.policy import compat32
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from headway_assets.demo.corpus import GmailMailbox, GmailMessage
+from headway_assets.demo import GmailMailbox, GmailMessage
 
 from ._http import BackgroundHTTPServer, HttpReply, HttpRequest
 

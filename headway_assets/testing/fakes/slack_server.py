@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from headway_assets.demo.corpus import SlackWorkspace
+from headway_assets.demo import SlackWorkspace
 from headway_assets.testing.fakes._http import BackgroundHTTPServer, HttpReply, HttpRequest
 
 API_PREFIX = "/api/"
