@@ -69,3 +69,29 @@ def test_before_sleep_sees_the_wait_after_the_retry_is_spent() -> None:
     retry = policy(budget=2, sleeps=[])
     retry.spend(0, 1.5, before_sleep=lambda wait: seen.append((wait, retry.budget.remaining)))
     assert seen == [(1.5, 1)]
+
+
+def test_extra_jitter_is_added_to_every_wait_but_never_refuses_an_allowed_retry_after() -> None:
+    sleeps: list[float] = []
+    retry = RetryPolicy(
+        budget=RetryBudget(10),
+        base_seconds=1.0,
+        max_backoff_seconds=1.0,
+        max_wait_seconds=2.0,
+        extra_jitter_seconds=0.5,
+        sleep=sleeps.append,
+        rng=random.Random(3),
+    )
+    retry.spend(0, 2.0)  # exactly the longest wait: allowed, then jittered past it
+    retry.spend(0)
+    assert 2.0 <= sleeps[0] <= 2.5 and 0.5 <= sleeps[1] <= 1.5
+    assert retry.take(2.0) and not retry.take(2.5)
+    assert retry.budget.remaining == 7
+
+
+def test_take_spends_without_waiting_and_wait_matches_the_backoff_bounds() -> None:
+    sleeps: list[float] = []
+    retry = policy(budget=1, sleeps=sleeps)
+    assert 1.0 <= retry.wait(1) <= 2.0 and retry.wait(0, 3.0) == 3.0
+    assert retry.take() and not retry.take()
+    assert sleeps == []

@@ -60,13 +60,16 @@ class RetryPolicy:
     """How one read retries: `base_seconds * 2**attempt` capped at `max_backoff_seconds`, jittered to 50-100 %.
 
     `max_wait_seconds` is the longest single wait (a `Retry-After` past it ends the read);
-    `sleep` and `rng` are injectable so tests record waits instead of sleeping them.
+    `extra_jitter_seconds` adds up to that many random seconds to every wait, `Retry-After` too
+    (Slack's `retry_jitter_seconds`: many clients told the same `Retry-After` must not return
+    together); `sleep` and `rng` are injectable so tests record waits instead of sleeping them.
     """
 
     budget: RetryBudget
     base_seconds: float
     max_backoff_seconds: float
     max_wait_seconds: float
+    extra_jitter_seconds: float = 0.0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
@@ -75,11 +78,25 @@ class RetryPolicy:
         ceiling = tenacity.wait_exponential(multiplier=self.base_seconds, max=self.max_backoff_seconds)(
             cast(tenacity.RetryCallState, _Attempt(attempt + 1))
         )
-        return ceiling * self.rng.uniform(0.5, 1.0)
+        return ceiling * self.rng.uniform(0.5, 1.0) + self._extra_jitter()
+
+    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+        """The wait before retry number `attempt`: the server's `retry_after` when it sent one, else the backoff."""
+        return self.backoff(attempt) if retry_after is None else retry_after + self._extra_jitter()
+
+    def _extra_jitter(self) -> float:
+        return self.rng.uniform(0.0, self.extra_jitter_seconds) if self.extra_jitter_seconds > 0 else 0.0
 
     def allows_wait(self, retry_after: float | None) -> bool:
         """False when the server asks to wait longer than this read may."""
         return retry_after is None or retry_after <= self.max_wait_seconds
+
+    def take(self, retry_after: float | None = None) -> bool:
+        """Spend one retry without waiting (for SDK retry handlers that wait themselves, via `wait`).
+
+        False, spending nothing, when the budget is gone or `retry_after` is longer than allowed.
+        """
+        return self.allows_wait(retry_after) and self.budget.take()
 
     def spend(
         self,
@@ -95,9 +112,10 @@ class RetryPolicy:
         """
         if self.budget.remaining <= 0:
             raise RetryRefusedError(f"the retry budget of {self.budget.total} is spent")
-        wait = self.backoff(attempt) if retry_after is None else retry_after
-        if wait > self.max_wait_seconds:
-            raise RetryRefusedError(f"asked to wait {wait:g} s, more than {self.max_wait_seconds:g} s", wait=wait)
+        wait = self.wait(attempt, retry_after)
+        asked = wait if retry_after is None else retry_after  # the jitter never makes a wait too long
+        if not self.allows_wait(asked):
+            raise RetryRefusedError(f"asked to wait {asked:g} s, more than {self.max_wait_seconds:g} s", wait=asked)
         self.budget.take()
         if before_sleep is not None:
             before_sleep(wait)
