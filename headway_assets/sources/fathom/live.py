@@ -52,6 +52,7 @@ Connection config keys (all optional): `base_url`, `internal_domains`, `created_
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -74,6 +75,7 @@ from headway_assets.sources.fathom.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
+from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -168,10 +170,15 @@ class _FathomSession:
     ) -> None:
         self._request = request
         self._options = options
-        self._sleep = sleep
-        self._rng = rng
         self._credentials: dict[str, Any] = dict(request.credentials)
-        self.retries_left = options.max_retries
+        self._retry = RetryPolicy(
+            budget=RetryBudget(options.max_retries),
+            base_seconds=options.backoff_seconds,
+            max_backoff_seconds=options.max_backoff_seconds,
+            max_wait_seconds=options.max_wait_seconds,
+            sleep=sleep,
+            rng=rng,
+        )
         self.waits: list[float] = []
         label = request.connection.label
         api_key = self._credentials.get("api_key")
@@ -246,26 +253,25 @@ class _FathomSession:
                         if shape_problem is None:
                             return body
                         problem = f"a malformed body ({shape_problem})"
-            if wait is None:
-                wait = min(self._options.max_backoff_seconds, self._options.backoff_seconds * 2**attempt)
-                wait *= self._rng.uniform(0.5, 1.0)
-            attempt += 1
-            if self.retries_left <= 0:
-                raise _StopReadError(f"GET {path} kept failing ({problem}) and the retry budget is spent")
-            if wait > self._options.max_wait_seconds:
+            log = functools.partial(self._log_retry, path, problem)
+            try:
+                self.waits.append(self._retry.spend(attempt, wait, before_sleep=log))
+            except RetryRefusedError as exc:
+                if exc.wait is None:
+                    raise _StopReadError(f"GET {path} kept failing ({problem}) and the retry budget is spent") from None
                 raise _StopReadError(
-                    f"GET {path} answered {problem} and asks to wait {wait:g} s, more than "
+                    f"GET {path} answered {problem} and asks to wait {exc.wait:g} s, more than "
                     f"retry_max_wait_seconds={self._options.max_wait_seconds:g}"
-                )
-            self.retries_left -= 1
-            LOGGER.warning(
-                self.redact(
-                    f"{self._request.connection.label}: GET {path} answered {problem}; retrying in {wait:.2f} s "
-                    f"({self.retries_left} retries left)"
-                )
+                ) from None
+            attempt += 1
+
+    def _log_retry(self, path: str, problem: str, wait: float) -> None:
+        LOGGER.warning(
+            self.redact(
+                f"{self._request.connection.label}: GET {path} answered {problem}; retrying in {wait:.2f} s "
+                f"({self._retry.budget.remaining} retries left)"
             )
-            self.waits.append(wait)
-            self._sleep(wait)
+        )
 
     def _refresh_token(self) -> bool:
         """Refresh an expired OAuth token; True when a new one is in place (and saved)."""

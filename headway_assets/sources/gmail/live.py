@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from headway_assets.sources.gmail.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
+from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.sources.people import normalise_email
 
 DEFAULT_BASE_URL = "https://gmail.googleapis.com"
@@ -261,7 +261,13 @@ class _GmailSession:
         for value in (app.client_id, app.client_secret.get_secret_value() if app.client_secret else None):
             if value:
                 self._secrets.add(value)
-        self.retries_left = options.max_retries
+        self._retry = RetryPolicy(
+            budget=RetryBudget(options.max_retries),
+            base_seconds=options.retry_base_delay_s,
+            max_backoff_seconds=options.retry_max_delay_s,
+            max_wait_seconds=options.retry_max_delay_s,
+            sleep=sleep,
+        )
 
     @property
     def secrets(self) -> list[str]:
@@ -366,20 +372,18 @@ class _GmailSession:
         return retry_after_seconds(response.headers.get("Retry-After"), now=datetime.fromtimestamp(self._clock(), UTC))
 
     def _backoff(self, failures: int, retry_after: float | None, what: str) -> None:
-        """Sleep before the next attempt, or give up when the budget is spent."""
-        if self.retries_left <= 0:
-            raise _RetryBudgetExhaustedError(f"{what}; the retry budget ({self._options.max_retries}) is spent")
-        if retry_after is not None and retry_after > self._options.retry_max_delay_s:
+        """Sleep before the next attempt (the shared retry policy), or give up when the budget is spent."""
+        try:
+            self._retry.spend(failures, retry_after)
+        except RetryRefusedError as exc:
+            if exc.wait is None:
+                raise _RetryBudgetExhaustedError(
+                    f"{what}; the retry budget ({self._options.max_retries}) is spent"
+                ) from None
             raise _RetryBudgetExhaustedError(
-                f"{what}; Google asked to wait {retry_after:.0f} s, longer than the "
+                f"{what}; Google asked to wait {exc.wait:.0f} s, longer than the "
                 f"{self._options.retry_max_delay_s:.0f} s a sync waits"
-            )
-        self.retries_left -= 1
-        if retry_after is None:
-            # Exponential backoff with jitter, so parallel syncs do not retry in lock-step.
-            ceiling = min(self._options.retry_max_delay_s, self._options.retry_base_delay_s * 2**failures)
-            retry_after = ceiling * random.uniform(0.5, 1.0)
-        self._sleep(retry_after)
+            ) from None
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """GET a Gmail API path and return its JSON object, retrying what is worth retrying.

@@ -57,6 +57,7 @@ from headway_assets.sources.gong.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number, retry_after_seconds
+from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -183,11 +184,16 @@ class _GongApi:
     ) -> None:
         self._request = request
         self._settings = settings
-        self._sleep = sleep
-        self._rng = rng
         self.label = request.connection.label
         self._credentials = dict(request.credentials)
-        self._retries_left = settings.retry_budget
+        self._retry = RetryPolicy(
+            budget=RetryBudget(settings.retry_budget),
+            base_seconds=settings.retry_base_seconds,
+            max_backoff_seconds=settings.retry_max_wait_seconds,
+            max_wait_seconds=settings.retry_max_wait_seconds,
+            sleep=sleep,
+            rng=rng,
+        )
         self._refreshed = False
         self._client = httpx.Client(
             base_url=settings.base_url,
@@ -242,7 +248,7 @@ class _GongApi:
             try:
                 response = self._client.post(path, json=body, headers={"Authorization": self._auth_header()})
             except httpx.TransportError as exc:
-                self._spend(f"{what}: network error ({type(exc).__name__})", self._backoff(attempt))
+                self._spend(f"{what}: network error ({type(exc).__name__})", attempt)
                 attempt += 1
                 continue
             status = response.status_code
@@ -251,7 +257,7 @@ class _GongApi:
                 problem = "not a JSON object" if page is None else _page_problem(page, list_key)
                 if page is not None and problem is None:
                     return page
-                self._spend(f"{what}: malformed response ({problem})", self._backoff(attempt))
+                self._spend(f"{what}: malformed response ({problem})", attempt)
                 attempt += 1
                 continue
             if status == 404:
@@ -259,36 +265,36 @@ class _GongApi:
                 return None
             if status == 429:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
-                self._spend(
-                    f"{what}: rate limited by Gong (HTTP 429)", self._backoff(attempt) if wait is None else wait
-                )
+                self._spend(f"{what}: rate limited by Gong (HTTP 429)", attempt, wait)
                 attempt += 1
                 continue
             if status >= 500:
-                self._spend(f"{what}: Gong server error (HTTP {status})", self._backoff(attempt))
+                self._spend(f"{what}: Gong server error (HTTP {status})", attempt)
                 attempt += 1
                 continue
             if status == 401 and self._try_refresh():
                 continue
             self._fail(response, body, what)
 
-    def _spend(self, reason: str, wait: float) -> None:
-        """Use one retry of the budget and wait, or give up when none is left or the wait is too long."""
-        if self._retries_left <= 0:
-            raise _RetriesExhaustedError(f"{reason}; the retry budget of {self._settings.retry_budget} is used up")
-        if wait > self._settings.retry_max_wait_seconds:
-            raise _RetriesExhaustedError(
-                f"{reason}; Gong asked to wait {wait:g} s, more than the {self._settings.retry_max_wait_seconds:g} s "
-                "this read may wait"
+    def _spend(self, reason: str, attempt: int, retry_after: float | None = None) -> None:
+        """Use one retry of the shared policy and wait, or give up when none is left or the wait is too long."""
+        try:
+            self._retry.spend(
+                attempt,
+                retry_after,
+                before_sleep=lambda wait: logger.info(
+                    "Gong %s; retrying in %.2f s (%d retries left)", reason, wait, self._retry.budget.remaining
+                ),
             )
-        self._retries_left -= 1
-        logger.info("Gong %s; retrying in %.2f s (%d retries left)", reason, wait, self._retries_left)
-        self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential with jitter, so connections that failed together do not retry in lockstep.
-        ceiling = min(self._settings.retry_max_wait_seconds, self._settings.retry_base_seconds * 2**attempt)
-        return ceiling * self._rng.uniform(0.5, 1.0)
+        except RetryRefusedError as exc:
+            if exc.wait is None:
+                raise _RetriesExhaustedError(
+                    f"{reason}; the retry budget of {self._settings.retry_budget} is used up"
+                ) from None
+            raise _RetriesExhaustedError(
+                f"{reason}; Gong asked to wait {exc.wait:g} s, more than the "
+                f"{self._settings.retry_max_wait_seconds:g} s this read may wait"
+            ) from None
 
     def _check_no_calls(self, response: httpx.Response, what: str) -> None:
         """Accept Gong's 404 "No calls found for the specified period" (zero calls); any other 404 is an error."""

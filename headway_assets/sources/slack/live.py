@@ -18,11 +18,14 @@ What it reads (vendor-apis.md §1):
 Each message goes through the export reader's `SlackMessageNormaliser`, so a live message
 and the same message from an export are identical. Rate limits (HTTP 429 with `Retry-After`)
 and 5xx answers are retried by slack-sdk's retry handlers within a per-request count and a
-per-read budget; when that is exhausted the read returns what it has with `complete=False`
-and a resume state. The per-sync cap works the same way. A resume state records the channels
-finished and, inside the current channel, the phase (history, look-back, threads), the
-oldest `ts` processed (history is newest first) or the newest reply `ts` processed, and the
-thread parents still to read, so repeated runs continue exactly where the last stopped.
+per-read budget, waiting as the shared retry policy says (sources/live/retry.py, the same as
+every live source; `retry_jitter_seconds` adds up to that much to each wait, `Retry-After`
+too, and the backoff never exceeds `max_retry_wait_seconds`); when that is exhausted the
+read returns what it has with `complete=False` and a resume state. The per-sync cap works
+the same way. A resume state records the channels finished and, inside the current channel,
+the phase (history, look-back, threads), the oldest `ts` processed (history is newest first)
+or the newest reply `ts` processed, and the thread parents still to read, so repeated runs
+continue exactly where the last stopped.
 (A message posted into an already-passed part of the window while a capped sequence is under
 way is picked up by the next full sync of the partition, which starts from the beginning.)
 
@@ -42,8 +45,6 @@ import http.client
 import json
 import logging
 import math
-import random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,10 +53,7 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, RetryHandler
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.jitter import Jitter
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler, RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest as RetryHttpRequest
 from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -67,6 +65,7 @@ from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number
+from headway_assets.sources.live.retry import RetryBudget, RetryPolicy
 from headway_assets.sources.people import normalise_domains
 from headway_assets.sources.slack.messages import (
     SlackConversation,
@@ -167,32 +166,6 @@ class _CapReachedError(Exception):
 # -- retry handlers ----------------------------------------------------------------------------
 
 
-class RetryBudget:
-    """Retries left for one whole read, shared by every handler of the read's clients."""
-
-    def __init__(self, total: int) -> None:
-        self.remaining = total
-        self.spent = 0
-
-    def take(self) -> bool:
-        """Use one retry; False when the budget is gone."""
-        if self.remaining <= 0:
-            return False
-        self.remaining -= 1
-        self.spent += 1
-        return True
-
-
-class _ScaledJitter(Jitter):
-    """Adds up to `max_seconds` of random delay (slack-sdk's own jitter adds up to a full second)."""
-
-    def __init__(self, max_seconds: float) -> None:
-        self.max_seconds = max_seconds
-
-    def recalculate(self, duration: float) -> float:
-        return duration + random.random() * self.max_seconds
-
-
 def _retry_after_seconds(response: RetryHttpResponse | None) -> float | None:
     """The `Retry-After` header in seconds (None when absent or not a number)."""
     if response is None:
@@ -208,29 +181,29 @@ def _retry_after_seconds(response: RetryHttpResponse | None) -> float | None:
     return None
 
 
-class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack-sdk's 429 handler, honouring `Retry-After`, within a per-read budget and a maximum wait.
+class _PolicyIntervals(RetryIntervalCalculator):
+    """slack-sdk's interval hook answered by the shared retry policy (exponential backoff with jitter)."""
 
-    A `Retry-After` longer than `max_wait_seconds` is not waited out: the read ends and the
-    next run resumes (a 1-request-a-minute method must not stall a whole pipeline run).
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return self.policy.backoff(current_attempt)
+
+
+class _PolicyRetryHandler(RetryHandler):
+    """A slack-sdk retry handler whose retries spend the read's shared policy and wait as it says.
+
+    Subclasses say which answers are worth retrying (`_retryable`); the budget, the longest
+    wait, `Retry-After` and the backoff are the policy's, the same as every other live source.
     """
 
-    def __init__(
-        self,
-        *,
-        budget: RetryBudget,
-        max_retry_count: int,
-        max_wait_seconds: float,
-        backoff_seconds: float,
-        jitter: Jitter,
-    ) -> None:
-        super().__init__(
-            max_retry_count=max_retry_count,
-            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=jitter),
-        )
-        self.budget = budget
-        self.max_wait_seconds = max_wait_seconds
-        self.jitter = jitter
+    def __init__(self, *, policy: RetryPolicy, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count, interval_calculator=_PolicyIntervals(policy))
+        self.policy = policy
+
+    def _retryable(self, response: RetryHttpResponse | None, error: Exception | None) -> bool:
+        raise NotImplementedError
 
     def _can_retry(
         self,
@@ -240,12 +213,7 @@ class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: RetryHttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        wait = _retry_after_seconds(response)
-        if wait is not None and wait > self.max_wait_seconds:
-            return False
-        return self.budget.take()
+        return self._retryable(response, error) and self.policy.take(_retry_after_seconds(response))
 
     def prepare_for_next_attempt(
         self,
@@ -255,78 +223,63 @@ class BudgetedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: RetryHttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        wait = _retry_after_seconds(response)
         state.next_attempt_requested = True
-        if wait is None:
-            # No Retry-After: exponential backoff with jitter.
-            time.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-        else:
-            time.sleep(self.jitter.recalculate(wait))
+        self.policy.sleep(self.policy.wait(state.current_attempt, _retry_after_seconds(response)))
         state.increment_current_attempt()
 
 
-class _BudgetedBackoffHandler(RetryHandler):
-    """A retry handler with exponential backoff and jitter whose retries spend the per-read budget."""
+class BudgetedRateLimitRetryHandler(_PolicyRetryHandler):
+    """Retries a 429, honouring `Retry-After` (fractional values rounded up), within the shared policy.
 
-    def __init__(self, *, budget: RetryBudget, max_retry_count: int, backoff_seconds: float, jitter: Jitter) -> None:
-        super().__init__(
-            max_retry_count=max_retry_count,
-            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=jitter),
+    A `Retry-After` longer than the policy's longest wait is not waited out: the read ends and
+    the next run resumes (a 1-request-a-minute method must not stall a whole pipeline run).
+    """
+
+    def _retryable(self, response: RetryHttpResponse | None, error: Exception | None) -> bool:
+        return response is not None and response.status_code == 429
+
+
+class BudgetedServerErrorRetryHandler(_PolicyRetryHandler):
+    """Retries any 5xx answer, within the shared policy."""
+
+    def _retryable(self, response: RetryHttpResponse | None, error: Exception | None) -> bool:
+        return response is not None and response.status_code >= 500
+
+
+class BudgetedConnectionErrorRetryHandler(_PolicyRetryHandler, ConnectionErrorRetryHandler):
+    """Retries what slack-sdk's connection-error handler retries, within the shared policy."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: RetryHttpRequest,
+        response: RetryHttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        # slack-sdk's own handler knows which errors are connection errors; the policy decides the rest.
+        retryable = ConnectionErrorRetryHandler._can_retry(
+            self, state=state, request=request, response=response, error=error
         )
-        self.budget = budget
+        return retryable and self.policy.take()
 
 
-class BudgetedServerErrorRetryHandler(_BudgetedBackoffHandler, ServerErrorRetryHandler):
-    """Retries any 5xx answer with exponential backoff and jitter, within the per-read budget."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: RetryHttpRequest,
-        response: RetryHttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return response is not None and response.status_code >= 500 and self.budget.take()
-
-
-class BudgetedConnectionErrorRetryHandler(_BudgetedBackoffHandler, ConnectionErrorRetryHandler):
-    """slack-sdk's connection-error handler, within the per-read budget."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: RetryHttpRequest,
-        response: RetryHttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return super()._can_retry(state=state, request=request, response=response, error=error) and self.budget.take()
-
-
-class BudgetedMalformedBodyRetryHandler(_BudgetedBackoffHandler):
-    """Retries an answer whose body is not JSON (a proxy's error page, a cut-off body), within the budget.
+class BudgetedMalformedBodyRetryHandler(_PolicyRetryHandler):
+    """Retries an answer whose body is not JSON (a proxy's error page, a cut-off body), within the policy.
 
     slack-sdk's own handlers leave these alone: a 200 with an HTML body becomes a SlackApiError
     and a body that starts like JSON but breaks raises JSONDecodeError.
     """
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: RetryHttpRequest,
-        response: RetryHttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
+    def _retryable(self, response: RetryHttpResponse | None, error: Exception | None) -> bool:
         if isinstance(error, json.JSONDecodeError):
-            return self.budget.take()
+            return True
         if response is None or response.status_code != 200 or response.body:
             return False
         try:
             json.loads(response.data or b"")
         except ValueError:
-            return self.budget.take()
+            return True
         return False
 
 
@@ -430,25 +383,22 @@ def build_web_client(
     timeout_seconds: int = DEFAULT_TIMEOUT_S,
     secrets: Callable[[], list[str]] = list,
 ) -> WebClient:
-    """A slack-sdk `WebClient` with rate-limit, server-error, connection and malformed-body retry handlers."""
-    jitter = _ScaledJitter(retry_jitter_seconds)
+    """A slack-sdk `WebClient` with rate-limit, server-error, connection and malformed-body retry handlers.
+
+    Every handler spends `budget` through the shared retry policy (sources/live/retry.py).
+    """
+    policy = RetryPolicy(
+        budget=budget,
+        base_seconds=retry_backoff_seconds,
+        max_backoff_seconds=max_retry_wait_seconds,
+        max_wait_seconds=max_retry_wait_seconds,
+        extra_jitter_seconds=retry_jitter_seconds,
+    )
     handlers: list[RetryHandler] = [
-        BudgetedRateLimitRetryHandler(
-            budget=budget,
-            max_retry_count=max_retry_count,
-            max_wait_seconds=max_retry_wait_seconds,
-            backoff_seconds=retry_backoff_seconds,
-            jitter=jitter,
-        ),
-        BudgetedServerErrorRetryHandler(
-            budget=budget, max_retry_count=max_retry_count, backoff_seconds=retry_backoff_seconds, jitter=jitter
-        ),
-        BudgetedConnectionErrorRetryHandler(
-            budget=budget, max_retry_count=max_retry_count, backoff_seconds=retry_backoff_seconds, jitter=jitter
-        ),
-        BudgetedMalformedBodyRetryHandler(
-            budget=budget, max_retry_count=max_retry_count, backoff_seconds=retry_backoff_seconds, jitter=jitter
-        ),
+        BudgetedRateLimitRetryHandler(policy=policy, max_retry_count=max_retry_count),
+        BudgetedServerErrorRetryHandler(policy=policy, max_retry_count=max_retry_count),
+        BudgetedConnectionErrorRetryHandler(policy=policy, max_retry_count=max_retry_count),
+        BudgetedMalformedBodyRetryHandler(policy=policy, max_retry_count=max_retry_count),
     ]
     return WebClient(
         token=token,
