@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
 from sqlalchemy import select
 
 from headway_assets.assets.feature_mentions import _taxonomies
@@ -101,3 +103,21 @@ def test_demo_seed_keeps_an_edit(database_url: str, tmp_path: Path) -> None:
         seed_demo(conn, manifest, data_dir=tmp_path)
         taxonomy, _ = load_org_taxonomy(conn, org_id=org_ids["acme"], org_slug="acme")
         assert taxonomy.listing() == EDITED.listing()
+
+
+def test_cli_set_taxonomy_marks_it_edited(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headway_assets.cli import main
+    from headway_assets.core.settings import get_settings
+
+    org_id = _org(database_url)
+    file = tmp_path / "acme.yaml"
+    file.write_text(yaml.safe_dump(taxonomy_document(EDITED)), encoding="utf-8")
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        assert main(["orgs", "set-taxonomy", "--org", "acme", "--file", str(file)]) == 0
+    finally:
+        get_settings.cache_clear()
+    with write_transaction(database_url) as conn:
+        assert conn.execute(select(OrgTaxonomy.source)).scalar_one() == "edited"
+        assert load_org_taxonomy(conn, org_id=org_id, org_slug="acme")[0].listing() == EDITED.listing()
