@@ -119,7 +119,7 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
     """Load an organisation's taxonomy from a YAML file."""
     from sqlalchemy import select
 
-    from headway_assets.core.taxonomy import load_taxonomy_file, save_taxonomy
+    from headway_assets.core.taxonomy import load_taxonomy_file, store_org_taxonomy
     from headway_assets.core.warehouse.database import write_transaction
     from headway_assets.core.warehouse.schema import Organization
 
@@ -129,7 +129,8 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
         if org_id is None:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
             return 2
-        save_taxonomy(conn, org_id=org_id, taxonomy=taxonomy)
+        # An operator's choice: marked edited, so a demo re-seed keeps it.
+        store_org_taxonomy(conn, org_id=org_id, taxonomy=taxonomy, source="edited")
     _say(f"{args.org}: {len(taxonomy.themes)} themes, {len(taxonomy.sub_themes)} sub-themes")
     return 0
 

@@ -31,7 +31,7 @@ from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.core.message import TimeWindow
-from headway_assets.core.taxonomy import Taxonomy, load_taxonomy
+from headway_assets.core.taxonomy import Taxonomy, load_org_taxonomy
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.schema import (
     FeatureMention,
@@ -142,7 +142,8 @@ def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
     slugs: dict[int, str] = dict(
         conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).tuples().all()
     )
-    return {org_id: load_taxonomy(conn, org_id=org_id, org_slug=slug) for org_id, slug in slugs.items()}
+    # One reader for pipeline and API; it logs when it falls back to the YAML file.
+    return {org_id: load_org_taxonomy(conn, org_id=org_id, org_slug=slug)[0] for org_id, slug in slugs.items()}
 
 
 def _item_hash(item: Tier2Input, taxonomy_fingerprint: str) -> str:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ import yaml
 from sqlalchemy import Connection, delete, insert, select, update
 
 from headway_assets.core.settings import PROJECT_ROOT
-from headway_assets.core.warehouse.schema import Theme
+from headway_assets.core.warehouse.schema import OrgTaxonomy, Theme
+
+LOGGER = logging.getLogger(__name__)
 
 TAXONOMY_DIR = PROJECT_ROOT / "config" / "taxonomies"
 _PATH_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}$")
@@ -192,3 +196,71 @@ def load_taxonomy(conn: Connection, *, org_id: int, org_slug: str) -> Taxonomy:
         for row in rows
     ]
     return Taxonomy(org_slug=org_slug, nodes=tuple(nodes))
+
+
+def taxonomy_document(taxonomy: Taxonomy) -> dict[str, Any]:
+    """The taxonomy as a file-shaped mapping: `parse_taxonomy` of it gives the same nodes back."""
+    themes: list[dict[str, Any]] = []
+    by_path: dict[str, dict[str, Any]] = {}
+    for node in taxonomy.themes:
+        entry: dict[str, Any] = {"path": node.path, "name": node.name, "description": node.description}
+        entry.update(keywords=list(node.keywords), sub_themes=[])
+        by_path[node.path] = entry
+        themes.append(entry)
+    for node in taxonomy.sub_themes:
+        assert node.parent is not None
+        by_path[node.parent]["sub_themes"].append(
+            {
+                "path": node.path.split("/", 1)[1],
+                "name": node.name,
+                "description": node.description,
+                "keywords": list(node.keywords),
+            }
+        )
+    return {"org": taxonomy.org_slug, "themes": themes}
+
+
+def store_org_taxonomy(conn: Connection, *, org_id: int, taxonomy: Taxonomy, source: str, force: bool = False) -> bool:
+    """Store the org's taxonomy document (and its `themes` rows); False when kept as it was.
+
+    A seed (`source="seeded"`) never replaces a taxonomy an operator set (`"edited"`) unless
+    `force`; storing the same content again changes nothing but the timestamp.
+    """
+    current = conn.execute(select(OrgTaxonomy.source).where(OrgTaxonomy.org_id == org_id)).scalar_one_or_none()
+    if current == "edited" and source == "seeded" and not force:
+        return False
+    values = {
+        "document": taxonomy_document(taxonomy),
+        "fingerprint": taxonomy.fingerprint(),
+        "source": source,
+        "updated_at": datetime.now(UTC),
+    }
+    if current is None:
+        conn.execute(insert(OrgTaxonomy).values(org_id=org_id, **values))
+    else:
+        conn.execute(update(OrgTaxonomy).where(OrgTaxonomy.org_id == org_id).values(**values))
+    save_taxonomy(conn, org_id=org_id, taxonomy=taxonomy)
+    return True
+
+
+def load_org_taxonomy(conn: Connection, *, org_id: int, org_slug: str) -> tuple[Taxonomy, str]:
+    """The org's taxonomy and where it came from: "warehouse", "file" (fallback) or "none".
+
+    The warehouse document wins; its nodes come in `themes` row order, the order the
+    fingerprint (a cache key: same content, same key) has always been computed in.
+    Without a document, the `themes` rows (older warehouses), then `config/taxonomies/<slug>.yaml`.
+    """
+    document = conn.execute(select(OrgTaxonomy.document).where(OrgTaxonomy.org_id == org_id)).scalar_one_or_none()
+    rows = load_taxonomy(conn, org_id=org_id, org_slug=org_slug)
+    if document is not None:
+        parsed = parse_taxonomy(document, source=f"org_taxonomies[{org_id}]")
+        order = {node.path: index for index, node in enumerate(rows.nodes)}
+        nodes = sorted(parsed.nodes, key=lambda n: (order.get(n.path, len(order)), n.parent is not None))
+        return Taxonomy(org_slug=org_slug, nodes=tuple(nodes)), "warehouse"
+    if rows.nodes:
+        return rows, "warehouse"
+    file = TAXONOMY_DIR / f"{org_slug}.yaml"
+    if file.exists():
+        LOGGER.warning("no taxonomy in the warehouse for %s: using %s", org_slug, file)
+        return load_taxonomy_file(file), "file"
+    return rows, "none"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file, save_taxonomy
+from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file, store_org_taxonomy
 from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.core.warehouse.tenants import upsert_connection, upsert_organization
 from headway_assets.demo.writers import DemoManifest
@@ -55,5 +55,6 @@ def seed_demo(conn: Connection, manifest: DemoManifest, *, data_dir: Path) -> di
             )
         taxonomy_file = TAXONOMY_DIR / f"{org.slug}.yaml"
         if taxonomy_file.exists():
-            save_taxonomy(conn, org_id=org_id, taxonomy=load_taxonomy_file(taxonomy_file))
+            # A taxonomy an operator edited in the warehouse is kept (store_org_taxonomy).
+            store_org_taxonomy(conn, org_id=org_id, taxonomy=load_taxonomy_file(taxonomy_file), source="seeded")
     return org_ids

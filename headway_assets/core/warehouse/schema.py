@@ -611,3 +611,25 @@ class LoginAttempt(Base):
     client_ip: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     attempted_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- Organisation configuration -------------------------------------------------------------
+
+
+class OrgTaxonomy(Base):
+    """An organisation's taxonomy document: the one truth the pipeline and the API read.
+
+    Seeded from `config/taxonomies/<org>.yaml`; `source` says whether it still is the seeded
+    file ("seeded") or was set by an operator ("edited"), which a re-seed leaves alone.
+    The `themes` table is kept in step with `document` in the same transaction.
+    """
+
+    __tablename__ = "org_taxonomies"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    # The taxonomy file's content as a mapping (org, themes[...]), validated by core.taxonomy.
+    document: Mapped[dict[str, Any]] = mapped_column()
+    # Taxonomy.fingerprint() of the document: the same content always has the same value.
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # seeded | edited
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
