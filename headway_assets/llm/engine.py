@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from headway_assets.core.retry import RetryBudget, RetryPolicy
 from headway_assets.llm.cache import CachedAnswer, CacheKey, LlmCache
 from headway_assets.llm.pricing import ModelPrice, estimate_cost, price_list
 from headway_assets.llm.providers.base import (
@@ -87,6 +88,14 @@ class ProviderUnavailableError(Exception):
 # Longest single wait of the engine between asks while the provider is down (the SDK's own retries
 # of the next ask still honour a longer retry-after); short, so a run resumes soon after an outage.
 MAX_OUTAGE_BACKOFF_SECONDS = 10.0
+# Waits between asks during an outage: the vendors' one policy (1 s doubling, jittered, capped);
+# the patience, not a retry count, ends the waiting, so its budget is never spent.
+OUTAGE_WAITS = RetryPolicy(
+    budget=RetryBudget(0),
+    base_seconds=1.0,
+    max_backoff_seconds=MAX_OUTAGE_BACKOFF_SECONDS,
+    max_wait_seconds=MAX_OUTAGE_BACKOFF_SECONDS,
+)
 
 
 @dataclass
@@ -232,7 +241,7 @@ class LlmEngine:
             raise ProviderUnavailableError(self.unavailable_reason)
         # Honour retry-after when given, else back off exponentially; never past the patience
         # (one more ask at its end decides) or the run's deadline.
-        delay = error.retry_after if error.retry_after is not None else 2.0**waits
+        delay = OUTAGE_WAITS.wait(waits, error.retry_after)
         delay = min(max(delay, 0.5), MAX_OUTAGE_BACKOFF_SECONDS, left + 0.1)
         if self.deadline is not None and now + delay >= self.deadline:
             raise DeadlineReachedError()

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
+from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
 
 
 def policy(budget: int = 5, *, sleeps: list[float], max_wait: float = 10.0) -> RetryPolicy:

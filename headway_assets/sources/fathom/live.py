@@ -66,6 +66,7 @@ import httpx
 
 from headway_assets.core.credentials import CredentialsError, redact
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.fathom.export import (
     FathomMeetingError,
@@ -75,7 +76,6 @@ from headway_assets.sources.fathom.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
-from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ import httpx
 
 from headway_assets.core.credentials import redact
 from headway_assets.core.message import ReadResult, SkippedItem, SourceReadError
+from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.gmail.export import (
@@ -56,7 +57,6 @@ from headway_assets.sources.gmail.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_number, retry_after_seconds
-from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.sources.people import normalise_email
 
 DEFAULT_BASE_URL = "https://gmail.googleapis.com"

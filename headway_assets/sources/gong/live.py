@@ -47,6 +47,7 @@ import httpx
 
 from headway_assets.core.credentials import redact
 from headway_assets.core.message import ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.fields import text_field
 from headway_assets.sources.gong.export import (
@@ -57,7 +58,6 @@ from headway_assets.sources.gong.export import (
 )
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number, retry_after_seconds
-from headway_assets.sources.live.retry import RetryBudget, RetryPolicy, RetryRefusedError
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ What it reads (vendor-apis.md §1):
 Each message goes through the export reader's `SlackMessageNormaliser`, so a live message
 and the same message from an export are identical. Rate limits (HTTP 429 with `Retry-After`)
 and 5xx answers are retried by slack-sdk's retry handlers within a per-request count and a
-per-read budget, waiting as the shared retry policy says (sources/live/retry.py, the same as
+per-read budget, waiting as the shared retry policy says (core/retry.py, the same as
 every live source; `retry_jitter_seconds` adds up to that much to each wait, `Retry-After`
 too, and the backoff never exceeds `max_retry_wait_seconds`); when that is exhausted the
 read returns what it has with `complete=False` and a resume state. The per-sync cap works
@@ -61,11 +61,11 @@ from slack_sdk.web import SlackResponse
 
 from headway_assets.core.credentials import Credentials, CredentialsError, redact
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
+from headway_assets.core.retry import RetryBudget, RetryPolicy
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number
-from headway_assets.sources.live.retry import RetryBudget, RetryPolicy
 from headway_assets.sources.people import normalise_domains
 from headway_assets.sources.slack.messages import (
     SlackConversation,
@@ -385,7 +385,7 @@ def build_web_client(
 ) -> WebClient:
     """A slack-sdk `WebClient` with rate-limit, server-error, connection and malformed-body retry handlers.
 
-    Every handler spends `budget` through the shared retry policy (sources/live/retry.py).
+    Every handler spends `budget` through the shared retry policy (core/retry.py).
     """
     policy = RetryPolicy(
         budget=budget,

@@ -1,4 +1,7 @@
-"""The one retry policy of every live source: a per-read budget, `Retry-After` honoured, backoff with jitter.
+"""The one retry policy of every vendor: a per-read budget, `Retry-After` honoured, backoff with jitter.
+
+The live sources retry requests with it; the LLM engine takes its waits from it while it waits
+out a provider outage (the SDKs retry single requests themselves, `HEADWAY_LLM_MAX_RETRIES`).
 
 Each vendor's client decides *what* is worth retrying (Gong's 404 "no calls in range" is an
 answer, Gmail retries 429/5xx and its rate-limit 403s, Fathom 429/5xx, Slack goes through
