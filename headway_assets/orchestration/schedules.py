@@ -11,6 +11,7 @@ from sqlalchemy import select
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.registry import raw_messages_asset_name
 
 # The system Headway replaces synced every 15 minutes; HEADWAY_PERIODIC_SYNC_CRON changes it.
 PERIODIC_SYNC_CRON = os.environ.get("HEADWAY_PERIODIC_SYNC_CRON", "*/15 * * * *")
@@ -57,7 +58,7 @@ def periodic_sync(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
     return dg.RunRequest(
         run_key=f"periodic-sync:{tick.astimezone(UTC).isoformat()}",
         partition_key=day,
-        asset_selection=[dg.AssetKey(f"raw_{source}_messages") for source in sources],
+        asset_selection=[dg.AssetKey(raw_messages_asset_name(source)) for source in sources],
         tags={"headway/trigger": "periodic_sync"},
     )
 

@@ -38,6 +38,7 @@ from headway_assets.core.warehouse.schema import (
 from headway_assets.core.warehouse.stats import as_date, utc_day
 from headway_assets.orchestration.jobs import AI_GROUP, ORG_TAG, PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.registry import raw_messages_asset_name
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -96,7 +97,7 @@ def sync_requests(context: dg.SensorEvaluationContext, warehouse: WarehouseResou
             requests.append(
                 dg.RunRequest(
                     run_key=f"sync-request:{record.id}",
-                    asset_selection=[dg.AssetKey(f"raw_{record.source}_messages")],
+                    asset_selection=[dg.AssetKey(raw_messages_asset_name(record.source))],
                     tags={
                         SYNC_REQUEST_TAG: str(record.id),
                         ORG_TAG: str(record.org_id),
@@ -170,7 +171,7 @@ def incomplete_days(conn: Connection) -> dict[str, dict[str, str]]:
         first = run.window_start.date()
         last = (run.window_end - timedelta(days=1)).date()
         key = first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
-        raw[f"raw_{run.source}_messages"][key] = str(run.id)
+        raw[raw_messages_asset_name(run.source)][key] = str(run.id)
     result.update(raw)
     return result
 
