@@ -19,7 +19,8 @@ class SourceSpec:
 
     `name` is the stored source kind (`"slack"`); `read_export` reads one export file;
     `export_filename` is the file's name in a demo organisation's folder; `description` describes
-    the raw asset; `place` finishes a summary sentence ("in Slack", "by email").
+    the raw asset; `place` finishes a summary sentence ("in Slack", "by email");
+    `live_reader` names the live reader class.
     """
 
     name: str
@@ -28,6 +29,9 @@ class SourceSpec:
     export_filename: str
     description: str
     place: str
+    # "module:Class" of the live reader, imported on first use (a vendor SDK problem cannot stop
+    # the other sources loading); None for a source read from export files only.
+    live_reader: str | None = None
 
 
 __all__ = ["ExportReader", "SourceSpec"]

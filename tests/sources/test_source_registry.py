@@ -66,6 +66,15 @@ def test_a_registered_source_reaches_raw_assets_cli_and_export_dispatch(intercom
     assert [tmp_path / "intercom.json"] == READ
 
 
+def test_the_live_reader_comes_from_the_registry(intercom: SourceSpec) -> None:
+    from headway_assets.sources.live.base import live_reader_for
+    from headway_assets.sources.slack.live import SlackLiveReader
+
+    assert isinstance(live_reader_for("slack"), SlackLiveReader)
+    with pytest.raises(KeyError, match="no live reader"):
+        live_reader_for("intercom")
+
+
 def test_an_unknown_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no export reader"):
         read_export("intercom", tmp_path / "x.json", WINDOW)

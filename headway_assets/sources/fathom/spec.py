@@ -24,4 +24,5 @@ SPEC = SourceSpec(
     description="Meetings recorded by Fathom: one row per meeting, the transcript as text, the "
     "customer from the external calendar invitees.",
     place="in a meeting",
+    live_reader="headway_assets.sources.fathom.live:FathomLiveReader",
 )

@@ -24,4 +24,5 @@ SPEC = SourceSpec(
     description="Support mail from Gmail: one row per email, HTML turned into text, quoted replies "
     "and signatures stripped, threads from Gmail's thread id.",
     place="by email",
+    live_reader="headway_assets.sources.gmail.live:GmailLiveReader",
 )

@@ -24,4 +24,5 @@ SPEC = SourceSpec(
     description="Sales and success calls from Gong: one row per call, the speaker-attributed "
     "transcript as text, the customer from the external parties.",
     place="on a call",
+    live_reader="headway_assets.sources.gong.live:GongLiveReader",
 )

@@ -26,4 +26,5 @@ SPEC = SourceSpec(
     description="Customer messages from Slack: shared customer channels and feedback channels, "
     "thread replies included, joins and bot noise left out.",
     place="in Slack",
+    live_reader="headway_assets.sources.slack.live:SlackLiveReader",
 )
