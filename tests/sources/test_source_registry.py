@@ -80,3 +80,10 @@ def test_an_unknown_source_is_refused(tmp_path: Path) -> None:
         read_export("intercom", tmp_path / "x.json", WINDOW)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["exports", "inspect", "--source", "intercom", str(tmp_path / "x.json")])
+
+
+def test_the_kernels_source_kinds_match_the_registry() -> None:
+    # Until `SourceKind` becomes a registry-validated string, the two lists must not drift.
+    from headway_assets.core.warehouse.schema import SourceKind
+
+    assert [kind.value for kind in SourceKind] == source_names()
