@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from headway_assets.core.settings import get_settings
+from headway_assets.sources.registry import source_names
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = connections.add_parser("add", help="add or update a connection")
     add.add_argument("--org", required=True)
-    add.add_argument("--source", required=True, choices=["slack", "gmail", "gong", "fathom"])
+    add.add_argument("--source", required=True, choices=source_names())
     add.add_argument("--name", required=True)
     add.add_argument("--kind", default="api", choices=["api", "export"])
     add.add_argument("--path", help="export file (kind export)")
@@ -314,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read an export file as the pipeline would and print one JSON summary; writes nothing",
         description="Prints {messages, turns, skipped, rejected}; exit 0 when the file is read, 2 when it is refused.",
     )
-    inspect.add_argument("--source", required=True, choices=["slack", "gmail", "gong", "fathom"])
+    inspect.add_argument("--source", required=True, choices=source_names())
     inspect.add_argument("file", type=Path, help="the export file (Slack ZIP, .mbox, Gong or Fathom JSON)")
     inspect.add_argument("--internal-domain", action="append", help="your own email domain (repeatable)")
     inspect.add_argument("--mailbox", help="the address an mbox belongs to")

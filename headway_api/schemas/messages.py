@@ -19,6 +19,7 @@ from headway_api.schemas.common import (
     text_filter,
 )
 from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.registry import source_names
 
 _LABEL_EXAMPLE: JsonDict = {
     "status": "labelled",
@@ -94,7 +95,7 @@ class MessageSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_SUMMARY_EXAMPLE]})
 
     id: int
-    source: str = Field(description="slack | gmail | gong | fathom")
+    source: str = Field(description=" | ".join(source_names()))
     external_id: str = Field(description="The message's id at the source.")
     thread_id: str | None
     channel: str | None

@@ -9,17 +9,16 @@ from __future__ import annotations
 import dagster as dg
 
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
-from headway_assets.core.warehouse.schema import SourceKind
 
 
-def _source_of(asset: dg.AssetsDefinition) -> SourceKind:
+def _source_of(asset: dg.AssetsDefinition) -> str:
     # Each raw asset carries its source in the `source` tag it is built with.
-    return SourceKind(asset.tags_by_key[asset.key]["source"])
+    return asset.tags_by_key[asset.key]["source"]
 
 
-RAW_MESSAGE_KEYS: dict[SourceKind, dg.AssetKey] = {_source_of(asset): asset.key for asset in RAW_MESSAGE_ASSETS}
+RAW_MESSAGE_KEYS: dict[str, dg.AssetKey] = {_source_of(asset): asset.key for asset in RAW_MESSAGE_ASSETS}
 
 
-def raw_messages_key(source: SourceKind | str) -> dg.AssetKey:
-    """The key of `source`'s raw message asset (a `SourceKind` or its value, as the warehouse stores it)."""
-    return RAW_MESSAGE_KEYS[SourceKind(source)]
+def raw_messages_key(source: str) -> dg.AssetKey:
+    """The key of `source`'s raw message asset (a source name as the warehouse stores it, or a `SourceKind`)."""
+    return RAW_MESSAGE_KEYS[str(getattr(source, "value", source))]

@@ -38,24 +38,14 @@ from headway_assets.core.warehouse.ingestion import (
     write_window,
 )
 from headway_assets.core.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
-from headway_assets.core.warehouse.schema import Message, SourceKind, SyncStatus
+from headway_assets.core.warehouse.schema import Message, SyncStatus
 from headway_assets.core.warehouse.tenants import store_credentials
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.registry import get_source, raw_messages_asset_name, source_names
 
 OWNERS = ["team:data"]
 INGESTION_GROUP = "ingestion"
-
-SOURCE_DESCRIPTIONS: dict[SourceKind, str] = {
-    SourceKind.SLACK: "Customer messages from Slack: shared customer channels and feedback channels, "
-    "thread replies included, joins and bot noise left out.",
-    SourceKind.GMAIL: "Support mail from Gmail: one row per email, HTML turned into text, quoted replies "
-    "and signatures stripped, threads from Gmail's thread id.",
-    SourceKind.GONG: "Sales and success calls from Gong: one row per call, the speaker-attributed "
-    "transcript as text, the customer from the external parties.",
-    SourceKind.FATHOM: "Meetings recorded by Fathom: one row per meeting, the transcript as text, the "
-    "customer from the external calendar invitees.",
-}
 
 CHECK_NO_DUPLICATES = "no_duplicate_messages"
 CHECK_SENT_AT_IN_WINDOW = "sent_at_in_window"
@@ -202,7 +192,7 @@ def _record_failure(
     return ConnectionOutcome(connection=connection, status=SyncStatus.FAILED, error=error)
 
 
-def _duplicate_groups(warehouse: WarehouseResource, source: SourceKind, window: TimeWindow) -> list[Any]:
+def _duplicate_groups(warehouse: WarehouseResource, source: str, window: TimeWindow) -> list[Any]:
     """Rows of the window that look like the same message stored under different ids."""
     key = (Message.org_id, Message.channel, Message.author_name, Message.sent_at, Message.content_hash)
     with warehouse.read() as conn:
@@ -210,7 +200,7 @@ def _duplicate_groups(warehouse: WarehouseResource, source: SourceKind, window: 
             conn.execute(
                 select(*key, func.count().label("copies"))
                 .where(
-                    Message.source == source.value,
+                    Message.source == source,
                     Message.sent_at >= window.start,
                     Message.sent_at < window.end,
                 )
@@ -242,7 +232,7 @@ def _rows_outside_window(
 
 
 def _check_results(
-    source: SourceKind, warehouse: WarehouseResource, outcomes: list[ConnectionOutcome], window: TimeWindow
+    source: str, warehouse: WarehouseResource, outcomes: list[ConnectionOutcome], window: TimeWindow
 ) -> list[dg.AssetCheckResult]:
     duplicates = _duplicate_groups(warehouse, source, window)
     outside = _rows_outside_window(warehouse, outcomes, window)
@@ -393,20 +383,22 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
     }
 
 
-def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
-    """The raw message asset of one source (`raw_<source>_messages`)."""
-    asset_name = f"raw_{source.value}_messages"
+def build_raw_messages_asset(source: str) -> dg.AssetsDefinition:
+    """The raw message asset of one registered source (`raw_<source>_messages`)."""
+    spec = get_source(source)
+    source = spec.name
+    asset_name = raw_messages_asset_name(source)
 
     @dg.asset(
         name=asset_name,
-        description=SOURCE_DESCRIPTIONS[source],
+        description=spec.description,
         group_name=INGESTION_GROUP,
         partitions_def=DAILY_PARTITIONS,
         # A backfill of any length is one run: the function reads the whole range at once.
         backfill_policy=dg.BackfillPolicy.single_run(),
-        kinds={source.value, "sql"},
+        kinds={source, "sql"},
         owners=OWNERS,
-        tags={"layer": "raw", "source": source.value},
+        tags={"layer": "raw", "source": source},
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_NO_DUPLICATES,
@@ -451,13 +443,13 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
         window = partition_window(context)
         label = partition_label(context)
         with warehouse.read() as conn:
-            connections = active_connections(conn, source.value)
+            connections = active_connections(conn, source)
         only_org = context.run.tags.get(ORG_TAG)
         if only_org:  # an on-demand sync request of one organisation
             connections = [c for c in connections if str(c.org_id) == only_org]
-            context.log.info(f"syncing only organisation {only_org}'s {source.value} connections")
+            context.log.info(f"syncing only organisation {only_org}'s {source} connections")
         if not connections:
-            context.log.warning(f"no active {source.value} connection: nothing to sync for {label}")
+            context.log.warning(f"no active {source} connection: nothing to sync for {label}")
         allow_removals = context.run.tags.get(ALLOW_REMOVALS_TAG, "").strip().lower() == "true"
         if allow_removals:
             context.log.warning(f"{ALLOW_REMOVALS_TAG}=true: removals beyond the guard go through in this run")
@@ -481,4 +473,9 @@ def build_raw_messages_asset(source: SourceKind) -> dg.AssetsDefinition:
     return raw_messages
 
 
-RAW_MESSAGE_ASSETS: list[dg.AssetsDefinition] = [build_raw_messages_asset(source) for source in SourceKind]
+def build_raw_message_assets() -> list[dg.AssetsDefinition]:
+    """One raw message asset per registered source."""
+    return [build_raw_messages_asset(name) for name in source_names()]
+
+
+RAW_MESSAGE_ASSETS: list[dg.AssetsDefinition] = build_raw_message_assets()

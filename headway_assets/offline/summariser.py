@@ -21,6 +21,7 @@ from headway_assets.offline.classifier import Evidence, OfflineClassifier
 from headway_assets.offline.extractor import AGENT_REPLY, OfflineExtractor
 from headway_assets.offline.lexicon import CueCategory
 from headway_assets.offline.titles import clean_sentence
+from headway_assets.sources.registry import get_source, source_names
 
 MAX_SUMMARY_WORDS: Final = 40
 MAX_TITLES: Final = 3
@@ -28,12 +29,6 @@ MAX_TOPICS: Final = 5
 TEXT_LIMIT: Final = 20_000
 SHORT_TEXT: Final = 1_500
 
-_SOURCE_PLACES: Final[dict[str, str]] = {
-    "slack": "in Slack",
-    "gmail": "by email",
-    "gong": "on a call",
-    "fathom": "in a meeting",
-}
 _VERBS: Final[dict[str, str]] = {
     "feature_request": "asks for",
     "improvement": "asks for",
@@ -161,7 +156,8 @@ class OfflineSummariser:
         if kinds and category in ("other", "question", "praise"):
             category = kinds[0]
         subject = (item.customer or "").strip() or "A customer"
-        place = _SOURCE_PLACES.get(item.source, "")
+        # The wording ("in Slack", "by email") comes from the source registry.
+        place = get_source(item.source).place if item.source in source_names() else ""
         strongest = _strongest(evidence)
         summary = _summary(subject, place, category, titles, text, evidence_sentence=strongest)
         # Topics come from the asks; the whole text only when it is short (calls are full of chatter).

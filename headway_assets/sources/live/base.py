@@ -57,21 +57,17 @@ class LiveReader(ABC):
         """Fetch the window (see the module docstring for the contract)."""
 
 
-# Where each source's reader lives; imported on first use so a vendor SDK problem cannot
-# stop the other sources from loading.
-LIVE_READER_CLASSES: dict[SourceKind, str] = {
-    SourceKind.SLACK: "headway_assets.sources.slack.live:SlackLiveReader",
-    SourceKind.GMAIL: "headway_assets.sources.gmail.live:GmailLiveReader",
-    SourceKind.GONG: "headway_assets.sources.gong.live:GongLiveReader",
-    SourceKind.FATHOM: "headway_assets.sources.fathom.live:FathomLiveReader",
-}
-
-
-def live_reader_for(source: SourceKind) -> LiveReader:
-    """A new live reader for `source`."""
+def live_reader_for(source: str) -> LiveReader:
+    """A new live reader for `source`, found through the source registry."""
     import importlib
 
-    module_name, class_name = LIVE_READER_CLASSES[source].split(":")
+    from headway_assets.sources.registry import get_source
+
+    # Imported on first use so a vendor SDK problem cannot stop the other sources from loading.
+    path = get_source(source).live_reader
+    if path is None:
+        raise KeyError(f"source {source!r} has no live reader")
+    module_name, class_name = path.split(":")
     reader_class = getattr(importlib.import_module(module_name), class_name)
     reader: LiveReader = reader_class()
     return reader
