@@ -6,9 +6,9 @@ per query shape (`headway_api.queries`).
 
 - On PostgreSQL the reader is asynchronous end to end: each statement is compiled once by
   SQLAlchemy's psycopg dialect (the SQL SQLAlchemy itself would send, with the same bind and
-  result processing), then run on a pool of psycopg 3 `AsyncConnection`s in autocommit mode. A
-  request never leaves the event loop: no worker thread, no ORM Session, no per-statement
-  SQLAlchemy execution machinery.
+  result processing), then run on psycopg 3 `AsyncConnection`s in autocommit mode, from a
+  `psycopg_pool.AsyncConnectionPool` per event loop. A request never leaves the event loop: no
+  worker thread, no ORM Session, no per-statement SQLAlchemy execution machinery.
 - On SQLite (the embedded default, which has no asyncio driver here) the reader runs each
   statement on SQLAlchemy's engine in the thread pool, at most `DB_THREADS` at once.
 
@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast
 
 import anyio
 import anyio.to_thread
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
@@ -43,12 +42,15 @@ from headway_assets.core.warehouse.database import create_warehouse_engine, migr
 P = ParamSpec("P")
 R = TypeVar("R")
 Row = Sequence[Any]
-# Seconds a pooled PostgreSQL connection lives before it is replaced (as SQLAlchemy's pool_recycle).
+# Seconds a pooled PostgreSQL connection lives before it is replaced (as SQLAlchemy's pool_recycle;
+# psycopg_pool spreads the replacements by a few percent so they do not all happen at once).
 POOL_RECYCLE_SECONDS = 1800.0
 # Execution option of a statement whose best plan depends on its values (skewed data): PostgreSQL
 # plans it at every execution instead of settling on one generic plan for a prepared statement.
 PLAN_EACH_EXECUTION = "headway_plan_each_execution"
-# Seconds a connection beyond DB_POOL_SIZE may sit idle before it is closed.
+# Seconds a connection beyond DB_POOL_SIZE may sit idle before it is closed: closing it as soon as
+# it came back cost a server process start at every burst just above the pool size, which showed
+# as the API's tail latency (see docs/benchmarks.md).
 OVERFLOW_IDLE_SECONDS = 30.0
 # Compiled statements kept per reader; the query builders make a bounded number of shapes.
 MAX_COMPILED_STATEMENTS = 2048
@@ -97,6 +99,9 @@ class Reader:
 
     async def _fetch(self, statement: Executable, values: Mapping[str, Any]) -> tuple[Sequence[str], list[Row]]:
         raise NotImplementedError
+
+    async def close(self) -> None:
+        """Close the connections this event loop's reads opened (before the loop stops)."""
 
     def dispose(self) -> None:
         """Close the idle connections (connections in use close when they are given back)."""
@@ -169,89 +174,6 @@ class _CompiledStatement:
         self.result_processors = processors
 
 
-@dataclass(slots=True)
-class _Pooled:
-    connection: psycopg.AsyncConnection[Any]
-    born: float
-    last_used: float = 0.0
-
-
-@dataclass
-class _ConnectionPool:
-    """The PostgreSQL connections of one event loop: at most `size + overflow` open.
-
-    Idle connections are reused most recently used first. Those beyond `size` are closed once
-    they have sat idle for `OVERFLOW_IDLE_SECONDS` (checked as connections come back), not as soon
-    as they come back: under load just above `size`, closing and reopening them on every burst
-    costs a server process start each time, which showed as the API's tail latency (see
-    docs/benchmarks.md). A connection the server dropped is closed, and so are the idle ones (a
-    server restart drops them all; as SQLAlchemy's pool invalidates its older connections).
-    """
-
-    size: int
-    overflow: int
-    timeout: float
-    idle: list[_Pooled] = field(default_factory=list)
-    closed: bool = False
-    slots: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.size + self.overflow)
-
-    async def acquire(self, connect: Callable[[], Any]) -> _Pooled:
-        """A connection of this pool (waits up to `timeout` seconds for one to be given back)."""
-        if self.slots.locked():
-            try:
-                async with asyncio.timeout(self.timeout):
-                    await self.slots.acquire()
-            except TimeoutError:
-                raise PoolTimeoutError(
-                    f"no database connection came free within {self.timeout:g} s "
-                    f"({self.size + self.overflow} in use; raise DB_POOL_SIZE or DB_MAX_OVERFLOW)"
-                ) from None
-        else:
-            await self.slots.acquire()  # a slot is free: no wait, no timer
-        try:
-            now = time.monotonic()
-            while self.idle:
-                pooled = self.idle.pop()  # the most recently used: warm caches, prepared statements
-                if not pooled.connection.closed and now - pooled.born < POOL_RECYCLE_SECONDS:
-                    return pooled
-                pooled.connection.pgconn.finish()
-            return _Pooled(await connect(), born=now)
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def release(self, pooled: _Pooled, reusable: bool) -> None:
-        """Give a connection back; one that is broken, busy or surplus is closed instead."""
-        try:
-            connection = pooled.connection
-            sound = reusable and not connection.broken and not connection.closed
-            if sound and connection.info.transaction_status == TransactionStatus.IDLE and not self.closed:
-                pooled.last_used = now = time.monotonic()
-                self.idle.append(pooled)
-                # The least recently used sit at the bottom: close those beyond `size` idle too long.
-                while len(self.idle) > self.size and now - self.idle[0].last_used > OVERFLOW_IDLE_SECONDS:
-                    self.idle.pop(0).connection.pgconn.finish()
-                return
-            connection.pgconn.finish()
-            if connection.broken:
-                self.close_idle()
-        finally:
-            self.slots.release()
-
-    def close_idle(self) -> None:
-        """Close every idle connection."""
-        while self.idle:
-            self.idle.pop().connection.pgconn.finish()
-
-    def close(self) -> None:
-        """Close the idle connections now and every other one when it comes back."""
-        self.closed = True
-        self.close_idle()
-
-
 def read_session_options(statement_timeout_ms: int) -> str:
     """The libpq `options` of the API's PostgreSQL read connections (server settings per session)."""
     # UTC: the API serves every timestamp in UTC; the server sends them so, and the driver has no
@@ -280,30 +202,63 @@ class PostgresReader(Reader):
         self._initialised = False
         cargs, cparams = self.dialect.create_connect_args(engine.url)
         options = f"{cparams.pop('options', '')} {read_session_options(settings.db_statement_timeout_ms)}".strip()
-        self._connect_args = (tuple(cargs), {**cparams, "options": options})
+        self._conninfo = str(cargs[0]) if cargs else ""
+        self._connect_kwargs: dict[str, Any] = {**cparams, "options": options, "autocommit": True}
         self.size = settings.db_pool_size
         self.overflow = settings.db_max_overflow
         self.timeout = settings.db_pool_timeout
-        self._pools: dict[asyncio.AbstractEventLoop, _ConnectionPool] = {}
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] = {}
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Any]]] = {}
+        # Every connection a pool opened, so `dispose` can close them without the pool's event loop.
+        self._connections: dict[asyncio.AbstractEventLoop, weakref.WeakSet[psycopg.AsyncConnection[Any]]] = {}
         self._statements: dict[int, _CompiledStatement] = {}
 
-    def _pool(self) -> _ConnectionPool:
+    async def _pool(self) -> AsyncConnectionPool[Any]:
         # Connections belong to the event loop that opened them: one pool per loop (a server has
         # one; test clients may start several in turn).
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
-            for other in [other for other in self._pools if other.is_closed()]:
-                self._pools.pop(other).close()
-            pool = self._pools[loop] = _ConnectionPool(self.size, self.overflow, self.timeout)
+            opening = self._opening.get(loop)
+            if opening is None:  # the first read on this loop; the others wait for the same pool
+                for other in [other for other in self._pools if other.is_closed()]:
+                    self._pools.pop(other)
+                    self._close_connections(other)
+                opening = self._opening[loop] = loop.create_task(self._open_pool())
+            try:
+                pool = self._pools[loop] = await asyncio.shield(opening)
+            finally:
+                if opening.done():
+                    self._opening.pop(loop, None)
         return pool
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        cargs, cparams = self._connect_args
-        try:
-            return await psycopg.AsyncConnection.connect(*cargs, autocommit=True, **cparams)
-        except psycopg.Error as error:
-            raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+    async def _open_pool(self) -> AsyncConnectionPool[Any]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self._conninfo,
+            kwargs=self._connect_kwargs,
+            min_size=self.size,
+            max_size=self.size + self.overflow,
+            timeout=self.timeout,
+            max_idle=OVERFLOW_IDLE_SECONDS,
+            max_lifetime=POOL_RECYCLE_SECONDS,
+            configure=self._track,
+            name="headway-api-reads",
+            open=False,
+        )
+        # No check on checkout (a round trip per read): a connection the server dropped fails one
+        # read, which then has the pool check the idle ones (see `_fetch`).
+        await pool.open(wait=False)
+        return pool
+
+    async def _track(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        # Run by the pool on each new connection, in the pool's event loop.
+        self._connections.setdefault(asyncio.get_running_loop(), weakref.WeakSet()).add(connection)
+
+    def _close_connections(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Connections of a pool whose event loop is gone: only libpq can still close them.
+        for connection in list(self._connections.pop(loop, ())):
+            if not connection.closed:
+                connection.pgconn.finish()
 
     def _compiled(self, statement: Executable) -> _CompiledStatement:
         compiled = self._statements.get(id(statement))
@@ -324,21 +279,31 @@ class PostgresReader(Reader):
             await anyio.to_thread.run_sync(self._initialise)  # once per process
         compiled = self._compiled(statement)
         sql, parameters = compiled.bind(values)
-        pool = self._pool()
-        pooled = await pool.acquire(self._connect)
-        reusable = False
+        pool = await self._pool()
         try:
-            cursor = pooled.connection.cursor()
+            connection = await pool.getconn()
+        except PoolTimeout:
+            # SQLAlchemy's pool timeout, as before psycopg_pool: callers handle one error type.
+            raise PoolTimeoutError(
+                f"no database connection came free within {self.timeout:g} s "
+                f"({self.size + self.overflow} in use; raise DB_POOL_SIZE or DB_MAX_OVERFLOW)"
+            ) from None
+        try:
+            cursor = connection.cursor()
             await cursor.execute(sql, parameters, prepare=compiled.prepare)
             rows: list[Row] = await cursor.fetchall()
-            reusable = True
         except psycopg.Error as error:
-            reusable = True  # released only if the connection is still sound (checked there)
             # The same exception SQLAlchemy raises, so one error handler serves both backends.
             raise DBAPIError.instance(sql, parameters, error, psycopg.Error) from error
         finally:
-            # Anything else (a cancelled request) may leave a query running: the connection is closed.
-            pool.release(pooled, reusable)
+            # psycopg_pool closes a connection given back broken or with a query still running (a
+            # cancelled request) and keeps the others.
+            broken = connection.broken
+            await pool.putconn(connection)
+            if broken:
+                # A server restart drops every connection: replace the dead idle ones now, so only
+                # this read fails (as SQLAlchemy's pool invalidates its older connections).
+                await pool.check()
         if compiled.result_processors is None:
             compiled.prepare_results(cursor, self.dialect)
         processors = compiled.result_processors
@@ -354,11 +319,19 @@ class PostgresReader(Reader):
         assert keys is not None  # set by prepare_results at the latest
         return keys, rows
 
+    async def close(self) -> None:
+        """Close this event loop's pool (connections in use close when they are given back)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.close()
+        self._connections.pop(loop, None)
+
     def dispose(self) -> None:
-        """Close every pool's idle connections (any loop's; connections in use close when released)."""
-        for pool in self._pools.values():
-            pool.close()
+        """Close every pool's connections, whatever their event loop (for when none is running)."""
         self._pools.clear()
+        for loop in list(self._connections):
+            self._close_connections(loop)
 
 
 class Database:
@@ -399,6 +372,11 @@ class Database:
         """Migrate an embedded SQLite warehouse to the latest schema (PostgreSQL is its operator's job)."""
         if self.backend == "sqlite":
             migrate(self.url)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection, from the event loop that served the reads."""
+        await self.reader.close()
+        self.dispose()
 
     def dispose(self) -> None:
         """Close every pooled connection."""

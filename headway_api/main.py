@@ -185,7 +185,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         await state.principals.start()
         yield
         await state.principals.close()
-        database.dispose()
+        await database.aclose()
 
     app = FastAPI(
         title="Headway API",

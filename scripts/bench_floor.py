@@ -13,7 +13,6 @@ BENCH_STATS_SINCE, BENCH_STATS_UNTIL, BENCH_LIMIT, BENCH_POOL_SIZE.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects import postgresql
 
 from headway_api.core.config import ApiSettings
@@ -76,33 +76,30 @@ def _json_default(value: Any) -> Any:
 
 
 class Pool:
-    """A fixed set of async psycopg connections handed out one request at a time."""
+    """A fixed set of async psycopg connections (a `psycopg_pool.AsyncConnectionPool`, as the API's)."""
 
     def __init__(self, url: str, size: int) -> None:
-        self.url = url
-        self.size = size
         # The server settings of the API's read connections (UTC, statement_timeout), so both
         # sessions do the same work.
-        self.options = read_session_options(ApiSettings().db_statement_timeout_ms)
-        self.idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+        options = read_session_options(ApiSettings().db_statement_timeout_ms)
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, kwargs={"autocommit": True, "options": options}, min_size=size, open=False
+        )
 
     async def open(self) -> None:
-        for _ in range(self.size):
-            connection = await psycopg.AsyncConnection.connect(self.url, autocommit=True, options=self.options)
-            self.idle.put_nowait(connection)
+        """Open every connection before the first request."""
+        await self.pool.open(wait=True)
 
     async def rows(self, sql: str, params: dict[str, Any], prepare: bool | None) -> list[dict[str, Any]]:
-        conn = await self.idle.get()
-        try:
+        """The rows of `sql` as dicts."""
+        async with self.pool.connection() as conn:
             cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
             await cursor.execute(sql, params, prepare=prepare)
             return await cursor.fetchall()
-        finally:
-            self.idle.put_nowait(conn)
 
     async def close(self) -> None:
-        while not self.idle.empty():
-            await (self.idle.get_nowait()).close()
+        """Close every connection."""
+        await self.pool.close()
 
 
 STATE: dict[str, Any] = {}
