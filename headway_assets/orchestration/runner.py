@@ -6,12 +6,13 @@ at DAGSTER_HOME so that `dagster dev` afterwards shows its materialisations and 
 
 from __future__ import annotations
 
-import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster import EventLogEntry
 
 from headway_assets.assets.ai_support import REFRESH_STALE_TAG
 from headway_assets.orchestration.jobs import PIPELINE_JOB
@@ -52,7 +53,6 @@ def run_pipeline(
     asset_selection: Sequence[dg.AssetKey] | None = None,
     refresh_stale: bool = False,
     progress: Callable[[str], None] = print,
-    poll_seconds: float = 0.5,
 ) -> PipelineRunReport:
     """Materialise `asset_selection` (default: every asset) for a partition range in one run.
 
@@ -60,63 +60,42 @@ def run_pipeline(
     version or taxonomy made (cached answers still serve the rest).
     """
     job = defs.resolve_job_def(PIPELINE_JOB.name)
-    outcome: dict[str, dg.ExecuteInProcessResult | BaseException] = {}
     tags = {RANGE_START_TAG: first_partition, RANGE_END_TAG: last_partition, "headway/launched_by": "cli"}
     if refresh_stale:
         tags[REFRESH_STALE_TAG] = "true"
-
-    def execute() -> None:
-        try:
-            outcome["result"] = job.execute_in_process(
-                instance=instance,
-                tags=tags,
-                run_config=QUIET_RUN_CONFIG,
-                asset_selection=list(asset_selection) if asset_selection else None,
-                raise_on_error=False,
-            )
-        except BaseException as error:  # surfaced to the caller below
-            outcome["error"] = error
-
-    started = time.monotonic()
-    worker = threading.Thread(target=execute, name="headway-pipeline", daemon=True)
-    existing = {run.run_id for run in instance.get_runs(limit=50)}
-    worker.start()
     steps: dict[str, StepReport] = {}
-    seen_events = 0
-    run_id: str | None = None
-    finished = False
-    while True:
-        if run_id is None:
-            fresh = [run for run in instance.get_runs(limit=10) if run.run_id not in existing]
-            run_id = fresh[0].run_id if fresh else None
-        if run_id is not None:
-            records = instance.all_logs(run_id)
-            for record in records[seen_events:]:
-                event = record.dagster_event
-                if event is None or not event.step_key:
-                    continue
-                if event.event_type == dg.DagsterEventType.STEP_START:
-                    steps[event.step_key] = StepReport(event.step_key, started=record.timestamp)
-                    progress(f"  … {event.step_key}")
-                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                    report = steps.setdefault(event.step_key, StepReport(event.step_key, started=record.timestamp))
-                    report.finished = record.timestamp
-                    report.succeeded = event.event_type == dg.DagsterEventType.STEP_SUCCESS
-                    mark = "✓" if report.succeeded else "✗"
-                    progress(f"  {mark} {event.step_key} ({report.finished - report.started:.1f} s)")
-            seen_events = len(records)
-        if finished:
-            break
-        # Read once more after the run ends: its last steps' events may land after the read above.
-        finished = not worker.is_alive()
-        if not finished:
-            time.sleep(poll_seconds)
-    worker.join()
-    result = outcome.get("result")
-    if not isinstance(result, dg.ExecuteInProcessResult):
-        error = outcome.get("error")
-        cause = error if isinstance(error, BaseException) else None
-        raise RuntimeError(f"the pipeline run could not be executed: {error}") from cause
+
+    def on_event(record: EventLogEntry) -> None:
+        # Called by the instance as it stores each event of this run, in the running thread.
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            return
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            steps[event.step_key] = StepReport(event.step_key, started=record.timestamp)
+            progress(f"  … {event.step_key}")
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            report = steps.setdefault(event.step_key, StepReport(event.step_key, started=record.timestamp))
+            report.finished = record.timestamp
+            report.succeeded = event.event_type == dg.DagsterEventType.STEP_SUCCESS
+            mark = "✓" if report.succeeded else "✗"
+            progress(f"  {mark} {event.step_key} ({report.finished - report.started:.1f} s)")
+
+    # Dagster's own event subscription (the instance calls listeners of a run id as it stores
+    # each event), so progress needs no thread and no polling of the event log.
+    run_id = str(uuid.uuid4())
+    instance.add_event_listener(run_id, on_event)
+    started = time.monotonic()
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            run_config=QUIET_RUN_CONFIG,
+            asset_selection=list(asset_selection) if asset_selection else None,
+            raise_on_error=False,
+            run_id=run_id,
+        )
+    except Exception as error:
+        raise RuntimeError(f"the pipeline run could not be executed: {error}") from error
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations()

@@ -81,7 +81,6 @@ def materialise_everything(database_url: str, data_dir: Path) -> PipelineRunRepo
             last_partition=last.isoformat(),
             refresh_stale=True,
             progress=lambda _line: None,
-            poll_seconds=0.2,
         )
 
 
