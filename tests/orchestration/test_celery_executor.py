@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.schema import Message
 from headway_assets.demo import generate_demo, seed_demo
+from headway_assets.testing.processes import stop_process
 from tests.conftest import IN_CI, REPO_ROOT
 
 REDIS = ("127.0.0.1", 6379)
@@ -87,18 +87,8 @@ def celery_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
             time.sleep(0.5)
         yield env | {"WORKER_LOG": str(tmp_path / "worker.log")}
     finally:
-        _stop(worker)
+        stop_process(worker)
         log.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_steps_run_on_a_celery_worker(celery_environment: dict[str, str]) -> None:
