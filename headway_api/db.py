@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from headway_api.core.config import ApiSettings
+from headway_assets.core.settings import ApiSettings
 from headway_assets.core.warehouse.database import create_warehouse_engine, migrate, normalise_database_url
 
 P = ParamSpec("P")

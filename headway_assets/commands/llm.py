@@ -15,7 +15,7 @@ from headway_assets.core.message import content_hash
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.providers.base import ProviderOptions
-from headway_assets.llm.providers.registry import get_provider_spec, provider_names
+from headway_assets.llm.registry import get_provider_spec, provider_names
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 

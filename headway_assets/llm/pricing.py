@@ -6,10 +6,10 @@ import json
 
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.providers.base import ModelPrice, TokenUsage
-from headway_assets.llm.providers.registry import registered_prices
+from headway_assets.llm.registry import registered_prices
 
 # List prices per million tokens at the time of writing, as each provider registers them
-# (providers/registry.py); override or extend with
+# (llm/registry.py); override or extend with
 # HEADWAY_LLM_PRICES='{"model": [input, output, cache_read, cache_write]}'.
 DEFAULT_PRICES: dict[str, ModelPrice] = registered_prices()
 FREE = ModelPrice(0.0, 0.0, 0.0, 0.0)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
-from headway_assets.llm.providers.registry import OFFLINE_MODEL
+from headway_assets.llm.registry import OFFLINE_MODEL
 from headway_assets.llm.schemas import (
     InsightBatch,
     InsightBatchItem,

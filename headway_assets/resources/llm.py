@@ -14,7 +14,7 @@ from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import ProviderOptions
-from headway_assets.llm.providers.registry import build_provider, get_provider_spec
+from headway_assets.llm.registry import build_provider, get_provider_spec
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 
@@ -35,7 +35,7 @@ class LlmResource(dg.ConfigurableResource):
 
     provider: str | None = Field(
         default=None,
-        description="A provider name registered in llm/providers/registry.py (default: HEADWAY_LLM_PROVIDER).",
+        description="A provider name registered in llm/registry.py (default: HEADWAY_LLM_PROVIDER).",
     )
     base_url: str | None = Field(default=None, description="Provider API base URL (proxy or local fake).")
     tier1_model: str | None = None

@@ -9,10 +9,10 @@ import pytest
 
 from headway_assets.commands.llm import register_commands
 from headway_assets.core.settings import HeadwaySettings
+from headway_assets.llm import registry
 from headway_assets.llm.pricing import DEFAULT_PRICES, price_list
-from headway_assets.llm.providers import registry
 from headway_assets.llm.providers.base import LlmProvider, LlmRequest, LlmResponse, ProviderOptions
-from headway_assets.llm.providers.registry import (
+from headway_assets.llm.registry import (
     OFFLINE_MODEL,
     ProviderSpec,
     build_provider,
