@@ -191,8 +191,8 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
 def cmd_inspect_export(args: argparse.Namespace) -> int:
     """Print what the pipeline would make of one export file, as one JSON object; writes nothing."""
     from headway_assets.core.warehouse.schema import SourceKind
-    from headway_assets.sources.exports.inspect import inspect_export
-    from headway_assets.sources.exports.reader import ExportOptions
+    from headway_assets.sources.dispatch import ExportOptions
+    from headway_assets.sources.inspect import inspect_export
 
     options = ExportOptions(
         internal_domains=tuple(args.internal_domain or ()), workspace_url=args.workspace_url, mailbox=args.mailbox

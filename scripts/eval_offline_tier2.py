@@ -38,7 +38,7 @@ from headway_assets.llm.chunking import chunk_text
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft
 from headway_assets.llm.tasks import MatchInput, Tier2Input
 from headway_assets.offline import OfflineClassifier, OfflineExtractor, match, term_weights
-from headway_assets.sources.exports.reader import ExportOptions, read_export
+from headway_assets.sources.dispatch import ExportOptions, read_export
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEMO = REPO_ROOT / "data" / "demo"

@@ -15,8 +15,8 @@ from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.ingestion import ConnectionInfo
 from headway_assets.core.warehouse.removals import RemovalGuard
 from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
-from headway_assets.sources.exports.reader import ExportOptions, read_export
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.sources.dispatch import ExportOptions, live_reader_for, read_export
+from headway_assets.sources.live.base import LiveReadRequest
 
 
 class SourcesResource(dg.ConfigurableResource):

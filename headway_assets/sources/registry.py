@@ -7,7 +7,7 @@ How to add a source (say Intercom): create the folder `headway_assets/sources/in
 inside a small function so that reading the registry loads no parser), the demo export file name,
 the raw asset's description and the phrase summaries use ("in Intercom"). Then add one line to
 `_register_built_in` below. Everything else reads this registry: `read_export` and
-`DEFAULT_EXPORT_FILENAMES` (sources/exports/reader.py), the per-source raw assets and their keys
+`DEFAULT_EXPORT_FILENAMES` (sources/dispatch.py), the per-source raw assets and their keys
 (`raw_messages_asset_name`, assets/raw_messages.py), the CLI's `--source` choices, the API
 schemas' allowed values and the offline summariser's wording. A source registered at run time
 with `register()` (tests do this) is picked up the same way, as long as it is registered before

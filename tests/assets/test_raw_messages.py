@@ -25,7 +25,7 @@ from headway_assets.core.warehouse.schema import (
 )
 from headway_assets.core.warehouse.tenants import upsert_connection
 from headway_assets.demo import DemoManifest
-from headway_assets.sources.exports.reader import ExportOptions, read_export
+from headway_assets.sources.dispatch import ExportOptions, read_export
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-07"

@@ -45,13 +45,14 @@ from headway_assets.core.warehouse.tenants import store_credentials, upsert_conn
 from headway_assets.demo import DemoCorpus, build_demo_corpus
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.dispatch import live_reader_for
 from headway_assets.sources.fathom.export import (
     fathom_meeting_time,
     parse_fathom_meeting,
     read_fathom_meetings,
 )
 from headway_assets.sources.fathom.live import KEY_REJECTED, TOKEN_REJECTED, FathomLiveReader
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.sources.live.base import LiveReadRequest
 from headway_assets.testing.fakes.fathom_server import FakeFathomServer, FathomFault
 
 RAW_FATHOM = next(a for a in RAW_MESSAGE_ASSETS if a.key.path[-1] == "raw_fathom_messages")

@@ -48,6 +48,7 @@ from headway_assets.core.warehouse.tenants import store_credentials, upsert_conn
 from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus, mbox_bytes
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.dispatch import live_reader_for
 from headway_assets.sources.gmail.export import read_gmail_mbox
 from headway_assets.sources.gmail.live import (
     CLIENT_ID_ENV,
@@ -57,7 +58,7 @@ from headway_assets.sources.gmail.live import (
     message_from_gmail_payload,
     window_query,
 )
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.sources.live.base import LiveReadRequest
 from headway_assets.testing.fakes.gmail_server import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -38,9 +38,10 @@ from headway_assets.core.warehouse.tenants import store_credentials, upsert_conn
 from headway_assets.demo import DemoCorpus, DemoOrgCorpus, build_demo_corpus
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.dispatch import live_reader_for
 from headway_assets.sources.gong.export import read_gong_transcripts
 from headway_assets.sources.gong.live import GongLiveReader
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.sources.live.base import LiveReadRequest
 from headway_assets.testing.fakes.gong_server import (
     CALLS,
     DEFAULT_ACCESS_KEY,

@@ -42,7 +42,8 @@ from headway_assets.core.warehouse.tenants import store_credentials, upsert_conn
 from headway_assets.demo import DemoCorpus, DemoOrgCorpus, SlackWorkspace, build_demo_corpus, slack_export_bytes
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
-from headway_assets.sources.live.base import LiveReadRequest, live_reader_for
+from headway_assets.sources.dispatch import live_reader_for
+from headway_assets.sources.live.base import LiveReadRequest
 from headway_assets.sources.slack.export import read_slack_export
 from headway_assets.sources.slack.live import SlackLiveReader
 from headway_assets.sources.slack.oauth import (

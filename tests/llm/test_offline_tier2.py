@@ -52,7 +52,7 @@ from headway_assets.offline import (
     match,
     similarity,
 )
-from headway_assets.sources.exports.reader import ExportOptions, read_export
+from headway_assets.sources.dispatch import ExportOptions, read_export
 
 ACME = load_taxonomy_file(TAXONOMY_DIR / "acme.yaml").listing()
 # A taxonomy that exists in no file: names only, the general case of a real deployment.

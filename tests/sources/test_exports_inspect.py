@@ -13,8 +13,8 @@ import pytest
 
 from headway_assets.cli import main
 from headway_assets.core.warehouse.schema import SourceKind
-from headway_assets.sources.exports.inspect import reason_key
-from headway_assets.sources.exports.reader import DEFAULT_EXPORT_FILENAMES
+from headway_assets.sources.dispatch import DEFAULT_EXPORT_FILENAMES
+from headway_assets.sources.inspect import reason_key
 from tests.sources.test_read_export_entry import write_corpus
 
 

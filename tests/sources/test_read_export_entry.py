@@ -12,7 +12,7 @@ import pytest
 
 from headway_assets.core.message import SourceReadError, TimeWindow
 from headway_assets.core.warehouse.schema import SourceKind
-from headway_assets.sources.exports.reader import DEFAULT_EXPORT_FILENAMES, ExportOptions, read_export
+from headway_assets.sources.dispatch import DEFAULT_EXPORT_FILENAMES, ExportOptions, read_export
 
 WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
 OPTIONS = ExportOptions(

@@ -11,8 +11,8 @@ import pytest
 from headway_assets.assets.raw_messages import build_raw_message_assets
 from headway_assets.cli import build_parser
 from headway_assets.core.message import ReadResult, TimeWindow
+from headway_assets.sources.dispatch import read_export
 from headway_assets.sources.export_options import ExportOptions
-from headway_assets.sources.exports.reader import read_export
 from headway_assets.sources.registry import (
     SourceSpec,
     get_source,
@@ -67,7 +67,7 @@ def test_a_registered_source_reaches_raw_assets_cli_and_export_dispatch(intercom
 
 
 def test_the_live_reader_comes_from_the_registry(intercom: SourceSpec) -> None:
-    from headway_assets.sources.live.base import live_reader_for
+    from headway_assets.sources.dispatch import live_reader_for
     from headway_assets.sources.slack.live import SlackLiveReader
 
     assert isinstance(live_reader_for("slack"), SlackLiveReader)

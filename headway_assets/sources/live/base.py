@@ -55,19 +55,3 @@ class LiveReader(ABC):
     @abstractmethod
     def read(self, request: LiveReadRequest) -> ReadResult:
         """Fetch the window (see the module docstring for the contract)."""
-
-
-def live_reader_for(source: str) -> LiveReader:
-    """A new live reader for `source`, found through the source registry."""
-    import importlib
-
-    from headway_assets.sources.registry import get_source
-
-    # Imported on first use so a vendor SDK problem cannot stop the other sources from loading.
-    path = get_source(source).live_reader
-    if path is None:
-        raise KeyError(f"source {source!r} has no live reader")
-    module_name, class_name = path.split(":")
-    reader_class = getattr(importlib.import_module(module_name), class_name)
-    reader: LiveReader = reader_class()
-    return reader

@@ -17,7 +17,7 @@ from typing import Any
 
 from headway_assets.core.message import SourceReadError, TimeWindow
 from headway_assets.core.warehouse.schema import SourceKind
-from headway_assets.sources.exports.reader import ExportOptions, read_export
+from headway_assets.sources.dispatch import ExportOptions, read_export
 
 # Every plausible moment (the readers skip items dated outside 1971..2100 with a reason).
 ALL_TIME = TimeWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))

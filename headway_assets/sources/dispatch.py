@@ -1,11 +1,15 @@
-"""One entry for reading any source's export file: `read_export(source, path, window)`."""
+"""Finding a source's reader through the registry: `read_export(source, path, window)` for an export
+file, `live_reader_for(source)` for its live API. It sits above the source folders and the registry,
+so the shared machinery below them (`exports/`, `live/`) never imports the registry back."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.sources.export_options import ExportOptions
+from headway_assets.sources.live.base import LiveReader
 from headway_assets.sources.registry import all_sources, get_source
 
 # The file names the demo corpus uses under `data/demo/<org>/`, from the source registry (a
@@ -28,4 +32,16 @@ def read_export(source: str, path: Path, window: TimeWindow, options: ExportOpti
     return spec.read_export(Path(path), window, options or ExportOptions())
 
 
-__all__ = ["DEFAULT_EXPORT_FILENAMES", "ExportOptions", "read_export"]
+def live_reader_for(source: str) -> LiveReader:
+    """A new live reader for `source`, found through the source registry."""
+    # Imported on first use so a vendor SDK problem cannot stop the other sources from loading.
+    path = get_source(source).live_reader
+    if path is None:
+        raise KeyError(f"source {source!r} has no live reader")
+    module_name, class_name = path.split(":")
+    reader_class = getattr(importlib.import_module(module_name), class_name)
+    reader: LiveReader = reader_class()
+    return reader
+
+
+__all__ = ["DEFAULT_EXPORT_FILENAMES", "ExportOptions", "live_reader_for", "read_export"]
