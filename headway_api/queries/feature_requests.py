@@ -175,7 +175,7 @@ def mention_list_query(
     statement = _mention_statement(params.source is not None, params.sort, params.cursor is not None)
     values: dict[str, Any] = {"org_id": org_id, "feature_request_id": feature_request_id}
     if params.source is not None:
-        values["source"] = params.source.value
+        values["source"] = params.source
     return statement, {**values, **page_params(MENTION_SORTS[params.sort], params.cursor, params.limit)}
 
 

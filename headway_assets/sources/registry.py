@@ -16,6 +16,12 @@ those consumers are built. The warehouse stores a source as its plain `name` str
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
 from headway_assets.sources.source_spec import ExportReader, SourceSpec
 
 _REGISTRY: dict[str, SourceSpec] = {}
@@ -57,6 +63,27 @@ def raw_messages_asset_name(source: str) -> str:
     return f"raw_{source}_messages"
 
 
+def _check_source_name(value: str) -> str:
+    # A ValueError here is a validation error, so the API answers 422 for an unknown source.
+    if value not in _REGISTRY:
+        raise ValueError(f"unknown source {value!r}; known: {', '.join(_REGISTRY)}")
+    return value
+
+
+class _ListSourceNames:
+    """Pydantic metadata: the JSON schema lists the registered names, read when the schema is built."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema: dict[str, Any] = handler(core_schema)
+        schema["enum"] = source_names()
+        return schema
+
+
+SourceName = Annotated[str, AfterValidator(_check_source_name), _ListSourceNames()]
+"""A registered source's name, for pydantic models and query parameters: an unknown name fails
+validation, and the JSON schema (so the OpenAPI document) lists the allowed names as an enum."""
+
+
 def _register_built_in() -> None:
     # One line per source; importing a spec module loads no parser (readers import lazily).
     from headway_assets.sources.fathom.spec import SPEC as FATHOM
@@ -72,6 +99,7 @@ _register_built_in()
 
 __all__ = [
     "ExportReader",
+    "SourceName",
     "SourceSpec",
     "all_sources",
     "get_source",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from sqlalchemy import (
     JSON,
@@ -76,13 +76,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SourceKind(enum.StrEnum):
-    """The conversation sources Headway reads."""
+SourceKind: TypeAlias = str
+"""A source's name as the warehouse stores it ("slack", "gmail", ...).
 
-    SLACK = "slack"
-    GMAIL = "gmail"
-    GONG = "gong"
-    FATHOM = "fathom"
+The kernel lists no sources: which names exist is the source registry's business
+(`headway_assets/sources/registry.py`), so adding a source never touches core.
+"""
 
 
 class ConnectionKind(enum.StrEnum):

@@ -34,7 +34,7 @@ def upsert_connection(
     existing = conn.execute(
         select(SourceConnection.id).where(
             SourceConnection.org_id == org_id,
-            SourceConnection.source == source.value,
+            SourceConnection.source == source,
             SourceConnection.name == name,
         )
     ).scalar_one_or_none()
@@ -44,7 +44,7 @@ def upsert_connection(
         return int(existing)
     result = conn.execute(
         insert(SourceConnection)
-        .values(org_id=org_id, source=source.value, name=name, **values)
+        .values(org_id=org_id, source=source, name=name, **values)
         .returning(SourceConnection.id)
     )
     return int(result.scalar_one())

@@ -16,8 +16,11 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_fathom_meetings(path, window, internal_domains=options.internal_domains)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+SOURCE = "fathom"
+
 SPEC = SourceSpec(
-    name="fathom",
+    name=SOURCE,
     display_name="Fathom",
     read_export=_read,
     export_filename="fathom-meetings.json",

@@ -16,8 +16,11 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_gmail_mbox(path, window, internal_domains=options.internal_domains, mailbox=options.mailbox)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+SOURCE = "gmail"
+
 SPEC = SourceSpec(
-    name="gmail",
+    name=SOURCE,
     display_name="Gmail",
     read_export=_read,
     export_filename="gmail.mbox",

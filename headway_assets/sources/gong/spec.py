@@ -16,8 +16,11 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_gong_transcripts(path, window, internal_domains=options.internal_domains)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+SOURCE = "gong"
+
 SPEC = SourceSpec(
-    name="gong",
+    name=SOURCE,
     display_name="Gong",
     read_export=_read,
     export_filename="gong-calls.json",

@@ -18,8 +18,11 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     )
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+SOURCE = "slack"
+
 SPEC = SourceSpec(
-    name="slack",
+    name=SOURCE,
     display_name="Slack",
     read_export=_read,
     export_filename="slack-export.zip",
