@@ -3,7 +3,8 @@
 How to add a source (say Intercom): create the folder `headway_assets/sources/intercom/` with
 `export.py` (a reader `read_intercom_export(path, window, *, internal_domains, ...) -> ReadResult`),
 `live.py` (the live API client, built on `sources/live/base.py`) and `spec.py`, which declares
-`SPEC = SourceSpec(name="intercom", display_name="Intercom", ...)`: the export reader (imported
+`SOURCE = "intercom"` (the folder's modules use it) and
+`SPEC = SourceSpec(name=SOURCE, display_name="Intercom", ...)`: the export reader (imported
 inside a small function so that reading the registry loads no parser), the demo export file name,
 the raw asset's description and the phrase summaries use ("in Intercom"). Then add one line to
 `_register_built_in` below. Everything else reads this registry: `read_export` and
@@ -11,7 +12,9 @@ the raw asset's description and the phrase summaries use ("in Intercom"). Then a
 (`raw_messages_asset_name`, assets/raw_messages.py), the CLI's `--source` choices, the API
 schemas' allowed values and the offline summariser's wording. A source registered at run time
 with `register()` (tests do this) is picked up the same way, as long as it is registered before
-those consumers are built. The warehouse stores a source as its plain `name` string.
+those consumers are built. The warehouse stores a source as its plain `name` string; the kernel
+(`headway_assets/core`) lists no sources, so nothing there changes. API models type a source
+field `SourceName` (below): validated against, and documented with, the registered names.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import Any
 
 from headway_assets.core.message import SourceReadError, TimeWindow
 from headway_assets.sources.exports.reader import ExportOptions, read_export
+from headway_assets.sources.registry import get_source
 
 # Every plausible moment (the readers skip items dated outside 1971..2100 with a reason).
 ALL_TIME = TimeWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-_TURN_SOURCES = frozenset({"gong", "fathom"})
 _PARENTHESES_RE = re.compile(r"\s*\([^()]*\)")
 
 
@@ -59,7 +59,7 @@ def inspect_export(source: str, path: Path, options: ExportOptions | None = None
         return Inspection(rejected=str(error))
     skipped: Counter[str] = Counter(reason_key(item.reason) for item in result.skipped)
     skipped.update(result.ignored)
-    turns: int | None = 0 if source in _TURN_SOURCES else None
+    turns: int | None = 0 if get_source(source).speaker_turns else None
     for message in result.messages:
         if turns is not None:
             turns += int(message.metadata.get("speaker_turns") or 0)

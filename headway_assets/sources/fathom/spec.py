@@ -28,4 +28,5 @@ SPEC = SourceSpec(
     "customer from the external calendar invitees.",
     place="in a meeting",
     live_reader="headway_assets.sources.fathom.live:FathomLiveReader",
+    speaker_turns=True,
 )

@@ -28,4 +28,5 @@ SPEC = SourceSpec(
     "transcript as text, the customer from the external parties.",
     place="on a call",
     live_reader="headway_assets.sources.gong.live:GongLiveReader",
+    speaker_turns=True,
 )
