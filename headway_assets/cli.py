@@ -40,7 +40,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _step(f"Demo corpus: two organisations, {args.days} days from {args.start} -> {settings.demo_dir}")
     manifest = generate_demo(settings.demo_dir, seed=args.seed, start=args.start, days=args.days)
     for org in manifest.orgs:
-        _say(f"  {org.name}: " + ", ".join(f"{c.source.value} {c.items}" for c in org.connections))
+        _say(f"  {org.name}: " + ", ".join(f"{c.source} {c.items}" for c in org.connections))
     with write_transaction(settings.warehouse_url) as conn:
         seed_demo(conn, manifest, data_dir=settings.data_dir)
     if args.no_pipeline:
@@ -111,7 +111,7 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     out = args.out or get_settings().pipeline.demo_dir
     manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)
     for org in manifest.orgs:
-        _say(f"{org.slug}: " + ", ".join(f"{c.source.value} {c.items}" for c in org.connections))
+        _say(f"{org.slug}: " + ", ".join(f"{c.source} {c.items}" for c in org.connections))
     _say(f"wrote {out / 'manifest.json'}")
     return 0
 
@@ -154,7 +154,7 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from headway_assets.core.warehouse.database import write_transaction
-    from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind
+    from headway_assets.core.warehouse.schema import ConnectionKind, Organization
     from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 
     config: dict[str, Any] = json.loads(args.config) if args.config else {}
@@ -177,7 +177,7 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
         connection_id = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind(args.source),
+            source=args.source,
             name=args.name,
             kind=ConnectionKind(args.kind),
             config=config,
@@ -190,14 +190,13 @@ def cmd_add_connection(args: argparse.Namespace) -> int:
 
 def cmd_inspect_export(args: argparse.Namespace) -> int:
     """Print what the pipeline would make of one export file, as one JSON object; writes nothing."""
-    from headway_assets.core.warehouse.schema import SourceKind
     from headway_assets.sources.dispatch import ExportOptions
     from headway_assets.sources.inspect import inspect_export
 
     options = ExportOptions(
         internal_domains=tuple(args.internal_domain or ()), workspace_url=args.workspace_url, mailbox=args.mailbox
     )
-    inspection = inspect_export(SourceKind(args.source), args.file, options)
+    inspection = inspect_export(args.source, args.file, options)
     print(json.dumps(inspection.as_json(), ensure_ascii=False), flush=True)
     return 2 if inspection.rejected is not None else 0
 

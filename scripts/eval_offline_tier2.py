@@ -96,11 +96,9 @@ def load_demo(base: Path, classifier: OfflineClassifier) -> tuple[list[DemoMessa
         for connection in org.connections:
             result = read_export(connection.source, base / connection.path, window, options)
             for message in result.messages:
-                row = expected.get((message.source.value, message.external_id))
+                row = expected.get((message.source, message.external_id))
                 if row is None:
-                    raise SystemExit(
-                        f"{org.slug}: {message.source.value} {message.external_id} is not in expected.jsonl"
-                    )
+                    raise SystemExit(f"{org.slug}: {message.source} {message.external_id} is not in expected.jsonl")
                 chunks = chunk_text(message.text)
                 labels = classifier.classify_many(chunk.text for chunk in chunks)
                 relevant = [
@@ -140,7 +138,7 @@ def extract_all(
         for piece in demo.pieces:
             item = Tier2Input(
                 text=piece,
-                source=demo.message.source.value,
+                source=demo.message.source,
                 customer=demo.message.customer,
                 title=demo.message.title,
                 taxonomy=taxonomies[demo.org],
@@ -189,7 +187,7 @@ def build(
                 theme=mention.draft.theme,
                 sub_theme=mention.draft.sub_theme,
                 customer=message.customer,
-                source=message.source.value,
+                source=message.source,
                 sent_at=message.sent_at,
                 external_id=message.external_id,
                 ordinal=mention.ordinal,
@@ -277,8 +275,8 @@ def report(
         "all_feedback_with_mention_pct": 100.0 * covered / max(1, len(feedback)),
         "relevant_feedback_with_mention_pct_by_source": {
             source: 100.0
-            * sum(1 for m in relevant_feedback if m.message.source.value == source and id(m) in with_mention)
-            / max(1, sum(1 for m in relevant_feedback if m.message.source.value == source))
+            * sum(1 for m in relevant_feedback if m.message.source == source and id(m) in with_mention)
+            / max(1, sum(1 for m in relevant_feedback if m.message.source == source))
             for source in ("slack", "gmail", "gong", "fathom")
         },
         "spurious_mentions_pct": 100.0 * len(spurious) / max(1, len(mentions)),

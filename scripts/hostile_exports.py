@@ -409,10 +409,9 @@ CASES: list[Case] = [
 
 def _child(source: str, path: str) -> int:
     """Runs in the child process: read the file as `headway exports inspect` does, print the summary."""
-    from headway_assets.core.warehouse.schema import SourceKind
     from headway_assets.sources.inspect import inspect_export
 
-    print(json.dumps(inspect_export(SourceKind(source), Path(path)).as_json()))
+    print(json.dumps(inspect_export(source, Path(path)).as_json()))
     return 0
 
 

@@ -106,6 +106,30 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def test_no_import_cycle_among_the_children_of_any_package(graph: grimp.ImportGraph) -> None:
+    """At every depth of both packages, the modules and subpackages of one package import each other
+    without a circle (each child squashed with what it contains; grimp)."""
+    ignored = _ignored_imports()
+    parents = sorted({module.rsplit(".", 1)[0] for module in graph.modules if "." in module})
+    circles: dict[str, list[str]] = {}
+    for parent in parents:
+        children = sorted(graph.find_children(parent))
+        if len(children) < 2:
+            continue
+        edges: dict[str, set[str]] = {child: set() for child in children}
+        for importer in graph.find_descendants(parent):
+            source = _room(importer, children)
+            if source is None:
+                continue
+            for imported in graph.find_modules_directly_imported_by(importer):
+                target = _room(imported, children)
+                if target is not None and target != source and (importer, imported) not in ignored:
+                    edges[source].add(target)
+        if (cycle := _find_cycle(edges)) is not None:
+            circles[parent] = cycle
+    assert circles == {}
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     """The search above is not vacuous: it reports a three-room circle."""
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

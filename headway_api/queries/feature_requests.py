@@ -99,8 +99,6 @@ def _list_statement(shape: tuple[str, ...], sort_name: str, with_cursor: bool) -
 def feature_request_list_query(org_id: int, params: FeatureRequestListParams) -> tuple[AnySelect, dict[str, Any]]:
     """The statement and bound values of one page of the organisation's catalogue."""
     values = params.filters()
-    if "source" in values:
-        values["source"] = values["source"].value
     if "q" in values:
         values["q"] = like_pattern(values["q"])
     statement = _list_statement(tuple(sorted(values)), params.sort, params.cursor is not None)
@@ -175,7 +173,7 @@ def mention_list_query(
     statement = _mention_statement(params.source is not None, params.sort, params.cursor is not None)
     values: dict[str, Any] = {"org_id": org_id, "feature_request_id": feature_request_id}
     if params.source is not None:
-        values["source"] = params.source.value
+        values["source"] = params.source
     return statement, {**values, **page_params(MENTION_SORTS[params.sort], params.cursor, params.limit)}
 
 

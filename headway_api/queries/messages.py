@@ -90,8 +90,6 @@ def message_list_query(org_id: int, params: MessageListParams) -> tuple[AnySelec
     if values.get("category") == UNLABELLED:
         del values["category"]
         values["category=unlabelled"] = True
-    if "source" in values:
-        values["source"] = values["source"].value
     if "q" in values:
         values["q"] = like_pattern(values["q"])
     statement = _list_statement(tuple(sorted(values)), params.sort, params.cursor is not None)

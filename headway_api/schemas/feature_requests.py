@@ -10,7 +10,7 @@ from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import ListParams, PageBase, UtcDatetime, page_example, text_filter
 from headway_assets.core.kinds import MentionKind
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.registry import SourceName
 
 _SUMMARY_EXAMPLE: JsonDict = {
     "id": 17,
@@ -152,7 +152,7 @@ class FeatureRequestListParams(ListParams):
     sub_theme: str | None = text_filter("Sub-theme path, e.g. `reporting/pdf-export`.")
     kind: MentionKind | None = Field(default=None, description="Kind of ask.")
     trend: Literal["new", "rising", "steady", "falling"] | None = None
-    source: SourceKind | None = Field(default=None, description="Only requests mentioned in this source.")
+    source: SourceName | None = Field(default=None, description="Only requests mentioned in this source.")
     customer: str | None = text_filter("Only requests this customer mentioned (exact name).", 255)
     min_mentions: int | None = Field(default=None, ge=1, le=1_000_000_000, description="At least this many mentions.")
     seen_since: UtcDatetime | None = Field(default=None, description="Last mentioned at or after this time.")
@@ -164,5 +164,5 @@ class FeatureRequestListParams(ListParams):
 class MentionListParams(ListParams):
     """Filters of a feature request's mentions."""
 
-    source: SourceKind | None = Field(default=None, description="Only mentions from this source.")
+    source: SourceName | None = Field(default=None, description="Only mentions from this source.")
     sort: Literal["-sent_at", "sent_at"] = Field(default="-sent_at", description="`-sent_at`: newest first.")

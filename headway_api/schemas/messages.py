@@ -18,8 +18,7 @@ from headway_api.schemas.common import (
     page_example,
     text_filter,
 )
-from headway_assets.core.warehouse.schema import SourceKind
-from headway_assets.sources.registry import source_names
+from headway_assets.sources.registry import SourceName, source_names
 
 _LABEL_EXAMPLE: JsonDict = {
     "status": "labelled",
@@ -216,7 +215,7 @@ Tier1CategoryFilter = Literal[
 class MessageListParams(ListParams):
     """Filters of the message list (all optional, combined with AND)."""
 
-    source: SourceKind | None = Field(default=None, description="Only this source.")
+    source: SourceName | None = Field(default=None, description="Only this source.")
     since: UtcDatetime | None = Field(default=None, description="Sent at or after (ISO 8601; UTC without a zone).")
     until: UtcDatetime | None = Field(default=None, description="Sent before (exclusive).")
     category: Tier1CategoryFilter | None = Field(

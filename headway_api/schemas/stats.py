@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import IsoDate
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.registry import SourceName
 
 _COUNTS_EXAMPLE: JsonDict = {"messages": 120, "feedback": 41, "relevant": 18, "mentions": 22}
 _POINT_EXAMPLE: JsonDict = {
@@ -90,5 +90,5 @@ class StatsParams(BaseModel):
     )
     until: IsoDate | None = Field(default=None, description="Last UTC day (inclusive); default: today.")
     interval: Interval = Field(default="day", description="Series granularity (weeks start on Monday).")
-    source: SourceKind | None = Field(default=None, description="Only this source.")
+    source: SourceName | None = Field(default=None, description="Only this source.")
     category: StatsCategory | None = Field(default=None, description="Only this tier-1 category.")

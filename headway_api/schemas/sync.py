@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
 from headway_api.schemas.common import MAX_ID, IsoDate, ListParams, PageBase, UtcDatetime, check_range, page_example
-from headway_assets.core.warehouse.schema import SourceKind, SyncRequestStatus, SyncStatus
+from headway_assets.core.warehouse.schema import SyncRequestStatus, SyncStatus
+from headway_assets.sources.registry import SourceName
 
 _REQUEST_EXAMPLE: JsonDict = {
     "id": 12,
@@ -66,7 +67,7 @@ class SyncRequestCreate(BaseModel):
         json_schema_extra={"examples": [{"source": "slack", "first_day": "2025-03-01", "last_day": "2025-03-01"}]},
     )
 
-    source: SourceKind
+    source: SourceName
     first_day: IsoDate | None = Field(default=None, description="First UTC day to sync; default: today.")
     last_day: IsoDate | None = Field(default=None, description="Last UTC day to sync; default: first_day.")
 
@@ -176,13 +177,13 @@ class SyncRequestListParams(ListParams):
     """Filters of the sync requests."""
 
     status: SyncRequestStatus | None = Field(default=None, description="Only this status.")
-    source: SourceKind | None = Field(default=None, description="Only this source.")
+    source: SourceName | None = Field(default=None, description="Only this source.")
 
 
 class SyncRunListParams(ListParams):
     """Filters of the sync history (times apply to `started_at`)."""
 
-    source: SourceKind | None = Field(default=None, description="Only this source.")
+    source: SourceName | None = Field(default=None, description="Only this source.")
     status: SyncStatus | None = Field(default=None, description="Only this outcome.")
     connection_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Only this connection.")
     since: UtcDatetime | None = Field(default=None, description="Started at or after this time.")
@@ -197,5 +198,5 @@ class SyncRunListParams(ListParams):
 class ConnectionListParams(ListParams):
     """Filters of the source connections."""
 
-    source: SourceKind | None = Field(default=None, description="Only this source.")
+    source: SourceName | None = Field(default=None, description="Only this source.")
     is_active: bool | None = Field(default=None, description="Only active (true) or inactive (false) ones.")

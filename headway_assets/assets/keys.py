@@ -20,5 +20,5 @@ RAW_MESSAGE_KEYS: dict[str, dg.AssetKey] = {_source_of(asset): asset.key for ass
 
 
 def raw_messages_key(source: str) -> dg.AssetKey:
-    """The key of `source`'s raw message asset (a source name as the warehouse stores it, or a `SourceKind`)."""
-    return RAW_MESSAGE_KEYS[str(getattr(source, "value", source))]
+    """The key of `source`'s raw message asset (a source name as the warehouse stores it)."""
+    return RAW_MESSAGE_KEYS[source]

@@ -1,4 +1,4 @@
-"""Core types shared by the pipeline and the read API: kinds of asks and the relevance bar.
+"""Core types shared by the pipeline and the read API: source names, kinds of asks, the relevance bar.
 
 They live in the kernel (no dagster, no LLM code) so that `headway_api` can name them without
 importing `headway_assets.llm`; `headway_assets.llm.schemas` re-exports them for its callers.
@@ -6,10 +6,17 @@ importing `headway_assets.llm`; `headway_assets.llm.schemas` re-exports them for
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeAlias
 
 # What kind of ask a tier-2 mention is.
 MentionKind = Literal["feature_request", "bug_report", "pain_point", "improvement"]
 
 # Items scoring at least this go on to tier-2, as in the system Headway replaces.
 RELEVANCE_THRESHOLD = 6
+
+SourceKind: TypeAlias = str
+"""A source's name as the warehouse stores it ("slack", "gmail", ...).
+
+The kernel lists no sources: which names exist is the source registry's business
+(`headway_assets/sources/registry.py`), so adding a source never touches core.
+"""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.core.kinds import SourceKind
 
 
 def content_hash(text: str) -> str:

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         out = get_settings().pipeline.demo_dir
     manifest = generate_demo(out, seed=args.seed, start=args.start, days=args.days)
     for org in manifest.orgs:
-        counts = ", ".join(f"{c.source.value} {c.items}" for c in org.connections)
+        counts = ", ".join(f"{c.source} {c.items}" for c in org.connections)
         print(f"{org.slug}: {counts}")
     print(f"wrote {out / 'manifest.json'}")
     return 0

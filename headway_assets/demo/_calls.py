@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from headway_assets.core.limits import OVERSIZED_CHARS
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Planner, split_sentences
 from headway_assets.demo.corpus import (
@@ -543,7 +542,7 @@ def build_gong(planner: Planner) -> tuple[GongData, list[ExpectedItem]]:
         transcript = {"callId": call_id, "transcript": monologues}
         asks = _asks_of(script.moments)
         expected = ExpectedItem(
-            source=SourceKind.GONG,
+            source="gong",
             external_id=call_id,
             sent_at=started,
             category=_category_of(script.moments),
@@ -671,7 +670,7 @@ def build_fathom(planner: Planner) -> tuple[FathomData, list[ExpectedItem]]:
         }
         asks = _asks_of(script.moments)
         expected = ExpectedItem(
-            source=SourceKind.FATHOM,
+            source="fathom",
             external_id=str(recording_id),
             sent_at=recording_start,
             category=_category_of(script.moments),

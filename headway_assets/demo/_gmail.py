@@ -17,7 +17,6 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from headway_assets.core.limits import OVERSIZED_CHARS
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Feedback, Planner
 from headway_assets.demo.corpus import DemoPerson, ExpectedItem, GmailMailbox, GmailMessage
@@ -402,7 +401,7 @@ class _GmailBuilder:
         )
         self.expected.append(
             ExpectedItem(
-                source=SourceKind.GMAIL,
+                source="gmail",
                 external_id=mail.message_id,
                 sent_at=mail.sent_at.replace(microsecond=0),
                 category=mail.category,

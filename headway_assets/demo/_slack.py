@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headway_assets.core.limits import OVERSIZED_CHARS
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.demo import content
 from headway_assets.demo._plan import Feedback, Planner, ascii_fold
 from headway_assets.demo.corpus import DemoCompany, DemoPerson, ExpectedItem, SlackWorkspace
@@ -779,7 +778,7 @@ class _SlackBuilder:
     def _expected(self, message: _Message) -> ExpectedItem:
         meta = message.meta
         return ExpectedItem(
-            source=SourceKind.SLACK,
+            source="slack",
             external_id=f"{message.channel_id}:{message.ts}",
             sent_at=message.sent_at,
             category=meta.category,

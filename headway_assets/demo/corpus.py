@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from headway_assets.core.warehouse.schema import SourceKind
-
 DEFAULT_SEED = 7
 DEFAULT_START = date(2026, 10, 1)
 DEFAULT_DAYS = 30
@@ -134,7 +132,7 @@ class ExpectedItem:
     evaluation can leave out what a reader treats as noise.
     """
 
-    source: SourceKind
+    source: str
     external_id: str
     sent_at: datetime
     category: str
@@ -150,7 +148,7 @@ class ExpectedItem:
     def to_json(self) -> dict[str, Any]:
         """The `expected.jsonl` line for this item."""
         return {
-            "source": self.source.value,
+            "source": self.source,
             "external_id": self.external_id,
             "sent_at": self.sent_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "category": self.category,
@@ -314,7 +312,7 @@ class DemoOrgCorpus:
     fathom: FathomData
     expected: list[ExpectedItem] = field(default_factory=list)
 
-    def expected_for(self, source: SourceKind) -> list[ExpectedItem]:
+    def expected_for(self, source: str) -> list[ExpectedItem]:
         """The ground truth of one source."""
         return [item for item in self.expected if item.source == source]
 

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
+from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.demo.build import build_demo_corpus
 from headway_assets.demo.corpus import (
     DEFAULT_DAYS,
@@ -41,14 +41,15 @@ from headway_assets.demo.corpus import (
     GmailMessage,
     SlackWorkspace,
 )
+from headway_assets.sources.registry import source_names
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-EXPORT_FILES: dict[SourceKind, str] = {
-    SourceKind.SLACK: "slack-export.zip",
-    SourceKind.GMAIL: "gmail.mbox",
-    SourceKind.GONG: "gong-calls.json",
-    SourceKind.FATHOM: "fathom-meetings.json",
+EXPORT_FILES: dict[str, str] = {
+    "slack": "slack-export.zip",
+    "gmail": "gmail.mbox",
+    "gong": "gong-calls.json",
+    "fathom": "fathom-meetings.json",
 }
 EXPECTED_FILE = "expected.jsonl"
 ASKS_FILE = "asks.json"
@@ -65,7 +66,7 @@ class DemoManifestError(ValueError):
 class ManifestConnection:
     """One export-file connection of a demo organisation."""
 
-    source: SourceKind
+    source: str
     name: str
     kind: ConnectionKind
     path: str
@@ -75,7 +76,7 @@ class ManifestConnection:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "source": self.source.value,
+            "source": self.source,
             "name": self.name,
             "kind": self.kind.value,
             "path": self.path,
@@ -97,12 +98,12 @@ class ManifestOrg:
     expected_path: str
     asks_path: str
 
-    def connection(self, source: SourceKind) -> ManifestConnection:
+    def connection(self, source: str) -> ManifestConnection:
         """The connection of one source."""
         for connection in self.connections:
             if connection.source == source:
                 return connection
-        raise KeyError(f"demo org {self.slug} has no {source.value} connection")
+        raise KeyError(f"demo org {self.slug} has no {source} connection")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -307,15 +308,15 @@ def mbox_bytes(messages: list[GmailMessage]) -> bytes:
 # ---- whole corpus ----------------------------------------------------------------------------
 
 
-def _org_files(org: DemoOrgCorpus, export_time: datetime) -> dict[SourceKind, tuple[bytes, int]]:
+def _org_files(org: DemoOrgCorpus, export_time: datetime) -> dict[str, tuple[bytes, int]]:
     return {
-        SourceKind.SLACK: (slack_export_bytes(org.slack, export_time), org.slack.message_count()),
-        SourceKind.GMAIL: (mbox_bytes(org.gmail.messages), len(org.gmail.messages)),
-        SourceKind.GONG: (
+        "slack": (slack_export_bytes(org.slack, export_time), org.slack.message_count()),
+        "gmail": (mbox_bytes(org.gmail.messages), len(org.gmail.messages)),
+        "gong": (
             _json_bytes({"calls": org.gong.calls, "callTranscripts": org.gong.transcripts}),
             len(org.gong.calls),
         ),
-        SourceKind.FATHOM: (
+        "fathom": (
             _json_bytes({"items": org.fathom.meetings, "limit": None, "next_cursor": None}),
             len(org.fathom.meetings),
         ),
@@ -323,10 +324,10 @@ def _org_files(org: DemoOrgCorpus, export_time: datetime) -> dict[SourceKind, tu
 
 
 _CONNECTION_NAMES = {
-    SourceKind.SLACK: "Slack workspace export",
-    SourceKind.GMAIL: "Support mailbox (Takeout mbox)",
-    SourceKind.GONG: "Gong calls (JSON)",
-    SourceKind.FATHOM: "Fathom meetings (JSON)",
+    "slack": "Slack workspace export",
+    "gmail": "Support mailbox (Takeout mbox)",
+    "gong": "Gong calls (JSON)",
+    "fathom": "Fathom meetings (JSON)",
 }
 
 
@@ -445,7 +446,9 @@ def load_manifest(path: Path) -> DemoManifest:
                 if not isinstance(raw, dict):
                     raise DemoManifestError(f"{c_where}: expected an object")
                 try:
-                    source = SourceKind(_need(raw, "source", str, c_where))
+                    source = _need(raw, "source", str, c_where)
+                    if source not in source_names():
+                        raise ValueError(f"{source!r} is not a known source")
                     kind = ConnectionKind(_need(raw, "kind", str, c_where))
                 except ValueError as exc:
                     raise DemoManifestError(f"{c_where}: {exc}") from exc

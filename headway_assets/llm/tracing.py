@@ -16,6 +16,7 @@ Keys go into the exporters' headers only: never into span attributes or logs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,7 +82,14 @@ def otlp_traces_endpoint(settings: TracingSettings) -> str | None:
 
 def _attach_langfuse(provider: TracerProvider, settings: TracingSettings) -> Any:
     """A Langfuse client whose span processor exports `provider`'s spans to Langfuse."""
+    # Importing langfuse turns the process-wide httpx logger down to WARNING and gives it a console
+    # handler of its own; undo that, so the vendor clients' request logs stay as configured.
+    httpx_logger = logging.getLogger("httpx")
+    level, handlers = httpx_logger.level, list(httpx_logger.handlers)
     from langfuse import Langfuse
+
+    httpx_logger.setLevel(level)
+    httpx_logger.handlers[:] = handlers
 
     return Langfuse(
         public_key=_secret(settings.langfuse_public_key),

@@ -14,7 +14,7 @@ from headway_assets.core.message import ReadResult, SourceReadError, TimeWindow
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.ingestion import ConnectionInfo
 from headway_assets.core.warehouse.removals import RemovalGuard
-from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
+from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.sources.dispatch import ExportOptions, live_reader_for, read_export
 from headway_assets.sources.live.base import LiveReadRequest
 
@@ -91,7 +91,7 @@ class SourcesResource(dg.ConfigurableResource):
                 resume_state=resume_state or {},
                 save_credentials=save_credentials,
             )
-            return live_reader_for(SourceKind(connection.source)).read(request)
+            return live_reader_for(connection.source).read(request)
         raise SourceReadError(
             f"connection {connection.label} has kind {connection.kind!r}, which this Headway version cannot "
             f"read; set its kind to one of {[k.value for k in ConnectionKind]}"
@@ -109,4 +109,4 @@ class SourcesResource(dg.ConfigurableResource):
             workspace_url=connection.config.get("workspace_url"),
             mailbox=connection.config.get("mailbox"),
         )
-        return read_export(SourceKind(connection.source), self.resolve_path(path_value), window, options)
+        return read_export(connection.source, self.resolve_path(path_value), window, options)

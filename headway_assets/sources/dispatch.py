@@ -12,15 +12,14 @@ from headway_assets.sources.export_options import ExportOptions
 from headway_assets.sources.live.base import LiveReader
 from headway_assets.sources.registry import all_sources, get_source
 
-# The file names the demo corpus uses under `data/demo/<org>/`, from the source registry (a
-# `SourceKind` member looks up like its string value).
+# The file names the demo corpus uses under `data/demo/<org>/`, from the source registry.
 DEFAULT_EXPORT_FILENAMES: dict[str, str] = {spec.name: spec.export_filename for spec in all_sources()}
 
 
 def read_export(source: str, path: Path, window: TimeWindow, options: ExportOptions | None = None) -> ReadResult:
     """Read the messages of one export file whose `sent_at` falls inside `window`.
 
-    `source` is a registered source name (a `SourceKind` member works). Raises `SourceReadError`
+    `source` is a registered source name. Raises `SourceReadError`
     when the file as a whole cannot be read (missing, corrupt, wrong format); items that could not
     be read are in `ReadResult.skipped`, noise in `ReadResult.ignored`. An unregistered source is a
     `ValueError`.

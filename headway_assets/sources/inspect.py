@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from headway_assets.core.message import SourceReadError, TimeWindow
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.dispatch import ExportOptions, read_export
+from headway_assets.sources.registry import get_source
 
 # Every plausible moment (the readers skip items dated outside 1971..2100 with a reason).
 ALL_TIME = TimeWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-_TURN_SOURCES = frozenset({SourceKind.GONG, SourceKind.FATHOM})
 _PARENTHESES_RE = re.compile(r"\s*\([^()]*\)")
 
 
@@ -52,7 +51,7 @@ def reason_key(reason: str) -> str:
     return " ".join(text.split()).rstrip(" .,:") or reason
 
 
-def inspect_export(source: SourceKind, path: Path, options: ExportOptions | None = None) -> Inspection:
+def inspect_export(source: str, path: Path, options: ExportOptions | None = None) -> Inspection:
     """Read `path` as the pipeline would (all time) and summarise it; nothing is written anywhere."""
     try:
         result = read_export(source, Path(path), ALL_TIME, options)
@@ -60,7 +59,7 @@ def inspect_export(source: SourceKind, path: Path, options: ExportOptions | None
         return Inspection(rejected=str(error))
     skipped: Counter[str] = Counter(reason_key(item.reason) for item in result.skipped)
     skipped.update(result.ignored)
-    turns: int | None = 0 if source in _TURN_SOURCES else None
+    turns: int | None = 0 if get_source(source).speaker_turns else None
     for message in result.messages:
         if turns is not None:
             turns += int(message.metadata.get("speaker_turns") or 0)

@@ -3,7 +3,8 @@
 How to add a source (say Intercom): create the folder `headway_assets/sources/intercom/` with
 `export.py` (a reader `read_intercom_export(path, window, *, internal_domains, ...) -> ReadResult`),
 `live.py` (the live API client, built on `sources/live/base.py`) and `spec.py`, which declares
-`SPEC = SourceSpec(name="intercom", display_name="Intercom", ...)`: the export reader (imported
+`SOURCE = "intercom"` (the folder's modules use it) and
+`SPEC = SourceSpec(name=SOURCE, display_name="Intercom", ...)`: the export reader (imported
 inside a small function so that reading the registry loads no parser), the demo export file name,
 the raw asset's description and the phrase summaries use ("in Intercom"). Then add one line to
 `_register_built_in` below. Everything else reads this registry: `read_export` and
@@ -11,10 +12,18 @@ the raw asset's description and the phrase summaries use ("in Intercom"). Then a
 (`raw_messages_asset_name`, assets/raw_messages.py), the CLI's `--source` choices, the API
 schemas' allowed values and the offline summariser's wording. A source registered at run time
 with `register()` (tests do this) is picked up the same way, as long as it is registered before
-those consumers are built. The warehouse stores a source as its plain `name` string.
+those consumers are built. The warehouse stores a source as its plain `name` string; the kernel
+(`headway_assets/core`) lists no sources, so nothing there changes. API models type a source
+field `SourceName` (below): validated against, and documented with, the registered names.
 """
 
 from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from headway_assets.sources.source_spec import ExportReader, SourceSpec
 
@@ -57,6 +66,27 @@ def raw_messages_asset_name(source: str) -> str:
     return f"raw_{source}_messages"
 
 
+def _check_source_name(value: str) -> str:
+    # A ValueError here is a validation error, so the API answers 422 for an unknown source.
+    if value not in _REGISTRY:
+        raise ValueError(f"unknown source {value!r}; known: {', '.join(_REGISTRY)}")
+    return value
+
+
+class _ListSourceNames:
+    """Pydantic metadata: the JSON schema lists the registered names, read when the schema is built."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema: dict[str, Any] = handler(core_schema)
+        schema["enum"] = source_names()
+        return schema
+
+
+SourceName = Annotated[str, AfterValidator(_check_source_name), _ListSourceNames()]
+"""A registered source's name, for pydantic models and query parameters: an unknown name fails
+validation, and the JSON schema (so the OpenAPI document) lists the allowed names as an enum."""
+
+
 def _register_built_in() -> None:
     # One line per source; importing a spec module loads no parser (readers import lazily).
     from headway_assets.sources.fathom.spec import SPEC as FATHOM
@@ -72,6 +102,7 @@ _register_built_in()
 
 __all__ = [
     "ExportReader",
+    "SourceName",
     "SourceSpec",
     "all_sources",
     "get_source",

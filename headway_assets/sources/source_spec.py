@@ -32,6 +32,8 @@ class SourceSpec:
     # "module:Class" of the live reader, imported on first use (a vendor SDK problem cannot stop
     # the other sources loading); None for a source read from export files only.
     live_reader: str | None = None
+    # True for call sources whose messages count speaker turns: `exports inspect` totals them.
+    speaker_turns: bool = False
 
 
 __all__ = ["ExportReader", "SourceSpec"]

@@ -17,7 +17,6 @@ from headway_assets.core.warehouse.schema import (
     ConnectionKind,
     Message,
     SourceConnection,
-    SourceKind,
     User,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
@@ -128,7 +127,7 @@ def _fathom_connection(database_url: str, org_id: int, *, secret: str | None = W
         connection_id = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.FATHOM,
+            source="fathom",
             name="Fathom (webhook)",
             kind=ConnectionKind.API,
             config={"internal_domains": ["acme-analytics.example"]},

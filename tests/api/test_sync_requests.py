@@ -12,6 +12,7 @@ from sqlalchemy import update
 from headway_assets.core.warehouse import sync_requests
 from headway_assets.core.warehouse.database import write_transaction
 from headway_assets.core.warehouse.schema import SourceConnection
+from headway_assets.sources.registry import source_names
 from tests.api.support import People, app_client, bearer
 
 TODAY = datetime.now(UTC).date()
@@ -151,6 +152,7 @@ def test_shared_functions_validate_and_scope(database_url: str, people: People) 
             sync_requests.create_sync_request(
                 conn,
                 org_id=people.orgs["acme"],
+                known_sources=source_names(),
                 source="myspace",
                 first_day=date(2025, 3, 1),
                 last_day=date(2025, 3, 1),
@@ -159,6 +161,7 @@ def test_shared_functions_validate_and_scope(database_url: str, people: People) 
             sync_requests.create_sync_request(
                 conn,
                 org_id=people.orgs["acme"],
+                known_sources=source_names(),
                 source="slack",
                 first_day=date(2025, 3, 2),
                 last_day=date(2025, 3, 1),
@@ -166,6 +169,7 @@ def test_shared_functions_validate_and_scope(database_url: str, people: People) 
         record = sync_requests.create_sync_request(
             conn,
             org_id=people.orgs["acme"],
+            known_sources=source_names(),
             source="gmail",
             first_day=date(2025, 3, 1),
             last_day=date(2025, 3, 2),

@@ -20,7 +20,6 @@ from headway_assets.core.warehouse.schema import (
     Message,
     SkippedItem,
     SourceConnection,
-    SourceKind,
     SyncRun,
 )
 from headway_assets.core.warehouse.tenants import upsert_connection
@@ -46,7 +45,7 @@ def _expected_from_files(manifest: DemoManifest, window: TimeWindow) -> Counter[
         )
         for connection in org.connections:
             result = read_export(connection.source, manifest.path_of(connection.path), window, options)
-            expected[(org.slug, connection.source.value)] += len(result.messages)
+            expected[(org.slug, connection.source)] += len(result.messages)
     return expected
 
 
@@ -123,7 +122,7 @@ def test_a_failing_connection_is_recorded_and_the_others_still_land(
         upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.GONG,
+            source="gong",
             name="second Gong workspace",
             kind=ConnectionKind.EXPORT,
             config={"path": str(tmp_path / "missing-gong.json")},
@@ -158,7 +157,7 @@ def test_skipped_items_are_counted_recorded_and_removed_messages_pruned(
     seeded_warehouse: str, demo_corpus: DemoManifest, materialize_assets: MaterializeFn, tmp_path: Path
 ) -> None:
     acme = demo_corpus.org("acme")
-    original = demo_corpus.path_of(acme.connection(SourceKind.SLACK).path)
+    original = demo_corpus.path_of(acme.connection("slack").path)
     with zipfile.ZipFile(original) as archive:
         day_files = [name for name in archive.namelist() if name.endswith(f"/{DAY}.json")]
         first_day_file = day_files[0]
@@ -168,7 +167,7 @@ def test_skipped_items_are_counted_recorded_and_removed_messages_pruned(
     with write_transaction(seeded_warehouse) as conn:
         conn.execute(
             SourceConnection.__table__.update()
-            .where(SourceConnection.name == acme.connection(SourceKind.SLACK).name)
+            .where(SourceConnection.name == acme.connection("slack").name)
             .values(config={"path": str(broken), "internal_domains": list(acme.internal_domains)})
         )
     result = materialize_assets(RAW_MESSAGE_ASSETS[0:1], seeded_warehouse, partition=DAY)
@@ -192,7 +191,7 @@ def test_skipped_items_are_counted_recorded_and_removed_messages_pruned(
     with write_transaction(seeded_warehouse) as conn:
         conn.execute(
             SourceConnection.__table__.update()
-            .where(SourceConnection.name == acme.connection(SourceKind.SLACK).name)
+            .where(SourceConnection.name == acme.connection("slack").name)
             .values(config={"path": str(repaired), "internal_domains": list(acme.internal_domains)})
         )
     result = materialize_assets(RAW_MESSAGE_ASSETS[0:1], seeded_warehouse, partition=DAY)
@@ -206,7 +205,7 @@ def test_skipped_items_are_counted_recorded_and_removed_messages_pruned(
     with write_transaction(seeded_warehouse) as conn:
         conn.execute(
             SourceConnection.__table__.update()
-            .where(SourceConnection.name == acme.connection(SourceKind.SLACK).name)
+            .where(SourceConnection.name == acme.connection("slack").name)
             .values(config={"path": str(original), "internal_domains": list(acme.internal_domains)})
         )
     result = materialize_assets(RAW_MESSAGE_ASSETS[0:1], seeded_warehouse, partition=DAY)

@@ -37,7 +37,6 @@ from headway_assets.core.warehouse.schema import (
     MessageLabel,
     RemovedMessage,
     SourceConnection,
-    SourceKind,
     SyncRun,
     User,
 )
@@ -65,7 +64,7 @@ def cli_warehouse(seeded_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 def _acme_slack(manifest: DemoManifest) -> tuple[Path, str, tuple[str, ...]]:
     acme = manifest.org("acme")
-    connection = acme.connection(SourceKind.SLACK)
+    connection = acme.connection("slack")
     return manifest.path_of(connection.path), connection.name, tuple(acme.internal_domains)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from headway_assets.core.warehouse.schema import ConnectionKind, SourceKind
+from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.demo import (
     DemoManifest,
     DemoManifestError,
@@ -29,6 +29,7 @@ from headway_assets.demo import (
     load_manifest,
 )
 from headway_assets.llm.schemas import TIER1_CATEGORIES
+from headway_assets.sources.registry import source_names
 
 WINDOW_START = datetime(2026, 10, 1, tzinfo=UTC)
 WINDOW_END = WINDOW_START + timedelta(days=30)
@@ -55,12 +56,12 @@ def files(demo: DemoManifest) -> dict[str, dict[str, Any]]:
     """Every org's export files, parsed: Slack messages, mails, Gong calls, Fathom meetings, ground truth."""
     parsed: dict[str, dict[str, Any]] = {}
     for org in demo.orgs:
-        slack = _read_slack(demo.path_of(org.connection(SourceKind.SLACK).path))
-        mbox = mailbox.mbox(demo.path_of(org.connection(SourceKind.GMAIL).path), create=False)
+        slack = _read_slack(demo.path_of(org.connection("slack").path))
+        mbox = mailbox.mbox(demo.path_of(org.connection("gmail").path), create=False)
         mails = [_Mail(mbox.get_message(key), mbox.get_bytes(key)) for key in mbox.iterkeys()]
         mbox.close()
-        gong = json.loads(demo.path_of(org.connection(SourceKind.GONG).path).read_text(encoding="utf-8"))
-        fathom = json.loads(demo.path_of(org.connection(SourceKind.FATHOM).path).read_text(encoding="utf-8"))
+        gong = json.loads(demo.path_of(org.connection("gong").path).read_text(encoding="utf-8"))
+        fathom = json.loads(demo.path_of(org.connection("fathom").path).read_text(encoding="utf-8"))
         expected = [json.loads(line) for line in demo.path_of(org.expected_path).read_text("utf-8").splitlines()]
         asks = json.loads(demo.path_of(org.asks_path).read_text(encoding="utf-8"))
         parsed[org.slug] = {
@@ -149,7 +150,7 @@ def test_a_different_seed_gives_a_different_corpus() -> None:
 
 def test_zip_entries_have_fixed_timestamps(demo: DemoManifest) -> None:
     for org in demo.orgs:
-        with zipfile.ZipFile(demo.path_of(org.connection(SourceKind.SLACK).path)) as archive:
+        with zipfile.ZipFile(demo.path_of(org.connection("slack").path)) as archive:
             stamps = {info.date_time for info in archive.infolist()}
         assert stamps == {(2026, 10, 31, 0, 0, 0)}
 
@@ -169,7 +170,7 @@ def test_counts_are_within_the_agreed_ranges(demo: DemoManifest, files: dict[str
         }
         for source, (low, high) in COUNT_RANGES.items():
             assert low <= counts[source] <= high, (org.slug, source, counts[source])
-            assert org.connection(SourceKind(source)).items == counts[source]
+            assert org.connection(source).items == counts[source]
         assert len(data["expected"]) == sum(counts.values())
         total += sum(counts.values())
     assert 1700 <= total <= 2100
@@ -360,7 +361,7 @@ def test_mbox_parses_with_the_stdlib_and_matches_the_ground_truth(files: dict[st
 def test_mbox_uses_mboxrd_escaping(demo: DemoManifest, files: dict[str, dict[str, Any]]) -> None:
     escaped = 0
     for org in demo.orgs:
-        raw = demo.path_of(org.connection(SourceKind.GMAIL).path).read_bytes()
+        raw = demo.path_of(org.connection("gmail").path).read_bytes()
         escaped += len(re.findall(rb"^>From ", raw, re.MULTILINE))
         envelopes = len(re.findall(rb"^From ", raw, re.MULTILINE))
         assert envelopes == len(files[org.slug]["mails"])
@@ -504,7 +505,7 @@ def test_start_and_days_move_the_window() -> None:
     end = start + timedelta(days=5)
     for org in corpus:
         assert org.expected
-        assert {e.source for e in org.expected} == set(SourceKind)
+        assert {e.source for e in org.expected} == set(source_names())
         assert all(start <= e.sent_at < end for e in org.expected)
         assert 60 <= org.slack.message_count() <= 120
 
@@ -546,7 +547,7 @@ def test_manifest_round_trips(demo: DemoManifest) -> None:
     assert acme.workspace_url == "https://acme-analytics.slack.com"
     assert acme.internal_domains == ("acme-analytics.example",)
     assert acme.support_mailbox == "support@acme-analytics.example"
-    assert {c.source for c in acme.connections} == set(SourceKind)
+    assert {c.source for c in acme.connections} == set(source_names())
     assert all(c.kind == ConnectionKind.EXPORT for c in acme.connections)
     assert loaded.org("northwind").name == "Northwind Health"
 

@@ -38,7 +38,6 @@ from headway_assets.core.warehouse.schema import (
     Message,
     SkippedItem,
     SourceConnection,
-    SourceKind,
     SyncRun,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
@@ -107,7 +106,7 @@ def expected_messages(meetings: list[dict[str, Any]], window: TimeWindow, domain
 
 def truth_ids(corpus: DemoCorpus, slug: str, window: TimeWindow) -> set[str]:
     """The corpus's own ground truth: ids of the Fathom items recorded inside the window."""
-    return {i.external_id for i in corpus.org(slug).expected_for(SourceKind.FATHOM) if window.contains(i.sent_at)}
+    return {i.external_id for i in corpus.org(slug).expected_for("fathom") if window.contains(i.sent_at)}
 
 
 def shifted(
@@ -144,7 +143,7 @@ def connection_info(base_url: str, **config: Any) -> ConnectionInfo:
         id=1,
         org_id=1,
         org_slug="acme",
-        source=SourceKind.FATHOM.value,
+        source="fathom",
         kind=ConnectionKind.API.value,
         name="fathom",
         config={"base_url": base_url, **FAST_RETRIES, **config},
@@ -181,7 +180,7 @@ def add_connection(
         connection_id = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.FATHOM,
+            source="fathom",
             name="fathom",
             kind=ConnectionKind.API,
             config={"base_url": server_url, "internal_domains": list(domains), **FAST_RETRIES, **config},
@@ -725,5 +724,5 @@ def test_an_unusable_or_stale_resume_state_reads_the_window_anew(corpus: DemoCor
 
 
 def test_the_registry_builds_this_reader() -> None:
-    reader = live_reader_for(SourceKind.FATHOM)
-    assert isinstance(reader, FathomLiveReader) and reader.source is SourceKind.FATHOM
+    reader = live_reader_for("fathom")
+    assert isinstance(reader, FathomLiveReader) and reader.source == "fathom"

@@ -22,7 +22,7 @@ from headway_assets.core.warehouse.ingestion import (
     latest_resume_state,
     start_sync_run,
 )
-from headway_assets.core.warehouse.schema import ConnectionKind, Message, SourceKind, SyncRun, SyncStatus
+from headway_assets.core.warehouse.schema import ConnectionKind, Message, SyncRun, SyncStatus
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
 from headway_assets.demo import build_demo_corpus
 from headway_assets.sources.fathom.export import parse_fathom_meeting
@@ -187,7 +187,7 @@ def fathom_connection(conn: Connection, *, secret: str | None, domains: tuple[st
     connection_id = upsert_connection(
         conn,
         org_id=org_id,
-        source=SourceKind.FATHOM,
+        source="fathom",
         name="fathom",
         kind=ConnectionKind.API,
         config={"internal_domains": list(domains)},
@@ -196,7 +196,7 @@ def fathom_connection(conn: Connection, *, secret: str | None, domains: tuple[st
     if secret is not None:
         values["webhook_secret"] = secret
     store_credentials(conn, connection_id=connection_id, values=values)
-    [connection] = active_connections(conn, SourceKind.FATHOM.value)
+    [connection] = active_connections(conn, "fathom")
     return connection
 
 

@@ -40,7 +40,6 @@ from headway_assets.core.warehouse.schema import (
     Message,
     SkippedItem,
     SourceConnection,
-    SourceKind,
     SyncRun,
     SyncStatus,
 )
@@ -145,7 +144,7 @@ def add_connection(
     with get_engine(url).begin() as conn:
         org_id = upsert_organization(conn, slug=org.org.slug, name=org.org.name)
         connection_id = upsert_connection(
-            conn, org_id=org_id, source=SourceKind.GMAIL, name=CONNECTION_NAME, kind=ConnectionKind.API, config=config
+            conn, org_id=org_id, source="gmail", name=CONNECTION_NAME, kind=ConnectionKind.API, config=config
         )
         if credentials is not None:
             store_credentials(conn, connection_id=connection_id, values=credentials)
@@ -179,7 +178,7 @@ def stored(url: str, org_id: int, window: TimeWindow) -> list[tuple[str, datetim
         rows = conn.execute(
             select(Message.external_id, Message.sent_at, Message.thread_id).where(
                 Message.org_id == org_id,
-                Message.source == SourceKind.GMAIL.value,
+                Message.source == "gmail",
                 Message.sent_at >= window.start,
                 Message.sent_at < window.end,
             )
@@ -231,7 +230,7 @@ def live_request(
             id=1,
             org_id=1,
             org_slug=org.org.slug,
-            source=SourceKind.GMAIL.value,
+            source="gmail",
             kind=ConnectionKind.API.value,
             name=CONNECTION_NAME,
             config=config if config is not None else connection_config(server, org),
@@ -771,8 +770,8 @@ def test_connection_level_errors_name_the_fix(corpus: DemoCorpus, fake: FakeGmai
 
 
 def test_the_registry_builds_the_gmail_reader() -> None:
-    reader = live_reader_for(SourceKind.GMAIL)
-    assert isinstance(reader, GmailLiveReader) and reader.source is SourceKind.GMAIL
+    reader = live_reader_for("gmail")
+    assert isinstance(reader, GmailLiveReader) and reader.source == "gmail"
 
 
 # -- the fake itself -----------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from headway_assets.core.warehouse.schema import (
     Message,
     SkippedItem,
     SourceConnection,
-    SourceKind,
     SyncRun,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
@@ -164,7 +163,7 @@ def add_connection(
         connection_id = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.GONG,
+            source="gong",
             name=name,
             kind=ConnectionKind.API,
             config={
@@ -232,7 +231,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def test_registry_builds_the_gong_reader() -> None:
-    assert isinstance(live_reader_for(SourceKind.GONG), GongLiveReader)
+    assert isinstance(live_reader_for("gong"), GongLiveReader)
 
 
 @pytest.mark.parametrize("slug", ["acme", "northwind"])

@@ -35,7 +35,6 @@ from headway_assets.core.warehouse.schema import (
     Message,
     SkippedItem,
     SourceConnection,
-    SourceKind,
     SyncRun,
 )
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection, upsert_organization
@@ -182,9 +181,7 @@ def export_messages(org: DemoOrgCorpus, window: TimeWindow, tmp_path: Path) -> l
 def expected_ids(org: DemoOrgCorpus, window: TimeWindow) -> list[str]:
     """The demo truth: every non-noise Slack item of the window."""
     return sorted(
-        e.external_id
-        for e in org.expected_for(SourceKind.SLACK)
-        if window.contains(e.sent_at) and e.kind in MESSAGE_KINDS
+        e.external_id for e in org.expected_for("slack") if window.contains(e.sent_at) and e.kind in MESSAGE_KINDS
     )
 
 
@@ -207,7 +204,7 @@ def add_connection(
         connection_id = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.SLACK,
+            source="slack",
             name=name,
             kind=ConnectionKind.API,
             config=base_config(org, fake, **config),
@@ -264,7 +261,7 @@ def sync_runs(url: str, connection_id: int | None = None) -> list[Any]:
 
 
 def test_the_registry_builds_the_slack_reader() -> None:
-    assert isinstance(live_reader_for(SourceKind.SLACK), SlackLiveReader)
+    assert isinstance(live_reader_for("slack"), SlackLiveReader)
 
 
 @pytest.mark.parametrize(
@@ -977,7 +974,7 @@ def test_a_reinstall_keeps_the_channel_selection_and_replaces_the_token(sqlite_u
         existing = upsert_connection(
             conn,
             org_id=org_id,
-            source=SourceKind.SLACK,
+            source="slack",
             name="slack",
             kind=ConnectionKind.API,
             config={"channels": ["C0ABC"], "internal_domains": ["acme.example"]},

@@ -469,7 +469,7 @@ def demo_extractions(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str
         for connection in org.connections:
             for message in read_export(connection.source, out / connection.path, window, options).messages:
                 for chunk in chunk_text(message.text):
-                    item = Tier2Input(chunk.text, message.source.value, message.customer, message.title, taxonomy)
+                    item = Tier2Input(chunk.text, message.source, message.customer, message.title, taxonomy)
                     results.append((chunk.text, message.customer, extractor.extract(item).mentions))
     return results
 

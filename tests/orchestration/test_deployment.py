@@ -18,10 +18,11 @@ from dagster_graphql import DagsterGraphQLClient
 from sqlalchemy import select
 
 from headway_assets.core.warehouse.database import read_connection, write_transaction
-from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SyncRequest
 from headway_assets.core.warehouse.sync_requests import create_sync_request
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
 from headway_assets.demo import build_demo_corpus
+from headway_assets.sources.registry import source_names
 from headway_assets.testing.fakes.gong_server import DEFAULT_ACCESS_KEY, DEFAULT_ACCESS_KEY_SECRET, FakeGongServer
 from headway_assets.testing.graphql import ALL_ASSETS, LAUNCH_BACKFILL
 from tests.orchestration.conftest import DEMO_DAYS, DEMO_START, Deployment
@@ -117,7 +118,7 @@ def test_the_periodic_sync_schedule_ticks_and_launches_a_run(
             connection_id = upsert_connection(
                 conn,
                 org_id=org_id,
-                source=SourceKind.GONG,
+                source="gong",
                 name="Acme Gong (live)",
                 kind=ConnectionKind.API,
                 config={"base_url": gong.base_url, "internal_domains": list(org.org.internal_domains)},
@@ -144,7 +145,12 @@ def test_a_sync_request_written_by_the_api_becomes_a_run(deployment: Deployment,
     with write_transaction(deployment.warehouse_url) as conn:
         org_id = conn.execute(select(Organization.id).where(Organization.slug == "northwind")).scalar_one()
         request = create_sync_request(
-            conn, org_id=org_id, source="slack", first_day=date(2026, 10, 2), last_day=date(2026, 10, 3)
+            conn,
+            org_id=org_id,
+            source="slack",
+            known_sources=source_names(),
+            first_day=date(2026, 10, 2),
+            last_day=date(2026, 10, 3),
         )
 
     def settled() -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import read_connection, write_transaction
-from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceKind, SyncRequest
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SyncRequest
 from headway_assets.core.warehouse.sync_requests import create_sync_request
 from headway_assets.core.warehouse.tenants import upsert_connection
 from headway_assets.orchestration.schedules import daily_close, periodic_sync_schedule
@@ -27,6 +27,7 @@ from headway_assets.orchestration.sensors import (
     sync_requests,
 )
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.sources.registry import source_names
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-09"
@@ -47,7 +48,7 @@ def test_periodic_sync_polls_only_sources_with_live_connections(seeded_warehouse
         upsert_connection(
             conn,
             org_id=_org_id(seeded_warehouse),
-            source=SourceKind.GONG,
+            source="gong",
             name="live gong",
             kind=ConnectionKind.API,
             config={"base_url": "https://tenant.api.gong.example"},
@@ -69,7 +70,12 @@ def test_sync_requests_sensor_launches_each_request_once_for_its_organisation(se
     org_id = _org_id(seeded_warehouse, "northwind")
     with write_transaction(seeded_warehouse) as conn:
         created = create_sync_request(
-            conn, org_id=org_id, source="gmail", first_day=date(2026, 10, 2), last_day=date(2026, 10, 4)
+            conn,
+            org_id=org_id,
+            source="gmail",
+            known_sources=source_names(),
+            first_day=date(2026, 10, 2),
+            last_day=date(2026, 10, 4),
         )
     instance = dg.DagsterInstance.ephemeral()
     resources = {"warehouse": WarehouseResource(database_url=seeded_warehouse)}

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from headway_assets.cli import main
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.dispatch import DEFAULT_EXPORT_FILENAMES
 from headway_assets.sources.inspect import reason_key
 from tests.sources.test_read_export_entry import write_corpus
@@ -27,17 +26,17 @@ def inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
 
 @pytest.mark.parametrize(
     ("source", "turns"),
-    [(SourceKind.SLACK, None), (SourceKind.GMAIL, None), (SourceKind.GONG, 1), (SourceKind.FATHOM, 1)],
+    [("slack", None), ("gmail", None), ("gong", 1), ("fathom", 1)],
 )
 def test_a_good_file_of_each_source(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: SourceKind, turns: int | None
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, turns: int | None
 ) -> None:
     write_corpus(tmp_path)
     path = tmp_path / DEFAULT_EXPORT_FILENAMES[source]
     code, report = inspect(
         capsys,
         "--source",
-        source.value,
+        source,
         str(path),
         "--internal-domain",
         "acme.example",
@@ -135,7 +134,7 @@ def test_the_installed_command_writes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     write_corpus(data)
-    with zipfile.ZipFile(data / DEFAULT_EXPORT_FILENAMES[SourceKind.SLACK]) as archive:
+    with zipfile.ZipFile(data / DEFAULT_EXPORT_FILENAMES["slack"]) as archive:
         assert archive.namelist()  # a real archive
     before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in data.iterdir())
     work = tmp_path / "cwd"

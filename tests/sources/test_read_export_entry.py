@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from headway_assets.core.message import SourceReadError, TimeWindow
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.dispatch import DEFAULT_EXPORT_FILENAMES, ExportOptions, read_export
+from headway_assets.sources.registry import source_names
 
 WINDOW = TimeWindow(datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC))
 OPTIONS = ExportOptions(
@@ -24,12 +24,12 @@ NOON = datetime(2026, 10, 3, 12, tzinfo=UTC)
 def write_corpus(folder: Path) -> None:
     """One message per source, in the demo corpus's file names."""
     noon_ts = f"{int(NOON.timestamp())}.000000"
-    with zipfile.ZipFile(folder / DEFAULT_EXPORT_FILENAMES[SourceKind.SLACK], "w") as archive:
+    with zipfile.ZipFile(folder / DEFAULT_EXPORT_FILENAMES["slack"], "w") as archive:
         archive.writestr("channels.json", json.dumps([{"id": "C1", "name": "feedback", "created": 1}]))
         users = [{"id": "U1", "team_id": "T1", "profile": {"real_name": "Bob", "email": "bob@globex.example"}}]
         archive.writestr("users.json", json.dumps(users))
         archive.writestr("feedback/2026-10-03.json", json.dumps([{"user": "U1", "text": "Need SSO", "ts": noon_ts}]))
-    (folder / DEFAULT_EXPORT_FILENAMES[SourceKind.GMAIL]).write_bytes(
+    (folder / DEFAULT_EXPORT_FILENAMES["gmail"]).write_bytes(
         b"From 1@xxx Sat Oct 03 12:00:00 +0000 2026\n"
         b"From: Bob <bob@globex.example>\nTo: help@acme.example\nSubject: SSO\n"
         b"Date: Sat, 03 Oct 2026 12:00:00 +0000\nMessage-ID: <sso@globex.example>\n\nNeed SSO\n"
@@ -43,7 +43,7 @@ def write_corpus(folder: Path) -> None:
         ],
         "callTranscripts": [{"callId": "77", "transcript": [{"speakerId": "s1", "sentences": [{"text": "Need SSO"}]}]}],
     }
-    (folder / DEFAULT_EXPORT_FILENAMES[SourceKind.GONG]).write_text(json.dumps(gong))
+    (folder / DEFAULT_EXPORT_FILENAMES["gong"]).write_text(json.dumps(gong))
     fathom = {
         "items": [
             {
@@ -54,31 +54,31 @@ def write_corpus(folder: Path) -> None:
             }
         ]
     }
-    (folder / DEFAULT_EXPORT_FILENAMES[SourceKind.FATHOM]).write_text(json.dumps(fathom))
+    (folder / DEFAULT_EXPORT_FILENAMES["fathom"]).write_text(json.dumps(fathom))
 
 
 @pytest.mark.parametrize(
     ("source", "external_id", "channel", "url"),
     [
         (
-            SourceKind.SLACK,
+            "slack",
             f"C1:{int(NOON.timestamp())}.000000",
             "feedback",
             "https://acme.slack.com/archives/C1/p",
         ),
-        (SourceKind.GMAIL, "sso@globex.example", "support@acme.example", "https://mail.google.com/"),
-        (SourceKind.GONG, "77", "gong:zoom", None),
-        (SourceKind.FATHOM, "5", "fathom", None),
+        ("gmail", "sso@globex.example", "support@acme.example", "https://mail.google.com/"),
+        ("gong", "77", "gong:zoom", None),
+        ("fathom", "5", "fathom", None),
     ],
 )
 def test_routes_each_source_with_its_options(
-    tmp_path: Path, source: SourceKind, external_id: str, channel: str, url: str | None
+    tmp_path: Path, source: str, external_id: str, channel: str, url: str | None
 ) -> None:
     write_corpus(tmp_path)
     result = read_export(source, tmp_path / DEFAULT_EXPORT_FILENAMES[source], WINDOW, OPTIONS)
     assert len(result.messages) == 1
     message = result.messages[0]
-    assert message.source is source
+    assert message.source == source
     assert message.external_id == external_id
     assert message.channel == channel
     assert message.sent_at == NOON
@@ -99,8 +99,8 @@ def test_window_outside_the_data_reads_nothing(tmp_path: Path) -> None:
         assert read_export(source, tmp_path / name, later, OPTIONS).messages == []
 
 
-@pytest.mark.parametrize("source", list(SourceKind))
-def test_missing_files_raise_source_read_error(tmp_path: Path, source: SourceKind) -> None:
+@pytest.mark.parametrize("source", source_names())
+def test_missing_files_raise_source_read_error(tmp_path: Path, source: str) -> None:
     name = DEFAULT_EXPORT_FILENAMES[source]
     with pytest.raises(SourceReadError, match=f"{name} does not exist"):
         read_export(source, tmp_path / name, WINDOW)

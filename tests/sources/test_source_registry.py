@@ -7,13 +7,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
 
 from headway_assets.assets.raw_messages import build_raw_message_assets
 from headway_assets.cli import build_parser
-from headway_assets.core.message import ReadResult, TimeWindow
+from headway_assets.core.message import NormalisedMessage, ReadResult, TimeWindow
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.ingestion import active_connections, start_sync_run, write_window
+from headway_assets.core.warehouse.schema import ConnectionKind, Message
+from headway_assets.core.warehouse.sync_requests import create_sync_request
+from headway_assets.core.warehouse.tenants import upsert_connection, upsert_organization
 from headway_assets.sources.dispatch import read_export
 from headway_assets.sources.export_options import ExportOptions
 from headway_assets.sources.registry import (
+    SourceName,
     SourceSpec,
     get_source,
     raw_messages_asset_name,
@@ -82,8 +90,51 @@ def test_an_unknown_source_is_refused(tmp_path: Path) -> None:
         build_parser().parse_args(["exports", "inspect", "--source", "intercom", str(tmp_path / "x.json")])
 
 
-def test_the_kernels_source_kinds_match_the_registry() -> None:
-    # Until `SourceKind` becomes a registry-validated string, the two lists must not drift.
-    from headway_assets.core.warehouse.schema import SourceKind
+def test_the_kernel_stores_a_new_source_without_edits(intercom: SourceSpec, database_url: str) -> None:
+    # Core lists no sources: a connection, a sync run, messages and a sync request of the new
+    # source go through the kernel as they are.
+    with write_transaction(database_url) as conn:
+        org_id = upsert_organization(conn, slug="acme", name="Acme")
+        upsert_connection(
+            conn, org_id=org_id, source="intercom", name="Acme Intercom", kind=ConnectionKind.EXPORT, config={}
+        )
+        [connection] = active_connections(conn, "intercom")
+        run_id = start_sync_run(conn, connection=connection, window=WINDOW, dagster_run_id=None)
+        message = NormalisedMessage(
+            source="intercom", external_id="conv-1", sent_at=WINDOW.start, text="Please add SSO to the widget."
+        )
+        stats = write_window(conn, connection=connection, window=WINDOW, messages=[message], sync_run_id=run_id)
+        request = create_sync_request(
+            conn,
+            org_id=org_id,
+            source="intercom",
+            known_sources=source_names(),
+            first_day=WINDOW.start.date(),
+            last_day=WINDOW.start.date(),
+        )
+    assert stats.inserted == 1 and request.source == "intercom"
+    with read_connection(database_url) as conn:
+        assert conn.execute(select(Message.source, Message.external_id)).all() == [("intercom", "conv-1")]
 
-    assert [kind.value for kind in SourceKind] == source_names()
+
+def test_the_api_source_type_follows_the_registry(intercom: SourceSpec) -> None:
+    adapter: TypeAdapter[str] = TypeAdapter(SourceName)
+    assert adapter.validate_python("intercom") == "intercom"
+    with pytest.raises(ValidationError, match="unknown source 'myspace'"):
+        adapter.validate_python("myspace")
+    assert adapter.json_schema()["enum"] == source_names()
+    assert "intercom" in adapter.json_schema()["enum"]
+
+
+def test_a_sync_request_names_a_registered_source(database_url: str) -> None:
+    with write_transaction(database_url) as conn:
+        org_id = upsert_organization(conn, slug="acme", name="Acme")
+        with pytest.raises(ValueError, match="intercom"):
+            create_sync_request(
+                conn,
+                org_id=org_id,
+                source="intercom",
+                known_sources=source_names(),
+                first_day=WINDOW.start.date(),
+                last_day=WINDOW.start.date(),
+            )

@@ -39,5 +39,5 @@ async def get_stats_route(ctx: Ctx, request: Request) -> Response:
         raise invalid_range(
             ["query", "since"], f"range too long for interval={params.interval}: at most {longest} days"
         )
-    source = params.source.value if params.source else None
+    source = params.source or None
     return json_document(await get_stats(ctx.db, ctx.org_id, since, until, params.interval, source, params.category))

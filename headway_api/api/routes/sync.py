@@ -39,6 +39,7 @@ from headway_api.schemas.sync import (
 )
 from headway_assets.core.warehouse import sync_requests
 from headway_assets.core.warehouse.schema import SourceConnection
+from headway_assets.sources.registry import source_names
 
 router = APIRouter(tags=["sync"])
 
@@ -81,6 +82,7 @@ def _create(
             conn,
             org_id=principal.org_id,
             source=source,
+            known_sources=source_names(),
             first_day=first_day,
             last_day=last_day,
             requested_by=principal.user_id,
@@ -142,7 +144,7 @@ async def create_sync_request_route(ctx: Ctx, body: SyncRequestCreate, response:
         raise invalid_range(["body", "first_day"], f"the pipeline starts on {earliest.isoformat()}")
     if last_day - first_day > timedelta(days=state.settings.sync_max_days - 1):
         raise invalid_range(["body", "last_day"], f"one request covers at most {state.settings.sync_max_days} days")
-    record, created = await state.run(_create, state, ctx.principal, body.source.value, first_day, last_day)
+    record, created = await state.run(_create, state, ctx.principal, body.source, first_day, last_day)
     if not created:
         response.status_code = status.HTTP_200_OK
     return record

@@ -105,7 +105,7 @@ def _row(message: NormalisedMessage, org_id: int, connection_id: int, sync_run_i
     return {
         "org_id": org_id,
         "connection_id": connection_id,
-        "source": message.source.value,
+        "source": message.source,
         "external_id": message.external_id,
         "thread_id": message.thread_id,
         "channel": message.channel,

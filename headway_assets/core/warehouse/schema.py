@@ -76,15 +76,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SourceKind(enum.StrEnum):
-    """The conversation sources Headway reads."""
-
-    SLACK = "slack"
-    GMAIL = "gmail"
-    GONG = "gong"
-    FATHOM = "fathom"
-
-
 class ConnectionKind(enum.StrEnum):
     """How a connection reaches its data: a file export on disk or the vendor's live API."""
 

@@ -8,14 +8,15 @@ ticks racing on one request launch it once: the loser's `mark_*` returns False.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from headway_assets.core.warehouse.schema import SourceKind, SyncRequest, SyncRequestStatus, utc_now
+from headway_assets.core.kinds import SourceKind
+from headway_assets.core.warehouse.schema import SyncRequest, SyncRequestStatus, utc_now
 
 # Requests still waiting for, or running in, a Dagster run.
 OPEN_STATUSES: tuple[str, ...] = (SyncRequestStatus.PENDING.value, SyncRequestStatus.LAUNCHED.value)
@@ -65,13 +66,20 @@ def create_sync_request(
     conn: Connection,
     *,
     org_id: int,
-    source: SourceKind | str,
+    source: SourceKind,
+    known_sources: Collection[str],
     first_day: date,
     last_day: date,
     requested_by: int | None = None,
 ) -> SyncRequestRecord:
-    """Write a pending request to sync `source` for the days `[first_day, last_day]`."""
-    source_value = SourceKind(source).value  # raises ValueError naming the bad source
+    """Write a pending request to sync `source` for the days `[first_day, last_day]`.
+
+    `known_sources` is the source registry's list of names (the kernel keeps none): a request
+    for any other name is a `ValueError` naming it.
+    """
+    if source not in known_sources:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(known_sources)}")
+    source_value = str(source)
     if last_day < first_day:
         raise ValueError(f"sync request for {source_value}: last_day {last_day} is before first_day {first_day}")
     row = conn.execute(

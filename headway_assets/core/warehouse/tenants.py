@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection, SourceKind
+from headway_assets.core.kinds import SourceKind
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 
 
 def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dict[str, Any] | None = None) -> int:
@@ -34,7 +35,7 @@ def upsert_connection(
     existing = conn.execute(
         select(SourceConnection.id).where(
             SourceConnection.org_id == org_id,
-            SourceConnection.source == source.value,
+            SourceConnection.source == source,
             SourceConnection.name == name,
         )
     ).scalar_one_or_none()
@@ -44,7 +45,7 @@ def upsert_connection(
         return int(existing)
     result = conn.execute(
         insert(SourceConnection)
-        .values(org_id=org_id, source=source.value, name=name, **values)
+        .values(org_id=org_id, source=source, name=name, **values)
         .returning(SourceConnection.id)
     )
     return int(result.scalar_one())

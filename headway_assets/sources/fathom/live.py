@@ -67,7 +67,7 @@ import httpx
 from headway_assets.core.credentials import CredentialsError, redact
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.fathom import SOURCE
 from headway_assets.sources.fathom.export import (
     FathomMeetingError,
     fathom_meeting_time,
@@ -404,7 +404,7 @@ class FathomLiveReader(LiveReader):
     the real ones; tests pass a sleep that records the waits it performs).
     """
 
-    source: ClassVar[SourceKind] = SourceKind.FATHOM
+    source: ClassVar[str] = SOURCE
 
     def __init__(self, *, sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
         self._sleep = sleep

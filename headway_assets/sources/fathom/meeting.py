@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from headway_assets.core.message import NormalisedMessage
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.fathom import SOURCE
 from headway_assets.sources.fields import mapping_field, text_field, utc_time_field
 from headway_assets.sources.people import (
     company_from_domain,
@@ -193,7 +193,7 @@ def parse_fathom_meeting(meeting: Mapping[str, Any], *, internal_domains: Iterab
         metadata["unknown_speaker_turns"] = len(unknown)
 
     return NormalisedMessage(
-        source=SourceKind.FATHOM,
+        source=SOURCE,
         external_id=recording_id,
         sent_at=sent_at,
         text="\n".join(lines),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.sources.export_options import ExportOptions
+from headway_assets.sources.fathom import SOURCE
 from headway_assets.sources.source_spec import SourceSpec
 
 
@@ -16,8 +17,10 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_fathom_meetings(path, window, internal_domains=options.internal_domains)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+
 SPEC = SourceSpec(
-    name="fathom",
+    name=SOURCE,
     display_name="Fathom",
     read_export=_read,
     export_filename="fathom-meetings.json",
@@ -25,4 +28,5 @@ SPEC = SourceSpec(
     "customer from the external calendar invitees.",
     place="in a meeting",
     live_reader="headway_assets.sources.fathom.live:FathomLiveReader",
+    speaker_turns=True,
 )

@@ -40,7 +40,8 @@ from headway_assets.core.warehouse.ingestion import (
     start_sync_run,
     write_window,
 )
-from headway_assets.core.warehouse.schema import SourceKind, SyncStatus
+from headway_assets.core.warehouse.schema import SyncStatus
+from headway_assets.sources.fathom import SOURCE
 from headway_assets.sources.fathom.meeting import FathomMeetingError, parse_fathom_meeting
 
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -218,7 +219,7 @@ def _ingest(
     payload: Mapping[str, Any] | bytes | str,
     webhook_id: str | None,
 ) -> WebhookOutcome:
-    if connection.source != SourceKind.FATHOM.value:
+    if connection.source != SOURCE:
         raise WebhookConnectionError(
             f"connection {connection.label} is a {connection.source} connection; Fathom webhooks need a Fathom one"
         )
@@ -256,7 +257,7 @@ def _ingest(
 
 def find_fathom_connection(conn: Connection, connection_id: int) -> ConnectionInfo:
     """The active Fathom connection `connection_id` (raises `WebhookConnectionError` otherwise)."""
-    for connection in active_connections(conn, SourceKind.FATHOM.value):
+    for connection in active_connections(conn, SOURCE):
         if connection.id == connection_id:
             return connection
     raise WebhookConnectionError(f"there is no active Fathom connection {connection_id}")

@@ -34,7 +34,6 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
     ExportLimits,
@@ -42,6 +41,7 @@ from headway_assets.sources.exports.limits import (
     describe_size,
     plausible_time,
 )
+from headway_assets.sources.gmail import SOURCE
 from headway_assets.sources.people import (
     FREE_EMAIL_DOMAINS,
     Person,
@@ -840,7 +840,7 @@ def build_gmail_message(
     if parsed.message_id:
         url = f"https://mail.google.com/mail/#search/rfc822msgid%3A{quote(parsed.message_id, safe='')}"
     return NormalisedMessage(
-        source=SourceKind.GMAIL,
+        source=SOURCE,
         external_id=external_id,
         sent_at=sent_at,
         text=parsed.text,

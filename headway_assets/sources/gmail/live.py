@@ -49,7 +49,7 @@ from headway_assets.core.credentials import redact
 from headway_assets.core.message import ReadResult, SkippedItem, SourceReadError
 from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
 from headway_assets.core.settings import get_settings
-from headway_assets.core.warehouse.schema import SourceKind
+from headway_assets.sources.gmail import SOURCE
 from headway_assets.sources.gmail.export import (
     build_gmail_message,
     effective_internal_domains,
@@ -664,7 +664,7 @@ class _WindowRead:
 class GmailLiveReader(LiveReader):
     """Reads a Gmail mailbox's window through the Gmail API (see the module docstring)."""
 
-    source: ClassVar[SourceKind] = SourceKind.GMAIL
+    source: ClassVar[str] = SOURCE
 
     def __init__(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
         self._sleep = sleep

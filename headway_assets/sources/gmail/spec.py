@@ -6,6 +6,7 @@ from pathlib import Path
 
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.sources.export_options import ExportOptions
+from headway_assets.sources.gmail import SOURCE
 from headway_assets.sources.source_spec import SourceSpec
 
 
@@ -16,8 +17,10 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_gmail_mbox(path, window, internal_domains=options.internal_domains, mailbox=options.mailbox)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+
 SPEC = SourceSpec(
-    name="gmail",
+    name=SOURCE,
     display_name="Gmail",
     read_export=_read,
     export_filename="gmail.mbox",

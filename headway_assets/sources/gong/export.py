@@ -18,7 +18,6 @@ from typing import Any
 import ijson
 
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.exports.limits import (
     DEFAULT_LIMITS,
     MAX_TRANSCRIPT_TURNS,
@@ -36,6 +35,7 @@ from headway_assets.sources.exports.limits import (
     time_ordered,
 )
 from headway_assets.sources.fields import text_field, utc_time_field
+from headway_assets.sources.gong import SOURCE
 from headway_assets.sources.people import (
     company_from_domain,
     email_domain,
@@ -175,7 +175,7 @@ def build_gong_message(
 
     channel_kind = text_field(meta.get("system")) or text_field(meta.get("direction")) or "call"
     return NormalisedMessage(
-        source=SourceKind.GONG,
+        source=SOURCE,
         external_id=call_id,
         sent_at=sent_at,
         text="\n".join(lines),

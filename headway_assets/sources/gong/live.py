@@ -48,8 +48,8 @@ import httpx
 from headway_assets.core.credentials import redact
 from headway_assets.core.message import ReadResult, SourceReadError, TimeWindow
 from headway_assets.core.retry import RetryBudget, RetryPolicy, RetryRefusedError
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.fields import text_field
+from headway_assets.sources.gong import SOURCE
 from headway_assets.sources.gong.export import (
     GongCallError,
     build_gong_message,
@@ -377,7 +377,7 @@ class _GongApi:
 class GongLiveReader(LiveReader):
     """Reads a Gong connection's calls for a window: one message per call with a transcript."""
 
-    source: ClassVar[SourceKind] = SourceKind.GONG
+    source: ClassVar[str] = SOURCE
 
     def __init__(self, *, sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> None:
         self._sleep = sleep

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.sources.export_options import ExportOptions
+from headway_assets.sources.gong import SOURCE
 from headway_assets.sources.source_spec import SourceSpec
 
 
@@ -16,8 +17,10 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     return read_gong_transcripts(path, window, internal_domains=options.internal_domains)
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+
 SPEC = SourceSpec(
-    name="gong",
+    name=SOURCE,
     display_name="Gong",
     read_export=_read,
     export_filename="gong-calls.json",
@@ -25,4 +28,5 @@ SPEC = SourceSpec(
     "transcript as text, the customer from the external parties.",
     place="on a call",
     live_reader="headway_assets.sources.gong.live:GongLiveReader",
+    speaker_turns=True,
 )

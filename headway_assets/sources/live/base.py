@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 from headway_assets.core.credentials import Credentials
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.core.warehouse.ingestion import ConnectionInfo
-from headway_assets.core.warehouse.schema import SourceKind
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class LiveReadRequest:
 class LiveReader(ABC):
     """One vendor's live reader."""
 
-    source: ClassVar[SourceKind]
+    source: ClassVar[str]
 
     @abstractmethod
     def read(self, request: LiveReadRequest) -> ReadResult:

@@ -1,1 +1,4 @@
 """slack."""
+
+# The name the warehouse stores for this source; the folder's modules and its spec use it.
+SOURCE = "slack"

@@ -63,10 +63,10 @@ from headway_assets.core.credentials import Credentials, CredentialsError, redac
 from headway_assets.core.message import NormalisedMessage, ReadResult, SourceReadError, TimeWindow
 from headway_assets.core.retry import RetryBudget, RetryPolicy
 from headway_assets.core.settings import get_settings
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.live.base import LiveReader, LiveReadRequest
 from headway_assets.sources.live.config import config_domains, config_integer, config_number
 from headway_assets.sources.people import normalise_domains
+from headway_assets.sources.slack import SOURCE
 from headway_assets.sources.slack.messages import (
     SlackConversation,
     SlackMessageNormaliser,
@@ -466,7 +466,7 @@ def _window_key(window: TimeWindow) -> list[str]:
 class SlackLiveReader(LiveReader):
     """Reads a Slack connection's window from the Web API (see the module docstring)."""
 
-    source: ClassVar[SourceKind] = SourceKind.SLACK
+    source: ClassVar[str] = SOURCE
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))

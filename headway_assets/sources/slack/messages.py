@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headway_assets.core.message import NormalisedMessage, ReadResult
-from headway_assets.core.warehouse.schema import SourceKind
 from headway_assets.sources.fields import mapping_field, text_field
 from headway_assets.sources.people import customer_from_email, is_internal_email, normalise_email
+from headway_assets.sources.slack import SOURCE
 
 # Channel housekeeping and app posts: noise, counted in `ReadResult.ignored`, never messages.
 NOISE_SUBTYPES: frozenset[str] = frozenset(
@@ -232,7 +232,7 @@ class SlackMessageNormaliser:
             metadata["customer_source"] = "channel_members"
 
         return NormalisedMessage(
-            source=SourceKind.SLACK,
+            source=SOURCE,
             external_id=external_id,
             sent_at=sent_at,
             text=text,

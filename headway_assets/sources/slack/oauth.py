@@ -44,8 +44,9 @@ from sqlalchemy import Connection, select
 
 from headway_assets.core.credentials import redact
 from headway_assets.core.settings import SlackSettings, get_settings, section_from_variables
-from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection, SourceKind
+from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.core.warehouse.tenants import store_credentials, upsert_connection
+from headway_assets.sources.slack import SOURCE
 from headway_assets.sources.slack.live import (
     DEFAULT_BASE_URL,
     RetryBudget,
@@ -382,7 +383,7 @@ def complete_install(
     existing = conn.execute(
         select(SourceConnection.config).where(
             SourceConnection.org_id == org_id,
-            SourceConnection.source == SourceKind.SLACK.value,
+            SourceConnection.source == SOURCE,
             SourceConnection.name == connection_name,
         )
     ).scalar_one_or_none()
@@ -412,7 +413,7 @@ def complete_install(
     connection_id = upsert_connection(
         conn,
         org_id=org_id,
-        source=SourceKind.SLACK,
+        source=SOURCE,
         name=connection_name,
         kind=ConnectionKind.API,
         config=config,

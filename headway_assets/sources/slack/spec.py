@@ -6,6 +6,7 @@ from pathlib import Path
 
 from headway_assets.core.message import ReadResult, TimeWindow
 from headway_assets.sources.export_options import ExportOptions
+from headway_assets.sources.slack import SOURCE
 from headway_assets.sources.source_spec import SourceSpec
 
 
@@ -18,8 +19,10 @@ def _read(path: Path, window: TimeWindow, options: ExportOptions) -> ReadResult:
     )
 
 
+# The name the warehouse stores for this source; the folder's readers use it, the kernel lists none.
+
 SPEC = SourceSpec(
-    name="slack",
+    name=SOURCE,
     display_name="Slack",
     read_export=_read,
     export_filename="slack-export.zip",
