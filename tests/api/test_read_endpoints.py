@@ -608,11 +608,14 @@ def test_concurrent_cold_requests_never_starve_the_pool(warehouse: Warehouse, he
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             calls = [client.get("/v1/messages", params={"limit": 5}, headers=headers_a) for _ in range(40)]
-            return await asyncio.gather(*calls)
+            try:
+                return await asyncio.gather(*calls)
+            finally:
+                # The transport runs no lifespan: close the pool in this loop, as the app's shutdown does.
+                await app.state.headway.db.aclose()
 
     responses = asyncio.run(asyncio.wait_for(burst(), timeout=60))
     assert [response.status_code for response in responses] == [200] * 40
-    app.state.headway.db.dispose()
 
 
 def test_unknown_routes_and_methods_use_the_error_body(api: TestClient, headers_a: dict[str, str]) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -27,6 +27,7 @@ from tests.api.support import api_settings
 
 SLEEP = text("SELECT pg_sleep(:seconds)")
 ONE = text("SELECT 1")
+R = TypeVar("R")
 
 
 @pytest.fixture
@@ -52,6 +53,22 @@ def _reader(url: str, **settings: Any) -> tuple[Database, PostgresReader]:
     return database, database.reader
 
 
+def _run(reader: PostgresReader, scenario: Coroutine[Any, Any, R]) -> R:
+    """Run `scenario` in a new event loop and close the reader's pool in that loop before it ends.
+
+    psycopg_pool's maintenance workers swallow a cancellation while they run a task (a reconnect,
+    say), so a loop that ends with the pool still open can wait forever for them (seen on CI).
+    """
+
+    async def run_and_close() -> R:
+        try:
+            return await scenario
+        finally:
+            await reader.close()
+
+    return asyncio.run(run_and_close())
+
+
 def test_a_burst_opens_at_most_pool_and_overflow_and_keeps_them(tagged_url: str) -> None:
     database, reader = _reader(tagged_url, db_pool_size=1, db_max_overflow=2, db_pool_timeout=5)
 
@@ -61,7 +78,7 @@ def test_a_burst_opens_at_most_pool_and_overflow_and_keeps_them(tagged_url: str)
         await asyncio.gather(*(reader.rows(ONE, {}) for _ in range(3)))
         return during, await asyncio.to_thread(_backends, tagged_url)
 
-    after_burst, after_more = asyncio.run(burst())
+    after_burst, after_more = _run(reader, burst())
     # Five statements at once ran on three connections (1 + 2 overflow), the other two waited;
     # the overflow stays open for the next burst rather than being closed and reopened. (One
     # more backend is the write engine's: it connected once to learn the server's settings.)
@@ -83,7 +100,7 @@ def test_a_wait_longer_than_the_pool_timeout_fails(tagged_url: str) -> None:
         waiting = await asyncio.gather(reader.rows(ONE, {}), return_exceptions=True)
         return [await slow, waiting[0]]
 
-    slow, waiting = asyncio.run(crowd())
+    slow, waiting = _run(reader, crowd())
     assert slow == [("",)]  # pg_sleep returns void
     assert "no database connection came free within 0.2 s" in str(waiting)
     database.dispose()
@@ -107,7 +124,7 @@ def test_connections_the_server_drops_fail_one_read_then_are_replaced(tagged_url
         # The dead idle connections went with the first failure: the next reads all succeed.
         return first, [await reader.rows(ONE, {}) for _ in range(3)]
 
-    first, later = asyncio.run(scenario())
+    first, later = _run(reader, scenario())
     assert isinstance(first, DBAPIError)
     assert later == [[(1,)]] * 3
     database.dispose()
