@@ -150,21 +150,29 @@ class InsightInput:
 
 @dataclass(frozen=True)
 class MatchCandidate:
-    """An existing catalogue request offered as a possible match."""
+    """A catalogue request (or an earlier new mention of the same run) offered as a possible match."""
 
     id: str
     title: str
     description: str
+    theme: str | None = None
+    sub_theme: str | None = None
+    # How other mentions of this request put it (their titles, at most a few): the same ask is
+    # often worded as a complaint in one message and as a request in another.
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class MatchInput:
-    """A new mention and the catalogue requests it might be the same as."""
+    """A new mention and the catalogue requests it might be the same ask as."""
 
     title: str
     description: str
     sub_theme: str | None
     candidates: tuple[MatchCandidate, ...]
+    theme: str | None = None
+    quote: str = ""  # the mention's verbatim evidence
+    kind: str = ""  # feature_request | bug_report | pain_point | ...
 
 
 def _xml_escape(text: str) -> str:
