@@ -439,6 +439,25 @@ class FeatureRequest(Base):
     mentions_prev_7d: Mapped[int] = mapped_column(Integer, default=0)
     trend: Mapped[str] = mapped_column(String(16), default="steady")  # new | rising | steady | falling
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # --- Triage: a person's state, which the pipeline honours and never overwrites. ---
+    status: Mapped[str] = mapped_column(String(16), default="new", server_default="new")  # see REQUEST_STATUSES
+    owner: Mapped[str | None] = mapped_column(String(320), default=None)
+    # Bumped by every person's edit (never by the pipeline): the ETag of optimistic concurrency.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A person set the title or description: the pipeline never rewrites them.
+    title_locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A person set the theme or sub-theme: the pipeline never rewrites them.
+    taxonomy_locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when merged into another request: this row is then a tombstone (no links, not listed).
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feature_requests.id", ondelete="SET NULL"), default=None
+    )
+    # "pipeline", or "person" for a request a person created by moving a mention out.
+    origin: Mapped[str] = mapped_column(String(16), default="pipeline", server_default="pipeline")
+
+
+# The life of a feature request in triage; "new" until a person says otherwise.
+REQUEST_STATUSES = ("new", "under_review", "planned", "in_progress", "shipped", "declined")
 
 
 class FeatureRequestMention(Base):
@@ -453,8 +472,56 @@ class FeatureRequestMention(Base):
         ForeignKey("feature_mentions.id", ondelete="CASCADE"), primary_key=True, unique=True
     )
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    match_method: Mapped[str] = mapped_column(String(24))  # new | title_similarity | ai_match
+    match_method: Mapped[str] = mapped_column(String(24))  # new | title_similarity | ai_match | pinned
     match_score: Mapped[float] = mapped_column(Float)
+    # A person put this mention here (merge or move): the pipeline never moves it.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CataloguePin(Base):
+    """A person's placement of a mention in a request, kept by the mention's message and quote.
+
+    Mention ids change when tier-2 re-extracts a message (a provider change, a changed text), so
+    the pin names the message, the quote's offset and the mention's title; the pipeline puts the
+    re-extracted mention that matches it back into the pinned request.
+    """
+
+    __tablename__ = "catalogue_pins"
+    __table_args__ = (
+        UniqueConstraint("message_id", "evidence_start", "title"),
+        Index("ix_catalogue_pins_org_request", "org_id", "feature_request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    evidence_quote: Mapped[str] = mapped_column(Text)
+    evidence_start: Mapped[int] = mapped_column(Integer)
+    feature_request_id: Mapped[int] = mapped_column(ForeignKey("feature_requests.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CatalogueAudit(Base):
+    """One change a person made to the catalogue or the taxonomy: who, when, what, before, after.
+
+    `before` and `after` hold what an undo needs to restore; `undone_by_id` points at the audit
+    row of the undo. `feature_request_id` has no foreign key: the request may be gone since.
+    """
+
+    __tablename__ = "catalogue_audit"
+    __table_args__ = (Index("ix_catalogue_audit_org_request_id", "org_id", "feature_request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    feature_request_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    undone_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class MessageInsight(Base):

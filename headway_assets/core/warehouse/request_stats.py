@@ -1,0 +1,158 @@
+"""Aggregates of feature requests, recomputed in SQL for the requests a change touched.
+
+The pipeline calls `refresh_request_stats` for the requests a run linked mentions to or from, and
+the triage API for the requests a merge or a move changed, so no writer rebuilds a whole catalogue
+to keep counts right. The semantics are those of `headway_assets.catalog.entry_stats`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, exists, func, or_, select, update
+
+from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.schema import (
+    CataloguePin,
+    FeatureMention,
+    FeatureRequest,
+    FeatureRequestMention,
+    utc_now,
+)
+
+TREND_DAYS = 7  # the same window as headway_assets.catalog.TREND_DAYS
+
+
+def org_as_of(conn: Connection, org_id: int) -> datetime:
+    """The org's latest mention (what trends are measured against), or now when it has none."""
+    latest = conn.execute(select(func.max(FeatureMention.sent_at)).where(FeatureMention.org_id == org_id)).scalar()
+    return latest if latest is not None else utc_now()
+
+
+def trend_of(first_seen: datetime, last_7d: int, prev_7d: int, as_of: datetime) -> str:
+    """new | rising | steady | falling, exactly as `headway_assets.catalog.entry_stats` decides."""
+    if first_seen > as_of - timedelta(days=TREND_DAYS):
+        return "new"
+    if last_7d >= 2 and last_7d >= 2 * max(prev_7d, 1):
+        return "rising"
+    if prev_7d >= 2 and last_7d * 2 <= prev_7d:
+        return "falling"
+    return "steady"
+
+
+def _has_person_state() -> Any:
+    """True for a request a person acted on: it stays in the catalogue even with no mentions."""
+    pinned = exists().where(CataloguePin.feature_request_id == FeatureRequest.id)
+    return or_(
+        FeatureRequest.status != "new",
+        FeatureRequest.owner.is_not(None),
+        FeatureRequest.title_locked,
+        FeatureRequest.taxonomy_locked,
+        FeatureRequest.origin == "person",
+        FeatureRequest.merged_into_id.is_not(None),
+        pinned,
+    )
+
+
+def refresh_request_stats(
+    conn: Connection, org_id: int, request_ids: Collection[int], as_of: datetime | None = None
+) -> None:
+    """Recompute the aggregates of these requests of `org_id` from their linked mentions.
+
+    mention_count, customer_count, customers ({"names": sorted distinct}), sources ({source: n}),
+    first_seen, last_seen, mentions_last_7d, mentions_prev_7d, trend and updated_at, with
+    `as_of` the org's latest mention when None. A request left without mentions is deleted,
+    unless it is a tombstone or carries a person's state (a status, an owner, a locked title or
+    taxonomy, a person's origin, a pin): then its counts go to 0 and its dates stay. Ids of
+    other organisations are ignored. Runs inside the caller's transaction.
+    """
+    ids = sorted(set(request_ids))
+    if not ids:
+        return
+    when = as_of if as_of is not None else org_as_of(conn, org_id)
+    window = timedelta(days=TREND_DAYS)
+    now = utc_now()
+    for batch in batches(ids):
+        _refresh_batch(conn, org_id, batch, when, window, now)
+
+
+def _refresh_batch(
+    conn: Connection, org_id: int, ids: Sequence[int], as_of: datetime, window: timedelta, now: datetime
+) -> None:
+    link = FeatureRequestMention
+    mention = FeatureMention
+    scope = and_(link.org_id == org_id, link.feature_request_id.in_(ids))
+    joined = select().select_from(link).join(mention, mention.id == link.mention_id).where(scope)
+    sent = mention.sent_at
+    last_7d = func.sum(case((and_(sent > as_of - window, sent <= as_of), 1), else_=0))
+    prev_7d = func.sum(case((and_(sent > as_of - 2 * window, sent <= as_of - window), 1), else_=0))
+    totals = conn.execute(
+        joined.add_columns(
+            link.feature_request_id,
+            func.count().label("mentions"),
+            func.min(sent).label("first_seen"),
+            func.max(sent).label("last_seen"),
+            last_7d.label("last_7d"),
+            prev_7d.label("prev_7d"),
+        ).group_by(link.feature_request_id)
+    ).all()
+    sources: dict[int, dict[str, int]] = defaultdict(dict)
+    for request_id, source, count in conn.execute(
+        joined.add_columns(link.feature_request_id, mention.source, func.count()).group_by(
+            link.feature_request_id, mention.source
+        )
+    ).tuples():
+        sources[request_id][source] = count
+    customers: dict[int, list[str]] = defaultdict(list)
+    for request_id, customer in conn.execute(
+        joined.add_columns(link.feature_request_id, mention.customer)
+        .where(mention.customer.is_not(None), mention.customer != "")
+        .distinct()
+    ).tuples():
+        customers[request_id].append(customer)
+
+    seen: set[int] = set()
+    for row in totals:
+        request_id = row.feature_request_id
+        seen.add(request_id)
+        names = sorted(customers.get(request_id, []))  # Python's order, as entry_stats sorts
+        last, prev = int(row.last_7d or 0), int(row.prev_7d or 0)
+        conn.execute(
+            update(FeatureRequest)
+            .where(FeatureRequest.id == request_id, FeatureRequest.org_id == org_id)
+            .values(
+                mention_count=int(row.mentions),
+                customer_count=len(names),
+                customers={"names": names},
+                sources=dict(sorted(sources.get(request_id, {}).items())),
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                mentions_last_7d=last,
+                mentions_prev_7d=prev,
+                trend=trend_of(row.first_seen, last, prev, as_of),
+                updated_at=now,
+            )
+        )
+
+    empty = [request_id for request_id in ids if request_id not in seen]
+    if not empty:
+        return
+    in_org_empty = and_(FeatureRequest.org_id == org_id, FeatureRequest.id.in_(empty))
+    conn.execute(delete(FeatureRequest).where(in_org_empty, ~_has_person_state()))
+    conn.execute(
+        update(FeatureRequest)
+        .where(in_org_empty)
+        .values(
+            mention_count=0,
+            customer_count=0,
+            customers={"names": []},
+            sources={},
+            mentions_last_7d=0,
+            mentions_prev_7d=0,
+            trend="steady",
+            updated_at=now,
+        )
+    )
