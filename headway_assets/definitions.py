@@ -12,7 +12,7 @@ from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.settings import export_environment, get_settings
 from headway_assets.orchestration.executors import pipeline_executor
-from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
+from headway_assets.orchestration.jobs import CATALOGUE_REBUILD_JOB, PIPELINE_JOB, RAW_SYNC_JOB
 from headway_assets.orchestration.schedules import build_schedules
 from headway_assets.orchestration.sensors import SENSORS
 from headway_assets.resources.llm import LlmResource
@@ -40,7 +40,7 @@ defs = dg.Definitions(
         insights,
         daily_message_stats,
     ],
-    jobs=[PIPELINE_JOB, RAW_SYNC_JOB],
+    jobs=[PIPELINE_JOB, RAW_SYNC_JOB, CATALOGUE_REBUILD_JOB],
     schedules=build_schedules(),
     sensors=SENSORS,
     resources={"warehouse": _warehouse(), "sources": SourcesResource(), "llm": LlmResource()},

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from headway_assets.catalog import CatalogEntry, Matcher, MentionRecord, build_catalog
+from headway_assets.catalog import BatchMatcher, CatalogEntry, MentionRecord, build_catalog, matcher_from_function
 from headway_assets.core.message import NormalisedMessage, TimeWindow
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
@@ -158,18 +158,18 @@ def extract_all(
     return mentions, dict(counters)
 
 
-async def _offline_matcher(item: MatchInput) -> tuple[str | None, float]:
+def _offline_answer(item: MatchInput) -> tuple[str | None, float]:
     answer = match(item)
     return answer.candidate_id, answer.score
 
 
-async def _no_matcher(item: MatchInput) -> tuple[str | None, float]:
-    """Baseline: no AI matching, only the catalogue's own 0.9 title similarity merges."""
-    return None, 0.0
+_offline_matcher = matcher_from_function(_offline_answer)
+# Baseline: no AI matching, only the catalogue's own 0.9 title similarity merges.
+_no_matcher = matcher_from_function(lambda _item: (None, 0.0))
 
 
 def build(
-    mentions: list[ExtractedMention], matcher: Matcher = _offline_matcher
+    mentions: list[ExtractedMention], matcher: BatchMatcher = _offline_matcher
 ) -> tuple[list[CatalogEntry], dict[int, ExtractedMention]]:
     """The catalogue of the extracted mentions (org ids by slug order)."""
     org_ids = {slug: i + 1 for i, slug in enumerate(sorted({m.org for m in mentions}))}
@@ -191,6 +191,7 @@ def build(
                 sent_at=message.sent_at,
                 external_id=message.external_id,
                 ordinal=mention.ordinal,
+                quote=mention.draft.evidence_quote,
             )
         )
         by_id[index] = mention

@@ -1,31 +1,27 @@
-"""`feature_catalog`: every mention of every day, de-duplicated into canonical feature requests."""
+"""`feature_catalog`: new feature mentions linked into the de-duplicated catalogue of requests.
 
-import hashlib
-import json
+Incremental: a run links only the mentions that have no request yet (new, or re-extracted since
+the last run); what it costs grows with them, not with history. With `rebuild` (the
+`catalogue_rebuild` job, or `headway catalogue rebuild`) an organisation's catalogue is built
+again from all its mentions, keeping every correction people made (see `catalog/store.py`).
+"""
+
 from collections import Counter
-from dataclasses import asdict
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
 
 import dagster as dg
-from sqlalchemy import Connection, delete, insert, select, update
+import pydantic
+from sqlalchemy import select
 
 from headway_assets.assets.ai_support import AI_GROUP, LLM_POOL, llm_metadata, record_usage, run_with_engine
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.raw_messages import OWNERS
-from headway_assets.catalog import CatalogEntry, MentionRecord, build_catalog, entry_stats
-from headway_assets.core.warehouse.bulk import insert_rows
-from headway_assets.core.warehouse.schema import (
-    FeatureMention,
-    FeatureRequest,
-    FeatureRequestMention,
-    Message,
-    Organization,
-    utc_now,
-)
-from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.catalog import METHOD_NEW, BatchMatcher, Linker, LinkResult
+from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
+from headway_assets.core.warehouse.schema import Organization
+from headway_assets.llm.engine import LlmEngine
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import MatchInput
 from headway_assets.resources.llm import LlmResource
@@ -34,118 +30,43 @@ from headway_assets.resources.warehouse import WarehouseResource
 CHECK_EVERY_MENTION_CATALOGUED = "every_mention_in_one_request"
 
 
-def load_mentions(conn: Connection) -> list[MentionRecord]:
-    """Every stored mention, with its message's source and external id."""
-    rows = conn.execute(
-        select(
-            FeatureMention.id,
-            FeatureMention.org_id,
-            FeatureMention.title,
-            FeatureMention.description,
-            FeatureMention.kind,
-            FeatureMention.theme,
-            FeatureMention.sub_theme,
-            FeatureMention.customer,
-            FeatureMention.source,
-            FeatureMention.sent_at,
-            FeatureMention.ordinal,
-            Message.external_id,
-        ).join(Message, Message.id == FeatureMention.message_id)
+class CatalogueConfig(dg.Config):
+    """How a `feature_catalog` run works."""
+
+    rebuild: bool = pydantic.Field(
+        default=False, description="Rebuild from all mentions instead of linking only the new ones."
     )
-    return [
-        MentionRecord(
-            id=row.id,
-            org_id=row.org_id,
-            title=row.title,
-            description=row.description,
-            kind=row.kind,
-            theme=row.theme,
-            sub_theme=row.sub_theme,
-            customer=row.customer,
-            source=row.source,
-            sent_at=row.sent_at,
-            external_id=row.external_id,
-            ordinal=row.ordinal,
-        )
-        for row in rows
-    ]
-
-
-def _match_key(item: MatchInput) -> str:
-    return hashlib.sha256(json.dumps(asdict(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def write_catalog(conn: Connection, org_id: int, entries: list[CatalogEntry]) -> dict[str, int]:
-    """Make the org's catalogue hold exactly `entries`; request ids survive rebuilds by key."""
-    existing: dict[str, int] = dict(
-        conn.execute(select(FeatureRequest.key, FeatureRequest.id).where(FeatureRequest.org_id == org_id))
-        .tuples()
-        .all()
+    orgs: list[str] = pydantic.Field(
+        default_factory=list, description="Organisations (slugs) to rebuild; empty means every one."
     )
-    as_of = max((m.sent_at for e in entries for m in e.mentions), default=utc_now())
-    wanted = {entry.key for entry in entries}
-    stale = [request_id for key, request_id in existing.items() if key not in wanted]
-    if stale:
-        conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(stale)))
-    conn.execute(delete(FeatureRequestMention).where(FeatureRequestMention.org_id == org_id))
-    now = utc_now()
-    links: list[dict[str, Any]] = []
-    counts = Counter[str]()
-    for entry in entries:
-        stats = entry_stats(entry, as_of)
-        values = {
-            "title": entry.title,
-            "description": entry.description,
-            "kind": entry.kind,
-            "theme": entry.theme,
-            "sub_theme": entry.sub_theme,
-            "mention_count": stats.mention_count,
-            "customer_count": len(stats.customers),
-            "customers": {"names": stats.customers},
-            "sources": stats.sources,
-            "first_seen": stats.first_seen,
-            "last_seen": stats.last_seen,
-            "mentions_last_7d": stats.last_7d,
-            "mentions_prev_7d": stats.prev_7d,
-            "trend": stats.trend,
-            "updated_at": now,
-        }
-        request_id = existing.get(entry.key)
-        if request_id is None:
-            request_id = conn.execute(
-                insert(FeatureRequest).values(org_id=org_id, key=entry.key, **values).returning(FeatureRequest.id)
-            ).scalar_one()
-            counts["created"] += 1
-        else:
-            conn.execute(update(FeatureRequest).where(FeatureRequest.id == request_id).values(**values))
-            counts["kept"] += 1
-        links += [
-            {
-                "feature_request_id": request_id,
-                "mention_id": mention.id,
-                "org_id": org_id,
-                "match_method": method,
-                "match_score": score,
-            }
-            for mention, method, score in entry.links
-        ]
-    insert_rows(conn, FeatureRequestMention, links)
-    counts["removed"] = len(stale)
-    return dict(counts)
 
 
-def _orphan_mentions(conn: Connection) -> int:
-    linked = select(FeatureRequestMention.mention_id)
-    return len(conn.execute(select(FeatureMention.id).where(FeatureMention.id.not_in(linked))).all())
+def engine_matcher(engine: LlmEngine, failures: list[str]) -> BatchMatcher:
+    """The linker's batch matcher on this run's LLM engine (batched, concurrent, cached)."""
+
+    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, tuple[str | None, float]]:
+        answers = await engine.match(items)
+        result: dict[str, tuple[str | None, float]] = {}
+        for key in items:
+            answer = answers.get(key)
+            if isinstance(answer, CatalogMatch):
+                result[key] = (answer.candidate_id, answer.score)
+            elif answer is not None:
+                failures.append(answer.status)  # counted; the mention founds a request of its own
+        return result
+
+    return match
 
 
 @dg.asset(
     name="feature_catalog",
     automation_condition=FOLLOW_UPSTREAM,
-    description="The de-duplicated catalogue of feature requests: mentions of all days merged (title "
-    "similarity >= 0.9 at once, else an AI match >= 0.75 within the sub-theme, else a new request), with "
-    "mention counts, distinct customers, first/last seen, sources, trend and a link to every mention. "
-    "Rebuilt from all mentions in a canonical order, so it does not depend on how days were materialised.",
+    description="The de-duplicated catalogue of feature requests. Each run links only the mentions that "
+    "have no request yet: candidates from the org's requests (same sub-theme, the rest of the theme, very "
+    "close wordings anywhere), a near-identical title links at once, the matcher judges the rest in batched "
+    "calls (AI match >= 0.75 joins, else a new request); counts, customers, first/last seen and trend are "
+    "refreshed for the requests touched. People's corrections (pins, merges, renames, status) are kept. "
+    "Run with config `rebuild: true` (job `catalogue_rebuild`) to rebuild from all mentions.",
     group_name=AI_GROUP,
     deps=[feature_mentions],
     kinds={"python", "sql", "llm"},
@@ -161,72 +82,74 @@ def _orphan_mentions(conn: Connection) -> int:
     ],
 )
 def feature_catalog(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
+    context: dg.AssetExecutionContext, config: CatalogueConfig, warehouse: WarehouseResource, llm: LlmResource
 ) -> dg.MaterializeResult:
-    """Rebuild the catalogue of every organisation."""
+    """Link new mentions (or, with `rebuild`, all of an org's mentions) into the catalogue."""
     with warehouse.read() as conn:
-        mentions = load_mentions(conn)
         org_slugs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
-    context.log.info(f"building the catalogue from {len(mentions)} mentions")
-    match_failures: list[str] = []
+        rebuild_orgs: set[int] = set()
+        if config.rebuild:
+            unknown = sorted(set(config.orgs) - set(org_slugs.values()))
+            if unknown:
+                raise dg.Failure(
+                    f"cannot rebuild the catalogue of unknown organisation(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(org_slugs.values()))}"
+                )
+            rebuild_orgs = {org_id for org_id, slug in org_slugs.items() if not config.orgs or slug in config.orgs}
+        work = load_work(conn, rebuild_orgs=rebuild_orgs)
+    mode = "rebuilding" if rebuild_orgs else "linking"
+    context.log.info(
+        f"{mode}: {len(work.mentions)} mention(s) to place ({len(work.pinned)} pinned by people) "
+        f"against {len(work.requests)} request(s)"
+    )
+    failures: list[str] = []
 
-    async def build(engine: LlmEngine) -> list[CatalogEntry]:
-        async def matcher(item: MatchInput) -> tuple[str | None, float]:
-            key = _match_key(item)
-            answer = (await engine.match({key: item})).get(key)
-            if isinstance(answer, CatalogMatch):
-                return answer.candidate_id, answer.score
-            if isinstance(answer, LlmFailure):
-                match_failures.append(f"{item.title}: {answer.status}")
-            return None, 0.0
+    async def link(engine: LlmEngine) -> LinkResult:
+        linker = Linker(work.requests, engine_matcher(engine, failures))
+        pinned = [m for m in work.mentions if m.id in work.pinned]
+        for mention in sorted(pinned, key=lambda m: m.order_key):
+            linker.pin(mention, work.pinned[mention.id])
+        return await linker.link([m for m in work.mentions if m.id not in work.pinned])
 
-        return await build_catalog(mentions, matcher)
-
-    engine, entries = run_with_engine(context, llm, warehouse, build, progress_every=None)
+    engine, result = run_with_engine(context, llm, warehouse, link, progress_every=None)
     record_usage(context, warehouse, engine, partition=None)
-    by_org: dict[int, list[CatalogEntry]] = {org_id: [] for org_id in org_slugs}
-    for entry in entries:
-        by_org.setdefault(entry.org_id, []).append(entry)
-    changes: Counter[str] = Counter()
+    joined = sum(1 for r in result.touched if r.id is not None)  # stored requests that gained mentions
     with warehouse.write() as conn:
-        for org_id, org_entries in sorted(by_org.items()):
-            changes.update(write_catalog(conn, org_id, org_entries))
+        report = write_pass(conn, work, result.touched)
     with warehouse.read() as conn:
-        orphans = _orphan_mentions(conn)
-    methods = Counter(method for entry in entries for _, method, _ in entry.links)
-    top = sorted(entries, key=lambda e: (-len(e.links), e.key))[:PREVIEW_ROWS]
-    as_of: dict[int, datetime] = {}
-    for entry in entries:
-        latest = max(m.sent_at for m in entry.mentions)
-        as_of[entry.org_id] = max(as_of.get(entry.org_id, latest), latest)
-    if match_failures:
-        context.log.warning(f"{len(match_failures)} AI match call(s) failed; those mentions started new requests")
+        orphans = orphan_mentions(conn)
+    if failures:
+        context.log.warning(
+            f"{len(failures)} AI match answer(s) failed ({', '.join(sorted(set(failures)))}); those mentions "
+            "started requests of their own"
+        )
+    by_org = Counter(org_slugs.get(m.org_id, str(m.org_id)) for m in work.mentions)
+    preview = sorted(result.touched, key=lambda r: (-len(r.links), r.key))[:PREVIEW_ROWS]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(entries),
-            "feature_requests": len(entries),
-            "mentions": len(mentions),
-            "created": changes["created"],
-            "kept": changes["kept"],
-            "removed": changes["removed"],
-            "match_methods": dg.MetadataValue.json(dict(sorted(methods.items()))),
-            "match_failures": len(match_failures),
-            "by_org": dg.MetadataValue.json(
-                {org_slugs.get(org, str(org)): len(items) for org, items in sorted(by_org.items())}
-            ),
-            "top_requests": dg.MetadataValue.md(
+            "mode": "rebuild" if rebuild_orgs else "incremental",
+            "mentions_placed": len(work.mentions),
+            "mentions_by_org": dg.MetadataValue.json(dict(sorted(by_org.items()))),
+            "pinned_by_people": len(work.pinned),
+            "requests_created": report.created + report.reused_ids,
+            "requests_joined": joined,
+            "requests_refreshed": report.refreshed,
+            "requests_removed_by_rebuild": report.removed_by_rebuild,
+            "links_written": report.links,
+            "match_methods": dg.MetadataValue.json(result.methods),
+            "match_failures": len(failures) + result.match_failures,
+            "touched_requests": dg.MetadataValue.md(
                 markdown_table(
-                    ["org", "request", "mentions", "customers", "sub-theme", "trend"],
+                    ["org", "request", "mentions this run", "founded now", "sub-theme"],
                     [
                         (
-                            org_slugs.get(e.org_id),
-                            e.title,
-                            len(e.links),
-                            len({m.customer for m in e.mentions if m.customer}),
-                            e.sub_theme,
-                            entry_stats(e, as_of[e.org_id]).trend,
+                            org_slugs.get(r.org_id),
+                            r.title,
+                            len(r.links),
+                            "yes" if any(method == METHOD_NEW for _, method, _ in r.links) else "",
+                            r.sub_theme,
                         )
-                        for e in top
+                        for r in preview
                     ],
                 )
             ),

@@ -20,3 +20,12 @@ RAW_SYNC_JOB = dg.define_asset_job(
 )
 
 SYNC_REQUEST_TAG = "headway/sync_request_id"
+
+CATALOGUE_REBUILD_JOB = dg.define_asset_job(
+    name="catalogue_rebuild",
+    selection=dg.AssetSelection.assets("feature_catalog"),
+    description="Rebuild the catalogue of feature requests from all mentions, after a change of matching rule, "
+    "model or provider. People's corrections (pins, merges, renames, status) are kept. Set `orgs` in the "
+    "launchpad to rebuild only some organisations.",
+    config={"ops": {"feature_catalog": {"config": {"rebuild": True, "orgs": []}}}},
+)

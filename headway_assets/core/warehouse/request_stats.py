@@ -43,7 +43,7 @@ def trend_of(first_seen: datetime, last_7d: int, prev_7d: int, as_of: datetime) 
     return "steady"
 
 
-def _has_person_state() -> Any:
+def has_person_state() -> Any:
     """True for a request a person acted on: it stays in the catalogue even with no mentions."""
     pinned = exists().where(CataloguePin.feature_request_id == FeatureRequest.id)
     return or_(
@@ -141,7 +141,7 @@ def _refresh_batch(
     if not empty:
         return
     in_org_empty = and_(FeatureRequest.org_id == org_id, FeatureRequest.id.in_(empty))
-    conn.execute(delete(FeatureRequest).where(in_org_empty, ~_has_person_state()))
+    conn.execute(delete(FeatureRequest).where(in_org_empty, ~has_person_state()))
     conn.execute(
         update(FeatureRequest)
         .where(in_org_empty)

@@ -454,6 +454,8 @@ class FeatureRequest(Base):
     )
     # "pipeline", or "person" for a request a person created by moving a mention out.
     origin: Mapped[str] = mapped_column(String(16), default="pipeline", server_default="pipeline")
+    # A few member titles ({"titles": [...]}): other wordings of the ask, shown to the matcher.
+    examples: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 # The life of a feature request in triage; "new" until a person says otherwise.

@@ -1,0 +1,403 @@
+"""The catalogue in the warehouse: what is new, what people decided, and writing a linking pass.
+
+Incremental by construction: a mention is new to the catalogue exactly when it has no link
+(tier-2 replaces a changed message's mentions, and their links go with them). A run loads the
+new mentions, the people's pins for their messages, and the org's live requests (title,
+description, place, a few member titles); it writes new requests and links, and refreshes the
+statistics of the requests it touched, of those that lost mentions, and of those whose 7-day
+windows moved (requests seen in the last two weeks), never of the whole history.
+
+People's corrections are constraints here:
+- a pinned link (a person moved or merged the mention) is never moved, and a rebuild keeps it;
+- a pin row (`catalogue_pins`) places a re-extracted mention of the same message and quote
+  where the person put the old one;
+- a request a person touched (status, owner, title, place, created by a person, merged) is
+  never deleted by a rebuild; its title and place are never rewritten by the pipeline;
+- a merged request (tombstone) is never a candidate; pins to it follow `merged_into_id`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from headway_assets.catalog.model import (
+    METHOD_PINNED,
+    TREND_DAYS,
+    MentionRecord,
+    RequestState,
+    normalise_title,
+)
+from headway_assets.core.warehouse.bulk import batches, insert_rows
+from headway_assets.core.warehouse.request_stats import has_person_state, refresh_request_stats
+from headway_assets.core.warehouse.schema import (
+    CataloguePin,
+    FeatureMention,
+    FeatureRequest,
+    FeatureRequestMention,
+    Message,
+    utc_now,
+)
+
+MAX_STORED_EXAMPLES = 4  # member titles kept on a request for the matcher
+
+
+def _mention_query() -> Any:
+    return select(
+        FeatureMention.id,
+        FeatureMention.org_id,
+        FeatureMention.message_id,
+        FeatureMention.title,
+        FeatureMention.description,
+        FeatureMention.kind,
+        FeatureMention.theme,
+        FeatureMention.sub_theme,
+        FeatureMention.customer,
+        FeatureMention.source,
+        FeatureMention.sent_at,
+        FeatureMention.ordinal,
+        FeatureMention.evidence_quote,
+        FeatureMention.evidence_start,
+        Message.external_id,
+    ).join(Message, Message.id == FeatureMention.message_id)
+
+
+def _record(row: Any) -> MentionRecord:
+    return MentionRecord(
+        id=row.id,
+        org_id=row.org_id,
+        title=row.title,
+        description=row.description,
+        kind=row.kind,
+        theme=row.theme,
+        sub_theme=row.sub_theme,
+        customer=row.customer,
+        source=row.source,
+        sent_at=row.sent_at,
+        external_id=row.external_id,
+        ordinal=row.ordinal,
+        quote=row.evidence_quote,
+        message_id=row.message_id,
+    )
+
+
+@dataclass
+class CatalogueWork:
+    """What one linking pass starts from."""
+
+    mentions: list[MentionRecord]  # to link (judged or pinned)
+    requests: list[RequestState]  # the live requests they may join
+    pinned: dict[int, RequestState] = field(default_factory=dict)  # mention id -> where a person put it
+    rebuild_orgs: set[int] = field(default_factory=set)  # orgs whose catalogue is rebuilt
+    replaced_keys: dict[tuple[int, str], int] = field(default_factory=dict)  # a rebuild reuses ids by key
+
+
+def load_unlinked(conn: Connection, org_ids: Collection[int] | None = None) -> list[MentionRecord]:
+    """Mentions with no link: new since the catalogue last ran, or re-extracted since."""
+    linked = select(FeatureRequestMention.mention_id)
+    query = _mention_query().where(FeatureMention.id.not_in(linked))
+    if org_ids is not None:
+        query = query.where(FeatureMention.org_id.in_(list(org_ids)))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> list[RequestState]:
+    query = select(
+        FeatureRequest.id,
+        FeatureRequest.key,
+        FeatureRequest.org_id,
+        FeatureRequest.title,
+        FeatureRequest.description,
+        FeatureRequest.kind,
+        FeatureRequest.theme,
+        FeatureRequest.sub_theme,
+        FeatureRequest.examples,
+    ).where(FeatureRequest.org_id.in_(list(org_ids)), FeatureRequest.merged_into_id.is_(None))
+    if only is not None:
+        query = query.where(only)
+    return [
+        RequestState(
+            id=row.id,
+            key=row.key,
+            org_id=row.org_id,
+            title=row.title,
+            description=row.description,
+            kind=row.kind,
+            theme=row.theme,
+            sub_theme=row.sub_theme,
+            examples=list((row.examples or {}).get("titles", [])),
+        )
+        for row in conn.execute(query.order_by(FeatureRequest.id))
+    ]
+
+
+def _live_target(conn: Connection, request_id: int) -> int | None:
+    """Follow merges to the request a pin now means (None when it is gone)."""
+    seen: set[int] = set()
+    current: int | None = request_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = conn.execute(select(FeatureRequest.merged_into_id).where(FeatureRequest.id == current)).first()
+        if row is None:
+            return None
+        if row.merged_into_id is None:
+            return current
+        current = row.merged_into_id
+    return None
+
+
+def _same_ask(mention: MentionRecord, pin: CataloguePin) -> bool:
+    """A re-extracted mention is the pinned one when its title or its quote is the same (one
+    quote containing the other: a provider may cut it a little longer or shorter)."""
+    if normalise_title(mention.title) == normalise_title(pin.title):
+        return True
+    quote, pinned = mention.quote.strip(), pin.evidence_quote.strip()
+    return bool(quote and pinned) and (pinned in quote or quote in pinned)
+
+
+def _pins(
+    conn: Connection, mentions: Sequence[MentionRecord], requests: dict[int, RequestState]
+) -> dict[int, RequestState]:
+    """Where people put these mentions' earlier versions (same message, overlapping quote or same title)."""
+    by_message: dict[int, list[MentionRecord]] = defaultdict(list)
+    for mention in mentions:
+        if mention.message_id is not None:
+            by_message[mention.message_id].append(mention)
+    if not by_message:
+        return {}
+    placed: dict[int, RequestState] = {}
+    rows: list[CataloguePin] = []
+    for batch in batches(sorted(by_message)):
+        rows += (
+            conn.execute(select(CataloguePin).where(CataloguePin.message_id.in_(list(batch))).order_by(CataloguePin.id))
+            .scalars()
+            .all()
+        )
+    for pin in rows:
+        target_id = _live_target(conn, pin.feature_request_id)
+        target = requests.get(target_id) if target_id is not None else None
+        if target is None:
+            continue
+        for mention in by_message[pin.message_id]:
+            if _same_ask(mention, pin):
+                placed[mention.id] = target  # the latest pin wins
+    return placed
+
+
+def load_work(conn: Connection, *, rebuild_orgs: Collection[int] = ()) -> CatalogueWork:
+    """The mentions to link and the requests they may join; for `rebuild_orgs`, every mention
+    a person did not place, against only the requests people decided on."""
+    rebuild = set(rebuild_orgs)
+    mentions = load_unlinked(conn)
+    replaced: dict[tuple[int, str], int] = {}
+    if rebuild:
+        pinned_links = select(FeatureRequestMention.mention_id).where(FeatureRequestMention.pinned)
+        relinked = [
+            _record(row)
+            for row in conn.execute(
+                _mention_query().where(FeatureMention.org_id.in_(list(rebuild)), FeatureMention.id.not_in(pinned_links))
+            )
+        ]
+        seen = {m.id for m in relinked}
+        mentions = [m for m in mentions if m.org_id not in rebuild or m.id not in seen] + relinked
+        replaced = {
+            (row.org_id, row.key): row.id
+            for row in conn.execute(
+                select(FeatureRequest.org_id, FeatureRequest.key, FeatureRequest.id).where(
+                    FeatureRequest.org_id.in_(list(rebuild)), ~has_person_state()
+                )
+            )
+        }
+    org_ids = {m.org_id for m in mentions}
+    requests: list[RequestState] = []
+    if org_ids - rebuild:
+        requests += _requests(conn, org_ids - rebuild)
+    if org_ids & rebuild:
+        requests += _requests(conn, org_ids & rebuild, has_person_state())
+    by_id = {request.id: request for request in requests if request.id is not None}
+    pinned = _pins(conn, mentions, by_id)
+    return CatalogueWork(mentions, requests, pinned, rebuild, replaced)
+
+
+@dataclass
+class WriteReport:
+    """What a write did: requests created, links written, requests refreshed and removed."""
+
+    created: int = 0
+    reused_ids: int = 0
+    links: int = 0
+    refreshed: int = 0
+    removed_by_rebuild: int = 0
+    created_ids: list[int] = field(default_factory=list)
+
+
+def _examples(request: RequestState, stored: Iterable[str]) -> dict[str, list[str]]:
+    titles: list[str] = []
+    seen = {normalise_title(request.title)}
+    for title in [*stored, *(m.title for m in request.mentions)]:
+        normal = normalise_title(title)
+        if normal and normal not in seen:
+            seen.add(normal)
+            titles.append(title)
+        if len(titles) >= MAX_STORED_EXAMPLES:
+            break
+    return {"titles": titles}
+
+
+def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestState]) -> WriteReport:
+    """Write a linking pass in the caller's transaction: rebuild resets, new requests, links, stats."""
+    report = WriteReport()
+    now = utc_now()
+    for org_id in sorted(work.rebuild_orgs):
+        # Requests nobody decided on go (ids reused below by key); people's requests lose only the
+        # links the pipeline made.
+        conn.execute(
+            delete(FeatureRequestMention).where(
+                FeatureRequestMention.org_id == org_id, FeatureRequestMention.pinned.is_(False)
+            )
+        )
+        gone = [
+            request_id
+            for (org, key), request_id in work.replaced_keys.items()
+            if org == org_id and key not in {r.key for r in touched if r.id is None and r.org_id == org_id}
+        ]
+        for batch in batches(gone):
+            conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
+        report.removed_by_rebuild += len(gone)
+    links: list[dict[str, Any]] = []
+    touched_by_org: dict[int, set[int]] = defaultdict(set)
+    for request in touched:
+        values = {
+            "title": request.title,
+            "description": request.description,
+            "kind": request.kind,
+            "theme": request.theme,
+            "sub_theme": request.sub_theme,
+        }
+        if request.id is None:
+            reused = work.replaced_keys.get((request.org_id, request.key))
+            examples = _examples(request, [])
+            if reused is not None:
+                conn.execute(
+                    update(FeatureRequest)
+                    .where(FeatureRequest.id == reused)
+                    .values(**values, examples=examples, updated_at=now)
+                )
+                request.id = reused
+                report.reused_ids += 1
+            else:
+                first = min(m.sent_at for m in request.mentions)
+                request.id = conn.execute(
+                    insert(FeatureRequest)
+                    .values(
+                        org_id=request.org_id,
+                        key=request.key,
+                        **values,
+                        examples=examples,
+                        mention_count=0,
+                        customer_count=0,
+                        customers={"names": []},
+                        sources={},
+                        first_seen=first,
+                        last_seen=first,
+                        updated_at=now,
+                    )
+                    .returning(FeatureRequest.id)
+                ).scalar_one()
+                report.created += 1
+                report.created_ids.append(request.id)
+        else:
+            stored = request.examples  # loaded with the request, then extended by the linker
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == request.id)
+                .values(examples=_examples(request, stored))
+            )
+        touched_by_org[request.org_id].add(request.id)
+        links += [
+            {
+                "feature_request_id": request.id,
+                "mention_id": mention.id,
+                "org_id": request.org_id,
+                "match_method": method,
+                "match_score": score,
+                "pinned": method == METHOD_PINNED,
+            }
+            for mention, method, score in request.links
+        ]
+    insert_rows(conn, FeatureRequestMention, links)
+    report.links = len(links)
+    for org_id in sorted(set(touched_by_org) | work.rebuild_orgs | {m.org_id for m in work.mentions}):
+        ids = touched_by_org[org_id] | _drifted(conn, org_id)
+        if org_id in work.rebuild_orgs:
+            ids |= set(conn.execute(select(FeatureRequest.id).where(FeatureRequest.org_id == org_id)).scalars())
+        refresh_request_stats(conn, org_id, sorted(ids))
+        report.refreshed += len(ids)
+    return report
+
+
+def _drifted(conn: Connection, org_id: int) -> set[int]:
+    """Requests whose stored counts no longer match their links (mentions removed or re-extracted),
+    and those whose 7-day windows can move with the org's latest day: seen in the last two weeks, or
+    showing a non-zero window or a trend now. Bounded by recent activity, not by history."""
+    counts = (
+        select(FeatureRequestMention.feature_request_id.label("rid"), func.count().label("n"))
+        .where(FeatureRequestMention.org_id == org_id)
+        .group_by(FeatureRequestMention.feature_request_id)
+        .subquery()
+    )
+    stale = conn.execute(
+        select(FeatureRequest.id)
+        .outerjoin(counts, counts.c.rid == FeatureRequest.id)
+        .where(
+            FeatureRequest.org_id == org_id,
+            FeatureRequest.merged_into_id.is_(None),
+            FeatureRequest.mention_count != func.coalesce(counts.c.n, 0),
+        )
+    ).scalars()
+    latest = conn.execute(select(func.max(FeatureMention.sent_at)).where(FeatureMention.org_id == org_id)).scalar()
+    recent: Iterable[int] = ()
+    if latest is not None:
+        recent = conn.execute(
+            select(FeatureRequest.id).where(
+                FeatureRequest.org_id == org_id,
+                FeatureRequest.merged_into_id.is_(None),
+                or_(
+                    FeatureRequest.last_seen > latest - timedelta(days=2 * TREND_DAYS),
+                    FeatureRequest.mentions_last_7d + FeatureRequest.mentions_prev_7d > 0,
+                    FeatureRequest.trend != "steady",
+                ),
+            )
+        ).scalars()
+    return set(stale) | set(recent)
+
+
+def orphan_mentions(conn: Connection) -> int:
+    """Mentions in no request (the asset check)."""
+    linked = select(FeatureRequestMention.mention_id)
+    return int(conn.execute(select(func.count()).where(FeatureMention.id.not_in(linked))).scalar_one())
+
+
+def latest_mention(conn: Connection) -> dict[int, datetime]:
+    """Each org's latest mention time (the trend's reference day)."""
+    return dict(
+        conn.execute(select(FeatureMention.org_id, func.max(FeatureMention.sent_at)).group_by(FeatureMention.org_id))
+        .tuples()
+        .all()
+    )
+
+
+__all__ = [
+    "CatalogueWork",
+    "WriteReport",
+    "latest_mention",
+    "load_unlinked",
+    "load_work",
+    "orphan_mentions",
+    "write_pass",
+]
