@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     from headway_assets.commands.llm import register_commands as register_llm_commands
 
     register_llm_commands(commands)
+    from headway_assets.commands.catalogue import register_commands as register_catalogue_commands
+
+    register_catalogue_commands(commands)
     # Other packages (the read API: users, tokens) add theirs through an entry-point group, so
     # the pipeline never imports headway_api: the dependency points from the API to the CLI.
     for register in _registered_commands():

@@ -7,7 +7,6 @@ again from all its mentions, keeping every correction people made (see `catalog/
 """
 
 from collections import Counter
-from collections.abc import Mapping
 
 import dagster as dg
 import pydantic
@@ -18,12 +17,10 @@ from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.raw_messages import OWNERS
-from headway_assets.catalog import METHOD_NEW, BatchMatcher, Linker, LinkResult
+from headway_assets.catalog import METHOD_NEW, Linker, LinkResult, engine_matcher
 from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
 from headway_assets.core.warehouse.schema import Organization
 from headway_assets.llm.engine import LlmEngine
-from headway_assets.llm.schemas import CatalogMatch
-from headway_assets.llm.tasks import MatchInput
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -39,23 +36,6 @@ class CatalogueConfig(dg.Config):
     orgs: list[str] = pydantic.Field(
         default_factory=list, description="Organisations (slugs) to rebuild; empty means every one."
     )
-
-
-def engine_matcher(engine: LlmEngine, failures: list[str]) -> BatchMatcher:
-    """The linker's batch matcher on this run's LLM engine (batched, concurrent, cached)."""
-
-    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, tuple[str | None, float]]:
-        answers = await engine.match(items)
-        result: dict[str, tuple[str | None, float]] = {}
-        for key in items:
-            answer = answers.get(key)
-            if isinstance(answer, CatalogMatch):
-                result[key] = (answer.candidate_id, answer.score)
-            elif answer is not None:
-                failures.append(answer.status)  # counted; the mention founds a request of its own
-        return result
-
-    return match
 
 
 @dg.asset(

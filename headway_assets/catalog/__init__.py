@@ -13,6 +13,7 @@ from headway_assets.catalog.linker import (
     Linker,
     LinkResult,
     build_catalog,
+    engine_matcher,
     match_key,
     matcher_from_function,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "MentionRecord",
     "RequestState",
     "build_catalog",
+    "engine_matcher",
     "entry_key",
     "entry_stats",
     "match_key",

@@ -40,6 +40,8 @@ from headway_assets.catalog.model import (
     new_request,
     normalise_title,
 )
+from headway_assets.llm.engine import LlmEngine
+from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH, MatchCandidate, MatchInput
 
 TITLE_MATCH = 0.9  # title similarity that links at once
@@ -268,6 +270,24 @@ async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher
     """The catalogue of all `mentions` built from nothing (any order in; canonical order used)."""
     result = await Linker([], matcher).link(mentions)
     return sorted(result.created, key=lambda r: (r.org_id, min(m.order_key for m in r.mentions)))
+
+
+def engine_matcher(engine: LlmEngine, failures: list[str] | None = None) -> BatchMatcher:
+    """A batch matcher on an LLM engine (batched, concurrent, cached); failed answers are counted
+    in `failures` by status, and their mentions found requests of their own."""
+
+    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, tuple[str | None, float]]:
+        answers = await engine.match(items)
+        result: dict[str, tuple[str | None, float]] = {}
+        for key in items:
+            answer = answers.get(key)
+            if isinstance(answer, CatalogMatch):
+                result[key] = (answer.candidate_id, answer.score)
+            elif answer is not None and failures is not None:
+                failures.append(answer.status)
+        return result
+
+    return match
 
 
 def matcher_from_function(judge: Callable[[MatchInput], tuple[str | None, float]]) -> BatchMatcher:

@@ -7,7 +7,8 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,7 +23,7 @@ from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 BLOCK = 500  # texts sent to the engine at a time (progress is reported per block)
 
 
-def _provider_help() -> str:
+def provider_help() -> str:
     names = ", ".join(f"{name} ({get_provider_spec(name).display_name})" for name in provider_names())
     return f"one of the registered LLM providers: {names} (default: HEADWAY_LLM_PROVIDER)"
 
@@ -31,10 +32,9 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def label_texts(
-    texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
-) -> list[Tier1Label | LlmFailure]:
-    """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
+@asynccontextmanager
+async def open_engine(provider: str | None) -> AsyncIterator[LlmEngine]:
+    """An uncached engine on the configured (or named) provider, its client closed afterwards."""
     settings = get_settings().pipeline
     spec = get_provider_spec(provider or settings.llm_provider)
     models = spec.models(
@@ -45,19 +45,27 @@ def label_texts(
             MATCH: settings.match_model,
         }
     )
+    client = spec.build(
+        ProviderOptions(
+            base_url=settings.llm_base_url,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+    )
+    try:
+        yield LlmEngine(client, EngineConfig(models=models, max_in_flight=settings.llm_max_in_flight))
+    finally:
+        await client.aclose()
+
+
+def label_texts(
+    texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
+) -> list[Tier1Label | LlmFailure]:
+    """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
     outcomes: list[Tier1Label | LlmFailure] = []
 
     async def run() -> None:
-        client = spec.build(
-            ProviderOptions(
-                base_url=settings.llm_base_url,
-                timeout_seconds=settings.llm_timeout_seconds,
-                max_retries=settings.llm_max_retries,
-            )
-        )
-        config = EngineConfig(models=models, max_in_flight=settings.llm_max_in_flight)
-        engine = LlmEngine(client, config)
-        try:
+        async with open_engine(provider) as engine:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 answers = await engine.label({content_hash(text): text for text in block})
@@ -66,8 +74,6 @@ def label_texts(
                 )
                 if progress:
                     progress(len(outcomes), len(texts))
-        finally:
-            await client.aclose()
 
     asyncio.run(run())
     return outcomes
@@ -139,7 +145,7 @@ def register_commands(commands: Any) -> None:
     classify = commands.add_parser("classify", help="tier-1 labels for a JSON-lines file of {id, text}")
     classify.add_argument("--input", type=Path, required=True, help="JSON lines with id and text")
     classify.add_argument("--output", type=Path, required=True, help="where to write the labels (JSON lines)")
-    classify.add_argument("--provider", choices=provider_names(), default=None, help=_provider_help())
+    classify.add_argument("--provider", choices=provider_names(), default=None, help=provider_help())
     classify.set_defaults(handler=cmd_classify)
 
     evaluate_parser = commands.add_parser("eval", help="measure a provider on a labelled CSV")
@@ -151,7 +157,7 @@ def register_commands(commands: Any) -> None:
         default=None,
         help="raw label -> category: a CSV (label,category) or inline 'bug=bug_report,feature=feature_request'",
     )
-    evaluate_parser.add_argument("--provider", choices=provider_names(), default=None, help=_provider_help())
+    evaluate_parser.add_argument("--provider", choices=provider_names(), default=None, help=provider_help())
     evaluate_parser.add_argument(
         "--restrict-to-gold-labels",
         action="store_true",

@@ -10,12 +10,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 from dagster import EventLogEntry
 
 from headway_assets.assets.ai_support import REFRESH_STALE_TAG
-from headway_assets.orchestration.jobs import PIPELINE_JOB
+from headway_assets.orchestration.jobs import CATALOGUE_REBUILD_JOB, PIPELINE_JOB
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -59,10 +60,41 @@ def run_pipeline(
     `refresh_stale` tags the run so that the AI tiers also redo what an earlier model, prompt
     version or taxonomy made (cached answers still serve the rest).
     """
-    job = defs.resolve_job_def(PIPELINE_JOB.name)
     tags = {RANGE_START_TAG: first_partition, RANGE_END_TAG: last_partition, "headway/launched_by": "cli"}
     if refresh_stale:
         tags[REFRESH_STALE_TAG] = "true"
+    return _execute(
+        defs.resolve_job_def(PIPELINE_JOB.name), instance, tags=tags, asset_selection=asset_selection, progress=progress
+    )
+
+
+def run_catalogue_rebuild(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    orgs: Sequence[str] = (),
+    progress: Callable[[str], None] = print,
+) -> PipelineRunReport:
+    """Run the `catalogue_rebuild` job (every organisation, or only `orgs`) and report its steps."""
+    return _execute(
+        defs.resolve_job_def(CATALOGUE_REBUILD_JOB.name),
+        instance,
+        tags={"headway/launched_by": "cli"},
+        run_config={"ops": {"feature_catalog": {"config": {"rebuild": True, "orgs": list(orgs)}}}},
+        progress=progress,
+    )
+
+
+def _execute(
+    job: Any,
+    instance: dg.DagsterInstance,
+    *,
+    tags: dict[str, str],
+    run_config: dict[str, Any] | None = None,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
+    progress: Callable[[str], None],
+) -> PipelineRunReport:
+    """Execute `job` in this thread, printing each step as Dagster stores its events."""
     steps: dict[str, StepReport] = {}
 
     def on_event(record: EventLogEntry) -> None:
@@ -89,7 +121,7 @@ def run_pipeline(
         result = job.execute_in_process(
             instance=instance,
             tags=tags,
-            run_config=QUIET_RUN_CONFIG,
+            run_config={**QUIET_RUN_CONFIG, **(run_config or {})},
             asset_selection=list(asset_selection) if asset_selection else None,
             raise_on_error=False,
             run_id=run_id,
