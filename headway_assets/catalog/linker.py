@@ -49,7 +49,8 @@ SAME_SUB_THEME_CANDIDATES = 8
 SAME_THEME_CANDIDATES = 5
 ORG_CANDIDATES = 2
 ORG_MIN_SCORE = 80.0  # rapidfuzz token-set ratio a request of another theme needs to be offered
-MAX_EXAMPLES = 3  # member titles shown with a candidate
+MAX_EXAMPLES = 3  # member titles shown with a candidate: the ones worded most like the new mention
+MAX_MEMBER_WORDINGS = 20  # distinct member titles a request is searched (and stored) under
 CHUNK_MENTIONS = 1000
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
@@ -77,19 +78,25 @@ class CandidateIndex:
     by_sub_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: list[str] = field(default_factory=list)
 
-    def add(self, request: RequestState, texts: Iterable[str] | None = None) -> None:
-        """Index `request` under its title (and `texts`, default its examples)."""
+    def add(self, request: RequestState) -> None:
+        """Index `request` under its title and its members' wordings."""
         seen: set[str] = set()
-        for raw in [request.title, *(request.examples if texts is None else texts)]:
+        for raw in [request.title, *request.examples]:
             text = normalise_title(raw)
-            if not text or text in seen:
-                continue
-            seen.add(text)
-            position = len(self.entries)
-            self.entries.append(_Entry(text, request))
-            self.texts.append(text)
-            self.by_theme[request.theme].append(position)
-            self.by_sub_theme[request.sub_theme].append(position)
+            if text and text not in seen:
+                seen.add(text)
+                self.add_wording(request, raw)
+
+    def add_wording(self, request: RequestState, wording: str) -> None:
+        """Index `request` under one more wording (a new member's title)."""
+        text = normalise_title(wording)
+        if not text:
+            return
+        position = len(self.entries)
+        self.entries.append(_Entry(text, request))
+        self.texts.append(text)
+        self.by_theme[request.theme].append(position)
+        self.by_sub_theme[request.sub_theme].append(position)
 
     def _best(self, query: str, positions: Sequence[int], limit: int, cutoff: float = 0.0) -> list[tuple[int, float]]:
         if not positions or limit <= 0:
@@ -139,8 +146,12 @@ class CandidateIndex:
         return chosen
 
 
-def _candidate(request: RequestState) -> MatchCandidate:
-    examples = [e for e in request.examples if normalise_title(e) != normalise_title(request.title)]
+def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
+    title = normalise_title(mention.title)
+    examples = sorted(
+        (e for e in request.examples if normalise_title(e) != normalise_title(request.title)),
+        key=lambda e: -fuzz.token_set_ratio(title, normalise_title(e)),
+    )
     return MatchCandidate(
         id=request.key,
         title=request.title,
@@ -193,8 +204,11 @@ class Linker:
 
     def _link(self, request: RequestState, mention: MentionRecord, method: str, score: float) -> None:
         request.links.append((mention, method, round(score, 4)))
-        if len(request.examples) < MAX_EXAMPLES + 1 and mention.title not in request.examples:
+        wordings = {normalise_title(text) for text in [request.title, *request.examples]}
+        if normalise_title(mention.title) not in wordings and len(request.examples) < MAX_MEMBER_WORDINGS:
+            # Searchable under this wording from now on (the next mention may be worded like it).
             request.examples.append(mention.title)
+            self.indexes[request.org_id].add_wording(request, mention.title)
         self.touched[id(request)] = request
         self.methods[method] += 1
 
@@ -229,7 +243,7 @@ class Linker:
                     title=mention.title,
                     description=mention.description,
                     sub_theme=mention.sub_theme,
-                    candidates=tuple(_candidate(request) for request in candidates),
+                    candidates=tuple(_candidate(request, mention) for request in candidates),
                     theme=mention.theme,
                     quote=mention.quote,
                     kind=mention.kind,

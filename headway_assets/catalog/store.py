@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
+from headway_assets.catalog.linker import MAX_MEMBER_WORDINGS
 from headway_assets.catalog.model import (
     METHOD_PINNED,
     TREND_DAYS,
@@ -44,7 +45,7 @@ from headway_assets.core.warehouse.schema import (
     utc_now,
 )
 
-MAX_STORED_EXAMPLES = 4  # member titles kept on a request for the matcher
+MAX_STORED_EXAMPLES = MAX_MEMBER_WORDINGS  # member titles kept on a request for candidate search and the matcher
 
 
 def _mention_query() -> Any:
@@ -236,17 +237,16 @@ class WriteReport:
     created_ids: list[int] = field(default_factory=list)
 
 
-def _examples(request: RequestState, stored: Iterable[str]) -> dict[str, list[str]]:
+def _examples(request: RequestState) -> dict[str, list[str]]:
+    """The member wordings stored with a request (distinct, the title excluded, capped)."""
     titles: list[str] = []
     seen = {normalise_title(request.title)}
-    for title in [*stored, *(m.title for m in request.mentions)]:
+    for title in request.examples:
         normal = normalise_title(title)
         if normal and normal not in seen:
             seen.add(normal)
             titles.append(title)
-        if len(titles) >= MAX_STORED_EXAMPLES:
-            break
-    return {"titles": titles}
+    return {"titles": titles[:MAX_STORED_EXAMPLES]}
 
 
 def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestState]) -> WriteReport:
@@ -281,7 +281,7 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
         }
         if request.id is None:
             reused = work.replaced_keys.get((request.org_id, request.key))
-            examples = _examples(request, [])
+            examples = _examples(request)
             if reused is not None:
                 conn.execute(
                     update(FeatureRequest)
@@ -312,11 +312,9 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
                 report.created += 1
                 report.created_ids.append(request.id)
         else:
-            stored = request.examples  # loaded with the request, then extended by the linker
+            # Loaded with the request, then extended by the linker with its new members' wordings.
             conn.execute(
-                update(FeatureRequest)
-                .where(FeatureRequest.id == request.id)
-                .values(examples=_examples(request, stored))
+                update(FeatureRequest).where(FeatureRequest.id == request.id).values(examples=_examples(request))
             )
         touched_by_org[request.org_id].add(request.id)
         links += [

@@ -8,13 +8,14 @@ Deterministic and local: no key, no network.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, overload
 
 from pydantic import BaseModel
 
 from headway_assets.llm.schemas import CatalogMatch, InsightDraft, MentionExtraction
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER2, InsightInput, MatchInput, Tier2Input
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER2, InsightInput, MatchCandidate, MatchInput, Tier2Input
 from headway_assets.offline.extractor import OfflineExtractor
 from headway_assets.offline.matcher import match
 from headway_assets.offline.summariser import OfflineSummariser
@@ -62,4 +63,17 @@ def answer(task: str, payload: Any) -> BaseModel:
     if isinstance(payload, InsightInput):
         return summariser().summarise(payload)
     assert isinstance(payload, MatchInput)  # checked against `expected` above
-    return match(payload)
+    return match(with_member_wordings(payload))
+
+
+def with_member_wordings(item: MatchInput) -> MatchInput:
+    """`item` with each candidate also offered under its members' wordings (same id).
+
+    A request matches when the new ask is the same as any of its mentions, not only the one that
+    founded it: the offline matcher then answers the same whatever order the mentions came in.
+    """
+    expanded: list[MatchCandidate] = []
+    for candidate in item.candidates:
+        expanded.append(candidate)
+        expanded += [replace(candidate, title=example, examples=()) for example in candidate.examples]
+    return replace(item, candidates=tuple(expanded))
