@@ -107,8 +107,9 @@ class HeadwaySettings(BaseSettings):
         "since the provider last answered) before it stops and leaves the rest pending for the next run.",
     )
     tier1_batch_items: int = Field(default=50, ge=1, description="Messages (or chunks) per tier-1 call.")
-    tier2_batch_items: int = Field(default=12, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
-    insight_batch_items: int = Field(default=12, ge=1, description="Messages per insight call.")
+    tier2_batch_items: int = Field(default=24, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
+    insight_batch_items: int = Field(default=40, ge=1, description="Messages per insight call.")
+    match_batch_items: int = Field(default=20, ge=1, description="Mentions (each with its candidates) per match call.")
     llm_batch_chars: int = Field(
         default=80_000,
         ge=1_000,
