@@ -69,7 +69,7 @@ MIN_SLICE_ITEMS = 100
 # Items per call by default (the pipeline's settings say the same): tier-1 items are short; tier-2
 # answers are long, so fewer; an insight is one sentence and a few topics; a match is an id and a
 # score, each ask bringing its own candidates.
-DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 50, TIER2: 24, INSIGHT: 40, MATCH: 20}
+DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20}
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -157,7 +157,7 @@ class EngineConfig:
     max_in_flight: int = 16
     # Items per call, per task, and characters of input per call.
     batch_items: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_ITEMS))
-    batch_chars: int = 80_000
+    batch_chars: int = 160_000
     # Attempts per call when the answer is malformed or off-schema (transport errors are
     # retried inside the SDK, honouring retry-after).
     validation_attempts: int = 2
