@@ -184,7 +184,7 @@ def test_a_section_from_given_variables_ignores_the_environment(monkeypatch: pyt
     tracing = section_from_variables(TracingSettings, {"LANGFUSE_HOST": "https://lf"})
     assert tracing.langfuse_base_url == "https://lf"
     pipeline = section_from_variables(HeadwaySettings, {"HEADWAY_LLM_MAX_IN_FLIGHT": "3"})
-    assert (pipeline.llm_max_in_flight, pipeline.tier1_batch_items) == (3, 50)
+    assert (pipeline.llm_max_in_flight, pipeline.tier1_batch_items) == (3, 100)
 
 
 def test_exported_values_reach_the_environment_and_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:

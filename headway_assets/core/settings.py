@@ -106,13 +106,14 @@ class HeadwaySettings(BaseSettings):
         description="How long an AI run waits out a provider outage (429/5xx/timeouts past the SDK's retries, "
         "since the provider last answered) before it stops and leaves the rest pending for the next run.",
     )
-    tier1_batch_items: int = Field(default=50, ge=1, description="Messages (or chunks) per tier-1 call.")
-    tier2_batch_items: int = Field(default=12, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
-    insight_batch_items: int = Field(default=12, ge=1, description="Messages per insight call.")
+    tier1_batch_items: int = Field(default=100, ge=1, description="Messages (or chunks) per tier-1 call.")
+    tier2_batch_items: int = Field(default=24, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
+    insight_batch_items: int = Field(default=40, ge=1, description="Messages per insight call.")
+    match_batch_items: int = Field(default=20, ge=1, description="Mentions (each with its candidates) per match call.")
     llm_batch_chars: int = Field(
-        default=80_000,
+        default=160_000,
         ge=1_000,
-        description="Characters of input per batched call (80,000 is about 20,000 tokens: well inside every "
+        description="Characters of input per batched call (160,000 is about 40,000 tokens: well inside every "
         "model's context, and room for several whole call transcripts in one tier-2 call).",
     )
     max_items_per_run: int = Field(

@@ -39,6 +39,7 @@ from headway_assets.llm.schemas import (
     CatalogMatch,
     InsightBatch,
     InsightDraft,
+    MatchBatch,
     MentionBatch,
     MentionExtraction,
     Tier1Batch,
@@ -65,7 +66,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 # Fewest items per slice: small configurations still commit in reasonable steps.
 MIN_SLICE_ITEMS = 100
-DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 50, TIER2: 12, INSIGHT: 12, MATCH: 1}
+# Items per call by default (the pipeline's settings say the same): tier-1 items are short; tier-2
+# answers are long, so fewer; an insight is one sentence and a few topics; a match is an id and a
+# score, each ask bringing its own candidates.
+DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20}
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -151,9 +155,9 @@ class EngineConfig:
 
     models: Mapping[str, str]
     max_in_flight: int = 16
-    # Items per call, per task (matching is inherently one per call), and characters per call.
+    # Items per call, per task, and characters of input per call.
     batch_items: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_BATCH_ITEMS))
-    batch_chars: int = 80_000
+    batch_chars: int = 160_000
     # Attempts per call when the answer is malformed or off-schema (transport errors are
     # retried inside the SDK, honouring retry-after).
     validation_attempts: int = 2
@@ -340,13 +344,19 @@ class LlmEngine:
         return await self._run_batched(_INSIGHT_SPEC, items)
 
     async def match(self, items: Mapping[str, MatchInput]) -> dict[str, CatalogMatch | LlmFailure]:
-        """Catalogue matches (keyed by a hash of the mention and its candidates), one per call."""
+        """Catalogue matches (keyed by a hash of the mention and its candidates), many mentions per
+        call, each judged against its own candidates. Pass all mentions of a run at once: the
+        engine batches them (asks of one theme together, so shared candidates are written once)
+        and runs the calls concurrently."""
         return await self._run_batched(_MATCH_SPEC, items)
 
     def _batches(self, spec: BatchSpec[Any], keys: Sequence[str], items: Mapping[str, Any]) -> list[list[str]]:
         """Group pending items into calls: same group key, within the item and character budgets."""
         max_items = self._items_per_call(spec.task)
         groups: dict[str, list[str]] = {}
+        if spec.order is not None:
+            order = spec.order
+            keys = sorted(keys, key=lambda key: order(items[key]))
         for key in keys:
             groups.setdefault(spec.group_key(items[key]), []).append(key)
         return [
@@ -389,15 +399,16 @@ class LlmEngine:
         remaining = list(keys)
         for round_number in (1, 2):
             ids = [str(index) for index in range(len(remaining))]
+            pairs = [(i, items[k]) for i, k in zip(ids, remaining, strict=True)]
             try:
-                response = await self._call(spec.build([(i, items[k]) for i, k in zip(ids, remaining, strict=True)]))
+                response = await self._call(spec.build(pairs))
             except (DeadlineReachedError, ProviderUnavailableError):
                 return outcome  # not attempted: the items stay pending for the next run
             except LlmError as error:
                 for item_key in remaining:
                     outcome[item_key] = LlmFailure(error.status, str(error))
                 return outcome
-            answers = spec.split(response.parsed, ids)
+            answers = spec.split(response.parsed, pairs)
             per_item_in = response.usage.input_tokens // max(1, len(remaining))
             per_item_out = response.usage.output_tokens // max(1, len(remaining))
             bought: dict[str, CachedAnswer] = {}
@@ -424,34 +435,54 @@ class LlmEngine:
 
 @dataclass(frozen=True)
 class BatchSpec(Generic[ModelT]):
-    """How one task batches: request builder, answer splitter, grouping and size of an item."""
+    """How one task batches: request builder, answer splitter, grouping, order and size of an item.
+
+    `split` turns the parsed answer into one answer per item id of the call (given the call's
+    (id, item) pairs); an id it leaves out, or whose answer does not fit its item, is asked again.
+    """
 
     task: str
     output: type[ModelT]
     build: Callable[[list[tuple[str, Any]]], LlmRequest]
-    split: Callable[[BaseModel, list[str]], dict[str, ModelT]]
+    split: Callable[[BaseModel, list[tuple[str, Any]]], dict[str, ModelT]]
     size: Callable[[Any], int]
     group_key: Callable[[Any], str] = lambda _item: ""
+    order: Callable[[Any], tuple[str, ...]] | None = None  # items cut into calls in this order
 
 
-def _split_tier1(parsed: BaseModel, _ids: list[str]) -> dict[str, Tier1Label]:
+def _split_tier1(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, Tier1Label]:
     assert isinstance(parsed, Tier1Batch)
     return {item.id: Tier1Label.model_validate(item.model_dump(exclude={"id"})) for item in parsed.labels}
 
 
-def _split_tier2(parsed: BaseModel, _ids: list[str]) -> dict[str, MentionExtraction]:
+def _split_tier2(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, MentionExtraction]:
     assert isinstance(parsed, MentionBatch)
     return {item.id: MentionExtraction(mentions=item.mentions) for item in parsed.items}
 
 
-def _split_insight(parsed: BaseModel, _ids: list[str]) -> dict[str, InsightDraft]:
+def _split_insight(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, InsightDraft]:
     assert isinstance(parsed, InsightBatch)
     return {item.id: InsightDraft.model_validate(item.model_dump(exclude={"id"})) for item in parsed.items}
 
 
-def _split_match(parsed: BaseModel, ids: list[str]) -> dict[str, CatalogMatch]:
-    assert isinstance(parsed, CatalogMatch)
-    return {ids[0]: parsed}
+def _split_match(parsed: BaseModel, pairs: list[tuple[str, Any]]) -> dict[str, CatalogMatch]:
+    """Matches by ask id; a candidate id that is not one of the ask's own candidates is no answer."""
+    assert isinstance(parsed, MatchBatch)
+    allowed: dict[str, set[str]] = {item_id: {c.id for c in item.candidates} for item_id, item in pairs}
+    return {
+        answer.id: CatalogMatch(candidate_id=answer.candidate_id, score=answer.score)
+        for answer in parsed.items
+        if answer.id in allowed and (answer.candidate_id is None or answer.candidate_id in allowed[answer.id])
+    }
+
+
+def _match_size(item: MatchInput) -> int:
+    """Characters an ask adds to a call: its own text and its candidates' (an upper bound, as
+    candidates shared with other asks of the call are written once)."""
+    own = len(item.title) + len(item.description) + len(item.quote)
+    return own + sum(
+        len(c.title) + len(c.description) + sum(len(example) for example in c.examples) + 40 for c in item.candidates
+    )
 
 
 _TIER1_SPEC = BatchSpec(
@@ -479,9 +510,11 @@ _INSIGHT_SPEC = BatchSpec(
 _MATCH_SPEC = BatchSpec(
     task=MATCH,
     output=CatalogMatch,
-    build=lambda pairs: match_request(pairs[0][1]),
+    build=match_request,
     split=_split_match,
-    size=lambda _item: 1,
+    size=_match_size,
+    # Asks of one theme and sub-theme side by side: they share candidates, written once per call.
+    order=lambda item: (item.theme or "", item.sub_theme or ""),
 )
 
 

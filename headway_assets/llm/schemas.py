@@ -129,3 +129,23 @@ class InsightBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[InsightBatchItem]
+
+
+class MatchBatchItem(BaseModel):
+    """The match of one new ask of a batched matching request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="The id given with the new ask in the request.")
+    candidate_id: str | None = Field(
+        description="Id of the candidate request that is the same ask, from this ask's own candidates; null when none."
+    )
+    score: float = Field(ge=0.0, le=1.0, description="0 = unrelated, 1 = the same ask.")
+
+
+class MatchBatch(BaseModel):
+    """Catalogue matches for every new ask of a batched request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[MatchBatchItem]

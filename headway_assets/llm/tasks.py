@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headway_assets.llm.providers.base import LlmRequest
-from headway_assets.llm.schemas import CatalogMatch, InsightBatch, MentionBatch, Tier1Batch
+from headway_assets.llm.schemas import InsightBatch, MatchBatch, MentionBatch, Tier1Batch
 
 TIER1 = "tier1"
 TIER2 = "tier2"
@@ -24,9 +24,10 @@ AI_MATCH = 0.75
 
 PROMPT_VERSIONS: dict[str, str] = {
     TIER1: "tier1-v1",
-    TIER2: "tier2-v2",  # v2: the whole relevant message, not its relevant chunks
+    # v2: the whole relevant message, not its relevant chunks; v3: titles name the ask, never the complaint
+    TIER2: "tier2-v3",
     INSIGHT: "insight-v1",
-    MATCH: "match-v1",
+    MATCH: "match-v2",  # v2: many asks per call; complaint to request, across languages and sub-themes
 }
 
 TIER1_SYSTEM = """\
@@ -80,8 +81,13 @@ You may be given several items at once, each with its own id and context; they a
 Answer every item id you were given (with an empty mention list when an item holds no ask).
 
 For each ask:
-- title: a short, specific, imperative title a product manager would file it under \
-("Export dashboards to PDF", "Support SSO with Okta"); no customer names.
+- title: what is wanted, as a product manager would file it: a short imperative or noun \
+phrase of the capability or fix ("Retry failed appointment reminders", "Export dashboards to \
+PDF", "Support SSO with Okta", "Faster report loading"), at most about eight words, in \
+English whatever the item's language. Name the ask, never the complaint: not "Reminders keep \
+failing" or "Onboarding is painful" but "Retry failed appointment reminders", "Guided \
+onboarding for new analysts". For a bug, name what must work ("Fix PDF export timeouts"). \
+No customer names.
 - description: one or two sentences of what is asked.
 - problem_statement: the problem or job behind the ask, if stated.
 - desired_outcome: what success would look like for the customer, if stated.
@@ -110,12 +116,30 @@ naming the customer's company when it is given.
 """
 
 MATCH_SYSTEM = """\
-You maintain a de-duplicated catalogue of feature requests. Given one new customer ask and a \
-short list of existing catalogue requests from the same area, decide whether the new ask is \
-the SAME request as one of them (same capability, even if worded differently or asked by \
-another customer). Asks that are merely related (same area, different capability) do not \
-match. Answer with the matching candidate id and a score from 0 to 1 (1 = certainly the same \
-request), or a null candidate_id with the score of the best (non-)match.
+You maintain a de-duplicated catalogue of feature requests. You get several new customer asks \
+at once, each with its own id and its own short list of candidate catalogue requests (by id, \
+from the list of existing requests given first). For each ask decide whether it is the SAME \
+request as one of ITS candidates: the same capability or fix, even when worded differently, \
+asked by another customer, or filed under another sub-theme. The asks are unrelated to each \
+other; judge each against its own candidates only.
+
+- A complaint and a request for the same capability are the same ask: "Reminders keep failing \
+and no-shows doubled" is the request "Retry failed appointment reminders"; "Onboarding new \
+analysts is painful" is "Guided onboarding for new analysts". Match the capability the \
+customer needs, not the wording, the tone or the kind (bug, pain point, request).
+- Compare meaning across languages: an ask in German, French, Spanish or any other language \
+is the same request as its English equivalent.
+- Candidates from other sub-themes (or themes) may be the same ask: taxonomies overlap and \
+people file the same need in different places. Do not reject a candidate for its sub-theme.
+- A candidate's examples are how other customers put the same request; use them.
+- Asks that are merely related (same area, different capability, another vendor, another \
+format, a different report) are NOT the same request: "Okta SSO" is not "Azure AD SSO", \
+"Export to PDF" is not "Export to CSV".
+
+Answer every ask id you were given, and no others: candidate_id is the id of the matching \
+candidate (one of that ask's candidates), or null when none is the same request; score is \
+from 0 to 1 (1 = certainly the same request; 0.75 or more means same), for a null answer the \
+score of the closest candidate.
 """
 
 
@@ -247,22 +271,58 @@ def insight_request(items: list[tuple[str, InsightInput]]) -> LlmRequest:
     )
 
 
-def match_request(item: MatchInput) -> LlmRequest:
-    """One catalogue-matching call."""
-    candidates: list[dict[str, Any]] = [
-        {"id": c.id, "title": c.title, "description": c.description} for c in item.candidates
-    ]
-    new_ask = {"title": item.title, "description": item.description, "sub_theme": item.sub_theme}
+def _candidate_view(candidate: MatchCandidate) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": candidate.id,
+        "title": candidate.title,
+        "description": candidate.description,
+        "theme": candidate.theme,
+        "sub_theme": candidate.sub_theme,
+        "examples": list(candidate.examples),
+    }
+    return {key: value for key, value in view.items() if value or key in ("id", "title")}
+
+
+def match_request(items: list[tuple[str, MatchInput]]) -> LlmRequest:
+    """One catalogue-matching call judging several new asks, each against its own candidates.
+
+    A candidate offered to several asks of the call is written once, in the shared list of
+    existing requests, and referred to by id; a candidate id that stands for different content
+    in two asks (not expected) is written out in full inside each of them.
+    """
+    views: dict[str, list[dict[str, Any]]] = {}
+    for _, item in items:
+        for candidate in item.candidates:
+            view = _candidate_view(candidate)
+            seen = views.setdefault(candidate.id, [])
+            if view not in seen:
+                seen.append(view)
+    shared = {cid: versions[0] for cid, versions in views.items() if len(versions) == 1}
+    blocks = []
+    for item_id, item in items:
+        ask: dict[str, Any] = {
+            "title": item.title,
+            "description": item.description,
+            "quote": item.quote,
+            "kind": item.kind,
+            "theme": item.theme,
+            "sub_theme": item.sub_theme,
+        }
+        ask = {key: value for key, value in ask.items() if value or key == "title"}
+        ask["candidates"] = [c.id if c.id in shared else _candidate_view(c) for c in item.candidates]
+        blocks.append(f'<ask id="{item_id}">\n{json.dumps(ask, ensure_ascii=False)}\n</ask>')
+    requests = "\n".join(json.dumps(view, ensure_ascii=False) for view in shared.values()) or "(none)"
     user = (
-        f"New ask:\n{json.dumps(new_ask, ensure_ascii=False)}\n\n"
-        f"Existing requests:\n{json.dumps(candidates, ensure_ascii=False, indent=1)}"
+        f"Existing catalogue requests (one JSON object a line):\n<requests>\n{requests}\n</requests>\n\n"
+        f"Decide for each of these {len(items)} new asks which of its candidates, if any, is the same request.\n\n"
+        + "\n".join(blocks)
     )
     return LlmRequest(
         task=MATCH,
         prompt_version=PROMPT_VERSIONS[MATCH],
         system=MATCH_SYSTEM,
         user=user,
-        output_model=CatalogMatch,
-        payload=item,
-        max_tokens=200,
+        output_model=MatchBatch,
+        payload=items,
+        max_tokens=100 + 60 * len(items),
     )

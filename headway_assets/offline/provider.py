@@ -17,6 +17,8 @@ from headway_assets.llm.registry import OFFLINE_MODEL
 from headway_assets.llm.schemas import (
     InsightBatch,
     InsightBatchItem,
+    MatchBatch,
+    MatchBatchItem,
     MentionBatch,
     MentionBatchItem,
     Tier1Batch,
@@ -51,7 +53,10 @@ def answer_task(task: str, payload: Any) -> BaseModel:
             items=[InsightBatchItem(id=item_id, **answer(INSIGHT, item).model_dump()) for item_id, item in payload]
         )
     if task == MATCH:
-        return answer(MATCH, payload)
+        # Each ask is matched on its own against its own candidates, as one at a time would be.
+        return MatchBatch(
+            items=[MatchBatchItem(id=item_id, **answer(MATCH, item).model_dump()) for item_id, item in payload]
+        )
     raise LlmError(f"the offline provider has no implementation of task {task!r}")
 
 

@@ -22,6 +22,7 @@ from headway_assets.llm.schemas import (
     CatalogMatch,
     InsightBatch,
     InsightDraft,
+    MatchBatch,
     MentionBatch,
     MentionDraft,
     MentionExtraction,
@@ -439,7 +440,12 @@ def test_offline_provider_answers_all_three_tasks() -> None:
             tier2_request([("m1", item)]),
             insight_request([("m1", InsightInput(item.text, "gmail", "Orbit", ("Okta SSO login loops",)))]),
             match_request(
-                MatchInput("Okta login loop", "", "security-admin/sso", (MatchCandidate("x", "Okta SSO", ""),))
+                [
+                    (
+                        "m1",
+                        MatchInput("Okta login loop", "", "security-admin/sso", (MatchCandidate("x", "Okta SSO", ""),)),
+                    )
+                ]
             ),
         ]
         return [(await provider.generate(r, "offline")).parsed for r in requests]
@@ -448,7 +454,7 @@ def test_offline_provider_answers_all_three_tasks() -> None:
     assert isinstance(tier2, MentionBatch) and tier2.items[0].id == "m1"
     assert tier2.items[0].mentions[0].kind == "bug_report"
     assert isinstance(insight, InsightBatch) and insight.items[0].summary.startswith("Orbit reports")
-    assert isinstance(matched, CatalogMatch)
+    assert isinstance(matched, MatchBatch) and [item.id for item in matched.items] == ["m1"]
 
 
 # -- properties over the demo corpus ------------------------------------------------------------

@@ -20,6 +20,8 @@ from .llm_servers import LLMRequest, default_responder
 _ITEM = re.compile(r'<item id="([^"]+)"([^>]*)>\n(.*?)\n</item>', re.S)
 _ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 _TAXONOMY_LINE = re.compile(r"^- ([a-z0-9/-]+): (.+)$", re.M)
+_ASK = re.compile(r'<ask id="([^"]+)">\n(.*?)\n</ask>', re.S)
+_REQUESTS = re.compile(r"<requests>\n(.*?)\n</requests>", re.S)
 
 
 @lru_cache(maxsize=1)
@@ -32,9 +34,9 @@ def task_of(request: LLMRequest) -> str | None:
     name = (request.output_name or "").lower()
     for task, markers in {
         "tier1": ("record_tier1", "tier1batch"),
-        "tier2": ("record_tier2", "mentionextraction"),
-        "insight": ("record_insight", "insightdraft"),
-        "match": ("record_match", "catalogmatch"),
+        "tier2": ("record_tier2", "mentionbatch", "mentionextraction"),
+        "insight": ("record_insight", "insightbatch", "insightdraft"),
+        "match": ("record_match", "matchbatch", "catalogmatch"),
     }.items():
         if name in markers:
             return task
@@ -54,6 +56,48 @@ def tier1_items(request: LLMRequest) -> list[tuple[str, str]]:
     return [(item_id, html.unescape(text)) for item_id, _, text in request_items(request)]
 
 
+def match_items(request: LLMRequest) -> list[tuple[str, Any]]:
+    """(id, `MatchInput`) of every `<ask>` of a batched matching request, candidates resolved from
+    the shared `<requests>` list (or written out in the ask)."""
+    from headway_assets.llm.tasks import MatchCandidate, MatchInput
+
+    def candidate(view: dict[str, Any]) -> MatchCandidate:
+        return MatchCandidate(
+            id=view["id"],
+            title=view["title"],
+            description=view.get("description", ""),
+            theme=view.get("theme"),
+            sub_theme=view.get("sub_theme"),
+            examples=tuple(view.get("examples", ())),
+        )
+
+    listed = _REQUESTS.search(request.user_text)
+    shared: dict[str, dict[str, Any]] = {}
+    for line in listed.group(1).splitlines() if listed else []:
+        if line.startswith("{"):
+            view = json.loads(line)
+            shared[view["id"]] = view
+    items = []
+    for item_id, body in _ASK.findall(request.user_text):
+        ask = json.loads(body)
+        candidates = tuple(candidate(shared[c] if isinstance(c, str) else c) for c in ask.get("candidates", ()))
+        items.append(
+            (
+                item_id,
+                MatchInput(
+                    title=ask["title"],
+                    description=ask.get("description", ""),
+                    sub_theme=ask.get("sub_theme"),
+                    candidates=candidates,
+                    theme=ask.get("theme"),
+                    quote=ask.get("quote", ""),
+                    kind=ask.get("kind", ""),
+                ),
+            )
+        )
+    return items
+
+
 def headway_responder(request: LLMRequest) -> Any:
     """Answer a Headway request with Headway's offline logic (schema-valid by construction)."""
     task = task_of(request)
@@ -68,7 +112,7 @@ def headway_responder(request: LLMRequest) -> Any:
         from headway_assets.offline import answer as offline_answer
     except ImportError:  # the offline tier-2 is not available: a schema-valid default
         return default_responder(request)
-    from headway_assets.llm.tasks import InsightInput, MatchCandidate, MatchInput, Tier2Input
+    from headway_assets.llm.tasks import InsightInput, Tier2Input
 
     if task == "tier2":
         taxonomy = tuple(_TAXONOMY_LINE.findall(request.user_text))
@@ -93,14 +137,10 @@ def headway_responder(request: LLMRequest) -> Any:
             answers.append({"id": item_id, **offline_answer("insight", insight).model_dump(mode="json")})
         return {"items": answers}
     if task == "match":
-        new_ask_text, _, candidates_text = request.user_text.partition("\n\nExisting requests:\n")
-        new_ask = json.loads(new_ask_text.removeprefix("New ask:\n"))
-        candidates = json.loads(candidates_text)
-        match = MatchInput(
-            title=new_ask["title"],
-            description=new_ask["description"],
-            sub_theme=new_ask.get("sub_theme"),
-            candidates=tuple(MatchCandidate(c["id"], c["title"], c["description"]) for c in candidates),
-        )
-        return offline_answer("match", match).model_dump(mode="json")
+        return {
+            "items": [
+                {"id": item_id, **offline_answer("match", item).model_dump(mode="json")}
+                for item_id, item in match_items(request)
+            ]
+        }
     return default_responder(request)
