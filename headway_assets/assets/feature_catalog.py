@@ -95,7 +95,7 @@ def feature_catalog(
     record_usage(context, warehouse, engine, partition=None)
     joined = sum(1 for r in result.touched if r.id is not None)  # stored requests that gained mentions
     with warehouse.write() as conn:
-        report = write_pass(conn, work, result.touched)
+        report = write_pass(conn, work, result.touched, result.merges)
     with warehouse.read() as conn:
         orphans = orphan_mentions(conn)
     if failures:
@@ -116,6 +116,8 @@ def feature_catalog(
             "requests_refreshed": report.refreshed,
             "requests_removed_by_rebuild": report.removed_by_rebuild,
             "links_written": report.links,
+            "requests_merged": report.merged,
+            "merge_suggestions_for_people": result.merge_suggestions,
             "match_methods": dg.MetadataValue.json(result.methods),
             "match_failures": len(failures) + result.match_failures,
             "touched_requests": dg.MetadataValue.md(

@@ -54,8 +54,18 @@ MAX_MEMBER_WORDINGS = 20  # distinct member titles a request is searched (and st
 CHUNK_MENTIONS = 1000
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
-# A batch matcher: match inputs keyed by a content hash -> (candidate id or None, score) per key.
-BatchMatcher = Callable[[Mapping[str, MatchInput]], Awaitable[Mapping[str, tuple[str | None, float]]]]
+# A matcher's answer for one mention: a `CatalogMatch` (with the other candidates that are the
+# same ask too), or just (candidate id or None, score).
+MatchAnswer = CatalogMatch | tuple[str | None, float]
+# A batch matcher: match inputs keyed by a content hash -> an answer per key.
+BatchMatcher = Callable[[Mapping[str, MatchInput]], Awaitable[Mapping[str, MatchAnswer]]]
+
+
+def _as_match(answer: MatchAnswer) -> CatalogMatch:
+    if isinstance(answer, CatalogMatch):
+        return answer
+    candidate_id, score = answer
+    return CatalogMatch(candidate_id=candidate_id, score=max(0.0, min(1.0, score)))
 
 
 def match_key(item: MatchInput) -> str:
@@ -181,6 +191,10 @@ class LinkResult:
     created: list[RequestState]
     methods: dict[str, int]
     match_failures: int = 0
+    # Stored requests found to be the same ask as another (loser, winner): the loser's links move.
+    merges: list[tuple[RequestState, RequestState]] = field(default_factory=list)
+    # Two requests people decided on that the matcher found to be one ask: left for people.
+    merge_suggestions: int = 0
 
 
 class Linker:
@@ -196,6 +210,8 @@ class Linker:
         self.created: dict[int, RequestState] = {}
         self.methods: dict[str, int] = defaultdict(int)
         self.failures = 0
+        self.merges: list[tuple[RequestState, RequestState]] = []
+        self.suggestions = 0
 
     def _resolve(self, request: RequestState) -> RequestState:
         while id(request) in self._alias:
@@ -222,11 +238,37 @@ class Linker:
         for start in range(0, len(ordered), CHUNK_MENTIONS):
             await self._link_chunk(ordered[start : start + CHUNK_MENTIONS])
         return LinkResult(
-            touched=list(self.touched.values()),
+            touched=[r for r in self.touched.values() if id(r) not in self._alias],
             created=[r for r in self.created.values() if id(r) not in self._alias],
             methods=dict(sorted(self.methods.items())),
             match_failures=self.failures,
+            merges=[(loser, self._resolve(winner)) for loser, winner in self.merges],
+            merge_suggestions=self.suggestions,
         )
+
+    def _merge(self, one: RequestState, other: RequestState) -> None:
+        """`one` and `other` are the same ask: the later one's mentions join the earlier one."""
+        one, other = self._resolve(one), self._resolve(other)
+        if one is other:
+            return
+        if one.decided and other.decided:
+            self.suggestions += 1  # people decided on both: merging them is their call
+            return
+        if one.decided != other.decided:
+            winner, loser = (one, other) if one.decided else (other, one)
+        else:
+            winner, loser = (one, other) if one.rank <= other.rank else (other, one)
+        self._alias[id(loser)] = winner
+        winner.links += loser.links
+        loser.links = []
+        for wording in [loser.title, *loser.examples]:
+            known = {normalise_title(text) for text in [winner.title, *winner.examples]}
+            if normalise_title(wording) not in known and len(winner.examples) < MAX_MEMBER_WORDINGS:
+                winner.examples.append(wording)
+        self.touched[id(winner)] = winner
+        self.touched.pop(id(loser), None)
+        if loser.id is not None:
+            self.merges.append((loser, winner))
 
     async def _link_chunk(self, chunk: list[MentionRecord]) -> None:
         provisional: dict[int, RequestState] = {}  # mention id -> the request it would found
@@ -257,18 +299,21 @@ class Linker:
         for mention in chunk:
             founded = provisional[mention.id]
             target: RequestState | None = None
+            also: list[RequestState] = []
             method, score = METHOD_AI, 0.0
             if mention.id in decided:
                 target, method, score = decided[mention.id]
             elif mention.id in asked:
                 key, _, by_key = asked[mention.id]
-                answer = answers.get(key)
-                if answer is None:
+                raw = answers.get(key)
+                if raw is None:
                     self.failures += 1
                 else:
-                    candidate_id, score = answer
-                    if candidate_id in by_key and score >= AI_MATCH:
-                        target = by_key[candidate_id]
+                    answer = _as_match(raw)
+                    score = answer.score
+                    if answer.candidate_id in by_key and score >= AI_MATCH:
+                        target = by_key[answer.candidate_id]
+                        also = [by_key[c] for c in answer.also_same if c in by_key]
             if target is not None:
                 target = self._resolve(target)
             if target is None or target is founded:
@@ -278,6 +323,8 @@ class Linker:
                 continue
             self._alias[id(founded)] = target  # later mentions that chose this one follow it
             self._link(target, mention, method, score)
+            for other in also:  # this mention bridges requests kept apart: one ask
+                self._merge(target, other)
 
 
 async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher) -> list[RequestState]:
@@ -290,13 +337,13 @@ def engine_matcher(engine: LlmEngine, failures: list[str] | None = None) -> Batc
     """A batch matcher on an LLM engine (batched, concurrent, cached); failed answers are counted
     in `failures` by status, and their mentions found requests of their own."""
 
-    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, tuple[str | None, float]]:
+    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, MatchAnswer]:
         answers = await engine.match(items)
-        result: dict[str, tuple[str | None, float]] = {}
+        result: dict[str, MatchAnswer] = {}
         for key in items:
             answer = answers.get(key)
             if isinstance(answer, CatalogMatch):
-                result[key] = (answer.candidate_id, answer.score)
+                result[key] = answer
             elif answer is not None and failures is not None:
                 failures.append(answer.status)
         return result
@@ -304,10 +351,10 @@ def engine_matcher(engine: LlmEngine, failures: list[str] | None = None) -> Batc
     return match
 
 
-def matcher_from_function(judge: Callable[[MatchInput], tuple[str | None, float]]) -> BatchMatcher:
+def matcher_from_function(judge: Callable[[MatchInput], MatchAnswer]) -> BatchMatcher:
     """A batch matcher answering each item with `judge` in process (the offline matcher, tests)."""
 
-    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, tuple[str | None, float]]:
+    async def match(items: Mapping[str, MatchInput]) -> Mapping[str, MatchAnswer]:
         return {key: judge(item) for key, item in items.items()}
 
     return match

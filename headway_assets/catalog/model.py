@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
@@ -62,6 +62,17 @@ class RequestState:
     id: int | None = None
     examples: list[str] = field(default_factory=list)
     links: list[tuple[MentionRecord, str, float]] = field(default_factory=list)
+    # When the ask was first seen: of two requests found to be one ask, the earlier one stays.
+    first_seen: datetime | None = None
+    # A person decided something about it (status, owner, title, place, pins): it is never
+    # merged into another by the pipeline, and two such requests are never merged.
+    decided: bool = False
+
+    @property
+    def rank(self) -> tuple[datetime, str]:
+        """Which of two requests of one ask stays: the one first seen (then the smaller key)."""
+        first = self.first_seen or min((m.sent_at for m in self.mentions), default=datetime.max.replace(tzinfo=UTC))
+        return (first, self.key)
 
     @property
     def mentions(self) -> list[MentionRecord]:
@@ -104,6 +115,7 @@ def new_request(mention: MentionRecord) -> RequestState:
         kind=mention.kind,
         theme=mention.theme,
         sub_theme=mention.sub_theme,
+        first_seen=mention.sent_at,
     )
     request.links.append((mention, METHOD_NEW, 1.0))
     return request

@@ -118,6 +118,8 @@ def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> l
         FeatureRequest.theme,
         FeatureRequest.sub_theme,
         FeatureRequest.examples,
+        FeatureRequest.first_seen,
+        has_person_state().label("decided"),
     ).where(FeatureRequest.org_id.in_(list(org_ids)), FeatureRequest.merged_into_id.is_(None))
     if only is not None:
         query = query.where(only)
@@ -132,6 +134,8 @@ def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> l
             theme=row.theme,
             sub_theme=row.sub_theme,
             examples=list((row.examples or {}).get("titles", [])),
+            first_seen=row.first_seen,
+            decided=bool(row.decided),
         )
         for row in conn.execute(query.order_by(FeatureRequest.id))
     ]
@@ -234,6 +238,7 @@ class WriteReport:
     links: int = 0
     refreshed: int = 0
     removed_by_rebuild: int = 0
+    merged: int = 0
     created_ids: list[int] = field(default_factory=list)
 
 
@@ -249,7 +254,12 @@ def _examples(request: RequestState) -> dict[str, list[str]]:
     return {"titles": titles[:MAX_STORED_EXAMPLES]}
 
 
-def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestState]) -> WriteReport:
+def write_pass(
+    conn: Connection,
+    work: CatalogueWork,
+    touched: Sequence[RequestState],
+    merges: Sequence[tuple[RequestState, RequestState]] = (),
+) -> WriteReport:
     """Write a linking pass in the caller's transaction: rebuild resets, new requests, links, stats."""
     report = WriteReport()
     now = utc_now()
@@ -330,6 +340,21 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
         ]
     insert_rows(conn, FeatureRequestMention, links)
     report.links = len(links)
+    for loser, winner in merges:
+        # Found to be one ask with `winner`: its links and pins move, it stays as a tombstone so a
+        # bookmarked id still leads somewhere (the API shows merged_into).
+        assert loser.id is not None and winner.id is not None
+        conn.execute(
+            update(FeatureRequestMention)
+            .where(FeatureRequestMention.feature_request_id == loser.id)
+            .values(feature_request_id=winner.id)
+        )
+        conn.execute(
+            update(CataloguePin).where(CataloguePin.feature_request_id == loser.id).values(feature_request_id=winner.id)
+        )
+        conn.execute(update(FeatureRequest).where(FeatureRequest.id == loser.id).values(merged_into_id=winner.id))
+        touched_by_org[loser.org_id] |= {loser.id, winner.id}
+        report.merged += 1
     for org_id in sorted(set(touched_by_org) | work.rebuild_orgs | {m.org_id for m in work.mentions}):
         ids = touched_by_org[org_id] | _drifted(conn, org_id)
         if org_id in work.rebuild_orgs:

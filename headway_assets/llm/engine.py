@@ -470,7 +470,11 @@ def _split_match(parsed: BaseModel, pairs: list[tuple[str, Any]]) -> dict[str, C
     assert isinstance(parsed, MatchBatch)
     allowed: dict[str, set[str]] = {item_id: {c.id for c in item.candidates} for item_id, item in pairs}
     return {
-        answer.id: CatalogMatch(candidate_id=answer.candidate_id, score=answer.score)
+        answer.id: CatalogMatch(
+            candidate_id=answer.candidate_id,
+            score=answer.score,
+            also_same=[c for c in answer.also_same if c in allowed[answer.id] and c != answer.candidate_id],
+        )
         for answer in parsed.items
         if answer.id in allowed and (answer.candidate_id is None or answer.candidate_id in allowed[answer.id])
     }

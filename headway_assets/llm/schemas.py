@@ -98,6 +98,10 @@ class CatalogMatch(BaseModel):
 
     candidate_id: str | None = Field(description="Id of the matching candidate, or null when none matches.")
     score: float = Field(ge=0.0, le=1.0, description="0 = unrelated, 1 = the same ask.")
+    also_same: list[str] = Field(
+        default_factory=list,
+        description="Ids of the other candidates that are the same ask too (the catalogue then merges them).",
+    )
 
 
 class MentionBatchItem(BaseModel):
@@ -141,6 +145,11 @@ class MatchBatchItem(BaseModel):
         description="Id of the candidate request that is the same ask, from this ask's own candidates; null when none."
     )
     score: float = Field(ge=0.0, le=1.0, description="0 = unrelated, 1 = the same ask.")
+    also_same: list[str] = Field(
+        default_factory=list,
+        description="Ids of this ask's OTHER candidates that are the same ask as well (two requests the catalogue "
+        "kept apart); empty in most answers.",
+    )
 
 
 class MatchBatch(BaseModel):

@@ -27,7 +27,7 @@ PROMPT_VERSIONS: dict[str, str] = {
     # v2: the whole relevant message, not its relevant chunks; v3: titles name the ask, never the complaint
     TIER2: "tier2-v3",
     INSIGHT: "insight-v1",
-    MATCH: "match-v2",  # v2: many asks per call; complaint to request, across languages and sub-themes
+    MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
 }
 
 TIER1_SYSTEM = """\
@@ -139,7 +139,9 @@ format, a different report) are NOT the same request: "Okta SSO" is not "Azure A
 Answer every ask id you were given, and no others: candidate_id is the id of the matching \
 candidate (one of that ask's candidates), or null when none is the same request; score is \
 from 0 to 1 (1 = certainly the same request; 0.75 or more means same), for a null answer the \
-score of the closest candidate.
+score of the closest candidate. also_same lists the ask's OTHER candidates that are the \
+same request as well (the catalogue kept them apart; it merges them); leave it empty \
+otherwise.
 """
 
 

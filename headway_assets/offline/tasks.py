@@ -15,7 +15,7 @@ from typing import Any, overload
 from pydantic import BaseModel
 
 from headway_assets.llm.schemas import CatalogMatch, InsightDraft, MentionExtraction
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER2, InsightInput, MatchCandidate, MatchInput, Tier2Input
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER2, InsightInput, MatchInput, Tier2Input
 from headway_assets.offline.extractor import OfflineExtractor
 from headway_assets.offline.matcher import match
 from headway_assets.offline.summariser import OfflineSummariser
@@ -63,17 +63,29 @@ def answer(task: str, payload: Any) -> BaseModel:
     if isinstance(payload, InsightInput):
         return summariser().summarise(payload)
     assert isinstance(payload, MatchInput)  # checked against `expected` above
-    return match(with_member_wordings(payload))
+    return match_every_candidate(payload)
 
 
-def with_member_wordings(item: MatchInput) -> MatchInput:
-    """`item` with each candidate also offered under its members' wordings (same id).
+def match_every_candidate(item: MatchInput) -> CatalogMatch:
+    """The best candidate for `item` and the other candidates that are the same ask too.
 
-    A request matches when the new ask is the same as any of its mentions, not only the one that
-    founded it: the offline matcher then answers the same whatever order the mentions came in.
+    Each candidate is judged under its title and its members' wordings (a request matches when the
+    new ask is the same as any of its mentions, not only the one that founded it), so the answer
+    does not depend on the order in which an ask's mentions came.
     """
-    expanded: list[MatchCandidate] = []
+    best: CatalogMatch | None = None
+    same: list[str] = []
     for candidate in item.candidates:
-        expanded.append(candidate)
-        expanded += [replace(candidate, title=example, examples=()) for example in candidate.examples]
-    return replace(item, candidates=tuple(expanded))
+        wordings = [candidate, *(replace(candidate, title=example, examples=()) for example in candidate.examples)]
+        answer = match(replace(item, candidates=tuple(wordings)))
+        if answer.candidate_id is not None:
+            same.append(candidate.id)
+        if best is None or answer.score > best.score + 1e-12:  # the first candidate wins ties
+            best = answer
+    if best is None:
+        return CatalogMatch(candidate_id=None, score=0.0)
+    if best.candidate_id is None:
+        return best
+    return CatalogMatch(
+        candidate_id=best.candidate_id, score=best.score, also_same=[c for c in same if c != best.candidate_id]
+    )

@@ -24,8 +24,7 @@ from headway_assets.llm.providers.base import LlmProvider
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH, INSIGHT, MATCH, MATCH_SYSTEM, TIER1, TIER2, MatchCandidate, MatchInput
-from headway_assets.offline.matcher import match as offline_match
-from headway_assets.offline.provider import OfflineProvider
+from headway_assets.offline import OfflineProvider, answer
 from headway_assets.testing.fakes.headway_responder import headway_responder, match_items
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer
 
@@ -113,7 +112,7 @@ def test_many_mentions_per_call_each_answered_as_alone(server: FakeLLMServer) ->
     results, engine = _match(_provider(server), items)
     assert server.calls() == 3, "45 mentions at 20 a call"
     assert server.stats().max_in_flight == 3, "the calls run concurrently"
-    assert results == {key: offline_match(item) for key, item in items.items()}
+    assert results == {key: answer(MATCH, item) for key, item in items.items()}
     assert sum(1 for r in results.values() if isinstance(r, CatalogMatch) and r.candidate_id) >= 15
     stats = engine.task_stats(MATCH)
     assert (stats.calls, stats.items_answered, stats.retries) == (3, 45, 0)
@@ -137,7 +136,7 @@ def test_a_candidate_id_that_means_different_things_is_written_in_full(server: F
         "b": MatchInput("Night theme", "Our staff want a dark theme.", None, (renamed,)),
     }
     results, _ = _match(_provider(server), items)
-    assert results == {key: offline_match(item) for key, item in items.items()}
+    assert results == {key: answer(MATCH, item) for key, item in items.items()}
     matched = results["b"]
     assert isinstance(matched, CatalogMatch) and matched.candidate_id == "req-pdf" and matched.score >= AI_MATCH
     ask_b = _user_text(server.requests[0]).split('<ask id="1">')[1]
@@ -163,7 +162,7 @@ def test_an_answer_naming_another_asks_candidate_is_asked_again(server: FakeLLMS
 
     server.set_responder(confused)
     results, engine = _match(_provider(server), items)
-    assert results == {key: offline_match(item) for key, item in items.items()}
+    assert results == {key: answer(MATCH, item) for key, item in items.items()}
     assert server.calls() == 2 and engine.task_stats(MATCH).retries == 1
 
 
@@ -182,7 +181,7 @@ def test_an_ask_left_out_twice_fails_and_the_others_are_kept(server: FakeLLMServ
     results, engine = _match(_provider(server), items)
     failure = results[dropped]
     assert isinstance(failure, LlmFailure) and failure.status == "invalid_output"
-    assert all(results[key] == offline_match(item) for key, item in items.items() if key != dropped)
+    assert all(results[key] == answer(MATCH, item) for key, item in items.items() if key != dropped)
     assert server.calls() == 2 and engine.task_stats(MATCH).items_failed == 1
 
 
@@ -206,7 +205,7 @@ def test_the_offline_provider_answers_a_batch_as_one_at_a_time() -> None:
     batched, engine = _match(OfflineProvider(), items)
     assert engine.task_stats(MATCH).calls == 3
     one_by_one, _ = _match(OfflineProvider(), items, batch_items=1)
-    assert batched == one_by_one == {key: offline_match(item) for key, item in items.items()}
+    assert batched == one_by_one == {key: answer(MATCH, item) for key, item in items.items()}
 
 
 def test_the_prompt_asks_for_the_same_capability_across_wording_languages_and_sub_themes() -> None:
