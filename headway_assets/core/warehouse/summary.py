@@ -71,13 +71,15 @@ def warehouse_summary(url: str) -> list[str]:
                 select(func.count()).select_from(FeatureMention).where(FeatureMention.org_id == org.id)
             ).scalar_one()
             requests = conn.execute(
-                select(func.count()).select_from(FeatureRequest).where(FeatureRequest.org_id == org.id)
+                select(func.count())
+                .select_from(FeatureRequest)
+                .where(FeatureRequest.org_id == org.id, FeatureRequest.merged_into_id.is_(None))
             ).scalar_one()
             if mentions or requests:
                 lines.append(f"  tier-2: {mentions} feature mentions -> {requests} catalogue requests")
                 top = conn.execute(
                     select(FeatureRequest.title, FeatureRequest.mention_count, FeatureRequest.customer_count)
-                    .where(FeatureRequest.org_id == org.id)
+                    .where(FeatureRequest.org_id == org.id, FeatureRequest.merged_into_id.is_(None))
                     .order_by(FeatureRequest.mention_count.desc(), FeatureRequest.id)
                     .limit(5)
                 ).all()
