@@ -97,7 +97,8 @@ def _not_found(what: str) -> CorrectionError:
 
 
 def _invalid(message: str, field: str | None = None) -> CorrectionError:
-    return CorrectionError(422, "invalid_correction", message, field)
+    # 400, not 422: the request met its schema; what it names cannot be done (the API's convention).
+    return CorrectionError(400, "invalid_correction", message, field)
 
 
 def _conflict(message: str) -> CorrectionError:
@@ -822,25 +823,24 @@ def retire_theme(
 # --- Undo -----------------------------------------------------------------------------------------
 
 
-def _require_versions(rows: Mapping[int, Row[Any]], expected: Sequence[Mapping[str, Any] | None]) -> None:
-    for state in expected:
-        if state is None or state.get("version") is None:
-            continue
-        row = rows.get(int(state["id"]))
-        if row is None:
-            raise _conflict(f"Feature request {state['id']} is gone since; this change cannot be undone.")
-        if row.version != state["version"]:
+def _require_state(row: Row[Any] | None, request_id: int, expected: Mapping[str, Any], what: str) -> Row[Any]:
+    """The request, refused (409) if it is gone or no longer holds what the change left in it."""
+    if row is None:
+        raise _conflict(f"Feature request {request_id} is gone since; this change cannot be undone.")
+    for key, value in expected.items():
+        if getattr(row, key) != value:
             raise _conflict(
-                f"Feature request {row.id} changed since (version {row.version}, not {state['version']});"
-                " undo the later changes first."
+                f"Feature request {request_id} changed since ({what}: {key}); undo the later changes first."
             )
+    return row
 
 
 def undo(conn: Connection, *, org_id: int, org_slug: str, audit_id: int, actor: str) -> Outcome:
     """Reverse the change recorded in audit row `audit_id` (its companion row names the same change).
 
-    Refused (409) when it was undone already, is itself an undo, or when a request it touched has
-    changed since (undo the later change first).
+    Refused (409) when it was undone already, is itself an undo, or when what it changed was changed
+    again since (undo the later change first): an edit's fields must still hold the values it set, a
+    merged request must still be merged into its target, a moved mention still be where it was moved.
     """
     entry = conn.execute(
         select(CatalogueAudit.__table__)
@@ -889,16 +889,17 @@ def _undo_update(
     conn: Connection, org_id: int, request_id: int, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> tuple[int, ...]:
     rows = lock_requests(conn, org_id, [request_id])
-    _require_versions(rows, [{"id": request_id, "version": after["version"]}])
-    values = {key: value for key, value in before.items() if key != "version"}
-    _bump(conn, request_id, **values)
+    fields = {key: value for key, value in after.items() if key != "version"}
+    _require_state(rows.get(request_id), request_id, fields, "a later edit")
+    _bump(conn, request_id, **{key: value for key, value in before.items() if key != "version"})
     return (request_id,)
 
 
 def _undo_merge(conn: Connection, org_id: int, before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[int, ...]:
     source_id, into_id = int(before["source"]["id"]), int(before["target"]["id"])
     rows = lock_requests(conn, org_id, [source_id, into_id])
-    _require_versions(rows, [after["source"], after["target"]])
+    _require_state(rows.get(source_id), source_id, {"merged_into_id": into_id}, "merged elsewhere")
+    _require_state(rows.get(into_id), into_id, {"merged_into_id": None}, "merged itself")
     _unplace_links(conn, org_id, before["links"], into_id, source_id)
     _restore_pins(conn, before["pins"], into_id)
     if before["redirected"]:
@@ -916,14 +917,15 @@ def _undo_merge(conn: Connection, org_id: int, before: Mapping[str, Any], after:
 def _undo_move(conn: Connection, org_id: int, before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[int, ...]:
     source_id, target_id = int(before["source"]["id"]), int(after["target"]["id"])
     rows = lock_requests(conn, org_id, [source_id, target_id])
+    _require_state(rows.get(target_id), target_id, {"merged_into_id": None}, "merged")
+    if _find_moved_link(conn, org_id, before["links"][0], target_id) is None:
+        raise _conflict(f"The mention is no longer in feature request {target_id}; undo the later move first.")
     if "source_row" in before:
         if source_id in rows:
             raise _conflict(f"Feature request {source_id} exists again; this move cannot be undone.")
         _restore_snapshot(conn, before["source_row"])
-        rows = lock_requests(conn, org_id, [source_id, target_id])
     else:
-        _require_versions(rows, [after["source"]])
-    _require_versions(rows, [after["target"]])
+        _require_state(rows.get(source_id), source_id, {"merged_into_id": None}, "merged")
     _unplace_links(conn, org_id, before["links"], target_id, source_id)
     _restore_pins(conn, before["pins"], target_id)
     _bump(conn, source_id)
