@@ -262,7 +262,7 @@ def _bearer_operations() -> set[tuple[str, str]]:
         return any(d.call is get_context or uses_token(d) for d in dependant.dependencies)
 
     return {
-        (route.path, method.lower())
+        (route.path_format, method.lower())  # as OpenAPI names it: `{path}`, not `{path:path}`
         for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute) and uses_token(route.dependant)

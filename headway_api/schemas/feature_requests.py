@@ -241,29 +241,30 @@ class CatalogueChange(BaseModel):
     """A change made: its audit entry (undo it with POST /v1/catalogue/audit/{audit_id}/undo) and
     the requests it touched as they are now (a request the change deleted is not listed)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"audit_id": 12, "feature_requests": [_SUMMARY_EXAMPLE]}]}
+    )
+
     audit_id: int | None = Field(description="null when the change changed nothing.")
     feature_requests: list[FeatureRequestSummary]
+
+
+_AUDIT_EXAMPLE: JsonDict = {
+    "id": 7,
+    "feature_request_id": 17,
+    "action": "update",
+    "actor": "pm@acme.example",
+    "created_at": "2025-03-02T10:00:00Z",
+    "before": {"status": "new", "version": 2},
+    "after": {"status": "planned", "version": 3},
+    "undone_by_id": None,
+}
 
 
 class AuditEntry(BaseModel):
     """One change a person made to the catalogue or the taxonomy."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 7,
-                    "feature_request_id": 17,
-                    "action": "update",
-                    "actor": "pm@acme.example",
-                    "created_at": "2025-03-02T10:00:00Z",
-                    "before": {"status": "new", "version": 2},
-                    "after": {"status": "planned", "version": 3},
-                    "undone_by_id": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_AUDIT_EXAMPLE]})
 
     id: int
     feature_request_id: int | None = Field(description="null for taxonomy changes.")
@@ -280,6 +281,8 @@ class AuditEntry(BaseModel):
 
 class AuditPage(PageBase):
     """One page of audit entries, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(_AUDIT_EXAMPLE)]})
 
     items: list[AuditEntry]
 

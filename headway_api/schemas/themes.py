@@ -103,6 +103,24 @@ class ThemeNode(BaseModel):
 class ThemeChange(BaseModel):
     """A taxonomy change: its audit entry (undo with POST /v1/catalogue/audit/{audit_id}/undo) and the node."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "audit_id": 31,
+                    "theme": {
+                        "path": "reporting/csv-export",
+                        "name": "CSV export",
+                        "description": None,
+                        "keywords": ["csv"],
+                        "level": 2,
+                        "parent_path": "reporting",
+                    },
+                }
+            ]
+        }
+    )
+
     audit_id: int | None = Field(description="null when the change changed nothing.")
     theme: ThemeNode | None = Field(description="The node as it is now; null after a retirement.")
 

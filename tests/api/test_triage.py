@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
+from headway_api.schemas.feature_requests import AuditPage, CatalogueChange, FeatureRequestSummary
 from headway_assets.core.warehouse.database import get_engine
 from headway_assets.core.warehouse.schema import (
     CatalogueAudit,
@@ -99,6 +100,7 @@ def test_patch_needs_the_version_and_a_stale_one_is_refused(triage: tuple[TestCl
     )
     assert changed.status_code == 200, changed.text
     assert changed.headers["ETag"] == '"2"'
+    assert FeatureRequestSummary.model_validate_json(changed.content).model_dump_json().encode() == changed.content
     body = changed.json()
     assert (body["status"], body["owner"], body["version"], body["title_locked"]) == (
         "planned",
@@ -150,8 +152,17 @@ def test_patch_needs_the_version_and_a_stale_one_is_refused(triage: tuple[TestCl
     assert [(item["id"], item["owner"], item["version"]) for item in planned] == [(request_id, "pm@acme.example", 4)]
     assert client.get("/v1/feature-requests", params={"status": "shipped"}, headers=headers).json()["items"] == []
 
-    history = client.get(f"{path}/history", headers=headers).json()["items"]
+    history_response = client.get(f"{path}/history", headers=headers)
+    # The route serialises its document itself: exactly what its model makes of it.
+    assert (
+        AuditPage.model_validate_json(history_response.content).model_dump_json().encode() == history_response.content
+    )
+    history = history_response.json()["items"]
     assert [entry["action"] for entry in history] == ["update", "update", "update"]
+    paged = client.get(f"{path}/history", params={"limit": 2}, headers=headers).json()
+    rest = client.get(f"{path}/history", params={"limit": 2, "cursor": paged["next_cursor"]}, headers=headers).json()
+    assert [entry["id"] for entry in paged["items"] + rest["items"]] == [entry["id"] for entry in history]
+    assert rest["next_cursor"] is None
     first = history[-1]
     assert first["actor"] == "pm@acme.example"
     assert first["before"] == {"status": "new", "owner": None, "version": 1}
@@ -194,6 +205,7 @@ def test_merge_moves_every_mention_and_leaves_a_tombstone(triage: tuple[TestClie
 
     response = client.post(f"/v1/feature-requests/{source}/merge", json={"into": target}, headers=headers)
     assert response.status_code == 200, response.text
+    assert CatalogueChange.model_validate_json(response.content).model_dump_json().encode() == response.content
     change = response.json()
     assert [item["id"] for item in change["feature_requests"]] == [source, target]
     tombstone, merged = change["feature_requests"]
@@ -369,6 +381,7 @@ def test_taxonomy_writes_follow_through_mentions_and_requests(triage: tuple[Test
     assert [row[1] for row in after["org_taxonomies"]] == [row[1] for row in before["org_taxonomies"]]  # documents
     audit = client.get("/v1/catalogue/audit", headers=headers).json()["items"]
     assert [entry["action"] for entry in audit[:3]] == ["undo", "theme_retire", "theme_edit"]
+    assert all(entry["feature_request_id"] is None for entry in audit)
     # A request can be filed under a node created through the API.
     response = client.patch(
         f"/v1/feature-requests/{pdf_request}", json={"sub_theme": "data-out/pdf", "version": 1}, headers=headers
