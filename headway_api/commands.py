@@ -4,6 +4,7 @@
     headway users create --org acme --email etl@acme.example --service
     headway users deactivate --email etl@acme.example
     headway tokens mint --email etl@acme.example --days 30     # prints the token, nothing else
+    headway tokens mint --email etl@acme.example --scope catalogue:write   # may also triage
 
 `register_commands(subparsers)` adds them to an argparse CLI; each sub-command sets `func`, a
 callable taking the parsed arguments and returning the exit code.
@@ -22,7 +23,7 @@ from typing import TextIO
 from sqlalchemy import Connection, insert, select, update
 
 from headway_api.core.config import ApiSettings, get_api_settings
-from headway_api.core.security import USER_SUBJECT_PREFIX, IssuedToken, TokenCodec, hash_password
+from headway_api.core.security import KNOWN_SCOPES, USER_SUBJECT_PREFIX, IssuedToken, TokenCodec, hash_password
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.core.warehouse.database import migrate, write_transaction
 from headway_assets.core.warehouse.schema import Organization, User
@@ -82,8 +83,13 @@ def set_user_active(conn: Connection, *, email: str, active: bool) -> None:
         raise CommandError(f"no user with e-mail {address}")
 
 
-def mint_token(conn: Connection, codec: TokenCodec, *, email: str, lifetime: timedelta) -> IssuedToken:
-    """An access token for the active user `email` (people and service clients alike)."""
+def mint_token(
+    conn: Connection, codec: TokenCodec, *, email: str, lifetime: timedelta, scopes: tuple[str, ...] = ()
+) -> IssuedToken:
+    """An access token for the active user `email` (people and service clients alike), with `scopes`."""
+    unknown = sorted(set(scopes) - set(KNOWN_SCOPES))
+    if unknown:
+        raise CommandError(f"unknown scope {unknown[0]!r}; known scopes: {', '.join(KNOWN_SCOPES)}")
     address = normalise_email(email)
     row = conn.execute(
         select(User.id, User.is_active, Organization.slug, Organization.is_active.label("org_active"))
@@ -94,7 +100,9 @@ def mint_token(conn: Connection, codec: TokenCodec, *, email: str, lifetime: tim
         raise CommandError(f"no user with e-mail {address}; create it with `headway users create`")
     if not row.is_active or not row.org_active:
         raise CommandError(f"user {address} (or its organisation) is deactivated")
-    return codec.issue(subject=f"{USER_SUBJECT_PREFIX}{row.id}", org_slug=row.slug, lifetime=lifetime)
+    return codec.issue(
+        subject=f"{USER_SUBJECT_PREFIX}{row.id}", org_slug=row.slug, lifetime=lifetime, scopes=tuple(scopes)
+    )
 
 
 def _read_password(args: argparse.Namespace, stdin: TextIO) -> str | None:
@@ -165,7 +173,8 @@ def run_tokens_mint(
         raise CommandError(f"--days must be between 1 and {settings.service_token_max_days}")
     codec = TokenCodec(settings, data_dir=headway.data_dir)
     with write_transaction(_database_url(headway)) as conn:
-        token = mint_token(conn, codec, email=args.email, lifetime=timedelta(days=args.days))
+        scopes = tuple(getattr(args, "scope", None) or ())
+        token = mint_token(conn, codec, email=args.email, lifetime=timedelta(days=args.days), scopes=scopes)
     print(token.access_token, file=stdout or sys.stdout)
     return 0
 
@@ -205,4 +214,10 @@ def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     mint = tokens_sub.add_parser("mint", help="Print an access token for a user or service client.")
     mint.add_argument("--email", required=True)
     mint.add_argument("--days", type=int, default=30, help="Lifetime in days (default: 30).")
+    mint.add_argument(
+        "--scope",
+        action="append",
+        choices=KNOWN_SCOPES,
+        help="Grant a scope (repeatable): catalogue:write lets a service client triage the catalogue.",
+    )
     mint.set_defaults(func=_guarded(run_tokens_mint))

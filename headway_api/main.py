@@ -33,7 +33,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
-from headway_api.api.routes import auth, feature_requests, insights, integrations, messages, stats, sync, themes
+from headway_api.api.routes import (
+    auth,
+    catalogue,
+    feature_requests,
+    insights,
+    integrations,
+    messages,
+    stats,
+    sync,
+    themes,
+)
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.errors import install_error_handlers
 from headway_api.core.principal import PrincipalCache, PrincipalInvalidation, PrincipalResolver
@@ -46,7 +56,8 @@ from headway_assets.core.warehouse.database import ALEMBIC_INI
 LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.
 ROUTERS = tuple(
-    module.router for module in (messages, feature_requests, stats, themes, insights, sync, auth, integrations)
+    module.router
+    for module in (messages, feature_requests, catalogue, stats, themes, insights, sync, auth, integrations)
 )
 VERSION = "0.1.0"
 DESCRIPTION = """
@@ -203,8 +214,9 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag"],
             max_age=600,
         )
     for router in ROUTERS:
@@ -250,7 +262,7 @@ def _bearer_operations() -> set[tuple[str, str]]:
         return any(d.call is get_context or uses_token(d) for d in dependant.dependencies)
 
     return {
-        (route.path, method.lower())
+        (route.path_format, method.lower())  # as OpenAPI names it: `{path}`, not `{path:path}`
         for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute) and uses_token(route.dependant)

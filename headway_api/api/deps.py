@@ -21,9 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from headway_api.core.config import ApiSettings
-from headway_api.core.errors import invalid_range, unauthenticated
+from headway_api.core.errors import ApiError, invalid_range, unauthenticated
 from headway_api.core.principal import Principal, PrincipalResolver
-from headway_api.core.security import InvalidTokenError, TokenCodec
+from headway_api.core.security import CATALOGUE_WRITE_SCOPE, InvalidTokenError, TokenCodec
 from headway_api.db import BlockingRunner, Database, Reader
 from headway_api.schemas.common import RANGE_ERROR
 from headway_assets.core.settings import HeadwaySettings
@@ -108,6 +108,27 @@ async def get_context(request: Request) -> RequestContext:
 
 
 Ctx = Annotated[RequestContext, Depends(get_context)]
+
+# Who may change the catalogue and the taxonomy: people of the organisation; a service client
+# only with a token that carries the write scope.
+CATALOGUE_WRITE_ROLES = frozenset({"admin", "member"})
+
+
+def require_catalogue_write(ctx: RequestContext) -> None:
+    """403 unless the caller may change the catalogue and the taxonomy."""
+    principal = ctx.principal
+    if principal.role in CATALOGUE_WRITE_ROLES:
+        return
+    if principal.role == "service" and CATALOGUE_WRITE_SCOPE in principal.scopes:
+        return
+    if principal.role == "service":
+        raise ApiError(
+            403,
+            "forbidden",
+            f"This service token may only read. Mint one with the {CATALOGUE_WRITE_SCOPE} scope"
+            f" (headway tokens mint --email ... --scope {CATALOGUE_WRITE_SCOPE}) to change the catalogue.",
+        )
+    raise ApiError(403, "forbidden", f"Your role ({principal.role}) may not change the catalogue.")
 
 
 def json_document(document: Any) -> Response:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from headway_api.pagination import CursorError
+from headway_assets.core.warehouse.corrections import CorrectionError
 
 LOGGER = logging.getLogger("headway_api")
 
@@ -29,9 +30,11 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    428: "precondition_required",
     429: "too_many_requests",
     503: "unavailable",
 }
@@ -108,6 +111,15 @@ def error_response(
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers)
+
+
+async def _correction_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A correction refused before anything was written (its transaction rolled back).
+    assert isinstance(exc, CorrectionError)
+    details = None
+    if exc.field is not None:
+        details = [{"loc": ["body", exc.field], "message": exc.message, "type": exc.code}]
+    return error_response(exc.status, exc.code, exc.message, details=details)
 
 
 async def _cursor_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -204,6 +216,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(CursorError, _cursor_error)
+    app.add_exception_handler(CorrectionError, _correction_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -74,6 +74,7 @@ class Principal:
     email: str | None
     full_name: str | None
     role: str
+    scopes: frozenset[str] = frozenset()  # from the token, e.g. catalogue:write for a service client
 
 
 class PrincipalInvalidation:
@@ -258,6 +259,7 @@ class PrincipalResolver:
                 email=email,
                 full_name=full_name,
                 role=role,
+                scopes=claims.scopes,
             )
         # A subject from the external identity provider: the provider vouches for it.
         answer = await self._answer(db, ("organization", claims.org_slug), claims)
@@ -273,6 +275,7 @@ class PrincipalResolver:
             email=None,
             full_name=None,
             role="member",
+            scopes=claims.scopes,
         )
 
     async def start(self) -> None:

@@ -37,6 +37,10 @@ def configure_password_hashing(parameters: Parameters) -> None:
 
 # Subjects of tokens issued to local users look like "user:42".
 USER_SUBJECT_PREFIX = "user:"
+# OAuth-style scopes a token may carry in its `scope` claim (space-separated). A service client
+# reads only, unless its token carries CATALOGUE_WRITE_SCOPE (`headway tokens mint --scope`).
+CATALOGUE_WRITE_SCOPE = "catalogue:write"
+KNOWN_SCOPES = (CATALOGUE_WRITE_SCOPE,)
 MIN_PASSWORD_LENGTH = 10
 MAX_TOKEN_LENGTH = 8192
 MAX_REMEMBERED_TOKENS = 10_000
@@ -96,6 +100,7 @@ class TokenClaims:
     issued_at: datetime
     expires_at: datetime
     token_id: str | None
+    scopes: frozenset[str] = frozenset()
 
     @property
     def user_id(self) -> int | None:
@@ -147,8 +152,16 @@ class TokenCodec:
         """False when tokens come only from an external identity provider (RS256 without a private key)."""
         return self._sign_key is not None
 
-    def issue(self, *, subject: str, org_slug: str, lifetime: timedelta, now: datetime | None = None) -> IssuedToken:
-        """A signed access token for `subject` in organisation `org_slug`."""
+    def issue(
+        self,
+        *,
+        subject: str,
+        org_slug: str,
+        lifetime: timedelta,
+        now: datetime | None = None,
+        scopes: tuple[str, ...] = (),
+    ) -> IssuedToken:
+        """A signed access token for `subject` in organisation `org_slug`, with `scopes` if any."""
         if self._sign_key is None:
             raise ConfigError(
                 "this API only verifies tokens (RS256 without JWT_PRIVATE_KEY): the identity provider"
@@ -166,6 +179,8 @@ class TokenCodec:
             "exp": expires_at,
             "jti": uuid.uuid4().hex,
         }
+        if scopes:
+            claims["scope"] = " ".join(sorted(set(scopes)))
         token = jwt.encode(claims, self._sign_key, algorithm=self.algorithm, headers={"typ": "JWT"})
         return IssuedToken(access_token=token, expires_at=expires_at, expires_in=int(lifetime.total_seconds()))
 
@@ -212,10 +227,12 @@ class TokenCodec:
         if not isinstance(subject, str) or not subject or not isinstance(org_slug, str) or not org_slug:
             raise InvalidTokenError(f"token lacks a string `sub` or `{self.org_claim}` claim")
         jti = payload.get("jti")
+        scope = payload.get("scope")
         return TokenClaims(
             subject=subject,
             org_slug=org_slug,
             issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
             token_id=jti if isinstance(jti, str) else None,
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         )

@@ -62,6 +62,13 @@ SUMMARY_COLUMNS = (
     FR.mentions_prev_7d,
     FR.trend,
     FR.updated_at,
+    FR.status,
+    FR.owner,
+    FR.version,
+    FR.merged_into_id.label("merged_into"),
+    FR.origin,
+    FR.title_locked,
+    FR.taxonomy_locked,
 )
 
 
@@ -79,6 +86,8 @@ _CONDITIONS: dict[str, Any] = {
     "sub_theme": lambda: FR.sub_theme == bindparam("sub_theme"),
     "kind": lambda: FR.kind == bindparam("kind"),
     "trend": lambda: FR.trend == bindparam("trend"),
+    "status": lambda: FR.status == bindparam("status"),
+    "owner": lambda: FR.owner == bindparam("owner"),
     "min_mentions": lambda: FR.mention_count >= bindparam("min_mentions"),
     "seen_since": lambda: FR.last_seen >= bindparam("seen_since"),
     "seen_until": lambda: FR.first_seen < bindparam("seen_until"),
@@ -90,7 +99,8 @@ _CONDITIONS: dict[str, Any] = {
 
 @lru_cache(maxsize=512)
 def _list_statement(shape: tuple[str, ...], sort_name: str, with_cursor: bool) -> AnySelect:
-    query = select(*SUMMARY_COLUMNS).where(FR.org_id == bindparam("org_id"))
+    # Merged requests (tombstones) are not listed; GET by id still shows where they went.
+    query = select(*SUMMARY_COLUMNS).where(FR.org_id == bindparam("org_id"), FR.merged_into_id.is_(None))
     for name in shape:
         query = query.where(_CONDITIONS[name]())
     return paginate(query, FEATURE_REQUEST_SORTS[sort_name], with_cursor=with_cursor)

@@ -38,7 +38,11 @@ def _counts_statement(column: Any) -> Any:
     # Built once per column; the paths are an expanding IN parameter.
     return (
         select(column, func.count(), func.coalesce(func.sum(FR.mention_count), 0))
-        .where(FR.org_id == bindparam("org_id"), column.in_(bindparam("paths", expanding=True)))
+        .where(
+            FR.org_id == bindparam("org_id"),
+            FR.merged_into_id.is_(None),
+            column.in_(bindparam("paths", expanding=True)),
+        )
         .group_by(column)
     )
 

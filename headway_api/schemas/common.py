@@ -92,6 +92,22 @@ NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such object in your organisation."}
 }
 
+# Every triage write: refused input changes nothing (one transaction, rolled back).
+WRITE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    400: {
+        "model": ErrorResponse,
+        "description": "`invalid_correction`: well-formed, but it cannot be done (merge into itself, a cycle, a"
+        " sub-theme not in your taxonomy). Nothing changed.",
+    },
+    403: {"model": ErrorResponse, "description": "Your role or token may not change the catalogue."},
+    404: {"model": ErrorResponse, "description": "No such object in your organisation."},
+    409: {
+        "model": ErrorResponse,
+        "description": "`conflict`: a merged request, a node that exists, or an undo after later changes.",
+    },
+}
+
 
 # --- Request parameters ---------------------------------------------------------------------
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 
-from headway_api.schemas.common import ListParams, PageBase, UtcDatetime, page_example, text_filter
+from headway_api.schemas.common import MAX_ID, SINGLE_LINE, ListParams, PageBase, UtcDatetime, page_example, text_filter
 from headway_assets.core.kinds import MentionKind
+from headway_assets.core.warehouse.schema import REQUEST_STATUSES
 from headway_assets.sources.registry import SourceName
 
 _SUMMARY_EXAMPLE: JsonDict = {
@@ -30,6 +31,13 @@ _SUMMARY_EXAMPLE: JsonDict = {
     "mentions_prev_7d": 2,
     "trend": "rising",
     "updated_at": "2025-03-02T02:00:00Z",
+    "status": "planned",
+    "owner": "pm@acme.example",
+    "version": 3,
+    "merged_into": None,
+    "origin": "pipeline",
+    "title_locked": True,
+    "taxonomy_locked": False,
 }
 _MENTION_EXAMPLE: JsonDict = {
     "id": 88,
@@ -75,6 +83,13 @@ class FeatureRequestSummary(BaseModel):
     mentions_prev_7d: int
     trend: str = Field(description="new | rising | steady | falling")
     updated_at: datetime
+    status: str = Field(description="Triage status: " + " | ".join(REQUEST_STATUSES))
+    owner: str | None = Field(description="Who owns the request in triage (free text, usually an e-mail).")
+    version: int = Field(description="Bumped by every person's edit; the `ETag`. Send it back in `If-Match`.")
+    merged_into: int | None = Field(description="Set on a request merged into another: that request's id.")
+    origin: str = Field(description="pipeline | person (a person created it by moving a mention out).")
+    title_locked: bool = Field(description="A person set the title or description; the pipeline keeps them.")
+    taxonomy_locked: bool = Field(description="A person set the theme or sub-theme; the pipeline keeps them.")
 
 
 class FeatureRequestPage(PageBase):
@@ -104,7 +119,10 @@ class FeatureRequestMentionOut(BaseModel):
     urgency: str
     sentiment: str
     evidence_quote: str = Field(description="Verbatim substring of the message text.")
-    match_method: str = Field(description="How the mention joined the request: new | title_similarity | ai_match")
+    match_method: str = Field(
+        description="How the mention joined the request: new | title_similarity | ai_match | pinned (placed by a"
+        " person)"
+    )
     match_score: float
 
 
@@ -131,6 +149,8 @@ class FeatureRequestDetail(FeatureRequestSummary):
     )
 
 
+RequestStatus = Literal["new", "under_review", "planned", "in_progress", "shipped", "declined"]
+
 FeatureRequestSort = Literal[
     "-mention_count",
     "mention_count",
@@ -152,6 +172,8 @@ class FeatureRequestListParams(ListParams):
     sub_theme: str | None = text_filter("Sub-theme path, e.g. `reporting/pdf-export`.")
     kind: MentionKind | None = Field(default=None, description="Kind of ask.")
     trend: Literal["new", "rising", "steady", "falling"] | None = None
+    status: RequestStatus | None = Field(default=None, description="Triage status.")
+    owner: str | None = text_filter("Only requests this owner holds (exact).", 320)
     source: SourceName | None = Field(default=None, description="Only requests mentioned in this source.")
     customer: str | None = text_filter("Only requests this customer mentioned (exact name).", 255)
     min_mentions: int | None = Field(default=None, ge=1, le=1_000_000_000, description="At least this many mentions.")
@@ -166,3 +188,104 @@ class MentionListParams(ListParams):
 
     source: SourceName | None = Field(default=None, description="Only mentions from this source.")
     sort: Literal["-sent_at", "sent_at"] = Field(default="-sent_at", description="`-sent_at`: newest first.")
+
+
+# --- Triage (writes) ------------------------------------------------------------------------
+
+
+class FeatureRequestPatch(BaseModel):
+    """The fields to change; omitted fields stay. Send the version you read in `If-Match` (or `version`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "planned", "owner": "pm@acme.example", "title": "Export as PDF"}]},
+    )
+
+    status: RequestStatus | None = Field(default=None, description="Triage status (not null).")
+    title: str | None = Field(default=None, min_length=1, max_length=300, pattern=SINGLE_LINE)
+    description: str | None = Field(default=None, max_length=10_000)
+    theme: str | None = Field(
+        default=None, max_length=200, pattern=SINGLE_LINE, description="Theme path; null unfiles."
+    )
+    sub_theme: str | None = Field(
+        default=None, max_length=200, pattern=SINGLE_LINE, description="Sub-theme path (its theme follows)."
+    )
+    owner: str | None = Field(default=None, max_length=320, pattern=SINGLE_LINE, description="null clears it.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="The version you read, if you do not send `If-Match`."
+    )
+
+
+class MergeBody(BaseModel):
+    """Merge this request into another."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": 42}]})
+
+    into: int = Field(ge=1, le=MAX_ID, description="The request that receives every mention.")
+
+
+class MoveBody(BaseModel):
+    """Where a mention goes: another request (`to`), or a new request (`to` null and a `title`)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"to": 42}, {"to": None, "title": "Retry failed reminders"}]}
+    )
+
+    to: int | None = Field(ge=1, le=MAX_ID, description="The target request; null for a new one.")
+    title: str | None = Field(
+        default=None, min_length=1, max_length=300, pattern=SINGLE_LINE, description="The new request's title."
+    )
+
+
+class CatalogueChange(BaseModel):
+    """A change made: its audit entry (undo it with POST /v1/catalogue/audit/{audit_id}/undo) and
+    the requests it touched as they are now (a request the change deleted is not listed)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"audit_id": 12, "feature_requests": [_SUMMARY_EXAMPLE]}]}
+    )
+
+    audit_id: int | None = Field(description="null when the change changed nothing.")
+    feature_requests: list[FeatureRequestSummary]
+
+
+_AUDIT_EXAMPLE: JsonDict = {
+    "id": 7,
+    "feature_request_id": 17,
+    "action": "update",
+    "actor": "pm@acme.example",
+    "created_at": "2025-03-02T10:00:00Z",
+    "before": {"status": "new", "version": 2},
+    "after": {"status": "planned", "version": 3},
+    "undone_by_id": None,
+}
+
+
+class AuditEntry(BaseModel):
+    """One change a person made to the catalogue or the taxonomy."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_AUDIT_EXAMPLE]})
+
+    id: int
+    feature_request_id: int | None = Field(description="null for taxonomy changes.")
+    action: str = Field(
+        description="update | merge | merged_in | move_mention | mention_moved_in | undo | theme_create |"
+        " theme_edit | theme_retire"
+    )
+    actor: str = Field(description="Who made it (e-mail, or the token's subject).")
+    created_at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    undone_by_id: int | None = Field(description="The audit entry of the undo, once undone.")
+
+
+class AuditPage(PageBase):
+    """One page of audit entries, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(_AUDIT_EXAMPLE)]})
+
+    items: list[AuditEntry]
+
+
+class AuditListParams(ListParams):
+    """Paging of an audit trail."""

@@ -264,3 +264,108 @@ def load_org_taxonomy(conn: Connection, *, org_id: int, org_slug: str) -> tuple[
         LOGGER.warning("no taxonomy in the warehouse for %s: using %s", org_slug, file)
         return load_taxonomy_file(file), "file"
     return rows, "none"
+
+
+# --- Edits (the triage API's taxonomy writes) ------------------------------------------------
+
+
+def check_path_segment(segment: str, what: str) -> str:
+    """`segment` if it is a valid path segment (lower-case letters, digits, dashes), else TaxonomyError."""
+    if not _PATH_PATTERN.match(segment):
+        raise TaxonomyError(f"{what} {segment!r} must be 1-61 lower-case letters, digits and dashes")
+    return segment
+
+
+def add_node(taxonomy: Taxonomy, node: TaxonomyNode) -> Taxonomy:
+    """The taxonomy with `node` added: a theme at the end, a sub-theme after its theme's last one."""
+    if taxonomy.node(node.path) is not None:
+        raise TaxonomyError(f"{node.path!r} already exists")
+    nodes = list(taxonomy.nodes)
+    if node.parent is None:
+        nodes.append(node)
+    else:
+        parent = taxonomy.node(node.parent)
+        if parent is None or parent.parent is not None:
+            raise TaxonomyError(f"theme {node.parent!r} does not exist")
+        last = max(index for index, n in enumerate(nodes) if n.path == node.parent or n.parent == node.parent)
+        nodes.insert(last + 1, node)
+    return Taxonomy(org_slug=taxonomy.org_slug, nodes=tuple(nodes))
+
+
+def path_changes(taxonomy: Taxonomy, old_path: str, new_path: str) -> dict[str, str]:
+    """Every node path that changes when the node at `old_path` gets `new_path` (its sub-themes too)."""
+    changes = {old_path: new_path}
+    for node in taxonomy.nodes:
+        if node.parent == old_path:
+            changes[node.path] = f"{new_path}/{node.path.split('/', 1)[1]}"
+    return changes
+
+
+def edit_node(
+    taxonomy: Taxonomy,
+    path: str,
+    *,
+    new_path: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    keywords: tuple[str, ...] | None = None,
+) -> Taxonomy:
+    """The taxonomy with the node at `path` renamed, re-described or moved to `new_path`.
+
+    A theme's new path renames its sub-themes' paths with it; a sub-theme's new path may name
+    another theme (a move), which must exist. The node keeps its place (a moved sub-theme goes
+    after its new theme's last one).
+    """
+    node = taxonomy.node(path)
+    if node is None:
+        raise TaxonomyError(f"{path!r} does not exist")
+    target = new_path or path
+    if node.parent is None and "/" in target:
+        raise TaxonomyError(f"a theme's path is one segment; {target!r} is a sub-theme path")
+    new_parent = target.split("/", 1)[0] if node.parent is not None else None
+    if node.parent is not None and "/" not in target:
+        raise TaxonomyError(f"a sub-theme's path is <theme>/<sub-theme>; {target!r} is not")
+    for segment in target.split("/"):
+        check_path_segment(segment, "path segment")
+    if target != path and taxonomy.node(target) is not None:
+        raise TaxonomyError(f"{target!r} already exists")
+    if new_parent is not None:
+        parent = taxonomy.node(new_parent)
+        if parent is None or parent.parent is not None:
+            raise TaxonomyError(f"theme {new_parent!r} does not exist")
+    changes = path_changes(taxonomy, path, target)
+    edited = TaxonomyNode(
+        path=target,
+        name=name if name is not None else node.name,
+        description=description if description is not None else node.description,
+        keywords=keywords if keywords is not None else node.keywords,
+        parent=new_parent,
+    )
+    nodes: list[TaxonomyNode] = []
+    for other in taxonomy.nodes:
+        if other.path == path:
+            if new_parent == node.parent:
+                nodes.append(edited)
+            continue
+        if other.path in changes:  # a sub-theme of a renamed theme
+            other = TaxonomyNode(
+                path=changes[other.path],
+                name=other.name,
+                description=other.description,
+                keywords=other.keywords,
+                parent=target,
+            )
+        nodes.append(other)
+    moved = Taxonomy(org_slug=taxonomy.org_slug, nodes=tuple(nodes))
+    return moved if new_parent == node.parent else add_node(moved, edited)
+
+
+def remove_node(taxonomy: Taxonomy, path: str) -> Taxonomy:
+    """The taxonomy without the node at `path` (a theme goes with its sub-themes); never empty."""
+    node = taxonomy.node(path)
+    if node is None:
+        raise TaxonomyError(f"{path!r} does not exist")
+    nodes = tuple(n for n in taxonomy.nodes if n.path != path and n.parent != path)
+    if not any(n.parent is None for n in nodes):
+        raise TaxonomyError("a taxonomy keeps at least one theme; add another before retiring the last")
+    return Taxonomy(org_slug=taxonomy.org_slug, nodes=nodes)

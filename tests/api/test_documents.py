@@ -15,11 +15,11 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from headway_api.api.routes import feature_requests, insights, messages, stats, sync, themes
+from headway_api.api.routes import catalogue, feature_requests, insights, messages, stats, sync, themes
 from tests.api.support import Warehouse
 
 # The routers whose GET routes return `json_document`.
-DOCUMENT_ROUTERS = (messages, feature_requests, stats, themes, insights, sync)
+DOCUMENT_ROUTERS = (messages, feature_requests, catalogue, stats, themes, insights, sync)
 
 
 def _requests(warehouse: Warehouse) -> list[tuple[str, str, dict[str, Any]]]:
@@ -38,6 +38,9 @@ def _requests(warehouse: Warehouse) -> list[tuple[str, str, dict[str, Any]]]:
         ("/v1/feature-requests", "/v1/feature-requests", {"sort": "-last_seen", "source": "gmail"}),
         ("/v1/feature-requests/{feature_request_id}", f"/v1/feature-requests/{request_id}", {"mentions_limit": 2}),
         ("/v1/feature-requests/{feature_request_id}/mentions", f"/v1/feature-requests/{request_id}/mentions", {}),
+        # Empty here (nobody triaged the seed); tests/api/test_triage.py holds full pages to their models.
+        ("/v1/feature-requests/{feature_request_id}/history", f"/v1/feature-requests/{request_id}/history", {}),
+        ("/v1/catalogue/audit", "/v1/catalogue/audit", {}),
         ("/v1/stats", "/v1/stats", {"since": "2025-03-01", "until": "2025-03-20"}),
         ("/v1/stats", "/v1/stats", {"since": "2025-02-01", "until": "2025-04-30", "interval": "month"}),
         ("/v1/stats", "/v1/stats", {"since": "2024-01-01", "until": "2024-01-07"}),  # no data: null refreshed_at
