@@ -204,8 +204,12 @@ class Linker:
         self.matcher = matcher
         self.indexes: dict[int, CandidateIndex] = defaultdict(CandidateIndex)
         self._alias: dict[int, RequestState] = {}  # id() of a provisional request -> where its founder went
+        # Stored requests by key: a mention that founded one and was re-extracted since (a new
+        # provider, a changed message) comes back to it instead of founding it again.
+        self.by_key: dict[tuple[int, str], RequestState] = {}
         for request in requests:
             self.indexes[request.org_id].add(request)
+            self.by_key[(request.org_id, request.key)] = request
         self.touched: dict[int, RequestState] = {}
         self.created: dict[int, RequestState] = {}
         self.methods: dict[str, int] = defaultdict(int)
@@ -317,6 +321,11 @@ class Linker:
             if target is not None:
                 target = self._resolve(target)
             if target is None or target is founded:
+                returning = self.by_key.get((founded.org_id, founded.key))
+                if returning is not None:
+                    self._alias[id(founded)] = self._resolve(returning)
+                    self._link(self._resolve(returning), mention, METHOD_TITLE, 1.0)
+                    continue
                 founded.links.clear()
                 self._link(founded, mention, METHOD_NEW, 1.0)
                 self.created[id(founded)] = founded

@@ -156,7 +156,7 @@ def _live_target(conn: Connection, request_id: int) -> int | None:
     return None
 
 
-def _same_ask(mention: MentionRecord, pin: CataloguePin) -> bool:
+def _same_ask(mention: MentionRecord, pin: Any) -> bool:
     """A re-extracted mention is the pinned one when its title or its quote is the same (one
     quote containing the other: a provider may cut it a little longer or shorter)."""
     if normalise_title(mention.title) == normalise_title(pin.title):
@@ -176,13 +176,18 @@ def _pins(
     if not by_message:
         return {}
     placed: dict[int, RequestState] = {}
-    rows: list[CataloguePin] = []
+    rows: list[Any] = []
     for batch in batches(sorted(by_message)):
-        rows += (
-            conn.execute(select(CataloguePin).where(CataloguePin.message_id.in_(list(batch))).order_by(CataloguePin.id))
-            .scalars()
-            .all()
-        )
+        rows += conn.execute(
+            select(
+                CataloguePin.message_id,
+                CataloguePin.title,
+                CataloguePin.evidence_quote,
+                CataloguePin.feature_request_id,
+            )
+            .where(CataloguePin.message_id.in_(list(batch)))
+            .order_by(CataloguePin.id)
+        ).all()
     for pin in rows:
         target_id = _live_target(conn, pin.feature_request_id)
         target = requests.get(target_id) if target_id is not None else None
@@ -301,6 +306,7 @@ def write_pass(
                 request.id = reused
                 report.reused_ids += 1
             else:
+                request.key = _free_key(conn, request.org_id, request.key)
                 first = min(m.sent_at for m in request.mentions)
                 request.id = conn.execute(
                     insert(FeatureRequest)
@@ -362,6 +368,17 @@ def write_pass(
         refresh_request_stats(conn, org_id, sorted(ids))
         report.refreshed += len(ids)
     return report
+
+
+def _free_key(conn: Connection, org_id: int, key: str) -> str:
+    """`key`, or a variant of it when a stored request (a merged tombstone) already has it."""
+    candidate, suffix = key, 1
+    while conn.execute(
+        select(FeatureRequest.id).where(FeatureRequest.org_id == org_id, FeatureRequest.key == candidate)
+    ).first():
+        suffix += 1
+        candidate = f"{key}-{suffix}"
+    return candidate
 
 
 def _drifted(conn: Connection, org_id: int) -> set[int]:

@@ -61,6 +61,7 @@ def materialize_assets(tmp_path: Path) -> MaterializeFn:
         selection: Any = None,
         raise_on_error: bool = True,
         tags: dict[str, str] | None = None,
+        run_config: dict[str, Any] | None = None,
         **llm: Any,
     ) -> dg.ExecuteInProcessResult:
         tags = dict(tags or {})
@@ -74,6 +75,7 @@ def materialize_assets(tmp_path: Path) -> MaterializeFn:
             instance=instance or dg.DagsterInstance.ephemeral(),
             selection=selection,
             raise_on_error=raise_on_error,
+            run_config=run_config,
         )
 
     return run
