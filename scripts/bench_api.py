@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from headway_api.core.config import ApiSettings  # noqa: E402
-from headway_api.core.security import TokenCodec  # noqa: E402
+from headway_api.core.security import CATALOGUE_WRITE_SCOPE, TokenCodec  # noqa: E402
 from headway_api.pagination import configure_cursor_key, derive_cursor_key, encode_cursor  # noqa: E402
 from headway_api.queries.messages import MESSAGE_SORTS  # noqa: E402
 from headway_assets.core.message import TimeWindow  # noqa: E402
@@ -94,6 +94,7 @@ class BenchFixture:
     stats_since: date
     stats_until: date
     triage_ids: tuple[int, ...] = ()  # the requests the write scenario edits in turn
+    write_token: str = ""  # the same caller with the catalogue:write scope (it is a service client)
 
 
 def _admin() -> psycopg.Connection[Any]:
@@ -416,6 +417,9 @@ def fixture(settings: ApiSettings) -> BenchFixture:
         ).fetchone()  # type: ignore[misc]
     codec = TokenCodec(settings, data_dir=REPO / "data")
     token = codec.issue(subject=f"user:{user_id}", org_slug=slug, lifetime=timedelta(hours=6)).access_token
+    write_token = codec.issue(
+        subject=f"user:{user_id}", org_slug=slug, lifetime=timedelta(hours=6), scopes=(CATALOGUE_WRITE_SCOPE,)
+    ).access_token
     # Cursors are signed: under the key the API derives from the same secret, so the server takes it.
     configure_cursor_key(derive_cursor_key(codec.server_secret))
     cursor = encode_cursor(MESSAGE_SORTS["-sent_at"], (sent_at, message_id))
@@ -428,6 +432,7 @@ def fixture(settings: ApiSettings) -> BenchFixture:
         date(2025, 12, 2),
         date(2025, 12, 31),
         triage_ids,
+        write_token,
     )
 
 
@@ -452,7 +457,7 @@ def triage_script(bench: BenchFixture, folder: Path) -> Path:
     """The wrk Lua script of the write scenario (PATCH of the measured organisation's requests)."""
     path = folder / "triage.lua"
     ids = ", ".join(str(request_id) for request_id in bench.triage_ids)
-    path.write_text(TRIAGE_LUA % {"ids": ids, "token": bench.token})
+    path.write_text(TRIAGE_LUA % {"ids": ids, "token": bench.write_token})
     return path
 
 

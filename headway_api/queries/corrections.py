@@ -28,6 +28,7 @@ from headway_assets.core.warehouse.schema import CatalogueAudit, FeatureRequest
 
 FR = FeatureRequest.__table__.c
 CA = CatalogueAudit.__table__.c
+SUMMARY_KEYS = tuple(column.key for column in SUMMARY_COLUMNS)
 AUDIT_SORT = SortKey("-id", (CA.id,), ("int",), descending=True, listing="catalogue-audit")
 AUDIT_COLUMNS = (CA.id, CA.feature_request_id, CA.action, CA.actor, CA.created_at, CA.before, CA.after, CA.undone_by_id)
 
@@ -66,14 +67,11 @@ def patch_request(
     `expected_version` None (`If-Match: *`) applies the change to whatever version is current.
     """
     with _transaction(db) as conn:
-        if expected_version is None:
-            row = corrections.lock_requests(conn, principal.org_id, [request_id]).get(request_id)
-            expected_version = row.version if row is not None else 0
         nodes = None
         if "theme" in changes or "sub_theme" in changes:
             loaded, _ = taxonomy.load_org_taxonomy(conn, org_id=principal.org_id, org_slug=principal.org_slug)
             nodes = taxonomy.node_parents(loaded)
-        corrections.update_request(
+        outcome = corrections.update_request(
             conn,
             org_id=principal.org_id,
             request_id=request_id,
@@ -81,7 +79,10 @@ def patch_request(
             actor=actor_of(principal),
             changes=changes,
             expected_version=expected_version,
+            returning=SUMMARY_COLUMNS,
         )
+        if outcome.row is not None:  # the UPDATE returned the request (after its version): no second read
+            return summary_fields(dict(zip(SUMMARY_KEYS, outcome.row[1:], strict=True)))
         return _summaries(conn, principal.org_id, [request_id])[0]
 
 

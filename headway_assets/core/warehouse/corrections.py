@@ -25,9 +25,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Row
 
 from headway_assets.core.warehouse.request_stats import refresh_request_stats
@@ -98,24 +99,63 @@ class Outcome:
     audit_id: int | None
     request_ids: tuple[int, ...] = ()
     created_request_id: int | None = None
+    row: Any = None  # what an edit's UPDATE ... RETURNING gave back (its `returning` columns)
 
 
 # --- Shared pieces ------------------------------------------------------------------------------
 
 
-def lock_requests(conn: Connection, org_id: int, request_ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """The org's requests with these ids, locked for this transaction (in id order: no deadlock)."""
+# What an edit reads of the request it locks (fewer columns than the whole row: a PATCH is hot).
+EDIT_COLUMNS = (
+    FR.id,
+    FR.version,
+    FR.merged_into_id,
+    FR.status,
+    FR.title,
+    FR.description,
+    FR.theme,
+    FR.sub_theme,
+    FR.owner,
+    FR.title_locked,
+    FR.taxonomy_locked,
+)
+
+
+def lock_requests(
+    conn: Connection, org_id: int, request_ids: Sequence[int], columns: Sequence[Any] | None = None
+) -> dict[int, Row[Any]]:
+    """The org's requests with these ids (whole rows, or `columns` with the id first), locked for
+    this transaction (in id order: no deadlock)."""
+    chosen = select(*columns) if columns is not None else select(FeatureRequest.__table__)
     rows = conn.execute(
-        select(FeatureRequest.__table__)
-        .where(FR.org_id == org_id, FR.id.in_(sorted(set(request_ids))))
-        .order_by(FR.id)
-        .with_for_update()
+        chosen.where(FR.org_id == org_id, FR.id.in_(sorted(set(request_ids)))).order_by(FR.id).with_for_update()
     ).all()
     return {row.id: row for row in rows}
 
 
-def _one_request(conn: Connection, org_id: int, request_id: int, what: str = "Feature request") -> Row[Any]:
-    row = lock_requests(conn, org_id, [request_id]).get(request_id)
+# The hot path of a PATCH, built once (statement building and cache keys cost more CPU than the
+# round trips): the locked read, the audit insert, and an UPDATE per set of edited fields.
+_LOCK_FOR_EDIT = (
+    select(*EDIT_COLUMNS).where(FR.org_id == bindparam("org_id"), FR.id == bindparam("request_id")).with_for_update()
+)
+_AUDIT_INSERT = insert(CatalogueAudit).returning(CatalogueAudit.id)
+
+
+@lru_cache(maxsize=256)
+def _edit_statement(fields: tuple[str, ...], returning: tuple[Any, ...]) -> Any:
+    values = {name: bindparam(f"new_{name}", type_=FR[name].type) for name in fields}
+    return (
+        update(FeatureRequest)
+        .where(FR.id == bindparam("request_id"))
+        .values(version=FR.version + 1, **values)
+        .returning(FR.version, *returning)
+    )
+
+
+def _one_request(
+    conn: Connection, org_id: int, request_id: int, what: str = "Feature request", columns: Sequence[Any] | None = None
+) -> Row[Any]:
+    row = lock_requests(conn, org_id, [request_id], columns).get(request_id)
     if row is None:
         raise not_found_error(f"{what} {request_id}")
     return row
@@ -138,21 +178,18 @@ def record_audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> int:
-    return int(
-        conn.execute(
-            insert(CatalogueAudit)
-            .values(
-                org_id=org_id,
-                feature_request_id=request_id,
-                actor=actor,
-                action=action,
-                before=before,
-                after=after,
-                created_at=utc_now(),
-            )
-            .returning(CatalogueAudit.id)
-        ).scalar_one()
-    )
+    """Write one `catalogue_audit` row; its id."""
+    row = {
+        "org_id": org_id,
+        "feature_request_id": request_id,
+        "actor": actor,
+        "action": action,
+        "before": before,
+        "after": after,
+        "created_at": utc_now(),
+        "undone_by_id": None,
+    }
+    return int(conn.execute(_AUDIT_INSERT, row).scalar_one())
 
 
 def _companion(
@@ -178,14 +215,14 @@ def _companion(
 
 def _bump(conn: Connection, request_id: int, **values: Any) -> int:
     """Apply a person's edit to a request and bump its version; the new version."""
-    return int(
-        conn.execute(
-            update(FeatureRequest)
-            .where(FR.id == request_id)
-            .values(version=FR.version + 1, **values)
-            .returning(FR.version)
-        ).scalar_one()
-    )
+    return int(_bump_returning(conn, request_id, (), **values)[0])
+
+
+def _bump_returning(conn: Connection, request_id: int, returning: Sequence[Any], **values: Any) -> Row[Any]:
+    """`_bump`, returning the new version and then the `returning` columns of the edited row."""
+    fields = tuple(sorted(values))
+    parameters = {"request_id": request_id, **{f"new_{name}": values[name] for name in fields}}
+    return conn.execute(_edit_statement(fields, tuple(returning)), parameters).one()
 
 
 def _snapshot(row: Row[Any]) -> dict[str, Any]:
@@ -393,12 +430,15 @@ def update_request(
     request_id: int,
     actor: str,
     changes: Mapping[str, Any],
-    expected_version: int,
+    expected_version: int | None,
     taxonomy: Mapping[str, str | None] | None = None,
+    returning: Sequence[Any] = (),
 ) -> Outcome:
     """Edit a request's status, title, description, theme, sub-theme or owner (a person's PATCH).
 
-    `expected_version` must be the request's version (optimistic concurrency: 412 otherwise).
+    `expected_version` must be the request's version (optimistic concurrency: 412 otherwise; None
+    takes whatever version is current, `If-Match: *`). The outcome's `row` is the edited row's
+    `returning` columns after the change (None when nothing changed).
     `taxonomy` maps the org's node paths to their theme (None for a theme): a new theme or
     sub-theme must be in it (the caller loads it, `core.taxonomy.node_parents`; None reads the
     `themes` rows).
@@ -409,9 +449,11 @@ def update_request(
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise invalid(f"Unknown fields: {', '.join(unknown)}.", unknown[0])
-    row = _one_request(conn, org_id, request_id)
+    row = conn.execute(_LOCK_FOR_EDIT, {"org_id": org_id, "request_id": request_id}).first()
+    if row is None:
+        raise not_found_error(f"Feature request {request_id}")
     _live(row, "edited")
-    if row.version != expected_version:
+    if expected_version is not None and row.version != expected_version:
         raise CorrectionError(
             412,
             "precondition_failed",
@@ -439,13 +481,13 @@ def update_request(
     changed = {key: value for key, value in values.items() if getattr(row, key) != value}
     if not changed:
         return Outcome(None, (request_id,))
-    version = _bump(conn, request_id, **changed)
+    edited = _bump_returning(conn, request_id, returning, **changed)
     before = {key: getattr(row, key) for key in changed} | {"version": row.version}
-    after = dict(changed) | {"version": version}
+    after = dict(changed) | {"version": edited[0]}
     audit_id = record_audit(
         conn, org_id=org_id, request_id=request_id, actor=actor, action=UPDATE, before=before, after=after
     )
-    return Outcome(audit_id, (request_id,))
+    return Outcome(audit_id, (request_id,), row=edited)
 
 
 # --- Merge ----------------------------------------------------------------------------------------
