@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.feature_requests import AuditPage, CatalogueChange, FeatureRequestSummary
+from headway_assets.core.warehouse.corrections import pins_of
 from headway_assets.core.warehouse.database import get_engine
 from headway_assets.core.warehouse.schema import (
     CatalogueAudit,
@@ -256,6 +257,16 @@ def test_move_a_mention_to_another_request_and_out_to_a_new_one(triage: tuple[Te
 
     response = client.post(f"{base}/{first}/move", json={"to": target}, headers=headers)
     assert response.status_code == 200, response.text
+    with get_engine(url).connect() as conn:
+        mention = conn.execute(
+            select(FeatureMention.message_id, FeatureMention.evidence_start, FeatureMention.title).where(
+                FeatureMention.id == first
+            )
+        ).one()
+        # What the pipeline reads to keep the placement, by message and quote (not mention id).
+        assert pins_of(conn, seed.a.id) == {tuple(mention): target}
+        assert pins_of(conn, seed.a.id, [mention.message_id + 10_000]) == {}
+        assert pins_of(conn, seed.b.id) == {}
     after = {item["id"]: item for item in response.json()["feature_requests"]}
     assert after[source]["mention_count"] == count - 1
     assert (first, "pinned", True) in _links(url, target)

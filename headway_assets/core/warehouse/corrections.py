@@ -379,6 +379,30 @@ def _unplace_links(conn: Connection, org_id: int, records: Sequence[Sequence[Any
         )
 
 
+# --- For the pipeline ------------------------------------------------------------------------------
+
+
+def pins_of(conn: Connection, org_id: int, message_ids: Sequence[int] | None = None) -> dict[tuple[int, int, str], int]:
+    """Where people placed mentions: (message id, quote offset, mention title) -> request id.
+
+    The catalogue links a (re-)extracted mention that matches a pin to the pinned request, pinned,
+    whatever the matcher would say. `message_ids` narrows it to the messages a run touches.
+    """
+    query = select(PIN.message_id, PIN.evidence_start, PIN.title, PIN.feature_request_id).where(PIN.org_id == org_id)
+    pins: dict[tuple[int, int, str], int] = {}
+    if message_ids is None:
+        rows = conn.execute(query).all()
+    else:
+        ids = sorted(set(message_ids))
+        rows = [
+            row for start in range(0, len(ids), 500)
+            for row in conn.execute(query.where(PIN.message_id.in_(ids[start : start + 500]))).all()
+        ]  # fmt: skip
+    for message_id, start_at, title, request_id in rows:
+        pins[_pin_key(message_id, start_at, title)] = int(request_id)
+    return pins
+
+
 # --- Edit a request -------------------------------------------------------------------------------
 
 
