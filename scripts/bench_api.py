@@ -12,6 +12,13 @@ driver (`scripts/bench_floor.py`), and drives each from a separate process with 
 request per endpoint for both, and the ratios the targets are stated in. Both servers get the same
 number of database connections (`--overflow` lets the API open more). Needs wrk
 (`apt-get install -y wrk`).
+
+The write scenario (`--endpoints triage`) drives PATCH /v1/feature-requests/{id} with wrk's Lua
+hook: each request sets another status on one of the organisation's requests in turn (`If-Match:
+*`), so every one is a real write (a locked row, a new version, an audit row, one transaction).
+It has no floor; its p99 is what the write-latency target is stated in.
+
+    .venv/bin/python scripts/bench_api.py --endpoints triage --only api --connections 8
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from headway_api.core.config import ApiSettings  # noqa: E402
-from headway_api.core.security import TokenCodec  # noqa: E402
+from headway_api.core.security import CATALOGUE_WRITE_SCOPE, TokenCodec  # noqa: E402
 from headway_api.pagination import configure_cursor_key, derive_cursor_key, encode_cursor  # noqa: E402
 from headway_api.queries.messages import MESSAGE_SORTS  # noqa: E402
 from headway_assets.core.message import TimeWindow  # noqa: E402
@@ -52,7 +60,8 @@ from headway_assets.core.warehouse.schema import Base  # noqa: E402
 from headway_assets.core.warehouse.stats import refresh_daily_stats  # noqa: E402
 
 SERVER_URL = os.environ.get("HEADWAY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DATABASE = "headway_bench"
+# Another name (HEADWAY_BENCH_DATABASE) keeps parallel runs from refilling each other's database.
+DATABASE = os.environ.get("HEADWAY_BENCH_DATABASE", "headway_bench")
 JWT_SECRET = "bench-secret-" + "x" * 40  # a throwaway secret for a throwaway database
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 SOURCES = ("slack", "gmail", "gong", "fathom")
@@ -70,6 +79,7 @@ DEEP_PAGES = 10_000
 REQUESTS_PER_ORG = 300
 MENTION_RATE = 0.03
 POOL_SIZE = 10  # database connections of each server
+TRIAGE = "triage PATCH (write)"
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ class BenchFixture:
     deep_page: int  # the page number the cursor opens
     stats_since: date
     stats_until: date
+    triage_ids: tuple[int, ...] = ()  # the requests the write scenario edits in turn
+    write_token: str = ""  # the same caller with the catalogue:write scope (it is a service client)
 
 
 def _admin() -> psycopg.Connection[Any]:
@@ -390,6 +402,13 @@ def fixture(settings: ApiSettings) -> BenchFixture:
             "SELECT id FROM feature_requests WHERE org_id = %s ORDER BY mention_count DESC, id LIMIT 1",
             (org_id,),
         ).fetchone()[0]  # type: ignore[index]
+        triage_ids = tuple(
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM feature_requests WHERE org_id = %s AND merged_into_id IS NULL ORDER BY id LIMIT %s",
+                (org_id, REQUESTS_PER_ORG),
+            )
+        )
         org_messages = conn.execute("SELECT count(*) FROM messages WHERE org_id = %s", (org_id,)).fetchone()[0]  # type: ignore[index]
         deep_pages = min(DEEP_PAGES, max(1, org_messages // PAGE - 1))
         sent_at, message_id = conn.execute(
@@ -398,10 +417,48 @@ def fixture(settings: ApiSettings) -> BenchFixture:
         ).fetchone()  # type: ignore[misc]
     codec = TokenCodec(settings, data_dir=REPO / "data")
     token = codec.issue(subject=f"user:{user_id}", org_slug=slug, lifetime=timedelta(hours=6)).access_token
+    write_token = codec.issue(
+        subject=f"user:{user_id}", org_slug=slug, lifetime=timedelta(hours=6), scopes=(CATALOGUE_WRITE_SCOPE,)
+    ).access_token
     # Cursors are signed: under the key the API derives from the same secret, so the server takes it.
     configure_cursor_key(derive_cursor_key(codec.server_secret))
     cursor = encode_cursor(MESSAGE_SORTS["-sent_at"], (sent_at, message_id))
-    return BenchFixture(org_id, token, int(request_id), cursor, deep_pages + 1, date(2025, 12, 2), date(2025, 12, 31))
+    return BenchFixture(
+        org_id,
+        token,
+        int(request_id),
+        cursor,
+        deep_pages + 1,
+        date(2025, 12, 2),
+        date(2025, 12, 31),
+        triage_ids,
+        write_token,
+    )
+
+
+TRIAGE_LUA = """
+-- Each request a real write: another status for the next request id, whatever its version.
+local ids = {%(ids)s}
+local statuses = {"under_review", "planned", "in_progress", "shipped", "declined", "new"}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = ids[(counter %% #ids) + 1]
+  local status = statuses[(math.floor(counter / #ids) %% #statuses) + 1]
+  local body = '{"status": "' .. status .. '", "owner": "bench-' .. counter .. '@acme.example"}'
+  return wrk.format("PATCH", "/v1/feature-requests/" .. id, {
+    ["Content-Type"] = "application/json", ["If-Match"] = "*", ["Authorization"] = "Bearer %(token)s"
+  }, body)
+end
+"""
+
+
+def triage_script(bench: BenchFixture, folder: Path) -> Path:
+    """The wrk Lua script of the write scenario (PATCH of the measured organisation's requests)."""
+    path = folder / "triage.lua"
+    ids = ", ".join(str(request_id) for request_id in bench.triage_ids)
+    path.write_text(TRIAGE_LUA % {"ids": ids, "token": bench.write_token})
+    return path
 
 
 def _free_port() -> int:
@@ -504,8 +561,10 @@ def _latency(output: str, percentile: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, token: str | None, connections: int, duration: int, threads: int = 2) -> Result:
-    """Drive `url` with wrk (a separate process) and read its figures."""
+def wrk(
+    url: str, token: str | None, connections: int, duration: int, threads: int = 2, script: Path | None = None
+) -> Result:
+    """Drive `url` with wrk (a separate process) and read its figures; `script` makes the requests."""
     command = [
         "wrk",
         "-t",
@@ -516,7 +575,9 @@ def wrk(url: str, token: str | None, connections: int, duration: int, threads: i
         f"{duration}s",
         "--latency",
     ]
-    if token:
+    if script is not None:
+        command += ["-s", str(script)]
+    elif token:
         command += ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -529,10 +590,12 @@ def wrk(url: str, token: str | None, connections: int, duration: int, threads: i
     return Result(rps, _latency(output, "50"), _latency(output, "99"), errors, requests)
 
 
-def measure(server: Served, path: str, token: str | None, connections: int, duration: int) -> Result:
+def measure(
+    server: Served, path: str, token: str | None, connections: int, duration: int, script: Path | None = None
+) -> Result:
     """`wrk` on one path of `server`, with the server's CPU time per request."""
     before = server.cpu_seconds()
-    result = wrk(server.url + path, token, connections, duration)
+    result = wrk(server.url + path, token, connections, duration, script=script)
     used = server.cpu_seconds() - before
     return dataclasses.replace(result, cpu_us=used / max(result.requests, 1) * 1e6)
 
@@ -613,7 +676,10 @@ def main() -> int:
         f"messages, page {bench.deep_page:,} (cursor)": f"/v1/messages?limit={PAGE}&cursor={bench.deep_cursor}",
         "feature request + mentions": f"/v1/feature-requests/{bench.feature_request_id}",
         "stats (30 days)": f"/v1/stats?since={bench.stats_since}&until={bench.stats_until}",
+        TRIAGE: "/v1/feature-requests",  # the Lua script picks the request and writes the body
     }
+    scripts_dir = Path(tempfile.mkdtemp(prefix="headway-bench-"))
+    scripts = {TRIAGE: triage_script(bench, scripts_dir)}
     if args.endpoints:
         endpoints = {name: path for name, path in endpoints.items() if args.endpoints in name}
     levels = [int(level) for level in args.connections.split(",")]
@@ -629,19 +695,26 @@ def main() -> int:
             server: stack.enter_context(serve(servers[server][0], env, args.workers, servers[server][1]))
             for server in chosen
         }
-        for path in endpoints.values():  # warm-up: prepared statements, caches, pools
+        for name, path in endpoints.items():  # warm-up: prepared statements, caches, pools
             for server in chosen:
-                wrk(bases[server].url + path, servers[server][2], max(levels), args.warmup)
+                if server == "floor" and name in scripts:
+                    continue  # writes have no floor
+                wrk(bases[server].url + path, servers[server][2], max(levels), args.warmup, script=scripts.get(name))
         for level in levels:
             # Endpoints and servers alternate, round after round, so load from anything else running
             # on the machine weighs on all of them alike; each figure is the median of the rounds.
             for _round in range(args.rounds):
                 for name, path in endpoints.items():
                     for server in chosen:
-                        result = measure(bases[server], path, servers[server][2], level, args.duration)
+                        if server == "floor" and name in scripts:
+                            continue
+                        script = scripts.get(name)
+                        result = measure(bases[server], path, servers[server][2], level, args.duration, script)
                         runs.setdefault((server, name, level), []).append(result)
             for name in endpoints:
                 for server in chosen:
+                    if (server, name, level) not in runs:
+                        continue
                     result = _median(runs[(server, name, level)])
                     print(
                         f"{server:5} {name:32} c={level:<3} {result.rps:8.0f} req/s  "
@@ -674,6 +747,13 @@ def main() -> int:
                 f"| {name} | {level} | {api.rps:.0f} | {api.p50_ms:.2f} ms | {api.p99_ms:.2f} ms | {api.cpu_us:.0f} µs "
                 f"| {floor.rps:.0f} | {floor.p50_ms:.2f} ms | {floor.p99_ms:.2f} ms | {floor.cpu_us:.0f} µs "
                 f"| {api.rps / floor.rps:.0%} |"
+            )
+    for level in levels:
+        write = results.get(("api", TRIAGE, level))
+        if write is not None:
+            print(
+                f"\n{TRIAGE}, c={level}: {write.rps:.0f} writes/s, p50 {write.p50_ms:.2f} ms, "
+                f"p99 {write.p99_ms:.2f} ms, CPU {write.cpu_us:.0f} us/request"
             )
     first = results.get(("api", "messages, first page", levels[0]))
     deep = results.get(("api", f"messages, page {bench.deep_page:,} (cursor)", levels[0]))

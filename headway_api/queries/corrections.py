@@ -21,12 +21,14 @@ from headway_api.db import Database, Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.feature_requests import SUMMARY_COLUMNS, summary_fields
 from headway_api.schemas.feature_requests import AuditListParams
+from headway_assets.core import taxonomy
 from headway_assets.core.taxonomy import TaxonomyNode
 from headway_assets.core.warehouse import corrections
 from headway_assets.core.warehouse.schema import CatalogueAudit, FeatureRequest
 
 FR = FeatureRequest.__table__.c
 CA = CatalogueAudit.__table__.c
+SUMMARY_KEYS = tuple(column.key for column in SUMMARY_COLUMNS)
 AUDIT_SORT = SortKey("-id", (CA.id,), ("int",), descending=True, listing="catalogue-audit")
 AUDIT_COLUMNS = (CA.id, CA.feature_request_id, CA.action, CA.actor, CA.created_at, CA.before, CA.after, CA.undone_by_id)
 
@@ -65,18 +67,22 @@ def patch_request(
     `expected_version` None (`If-Match: *`) applies the change to whatever version is current.
     """
     with _transaction(db) as conn:
-        if expected_version is None:
-            row = corrections.lock_requests(conn, principal.org_id, [request_id]).get(request_id)
-            expected_version = row.version if row is not None else 0
-        corrections.update_request(
+        nodes = None
+        if "theme" in changes or "sub_theme" in changes:
+            loaded, _ = taxonomy.load_org_taxonomy(conn, org_id=principal.org_id, org_slug=principal.org_slug)
+            nodes = taxonomy.node_parents(loaded)
+        outcome = corrections.update_request(
             conn,
             org_id=principal.org_id,
-            org_slug=principal.org_slug,
             request_id=request_id,
+            taxonomy=nodes,
             actor=actor_of(principal),
             changes=changes,
             expected_version=expected_version,
+            returning=SUMMARY_COLUMNS,
         )
+        if outcome.row is not None:  # the UPDATE returned the request (after its version): no second read
+            return summary_fields(dict(zip(SUMMARY_KEYS, outcome.row[1:], strict=True)))
         return _summaries(conn, principal.org_id, [request_id])[0]
 
 
@@ -110,7 +116,12 @@ def undo(db: Database, principal: Principal, audit_id: int) -> dict[str, Any]:
     """Undo one audited change; a `CatalogueChange` naming the undo's own audit entry."""
     with _transaction(db) as conn:
         outcome = corrections.undo(
-            conn, org_id=principal.org_id, org_slug=principal.org_slug, audit_id=audit_id, actor=actor_of(principal)
+            conn,
+            org_id=principal.org_id,
+            org_slug=principal.org_slug,
+            audit_id=audit_id,
+            actor=actor_of(principal),
+            handlers=taxonomy.TAXONOMY_UNDO_HANDLERS,
         )
         return _change(conn, principal.org_id, outcome)
 
@@ -131,7 +142,7 @@ def _node(node: TaxonomyNode | None) -> dict[str, Any] | None:
 def create_theme(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Add a theme or sub-theme; a `ThemeChange` document."""
     with _transaction(db) as conn:
-        outcome, node = corrections.create_theme(
+        outcome, node = taxonomy.create_theme(
             conn, org_id=principal.org_id, org_slug=principal.org_slug, actor=actor_of(principal), **body
         )
         return {"audit_id": outcome.audit_id, "theme": _node(node)}
@@ -140,7 +151,7 @@ def create_theme(db: Database, principal: Principal, body: dict[str, Any]) -> di
 def edit_theme(db: Database, principal: Principal, path: str, body: dict[str, Any]) -> dict[str, Any]:
     """Rename, re-describe or move a theme or sub-theme; a `ThemeChange` document."""
     with _transaction(db) as conn:
-        outcome, node = corrections.edit_theme(
+        outcome, node = taxonomy.edit_theme(
             conn, org_id=principal.org_id, org_slug=principal.org_slug, actor=actor_of(principal), path=path, **body
         )
         return {"audit_id": outcome.audit_id, "theme": _node(node)}
@@ -149,7 +160,7 @@ def edit_theme(db: Database, principal: Principal, path: str, body: dict[str, An
 def retire_theme(db: Database, principal: Principal, path: str, into: str | None) -> dict[str, Any]:
     """Retire a theme or sub-theme; a `ThemeChange` document (no theme)."""
     with _transaction(db) as conn:
-        outcome = corrections.retire_theme(
+        outcome = taxonomy.retire_theme(
             conn, org_id=principal.org_id, org_slug=principal.org_slug, actor=actor_of(principal), path=path, into=into
         )
         return {"audit_id": outcome.audit_id, "theme": None}

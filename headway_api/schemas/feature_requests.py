@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import JsonDict
+from pydantic.json_schema import JsonDict, SkipJsonSchema
 
-from headway_api.schemas.common import MAX_ID, SINGLE_LINE, ListParams, PageBase, UtcDatetime, page_example, text_filter
+from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, UtcDatetime, page_example, text_filter
 from headway_assets.core.kinds import MentionKind
 from headway_assets.core.warehouse.schema import REQUEST_STATUSES
 from headway_assets.sources.registry import SourceName
@@ -192,6 +192,10 @@ class MentionListParams(ListParams):
 
 # --- Triage (writes) ------------------------------------------------------------------------
 
+# Integers in JSON bodies stay within what every JSON parser holds exactly (2^53 - 1): 2^63 - 1 in
+# a schema reads back as a float, which lets clients and fuzzers round past the limit.
+MAX_BODY_INT = 2**53 - 1
+
 
 class FeatureRequestPatch(BaseModel):
     """The fields to change; omitted fields stay. Send the version you read in `If-Match` (or `version`)."""
@@ -201,8 +205,9 @@ class FeatureRequestPatch(BaseModel):
         json_schema_extra={"examples": [{"status": "planned", "owner": "pm@acme.example", "title": "Export as PDF"}]},
     )
 
-    status: RequestStatus | None = Field(default=None, description="Triage status (not null).")
-    title: str | None = Field(default=None, min_length=1, max_length=300, pattern=SINGLE_LINE)
+    # Optional but never null: omitted leaves them; the schema shows no null and the route refuses it.
+    status: RequestStatus | SkipJsonSchema[None] = Field(default=None, description="Triage status.")
+    title: Annotated[str, Field(min_length=1, max_length=300, pattern=SINGLE_LINE)] | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=10_000)
     theme: str | None = Field(
         default=None, max_length=200, pattern=SINGLE_LINE, description="Theme path; null unfiles."
@@ -212,7 +217,7 @@ class FeatureRequestPatch(BaseModel):
     )
     owner: str | None = Field(default=None, max_length=320, pattern=SINGLE_LINE, description="null clears it.")
     version: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="The version you read, if you do not send `If-Match`."
+        default=None, ge=1, le=MAX_BODY_INT, description="The version you read, if you do not send `If-Match`."
     )
 
 
@@ -221,7 +226,7 @@ class MergeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": 42}]})
 
-    into: int = Field(ge=1, le=MAX_ID, description="The request that receives every mention.")
+    into: int = Field(ge=1, le=MAX_BODY_INT, description="The request that receives every mention.")
 
 
 class MoveBody(BaseModel):
@@ -231,7 +236,7 @@ class MoveBody(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"to": 42}, {"to": None, "title": "Retry failed reminders"}]}
     )
 
-    to: int | None = Field(ge=1, le=MAX_ID, description="The target request; null for a new one.")
+    to: int | None = Field(ge=1, le=MAX_BODY_INT, description="The target request; null for a new one.")
     title: str | None = Field(
         default=None, min_length=1, max_length=300, pattern=SINGLE_LINE, description="The new request's title."
     )

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,17 @@ import yaml
 from sqlalchemy import Connection, delete, insert, select, update
 
 from headway_assets.core.settings import PROJECT_ROOT
-from headway_assets.core.warehouse.schema import OrgTaxonomy, Theme
+from headway_assets.core.warehouse.corrections import (
+    CorrectionError,
+    Outcome,
+    UndoHandler,
+    clean_text,
+    conflict,
+    invalid,
+    not_found_error,
+    record_audit,
+)
+from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequest, OrgTaxonomy, Theme
 
 LOGGER = logging.getLogger(__name__)
 
@@ -369,3 +380,236 @@ def remove_node(taxonomy: Taxonomy, path: str) -> Taxonomy:
     if not any(n.parent is None for n in nodes):
         raise TaxonomyError("a taxonomy keeps at least one theme; add another before retiring the last")
     return Taxonomy(org_slug=taxonomy.org_slug, nodes=nodes)
+
+
+# --- Writes through the triage API (audited, undoable) -----------------------------------------
+
+THEME_CREATE = "theme_create"
+THEME_EDIT = "theme_edit"
+THEME_RETIRE = "theme_retire"
+
+
+def node_parents(taxonomy: Taxonomy) -> dict[str, str | None]:
+    """Each node's path -> its theme's path (None for a theme): what a request edit checks against."""
+    return {node.path: node.parent for node in taxonomy.nodes}
+
+
+def _lock_taxonomy(conn: Connection, org_id: int, org_slug: str) -> Taxonomy:
+    conn.execute(select(OrgTaxonomy.org_id).where(OrgTaxonomy.org_id == org_id).with_for_update()).first()
+    taxonomy, _ = load_org_taxonomy(conn, org_id=org_id, org_slug=org_slug)
+    return taxonomy
+
+
+def _store(conn: Connection, org_id: int, taxonomy: Taxonomy) -> None:
+    store_org_taxonomy(conn, org_id=org_id, taxonomy=taxonomy, source="edited", force=True)
+
+
+def _retag(conn: Connection, org_id: int, changes: Mapping[str, str]) -> dict[str, int]:
+    """Rename taxonomy paths on stored mentions and requests (old path -> new path)."""
+    counts = {"mentions": 0, "requests": 0}
+    for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
+        table = model.__table__.c
+        for old, new in changes.items():
+            if "/" in old:
+                result = conn.execute(
+                    update(model)
+                    .where(table.org_id == org_id, table.sub_theme == old)
+                    .values(sub_theme=new, theme=new.split("/", 1)[0])
+                )
+            else:
+                result = conn.execute(update(model).where(table.org_id == org_id, table.theme == old).values(theme=new))
+            counts[name] += result.rowcount
+    return counts
+
+
+def _node_document(node: TaxonomyNode) -> dict[str, Any]:
+    return {
+        "path": node.path,
+        "name": node.name,
+        "description": node.description,
+        "keywords": list(node.keywords),
+        "parent": node.parent,
+    }
+
+
+def _taxonomy_audit(
+    conn: Connection, org_id: int, actor: str, action: str, old: Taxonomy, new: Taxonomy, **extra: Any
+) -> int:
+    before = {"document": taxonomy_document(old), "fingerprint": old.fingerprint()} | extra.pop("before", {})
+    after = {"document": taxonomy_document(new), "fingerprint": new.fingerprint()} | extra
+    return record_audit(conn, org_id=org_id, request_id=None, actor=actor, action=action, before=before, after=after)
+
+
+def create_theme(
+    conn: Connection,
+    *,
+    org_id: int,
+    org_slug: str,
+    actor: str,
+    segment: str,
+    parent: str | None,
+    name: str,
+    description: str | None = None,
+    keywords: Sequence[str] = (),
+) -> tuple[Outcome, TaxonomyNode]:
+    """Add a theme (`parent` None) or a sub-theme of theme `parent`; `segment` is its own path part."""
+    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
+    try:
+        check_path_segment(segment, "path")
+        path = segment if parent is None else f"{parent}/{segment}"
+        node = TaxonomyNode(
+            path=path,
+            name=clean_text(name, "name", 200),
+            description=description,
+            keywords=tuple(str(k).lower() for k in keywords),
+            parent=parent,
+        )
+        new = add_node(taxonomy, node)
+    except TaxonomyError as error:
+        raise _taxonomy_error(error) from None
+    _store(conn, org_id, new)
+    audit_id = _taxonomy_audit(conn, org_id, actor, THEME_CREATE, taxonomy, new, node=_node_document(node))
+    return Outcome(audit_id), node
+
+
+def _taxonomy_error(error: TaxonomyError) -> CorrectionError:
+    message = str(error)
+    if "already exists" in message:
+        return conflict(message[0].upper() + message[1:] + ".")
+    if "does not exist" in message:
+        return CorrectionError(404, "not_found", message[0].upper() + message[1:] + ".")
+    if "at least one theme" in message:
+        return conflict(message[0].upper() + message[1:] + ".")
+    return invalid(message[0].upper() + message[1:] + ".", "path")
+
+
+def edit_theme(
+    conn: Connection,
+    *,
+    org_id: int,
+    org_slug: str,
+    actor: str,
+    path: str,
+    new_path: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    keywords: Sequence[str] | None = None,
+) -> tuple[Outcome, TaxonomyNode]:
+    """Rename a theme or sub-theme (its name, or its path), or move a sub-theme to another theme
+    (`new_path` under that theme). Stored mentions and requests follow a path change."""
+    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
+    try:
+        new = edit_node(
+            taxonomy,
+            path,
+            new_path=new_path,
+            name=None if name is None else clean_text(name, "name", 200),
+            description=description,
+            keywords=None if keywords is None else tuple(str(k).lower() for k in keywords),
+        )
+    except TaxonomyError as error:
+        raise _taxonomy_error(error) from None
+    target = new_path or path
+    changes = path_changes(taxonomy, path, target) if target != path else {}
+    node = new.node(target)
+    assert node is not None
+    if new == taxonomy:
+        return Outcome(None), node
+    _store(conn, org_id, new)
+    counts = _retag(conn, org_id, changes)
+    audit_id = _taxonomy_audit(
+        conn, org_id, actor, THEME_EDIT, taxonomy, new, paths=changes, retagged=counts, node=_node_document(node)
+    )
+    return Outcome(audit_id), node
+
+
+def retire_theme(
+    conn: Connection, *, org_id: int, org_slug: str, actor: str, path: str, into: str | None = None
+) -> Outcome:
+    """Remove a theme (with its sub-themes) or a sub-theme from the taxonomy.
+
+    Mentions and requests filed under it move to `into` (a node of the same level), or lose the
+    retired placement (a sub-theme's keep their theme). Their previous placement is kept in the
+    audit row, so an undo puts them back.
+    """
+    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
+    node = taxonomy.node(path)
+    if node is None:
+        raise not_found_error(f"Theme {path!r}")
+    if into is not None:
+        target = taxonomy.node(into)
+        if target is None or into == path or (target.parent is None) != (node.parent is None):
+            level = "theme" if node.parent is None else "sub-theme"
+            raise invalid(f"`into` must be another {level} of your taxonomy.", "into")
+        if node.parent is None and (into.startswith(path + "/")):
+            raise invalid("`into` must not be inside the retired theme.", "into")
+    try:
+        new = remove_node(taxonomy, path)
+    except TaxonomyError as error:
+        raise _taxonomy_error(error) from None
+    moved: dict[str, list[list[Any]]] = {}
+    for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
+        table = model.__table__.c
+        column = table.theme if node.parent is None else table.sub_theme
+        rows = conn.execute(
+            select(table.id, table.theme, table.sub_theme).where(table.org_id == org_id, column == path)
+        ).all()
+        moved[name] = [[row.id, row.theme, row.sub_theme] for row in rows]
+        if node.parent is None:
+            values = {"theme": into, "sub_theme": None}
+        else:
+            values = {"sub_theme": into, "theme": into.split("/", 1)[0] if into else node.parent}
+        conn.execute(update(model).where(table.org_id == org_id, column == path).values(**values))
+    _store(conn, org_id, new)
+    audit_id = _taxonomy_audit(
+        conn,
+        org_id,
+        actor,
+        THEME_RETIRE,
+        taxonomy,
+        new,
+        before={"placements": moved},
+        retired=path,
+        into=into,
+        node=_node_document(node),
+    )
+    return Outcome(audit_id)
+
+
+def undo_taxonomy_change(
+    conn: Connection, org_id: int, org_slug: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[int, ...]:
+    """Put the taxonomy back as it was before a create, edit or retire, with the placements it
+    changed; refused (409) if the taxonomy changed since, or a created node is in use."""
+    current = _lock_taxonomy(conn, org_id, org_slug)
+    if current.fingerprint() != after["fingerprint"]:
+        raise conflict("The taxonomy changed since; undo the later taxonomy changes first.")
+    if action == THEME_CREATE:
+        # Mentions and requests filed under the new node since would lose their placement.
+        path = after["node"]["path"]
+        for model in (FeatureMention, FeatureRequest):
+            table = model.__table__.c
+            column = table.sub_theme if "/" in path else table.theme
+            if conn.execute(select(table.id).where(table.org_id == org_id, column == path).limit(1)).first():
+                raise conflict(f"{path!r} is in use since; retire it (with `into`) instead of undoing its creation.")
+    restored = parse_taxonomy(before["document"], source="catalogue_audit")
+    _store(conn, org_id, restored)
+    if action == THEME_EDIT and after.get("paths"):
+        _retag(conn, org_id, {new: old for old, new in after["paths"].items()})
+    if action == THEME_RETIRE:
+        for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
+            for row_id, theme, sub_theme in before["placements"][name]:
+                conn.execute(
+                    update(model)
+                    .where(model.__table__.c.org_id == org_id, model.__table__.c.id == row_id)
+                    .values(theme=theme, sub_theme=sub_theme)
+                )
+    return ()
+
+
+# What `corrections.undo` is given to undo the taxonomy's changes.
+TAXONOMY_UNDO_HANDLERS: dict[str, UndoHandler] = {
+    THEME_CREATE: undo_taxonomy_change,
+    THEME_EDIT: undo_taxonomy_change,
+    THEME_RETIRE: undo_taxonomy_change,
+}

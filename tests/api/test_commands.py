@@ -89,6 +89,21 @@ def test_service_client_token_works_until_deactivated(database_url: str, tmp_pat
         assert client.get("/v1/me", headers=headers).status_code == 200
 
 
+def test_a_service_token_writes_only_with_the_write_scope(database_url: str, tmp_path: Path, people: People) -> None:
+    _run(["users", "create", "--org", "globex", "--email", "etl@globex.example", "--service"], database_url, tmp_path)
+    reader = _run(["tokens", "mint", "--email", "etl@globex.example"], database_url, tmp_path).strip()
+    argv = ["tokens", "mint", "--email", "etl@globex.example", "--scope", "catalogue:write"]
+    writer = _run(argv, database_url, tmp_path).strip()
+    theme = {"path": "billing", "name": "Billing"}
+    with app_client(database_url, tmp_path) as client:
+        refused = client.post("/v1/themes", json=theme, headers={"Authorization": f"Bearer {reader}"})
+        assert refused.status_code == 403 and "--scope catalogue:write" in refused.json()["error"]["message"]
+        created = client.post("/v1/themes", json=theme, headers={"Authorization": f"Bearer {writer}"})
+        assert created.status_code == 201, created.text
+    with pytest.raises(SystemExit):  # argparse refuses a scope it does not know
+        _parser().parse_args(["tokens", "mint", "--email", "etl@globex.example", "--scope", "admin"])
+
+
 @pytest.mark.parametrize(
     ("argv", "stdin", "message"),
     [

@@ -47,7 +47,9 @@ CONFIG: dict[str, Any] = {
         # API never signed, a reversed range. That is a documented 400 (`invalid_cursor`,
         # `invalid_range`; the schema cannot express it), never a 422, which is kept for requests
         # the schema refuses. Schemathesis's default list lacks 400; everything else is its default.
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]},
+        "positive_data_acceptance": {
+            "expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "428", "429"]
+        },
     },
 }
 

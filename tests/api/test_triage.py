@@ -4,6 +4,7 @@ merges, moves, undo, the history, the taxonomy, roles, and that refused input ch
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.feature_requests import AuditPage, CatalogueChange, FeatureRequestSummary
+from headway_assets.core.warehouse.corrections import pins_of
 from headway_assets.core.warehouse.database import get_engine
 from headway_assets.core.warehouse.schema import (
     CatalogueAudit,
@@ -255,6 +257,16 @@ def test_move_a_mention_to_another_request_and_out_to_a_new_one(triage: tuple[Te
 
     response = client.post(f"{base}/{first}/move", json={"to": target}, headers=headers)
     assert response.status_code == 200, response.text
+    with get_engine(url).connect() as conn:
+        mention = conn.execute(
+            select(FeatureMention.message_id, FeatureMention.evidence_start, FeatureMention.title).where(
+                FeatureMention.id == first
+            )
+        ).one()
+        # What the pipeline reads to keep the placement, by message and quote (not mention id).
+        assert pins_of(conn, seed.a.id) == {tuple(mention): target}
+        assert pins_of(conn, seed.a.id, [mention.message_id + 10_000]) == {}
+        assert pins_of(conn, seed.b.id) == {}
     after = {item["id"]: item for item in response.json()["feature_requests"]}
     assert after[source]["mention_count"] == count - 1
     assert (first, "pinned", True) in _links(url, target)
@@ -387,3 +399,40 @@ def test_taxonomy_writes_follow_through_mentions_and_requests(triage: tuple[Test
         f"/v1/feature-requests/{pdf_request}", json={"sub_theme": "data-out/pdf", "version": 1}, headers=headers
     )
     assert response.status_code == 200, response.text
+
+
+def test_a_request_emptied_by_a_move_goes_and_its_undo_brings_it_back(triage: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = triage
+    headers = _headers(client, seed)
+    source, target = seed.a.requests[2]["id"], seed.a.requests[1]["id"]
+    mentions = [mention_id for mention_id, _, _ in _links(url, source)]
+    original = _links(url, source)
+    audits = []
+    for mention_id in mentions:
+        response = client.post(
+            f"/v1/feature-requests/{source}/mentions/{mention_id}/move", json={"to": target}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        audits.append(response.json()["audit_id"])
+    # No mention and no person's state left: the request is gone, as the pipeline would drop it.
+    assert client.get(f"/v1/feature-requests/{source}", headers=headers).status_code == 404
+    assert client.get(f"/v1/feature-requests/{source}/history", headers=headers).status_code == 200
+    for audit_id in reversed(audits):
+        assert client.post(f"/v1/catalogue/audit/{audit_id}/undo", headers=headers).status_code == 200
+    back = client.get(f"/v1/feature-requests/{source}", headers=headers).json()
+    assert (back["id"], back["mention_count"]) == (source, len(mentions))
+    assert _links(url, source) == original
+
+
+def test_concurrent_edits_of_one_version_let_exactly_one_through(triage: tuple[TestClient, Seed, str]) -> None:
+    client, seed, _url = triage
+    headers = {**_headers(client, seed), "If-Match": '"1"'}
+    path = f"/v1/feature-requests/{seed.a.requests[0]['id']}"
+    statuses = ("planned", "shipped", "declined", "in_progress")
+    with ThreadPoolExecutor(len(statuses)) as pool:
+        answers = list(pool.map(lambda status: client.patch(path, json={"status": status}, headers=headers), statuses))
+    assert sorted(answer.status_code for answer in answers) == [200, 412, 412, 412]
+    winner = next(answer.json()["status"] for answer in answers if answer.status_code == 200)
+    now = client.get(path, headers=headers).json()
+    assert (now["status"], now["version"]) == (winner, 2)
+    assert len(client.get(f"{path}/history", headers=headers).json()["items"]) == 1

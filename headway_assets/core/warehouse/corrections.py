@@ -11,6 +11,9 @@ pipeline honours what these operations store:
 - a mention a person placed (merge, move) has a pinned link and a `catalogue_pins` row keyed by
   its message, quote offset and title, which survives tier-2 re-extracting the message.
 
+The taxonomy's writes (create, rename, move, retire a theme) live in `core.taxonomy` and record
+their audit rows through `record_audit`; `undo` takes their undo handlers from the caller.
+
 Every person's edit of a request bumps its `version` (the API's ETag); undoing a change is only
 allowed while the requests it touched are still at the versions it left them at, so an undo
 never silently overwrites a later change.
@@ -19,28 +22,15 @@ never silently overwrites a later change.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Row
 
-from headway_assets.core.taxonomy import (
-    Taxonomy,
-    TaxonomyError,
-    TaxonomyNode,
-    add_node,
-    check_path_segment,
-    edit_node,
-    load_org_taxonomy,
-    parse_taxonomy,
-    path_changes,
-    remove_node,
-    store_org_taxonomy,
-    taxonomy_document,
-)
 from headway_assets.core.warehouse.request_stats import refresh_request_stats
 from headway_assets.core.warehouse.schema import (
     REQUEST_STATUSES,
@@ -49,7 +39,7 @@ from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
     FeatureRequestMention,
-    OrgTaxonomy,
+    Theme,
     utc_now,
 )
 
@@ -75,9 +65,6 @@ MERGED_IN = "merged_in"
 MOVE = "move_mention"
 MOVED_IN = "mention_moved_in"
 UNDO = "undo"
-THEME_CREATE = "theme_create"
-THEME_EDIT = "theme_edit"
-THEME_RETIRE = "theme_retire"
 COMPANIONS = (MERGED_IN, MOVED_IN)
 
 
@@ -92,16 +79,16 @@ class CorrectionError(Exception):
         self.field = field
 
 
-def _not_found(what: str) -> CorrectionError:
+def not_found_error(what: str) -> CorrectionError:
     return CorrectionError(404, "not_found", f"{what} not found.")
 
 
-def _invalid(message: str, field: str | None = None) -> CorrectionError:
+def invalid(message: str, field: str | None = None) -> CorrectionError:
     # 400, not 422: the request met its schema; what it names cannot be done (the API's convention).
     return CorrectionError(400, "invalid_correction", message, field)
 
 
-def _conflict(message: str) -> CorrectionError:
+def conflict(message: str) -> CorrectionError:
     return CorrectionError(409, "conflict", message)
 
 
@@ -112,37 +99,76 @@ class Outcome:
     audit_id: int | None
     request_ids: tuple[int, ...] = ()
     created_request_id: int | None = None
+    row: Any = None  # what an edit's UPDATE ... RETURNING gave back (its `returning` columns)
 
 
 # --- Shared pieces ------------------------------------------------------------------------------
 
 
-def lock_requests(conn: Connection, org_id: int, request_ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """The org's requests with these ids, locked for this transaction (in id order: no deadlock)."""
+# What an edit reads of the request it locks (fewer columns than the whole row: a PATCH is hot).
+EDIT_COLUMNS = (
+    FR.id,
+    FR.version,
+    FR.merged_into_id,
+    FR.status,
+    FR.title,
+    FR.description,
+    FR.theme,
+    FR.sub_theme,
+    FR.owner,
+    FR.title_locked,
+    FR.taxonomy_locked,
+)
+
+
+def lock_requests(
+    conn: Connection, org_id: int, request_ids: Sequence[int], columns: Sequence[Any] | None = None
+) -> dict[int, Row[Any]]:
+    """The org's requests with these ids (whole rows, or `columns` with the id first), locked for
+    this transaction (in id order: no deadlock)."""
+    chosen = select(*columns) if columns is not None else select(FeatureRequest.__table__)
     rows = conn.execute(
-        select(FeatureRequest.__table__)
-        .where(FR.org_id == org_id, FR.id.in_(sorted(set(request_ids))))
-        .order_by(FR.id)
-        .with_for_update()
+        chosen.where(FR.org_id == org_id, FR.id.in_(sorted(set(request_ids)))).order_by(FR.id).with_for_update()
     ).all()
     return {row.id: row for row in rows}
 
 
-def _one_request(conn: Connection, org_id: int, request_id: int, what: str = "Feature request") -> Row[Any]:
-    row = lock_requests(conn, org_id, [request_id]).get(request_id)
+# The hot path of a PATCH, built once (statement building and cache keys cost more CPU than the
+# round trips): the locked read, the audit insert, and an UPDATE per set of edited fields.
+_LOCK_FOR_EDIT = (
+    select(*EDIT_COLUMNS).where(FR.org_id == bindparam("org_id"), FR.id == bindparam("request_id")).with_for_update()
+)
+_AUDIT_INSERT = insert(CatalogueAudit).returning(CatalogueAudit.id)
+
+
+@lru_cache(maxsize=256)
+def _edit_statement(fields: tuple[str, ...], returning: tuple[Any, ...]) -> Any:
+    values = {name: bindparam(f"new_{name}", type_=FR[name].type) for name in fields}
+    return (
+        update(FeatureRequest)
+        .where(FR.id == bindparam("request_id"))
+        .values(version=FR.version + 1, **values)
+        .returning(FR.version, *returning)
+    )
+
+
+def _one_request(
+    conn: Connection, org_id: int, request_id: int, what: str = "Feature request", columns: Sequence[Any] | None = None
+) -> Row[Any]:
+    row = lock_requests(conn, org_id, [request_id], columns).get(request_id)
     if row is None:
-        raise _not_found(f"{what} {request_id}")
+        raise not_found_error(f"{what} {request_id}")
     return row
 
 
 def _live(row: Row[Any], role: str) -> None:
     if row.merged_into_id is not None:
-        raise _conflict(
+        raise conflict(
             f"Feature request {row.id} ({role}) was merged into {row.merged_into_id}; use that request instead."
         )
 
 
-def _audit(
+def record_audit(
     conn: Connection,
     *,
     org_id: int,
@@ -152,28 +178,25 @@ def _audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> int:
-    return int(
-        conn.execute(
-            insert(CatalogueAudit)
-            .values(
-                org_id=org_id,
-                feature_request_id=request_id,
-                actor=actor,
-                action=action,
-                before=before,
-                after=after,
-                created_at=utc_now(),
-            )
-            .returning(CatalogueAudit.id)
-        ).scalar_one()
-    )
+    """Write one `catalogue_audit` row; its id."""
+    row = {
+        "org_id": org_id,
+        "feature_request_id": request_id,
+        "actor": actor,
+        "action": action,
+        "before": before,
+        "after": after,
+        "created_at": utc_now(),
+        "undone_by_id": None,
+    }
+    return int(conn.execute(_AUDIT_INSERT, row).scalar_one())
 
 
 def _companion(
     conn: Connection, *, org_id: int, primary_id: int, request_id: int, actor: str, action: str, after: dict[str, Any]
 ) -> None:
     """The companion row of a merge or move on its other request, named in the primary's `after`."""
-    companion_id = _audit(
+    companion_id = record_audit(
         conn,
         org_id=org_id,
         request_id=request_id,
@@ -192,14 +215,14 @@ def _companion(
 
 def _bump(conn: Connection, request_id: int, **values: Any) -> int:
     """Apply a person's edit to a request and bump its version; the new version."""
-    return int(
-        conn.execute(
-            update(FeatureRequest)
-            .where(FR.id == request_id)
-            .values(version=FR.version + 1, **values)
-            .returning(FR.version)
-        ).scalar_one()
-    )
+    return int(_bump_returning(conn, request_id, (), **values)[0])
+
+
+def _bump_returning(conn: Connection, request_id: int, returning: Sequence[Any], **values: Any) -> Row[Any]:
+    """`_bump`, returning the new version and then the `returning` columns of the edited row."""
+    fields = tuple(sorted(values))
+    parameters = {"request_id": request_id, **{f"new_{name}": values[name] for name in fields}}
+    return conn.execute(_edit_statement(fields, tuple(returning)), parameters).one()
 
 
 def _snapshot(row: Row[Any]) -> dict[str, Any]:
@@ -356,65 +379,105 @@ def _unplace_links(conn: Connection, org_id: int, records: Sequence[Sequence[Any
         )
 
 
+# --- For the pipeline ------------------------------------------------------------------------------
+
+
+def pins_of(conn: Connection, org_id: int, message_ids: Sequence[int] | None = None) -> dict[tuple[int, int, str], int]:
+    """Where people placed mentions: (message id, quote offset, mention title) -> request id.
+
+    The catalogue links a (re-)extracted mention that matches a pin to the pinned request, pinned,
+    whatever the matcher would say. `message_ids` narrows it to the messages a run touches.
+    """
+    query = select(PIN.message_id, PIN.evidence_start, PIN.title, PIN.feature_request_id).where(PIN.org_id == org_id)
+    pins: dict[tuple[int, int, str], int] = {}
+    if message_ids is None:
+        rows = conn.execute(query).all()
+    else:
+        ids = sorted(set(message_ids))
+        rows = [
+            row for start in range(0, len(ids), 500)
+            for row in conn.execute(query.where(PIN.message_id.in_(ids[start : start + 500]))).all()
+        ]  # fmt: skip
+    for message_id, start_at, title, request_id in rows:
+        pins[_pin_key(message_id, start_at, title)] = int(request_id)
+    return pins
+
+
 # --- Edit a request -------------------------------------------------------------------------------
 
 
-def _clean_text(value: Any, field: str, limit: int, *, blank_ok: bool = False) -> str:
+def clean_text(value: Any, field: str, limit: int, *, blank_ok: bool = False) -> str:
     if not isinstance(value, str):
-        raise _invalid(f"{field} must be a string.", field)
+        raise invalid(f"{field} must be a string.", field)
     text = value.strip()
     if not text and not blank_ok:
-        raise _invalid(f"{field} must not be empty.", field)
+        raise invalid(f"{field} must not be empty.", field)
     if len(text) > limit:
-        raise _invalid(f"{field} is longer than {limit} characters.", field)
+        raise invalid(f"{field} is longer than {limit} characters.", field)
     return text
 
 
-def _placement(row: Row[Any], changes: Mapping[str, Any], taxonomy: Taxonomy) -> tuple[str | None, str | None]:
+def _placement(
+    row: Row[Any], changes: Mapping[str, Any], taxonomy: Mapping[str, str | None]
+) -> tuple[str | None, str | None]:
     """The (theme, sub_theme) a request gets from a change of either; both must be in the taxonomy."""
     theme = changes.get("theme", row.theme)
     sub_theme = changes.get("sub_theme", row.sub_theme)
     if "sub_theme" in changes and sub_theme is not None:
-        node = taxonomy.node(sub_theme)
-        if node is None or node.parent is None:
-            raise _invalid(f"Sub-theme {sub_theme!r} is not in your organisation's taxonomy.", "sub_theme")
-        if "theme" in changes and theme is not None and theme != node.parent:
-            raise _invalid(f"Sub-theme {sub_theme!r} belongs to theme {node.parent!r}, not {theme!r}.", "theme")
-        return node.parent, sub_theme
+        parent = taxonomy.get(sub_theme)
+        if parent is None:
+            raise invalid(f"Sub-theme {sub_theme!r} is not in your organisation's taxonomy.", "sub_theme")
+        if "theme" in changes and theme is not None and theme != parent:
+            raise invalid(f"Sub-theme {sub_theme!r} belongs to theme {parent!r}, not {theme!r}.", "theme")
+        return parent, sub_theme
     if "theme" in changes and theme is not None:
-        node = taxonomy.node(theme)
-        if node is None or node.parent is not None:
-            raise _invalid(f"Theme {theme!r} is not in your organisation's taxonomy.", "theme")
-        if sub_theme is not None and taxonomy.theme_of(sub_theme) != theme:
+        if theme not in taxonomy or taxonomy[theme] is not None:
+            raise invalid(f"Theme {theme!r} is not in your organisation's taxonomy.", "theme")
+        if sub_theme is not None and taxonomy.get(sub_theme) != theme:
             sub_theme = None  # the old sub-theme is not under the new theme
     if theme is None:
         sub_theme = None
     return theme, sub_theme
 
 
+def _theme_rows(conn: Connection, org_id: int) -> dict[str, str | None]:
+    """The org's taxonomy as the `themes` rows have it: node path -> its theme's path (None for a theme)."""
+    rows = conn.execute(select(Theme.id, Theme.path, Theme.parent_id).where(Theme.org_id == org_id)).all()
+    paths = {row.id: row.path for row in rows}
+    return {row.path: paths.get(row.parent_id) if row.parent_id else None for row in rows}
+
+
 def update_request(
     conn: Connection,
     *,
     org_id: int,
-    org_slug: str,
     request_id: int,
     actor: str,
     changes: Mapping[str, Any],
-    expected_version: int,
+    expected_version: int | None,
+    taxonomy: Mapping[str, str | None] | None = None,
+    returning: Sequence[Any] = (),
 ) -> Outcome:
     """Edit a request's status, title, description, theme, sub-theme or owner (a person's PATCH).
 
-    `expected_version` must be the request's version (optimistic concurrency: 412 otherwise).
+    `expected_version` must be the request's version (optimistic concurrency: 412 otherwise; None
+    takes whatever version is current, `If-Match: *`). The outcome's `row` is the edited row's
+    `returning` columns after the change (None when nothing changed).
+    `taxonomy` maps the org's node paths to their theme (None for a theme): a new theme or
+    sub-theme must be in it (the caller loads it, `core.taxonomy.node_parents`; None reads the
+    `themes` rows).
     Setting the title or description locks them against the pipeline (`title_locked`); setting the
     theme or sub-theme locks the placement (`taxonomy_locked`). A change that changes nothing
     writes nothing (no audit row, no new version).
     """
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise _invalid(f"Unknown fields: {', '.join(unknown)}.", unknown[0])
-    row = _one_request(conn, org_id, request_id)
+        raise invalid(f"Unknown fields: {', '.join(unknown)}.", unknown[0])
+    row = conn.execute(_LOCK_FOR_EDIT, {"org_id": org_id, "request_id": request_id}).first()
+    if row is None:
+        raise not_found_error(f"Feature request {request_id}")
     _live(row, "edited")
-    if row.version != expected_version:
+    if expected_version is not None and row.version != expected_version:
         raise CorrectionError(
             412,
             "precondition_failed",
@@ -424,35 +487,31 @@ def update_request(
     values: dict[str, Any] = {}
     if "status" in changes:
         if changes["status"] not in REQUEST_STATUSES:
-            raise _invalid(f"Status must be one of {', '.join(REQUEST_STATUSES)}.", "status")
+            raise invalid(f"Status must be one of {', '.join(REQUEST_STATUSES)}.", "status")
         values["status"] = changes["status"]
     if "title" in changes:
-        values["title"] = _clean_text(changes["title"], "title", MAX_TITLE_LENGTH)
+        values["title"] = clean_text(changes["title"], "title", MAX_TITLE_LENGTH)
     if "description" in changes:
-        values["description"] = _clean_text(
-            changes["description"], "description", MAX_DESCRIPTION_LENGTH, blank_ok=True
-        )
+        values["description"] = clean_text(changes["description"], "description", MAX_DESCRIPTION_LENGTH, blank_ok=True)
     if "owner" in changes:
         owner = changes["owner"]
-        values["owner"] = (
-            None if owner is None else _clean_text(owner, "owner", MAX_OWNER_LENGTH, blank_ok=True) or None
-        )
+        values["owner"] = None if owner is None else clean_text(owner, "owner", MAX_OWNER_LENGTH, blank_ok=True) or None
     if "title" in changes or "description" in changes:
         values["title_locked"] = True
     if "theme" in changes or "sub_theme" in changes:
-        taxonomy, _ = load_org_taxonomy(conn, org_id=org_id, org_slug=org_slug)
-        values["theme"], values["sub_theme"] = _placement(row, changes, taxonomy)
+        nodes = taxonomy if taxonomy is not None else _theme_rows(conn, org_id)
+        values["theme"], values["sub_theme"] = _placement(row, changes, nodes)
         values["taxonomy_locked"] = True
     changed = {key: value for key, value in values.items() if getattr(row, key) != value}
     if not changed:
         return Outcome(None, (request_id,))
-    version = _bump(conn, request_id, **changed)
+    edited = _bump_returning(conn, request_id, returning, **changed)
     before = {key: getattr(row, key) for key in changed} | {"version": row.version}
-    after = dict(changed) | {"version": version}
-    audit_id = _audit(
+    after = dict(changed) | {"version": edited[0]}
+    audit_id = record_audit(
         conn, org_id=org_id, request_id=request_id, actor=actor, action=UPDATE, before=before, after=after
     )
-    return Outcome(audit_id, (request_id,))
+    return Outcome(audit_id, (request_id,), row=edited)
 
 
 # --- Merge ----------------------------------------------------------------------------------------
@@ -463,12 +522,12 @@ def merge_requests(conn: Connection, *, org_id: int, source_id: int, into_id: in
     tombstone pointing at the target, and tombstones that pointed at the source now point at the
     target. Refused: into itself, from or into a tombstone, ids of other organisations (404)."""
     if source_id == into_id:
-        raise _invalid("A feature request cannot be merged into itself.", "into")
+        raise invalid("A feature request cannot be merged into itself.", "into")
     rows = lock_requests(conn, org_id, [source_id, into_id])
     if source_id not in rows:
-        raise _not_found(f"Feature request {source_id}")
+        raise not_found_error(f"Feature request {source_id}")
     if into_id not in rows:
-        raise _not_found(f"Feature request {into_id} (the merge target)")
+        raise not_found_error(f"Feature request {into_id} (the merge target)")
     source, target = rows[source_id], rows[into_id]
     _live(source, "the merge source")
     _live(target, "the merge target")
@@ -506,7 +565,9 @@ def merge_requests(conn: Connection, *, org_id: int, source_id: int, into_id: in
         "target": {"id": into_id, "version": target_version},
         "mentions_moved": len(links),
     }
-    audit_id = _audit(conn, org_id=org_id, request_id=source_id, actor=actor, action=MERGE, before=before, after=after)
+    audit_id = record_audit(
+        conn, org_id=org_id, request_id=source_id, actor=actor, action=MERGE, before=before, after=after
+    )
     _companion(
         conn,
         org_id=org_id,
@@ -525,7 +586,7 @@ def _refuse_cycle(conn: Connection, org_id: int, source_id: int, into_id: int) -
     current: int | None = into_id
     while current is not None:
         if current in seen:
-            raise _invalid(f"Merging {source_id} into {into_id} would make a cycle of merges.", "into")
+            raise invalid(f"Merging {source_id} into {into_id} would make a cycle of merges.", "into")
         seen.add(current)
         current = conn.execute(
             select(FR.merged_into_id).where(FR.org_id == org_id, FR.id == current)
@@ -550,20 +611,20 @@ def move_mention(
     new request. A request left empty and without a person's state is deleted (its snapshot is
     kept in the audit row, so an undo brings it back)."""
     if to is not None and to == request_id:
-        raise _invalid(f"Mention {mention_id} is already in feature request {request_id}.", "to")
+        raise invalid(f"Mention {mention_id} is already in feature request {request_id}.", "to")
     if to is None:
         if title is None:
-            raise _invalid("Give `to` (a request id) or a `title` for a new request.", "title")
-        title = _clean_text(title, "title", MAX_TITLE_LENGTH)
+            raise invalid("Give `to` (a request id) or a `title` for a new request.", "title")
+        title = clean_text(title, "title", MAX_TITLE_LENGTH)
     elif title is not None:
-        raise _invalid("Give either `to` or `title`, not both.", "title")
+        raise invalid("Give either `to` or `title`, not both.", "title")
     rows = lock_requests(conn, org_id, [request_id] if to is None else [request_id, to])
     if request_id not in rows:
-        raise _not_found(f"Feature request {request_id}")
+        raise not_found_error(f"Feature request {request_id}")
     source = rows[request_id]
     links = _links_of(conn, org_id, request_id, mention_id)
     if not links:
-        raise _not_found(f"Mention {mention_id} in feature request {request_id}")
+        raise not_found_error(f"Mention {mention_id} in feature request {request_id}")
     link = links[0]
     created: int | None = None
     if to is None:
@@ -597,7 +658,7 @@ def move_mention(
         target_id, target_version_before = created, None
     else:
         if to not in rows:
-            raise _not_found(f"Feature request {to} (the move target)")
+            raise not_found_error(f"Feature request {to} (the move target)")
         _live(rows[to], "the move target")
         target_id, target_version_before = to, rows[to].version
     key = _pin_key(link.message_id, link.evidence_start, link.title)
@@ -622,7 +683,9 @@ def move_mention(
         "target": {"id": target_id, "version": target_version, "created": created is not None},
         "mention_id": mention_id,
     }
-    audit_id = _audit(conn, org_id=org_id, request_id=request_id, actor=actor, action=MOVE, before=before, after=after)
+    audit_id = record_audit(
+        conn, org_id=org_id, request_id=request_id, actor=actor, action=MOVE, before=before, after=after
+    )
     _companion(
         conn,
         org_id=org_id,
@@ -635,207 +698,34 @@ def move_mention(
     return Outcome(audit_id, (request_id, target_id), created_request_id=created)
 
 
-# --- Taxonomy -------------------------------------------------------------------------------------
-
-
-def _lock_taxonomy(conn: Connection, org_id: int, org_slug: str) -> Taxonomy:
-    conn.execute(select(OrgTaxonomy.org_id).where(OrgTaxonomy.org_id == org_id).with_for_update()).first()
-    taxonomy, _ = load_org_taxonomy(conn, org_id=org_id, org_slug=org_slug)
-    return taxonomy
-
-
-def _store(conn: Connection, org_id: int, taxonomy: Taxonomy) -> None:
-    store_org_taxonomy(conn, org_id=org_id, taxonomy=taxonomy, source="edited", force=True)
-
-
-def _retag(conn: Connection, org_id: int, changes: Mapping[str, str]) -> dict[str, int]:
-    """Rename taxonomy paths on stored mentions and requests (old path -> new path)."""
-    counts = {"mentions": 0, "requests": 0}
-    for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
-        table = model.__table__.c
-        for old, new in changes.items():
-            if "/" in old:
-                result = conn.execute(
-                    update(model)
-                    .where(table.org_id == org_id, table.sub_theme == old)
-                    .values(sub_theme=new, theme=new.split("/", 1)[0])
-                )
-            else:
-                result = conn.execute(update(model).where(table.org_id == org_id, table.theme == old).values(theme=new))
-            counts[name] += result.rowcount
-    return counts
-
-
-def _node_document(node: TaxonomyNode) -> dict[str, Any]:
-    return {
-        "path": node.path,
-        "name": node.name,
-        "description": node.description,
-        "keywords": list(node.keywords),
-        "parent": node.parent,
-    }
-
-
-def _taxonomy_audit(
-    conn: Connection, org_id: int, actor: str, action: str, old: Taxonomy, new: Taxonomy, **extra: Any
-) -> int:
-    before = {"document": taxonomy_document(old), "fingerprint": old.fingerprint()} | extra.pop("before", {})
-    after = {"document": taxonomy_document(new), "fingerprint": new.fingerprint()} | extra
-    return _audit(conn, org_id=org_id, request_id=None, actor=actor, action=action, before=before, after=after)
-
-
-def create_theme(
-    conn: Connection,
-    *,
-    org_id: int,
-    org_slug: str,
-    actor: str,
-    segment: str,
-    parent: str | None,
-    name: str,
-    description: str | None = None,
-    keywords: Sequence[str] = (),
-) -> tuple[Outcome, TaxonomyNode]:
-    """Add a theme (`parent` None) or a sub-theme of theme `parent`; `segment` is its own path part."""
-    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
-    try:
-        check_path_segment(segment, "path")
-        path = segment if parent is None else f"{parent}/{segment}"
-        node = TaxonomyNode(
-            path=path,
-            name=_clean_text(name, "name", 200),
-            description=description,
-            keywords=tuple(str(k).lower() for k in keywords),
-            parent=parent,
-        )
-        new = add_node(taxonomy, node)
-    except TaxonomyError as error:
-        raise _taxonomy_error(error) from None
-    _store(conn, org_id, new)
-    audit_id = _taxonomy_audit(conn, org_id, actor, THEME_CREATE, taxonomy, new, node=_node_document(node))
-    return Outcome(audit_id), node
-
-
-def _taxonomy_error(error: TaxonomyError) -> CorrectionError:
-    message = str(error)
-    if "already exists" in message:
-        return _conflict(message[0].upper() + message[1:] + ".")
-    if "does not exist" in message:
-        return CorrectionError(404, "not_found", message[0].upper() + message[1:] + ".")
-    if "at least one theme" in message:
-        return _conflict(message[0].upper() + message[1:] + ".")
-    return _invalid(message[0].upper() + message[1:] + ".", "path")
-
-
-def edit_theme(
-    conn: Connection,
-    *,
-    org_id: int,
-    org_slug: str,
-    actor: str,
-    path: str,
-    new_path: str | None = None,
-    name: str | None = None,
-    description: str | None = None,
-    keywords: Sequence[str] | None = None,
-) -> tuple[Outcome, TaxonomyNode]:
-    """Rename a theme or sub-theme (its name, or its path), or move a sub-theme to another theme
-    (`new_path` under that theme). Stored mentions and requests follow a path change."""
-    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
-    try:
-        new = edit_node(
-            taxonomy,
-            path,
-            new_path=new_path,
-            name=None if name is None else _clean_text(name, "name", 200),
-            description=description,
-            keywords=None if keywords is None else tuple(str(k).lower() for k in keywords),
-        )
-    except TaxonomyError as error:
-        raise _taxonomy_error(error) from None
-    target = new_path or path
-    changes = path_changes(taxonomy, path, target) if target != path else {}
-    node = new.node(target)
-    assert node is not None
-    if new == taxonomy:
-        return Outcome(None), node
-    _store(conn, org_id, new)
-    counts = _retag(conn, org_id, changes)
-    audit_id = _taxonomy_audit(
-        conn, org_id, actor, THEME_EDIT, taxonomy, new, paths=changes, retagged=counts, node=_node_document(node)
-    )
-    return Outcome(audit_id), node
-
-
-def retire_theme(
-    conn: Connection, *, org_id: int, org_slug: str, actor: str, path: str, into: str | None = None
-) -> Outcome:
-    """Remove a theme (with its sub-themes) or a sub-theme from the taxonomy.
-
-    Mentions and requests filed under it move to `into` (a node of the same level), or lose the
-    retired placement (a sub-theme's keep their theme). Their previous placement is kept in the
-    audit row, so an undo puts them back.
-    """
-    taxonomy = _lock_taxonomy(conn, org_id, org_slug)
-    node = taxonomy.node(path)
-    if node is None:
-        raise _not_found(f"Theme {path!r}")
-    if into is not None:
-        target = taxonomy.node(into)
-        if target is None or into == path or (target.parent is None) != (node.parent is None):
-            level = "theme" if node.parent is None else "sub-theme"
-            raise _invalid(f"`into` must be another {level} of your taxonomy.", "into")
-        if node.parent is None and (into.startswith(path + "/")):
-            raise _invalid("`into` must not be inside the retired theme.", "into")
-    try:
-        new = remove_node(taxonomy, path)
-    except TaxonomyError as error:
-        raise _taxonomy_error(error) from None
-    moved: dict[str, list[list[Any]]] = {}
-    for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
-        table = model.__table__.c
-        column = table.theme if node.parent is None else table.sub_theme
-        rows = conn.execute(
-            select(table.id, table.theme, table.sub_theme).where(table.org_id == org_id, column == path)
-        ).all()
-        moved[name] = [[row.id, row.theme, row.sub_theme] for row in rows]
-        if node.parent is None:
-            values = {"theme": into, "sub_theme": None}
-        else:
-            values = {"sub_theme": into, "theme": into.split("/", 1)[0] if into else node.parent}
-        conn.execute(update(model).where(table.org_id == org_id, column == path).values(**values))
-    _store(conn, org_id, new)
-    audit_id = _taxonomy_audit(
-        conn,
-        org_id,
-        actor,
-        THEME_RETIRE,
-        taxonomy,
-        new,
-        before={"placements": moved},
-        retired=path,
-        into=into,
-        node=_node_document(node),
-    )
-    return Outcome(audit_id)
-
-
 # --- Undo -----------------------------------------------------------------------------------------
 
 
 def _require_state(row: Row[Any] | None, request_id: int, expected: Mapping[str, Any], what: str) -> Row[Any]:
     """The request, refused (409) if it is gone or no longer holds what the change left in it."""
     if row is None:
-        raise _conflict(f"Feature request {request_id} is gone since; this change cannot be undone.")
+        raise conflict(f"Feature request {request_id} is gone since; this change cannot be undone.")
     for key, value in expected.items():
         if getattr(row, key) != value:
-            raise _conflict(
-                f"Feature request {request_id} changed since ({what}: {key}); undo the later changes first."
-            )
+            raise conflict(f"Feature request {request_id} changed since ({what}: {key}); undo the later changes first.")
     return row
 
 
-def undo(conn: Connection, *, org_id: int, org_slug: str, audit_id: int, actor: str) -> Outcome:
+# Undoes a kind of change recorded elsewhere (the taxonomy's, in core.taxonomy): given the
+# transaction, the org, its slug, the action and the audit row's before and after; returns the
+# requests it touched.
+UndoHandler = Callable[[Connection, int, str, str, Mapping[str, Any], Mapping[str, Any]], tuple[int, ...]]
+
+
+def undo(
+    conn: Connection,
+    *,
+    org_id: int,
+    org_slug: str,
+    audit_id: int,
+    actor: str,
+    handlers: Mapping[str, UndoHandler] | None = None,
+) -> Outcome:
     """Reverse the change recorded in audit row `audit_id` (its companion row names the same change).
 
     Refused (409) when it was undone already, is itself an undo, or when what it changed was changed
@@ -848,13 +738,14 @@ def undo(conn: Connection, *, org_id: int, org_slug: str, audit_id: int, actor: 
         .with_for_update()
     ).first()
     if entry is None:
-        raise _not_found(f"Audit entry {audit_id}")
+        raise not_found_error(f"Audit entry {audit_id}")
     if entry.action in COMPANIONS:
-        return undo(conn, org_id=org_id, org_slug=org_slug, audit_id=int(entry.after["primary_audit_id"]), actor=actor)
+        primary = int(entry.after["primary_audit_id"])
+        return undo(conn, org_id=org_id, org_slug=org_slug, audit_id=primary, actor=actor, handlers=handlers)
     if entry.action == UNDO:
-        raise _conflict("An undo cannot be undone; make the change again instead.")
+        raise conflict("An undo cannot be undone; make the change again instead.")
     if entry.undone_by_id is not None:
-        raise _conflict(f"Audit entry {audit_id} was undone already (by {entry.undone_by_id}).")
+        raise conflict(f"Audit entry {audit_id} was undone already (by {entry.undone_by_id}).")
     before, after = entry.before or {}, entry.after or {}
     touched: tuple[int, ...]
     if entry.action == UPDATE:
@@ -863,11 +754,11 @@ def undo(conn: Connection, *, org_id: int, org_slug: str, audit_id: int, actor: 
         touched = _undo_merge(conn, org_id, before, after)
     elif entry.action == MOVE:
         touched = _undo_move(conn, org_id, before, after)
-    elif entry.action in (THEME_CREATE, THEME_EDIT, THEME_RETIRE):
-        touched = _undo_taxonomy(conn, org_id, org_slug, entry.action, before, after)
+    elif handlers and entry.action in handlers:
+        touched = handlers[entry.action](conn, org_id, org_slug, entry.action, before, after)
     else:
-        raise _conflict(f"Audit entry {audit_id} ({entry.action}) cannot be undone.")
-    undo_id = _audit(
+        raise conflict(f"Audit entry {audit_id} ({entry.action}) cannot be undone.")
+    undo_id = record_audit(
         conn,
         org_id=org_id,
         request_id=entry.feature_request_id,
@@ -919,10 +810,10 @@ def _undo_move(conn: Connection, org_id: int, before: Mapping[str, Any], after: 
     rows = lock_requests(conn, org_id, [source_id, target_id])
     _require_state(rows.get(target_id), target_id, {"merged_into_id": None}, "merged")
     if _find_moved_link(conn, org_id, before["links"][0], target_id) is None:
-        raise _conflict(f"The mention is no longer in feature request {target_id}; undo the later move first.")
+        raise conflict(f"The mention is no longer in feature request {target_id}; undo the later move first.")
     if "source_row" in before:
         if source_id in rows:
-            raise _conflict(f"Feature request {source_id} exists again; this move cannot be undone.")
+            raise conflict(f"Feature request {source_id} exists again; this move cannot be undone.")
         _restore_snapshot(conn, before["source_row"])
     else:
         _require_state(rows.get(source_id), source_id, {"merged_into_id": None}, "merged")
@@ -939,32 +830,3 @@ def _undo_move(conn: Connection, org_id: int, before: Mapping[str, Any], after: 
         _bump(conn, target_id)
     refresh_request_stats(conn, org_id, [source_id, target_id])
     return (source_id, target_id)
-
-
-def _undo_taxonomy(
-    conn: Connection, org_id: int, org_slug: str, action: str, before: Mapping[str, Any], after: Mapping[str, Any]
-) -> tuple[int, ...]:
-    current = _lock_taxonomy(conn, org_id, org_slug)
-    if current.fingerprint() != after["fingerprint"]:
-        raise _conflict("The taxonomy changed since; undo the later taxonomy changes first.")
-    if action == THEME_CREATE:
-        # Mentions and requests filed under the new node since would lose their placement.
-        path = after["node"]["path"]
-        for model in (FeatureMention, FeatureRequest):
-            table = model.__table__.c
-            column = table.sub_theme if "/" in path else table.theme
-            if conn.execute(select(table.id).where(table.org_id == org_id, column == path).limit(1)).first():
-                raise _conflict(f"{path!r} is in use since; retire it (with `into`) instead of undoing its creation.")
-    restored = parse_taxonomy(before["document"], source="catalogue_audit")
-    _store(conn, org_id, restored)
-    if action == THEME_EDIT and after.get("paths"):
-        _retag(conn, org_id, {new: old for old, new in after["paths"].items()})
-    if action == THEME_RETIRE:
-        for model, name in ((FeatureMention, "mentions"), (FeatureRequest, "requests")):
-            for row_id, theme, sub_theme in before["placements"][name]:
-                conn.execute(
-                    update(model)
-                    .where(model.__table__.c.org_id == org_id, model.__table__.c.id == row_id)
-                    .values(theme=theme, sub_theme=sub_theme)
-                )
-    return ()

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, or_, select, update
 
 from headway_assets.core.warehouse.bulk import batches
 from headway_assets.core.warehouse.schema import (
@@ -41,6 +41,26 @@ def trend_of(first_seen: datetime, last_7d: int, prev_7d: int, as_of: datetime) 
     if prev_7d >= 2 and last_7d * 2 <= prev_7d:
         return "falling"
     return "steady"
+
+
+FR = FeatureRequest.__table__.c
+_STATS_COLUMNS = (
+    "mention_count",
+    "customer_count",
+    "customers",
+    "sources",
+    "first_seen",
+    "last_seen",
+    "mentions_last_7d",
+    "mentions_prev_7d",
+    "trend",
+    "updated_at",
+)
+_STATS_UPDATE = (
+    update(FeatureRequest)
+    .where(FR.id == bindparam("request_id"), FR.org_id == bindparam("org"))
+    .values({name: bindparam(f"new_{name}", type_=FR[name].type) for name in _STATS_COLUMNS})
+)
 
 
 def has_person_state() -> Any:
@@ -115,27 +135,31 @@ def _refresh_batch(
         customers[request_id].append(customer)
 
     seen: set[int] = set()
+    updates: list[dict[str, Any]] = []
     for row in totals:
         request_id = row.feature_request_id
         seen.add(request_id)
         names = sorted(customers.get(request_id, []))  # Python's order, as entry_stats sorts
         last, prev = int(row.last_7d or 0), int(row.prev_7d or 0)
-        conn.execute(
-            update(FeatureRequest)
-            .where(FeatureRequest.id == request_id, FeatureRequest.org_id == org_id)
-            .values(
-                mention_count=int(row.mentions),
-                customer_count=len(names),
-                customers={"names": names},
-                sources=dict(sorted(sources.get(request_id, {}).items())),
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                mentions_last_7d=last,
-                mentions_prev_7d=prev,
-                trend=trend_of(row.first_seen, last, prev, as_of),
-                updated_at=now,
-            )
+        updates.append(
+            {
+                "request_id": request_id,
+                "org": org_id,
+                "new_mention_count": int(row.mentions),
+                "new_customer_count": len(names),
+                "new_customers": {"names": names},
+                "new_sources": dict(sorted(sources.get(request_id, {}).items())),
+                "new_first_seen": row.first_seen,
+                "new_last_seen": row.last_seen,
+                "new_mentions_last_7d": last,
+                "new_mentions_prev_7d": prev,
+                "new_trend": trend_of(row.first_seen, last, prev, as_of),
+                "new_updated_at": now,
+            }
         )
+    if updates:
+        # One statement for the batch (executemany), built once: a rebuild touches every request.
+        conn.execute(_STATS_UPDATE, updates)
 
     empty = [request_id for request_id in ids if request_id not in seen]
     if not empty:
