@@ -49,6 +49,7 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import Message  # noqa: E402
 from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
+from headway_assets.llm.engine import LlmEngine  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
@@ -200,6 +201,49 @@ def warm_insight_answers(url: str) -> int:
     return len(due)
 
 
+class MatchRecorder:
+    """Keeps every mention the catalogue asks `LlmEngine.match` about (the engine answers as usual),
+    so the same mentions can be asked again all at once, as a catalogue that passes every mention
+    of a run in one go would."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+        self._original = LlmEngine.match
+
+    def __enter__(self) -> MatchRecorder:
+        recorder = self
+
+        async def recording(engine: LlmEngine, items: Any) -> Any:
+            recorder.items.update(items)
+            return await recorder._original(engine, items)
+
+        LlmEngine.match = recording  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        LlmEngine.match = self._original  # type: ignore[method-assign]
+
+
+def replay_matches(server: FakeAnthropicServer, llm: LlmResource, url: str, items: dict[str, Any]) -> None:
+    """Ask every recorded mention again in one `engine.match` (uncached) and print what it cost."""
+    server.reset_records()
+
+    async def ask() -> None:
+        async with llm.engine(url) as engine:
+            await engine.match(items)
+
+    started = time.perf_counter()
+    asyncio.run(ask())
+    seconds = time.perf_counter() - started
+    stats = server.stats()
+    print(
+        f"  the catalogue's {len(items)} match questions asked at once (engine.match, uncached): "
+        f"{stats.total_calls} calls, {stats.input_tokens + stats.cache_read_input_tokens:,} in, "
+        f"{stats.output_tokens:,} out, {seconds:.1f} s (peak {stats.max_in_flight} in flight)",
+        flush=True,
+    )
+
+
 async def warm_up(llm: LlmResource, url: str) -> None:
     """One call through the provider (SDK import, first connection), untimed and uncached."""
     async with llm.engine(url) as engine:
@@ -327,7 +371,9 @@ def main() -> int:
                 )
             default_db = workdir / "default.db"
             shutil.copy(raw, default_db)
-            default = measure("default", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
+            with MatchRecorder() as recorder:
+                default = measure("default", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
+            replay_matches(server, LlmResource(**common, use_cache=False), f"sqlite:///{default_db}", recorder.items)
             rerun = measure("rerun", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
         print()
         if legacy is not None:

@@ -24,8 +24,8 @@ from headway_assets.llm.providers.base import LlmProvider
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH, INSIGHT, MATCH, MATCH_SYSTEM, TIER1, TIER2, MatchCandidate, MatchInput
-from headway_assets.offline.matcher import match as offline_match
-from headway_assets.offline.provider import OfflineProvider
+from headway_assets.offline import OfflineProvider
+from headway_assets.offline import match as offline_match
 from headway_assets.testing.fakes.headway_responder import headway_responder, match_items
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer
 
