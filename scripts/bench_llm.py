@@ -380,7 +380,7 @@ def measure(
             f"    {asset:17s} {ASSET_TASKS[asset]:7s} {figures.calls:6,d} calls {figures.input_tokens:10,d} in "
             f"{figures.output_tokens:9,d} out {figures.seconds:6.1f} s"
             + (
-                f"   (most output in one call {figures.max_output_tokens:,} of a limit up to {figures.max_output_limit:,})"
+                f"   (most output in one call {figures.max_output_tokens:,}, limit up to {figures.max_output_limit:,})"
                 if figures.calls
                 else ""
             ),
