@@ -59,13 +59,12 @@ from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, Fake
 
 FIRST_DAY, LAST_DAY = "2026-10-01", "2026-10-30"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST_DAY, "dagster/asset_partition_range_end": LAST_DAY}
-# Runs in dependency order: tier-1 and tier-2 over the 30 days, the per-message insights over the
-# 30 days, then the catalogue and the period insights (not partitioned). Each asset, the task it
-# asks the model, in print order.
+# Runs in dependency order: tier-1 and tier-2 over the 30 days; then the per-message insights over
+# the 30 days, the catalogue and the period insights (the last two not partitioned). Each asset,
+# the task it asks the model, in print order.
 RUNS: list[tuple[list[Any], dict[str, str]]] = [
     ([message_labels, feature_mentions], RANGE_TAGS),
-    ([message_insights], RANGE_TAGS),
-    ([feature_catalog, insights], {}),
+    ([message_insights, feature_catalog, insights], RANGE_TAGS),
 ]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ASSET_TASKS = {
