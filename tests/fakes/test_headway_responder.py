@@ -61,9 +61,9 @@ def _provider(server: FakeLLMServer) -> LlmProvider:
     return provider_class(api_key=kwargs["api_key"], base_url=kwargs["base_url"], timeout_seconds=5.0, max_retries=0)
 
 
-@pytest.mark.parametrize("server_class", [FakeAnthropicServer, FakeOpenAIServer])
+@pytest.mark.parametrize("wire", ["anthropic", "openai"])
 @pytest.mark.parametrize("task", sorted(REQUESTS))
-def test_the_responder_answers_as_the_offline_provider(server_class: type[FakeLLMServer], task: str) -> None:
+def test_the_responder_answers_as_the_offline_provider(wire: str, task: str) -> None:
     request = REQUESTS[task]
 
     async def ask(provider: LlmProvider) -> BaseModel:
@@ -72,7 +72,12 @@ def test_the_responder_answers_as_the_offline_provider(server_class: type[FakeLL
         finally:
             await provider.aclose()
 
-    with server_class(responder=headway_responder) as server:
+    server: FakeLLMServer = (
+        FakeAnthropicServer(responder=headway_responder)
+        if wire == "anthropic"
+        else FakeOpenAIServer(responder=headway_responder)
+    )
+    with server:
         remote = asyncio.run(ask(_provider(server)))
     offline = asyncio.run(ask(OfflineProvider()))
     assert type(remote) is request.output_model

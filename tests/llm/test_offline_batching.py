@@ -29,15 +29,16 @@ ASKS = [
 TEXTS = [f"{ASKS[i % len(ASKS)]} (ticket {i})" for i in range(130)]
 
 
-def _run(task: str, items: Mapping[str, Any], batch_items: int) -> tuple[dict[str, Any], int]:
-    async def run() -> tuple[dict[str, Any], int]:
+def _run(task: str, items: Mapping[str, Any], batch_items: int) -> tuple[Mapping[str, Any], int]:
+    async def run() -> tuple[Mapping[str, Any], int]:
         engine = LlmEngine(OfflineProvider(), EngineConfig(models=MODELS, batch_items={task: batch_items}))
-        method: Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]] = {
+        methods: dict[str, Callable[[Any], Awaitable[Mapping[str, Any]]]] = {
             TIER1: engine.label,
             TIER2: engine.extract,
             INSIGHT: engine.summarise,
             MATCH: engine.match,
-        }[task]
+        }
+        method = methods[task]
         results = await method(items)
         return results, engine.task_stats(task).calls
 
