@@ -57,7 +57,10 @@ def test_every_message_gets_an_outcome_through_anthropic(
     materialize_assets(RAW_MESSAGE_ASSETS, seeded_warehouse, partition=DAY)
     # One customer's message is refused, the rest of its batch and every other call must not suffer.
     anthropic_server.add_fault(Fault.rate_limit(retry_after=0), times=2)
-    result = materialize_assets([message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server))
+    # 50 a call: the day makes two concurrent calls, so each meets one 429 and its SDK retry absorbs it.
+    result = materialize_assets(
+        [message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server, tier1_batch_items=50)
+    )
     assert result.success
     labels = _labels(seeded_warehouse)
     messages = _message_ids(seeded_warehouse)
