@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import shutil
 import sys
@@ -49,6 +50,7 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import Message  # noqa: E402
 from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
+from headway_assets.llm.engine import LlmEngine  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
@@ -57,13 +59,12 @@ from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, Fake
 
 FIRST_DAY, LAST_DAY = "2026-10-01", "2026-10-30"
 RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST_DAY, "dagster/asset_partition_range_end": LAST_DAY}
-# Runs in dependency order: tier-1 and tier-2 over the 30 days, the per-message insights over the
-# 30 days, then the catalogue and the period insights (not partitioned). Each asset, the task it
-# asks the model, in print order.
+# Runs in dependency order: tier-1 and tier-2 over the 30 days; then the per-message insights over
+# the 30 days, the catalogue and the period insights (the last two not partitioned). Each asset,
+# the task it asks the model, in print order.
 RUNS: list[tuple[list[Any], dict[str, str]]] = [
     ([message_labels, feature_mentions], RANGE_TAGS),
-    ([message_insights], RANGE_TAGS),
-    ([feature_catalog, insights], {}),
+    ([message_insights, feature_catalog, insights], RANGE_TAGS),
 ]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ASSET_TASKS = {
@@ -83,6 +84,8 @@ class AssetFigures:
     input_tokens: int = 0
     output_tokens: int = 0
     seconds: float = 0.0
+    max_output_tokens: int = 0  # the most one call wrote
+    max_output_limit: int = 0  # the largest output-token limit one call asked for
 
 
 @dataclass
@@ -200,6 +203,50 @@ def warm_insight_answers(url: str) -> int:
     return len(due)
 
 
+class MatchRecorder:
+    """Keeps every mention the catalogue asks `LlmEngine.match` about (the engine answers as usual),
+    so the same mentions can be asked again all at once, as a catalogue that passes every mention
+    of a run in one go would."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+        self._original = LlmEngine.match
+
+    def __enter__(self) -> MatchRecorder:
+        recorder = self
+
+        async def recording(engine: LlmEngine, items: Any) -> Any:
+            recorder.items.update(items)
+            return await recorder._original(engine, items)
+
+        LlmEngine.match = recording  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        LlmEngine.match = self._original  # type: ignore[method-assign]
+
+
+def replay_matches(server: FakeServer, llm: LlmResource, url: str, items: dict[str, Any]) -> None:
+    """Ask every recorded mention again in one `engine.match` (uncached) and print what it cost."""
+    server.ask("reset")
+
+    async def ask() -> None:
+        async with llm.engine(url) as engine:
+            await engine.match(items)
+
+    started = time.perf_counter()
+    asyncio.run(ask())
+    seconds = time.perf_counter() - started
+    per_task, max_in_flight = server.ask("figures")
+    match = per_task.get("match", AssetFigures())
+    print(
+        f"  the catalogue's {len(items)} match questions asked at once (engine.match, uncached): "
+        f"{match.calls} calls, {match.input_tokens:,} in, {match.output_tokens:,} out, {seconds:.1f} s "
+        f"(peak {max_in_flight} in flight)",
+        flush=True,
+    )
+
+
 async def warm_up(llm: LlmResource, url: str) -> None:
     """One call through the provider (SDK import, first connection), untimed and uncached."""
     async with llm.engine(url) as engine:
@@ -234,12 +281,8 @@ def run_ai(url: str, llm: LlmResource, *, between_runs: Any = None) -> tuple[flo
 TASK_OF_TOOL = {"record_tier1": "tier1", "record_tier2": "tier2", "record_insight": "insight", "record_match": "match"}
 
 
-def measure(
-    name: str, server: FakeAnthropicServer, url: str, llm: LlmResource, messages: int, args: argparse.Namespace
-) -> Figures:
-    """Run every AI asset once in this configuration and print what each cost."""
-    server.reset_records()
-    seconds, steps = run_ai(url, llm, between_runs=warm_insight_answers)
+def task_figures(server: FakeAnthropicServer) -> tuple[dict[str, AssetFigures], int]:
+    """Calls, tokens and output sizes per task of what `server` answered, and its peak in flight."""
     per_task: dict[str, AssetFigures] = defaultdict(AssetFigures)
     for request in server.requests:
         tools = request.body.get("tools") or [{}]
@@ -252,7 +295,79 @@ def measure(
                 usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
             )
             figures.output_tokens += usage.output_tokens
-    result = Figures(name, seconds, messages, server.stats().max_in_flight, args.latency, args.in_flight)
+            figures.max_output_tokens = max(figures.max_output_tokens, usage.output_tokens)
+        figures.max_output_limit = max(figures.max_output_limit, int(request.body.get("max_tokens") or 0))
+    return dict(per_task), server.stats().max_in_flight
+
+
+def _command(server: FakeAnthropicServer, command: str, argument: Any) -> Any:
+    """What the fake server's keeper does for `command` (in this process or in the server's)."""
+    if command == "reset":
+        server.reset_records()
+        return None
+    if command == "figures":
+        return task_figures(server)
+    if command == "warm_insights":
+        return warm_insight_answers(argument)
+    raise ValueError(command)
+
+
+def _serve(connection: Any, latency: float) -> None:
+    """The fake server's own process: serve until told to stop, answering commands on `connection`."""
+    dispose_engines()  # the parent's pooled connections stay the parent's
+    with FakeAnthropicServer(responder=headway_responder, latency_s=latency) as server:
+        connection.send(server.base_url)
+        while True:
+            command, argument = connection.recv()
+            if command == "stop":
+                connection.send(None)
+                return
+            connection.send(_command(server, command, argument))
+
+
+class FakeServer:
+    """The fake Anthropic server, in a process of its own (default: a real provider's parsing,
+    token counting and answer checks do not run on the pipeline's cores) or in this one."""
+
+    def __init__(self, latency: float, *, same_process: bool) -> None:
+        self._local: FakeAnthropicServer | None = None
+        self._process: Any = None
+        if same_process:
+            self._local = FakeAnthropicServer(responder=headway_responder, latency_s=latency).__enter__()
+            self.base_url = self._local.base_url
+            return
+        # Forked after the answers were warmed, so the child starts with them.
+        context = multiprocessing.get_context("fork")
+        self._connection, child = context.Pipe()
+        dispose_engines()
+        self._process = context.Process(target=_serve, args=(child, latency), daemon=True)
+        self._process.start()
+        self.base_url = self._connection.recv()
+
+    def ask(self, command: str, argument: Any = None) -> Any:
+        """Run a keeper command (`reset`, `figures`, `warm_insights`) where the server runs."""
+        if self._local is not None:
+            return _command(self._local, command, argument)
+        self._connection.send((command, argument))
+        return self._connection.recv()
+
+    def close(self) -> None:
+        """Stop the server (and its process)."""
+        if self._local is not None:
+            self._local.__exit__(None, None, None)
+            return
+        self.ask("stop")
+        self._process.join(timeout=10)
+
+
+def measure(
+    name: str, server: FakeServer, url: str, llm: LlmResource, messages: int, args: argparse.Namespace
+) -> Figures:
+    """Run every AI asset once in this configuration and print what each cost."""
+    server.ask("reset")
+    seconds, steps = run_ai(url, llm, between_runs=lambda url: server.ask("warm_insights", url))
+    per_task, max_in_flight = server.ask("figures")
+    result = Figures(name, seconds, messages, max_in_flight, args.latency, args.in_flight)
     for asset, task in ASSET_TASKS.items():
         figures = per_task.pop(task, AssetFigures())
         figures.seconds = steps.get(asset, 0.0)
@@ -262,7 +377,12 @@ def measure(
     for asset, figures in result.assets.items():
         print(
             f"    {asset:17s} {ASSET_TASKS[asset]:7s} {figures.calls:6,d} calls {figures.input_tokens:10,d} in "
-            f"{figures.output_tokens:9,d} out {figures.seconds:6.1f} s",
+            f"{figures.output_tokens:9,d} out {figures.seconds:6.1f} s"
+            + (
+                f"   (most output in one call {figures.max_output_tokens:,}, limit up to {figures.max_output_limit:,})"
+                if figures.calls
+                else ""
+            ),
             flush=True,
         )
     print(
@@ -283,6 +403,11 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.4, help="seconds the fake server waits per call")
     parser.add_argument("--in-flight", type=int, default=16, help="LLM calls in flight at most")
     parser.add_argument("--legacy", action="store_true", help="also run the unbatched, uncached legacy way")
+    parser.add_argument(
+        "--fake-in-process",
+        action="store_true",
+        help="run the fake server in this process (as before issue 14), sharing its cores and interpreter",
+    )
     args = parser.parse_args()
     os.environ["ANTHROPIC_API_KEY"] = DEFAULT_ANTHROPIC_KEY
     workdir = Path(tempfile.mkdtemp(prefix="headway-bench-llm-"))
@@ -302,7 +427,8 @@ def main() -> int:
             flush=True,
         )
         common: dict[str, Any] = {"provider": "anthropic", "max_in_flight": args.in_flight, "max_retries": 2}
-        with FakeAnthropicServer(responder=headway_responder, latency_s=args.latency) as server:
+        server = FakeServer(args.latency, same_process=args.fake_in_process)
+        try:
             common["base_url"] = server.base_url
             # A worker imports the SDK and opens its first connection once; the earlier figures (legacy
             # first) never charged that to the default run, so one untimed call does it here.
@@ -327,8 +453,12 @@ def main() -> int:
                 )
             default_db = workdir / "default.db"
             shutil.copy(raw, default_db)
-            default = measure("default", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
+            with MatchRecorder() as recorder:
+                default = measure("default", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
+            replay_matches(server, LlmResource(**common, use_cache=False), f"sqlite:///{default_db}", recorder.items)
             rerun = measure("rerun", server, f"sqlite:///{default_db}", LlmResource(**common), messages, args)
+        finally:
+            server.close()
         print()
         if legacy is not None:
             print(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -133,18 +133,29 @@ class TaskStats:
         }
 
 
-def _cut(items: Iterable[T], size: Callable[[T], int], max_items: int, max_chars: int) -> Iterator[list[T]]:
+def _cut(
+    items: Iterable[T],
+    size: Callable[[T], int],
+    max_items: int,
+    max_chars: int,
+    shared: Callable[[T], Iterable[tuple[Hashable, int]]] | None = None,
+) -> Iterator[list[T]]:
     """`items` in order, cut into runs of at most `max_items` and `max_chars` (an item larger than
-    `max_chars` goes alone)."""
+    `max_chars` goes alone). `shared` gives parts an item brings that a call writes once however
+    many of its items bring them (key, characters): they count once per run."""
     current: list[T] = []
     chars = 0
+    seen: set[Hashable] = set()
     for item in items:
-        length = size(item)
+        parts = list(shared(item)) if shared else []
+        length = size(item) + sum(n for key, n in parts if key not in seen)
         if current and (len(current) >= max_items or chars + length > max_chars):
             yield current
-            current, chars = [], 0
+            current, chars, seen = [], 0, set()
+            length = size(item) + sum(n for _key, n in parts)
         current.append(item)
         chars += length
+        seen.update(key for key, _n in parts)
     if current:
         yield current
 
@@ -359,10 +370,12 @@ class LlmEngine:
             keys = sorted(keys, key=lambda key: order(items[key]))
         for key in keys:
             groups.setdefault(spec.group_key(items[key]), []).append(key)
+        shared = spec.shared
+        parts = (lambda key: shared(items[key])) if shared is not None else None
         return [
             batch
             for group in groups.values()
-            for batch in _cut(group, lambda key: spec.size(items[key]), max_items, self.config.batch_chars)
+            for batch in _cut(group, lambda key: spec.size(items[key]), max_items, self.config.batch_chars, parts)
         ]
 
     async def _run_batched(self, spec: BatchSpec[ModelT], items: Mapping[str, Any]) -> dict[str, ModelT | LlmFailure]:
@@ -448,6 +461,8 @@ class BatchSpec(Generic[ModelT]):
     size: Callable[[Any], int]
     group_key: Callable[[Any], str] = lambda _item: ""
     order: Callable[[Any], tuple[str, ...]] | None = None  # items cut into calls in this order
+    # Parts an item brings that a call writes once for all its items (key, characters).
+    shared: Callable[[Any], Iterable[tuple[Hashable, int]]] | None = None
 
 
 def _split_tier1(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, Tier1Label]:
@@ -481,12 +496,16 @@ def _split_match(parsed: BaseModel, pairs: list[tuple[str, Any]]) -> dict[str, C
 
 
 def _match_size(item: MatchInput) -> int:
-    """Characters an ask adds to a call: its own text and its candidates' (an upper bound, as
-    candidates shared with other asks of the call are written once)."""
-    own = len(item.title) + len(item.description) + len(item.quote)
-    return own + sum(
-        len(c.title) + len(c.description) + sum(len(example) for example in c.examples) + 40 for c in item.candidates
-    )
+    """Characters of an ask's own text in a call (its candidates are `_match_candidates`)."""
+    return len(item.title) + len(item.description) + len(item.quote) + 80
+
+
+def _match_candidates(item: MatchInput) -> list[tuple[Hashable, int]]:
+    """An ask's candidates and their characters: a call lists a candidate once for all its asks."""
+    return [
+        (candidate, len(candidate.title) + len(candidate.description) + sum(map(len, candidate.examples)) + 60)
+        for candidate in item.candidates
+    ]
 
 
 _TIER1_SPEC = BatchSpec(
@@ -517,6 +536,7 @@ _MATCH_SPEC = BatchSpec(
     build=match_request,
     split=_split_match,
     size=_match_size,
+    shared=_match_candidates,
     # Asks of one theme and sub-theme side by side: they share candidates, written once per call.
     order=lambda item: (item.theme or "", item.sub_theme or ""),
 )

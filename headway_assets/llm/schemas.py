@@ -59,7 +59,12 @@ class MentionDraft(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=3, max_length=120, description="Short imperative title of the ask.")
+    title: str = Field(
+        min_length=3,
+        max_length=120,
+        description="What is wanted, as a short imperative or noun phrase ('Retry failed appointment reminders'); "
+        "never the complaint.",
+    )
     description: str = Field(max_length=1000, description="What the customer asks for, in one or two sentences.")
     problem_statement: str | None = Field(default=None, max_length=1000, description="The problem behind the ask.")
     desired_outcome: str | None = Field(default=None, max_length=1000, description="What success looks like.")

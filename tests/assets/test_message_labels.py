@@ -56,10 +56,11 @@ def test_every_message_gets_an_outcome_through_anthropic(
 ) -> None:
     materialize_assets(RAW_MESSAGE_ASSETS, seeded_warehouse, partition=DAY)
     # One customer's message is refused, the rest of its batch and every other call must not suffer.
-    # (One 429: the SDK retries it itself. The day's messages fit in one or two calls, so a second
-    # 429 could exhaust the SDK's one retry on the same call and reach the engine's outage wait.)
-    anthropic_server.add_fault(Fault.rate_limit(retry_after=0), times=1)
-    result = materialize_assets([message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server))
+    anthropic_server.add_fault(Fault.rate_limit(retry_after=0), times=2)
+    # 50 a call: the day makes two concurrent calls, so each meets one 429 and its SDK retry absorbs it.
+    result = materialize_assets(
+        [message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server, tier1_batch_items=50)
+    )
     assert result.success
     labels = _labels(seeded_warehouse)
     messages = _message_ids(seeded_warehouse)
@@ -70,7 +71,7 @@ def test_every_message_gets_an_outcome_through_anthropic(
     assert 0 < calls < len(messages) / 3, "short messages are batched"
     assert _check(result, "every_message_has_outcome")
     metadata = result.asset_materializations_for_node("message_labels")[0].metadata
-    assert metadata["llm_calls"].value == calls - 1  # the 429 was retried inside the SDK
+    assert metadata["llm_calls"].value == calls - 2  # the two 429s were retried inside the SDK
     assert metadata["llm_input_tokens"].value > 0
     assert metadata["llm_cost_usd"].value > 0
     assert metadata["remaining"].value == 0

@@ -211,3 +211,24 @@ def test_the_offline_provider_answers_a_batch_as_one_at_a_time() -> None:
 def test_the_prompt_asks_for_the_same_capability_across_wording_languages_and_sub_themes() -> None:
     prompt = MATCH_SYSTEM.lower()
     assert "complaint" in prompt and "language" in prompt and "sub-theme" in prompt
+
+
+def test_the_character_budget_counts_a_shared_candidate_once() -> None:
+    long_pool = tuple(MatchCandidate(f"req-{i}", f"Request {i}", "word " * 400) for i in range(10))  # ~2,000 chars each
+    sharing = {f"s{i}": MatchInput(f"Ask {i}", "Please.", None, long_pool) for i in range(20)}
+    apart = {
+        f"a{i}": MatchInput(f"Ask {i}", "Please.", None, (MatchCandidate(f"own-{i}", "x", "y" * 10_000),))
+        for i in range(4)
+    }
+
+    def calls(items: Mapping[str, MatchInput]) -> int:
+        async def run() -> int:
+            config = EngineConfig(models=MODELS, batch_items={MATCH: 20}, batch_chars=25_000)
+            engine = LlmEngine(OfflineProvider(), config)
+            await engine.match(items)
+            return engine.task_stats(MATCH).calls
+
+        return asyncio.run(run())
+
+    assert calls(sharing) == 1, "twenty asks over the same 20,000 characters of candidates fit one call"
+    assert calls(apart) == 2, "asks with 10,000 characters of candidates each: two a call"
