@@ -414,3 +414,60 @@ def _tidy(clause: str | None) -> str | None:
     if len(clause.split()) < 2:
         return None
     return _capitalise(clause)[:1000]
+
+
+# -- does a title name an ask? ------------------------------------------------------------------
+
+MAX_ASK_TITLE_WORDS: Final = 8
+_FIRST_PERSON: Final = re.compile(
+    r"\b(?:i|i'm|i've|me|my|we|we're|we've|us|our|ours|ich|wir|unsere?|je|nous|notre|nos|yo|nosotros|nuestr[oa]s?"
+    r"|eu|nós|nosso|nossa)\b",
+    _FLAGS,
+)
+_COMPLAINT: Final = re.compile(
+    r"\b(?:pain(?:ful)?|hurts?|frustrat\w*|annoy\w*|hate|nightmare|awful|terrible|horrible|struggl\w*|"
+    r"embarrass\w*|furious|angry|upset|confus\w*|mad|useless|sucks?|tedious|keeps?|kept|still|never|"
+    r"again|always|every time|can't|cannot|couldn't|don't|doesn't|didn't|won't|isn't|aren't|wasn't|"
+    r"not|no longer|nobody|nothing|impossible)\b",
+    _FLAGS,
+)
+# Finite verbs that make a title a statement about the product rather than the thing wanted
+# ("Dashboards take 30 seconds", "Reports use UTC"); checked after the first word, which may be
+# an imperative ("Keep number formats in Excel exports").
+_STATEMENT: Final = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|takes?|took|goes|went|gets|got|looks?|shows?|comes?|uses?|"
+    r"fails?|failed|failing|breaks?|broke|crash(?:es|ed)?|stops?|stopped|cuts?|jumps?|arrives?|"
+    r"happens?|seems?|needs?|wants?|ignored|missing|stuck|wrong|slow)\b",
+    _FLAGS,
+)
+_IMPERATIVE: Final = frozenset(
+    """
+    add allow let support enable show send offer deliver export import sync connect integrate provide
+    make keep remember save set choose define join blend pull push raise increase lift remove delete
+    hide filter restrict limit lock prevent block retry resend notify alert warn flag track log record
+    check verify validate take require charge issue refund submit bill split translate localise localize
+    speed improve fix automate automatically schedule book create edit rename merge attach embed print
+    manage assign tag group sort search display list calculate compute compare report publish share
+    invite provision deprovision deactivate archive restore undo open expose configure customise
+    customize upload download enforce reset
+    """.split()
+)
+
+
+def names_an_ask(title: str) -> bool:
+    """Whether `title` names what is wanted: an imperative or a noun phrase, not a complaint.
+
+    The rule (docs/quality.md, "Titles that name the ask"): at most eight words; no first
+    person; no complaint, emotion, negation or recurrence word ("painful", "keeps", "can't",
+    "never", "still"); and either it opens with an imperative verb of a fixed list ("Retry
+    failed reminders", "Support SSO with Okta") or no word after the first is a finite
+    statement verb ("Dashboards take 30 seconds", "Reports use UTC" name a defect, not an ask).
+    """
+    words = title.split()
+    if not words or len(words) > MAX_ASK_TITLE_WORDS:
+        return False
+    if _FIRST_PERSON.search(title) or _COMPLAINT.search(title):
+        return False
+    if words[0].lower().strip(_EDGE_PUNCT) in _IMPERATIVE:
+        return True
+    return not _STATEMENT.search(" ".join(words[1:]))
