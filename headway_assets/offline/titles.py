@@ -440,8 +440,7 @@ _STATEMENT: Final = re.compile(
     r"happens?|seems?|needs?|wants?|ignored|missing|stuck|wrong|slow)\b",
     _FLAGS,
 )
-_IMPERATIVE: Final = frozenset(
-    """
+_IMPERATIVE_TEXT: Final = """
     add allow let support enable show send offer deliver export import sync connect integrate provide
     make keep remember save set choose define join blend pull push raise increase lift remove delete
     hide filter restrict limit lock prevent block retry resend notify alert warn flag track log record
@@ -450,8 +449,8 @@ _IMPERATIVE: Final = frozenset(
     manage assign tag group sort search display list calculate compute compare report publish share
     invite provision deprovision deactivate archive restore undo open expose configure customise
     customize upload download enforce reset
-    """.split()
-)
+"""
+_IMPERATIVE: Final = frozenset(_IMPERATIVE_TEXT.split())
 
 
 def names_an_ask(title: str) -> bool:
