@@ -196,13 +196,15 @@ def _request_bag(title: str, description: str, examples: tuple[str, ...], area: 
 
 
 @lru_cache(maxsize=16_384)
-def _title_names(titles: tuple[str, ...]) -> frozenset[str]:
-    """Names (capitalised or upper-case words: vendors, formats, channels) in titles."""
+def _title_names(titles: tuple[str, ...], context: str) -> frozenset[str]:
+    """Title terms that are names (vendors, formats, channels): written capitalised or upper case
+    in a title, or anywhere in `context` (a title's first word is capitalised anyway: "Okta login")."""
+    named = {t.stem for t in content_terms(english_text(context)) if t.weight >= SPECIFIC_WEIGHT - 1e-9}
     return frozenset(
         term.stem
         for title in titles
         for term in content_terms(english_text(title))
-        if term.weight >= SPECIFIC_WEIGHT - 1e-9
+        if term.weight >= SPECIFIC_WEIGHT - 1e-9 or term.stem in named
     )
 
 
@@ -255,9 +257,9 @@ def features(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] |
     spread = spread or Counter()
     wide = _cosine(_rarer(mention_bag, spread, request_bag), _rarer(request_bag, spread, request_bag))
     # Each side's titles name something the other never mentions: same area, another request.
-    conflict = _unmatched_names(_title_names((item.title,)), request_bag) and _unmatched_names(
-        _title_names((candidate.title, *candidate.examples)), mention_bag
-    )
+    conflict = _unmatched_names(
+        _title_names((item.title,), f"{item.description} {item.quote}"), request_bag
+    ) and _unmatched_names(_title_names((candidate.title, *candidate.examples), candidate.description), mention_bag)
     same_theme = item.theme is not None and item.theme == candidate.theme
     same_sub = item.sub_theme is not None and item.sub_theme == candidate.sub_theme
     if candidate.theme is None and candidate.sub_theme is None:
