@@ -42,8 +42,7 @@ from sklearn.metrics.cluster import pair_confusion_matrix
 
 from headway_assets.catalog import MentionRecord, build_catalog, title_similarity
 from headway_assets.llm.tasks import AI_MATCH, MatchCandidate, MatchInput
-from headway_assets.offline import match
-from headway_assets.offline.titles import names_an_ask
+from headway_assets.offline import match, names_an_ask
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = REPO_ROOT / "tests" / "data" / "catalogue" / "asks.jsonl"

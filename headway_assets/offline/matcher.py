@@ -172,7 +172,7 @@ def _wide(parts: tuple[tuple[str, float], ...]) -> Bag:
 
 CONCEPT_WEIGHT = 0.8  # a term an ask's words point to (vocab.concept_terms), against the word itself
 AREA_WEIGHT = 0.6
-SPREAD_DAMPING = 0.5  # a word of the theme's or sub-theme's name says where an ask is, not which
+SPREAD_DAMPING = 0.25
 
 
 @lru_cache(maxsize=4096)
