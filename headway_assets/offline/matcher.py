@@ -42,6 +42,7 @@ _DEFECT: Final = re.compile(
 )
 
 Bag = dict[str, float]
+_RELATED: Final = related_terms()
 
 
 # Bags are cached and shared: never modify one.
@@ -64,7 +65,7 @@ def _overlap(stem: str, weight: float, other: Bag) -> float:
     """Weight of `stem` found in `other`: fully when present, half through a related term."""
     if stem in other:
         return min(weight, other[stem])
-    related = related_terms().get(stem)
+    related = _RELATED.get(stem)
     if related:
         best = max((other[r] for r in related if r in other), default=0.0)
         return RELATED_CREDIT * min(weight, best)
@@ -113,8 +114,8 @@ def raw_similarity(title_a: str, description_a: str, title_b: str, description_b
         return 0.0
     titles = _dice(title_bag_a, title_bag_b)
     full = _dice(full_a, full_b)
-    contained = min(_containment(title_bag_a, full_b), _containment(title_bag_b, full_a))
-    contained_max = max(_containment(title_bag_a, full_b), _containment(title_bag_b, full_a))
+    a_in_b, b_in_a = _containment(title_bag_a, full_b), _containment(title_bag_b, full_a)
+    contained, contained_max = min(a_in_b, b_in_a), max(a_in_b, b_in_a)
     score = 0.3 * titles + 0.3 * full + 0.25 * contained + 0.15 * contained_max
     # Each ask names something (a vendor, a format) that the other does not mention at all:
     # same area, different request ("Okta SSO" / "Azure AD SSO", "PDF export" / "CSV limit").
@@ -250,16 +251,19 @@ def features(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] |
     """What the score of one candidate is made of (all 0..1); `spread` from `_spread(item)`."""
     title, description = _english(item.title), _english(item.description)
     core = raw_similarity(title, description, _english(candidate.title), _english(candidate.description))
-    example = max((raw_similarity(title, description, _english(e), "") for e in candidate.examples), default=0.0)
     area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
     mention_bag = _mention_bag(item.title, item.description, item.quote, area)
     request_bag = _request_bag(candidate.title, candidate.description, candidate.examples, area)
     spread = spread or Counter()
     wide = _cosine(_rarer(mention_bag, spread, request_bag), _rarer(request_bag, spread, request_bag))
     # Each side's titles name something the other never mentions: same area, another request.
-    conflict = _unmatched_names(
-        _title_names((item.title,), f"{item.description} {item.quote}"), request_bag
-    ) and _unmatched_names(_title_names((candidate.title, *candidate.examples), candidate.description), mention_bag)
+    # A name several offered requests carry (the product's own, the org's main tool) tells none apart.
+    mention_names = {n for n in _title_names((item.title,), f"{item.description} {item.quote}") if spread[n] < 2}
+    request_names = {n for n in _title_names((candidate.title, *candidate.examples), candidate.description)}
+    request_names = {n for n in request_names if spread[n] < 2}
+    conflict = _unmatched_names(frozenset(mention_names), request_bag) and _unmatched_names(
+        frozenset(request_names), mention_bag
+    )
     same_theme = item.theme is not None and item.theme == candidate.theme
     same_sub = item.sub_theme is not None and item.sub_theme == candidate.sub_theme
     if candidate.theme is None and candidate.sub_theme is None:
@@ -267,7 +271,6 @@ def features(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] |
         same_sub = same_theme = True
     return {
         "core": core,
-        "example": example,
         "wide": wide,
         "same_sub": float(same_sub or (item.sub_theme is None and candidate.sub_theme is None and same_theme)),
         "same_theme": float(same_theme),
@@ -285,8 +288,8 @@ TITLE_EVIDENCE = 0.5  # title-and-description overlap (`raw_similarity`) counts 
 
 
 def evidence(parts: dict[str, float]) -> float:
-    """One 0..1 figure from `features`: the strongest of the three comparisons."""
-    best = max(parts["wide"], TITLE_EVIDENCE * parts["core"], TITLE_EVIDENCE * parts["example"])
+    """One 0..1 figure from `features`: the stronger of the two comparisons."""
+    best = max(parts["wide"], TITLE_EVIDENCE * parts["core"])
     return best * NAME_CONFLICT_PENALTY if parts["conflict"] else best
 
 
