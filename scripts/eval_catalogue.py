@@ -266,7 +266,7 @@ def demo_figures(linker: str, show_errors: bool = False) -> None:
     titles = {key: title for key, title in placed.values()}
     print(f"\ndemo ground truth, linker={linker}: {len(mentions)} mentions, {len(labelled)} with an ask")
     print(_row("catalogue", score(labelled, placed)))
-    print(_row("one per sub-theme", score(labelled, naive(labelled))))
+    print(_row("one per sub-theme", {**score(labelled, naive(labelled)), "names_an_ask": -1.0}))
     share = sum(names_an_ask(t) for t in titles.values()) / max(1, len(titles))
     print(f"request titles that name an ask (all {len(titles)} requests): {share:.1%}")
     if show_errors:
@@ -277,7 +277,7 @@ def _row(name: str, figures: dict[str, float]) -> str:
     return (
         f"{name:<22} {figures['precision']:>9.3f} {figures['recall']:>7.3f} {figures['f1']:>6.3f} "
         f"{figures['ari']:>6.3f} {int(figures['requests']):>5} / {int(figures['asks']):<4} "
-        f"{figures['names_an_ask']:>6.1%}"
+        + (f"{figures['names_an_ask']:>6.1%}" if figures["names_an_ask"] >= 0 else f"{'-':>6}")
     )
 
 
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.input.name} split={args.split or 'all'} linker={args.linker}: {len(mentions)} mentions")
     print(f"{'':<22} {'precision':>9} {'recall':>7} {'F1':>6} {'ARI':>6} {'requests/asks':>12} {'names an ask':>6}")
     print(_row("catalogue", score(mentions, placed)))
-    print(_row("one per sub-theme", score(mentions, naive(mentions))))
+    print(_row("one per sub-theme", {**score(mentions, naive(mentions)), "names_an_ask": -1.0}))
     if args.errors:
         errors(mentions, placed)
     if args.demo:

@@ -151,6 +151,7 @@ def similarity(title_a: str, description_a: str, title_b: str, description_b: st
 # -- the catalogue's question: which candidate, if any, is this mention's request? ---------------
 
 QUOTE_WEIGHT = 0.3
+WIDE_DESCRIPTION_WEIGHT = 0.5
 EXAMPLE_WEIGHT = 0.8
 
 
@@ -187,12 +188,12 @@ def _damp(bag: Bag, area: frozenset[str]) -> Bag:
 
 @lru_cache(maxsize=16_384)
 def _mention_bag(title: str, description: str, quote: str, area: frozenset[str]) -> Bag:
-    return _damp(_wide(((title, 1.0), (description, DESCRIPTION_WEIGHT), (quote, QUOTE_WEIGHT))), area)
+    return _damp(_wide(((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), (quote, QUOTE_WEIGHT))), area)
 
 
 @lru_cache(maxsize=16_384)
 def _request_bag(title: str, description: str, examples: tuple[str, ...], area: frozenset[str]) -> Bag:
-    parts = ((title, 1.0), (description, DESCRIPTION_WEIGHT), *((e, EXAMPLE_WEIGHT) for e in examples))
+    parts = ((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), *((e, EXAMPLE_WEIGHT) for e in examples))
     return _damp(_wide(parts), area)
 
 
