@@ -15,7 +15,7 @@ from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.tasks import answer
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
 from headway_assets.offline.text import fold, mask_text, prepare
-from headway_assets.offline.titles import clean_sentence, make_title
+from headway_assets.offline.titles import ask_title, clean_sentence, make_title, names_an_ask
 from headway_assets.offline.vocab import term_weights
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "OfflineSummariser",
     "TaxonomyMapper",
     "answer",
+    "ask_title",
     "clean_sentence",
     "fold",
     "is_transcript",
@@ -35,6 +36,7 @@ __all__ = [
     "mapper_for",
     "mask_text",
     "match",
+    "names_an_ask",
     "prepare",
     "similarity",
     "term_weights",

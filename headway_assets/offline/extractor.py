@@ -17,7 +17,7 @@ Deterministic, no network; any language goes in, English gets the best titles.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Final
 
@@ -26,7 +26,7 @@ from headway_assets.llm.tasks import Tier2Input
 from headway_assets.offline.classifier import OfflineClassifier, SentenceEvidence
 from headway_assets.offline.matcher import similarity
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, mapper_for
-from headway_assets.offline.titles import clean_sentence, make_title, strip_lead_in, strip_openers, unquote
+from headway_assets.offline.titles import ask_title, clean_sentence, make_title, strip_lead_in, strip_openers, unquote
 from headway_assets.offline.vocab import PRODUCT_NOUNS, content_terms
 
 MAX_MENTIONS: Final = 8
@@ -323,6 +323,8 @@ class OfflineExtractor:
         clean = clean_sentence(raw)
         kind = pick.kind or _kind(sentence, clean)
         parts = make_title(clean_sentence(raw, symbols_as_breaks=True), is_bug=kind == "bug_report", names=names)
+        # The request names the ask; the complaint stays in the description and the quote.
+        parts = replace(parts, title=ask_title(parts.title, kind, clean))
         if not content_terms(parts.title):
             return None
         # A neighbour that explains the ask ("Our IT team won't approve tools without it.").

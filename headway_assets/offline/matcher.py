@@ -14,13 +14,20 @@ against different asks of the same area) lands on the catalogue's 0.75.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Final
 
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH as CATALOG_THRESHOLD  # the catalogue links a mention at this score
-from headway_assets.llm.tasks import MatchInput
-from headway_assets.offline.vocab import SPECIFIC_WEIGHT, content_terms, related_terms
+from headway_assets.llm.tasks import MatchCandidate, MatchInput
+from headway_assets.offline.vocab import (
+    SPECIFIC_WEIGHT,
+    concept_terms,
+    content_terms,
+    english_text,
+    related_terms,
+)
 
 MATCH_THRESHOLD: Final = 0.38  # raw similarity that counts as the same request
 DESCRIPTION_WEIGHT: Final = 0.5
@@ -35,6 +42,7 @@ _DEFECT: Final = re.compile(
 )
 
 Bag = dict[str, float]
+_RELATED: Final = related_terms()
 
 
 # Bags are cached and shared: never modify one.
@@ -57,7 +65,7 @@ def _overlap(stem: str, weight: float, other: Bag) -> float:
     """Weight of `stem` found in `other`: fully when present, half through a related term."""
     if stem in other:
         return min(weight, other[stem])
-    related = related_terms().get(stem)
+    related = _RELATED.get(stem)
     if related:
         best = max((other[r] for r in related if r in other), default=0.0)
         return RELATED_CREDIT * min(weight, best)
@@ -106,8 +114,8 @@ def raw_similarity(title_a: str, description_a: str, title_b: str, description_b
         return 0.0
     titles = _dice(title_bag_a, title_bag_b)
     full = _dice(full_a, full_b)
-    contained = min(_containment(title_bag_a, full_b), _containment(title_bag_b, full_a))
-    contained_max = max(_containment(title_bag_a, full_b), _containment(title_bag_b, full_a))
+    a_in_b, b_in_a = _containment(title_bag_a, full_b), _containment(title_bag_b, full_a)
+    contained, contained_max = min(a_in_b, b_in_a), max(a_in_b, b_in_a)
     score = 0.3 * titles + 0.3 * full + 0.25 * contained + 0.15 * contained_max
     # Each ask names something (a vendor, a format) that the other does not mention at all:
     # same area, different request ("Okta SSO" / "Azure AD SSO", "PDF export" / "CSV limit").
@@ -140,12 +148,179 @@ def similarity(title_a: str, description_a: str, title_b: str, description_b: st
     return round(calibrate(raw_similarity(title_a, description_a, title_b, description_b)), 4)
 
 
+# -- the catalogue's question: which candidate, if any, is this mention's request? ---------------
+
+QUOTE_WEIGHT = 0.3
+WIDE_DESCRIPTION_WEIGHT = 0.5
+EXAMPLE_WEIGHT = 0.8
+
+
+def _wide(parts: tuple[tuple[str, float], ...]) -> Bag:
+    """A bag over several texts (each at its weight), in English, with concept terms added."""
+    bag: Bag = {}
+    for text, factor in parts:
+        for term in content_terms(english_text(text)):
+            weight = term.weight * factor
+            if weight > bag.get(term.stem, 0.0):
+                bag[term.stem] = weight
+    concepts = concept_terms()
+    for stem_, weight in list(bag.items()):
+        for concept in concepts.get(stem_, ()):
+            extra = weight * CONCEPT_WEIGHT
+            if extra > bag.get(concept, 0.0):
+                bag[concept] = extra
+    return bag
+
+
+CONCEPT_WEIGHT = 0.8  # a term an ask's words point to (vocab.concept_terms), against the word itself
+AREA_WEIGHT = 0.6
+SPREAD_DAMPING = 0.25
+
+
+@lru_cache(maxsize=4096)
+def _area(*names: str | None) -> frozenset[str]:
+    return frozenset(term.stem for name in names if name for term in content_terms(english_text(name)))
+
+
+def _damp(bag: Bag, area: frozenset[str]) -> Bag:
+    return {stem_: weight * AREA_WEIGHT if stem_ in area else weight for stem_, weight in bag.items()}
+
+
+@lru_cache(maxsize=16_384)
+def _mention_bag(title: str, description: str, quote: str, area: frozenset[str]) -> Bag:
+    return _damp(_wide(((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), (quote, QUOTE_WEIGHT))), area)
+
+
+@lru_cache(maxsize=16_384)
+def _request_bag(title: str, description: str, examples: tuple[str, ...], area: frozenset[str]) -> Bag:
+    parts = ((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), *((e, EXAMPLE_WEIGHT) for e in examples))
+    return _damp(_wide(parts), area)
+
+
+@lru_cache(maxsize=16_384)
+def _title_names(titles: tuple[str, ...], context: str) -> frozenset[str]:
+    """Title terms that are names (vendors, formats, channels): written capitalised or upper case
+    in a title, or anywhere in `context` (a title's first word is capitalised anyway: "Okta login")."""
+    named = {t.stem for t in content_terms(english_text(context)) if t.weight >= SPECIFIC_WEIGHT - 1e-9}
+    return frozenset(
+        term.stem
+        for title in titles
+        for term in content_terms(english_text(title))
+        if term.weight >= SPECIFIC_WEIGHT - 1e-9 or term.stem in named
+    )
+
+
+def _cosine(a: Bag, b: Bag) -> float:
+    if not a or not b:
+        return 0.0
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(weight * b[stem_] for stem_, weight in a.items() if stem_ in b)
+    if dot <= 0:
+        return 0.0
+    norm = (sum(w * w for w in a.values()) * sum(w * w for w in b.values())) ** 0.5
+    return dot / norm
+
+
+@lru_cache(maxsize=16_384)
+def _english(text: str) -> str:
+    return english_text(text)
+
+
+def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
+    return _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
+
+
+def _spread(item: MatchInput) -> Counter[str]:
+    """In how many of the offered requests each term occurs: a term most of them share (the
+    area's own vocabulary, "reminder" among reminder requests) tells them apart poorly."""
+    counts: Counter[str] = Counter()
+    for candidate in item.candidates:
+        counts.update(
+            _request_bag(candidate.title, candidate.description, candidate.examples, _area_of(item, candidate))
+        )
+    return counts
+
+
+def _rarer(bag: Bag, spread: Counter[str], own: Bag) -> Bag:
+    if not spread:
+        return bag
+    return {t: w / (1.0 + SPREAD_DAMPING * (spread[t] - (1 if t in own else 0))) for t, w in bag.items()}
+
+
+def features(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] | None = None) -> dict[str, float]:
+    """What the score of one candidate is made of (all 0..1); `spread` from `_spread(item)`."""
+    title, description = _english(item.title), _english(item.description)
+    core = raw_similarity(title, description, _english(candidate.title), _english(candidate.description))
+    area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
+    mention_bag = _mention_bag(item.title, item.description, item.quote, area)
+    request_bag = _request_bag(candidate.title, candidate.description, candidate.examples, area)
+    spread = spread or Counter()
+    wide = _cosine(_rarer(mention_bag, spread, request_bag), _rarer(request_bag, spread, request_bag))
+    # Each side's titles name something the other never mentions: same area, another request.
+    # A name several offered requests carry (the product's own, the org's main tool) tells none apart.
+    mention_names = {n for n in _title_names((item.title,), f"{item.description} {item.quote}") if spread[n] < 2}
+    request_names = {n for n in _title_names((candidate.title, *candidate.examples), candidate.description)}
+    request_names = {n for n in request_names if spread[n] < 2}
+    conflict = _unmatched_names(frozenset(mention_names), request_bag) and _unmatched_names(
+        frozenset(request_names), mention_bag
+    )
+    same_theme = item.theme is not None and item.theme == candidate.theme
+    same_sub = item.sub_theme is not None and item.sub_theme == candidate.sub_theme
+    if candidate.theme is None and candidate.sub_theme is None:
+        # A candidate without a place comes from a linker that offers one sub-theme at a time.
+        same_sub = same_theme = True
+    return {
+        "core": core,
+        "wide": wide,
+        "same_sub": float(same_sub or (item.sub_theme is None and candidate.sub_theme is None and same_theme)),
+        "same_theme": float(same_theme),
+        "conflict": float(conflict),
+    }
+
+
+# Raw evidence needed to link, by where the candidate sits relative to the mention: the same
+# sub-theme is the usual home of an ask; a neighbouring sub-theme of the same theme holds about
+# one mention in six of an ask; another theme is offered only when its text is very similar.
+LINK_SAME_SUB_THEME = 0.24
+LINK_SAME_THEME = 0.28
+LINK_OTHER_THEME = 0.5
+TITLE_EVIDENCE = 0.5  # title-and-description overlap (`raw_similarity`) counts at this share
+
+
+def evidence(parts: dict[str, float]) -> float:
+    """One 0..1 figure from `features`: the stronger of the two comparisons."""
+    best = max(parts["wide"], TITLE_EVIDENCE * parts["core"])
+    return best * NAME_CONFLICT_PENALTY if parts["conflict"] else best
+
+
+def link_threshold(parts: dict[str, float]) -> float:
+    """The evidence needed for this candidate's place in the taxonomy."""
+    if parts["same_sub"]:
+        return LINK_SAME_SUB_THEME
+    if parts["same_theme"]:
+        return LINK_SAME_THEME
+    return LINK_OTHER_THEME
+
+
+def candidate_score(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] | None = None) -> float:
+    """0..1 on the catalogue's scale: >= 0.75 (`AI_MATCH`) means the same request."""
+    parts = features(item, candidate, spread)
+    raw, threshold = evidence(parts), link_threshold(parts)
+    if raw <= 0:
+        return 0.0
+    if raw < threshold:
+        return CATALOG_THRESHOLD * raw / threshold
+    return min(1.0, CATALOG_THRESHOLD + (1 - CATALOG_THRESHOLD) * (raw - threshold) / (1 - threshold))
+
+
 def match(item: MatchInput) -> CatalogMatch:
     """The candidate that is the same request as `item`, or None with the best score."""
     best_id: str | None = None
     best_score = 0.0
+    spread = _spread(item)
     for candidate in item.candidates:
-        score = similarity(item.title, item.description, candidate.title, candidate.description)
+        score = candidate_score(item, candidate, spread)
         if score > best_score + 1e-12:  # first candidate wins ties: candidates come most similar first
             best_id, best_score = candidate.id, score
     if best_id is None or best_score < CATALOG_THRESHOLD:

@@ -414,3 +414,159 @@ def _tidy(clause: str | None) -> str | None:
     if len(clause.split()) < 2:
         return None
     return _capitalise(clause)[:1000]
+
+
+# -- does a title name an ask? ------------------------------------------------------------------
+
+MAX_ASK_TITLE_WORDS: Final = 8
+_FIRST_PERSON: Final = re.compile(
+    r"\b(?:i|i'm|i've|me|my|we|we're|we've|us|our|ours|ich|wir|unsere?|je|nous|notre|nos|yo|nosotros|nuestr[oa]s?"
+    r"|eu|nós|nosso|nossa)\b",
+    _FLAGS,
+)
+_COMPLAINT: Final = re.compile(
+    r"\b(?:pain(?:ful)?|hurts?|frustrat\w*|annoy\w*|hate|nightmare|awful|terrible|horrible|struggl\w*|"
+    r"embarrass\w*|furious|angry|upset|confus\w*|mad|useless|sucks?|tedious|keeps?|kept|still|never|"
+    r"again|always|every time|can't|cannot|couldn't|don't|doesn't|didn't|won't|isn't|aren't|wasn't|"
+    r"not|no longer|nobody|nothing|impossible)\b",
+    _FLAGS,
+)
+# Finite verbs that make a title a statement about the product rather than the thing wanted
+# ("Dashboards take 30 seconds", "Reports use UTC"); checked after the first word, which may be
+# an imperative ("Keep number formats in Excel exports").
+_STATEMENT: Final = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|takes?|took|goes|went|gets|got|looks?|shows?|comes?|uses?|"
+    r"fails?|failed|failing|breaks?|broke|crash(?:es|ed)?|stops?|stopped|cuts?|jumps?|arrives?|"
+    r"happens?|seems?|needs?|wants?|ignored|missing|stuck|wrong|slow)\b",
+    _FLAGS,
+)
+_IMPERATIVE_TEXT: Final = """
+    add allow let support enable show send offer deliver export import sync connect integrate provide
+    make keep remember save set choose define join blend pull push raise increase lift remove delete
+    hide filter restrict limit lock prevent block retry resend notify alert warn flag track log record
+    check verify validate take require charge issue refund submit bill split translate localise localize
+    speed improve fix automate automatically schedule book create edit rename merge attach embed print
+    manage assign tag group sort search display list calculate compute compare report publish share
+    invite provision deprovision deactivate archive restore undo open expose configure customise
+    customize upload download enforce reset
+"""
+_IMPERATIVE: Final = frozenset(_IMPERATIVE_TEXT.split())
+
+
+def names_an_ask(title: str) -> bool:
+    """Whether `title` names what is wanted: an imperative or a noun phrase, not a complaint.
+
+    The rule (docs/quality.md, "Titles that name the ask"): at most eight words; no first
+    person; no complaint, emotion, negation or recurrence word ("painful", "keeps", "can't",
+    "never", "still"); and either it opens with an imperative verb of a fixed list ("Retry
+    failed reminders", "Support SSO with Okta") or no word after the first is a finite
+    statement verb ("Dashboards take 30 seconds", "Reports use UTC" name a defect, not an ask).
+    """
+    words = title.split()
+    if not words or len(words) > MAX_ASK_TITLE_WORDS:
+        return False
+    if _FIRST_PERSON.search(title) or _COMPLAINT.search(title):
+        return False
+    if words[0].lower().strip(_EDGE_PUNCT) in _IMPERATIVE:
+        return True
+    return not _STATEMENT.search(" ".join(words[1:]))
+
+
+# -- from a complaint to the ask it implies ------------------------------------------------------
+
+_WISHLIST_TAIL: Final = re.compile(
+    r"\s+(?:is|are|was|were)\s+(?:(?:high|top|first)\s+)?on\s+(?:our|my|the|their)\s+(?:wish\s*list|roadmap|list)\b.*$",
+    _FLAGS,
+)
+_EMOTION_LEAD: Final = re.compile(
+    r"^(?:it\s+)?(?:really\s+|truly\s+)?(?:hurts|sucks|kills us|is (?:painful|frustrating|annoying))"
+    r"\s+(?:when|that)\s+",
+    _FLAGS,
+)
+_COMPLAINT_TAIL: Final = re.compile(
+    r",\s*(?=[^,]*\b(?:painful|pain|risk|tedious|hurts?|nightmare|annoying|frustrating|by hand|manually|"
+    r"impossible|waste|hours?|doubles?|every time|lose|losing)\b).*$",
+    _FLAGS,
+)
+_HEDGE_LEAD: Final = re.compile(
+    r"^(?:from what (?:i|we) can (?:see|tell)|as far as (?:i|we) can tell|i think|it seems(?: like)?|"
+    r"(?:it )?looks like|apparently|honestly)[,\s]+",
+    _FLAGS,
+)
+_OWNER: Final = re.compile(r"\b(?:our|my|your|their)\s+", _FLAGS)
+_WE_CAN: Final = re.compile(r"\b(?:that\s+|which\s+)?(?:we|i|you)\s+(?:can|could)\s+(?=\w)", _FLAGS)
+_SLOW: Final = re.compile(
+    r"^(?P<thing>.+?)\s+(?:is|are|gets?|got|became|become)\s+(?:so\s+|too\s+|very\s+|really\s+|painfully\s+)?"
+    r"(?:slow|sluggish|laggy)\b.*$",
+    _FLAGS,
+)
+_PAINFUL: Final = re.compile(
+    r"^(?P<thing>.+?)\s+(?:is|are)\s+(?:so\s+|too\s+|very\s+|really\s+)?(?:painful|tedious|a pain|hard|"
+    r"difficult|confusing|a nightmare)\b.*$",
+    _FLAGS,
+)
+_TIMEOUT: Final = re.compile(
+    r"^(?P<thing>.+?)\s+(?:keeps?\s+)?(?:times?\s+out|timing\s+out|timed\s+out|never\s+finishes|hangs?|"
+    r"(?:is|are)\s+stuck)\b.*$",
+    _FLAGS,
+)
+_FAILS: Final = re.compile(
+    r"^(?:when\s+)?(?P<thing>.+?)\s+(?:keeps?\s+|kept\s+|(?:has|have)\s+been\s+|(?:is|are)\s+)?"
+    r"(?:fail(?:s|ed|ing)?|erroring|crash(?:es|ed|ing)?|broken|breaks?|stopped\s+working|"
+    r"(?:does\s+not|doesn't|don't|do\s+not)\s+work)\b.*$",
+    _FLAGS,
+)
+_CAPPED: Final = re.compile(
+    r"^(?P<thing>.+?)\s+(?:stops|cuts?\s+off|is\s+capped|are\s+capped|maxes\s+out|is\s+limited|are\s+limited)\s+at\s+"
+    r"(?P<cap>[\w.,]+(?:\s+\w+)?)\b.*$",
+    _FLAGS,
+)
+_SPEED_NOUN: Final = re.compile(r"^(?:the\s+)?speed\b", _FLAGS)
+
+
+def _lower_first(text: str, context: str) -> str:
+    """Lower-case the first word unless it is a name: written capitalised inside `context`."""
+    first = text.split(" ", 1)[0]
+    if not first[:1].isupper() or first[1:2].isupper():
+        return text
+    if re.search(rf"(?<=[a-z,;]\s){re.escape(first)}\b", context):
+        return text
+    return first.lower() + text[len(first) :]
+
+
+def ask_title(title: str, kind: str, context: str = "") -> str:
+    """`title` (from `make_title`) turned from a complaint into the ask it implies, when it is one.
+
+    "It really hurts when reminders fail..." -> "Fix failing reminders"; "Dashboards are so slow
+    that..." -> "Faster dashboards"; "CSV export stops at 100k rows" -> "Lift the 100k rows limit
+    on CSV export"; "PDF export is on our wishlist" -> "PDF export"; "SCIM provisioning,
+    deprovisioning leavers by hand is a compliance risk" -> "SCIM provisioning"; "Log in with our
+    Okta account" -> "Log in with Okta account". Titles that already name an ask stay as they are;
+    the complaint itself stays in the mention's description and quote. `context` (the sentence)
+    tells names from common words when a phrase moves from the start of the title.
+    """
+    if names_an_ask(title):
+        return title
+    text = _HEDGE_LEAD.sub("", _EMOTION_LEAD.sub("", title).strip())
+    text = _WISHLIST_TAIL.sub("", text)
+    head = _COMPLAINT_TAIL.sub("", text)
+    text = head if len(head.split()) >= 2 else text
+    text = _WE_CAN.sub("to ", _OWNER.sub("", text)).strip(_EDGE_PUNCT)
+    rewrites: tuple[tuple[re.Pattern[str], str], ...] = (
+        (_CAPPED, "Lift the {cap} limit on {thing}"),
+        (_TIMEOUT, "Fix {thing} timeouts"),
+        (_FAILS, "Fix failing {thing}"),
+        (_SLOW, "Faster {thing}"),
+        (_PAINFUL, "Easier {thing}"),
+    )
+    for pattern, template in rewrites:
+        found = pattern.match(text)
+        if found and 1 <= len(found.group("thing").split()) <= 5:
+            parts = {k: _lower_first(v.strip(_EDGE_PUNCT), context or title) for k, v in found.groupdict().items()}
+            parts["thing"] = re.sub(r"^(?:the|a|an)\s+", "", parts["thing"], flags=_FLAGS)
+            text = template.format(**parts)
+            break
+    if _SPEED_NOUN.match(text) and kind == "pain_point":
+        text = "Faster performance"
+    text = _capitalise(_SPACES.sub(" ", text).strip(_EDGE_PUNCT))
+    return text if len(text) >= MIN_TITLE_CHARS and any(ch.isalnum() for ch in text) else title

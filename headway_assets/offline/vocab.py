@@ -904,3 +904,235 @@ def related_terms() -> dict[str, frozenset[str]]:
 def _canonical(word: str) -> str:
     terms = content_terms(word)
     return terms[0].stem if terms else word
+
+
+# --- matching across languages and wordings ------------------------------------------------------
+# Used by the catalogue matcher only (the tier-1 classifier reads `content_terms` as before).
+
+# Spanish, Portuguese, French and German function words: without them a non-English ask's
+# content is its product words.
+_FOREIGN_STOP_TEXT: Final = """
+    el la los las un una unos unas del al de en por para con sin que se su sus lo le les y o e muy mas pero
+    como cuando donde desde hasta nuestro nuestra nuestros nuestras nos es son esta estan hay ser tener
+    tenemos queremos necesitamos podemos puede pueden seria gustaria favor luego muchos muchas mucho cada
+    ya no si sobre entre todo todos todas otro otra este esto eso
+    o a os as um uma do da dos das no na nos nas em com sem ao aos pelo pela nosso nossa vocês voces tem
+    temos queremos precisamos podem seria muito muitos mais cada ja nao sim mandar ver quanto consigo
+    le la les un une des du de au aux et ou en dans pour par avec sans que qui est sont nous notre nos vous
+    votre ce cette ces il elle ils ne pas tres faudrait pouvoir serait quand
+    der die das den dem des ein eine einen einem einer und oder in im mit fur von vom zu zum zur auf an
+    am bei aus ist sind wird werden wir uns unser unsere unseren ich sie es nicht kein keine auch noch
+    schon sehr wenn dass gibt konnen konnten sollte sollten mussen brauchen wollen wurde ware wichtig
+    dringend sonst durfen weiter nutzen viele kaum bitte beispiel zum jeden uhr vorher wer wann was
+    welche gemacht uber
+"""
+FOREIGN_STOP_WORDS: Final[frozenset[str]] = frozenset(_FOREIGN_STOP_TEXT.split())
+
+# Product words of asks in es / pt / fr / de, folded, to an English word the vocabulary knows.
+# General SaaS vocabulary, one line per concept.
+_FOREIGN_TERM_ROWS: Final[tuple[tuple[str, str], ...]] = (
+    ("reminder", "recordatorio recordatorios lembrete lembretes rappel rappels erinnerung erinnerungen"),
+    ("appointment", "cita citas consulta consultas marcacao marcacoes rendez-vous rdv termin termine"),
+    ("slot", "hueco huecos horario horarios creneau creneaux zeitfenster"),
+    ("waitlist", "espera attente warteliste"),
+    ("cancel", "cancelado cancelada cancelar cancela annule annulee annuler annulation storniert absage"),
+    ("patient", "paciente pacientes patients patienten patientinnen"),
+    ("invoice", "factura facturas fatura faturas facture factures rechnung rechnungen"),
+    ("revenue", "faturacao facturacion ingresos receita chiffre umsatz faturou facturo"),
+    ("payment", "pago pagos pagamento pagamentos paiement paiements zahlung zahlungen bezahlung"),
+    ("deposit", "deposito sinal senal acompte anzahlung kaution"),
+    ("refund", "reembolso reembolsos remboursement erstattung ruckerstattung"),
+    ("insurance", "seguro seguros assurance mutuelle versicherung krankenkasse"),
+    ("claim", "reclamacion sinistre abrechnung"),
+    ("report", "informe informes relatorio relatorios rapport rapports bericht berichte auswertung"),
+    ("dashboard", "tablero tableros painel paineis tableau tableaux"),
+    ("export", "exportar exporte exporter exportieren export"),
+    ("import", "importar importer importieren"),
+    ("send", "enviar envie envoyer senden schicken verschicken mandar"),
+    ("arrive", "llega llegan llego chega chegam arrive arrivent ankommen kommt kommen"),
+    ("refresh", "actualizar actualicen actualizacion atualizar atualizacao actualiser mise"),
+    ("refresh", "aktualisieren aktualisierung"),
+    ("hour", "hora horas heure heures stunde stunden stundlich"),
+    ("day", "dia dias jour jours taglich"),
+    ("timezone", "zeitzone fuseau"),
+    ("wrong", "incorrecto incorrecta errado errada incorrect falsch falsche"),
+    ("integration", "integracion integracao integracoes anbindung schnittstelle"),
+    ("calendar", "calendario agenda kalender"),
+    ("message", "mensaje mensajes mensagem mensagens message messages nachricht nachrichten chat chatear"),
+    ("reply", "responder respondan responda repondre antworten antwort"),
+    ("form", "formulario formularios formulaire formulaires formular formulare fragebogen anamnesebogen"),
+    ("online", "linea ligne"),
+    ("book", "reservar agendar marcar reserver buchen gebucht"),
+    ("double", "doble doppelt double duplo"),
+    ("recurring", "recurrente recurrentes recorrente recorrentes recurrent recurrents"),
+    ("recurring", "serie serien serientermine wiederkehrend"),
+    ("permission", "permiso permisos permissao permissoes droit droits rechte berechtigung berechtigungen"),
+    ("access", "acceso acesso acces zugriff zugang"),
+    ("reception", "recepcion recepcao accueil empfang empfangspersonal"),
+    ("role", "rol papel rolle"),
+    ("user", "usuario usuarios utilisateur utilisateurs benutzer nutzer"),
+    ("row", "fila filas linha linhas zeile zeilen zeilenweise"),
+    ("restrict", "restringir limitar restreindre einschranken beschranken"),
+    ("log", "registro protocolo journal protokoll"),
+    ("change", "cambio cambios alteracao alteracoes changement changements modification modifications"),
+    ("change", "anderung anderungen"),
+    ("translate", "traducir traduzir traduire ubersetzen ubersetzung"),
+    ("interface", "interfaz interface oberflache benutzeroberflache"),
+    ("german", "aleman alemao allemand deutsch"),
+    ("language", "idioma lingua langue sprache"),
+    ("slow", "lento lenta lentos lent lente langsam"),
+    ("load", "cargar carga carregar charger laden"),
+    ("logo", "logotipo"),
+    ("location", "sede sedes sucursal local standort standorte site sites filiale"),
+    ("practitioner", "profesional profissional profissionais praticien medecin arzt arztin therapeut"),
+    ("retry", "reintentar reenviar tentar renvoyer erneut"),
+    ("email", "correo courriel"),
+    ("price", "precio precos preco prix preis"),
+    ("seat", "licencia licencias licenca licence lizenz lizenzen"),
+    ("login", "contrasena senha mot passe passwort anmeldung"),
+    ("offer", "proponer proposer propor anbieten"),
+    ("list", "lista liste"),
+    ("connector", "conector conectar connecteur konnektor"),
+    ("data", "datos dados donnees daten"),
+    ("sync", "sincronizar sincronizacion sincronizacao synchroniser synchronisieren synchronisierung"),
+)
+
+
+@lru_cache(maxsize=1)
+def _foreign_terms() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for english, words in _FOREIGN_TERM_ROWS:
+        for word in words.split():
+            table.setdefault(fold_word(word), english)
+    return table
+
+
+# Complaint and symptom words -> the capability they are usually asked as, and capability words
+# -> their neighbours. The matcher adds them to an ask's terms at a lower weight: "reminders keep
+# failing" then shares "retry" and "deliver" with "retry failed reminders". Generic SaaS
+# knowledge, by stem.
+_CONCEPT_ROWS: Final[tuple[tuple[str, str], ...]] = (
+    ("fail", "retry deliver"),
+    ("retry", "fail deliver"),
+    ("bounce", "fail deliver"),
+    ("arrive", "deliver"),
+    ("deliver", "arrive"),
+    ("forget", "login"),
+    ("lockout", "login"),
+    ("reset", "login"),
+    ("login", "sso"),
+    ("slow", "load speed"),
+    ("load", "speed slow"),
+    ("spinner", "load slow"),
+    ("crawl", "slow load"),
+    ("wait", "slow"),
+    ("stale", "refresh sync"),
+    ("old", "refresh sync"),
+    ("outdated", "refresh sync"),
+    ("hourly", "refresh hour"),
+    ("minute", "refresh"),
+    ("refresh", "sync"),
+    ("manual", "automatic"),
+    ("hand", "automatic manual"),
+    ("screenshot", "export pdf"),
+    ("print", "export pdf"),
+    ("printable", "export pdf"),
+    ("truncat", "limit"),
+    ("cut", "limit"),
+    ("row", "limit"),
+    ("missing", "limit"),
+    ("edit", "permission"),
+    ("view", "permission"),
+    ("viewer", "permission role"),
+    ("readonly", "permission role"),
+    ("restrict", "permission"),
+    ("access", "permission"),
+    ("deleted", "auditlog"),
+    ("who", "auditlog"),
+    ("history", "auditlog"),
+    ("leav", "deprovision"),
+    ("left", "deprovision"),
+    ("employe", "user"),
+    ("utc", "timezone"),
+    ("local", "timezone"),
+    ("english", "language translate"),
+    ("german", "language translate"),
+    ("french", "language translate"),
+    ("spanish", "language translate"),
+    ("twice", "double duplicate doublebook"),
+    ("doublebook", "double duplicate"),
+    ("missed", "noshow"),
+    ("licence", "seat"),
+    ("license", "seat"),
+    ("free", "price"),
+    ("cheap", "price"),
+    ("cheaper", "price"),
+    ("read", "view"),
+    ("log", "auditlog history"),
+    ("auditlog", "history"),
+    ("same", "double"),
+    ("phone", "online"),
+    ("call", "online"),
+    ("website", "online"),
+    ("paper", "form online"),
+    ("fax", "electronic claim"),
+    ("cancel", "waitlist"),
+    ("empty", "cancel"),
+    ("branding", "logo"),
+    ("generic", "branding logo"),
+    ("cover", "insurance"),
+    ("noshow", "deposit reminder"),
+    ("card", "payment deposit"),
+    ("fee", "payment"),
+    ("stripe", "payment"),
+    ("reply", "message"),
+    ("answer", "reply message"),
+    ("inbox", "message reply"),
+    ("excel", "spreadsheet"),
+    ("spreadsheet", "export"),
+    ("bill", "invoice"),
+    ("budget", "invoice"),
+    ("owe", "invoice"),
+    ("silo", "join"),
+    ("combine", "join"),
+    ("blend", "join"),
+    ("formula", "calculat metric"),
+    ("calculat", "formula metric"),
+    ("weekly", "recurring"),
+    ("every", "recurring"),
+    ("site", "location"),
+    ("clinic", "location"),
+)
+
+
+@lru_cache(maxsize=1)
+def concept_terms() -> dict[str, tuple[str, ...]]:
+    """{canonical stem: canonical stems of the capabilities and symptoms it points to}."""
+    table: dict[str, tuple[str, ...]] = {}
+    for word, concepts in _CONCEPT_ROWS:
+        key = _canonical(word)
+        extra = tuple(dict.fromkeys(_canonical(c) for c in concepts.split()))
+        table[key] = tuple(dict.fromkeys(table.get(key, ()) + extra))
+        if word != key:
+            table.setdefault(word, table[key])
+    return table
+
+
+_TOKEN: Final = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=16_384)
+def english_text(text: str) -> str:
+    """`text` with common es / pt / fr / de product words in English and their function words gone."""
+    foreign = _foreign_terms()
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        folded = fold_word(re.sub(r"^(?:[ldjcmnst]|qu)['’]", "", word, flags=re.IGNORECASE))
+        if folded in foreign:
+            return foreign[folded]
+        if folded in FOREIGN_STOP_WORDS and folded not in _STOP_WORDS:
+            return ""
+        return word
+
+    return _TOKEN.sub(swap, text)

@@ -51,6 +51,7 @@ from headway_assets.offline import (
     make_title,
     mapper_for,
     match,
+    names_an_ask,
     similarity,
 )
 from headway_assets.sources.dispatch import ExportOptions, read_export
@@ -112,7 +113,9 @@ def test_bug_report(extractor: OfflineExtractor) -> None:
     [mention] = extract(extractor, text)
     assert mention.kind == "bug_report"
     assert mention.sentiment == "negative"
-    assert "CSV export fails" in mention.title
+    # The title names the ask (fix the failing export); the defect stays in the description.
+    assert "CSV export" in mention.title and names_an_ask(mention.title)
+    assert "fails with a 500 error" in mention.description
     assert mention.sub_theme == "reporting/exports"
     assert mention.urgency in ("medium", "high")
     assert mention.problem_statement
