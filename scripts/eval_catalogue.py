@@ -2,7 +2,6 @@
 
     .venv/bin/python scripts/eval_catalogue.py                                 # tests/data/catalogue/asks.jsonl, all
     .venv/bin/python scripts/eval_catalogue.py --split test                    # the held-out half only
-    .venv/bin/python scripts/eval_catalogue.py --linker sub-theme              # the shipped build_catalog
     .venv/bin/python scripts/eval_catalogue.py --errors                        # also list split and merged asks
     .venv/bin/python scripts/eval_catalogue.py --demo                          # also the demo ground truth
 
@@ -16,23 +15,18 @@ against asks, the adjusted Rand index (scikit-learn), the same for the naive bas
 per company and sub-theme), and the share of request titles that name an ask
 (`offline.titles.names_an_ask`).
 
-Linkers (`--linker`):
-- `theme` (default): the contract of the incremental linker of issue 14, replayed here until it
-  lands: a mention is offered the requests of its own theme (every sub-theme) and, across the
-  org, requests whose title is very similar; each candidate carries its theme, sub-theme and up
-  to four other member titles. The matcher decides.
-- `sub-theme`: `catalog.build_catalog` as shipped (candidates of the same sub-theme only).
-The call site is `run_catalogue`; adapt it there when the catalogue's entry point changes.
+The mentions are linked exactly as `headway catalogue --input ... --provider offline` links them
+(`commands.catalogue.link_file_mentions`: the pipeline's linker and the offline provider through
+the LLM engine), in file order.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,15 +34,12 @@ from typing import Any
 from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import pair_confusion_matrix
 
-from headway_assets.catalog import MentionRecord, build_catalog, title_similarity
-from headway_assets.llm.tasks import AI_MATCH, MatchCandidate, MatchInput
-from headway_assets.offline import match, names_an_ask
+from headway_assets.catalog import MentionRecord
+from headway_assets.commands.catalogue import link_file_mentions
+from headway_assets.offline import names_an_ask
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = REPO_ROOT / "tests" / "data" / "catalogue" / "asks.jsonl"
-MAX_CANDIDATES = 12  # requests offered per mention by the theme linker
-MAX_EXAMPLES = 4  # other member titles shown per candidate
-CROSS_THEME_TITLE = 0.8  # title similarity at which a request of another theme is offered too
 
 
 @dataclass(frozen=True)
@@ -59,18 +50,6 @@ class LabelledMention:
     quote: str
     ask: str
     split: str | None
-
-
-@dataclass
-class Request:
-    """A request built by the replayed linker."""
-
-    key: str
-    theme: str | None
-    sub_theme: str | None
-    title: str
-    description: str
-    members: list[LabelledMention] = field(default_factory=list)
 
 
 def load(path: Path, split: str | None) -> list[LabelledMention]:
@@ -107,77 +86,12 @@ def load(path: Path, split: str | None) -> list[LabelledMention]:
     return mentions
 
 
-def _candidate(request: Request) -> MatchCandidate:
-    examples = tuple(dict.fromkeys(m.record.title for m in request.members if m.record.title != request.title))
-    return MatchCandidate(
-        request.key, request.title, request.description, request.theme, request.sub_theme, examples[:MAX_EXAMPLES]
-    )
-
-
-def _offered(mention: LabelledMention, requests: list[Request]) -> list[Request]:
-    """Same theme (same sub-theme first), then very similar titles of other themes."""
-    record = mention.record
-    same_theme = [r for r in requests if r.theme == record.theme]
-    same_theme.sort(key=lambda r: (r.sub_theme != record.sub_theme, -title_similarity(record.title, r.title)))
-    others = [
-        r for r in requests if r.theme != record.theme and title_similarity(record.title, r.title) >= CROSS_THEME_TITLE
-    ]
-    return (same_theme + others)[:MAX_CANDIDATES]
-
-
-def _theme_linker(mentions: list[LabelledMention]) -> dict[int, tuple[str, str]]:
-    """Replay of the incremental linker's contract: {mention id: (request key, request title)}."""
-    by_org: dict[int, list[Request]] = defaultdict(list)
-    placed: dict[int, tuple[str, str]] = {}
-    for mention in sorted(mentions, key=lambda m: (m.record.org_id, m.record.order_key)):
-        record = mention.record
-        requests = by_org[record.org_id]
-        offered = _offered(mention, requests)
-        chosen: Request | None = None
-        if offered:
-            answer = match(
-                MatchInput(
-                    title=record.title,
-                    description=record.description,
-                    sub_theme=record.sub_theme,
-                    candidates=tuple(_candidate(r) for r in offered),
-                    theme=record.theme,
-                    quote=mention.quote,
-                    kind=record.kind,
-                )
-            )
-            if answer.candidate_id is not None and answer.score >= AI_MATCH:
-                chosen = next(r for r in offered if r.key == answer.candidate_id)
-        if chosen is None:
-            chosen = Request(
-                f"{record.org_id}:{record.external_id}:{record.ordinal}",
-                record.theme,
-                record.sub_theme,
-                record.title,
-                record.description,
-            )
-            requests.append(chosen)
-        chosen.members.append(mention)
-        placed[record.id] = (chosen.key, chosen.title)
-    return placed
-
-
-def _sub_theme_linker(mentions: list[LabelledMention]) -> dict[int, tuple[str, str]]:
-    """`catalog.build_catalog` as shipped, with the offline matcher."""
-
-    async def matcher(item: MatchInput) -> tuple[str | None, float]:
-        answer = match(item)
-        return answer.candidate_id, answer.score
-
-    entries = asyncio.run(build_catalog([m.record for m in mentions], matcher))
-    return {mention.id: (entry.key, entry.title) for entry in entries for mention in entry.mentions}
-
-
-def run_catalogue(mentions: list[LabelledMention], linker: str) -> dict[int, tuple[str, str]]:
-    """The one call site of the catalogue: {mention id: (request key, request title)}."""
-    if linker == "sub-theme":
-        return _sub_theme_linker(mentions)
-    return _theme_linker(mentions)
+def run_catalogue(mentions: list[LabelledMention], provider: str = "offline") -> dict[int, tuple[str, str]]:
+    """The catalogue of `mentions` as `headway catalogue` builds it: {mention id: (request key, title)}."""
+    requests, failed = link_file_mentions([replace(m.record, quote=m.quote) for m in mentions], provider)
+    if failed:
+        raise SystemExit(f"{failed} match answers failed")
+    return {mention.id: (request.key, request.title) for request in requests for mention in request.mentions}
 
 
 def pairwise(gold: list[str], predicted: list[str]) -> tuple[float, float, float]:
@@ -234,7 +148,7 @@ def errors(mentions: list[LabelledMention], placed: dict[int, tuple[str, str]]) 
             print(f"  {key[-8:]}: {dict(asks)}")
 
 
-def demo_figures(linker: str, show_errors: bool = False) -> None:
+def demo_figures(show_errors: bool = False) -> None:
     """The demo's ground truth through the same linker: the pipeline replay of eval_offline_tier2."""
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
     import eval_offline_tier2 as demo  # a sibling script, loaded only for --demo
@@ -261,10 +175,10 @@ def demo_figures(linker: str, show_errors: bool = False) -> None:
             mention.ordinal,
         )
         mentions.append(LabelledMention(record, mention.draft.evidence_quote, f"{mention.org}/{mention.label}", None))
-    placed = run_catalogue(mentions, linker)
+    placed = run_catalogue(mentions)
     labelled = [m for m in mentions if not m.ask.endswith("/None")]
     titles = {key: title for key, title in placed.values()}
-    print(f"\ndemo ground truth, linker={linker}: {len(mentions)} mentions, {len(labelled)} with an ask")
+    print(f"\ndemo ground truth: {len(mentions)} mentions, {len(labelled)} with an ask")
     print(_row("catalogue", score(labelled, placed)))
     print(_row("one per sub-theme", {**score(labelled, naive(labelled)), "names_an_ask": -1.0}))
     share = sum(names_an_ask(t) for t in titles.values()) / max(1, len(titles))
@@ -286,22 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, default=DEFAULT_SET)
     parser.add_argument("--split", choices=["tune", "test"], default=None)
-    parser.add_argument("--linker", choices=["theme", "sub-theme"], default="theme")
     parser.add_argument("--errors", action="store_true", help="list split and merged asks")
     parser.add_argument("--demo", action="store_true", help="also score the demo ground truth")
     args = parser.parse_args(argv)
     mentions = load(args.input, args.split)
     if not mentions:
         raise SystemExit(f"no mentions in {args.input} (split {args.split})")
-    placed = run_catalogue(mentions, args.linker)
-    print(f"{args.input.name} split={args.split or 'all'} linker={args.linker}: {len(mentions)} mentions")
+    placed = run_catalogue(mentions)
+    print(f"{args.input.name} split={args.split or 'all'}: {len(mentions)} mentions")
     print(f"{'':<22} {'precision':>9} {'recall':>7} {'F1':>6} {'ARI':>6} {'requests/asks':>12} {'names an ask':>6}")
     print(_row("catalogue", score(mentions, placed)))
     print(_row("one per sub-theme", {**score(mentions, naive(mentions)), "names_an_ask": -1.0}))
     if args.errors:
         errors(mentions, placed)
     if args.demo:
-        demo_figures(args.linker, args.errors)
+        demo_figures(args.errors)
     return 0
 
 

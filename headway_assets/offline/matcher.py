@@ -14,7 +14,7 @@ against different asks of the same area) lands on the catalogue's 0.75.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
@@ -174,7 +174,6 @@ def _wide(parts: tuple[tuple[str, float], ...]) -> Bag:
 
 CONCEPT_WEIGHT = 0.8  # a term an ask's words point to (vocab.concept_terms), against the word itself
 AREA_WEIGHT = 0.6
-SPREAD_DAMPING = 0.25
 
 
 @lru_cache(maxsize=4096)
@@ -231,37 +230,17 @@ def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
     return _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
 
 
-def _spread(item: MatchInput) -> Counter[str]:
-    """In how many of the offered requests each term occurs: a term most of them share (the
-    area's own vocabulary, "reminder" among reminder requests) tells them apart poorly."""
-    counts: Counter[str] = Counter()
-    for candidate in item.candidates:
-        counts.update(
-            _request_bag(candidate.title, candidate.description, candidate.examples, _area_of(item, candidate))
-        )
-    return counts
-
-
-def _rarer(bag: Bag, spread: Counter[str], own: Bag) -> Bag:
-    if not spread:
-        return bag
-    return {t: w / (1.0 + SPREAD_DAMPING * (spread[t] - (1 if t in own else 0))) for t, w in bag.items()}
-
-
-def features(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] | None = None) -> dict[str, float]:
-    """What the score of one candidate is made of (all 0..1); `spread` from `_spread(item)`."""
+def features(item: MatchInput, candidate: MatchCandidate) -> dict[str, float]:
+    """What the score of one candidate is made of (all 0..1)."""
     title, description = _english(item.title), _english(item.description)
     core = raw_similarity(title, description, _english(candidate.title), _english(candidate.description))
     area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
     mention_bag = _mention_bag(item.title, item.description, item.quote, area)
     request_bag = _request_bag(candidate.title, candidate.description, candidate.examples, area)
-    spread = spread or Counter()
-    wide = _cosine(_rarer(mention_bag, spread, request_bag), _rarer(request_bag, spread, request_bag))
+    wide = _cosine(mention_bag, request_bag)
     # Each side's titles name something the other never mentions: same area, another request.
-    # A name several offered requests carry (the product's own, the org's main tool) tells none apart.
-    mention_names = {n for n in _title_names((item.title,), f"{item.description} {item.quote}") if spread[n] < 2}
+    mention_names = set(_title_names((item.title,), f"{item.description} {item.quote}"))
     request_names = {n for n in _title_names((candidate.title, *candidate.examples), candidate.description)}
-    request_names = {n for n in request_names if spread[n] < 2}
     conflict = _unmatched_names(frozenset(mention_names), request_bag) and _unmatched_names(
         frozenset(request_names), mention_bag
     )
@@ -303,9 +282,9 @@ def link_threshold(parts: dict[str, float]) -> float:
     return LINK_OTHER_THEME
 
 
-def candidate_score(item: MatchInput, candidate: MatchCandidate, spread: Counter[str] | None = None) -> float:
+def candidate_score(item: MatchInput, candidate: MatchCandidate) -> float:
     """0..1 on the catalogue's scale: >= 0.75 (`AI_MATCH`) means the same request."""
-    parts = features(item, candidate, spread)
+    parts = features(item, candidate)
     raw, threshold = evidence(parts), link_threshold(parts)
     if raw <= 0:
         return 0.0
@@ -314,15 +293,38 @@ def candidate_score(item: MatchInput, candidate: MatchCandidate, spread: Counter
     return min(1.0, CATALOG_THRESHOLD + (1 - CATALOG_THRESHOLD) * (raw - threshold) / (1 - threshold))
 
 
+# How sure the matcher must be that a second candidate is the same ask before the catalogue merges
+# it into the first (above the 0.75 that links a mention: a wrong merge joins two whole asks).
+MERGE_SCORE: Final = CATALOG_THRESHOLD
+
+
+def _wordings(candidate: MatchCandidate) -> list[MatchCandidate]:
+    """The request under its founder's title and description, and under each member's title.
+
+    Each pair (new ask, one wording) is scored on its own, so a request matches when the new ask
+    is the same as any one of its mentions, whatever order they came in and whatever else the
+    request holds: the catalogue then does not depend on the order in which days landed.
+    """
+    return [
+        replace(candidate, examples=()),
+        *(replace(candidate, title=example, description="", examples=()) for example in candidate.examples),
+    ]
+
+
 def match(item: MatchInput) -> CatalogMatch:
-    """The candidate that is the same request as `item`, or None with the best score."""
+    """The candidate that is the same request as `item` (or None, with the best score), and the
+    other candidates that are the same ask too (`also_same`: the catalogue merges them)."""
+    scores: dict[str, float] = {}
+    for whole in item.candidates:
+        scores[whole.id] = max(
+            [scores.get(whole.id, 0.0), *(candidate_score(item, wording) for wording in _wordings(whole))]
+        )
     best_id: str | None = None
     best_score = 0.0
-    spread = _spread(item)
-    for candidate in item.candidates:
-        score = candidate_score(item, candidate, spread)
-        if score > best_score + 1e-12:  # first candidate wins ties: candidates come most similar first
-            best_id, best_score = candidate.id, score
+    for candidate_id, score in scores.items():  # first candidate wins ties: they come most similar first
+        if score > best_score + 1e-12:
+            best_id, best_score = candidate_id, score
     if best_id is None or best_score < CATALOG_THRESHOLD:
         return CatalogMatch(candidate_id=None, score=round(best_score, 4))
-    return CatalogMatch(candidate_id=best_id, score=round(best_score, 4))
+    also = [c for c, score in scores.items() if c != best_id and score >= MERGE_SCORE]
+    return CatalogMatch(candidate_id=best_id, score=round(best_score, 4), also_same=also)

@@ -8,7 +8,6 @@ Deterministic and local: no key, no network.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any, overload
 
@@ -63,29 +62,4 @@ def answer(task: str, payload: Any) -> BaseModel:
     if isinstance(payload, InsightInput):
         return summariser().summarise(payload)
     assert isinstance(payload, MatchInput)  # checked against `expected` above
-    return match_every_candidate(payload)
-
-
-def match_every_candidate(item: MatchInput) -> CatalogMatch:
-    """The best candidate for `item` and the other candidates that are the same ask too.
-
-    Each candidate is judged under its title and its members' wordings (a request matches when the
-    new ask is the same as any of its mentions, not only the one that founded it), so the answer
-    does not depend on the order in which an ask's mentions came.
-    """
-    best: CatalogMatch | None = None
-    same: list[str] = []
-    for candidate in item.candidates:
-        wordings = [candidate, *(replace(candidate, title=example, examples=()) for example in candidate.examples)]
-        answer = match(replace(item, candidates=tuple(wordings)))
-        if answer.candidate_id is not None:
-            same.append(candidate.id)
-        if best is None or answer.score > best.score + 1e-12:  # the first candidate wins ties
-            best = answer
-    if best is None:
-        return CatalogMatch(candidate_id=None, score=0.0)
-    if best.candidate_id is None:
-        return best
-    return CatalogMatch(
-        candidate_id=best.candidate_id, score=best.score, also_same=[c for c in same if c != best.candidate_id]
-    )
+    return match(payload)

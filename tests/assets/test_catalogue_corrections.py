@@ -78,9 +78,7 @@ def _correct(url: str) -> Corrections:
     for key, request_id in sorted(placed.items()):
         members.setdefault(request_id, []).append(key)
     with read_connection(url) as conn:
-        org_id, org_slug = conn.execute(
-            select(Organization.id, Organization.slug).where(Organization.slug == "acme")
-        ).one()
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == "acme")).scalar_one()
         ids = list(
             conn.execute(
                 select(FeatureRequest.id)
@@ -112,7 +110,6 @@ def _correct(url: str) -> Corrections:
             update_request(
                 conn,
                 org_id=org_id,
-                org_slug=org_slug,
                 request_id=request_id,
                 actor=ACTOR,
                 changes=changes,
