@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from itertools import islice
 
 from rapidfuzz import fuzz, process
 
@@ -48,6 +49,9 @@ SAME_THEME_CANDIDATES = 5
 ORG_CANDIDATES = 2
 ORG_MIN_SCORE = 80.0  # rapidfuzz token-set ratio a request of another theme needs to be offered
 MAX_EXAMPLES = 3  # member titles shown with a candidate
+MAX_INDEXED_TEXTS = 8  # texts a request is searchable by: its title and member titles
+SHORTLIST = 64  # a scope with more texts is searched among those sharing most words with the mention
+COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not select candidates
 CHUNK_MENTIONS = 1000
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
@@ -55,51 +59,107 @@ DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 BatchMatcher = Callable[[Mapping[str, MatchInput]], Awaitable[Mapping[str, tuple[str | None, float]]]]
 
 
+def _plain(item: MatchInput) -> dict[str, object]:
+    """`dataclasses.asdict(item)` without its generic deep copy (a tenth of the cost; same JSON)."""
+    plain: dict[str, object] = {f.name: getattr(item, f.name) for f in fields(item)}
+    plain["candidates"] = [{f.name: getattr(c, f.name) for f in fields(c)} for c in item.candidates]
+    return plain
+
+
 def match_key(item: MatchInput) -> str:
     """The content hash of a match input: the engine caches the answer under it."""
-    return hashlib.sha256(json.dumps(asdict(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_plain(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 @dataclass
 class _Entry:
     text: str  # normalised title or member title
     request: RequestState
+    theme: str | None  # where the text was said (a member may sit in a neighbouring sub-theme)
+    sub_theme: str | None
 
 
 @dataclass
 class CandidateIndex:
-    """One organisation's requests, searchable by wording (rapidfuzz token-set ratio)."""
+    """One organisation's requests, searchable by wording (rapidfuzz token-set ratio).
+
+    A request is searchable by its title and at most `MAX_INDEXED_TEXTS` texts in all (member
+    titles as they join), so the index grows with the requests, not with the mentions.
+    """
 
     entries: list[_Entry] = field(default_factory=list)
     by_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_sub_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: list[str] = field(default_factory=list)
+    _indexed: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # id(request) -> its texts
+    _postings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # word -> positions
+
+    def _append(self, text: str, request: RequestState, theme: str | None, sub_theme: str | None) -> None:
+        indexed = self._indexed[id(request)]
+        if not text or text in indexed or len(indexed) >= MAX_INDEXED_TEXTS:
+            return
+        indexed.add(text)
+        position = len(self.entries)
+        self.entries.append(_Entry(text, request, theme, sub_theme))
+        self.texts.append(text)
+        self.by_theme[theme].append(position)
+        self.by_sub_theme[sub_theme].append(position)
+        for word in set(text.split()):
+            self._postings[word].append(position)
 
     def add(self, request: RequestState, texts: Iterable[str] | None = None) -> None:
         """Index `request` under its title (and `texts`, default its examples)."""
-        seen: set[str] = set()
         for raw in [request.title, *(request.examples if texts is None else texts)]:
-            text = normalise_title(raw)
-            if not text or text in seen:
-                continue
-            seen.add(text)
-            position = len(self.entries)
-            self.entries.append(_Entry(text, request))
-            self.texts.append(text)
-            self.by_theme[request.theme].append(position)
-            self.by_sub_theme[request.sub_theme].append(position)
+            self._append(normalise_title(raw), request, request.theme, request.sub_theme)
 
-    def _best(self, query: str, positions: Sequence[int], limit: int, cutoff: float = 0.0) -> list[tuple[int, float]]:
-        if not positions or limit <= 0:
+    def compact(self, resolve: Callable[[RequestState], RequestState]) -> None:
+        """Point the texts of provisional requests that joined another at it (within its cap)."""
+        entries = self.entries
+        self.entries, self.texts = [], []
+        self.by_theme, self.by_sub_theme = defaultdict(list), defaultdict(list)
+        self._indexed, self._postings = defaultdict(set), defaultdict(list)
+        for entry in entries:
+            self._append(entry.text, resolve(entry.request), entry.theme, entry.sub_theme)
+
+    def _pool(self, query: str) -> list[int]:
+        """Positions of the texts sharing a selective word with `query`, most words shared first.
+
+        A word in more than `COMMON_WORD_SHARE` of the texts selects nothing (unless the query has
+        no other word), so the pool stays a small part of a large index.
+        """
+        common = max(SHORTLIST, int(len(self.entries) * COMMON_WORD_SHARE))
+        lists = [self._postings[word] for word in sorted(set(query.split())) if word in self._postings]
+        selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
+        shared: Counter[int] = Counter()
+        for positions in selective:
+            shared.update(positions)
+        # Most words shared first; ties in index order (the first word's postings come in order).
+        return [position for position, _ in shared.most_common()]
+
+    def _best(
+        self,
+        query: str,
+        positions: Callable[[], Sequence[int]],
+        pool: Callable[[], Iterable[int]],
+        scope_size: int,
+        limit: int,
+        cutoff: float = 0.0,
+    ) -> list[tuple[int, float]]:
+        """The best `limit` texts of a scope by token-set ratio: every text of a small scope (up
+        to `SHORTLIST`); of a larger one, the `SHORTLIST` in `pool` sharing most words."""
+        if scope_size <= 0 or limit <= 0:
+            return []
+        chosen = list(positions()) if scope_size <= SHORTLIST else list(islice(pool(), SHORTLIST))
+        if not chosen:
             return []
         hits = process.extract(
             query,
-            [self.texts[p] for p in positions],
+            [self.texts[p] for p in chosen],
             scorer=fuzz.token_set_ratio,
             limit=limit * 3,  # several texts of one request may rank
             score_cutoff=cutoff,
         )
-        return [(positions[index], float(score)) for _, score, index in hits]
+        return [(chosen[index], float(score)) for _, score, index in hits]
 
     def search(self, mention: MentionRecord, resolve: Callable[[RequestState], RequestState]) -> list[RequestState]:
         """Candidate requests for `mention`, the most promising first, each once."""
@@ -119,21 +179,52 @@ class CandidateIndex:
                 if taken >= limit:
                     return
 
+        shared: list[int] | None = None
+
+        def pool() -> list[int]:  # computed at most once per mention, only for a large scope
+            nonlocal shared
+            if shared is None:
+                shared = self._pool(query)
+            return shared
+
+        entries = self.entries
         if mention.sub_theme is not None:
+            sub = self.by_sub_theme.get(mention.sub_theme, [])
             take(
-                self._best(query, self.by_sub_theme.get(mention.sub_theme, []), SAME_SUB_THEME_CANDIDATES),
+                self._best(
+                    query,
+                    lambda: sub,
+                    lambda: (p for p in pool() if entries[p].sub_theme == mention.sub_theme),
+                    len(sub),
+                    SAME_SUB_THEME_CANDIDATES,
+                ),
                 SAME_SUB_THEME_CANDIDATES,
             )
+        everything = range(len(entries))
         if mention.theme is not None:
-            others = [
-                p
-                for p in self.by_theme.get(mention.theme, [])
-                if self.entries[p].request.sub_theme != mention.sub_theme
-            ]
-            take(self._best(query, others, SAME_THEME_CANDIDATES), SAME_THEME_CANDIDATES)
-            take(self._best(query, range(len(self.entries)), ORG_CANDIDATES, ORG_MIN_SCORE), ORG_CANDIDATES)
+            theme = self.by_theme.get(mention.theme, [])
+
+            def others(positions: Iterable[int]) -> Iterator[int]:
+                return (
+                    p
+                    for p in positions
+                    if entries[p].theme == mention.theme and entries[p].sub_theme != mention.sub_theme
+                )
+
+            take(
+                self._best(
+                    query, lambda: list(others(theme)), lambda: others(pool()), len(theme), SAME_THEME_CANDIDATES
+                ),
+                SAME_THEME_CANDIDATES,
+            )
+            take(
+                self._best(query, lambda: everything, pool, len(entries), ORG_CANDIDATES, ORG_MIN_SCORE), ORG_CANDIDATES
+            )
         else:  # unplaced: the org's most similar requests
-            take(self._best(query, range(len(self.entries)), SAME_SUB_THEME_CANDIDATES), SAME_SUB_THEME_CANDIDATES)
+            take(
+                self._best(query, lambda: everything, pool, len(entries), SAME_SUB_THEME_CANDIDATES),
+                SAME_SUB_THEME_CANDIDATES,
+            )
         return chosen
 
 
@@ -262,6 +353,8 @@ class Linker:
                 continue
             self._alias[id(founded)] = target  # later mentions that chose this one follow it
             self._link(target, mention, method, score)
+        for org_id in {mention.org_id for mention in chunk}:
+            self.indexes[org_id].compact(self._resolve)
 
 
 async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher) -> list[RequestState]:
