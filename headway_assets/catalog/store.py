@@ -34,7 +34,12 @@ from headway_assets.catalog.model import (
     normalise_title,
 )
 from headway_assets.core.warehouse.bulk import batches, insert_rows
-from headway_assets.core.warehouse.request_stats import has_person_state, refresh_request_stats
+from headway_assets.core.warehouse.request_stats import (
+    has_person_state,
+    org_as_of,
+    refresh_request_stats,
+    refresh_request_windows,
+)
 from headway_assets.core.warehouse.schema import (
     CataloguePin,
     FeatureMention,
@@ -253,6 +258,9 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
     """Write a linking pass in the caller's transaction: rebuild resets, new requests, links, stats."""
     report = WriteReport()
     now = utc_now()
+    orgs = sorted({r.org_id for r in touched} | work.rebuild_orgs | {m.org_id for m in work.mentions})
+    # Before this pass adds links: requests that lost mentions since their stats were written.
+    stale = {org_id: _stale(conn, org_id) for org_id in orgs if org_id not in work.rebuild_orgs}
     for org_id in sorted(work.rebuild_orgs):
         # Requests nobody decided on go (ids reused below by key); people's requests lose only the
         # links the pipeline made.
@@ -332,49 +340,68 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
         ]
     insert_rows(conn, FeatureRequestMention, links)
     report.links = len(links)
-    for org_id in sorted(set(touched_by_org) | work.rebuild_orgs | {m.org_id for m in work.mentions}):
-        ids = touched_by_org[org_id] | _drifted(conn, org_id)
+    for org_id in orgs:
+        ids = touched_by_org[org_id] | stale.get(org_id, set())
         if org_id in work.rebuild_orgs:
             ids |= set(conn.execute(select(FeatureRequest.id).where(FeatureRequest.org_id == org_id)).scalars())
-        refresh_request_stats(conn, org_id, sorted(ids))
-        report.refreshed += len(ids)
+        as_of = org_as_of(conn, org_id)
+        refresh_request_stats(conn, org_id, sorted(ids), as_of=as_of)
+        # The rest only move with the 7-day windows: recounted from the last two weeks' mentions.
+        moved = _recent(conn, org_id, as_of) - ids
+        refresh_request_windows(conn, org_id, sorted(moved), as_of=as_of)
+        report.refreshed += len(ids) + len(moved)
     return report
 
 
-def _drifted(conn: Connection, org_id: int) -> set[int]:
-    """Requests whose stored counts no longer match their links (mentions removed or re-extracted),
-    and those whose 7-day windows can move with the org's latest day: seen in the last two weeks, or
-    showing a non-zero window or a trend now. Bounded by recent activity, not by history."""
+def _stale(conn: Connection, org_id: int) -> set[int]:
+    """Requests whose stored mention counts exceed their links (mentions removed or re-extracted
+    since). Links only leave a request behind the stats' back (a cascade), so when the org's
+    counts add up to its links nothing is stale, and the per-request count is skipped."""
+    stored = conn.execute(
+        select(func.coalesce(func.sum(FeatureRequest.mention_count), 0)).where(
+            FeatureRequest.org_id == org_id, FeatureRequest.merged_into_id.is_(None)
+        )
+    ).scalar_one()
+    links = conn.execute(
+        select(func.count()).select_from(FeatureRequestMention).where(FeatureRequestMention.org_id == org_id)
+    ).scalar_one()
+    if int(stored) == int(links):
+        return set()
     counts = (
         select(FeatureRequestMention.feature_request_id.label("rid"), func.count().label("n"))
         .where(FeatureRequestMention.org_id == org_id)
         .group_by(FeatureRequestMention.feature_request_id)
         .subquery()
     )
-    stale = conn.execute(
-        select(FeatureRequest.id)
-        .outerjoin(counts, counts.c.rid == FeatureRequest.id)
-        .where(
-            FeatureRequest.org_id == org_id,
-            FeatureRequest.merged_into_id.is_(None),
-            FeatureRequest.mention_count != func.coalesce(counts.c.n, 0),
-        )
-    ).scalars()
-    latest = conn.execute(select(func.max(FeatureMention.sent_at)).where(FeatureMention.org_id == org_id)).scalar()
-    recent: Iterable[int] = ()
-    if latest is not None:
-        recent = conn.execute(
+    return set(
+        conn.execute(
+            select(FeatureRequest.id)
+            .outerjoin(counts, counts.c.rid == FeatureRequest.id)
+            .where(
+                FeatureRequest.org_id == org_id,
+                FeatureRequest.merged_into_id.is_(None),
+                FeatureRequest.mention_count != func.coalesce(counts.c.n, 0),
+            )
+        ).scalars()
+    )
+
+
+def _recent(conn: Connection, org_id: int, as_of: datetime) -> set[int]:
+    """Requests whose 7-day windows can move with the org's latest day: seen in the last two
+    weeks, or showing a non-zero window or a trend now. Bounded by recent activity, not history."""
+    return set(
+        conn.execute(
             select(FeatureRequest.id).where(
                 FeatureRequest.org_id == org_id,
                 FeatureRequest.merged_into_id.is_(None),
                 or_(
-                    FeatureRequest.last_seen > latest - timedelta(days=2 * TREND_DAYS),
+                    FeatureRequest.last_seen > as_of - timedelta(days=2 * TREND_DAYS),
                     FeatureRequest.mentions_last_7d + FeatureRequest.mentions_prev_7d > 0,
                     FeatureRequest.trend != "steady",
                 ),
             )
         ).scalars()
-    return set(stale) | set(recent)
+    )
 
 
 def orphan_mentions(conn: Connection) -> int:

@@ -156,3 +156,63 @@ def _refresh_batch(
             updated_at=now,
         )
     )
+
+
+def refresh_request_windows(
+    conn: Connection, org_id: int, request_ids: Collection[int], as_of: datetime | None = None
+) -> int:
+    """Recompute only mentions_last_7d, mentions_prev_7d and trend of these requests of `org_id`.
+
+    For requests whose mentions did not change but whose 7-day windows moved with the org's
+    latest day: the windows are counted from the org's mentions of the last two windows (an index
+    range on feature_mentions, not each request's whole history), with `refresh_request_stats`'
+    semantics (an empty request is `steady`). Rows are written only where a value changed; returns
+    how many. Runs inside the caller's transaction.
+    """
+    ids = set(request_ids)
+    if not ids:
+        return 0
+    when = as_of if as_of is not None else org_as_of(conn, org_id)
+    window = timedelta(days=TREND_DAYS)
+    link, mention = FeatureRequestMention, FeatureMention
+    sent = mention.sent_at
+    # Driven by the mentions' (org_id, sent_at) index: the last two windows only.
+    counts = {
+        row.feature_request_id: (int(row.last_7d or 0), int(row.prev_7d or 0))
+        for row in conn.execute(
+            select(
+                link.feature_request_id,
+                func.sum(case((sent > when - window, 1), else_=0)).label("last_7d"),
+                func.sum(case((sent <= when - window, 1), else_=0)).label("prev_7d"),
+            )
+            .select_from(mention)
+            .join(link, link.mention_id == mention.id)
+            .where(mention.org_id == org_id, sent > when - 2 * window, sent <= when, link.org_id == org_id)
+            .group_by(link.feature_request_id)
+        )
+    }
+    now = utc_now()
+    changed = 0
+    for batch in batches(sorted(ids)):
+        stored = conn.execute(
+            select(
+                FeatureRequest.id,
+                FeatureRequest.first_seen,
+                FeatureRequest.mention_count,
+                FeatureRequest.mentions_last_7d,
+                FeatureRequest.mentions_prev_7d,
+                FeatureRequest.trend,
+            ).where(FeatureRequest.org_id == org_id, FeatureRequest.id.in_(list(batch)))
+        ).all()
+        for row in stored:
+            last, prev = counts.get(row.id, (0, 0))
+            trend = trend_of(row.first_seen, last, prev, when) if row.mention_count else "steady"
+            if (last, prev, trend) == (row.mentions_last_7d, row.mentions_prev_7d, row.trend):
+                continue
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == row.id)
+                .values(mentions_last_7d=last, mentions_prev_7d=prev, trend=trend, updated_at=now)
+            )
+            changed += 1
+    return changed
