@@ -35,6 +35,8 @@ from headway_assets.catalog.model import (
 )
 from headway_assets.core.warehouse.bulk import batches, insert_rows
 from headway_assets.core.warehouse.request_stats import (
+    AddedMention,
+    add_to_request_stats,
     has_person_state,
     org_as_of,
     refresh_request_stats,
@@ -278,7 +280,8 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
             conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
         report.removed_by_rebuild += len(gone)
     links: list[dict[str, Any]] = []
-    touched_by_org: dict[int, set[int]] = defaultdict(set)
+    touched_by_org: dict[int, set[int]] = defaultdict(set)  # requests founded (or re-founded) by this pass
+    joined_by_org: dict[int, dict[int, list[AddedMention]]] = defaultdict(dict)  # stored requests that gained
     for request in touched:
         values = {
             "title": request.title,
@@ -287,7 +290,8 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
             "theme": request.theme,
             "sub_theme": request.sub_theme,
         }
-        if request.id is None:
+        founded = request.id is None
+        if founded:
             reused = work.replaced_keys.get((request.org_id, request.key))
             examples = _examples(request, [])
             if reused is not None:
@@ -326,7 +330,15 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
                 .where(FeatureRequest.id == request.id)
                 .values(examples=_examples(request, stored))
             )
-        touched_by_org[request.org_id].add(request.id)
+        request_id = request.id
+        if request_id is None:  # cannot happen: a founded request got its id above
+            raise RuntimeError("a catalogue request was written without an id")
+        if founded:
+            touched_by_org[request.org_id].add(request_id)
+        else:
+            joined_by_org[request.org_id][request_id] = [
+                AddedMention(mention.sent_at, mention.source, mention.customer) for mention in request.mentions
+            ]
         links += [
             {
                 "feature_request_id": request.id,
@@ -341,13 +353,16 @@ def write_pass(conn: Connection, work: CatalogueWork, touched: Sequence[RequestS
     insert_rows(conn, FeatureRequestMention, links)
     report.links = len(links)
     for org_id in orgs:
+        # Founded, stale or rebuilt requests are recomputed from their links; stored requests that
+        # only gained mentions fold them in; the rest only move with the 7-day windows.
         ids = touched_by_org[org_id] | stale.get(org_id, set())
         if org_id in work.rebuild_orgs:
             ids |= set(conn.execute(select(FeatureRequest.id).where(FeatureRequest.org_id == org_id)).scalars())
         as_of = org_as_of(conn, org_id)
         refresh_request_stats(conn, org_id, sorted(ids), as_of=as_of)
-        # The rest only move with the 7-day windows: recounted from the last two weeks' mentions.
-        moved = _recent(conn, org_id, as_of) - ids
+        joined = {rid: added for rid, added in joined_by_org[org_id].items() if rid not in ids}
+        folded = add_to_request_stats(conn, org_id, joined)
+        moved = (_recent(conn, org_id, as_of) | folded) - ids
         refresh_request_windows(conn, org_id, sorted(moved), as_of=as_of)
         report.refreshed += len(ids) + len(moved)
     return report

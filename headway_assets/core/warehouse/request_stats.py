@@ -8,7 +8,8 @@ to keep counts right. The semantics are those of `headway_assets.catalog.entry_s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -216,3 +217,69 @@ def refresh_request_windows(
             )
             changed += 1
     return changed
+
+
+@dataclass(frozen=True)
+class AddedMention:
+    """What a request's aggregates need of a mention newly linked to it."""
+
+    sent_at: datetime
+    source: str
+    customer: str | None
+
+
+def add_to_request_stats(conn: Connection, org_id: int, added: Mapping[int, Sequence[AddedMention]]) -> set[int]:
+    """Fold newly linked mentions into the stored aggregates of these requests of `org_id`.
+
+    For requests whose stored counts were right before the mentions were linked (not stale):
+    mention_count, customers, customer_count, sources and first/last seen are updated from the
+    new mentions alone, so the cost grows with them, not with the request's history. The 7-day
+    windows and trend are left to `refresh_request_windows`, which must run afterwards. The rows
+    are locked while read (PostgreSQL), so a concurrent triage write cannot be lost. Returns the
+    ids updated (ids of other organisations or tombstones are left alone).
+    """
+    ids = sorted(request_id for request_id, mentions in added.items() if mentions)
+    updated: set[int] = set()
+    now = utc_now()
+    for batch in batches(ids):
+        rows = conn.execute(
+            select(
+                FeatureRequest.id,
+                FeatureRequest.mention_count,
+                FeatureRequest.customers,
+                FeatureRequest.sources,
+                FeatureRequest.first_seen,
+                FeatureRequest.last_seen,
+            )
+            .where(
+                FeatureRequest.org_id == org_id,
+                FeatureRequest.id.in_(list(batch)),
+                FeatureRequest.merged_into_id.is_(None),
+            )
+            .with_for_update()
+        ).all()
+        for row in rows:
+            mentions = added[row.id]
+            names = set((row.customers or {}).get("names", []))
+            names |= {m.customer for m in mentions if m.customer}
+            sources: dict[str, int] = dict(row.sources or {})
+            for mention in mentions:
+                sources[mention.source] = sources.get(mention.source, 0) + 1
+            times = [m.sent_at for m in mentions]
+            if row.mention_count:
+                times += [row.first_seen, row.last_seen]
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == row.id)
+                .values(
+                    mention_count=row.mention_count + len(mentions),
+                    customer_count=len(names),
+                    customers={"names": sorted(names)},
+                    sources=dict(sorted(sources.items())),
+                    first_seen=min(times),
+                    last_seen=max(times),
+                    updated_at=now,
+                )
+            )
+            updated.add(row.id)
+    return updated
