@@ -92,7 +92,8 @@ class CandidateIndex:
     by_sub_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: list[str] = field(default_factory=list)
     _indexed: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # id(request) -> its texts
-    _postings: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # word -> positions
+    # (scope, place, word) -> positions, scope "org" (place None), "theme" or "sub_theme"
+    _postings: dict[tuple[str, str | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def _append(self, text: str, request: RequestState, theme: str | None, sub_theme: str | None) -> None:
         indexed = self._indexed[id(request)]
@@ -105,7 +106,9 @@ class CandidateIndex:
         self.by_theme[theme].append(position)
         self.by_sub_theme[sub_theme].append(position)
         for word in set(text.split()):
-            self._postings[word].append(position)
+            self._postings[("org", None, word)].append(position)
+            self._postings[("theme", theme, word)].append(position)
+            self._postings[("sub_theme", sub_theme, word)].append(position)
 
     def add(self, request: RequestState, texts: Iterable[str] | None = None) -> None:
         """Index `request` under its title (and `texts`, default its examples)."""
@@ -121,14 +124,15 @@ class CandidateIndex:
         for entry in entries:
             self._append(entry.text, resolve(entry.request), entry.theme, entry.sub_theme)
 
-    def _pool(self, query: str) -> list[int]:
-        """Positions of the texts sharing a selective word with `query`, most words shared first.
-
-        A word in more than `COMMON_WORD_SHARE` of the texts selects nothing (unless the query has
-        no other word), so the pool stays a small part of a large index.
+    def _pool(self, query: str, scope: str, place: str | None, scope_size: int) -> list[int]:
+        """Positions of the scope's texts sharing a selective word with `query`, most words shared
+        first. A word in more than `COMMON_WORD_SHARE` of the scope's texts selects nothing (unless
+        the query has no other word), so the pool stays a small part of a large scope.
         """
-        common = max(SHORTLIST, int(len(self.entries) * COMMON_WORD_SHARE))
-        lists = [self._postings[word] for word in sorted(set(query.split())) if word in self._postings]
+        common = max(SHORTLIST, int(scope_size * COMMON_WORD_SHARE))
+        postings = self._postings
+        keys = [(scope, place, word) for word in sorted(set(query.split()))]
+        lists = [postings[key] for key in keys if key in postings]
         selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
         shared: Counter[int] = Counter()
         for positions in selective:
@@ -179,14 +183,6 @@ class CandidateIndex:
                 if taken >= limit:
                     return
 
-        shared: list[int] | None = None
-
-        def pool() -> list[int]:  # computed at most once per mention, only for a large scope
-            nonlocal shared
-            if shared is None:
-                shared = self._pool(query)
-            return shared
-
         entries = self.entries
         if mention.sub_theme is not None:
             sub = self.by_sub_theme.get(mention.sub_theme, [])
@@ -194,7 +190,7 @@ class CandidateIndex:
                 self._best(
                     query,
                     lambda: sub,
-                    lambda: (p for p in pool() if entries[p].sub_theme == mention.sub_theme),
+                    lambda: self._pool(query, "sub_theme", mention.sub_theme, len(sub)),
                     len(sub),
                     SAME_SUB_THEME_CANDIDATES,
                 ),
@@ -213,16 +209,26 @@ class CandidateIndex:
 
             take(
                 self._best(
-                    query, lambda: list(others(theme)), lambda: others(pool()), len(theme), SAME_THEME_CANDIDATES
+                    query,
+                    lambda: list(others(theme)),
+                    lambda: others(self._pool(query, "theme", mention.theme, len(theme))),
+                    len(theme),
+                    SAME_THEME_CANDIDATES,
                 ),
                 SAME_THEME_CANDIDATES,
             )
+
+        def org_pool() -> list[int]:
+            return self._pool(query, "org", None, len(entries))
+
+        if mention.theme is not None:
             take(
-                self._best(query, lambda: everything, pool, len(entries), ORG_CANDIDATES, ORG_MIN_SCORE), ORG_CANDIDATES
+                self._best(query, lambda: everything, org_pool, len(entries), ORG_CANDIDATES, ORG_MIN_SCORE),
+                ORG_CANDIDATES,
             )
         else:  # unplaced: the org's most similar requests
             take(
-                self._best(query, lambda: everything, pool, len(entries), SAME_SUB_THEME_CANDIDATES),
+                self._best(query, lambda: everything, org_pool, len(entries), SAME_SUB_THEME_CANDIDATES),
                 SAME_SUB_THEME_CANDIDATES,
             )
         return chosen
