@@ -287,7 +287,7 @@ def step(url: str, rebuild: bool, profile: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     result = dg.materialize([feature_catalog], resources=resources, run_config=run_config, instance=instance)
     seconds = time.perf_counter() - started
-    if profiler is not None:
+    if profiler is not None and profile:
         profiler.disable()
         profiler.dump_stats(profile)
     metadata = result.asset_materializations_for_node("feature_catalog")[0].metadata
@@ -377,7 +377,10 @@ def main() -> None:
     results["(c) day on empty"] = measure("day_on_empty", empty, profile_dir=profile_dir)
 
     print(f"\nbackend {backend}, history {args.mentions} mentions, day {args.day_mentions} mentions")
-    header = f"{'run':<18} {'seconds':>8} {'peak RSS MiB':>13} {'placed':>7} {'created':>8} {'refreshed':>9} {'llm calls':>9}"
+    header = (
+        f"{'run':<18} {'seconds':>8} {'peak RSS MiB':>13} {'placed':>7} {'created':>8} {'refreshed':>9} "
+        f"{'llm calls':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, figures in results.items():
