@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 
 from headway_assets.catalog.model import (
     METHOD_PINNED,
@@ -104,13 +104,30 @@ class CatalogueWork:
     replaced_keys: dict[tuple[int, str], int] = field(default_factory=dict)  # a rebuild reuses ids by key
 
 
+def _pending(conn: Connection, org_ids: Collection[int] | None = None) -> int:
+    """How many mentions have no link: mentions less links (a link names one mention, at most once,
+    and links go with their mentions), two index counts instead of an anti-join over history."""
+    mentions = select(func.count()).select_from(FeatureMention)
+    links = select(func.count()).select_from(FeatureRequestMention)
+    if org_ids is not None:
+        mentions = mentions.where(FeatureMention.org_id.in_(list(org_ids)))
+        links = links.where(FeatureRequestMention.org_id.in_(list(org_ids)))
+    return int(conn.execute(mentions).scalar_one()) - int(conn.execute(links).scalar_one())
+
+
 def load_unlinked(conn: Connection, org_ids: Collection[int] | None = None) -> list[MentionRecord]:
-    """Mentions with no link: new since the catalogue last ran, or re-extracted since."""
-    linked = select(FeatureRequestMention.mention_id)
-    query = _mention_query().where(FeatureMention.id.not_in(linked))
+    """Mentions with no link: new since the catalogue last ran, or re-extracted since.
+
+    Newest first and no more than are missing, so the usual case (the new mentions are the newest
+    rows) reads the new rows only; an older unlinked mention is still found, by a longer scan."""
+    pending = _pending(conn, org_ids)
+    if pending <= 0:
+        return []
+    unlinked = ~exists().where(FeatureRequestMention.mention_id == FeatureMention.id)
+    query = _mention_query().where(unlinked)
     if org_ids is not None:
         query = query.where(FeatureMention.org_id.in_(list(org_ids)))
-    return [_record(row) for row in conn.execute(query)]
+    return [_record(row) for row in conn.execute(query.order_by(FeatureMention.id.desc()).limit(pending))]
 
 
 def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> list[RequestState]:
@@ -420,9 +437,8 @@ def _recent(conn: Connection, org_id: int, as_of: datetime) -> set[int]:
 
 
 def orphan_mentions(conn: Connection) -> int:
-    """Mentions in no request (the asset check)."""
-    linked = select(FeatureRequestMention.mention_id)
-    return int(conn.execute(select(func.count()).where(FeatureMention.id.not_in(linked))).scalar_one())
+    """Mentions in no request (the asset check): mentions less links, as `load_unlinked` counts."""
+    return max(0, _pending(conn))
 
 
 def latest_mention(conn: Connection) -> dict[int, datetime]:
