@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction  # noqa: E402
@@ -330,6 +330,19 @@ def _count(url: str) -> int:
         return int(conn.execute(text("SELECT count(*) FROM feature_mentions")).scalar_one())
 
 
+def _next_day(url: str) -> datetime:
+    """Midnight after the warehouse's latest mention."""
+    with write_transaction(url) as conn:
+        latest = conn.execute(select(func.max(FeatureMention.sent_at))).scalar_one()
+    day = datetime(latest.year, latest.month, latest.day, tzinfo=UTC)
+    return day + timedelta(days=1)
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+
+
 def main() -> None:
     """Build the warehouses, measure (a)-(d), print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -338,6 +351,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite files in a temp dir)")
     parser.add_argument("--workdir", default=None, help="where the SQLite files and profiles go")
     parser.add_argument("--profile", action="store_true", help="write a cProfile of each step")
+    parser.add_argument(
+        "--reuse", action="store_true", help="skip building and rebuilding: add days to an earlier run's"
+    )
+    parser.add_argument("--days", type=int, default=1, help="days added one after another; (b) and (c) show the median")
     parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", default=None, help=argparse.SUPPRESS)
@@ -356,25 +373,31 @@ def main() -> None:
     backend = make_url(big).get_backend_name()
     print(f"backend {backend}, {args.mentions} mentions, workdir {workdir}", flush=True)
 
-    started = time.perf_counter()
-    synth = Synthesiser()
-    fresh_database(big)
-    add_mentions(big, synth, args.mentions, END - timedelta(days=DAYS - 1), DAYS, "hist")
-    fresh_database(empty)
-    dispose_engines()
-    print(f"    synthesised {_count(big)} mentions in {time.perf_counter() - started:.1f} s", flush=True)
     profile_dir = workdir if args.profile else None
-
     results: dict[str, dict[str, Any]] = {}
-    results["(a) rebuild"] = measure("rebuild", big, rebuild=True, profile_dir=profile_dir)
+    if not args.reuse:
+        started = time.perf_counter()
+        fresh_database(big)
+        add_mentions(big, Synthesiser(), args.mentions, END - timedelta(days=DAYS - 1), DAYS, "hist")
+        dispose_engines()
+        print(f"    synthesised {_count(big)} mentions in {time.perf_counter() - started:.1f} s", flush=True)
+        results["(a) rebuild"] = measure("rebuild", big, rebuild=True, profile_dir=profile_dir)
     results["(d) nothing new"] = measure("unchanged", big, profile_dir=profile_dir)
-    day = END + timedelta(days=1)
-    day_synth = Synthesiser(seed=99)
-    add_mentions(big, day_synth, args.day_mentions, day, 1, "day")
-    add_mentions(empty, Synthesiser(seed=99), args.day_mentions, day, 1, "day")
-    dispose_engines()
-    results["(b) add a day"] = measure("add_day", big, profile_dir=profile_dir)
-    results["(c) day on empty"] = measure("day_on_empty", empty, profile_dir=profile_dir)
+    added: list[dict[str, Any]] = []
+    on_empty: list[dict[str, Any]] = []
+    for _ in range(args.days):
+        day = _next_day(big)
+        seed = day.toordinal()  # the same day's mentions in both warehouses; ids unique per day
+        add_mentions(big, Synthesiser(seed), args.day_mentions, day, 1, f"day{day:%Y%m%d}")
+        fresh_database(empty)
+        add_mentions(empty, Synthesiser(seed), args.day_mentions, day, 1, f"day{day:%Y%m%d}")
+        dispose_engines()
+        added.append(measure("add_day", big, profile_dir=profile_dir))
+        on_empty.append(measure("day_on_empty", empty, profile_dir=profile_dir))
+    results["(b) add a day"] = _median(added)
+    results["(c) day on empty"] = _median(on_empty)
+    if args.days > 1:
+        print(f"    add a day, each: {[r['seconds'] for r in added]}; on empty: {[r['seconds'] for r in on_empty]}")
 
     print(f"\nbackend {backend}, history {args.mentions} mentions, day {args.day_mentions} mentions")
     header = (
