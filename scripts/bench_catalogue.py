@@ -375,7 +375,9 @@ def main() -> None:
 
     profile_dir = workdir if args.profile else None
     results: dict[str, dict[str, Any]] = {}
-    if not args.reuse:
+    if args.reuse:
+        migrate(big)  # an earlier run's warehouse, brought to the current schema
+    else:
         started = time.perf_counter()
         fresh_database(big)
         add_mentions(big, Synthesiser(), args.mentions, END - timedelta(days=DAYS - 1), DAYS, "hist")

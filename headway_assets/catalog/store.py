@@ -52,6 +52,7 @@ from headway_assets.core.warehouse.schema import (
 )
 
 MAX_STORED_EXAMPLES = 4  # member titles kept on a request for the matcher
+UNLINKED_WINDOW = 1000  # mention ids searched first for unlinked mentions (the newest)
 
 
 def _mention_query() -> Any:
@@ -118,16 +119,28 @@ def _pending(conn: Connection, org_ids: Collection[int] | None = None) -> int:
 def load_unlinked(conn: Connection, org_ids: Collection[int] | None = None) -> list[MentionRecord]:
     """Mentions with no link: new since the catalogue last ran, or re-extracted since.
 
-    Newest first and no more than are missing, so the usual case (the new mentions are the newest
-    rows) reads the new rows only; an older unlinked mention is still found, by a longer scan."""
+    Searched newest first in id ranges that grow fourfold, until as many as are missing are found:
+    the usual case (the new mentions are the newest rows) reads one small range through the
+    primary key instead of an anti-join over history (which PostgreSQL's planner would choose for
+    a plain `ORDER BY id DESC LIMIT`); an older unlinked mention is still found, by a wider range.
+    """
     pending = _pending(conn, org_ids)
     if pending <= 0:
         return []
-    unlinked = ~exists().where(FeatureRequestMention.mention_id == FeatureMention.id)
-    query = _mention_query().where(unlinked)
+    query = _mention_query().where(~exists().where(FeatureRequestMention.mention_id == FeatureMention.id))
     if org_ids is not None:
         query = query.where(FeatureMention.org_id.in_(list(org_ids)))
-    return [_record(row) for row in conn.execute(query.order_by(FeatureMention.id.desc()).limit(pending))]
+    top = conn.execute(select(func.max(FeatureMention.id))).scalar_one()
+    found: list[MentionRecord] = []
+    upper, width = int(top) + 1, max(UNLINKED_WINDOW, 4 * pending)
+    while len(found) < pending and upper > 0:
+        lower = upper - width
+        bounded = query.where(FeatureMention.id < upper)
+        if lower > 0:
+            bounded = bounded.where(FeatureMention.id >= lower)
+        found += [_record(row) for row in conn.execute(bounded)]
+        upper, width = lower, width * 4
+    return found
 
 
 def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> list[RequestState]:
