@@ -330,6 +330,31 @@ def _count(url: str) -> int:
         return int(conn.execute(text("SELECT count(*) FROM feature_mentions")).scalar_one())
 
 
+def components(url: str) -> None:
+    """In process, without linking: what loading the work, indexing the live requests and the
+    candidate search of the pending mentions cost (the in-process index against pg_trgm)."""
+    from headway_assets.catalog import Linker
+    from headway_assets.catalog.store import load_work
+    from headway_assets.core.warehouse.database import read_connection
+
+    started = time.perf_counter()
+    with read_connection(url) as conn:
+        work = load_work(conn)
+    loaded = time.perf_counter()
+    linker = Linker(work.requests, matcher=None)  # type: ignore[arg-type]  # only the index is used
+    indexed = time.perf_counter()
+    for mention in work.mentions:
+        linker.indexes[mention.org_id].search(mention, lambda request: request)
+    searched = time.perf_counter()
+    texts = sum(len(index.entries) for index in linker.indexes.values())
+    print(
+        f"    components: load_work {1000 * (loaded - started):.0f} ms ({len(work.mentions)} mentions, "
+        f"{len(work.requests)} live requests); index {1000 * (indexed - loaded):.0f} ms ({texts} texts); "
+        f"search {1000 * (searched - indexed):.0f} ms",
+        flush=True,
+    )
+
+
 def _analyze(url: str) -> None:
     """PostgreSQL: refresh the planner's statistics after a bulk load, as autovacuum soon would."""
     if make_url(url).get_backend_name() == "postgresql":
@@ -358,6 +383,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite files in a temp dir)")
     parser.add_argument("--workdir", default=None, help="where the SQLite files and profiles go")
     parser.add_argument("--profile", action="store_true", help="write a cProfile of each step")
+    parser.add_argument("--components", action="store_true", help="time loading, indexing, search of each day")
     parser.add_argument(
         "--reuse", action="store_true", help="skip building and rebuilding: add days to an earlier run's"
     )
@@ -404,6 +430,8 @@ def main() -> None:
         fresh_database(empty)
         add_mentions(empty, Synthesiser(seed), args.day_mentions, day, 1, f"day{day:%Y%m%d}")
         dispose_engines()
+        if args.components:
+            components(big)
         added.append(measure("add_day", big, profile_dir=profile_dir))
         on_empty.append(measure("day_on_empty", empty, profile_dir=profile_dir))
     results["(b) add a day"] = _median(added)
