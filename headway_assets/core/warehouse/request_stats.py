@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, or_, select, update
 
 from headway_assets.core.warehouse.bulk import batches
 from headway_assets.core.warehouse.schema import (
@@ -116,26 +116,44 @@ def _refresh_batch(
         customers[request_id].append(customer)
 
     seen: set[int] = set()
+    values: list[dict[str, Any]] = []
     for row in totals:
         request_id = row.feature_request_id
         seen.add(request_id)
         names = sorted(customers.get(request_id, []))  # Python's order, as entry_stats sorts
         last, prev = int(row.last_7d or 0), int(row.prev_7d or 0)
+        values.append(
+            {
+                "b_id": request_id,
+                "b_count": int(row.mentions),
+                "b_customer_count": len(names),
+                "b_customers": {"names": names},
+                "b_sources": dict(sorted(sources.get(request_id, {}).items())),
+                "b_first": row.first_seen,
+                "b_last_seen": row.last_seen,
+                "b_last": last,
+                "b_prev": prev,
+                "b_trend": trend_of(row.first_seen, last, prev, as_of),
+            }
+        )
+    if values:  # one statement, many parameter sets
+        column = FeatureRequest.__table__.c
         conn.execute(
             update(FeatureRequest)
-            .where(FeatureRequest.id == request_id, FeatureRequest.org_id == org_id)
+            .where(FeatureRequest.id == bindparam("b_id"), FeatureRequest.org_id == org_id)
             .values(
-                mention_count=int(row.mentions),
-                customer_count=len(names),
-                customers={"names": names},
-                sources=dict(sorted(sources.get(request_id, {}).items())),
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                mentions_last_7d=last,
-                mentions_prev_7d=prev,
-                trend=trend_of(row.first_seen, last, prev, as_of),
+                mention_count=bindparam("b_count"),
+                customer_count=bindparam("b_customer_count"),
+                customers=bindparam("b_customers", type_=column.customers.type),
+                sources=bindparam("b_sources", type_=column.sources.type),
+                first_seen=bindparam("b_first", type_=column.first_seen.type),
+                last_seen=bindparam("b_last_seen", type_=column.last_seen.type),
+                mentions_last_7d=bindparam("b_last"),
+                mentions_prev_7d=bindparam("b_prev"),
+                trend=bindparam("b_trend"),
                 updated_at=now,
-            )
+            ),
+            values,
         )
 
     empty = [request_id for request_id in ids if request_id not in seen]
@@ -205,17 +223,25 @@ def refresh_request_windows(
                 FeatureRequest.trend,
             ).where(FeatureRequest.org_id == org_id, FeatureRequest.id.in_(list(batch)))
         ).all()
+        rows: list[dict[str, Any]] = []
         for row in stored:
             last, prev = counts.get(row.id, (0, 0))
             trend = trend_of(row.first_seen, last, prev, when) if row.mention_count else "steady"
-            if (last, prev, trend) == (row.mentions_last_7d, row.mentions_prev_7d, row.trend):
-                continue
+            if (last, prev, trend) != (row.mentions_last_7d, row.mentions_prev_7d, row.trend):
+                rows.append({"b_id": row.id, "b_last": last, "b_prev": prev, "b_trend": trend})
+        if rows:  # one statement, many parameter sets: a day moves the windows of every active request
             conn.execute(
                 update(FeatureRequest)
-                .where(FeatureRequest.id == row.id)
-                .values(mentions_last_7d=last, mentions_prev_7d=prev, trend=trend, updated_at=now)
+                .where(FeatureRequest.id == bindparam("b_id"))
+                .values(
+                    mentions_last_7d=bindparam("b_last"),
+                    mentions_prev_7d=bindparam("b_prev"),
+                    trend=bindparam("b_trend"),
+                    updated_at=now,
+                ),
+                rows,
             )
-            changed += 1
+        changed += len(rows)
     return changed
 
 
@@ -258,6 +284,7 @@ def add_to_request_stats(conn: Connection, org_id: int, added: Mapping[int, Sequ
             )
             .with_for_update()
         ).all()
+        values: list[dict[str, Any]] = []
         for row in rows:
             mentions = added[row.id]
             names = set((row.customers or {}).get("names", []))
@@ -268,18 +295,31 @@ def add_to_request_stats(conn: Connection, org_id: int, added: Mapping[int, Sequ
             times = [m.sent_at for m in mentions]
             if row.mention_count:
                 times += [row.first_seen, row.last_seen]
-            conn.execute(
-                update(FeatureRequest)
-                .where(FeatureRequest.id == row.id)
-                .values(
-                    mention_count=row.mention_count + len(mentions),
-                    customer_count=len(names),
-                    customers={"names": sorted(names)},
-                    sources=dict(sorted(sources.items())),
-                    first_seen=min(times),
-                    last_seen=max(times),
-                    updated_at=now,
-                )
+            values.append(
+                {
+                    "b_id": row.id,
+                    "b_count": row.mention_count + len(mentions),
+                    "b_customer_count": len(names),
+                    "b_customers": {"names": sorted(names)},
+                    "b_sources": dict(sorted(sources.items())),
+                    "b_first": min(times),
+                    "b_last": max(times),
+                }
             )
             updated.add(row.id)
+        if values:
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == bindparam("b_id"))
+                .values(
+                    mention_count=bindparam("b_count"),
+                    customer_count=bindparam("b_customer_count"),
+                    customers=bindparam("b_customers", type_=FeatureRequest.__table__.c.customers.type),
+                    sources=bindparam("b_sources", type_=FeatureRequest.__table__.c.sources.type),
+                    first_seen=bindparam("b_first", type_=FeatureRequest.__table__.c.first_seen.type),
+                    last_seen=bindparam("b_last", type_=FeatureRequest.__table__.c.last_seen.type),
+                    updated_at=now,
+                ),
+                values,
+            )
     return updated
