@@ -18,6 +18,11 @@ For each new mention (canonical order: sent time, source, external id, position)
 Mentions are linked in chunks of `CHUNK_MENTIONS`, so a rebuild of a long history compares
 each mention with the requests built so far, not with every other mention. A run's cost grows
 with its new mentions; stored requests are only searched.
+
+At scale (docs/benchmarks.md, 100,000 mentions): a request is searchable by at most
+`MAX_INDEXED_TEXTS` texts, so the index grows with the requests, not the mentions; a scope of up
+to `SHORTLIST` texts is scored whole, a larger one only on the texts sharing most selective words
+with the mention (word postings per scope), so each search costs about the same at any size.
 """
 
 from __future__ import annotations
