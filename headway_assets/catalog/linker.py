@@ -309,7 +309,7 @@ class Linker:
             await self._link_chunk(ordered[start : start + CHUNK_MENTIONS])
         return LinkResult(
             touched=list(self.touched.values()),
-            created=[r for r in self.created.values() if id(r) not in self._alias],
+            created=list(self.created.values()),  # a request that founded is never aliased
             methods=dict(sorted(self.methods.items())),
             match_failures=self.failures,
         )
@@ -366,6 +366,11 @@ class Linker:
             self._link(target, mention, method, score)
         for org_id in {mention.org_id for mention in chunk}:
             self.indexes[org_id].compact(self._resolve)
+        # Compaction pointed every index entry at a live request, so no later search meets a
+        # provisional request of this chunk. Drop the aliases now: they are keyed by id(), and once
+        # this chunk's provisional requests are freed their ids are reused by new objects, which
+        # a stale alias would send to an unrelated request.
+        self._alias.clear()
 
 
 async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher) -> list[RequestState]:
