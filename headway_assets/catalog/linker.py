@@ -18,15 +18,21 @@ For each new mention (canonical order: sent time, source, external id, position)
 Mentions are linked in chunks of `CHUNK_MENTIONS`, so a rebuild of a long history compares
 each mention with the requests built so far, not with every other mention. A run's cost grows
 with its new mentions; stored requests are only searched.
+
+At scale (docs/benchmarks.md, 100,000 mentions): a request is searchable by at most
+`MAX_INDEXED_TEXTS` texts, so the index grows with the requests, not the mentions; a scope of up
+to `SHORTLIST` texts is scored whole, a larger one only on the texts sharing most selective words
+with the mention (word postings per scope), so each search costs about the same at any size.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from itertools import islice
 
 from rapidfuzz import fuzz, process
 
@@ -50,7 +56,10 @@ SAME_THEME_CANDIDATES = 5
 ORG_CANDIDATES = 2
 ORG_MIN_SCORE = 80.0  # rapidfuzz token-set ratio a request of another theme needs to be offered
 MAX_EXAMPLES = 3  # member titles shown with a candidate: the ones worded most like the new mention
-MAX_MEMBER_WORDINGS = 20  # distinct member titles a request is searched (and stored) under
+MAX_INDEXED_TEXTS = 16  # texts a request is searchable by: its title and member titles
+MAX_MEMBER_WORDINGS = MAX_INDEXED_TEXTS  # distinct member titles a request keeps (and is stored with)
+SHORTLIST = 64  # a scope with more texts is searched among those sharing most words with the mention
+COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not select candidates
 CHUNK_MENTIONS = 1000
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
@@ -68,57 +77,115 @@ def _as_match(answer: MatchAnswer) -> CatalogMatch:
     return CatalogMatch(candidate_id=candidate_id, score=max(0.0, min(1.0, score)))
 
 
+def _plain(item: MatchInput) -> dict[str, object]:
+    """`dataclasses.asdict(item)` without its generic deep copy (a tenth of the cost; same JSON)."""
+    plain: dict[str, object] = {f.name: getattr(item, f.name) for f in fields(item)}
+    plain["candidates"] = [{f.name: getattr(c, f.name) for f in fields(c)} for c in item.candidates]
+    return plain
+
+
 def match_key(item: MatchInput) -> str:
     """The content hash of a match input: the engine caches the answer under it."""
-    return hashlib.sha256(json.dumps(asdict(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_plain(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 @dataclass
 class _Entry:
     text: str  # normalised title or member title
     request: RequestState
+    theme: str | None  # where the text was said (a member may sit in a neighbouring sub-theme)
+    sub_theme: str | None
 
 
 @dataclass
 class CandidateIndex:
-    """One organisation's requests, searchable by wording (rapidfuzz token-set ratio)."""
+    """One organisation's requests, searchable by wording (rapidfuzz token-set ratio).
+
+    A request is searchable by its title and at most `MAX_INDEXED_TEXTS` texts in all (member
+    titles as they join), so the index grows with the requests, not with the mentions.
+    """
 
     entries: list[_Entry] = field(default_factory=list)
     by_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_sub_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: list[str] = field(default_factory=list)
+    _indexed: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # id(request) -> its texts
+    # (scope, place, word) -> positions, scope "org" (place None), "theme" or "sub_theme"
+    _postings: dict[tuple[str, str | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, request: RequestState) -> None:
-        """Index `request` under its title and its members' wordings."""
-        seen: set[str] = set()
-        for raw in [request.title, *request.examples]:
-            text = normalise_title(raw)
-            if text and text not in seen:
-                seen.add(text)
-                self.add_wording(request, raw)
+    def _append(self, text: str, request: RequestState, theme: str | None, sub_theme: str | None) -> None:
+        indexed = self._indexed[id(request)]
+        if not text or text in indexed or len(indexed) >= MAX_INDEXED_TEXTS:
+            return
+        indexed.add(text)
+        position = len(self.entries)
+        self.entries.append(_Entry(text, request, theme, sub_theme))
+        self.texts.append(text)
+        self.by_theme[theme].append(position)
+        self.by_sub_theme[sub_theme].append(position)
+        for word in set(text.split()):
+            self._postings[("org", None, word)].append(position)
+            self._postings[("theme", theme, word)].append(position)
+            self._postings[("sub_theme", sub_theme, word)].append(position)
+
+    def add(self, request: RequestState, texts: Iterable[str] | None = None) -> None:
+        """Index `request` under its title (and `texts`, default its examples)."""
+        for raw in [request.title, *(request.examples if texts is None else texts)]:
+            self._append(normalise_title(raw), request, request.theme, request.sub_theme)
 
     def add_wording(self, request: RequestState, wording: str) -> None:
-        """Index `request` under one more wording (a new member's title)."""
-        text = normalise_title(wording)
-        if not text:
-            return
-        position = len(self.entries)
-        self.entries.append(_Entry(text, request))
-        self.texts.append(text)
-        self.by_theme[request.theme].append(position)
-        self.by_sub_theme[request.sub_theme].append(position)
+        """Index `request` under one more wording (a new member's title), within its cap."""
+        self._append(normalise_title(wording), request, request.theme, request.sub_theme)
 
-    def _best(self, query: str, positions: Sequence[int], limit: int, cutoff: float = 0.0) -> list[tuple[int, float]]:
-        if not positions or limit <= 0:
+    def compact(self, resolve: Callable[[RequestState], RequestState]) -> None:
+        """Point the texts of provisional requests that joined another at it (within its cap)."""
+        entries = self.entries
+        self.entries, self.texts = [], []
+        self.by_theme, self.by_sub_theme = defaultdict(list), defaultdict(list)
+        self._indexed, self._postings = defaultdict(set), defaultdict(list)
+        for entry in entries:
+            self._append(entry.text, resolve(entry.request), entry.theme, entry.sub_theme)
+
+    def _pool(self, query: str, scope: str, place: str | None, scope_size: int) -> list[int]:
+        """Positions of the scope's texts sharing a selective word with `query`, most words shared
+        first. A word in more than `COMMON_WORD_SHARE` of the scope's texts selects nothing (unless
+        the query has no other word), so the pool stays a small part of a large scope.
+        """
+        common = max(SHORTLIST, int(scope_size * COMMON_WORD_SHARE))
+        postings = self._postings
+        keys = [(scope, place, word) for word in sorted(set(query.split()))]
+        lists = [postings[key] for key in keys if key in postings]
+        selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
+        shared: Counter[int] = Counter()
+        for positions in selective:
+            shared.update(positions)
+        # Most words shared first; ties in index order (the first word's postings come in order).
+        return [position for position, _ in shared.most_common()]
+
+    def _best(
+        self,
+        query: str,
+        positions: Callable[[], Sequence[int]],
+        pool: Callable[[], Iterable[int]],
+        scope_size: int,
+        limit: int,
+        cutoff: float = 0.0,
+    ) -> list[tuple[int, float]]:
+        """The best `limit` texts of a scope by token-set ratio: every text of a small scope (up
+        to `SHORTLIST`); of a larger one, the `SHORTLIST` in `pool` sharing most words."""
+        if scope_size <= 0 or limit <= 0:
+            return []
+        chosen = list(positions()) if scope_size <= SHORTLIST else list(islice(pool(), SHORTLIST))
+        if not chosen:
             return []
         hits = process.extract(
             query,
-            [self.texts[p] for p in positions],
+            [self.texts[p] for p in chosen],
             scorer=fuzz.token_set_ratio,
             limit=limit * 3,  # several texts of one request may rank
             score_cutoff=cutoff,
         )
-        return [(positions[index], float(score)) for _, score, index in hits]
+        return [(chosen[index], float(score)) for _, score, index in hits]
 
     def search(self, mention: MentionRecord, resolve: Callable[[RequestState], RequestState]) -> list[RequestState]:
         """Candidate requests for `mention`, the most promising first, each once."""
@@ -138,21 +205,54 @@ class CandidateIndex:
                 if taken >= limit:
                     return
 
+        entries = self.entries
         if mention.sub_theme is not None:
+            sub = self.by_sub_theme.get(mention.sub_theme, [])
             take(
-                self._best(query, self.by_sub_theme.get(mention.sub_theme, []), SAME_SUB_THEME_CANDIDATES),
+                self._best(
+                    query,
+                    lambda: sub,
+                    lambda: self._pool(query, "sub_theme", mention.sub_theme, len(sub)),
+                    len(sub),
+                    SAME_SUB_THEME_CANDIDATES,
+                ),
                 SAME_SUB_THEME_CANDIDATES,
             )
+        everything = range(len(entries))
         if mention.theme is not None:
-            others = [
-                p
-                for p in self.by_theme.get(mention.theme, [])
-                if self.entries[p].request.sub_theme != mention.sub_theme
-            ]
-            take(self._best(query, others, SAME_THEME_CANDIDATES), SAME_THEME_CANDIDATES)
-            take(self._best(query, range(len(self.entries)), ORG_CANDIDATES, ORG_MIN_SCORE), ORG_CANDIDATES)
+            theme = self.by_theme.get(mention.theme, [])
+
+            def others(positions: Iterable[int]) -> Iterator[int]:
+                return (
+                    p
+                    for p in positions
+                    if entries[p].theme == mention.theme and entries[p].sub_theme != mention.sub_theme
+                )
+
+            take(
+                self._best(
+                    query,
+                    lambda: list(others(theme)),
+                    lambda: others(self._pool(query, "theme", mention.theme, len(theme))),
+                    len(theme),
+                    SAME_THEME_CANDIDATES,
+                ),
+                SAME_THEME_CANDIDATES,
+            )
+
+        def org_pool() -> list[int]:
+            return self._pool(query, "org", None, len(entries))
+
+        if mention.theme is not None:
+            take(
+                self._best(query, lambda: everything, org_pool, len(entries), ORG_CANDIDATES, ORG_MIN_SCORE),
+                ORG_CANDIDATES,
+            )
         else:  # unplaced: the org's most similar requests
-            take(self._best(query, range(len(self.entries)), SAME_SUB_THEME_CANDIDATES), SAME_SUB_THEME_CANDIDATES)
+            take(
+                self._best(query, lambda: everything, org_pool, len(entries), SAME_SUB_THEME_CANDIDATES),
+                SAME_SUB_THEME_CANDIDATES,
+            )
         return chosen
 
 
@@ -204,6 +304,10 @@ class Linker:
         self.matcher = matcher
         self.indexes: dict[int, CandidateIndex] = defaultdict(CandidateIndex)
         self._alias: dict[int, RequestState] = {}  # id() of a provisional request -> where its founder went
+        # id() of a request merged into another -> that one. Unlike `_alias` (a chunk's provisional
+        # requests, freed after it), a merged request stays referenced (`touched`, `created` or
+        # `merges`) until the run ends, so its id() is never reused while this map holds it.
+        self._merged: dict[int, RequestState] = {}
         # Stored requests by key: a mention that founded one and was re-extracted since (a new
         # provider, a changed message) comes back to it instead of founding it again.
         self.by_key: dict[tuple[int, str], RequestState] = {}
@@ -218,8 +322,8 @@ class Linker:
         self.suggestions = 0
 
     def _resolve(self, request: RequestState) -> RequestState:
-        while id(request) in self._alias:
-            request = self._alias[id(request)]
+        while id(request) in self._alias or id(request) in self._merged:
+            request = self._alias.get(id(request)) or self._merged[id(request)]
         return request
 
     def _link(self, request: RequestState, mention: MentionRecord, method: str, score: float) -> None:
@@ -242,8 +346,8 @@ class Linker:
         for start in range(0, len(ordered), CHUNK_MENTIONS):
             await self._link_chunk(ordered[start : start + CHUNK_MENTIONS])
         return LinkResult(
-            touched=[r for r in self.touched.values() if id(r) not in self._alias],
-            created=[r for r in self.created.values() if id(r) not in self._alias],
+            touched=[r for r in self.touched.values() if id(r) not in self._merged],
+            created=[r for r in self.created.values() if id(r) not in self._merged],
             methods=dict(sorted(self.methods.items())),
             match_failures=self.failures,
             merges=[(loser, self._resolve(winner)) for loser, winner in self.merges],
@@ -262,7 +366,7 @@ class Linker:
             winner, loser = (one, other) if one.decided else (other, one)
         else:
             winner, loser = (one, other) if one.rank <= other.rank else (other, one)
-        self._alias[id(loser)] = winner
+        self._merged[id(loser)] = winner
         winner.links += loser.links
         loser.links = []
         for wording in [loser.title, *loser.examples]:
@@ -334,6 +438,13 @@ class Linker:
             self._link(target, mention, method, score)
             for other in also:  # this mention bridges requests kept apart: one ask
                 self._merge(target, other)
+        for org_id in {mention.org_id for mention in chunk}:
+            self.indexes[org_id].compact(self._resolve)
+        # Compaction pointed every index entry at a live request, so no later search meets a
+        # provisional request of this chunk. Drop the aliases now: they are keyed by id(), and once
+        # this chunk's provisional requests are freed their ids are reused by new objects, which
+        # a stale alias would send to an unrelated request.
+        self._alias.clear()
 
 
 async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher) -> list[RequestState]:

@@ -6,6 +6,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
@@ -84,6 +85,7 @@ class RequestState:
 CatalogEntry = RequestState
 
 
+@lru_cache(maxsize=1 << 16)  # the linker normalises each request's texts once per candidate offer
 def normalise_title(title: str) -> str:
     """Lower-case words only, for comparing titles."""
     return str(default_process(title))

@@ -19,12 +19,12 @@ People's corrections are constraints here:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 
 from headway_assets.catalog.linker import MAX_MEMBER_WORDINGS
 from headway_assets.catalog.model import (
@@ -35,7 +35,14 @@ from headway_assets.catalog.model import (
     normalise_title,
 )
 from headway_assets.core.warehouse.bulk import batches, insert_rows
-from headway_assets.core.warehouse.request_stats import has_person_state, refresh_request_stats
+from headway_assets.core.warehouse.request_stats import (
+    AddedMention,
+    add_to_request_stats,
+    has_person_state,
+    org_as_of,
+    refresh_request_stats,
+    refresh_request_windows,
+)
 from headway_assets.core.warehouse.schema import (
     CataloguePin,
     FeatureMention,
@@ -46,6 +53,7 @@ from headway_assets.core.warehouse.schema import (
 )
 
 MAX_STORED_EXAMPLES = MAX_MEMBER_WORDINGS  # member titles kept on a request for candidate search and the matcher
+UNLINKED_WINDOW = 1000  # mention ids searched first for unlinked mentions (the newest)
 
 
 def _mention_query() -> Any:
@@ -98,13 +106,42 @@ class CatalogueWork:
     replaced_keys: dict[tuple[int, str], int] = field(default_factory=dict)  # a rebuild reuses ids by key
 
 
+def _pending(conn: Connection, org_ids: Collection[int] | None = None) -> int:
+    """How many mentions have no link: mentions less links (a link names one mention, at most once,
+    and links go with their mentions), two index counts instead of an anti-join over history."""
+    mentions = select(func.count()).select_from(FeatureMention)
+    links = select(func.count()).select_from(FeatureRequestMention)
+    if org_ids is not None:
+        mentions = mentions.where(FeatureMention.org_id.in_(list(org_ids)))
+        links = links.where(FeatureRequestMention.org_id.in_(list(org_ids)))
+    return int(conn.execute(mentions).scalar_one()) - int(conn.execute(links).scalar_one())
+
+
 def load_unlinked(conn: Connection, org_ids: Collection[int] | None = None) -> list[MentionRecord]:
-    """Mentions with no link: new since the catalogue last ran, or re-extracted since."""
-    linked = select(FeatureRequestMention.mention_id)
-    query = _mention_query().where(FeatureMention.id.not_in(linked))
+    """Mentions with no link: new since the catalogue last ran, or re-extracted since.
+
+    Searched newest first in id ranges that grow fourfold, until as many as are missing are found:
+    the usual case (the new mentions are the newest rows) reads one small range through the
+    primary key instead of an anti-join over history (which PostgreSQL's planner would choose for
+    a plain `ORDER BY id DESC LIMIT`); an older unlinked mention is still found, by a wider range.
+    """
+    pending = _pending(conn, org_ids)
+    if pending <= 0:
+        return []
+    query = _mention_query().where(~exists().where(FeatureRequestMention.mention_id == FeatureMention.id))
     if org_ids is not None:
         query = query.where(FeatureMention.org_id.in_(list(org_ids)))
-    return [_record(row) for row in conn.execute(query)]
+    top = conn.execute(select(func.max(FeatureMention.id))).scalar_one()
+    found: list[MentionRecord] = []
+    upper, width = int(top) + 1, max(UNLINKED_WINDOW, 4 * pending)
+    while len(found) < pending and upper > 0:
+        lower = upper - width
+        bounded = query.where(FeatureMention.id < upper)
+        if lower > 0:
+            bounded = bounded.where(FeatureMention.id >= lower)
+        found += [_record(row) for row in conn.execute(bounded)]
+        upper, width = lower, width * 4
+    return found
 
 
 def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> list[RequestState]:
@@ -268,6 +305,9 @@ def write_pass(
     """Write a linking pass in the caller's transaction: rebuild resets, new requests, links, stats."""
     report = WriteReport()
     now = utc_now()
+    orgs = sorted({r.org_id for r in touched} | work.rebuild_orgs | {m.org_id for m in work.mentions})
+    # Before this pass adds links: requests that lost mentions since their stats were written.
+    stale = {org_id: _stale(conn, org_id) for org_id in orgs if org_id not in work.rebuild_orgs}
     for org_id in sorted(work.rebuild_orgs):
         # Requests nobody decided on go (ids reused below by key); people's requests lose only the
         # links the pipeline made.
@@ -285,7 +325,8 @@ def write_pass(
             conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
         report.removed_by_rebuild += len(gone)
     links: list[dict[str, Any]] = []
-    touched_by_org: dict[int, set[int]] = defaultdict(set)
+    touched_by_org: dict[int, set[int]] = defaultdict(set)  # requests founded (or re-founded) by this pass
+    joined_by_org: dict[int, dict[int, list[AddedMention]]] = defaultdict(dict)  # stored requests that gained
     for request in touched:
         values = {
             "title": request.title,
@@ -294,7 +335,8 @@ def write_pass(
             "theme": request.theme,
             "sub_theme": request.sub_theme,
         }
-        if request.id is None:
+        founded = request.id is None
+        if founded:
             reused = work.replaced_keys.get((request.org_id, request.key))
             examples = _examples(request)
             if reused is not None:
@@ -332,7 +374,15 @@ def write_pass(
             conn.execute(
                 update(FeatureRequest).where(FeatureRequest.id == request.id).values(examples=_examples(request))
             )
-        touched_by_org[request.org_id].add(request.id)
+        request_id = request.id
+        if request_id is None:  # cannot happen: a founded request got its id above
+            raise RuntimeError("a catalogue request was written without an id")
+        if founded:
+            touched_by_org[request.org_id].add(request_id)
+        else:
+            joined_by_org[request.org_id][request_id] = [
+                AddedMention(mention.sent_at, mention.source, mention.customer) for mention in request.mentions
+            ]
         links += [
             {
                 "feature_request_id": request.id,
@@ -361,12 +411,19 @@ def write_pass(
         conn.execute(update(FeatureRequest).where(FeatureRequest.id == loser.id).values(merged_into_id=winner.id))
         touched_by_org[loser.org_id] |= {loser.id, winner.id}
         report.merged += 1
-    for org_id in sorted(set(touched_by_org) | work.rebuild_orgs | {m.org_id for m in work.mentions}):
-        ids = touched_by_org[org_id] | _drifted(conn, org_id)
+    for org_id in orgs:
+        # Founded, stale or rebuilt requests are recomputed from their links; stored requests that
+        # only gained mentions fold them in; the rest only move with the 7-day windows.
+        ids = touched_by_org[org_id] | stale.get(org_id, set())
         if org_id in work.rebuild_orgs:
             ids |= set(conn.execute(select(FeatureRequest.id).where(FeatureRequest.org_id == org_id)).scalars())
-        refresh_request_stats(conn, org_id, sorted(ids))
-        report.refreshed += len(ids)
+        as_of = org_as_of(conn, org_id)
+        refresh_request_stats(conn, org_id, sorted(ids), as_of=as_of)
+        joined = {rid: added for rid, added in joined_by_org[org_id].items() if rid not in ids}
+        folded = add_to_request_stats(conn, org_id, joined)
+        moved = (_recent(conn, org_id, as_of) | folded) - ids
+        refresh_request_windows(conn, org_id, sorted(moved), as_of=as_of)
+        report.refreshed += len(ids) + len(moved)
     return report
 
 
@@ -381,46 +438,60 @@ def _free_key(conn: Connection, org_id: int, key: str) -> str:
     return candidate
 
 
-def _drifted(conn: Connection, org_id: int) -> set[int]:
-    """Requests whose stored counts no longer match their links (mentions removed or re-extracted),
-    and those whose 7-day windows can move with the org's latest day: seen in the last two weeks, or
-    showing a non-zero window or a trend now. Bounded by recent activity, not by history."""
+def _stale(conn: Connection, org_id: int) -> set[int]:
+    """Requests whose stored mention counts exceed their links (mentions removed or re-extracted
+    since). Links only leave a request behind the stats' back (a cascade), so when the org's
+    counts add up to its links nothing is stale, and the per-request count is skipped."""
+    stored = conn.execute(
+        select(func.coalesce(func.sum(FeatureRequest.mention_count), 0)).where(
+            FeatureRequest.org_id == org_id, FeatureRequest.merged_into_id.is_(None)
+        )
+    ).scalar_one()
+    links = conn.execute(
+        select(func.count()).select_from(FeatureRequestMention).where(FeatureRequestMention.org_id == org_id)
+    ).scalar_one()
+    if int(stored) == int(links):
+        return set()
     counts = (
         select(FeatureRequestMention.feature_request_id.label("rid"), func.count().label("n"))
         .where(FeatureRequestMention.org_id == org_id)
         .group_by(FeatureRequestMention.feature_request_id)
         .subquery()
     )
-    stale = conn.execute(
-        select(FeatureRequest.id)
-        .outerjoin(counts, counts.c.rid == FeatureRequest.id)
-        .where(
-            FeatureRequest.org_id == org_id,
-            FeatureRequest.merged_into_id.is_(None),
-            FeatureRequest.mention_count != func.coalesce(counts.c.n, 0),
-        )
-    ).scalars()
-    latest = conn.execute(select(func.max(FeatureMention.sent_at)).where(FeatureMention.org_id == org_id)).scalar()
-    recent: Iterable[int] = ()
-    if latest is not None:
-        recent = conn.execute(
+    return set(
+        conn.execute(
+            select(FeatureRequest.id)
+            .outerjoin(counts, counts.c.rid == FeatureRequest.id)
+            .where(
+                FeatureRequest.org_id == org_id,
+                FeatureRequest.merged_into_id.is_(None),
+                FeatureRequest.mention_count != func.coalesce(counts.c.n, 0),
+            )
+        ).scalars()
+    )
+
+
+def _recent(conn: Connection, org_id: int, as_of: datetime) -> set[int]:
+    """Requests whose 7-day windows can move with the org's latest day: seen in the last two
+    weeks, or showing a non-zero window or a trend now. Bounded by recent activity, not history."""
+    return set(
+        conn.execute(
             select(FeatureRequest.id).where(
                 FeatureRequest.org_id == org_id,
                 FeatureRequest.merged_into_id.is_(None),
                 or_(
-                    FeatureRequest.last_seen > latest - timedelta(days=2 * TREND_DAYS),
+                    FeatureRequest.last_seen > as_of - timedelta(days=2 * TREND_DAYS),
                     FeatureRequest.mentions_last_7d + FeatureRequest.mentions_prev_7d > 0,
                     FeatureRequest.trend != "steady",
                 ),
             )
         ).scalars()
-    return set(stale) | set(recent)
+    )
 
 
 def orphan_mentions(conn: Connection) -> int:
-    """Mentions in no request (the asset check)."""
-    linked = select(FeatureRequestMention.mention_id)
-    return int(conn.execute(select(func.count()).where(FeatureMention.id.not_in(linked))).scalar_one())
+    """Mentions in no request (the asset check): mentions less links, as `load_unlinked` counts."""
+    return max(0, _pending(conn))
 
 
 def latest_mention(conn: Connection) -> dict[int, datetime]:

@@ -10,7 +10,12 @@ from sqlalchemy import Connection, insert, select, update
 
 from headway_assets.catalog import CatalogEntry, MentionRecord, entry_stats
 from headway_assets.core.warehouse.database import write_transaction
-from headway_assets.core.warehouse.request_stats import refresh_request_stats
+from headway_assets.core.warehouse.request_stats import (
+    AddedMention,
+    add_to_request_stats,
+    refresh_request_stats,
+    refresh_request_windows,
+)
 from headway_assets.core.warehouse.schema import (
     CataloguePin,
     FeatureMention,
@@ -172,3 +177,59 @@ def test_empty_requests_go_unless_a_person_acted(database_url: str) -> None:
         )
     assert left == {*keep.values(), foreign}
     assert counts == {0}
+
+
+STAT_COLUMNS = (
+    "mention_count", "customer_count", "customers", "sources", "first_seen", "last_seen", "mentions_last_7d",
+    "mentions_prev_7d", "trend",
+)  # fmt: skip
+
+
+def _stats(conn: Connection, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    columns = [getattr(FeatureRequest, name) for name in STAT_COLUMNS]
+    return {
+        row[0]: tuple(row[1:])
+        for row in conn.execute(select(FeatureRequest.id, *columns).where(FeatureRequest.id.in_(ids)))
+    }
+
+
+def test_folding_new_mentions_and_recounting_windows_equals_a_full_refresh(database_url: str) -> None:
+    """The incremental path (stats of stored requests updated from their new mentions alone, windows
+    recounted from the last two weeks) leaves exactly what a full recompute writes."""
+    rng = random.Random(7)
+    customers = ["Zeta", "acme", "Ünicorn", None, ""]
+    sources = ["slack", "gmail", "gong"]
+    with write_transaction(database_url) as conn:
+        org_id = _org(conn, "acme")
+        ids = [_request(conn, org_id, f"r{i}") for i in range(8)]
+
+        def link(index: int, day: float, request_id: int) -> AddedMention:
+            sent_at = START + timedelta(days=day)
+            values = {"sent_at": sent_at, "source": rng.choice(sources), "customer": rng.choice(customers)}
+            mention_id = _mention(conn, org_id, _message(conn, org_id, index, sent_at), **values)
+            conn.execute(
+                insert(FeatureRequestMention).values(
+                    feature_request_id=request_id, mention_id=mention_id, org_id=org_id, match_method="new",
+                    match_score=1.0,
+                )
+            )  # fmt: skip
+            return AddedMention(sent_at, values["source"], values["customer"])
+
+        # r7 has no mention yet: a person's status keeps it (counts 0) until it gains some.
+        conn.execute(update(FeatureRequest).where(FeatureRequest.id == ids[7]).values(status="planned"))
+        for index in range(200):  # history over 60 days
+            link(index, rng.uniform(0, 60), rng.choice(ids[:7]))
+        refresh_request_stats(conn, org_id, ids)
+        added: dict[int, list[AddedMention]] = {}
+        for index in range(200, 230):  # a new day, 61 days in: windows move for every request
+            request_id = rng.choice(ids[2:])  # r0 and r1 gain nothing, r7 its first mentions
+            added.setdefault(request_id, []).append(link(index, rng.uniform(61, 62), request_id))
+        folded = add_to_request_stats(conn, org_id, added)
+        assert folded == set(added)
+        refresh_request_windows(conn, org_id, ids)
+        incremental = _stats(conn, ids)
+        refresh_request_stats(conn, org_id, ids)
+        assert _stats(conn, ids) == incremental
+        assert incremental[ids[7]][0] == len(added[ids[7]])
+        # Nothing changed since: a second recount writes no row.
+        assert refresh_request_windows(conn, org_id, ids) == 0

@@ -8,7 +8,8 @@ to keep counts right. The semantics are those of `headway_assets.catalog.entry_s
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,3 +181,151 @@ def _refresh_batch(
             updated_at=now,
         )
     )
+
+
+def refresh_request_windows(
+    conn: Connection, org_id: int, request_ids: Collection[int], as_of: datetime | None = None
+) -> int:
+    """Recompute only mentions_last_7d, mentions_prev_7d and trend of these requests of `org_id`.
+
+    For requests whose mentions did not change but whose 7-day windows moved with the org's
+    latest day: the windows are counted from the org's mentions of the last two windows (an index
+    range on feature_mentions, not each request's whole history), with `refresh_request_stats`'
+    semantics (an empty request is `steady`). Rows are written only where a value changed; returns
+    how many. Runs inside the caller's transaction.
+    """
+    ids = set(request_ids)
+    if not ids:
+        return 0
+    when = as_of if as_of is not None else org_as_of(conn, org_id)
+    window = timedelta(days=TREND_DAYS)
+    link, mention = FeatureRequestMention, FeatureMention
+    sent = mention.sent_at
+    # Driven by the mentions' (org_id, sent_at) index: the last two windows only.
+    counts = {
+        row.feature_request_id: (int(row.last_7d or 0), int(row.prev_7d or 0))
+        for row in conn.execute(
+            select(
+                link.feature_request_id,
+                func.sum(case((sent > when - window, 1), else_=0)).label("last_7d"),
+                func.sum(case((sent <= when - window, 1), else_=0)).label("prev_7d"),
+            )
+            .select_from(mention)
+            .join(link, link.mention_id == mention.id)
+            .where(mention.org_id == org_id, sent > when - 2 * window, sent <= when, link.org_id == org_id)
+            .group_by(link.feature_request_id)
+        )
+    }
+    now = utc_now()
+    changed = 0
+    for batch in batches(sorted(ids)):
+        stored = conn.execute(
+            select(
+                FeatureRequest.id,
+                FeatureRequest.first_seen,
+                FeatureRequest.mention_count,
+                FeatureRequest.mentions_last_7d,
+                FeatureRequest.mentions_prev_7d,
+                FeatureRequest.trend,
+            ).where(FeatureRequest.org_id == org_id, FeatureRequest.id.in_(list(batch)))
+        ).all()
+        rows: list[dict[str, Any]] = []
+        for row in stored:
+            last, prev = counts.get(row.id, (0, 0))
+            trend = trend_of(row.first_seen, last, prev, when) if row.mention_count else "steady"
+            if (last, prev, trend) != (row.mentions_last_7d, row.mentions_prev_7d, row.trend):
+                rows.append({"b_id": row.id, "b_last": last, "b_prev": prev, "b_trend": trend})
+        if rows:  # one statement, many parameter sets: a day moves the windows of every active request
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == bindparam("b_id"))
+                .values(
+                    mentions_last_7d=bindparam("b_last"),
+                    mentions_prev_7d=bindparam("b_prev"),
+                    trend=bindparam("b_trend"),
+                    updated_at=now,
+                ),
+                rows,
+            )
+        changed += len(rows)
+    return changed
+
+
+@dataclass(frozen=True)
+class AddedMention:
+    """What a request's aggregates need of a mention newly linked to it."""
+
+    sent_at: datetime
+    source: str
+    customer: str | None
+
+
+def add_to_request_stats(conn: Connection, org_id: int, added: Mapping[int, Sequence[AddedMention]]) -> set[int]:
+    """Fold newly linked mentions into the stored aggregates of these requests of `org_id`.
+
+    For requests whose stored counts were right before the mentions were linked (not stale):
+    mention_count, customers, customer_count, sources and first/last seen are updated from the
+    new mentions alone, so the cost grows with them, not with the request's history. The 7-day
+    windows and trend are left to `refresh_request_windows`, which must run afterwards. The rows
+    are locked while read (PostgreSQL), so a concurrent triage write cannot be lost. Returns the
+    ids updated (ids of other organisations or tombstones are left alone).
+    """
+    ids = sorted(request_id for request_id, mentions in added.items() if mentions)
+    updated: set[int] = set()
+    now = utc_now()
+    for batch in batches(ids):
+        rows = conn.execute(
+            select(
+                FeatureRequest.id,
+                FeatureRequest.mention_count,
+                FeatureRequest.customers,
+                FeatureRequest.sources,
+                FeatureRequest.first_seen,
+                FeatureRequest.last_seen,
+            )
+            .where(
+                FeatureRequest.org_id == org_id,
+                FeatureRequest.id.in_(list(batch)),
+                FeatureRequest.merged_into_id.is_(None),
+            )
+            .with_for_update()
+        ).all()
+        values: list[dict[str, Any]] = []
+        for row in rows:
+            mentions = added[row.id]
+            names = set((row.customers or {}).get("names", []))
+            names |= {m.customer for m in mentions if m.customer}
+            sources: dict[str, int] = dict(row.sources or {})
+            for mention in mentions:
+                sources[mention.source] = sources.get(mention.source, 0) + 1
+            times = [m.sent_at for m in mentions]
+            if row.mention_count:
+                times += [row.first_seen, row.last_seen]
+            values.append(
+                {
+                    "b_id": row.id,
+                    "b_count": row.mention_count + len(mentions),
+                    "b_customer_count": len(names),
+                    "b_customers": {"names": sorted(names)},
+                    "b_sources": dict(sorted(sources.items())),
+                    "b_first": min(times),
+                    "b_last": max(times),
+                }
+            )
+            updated.add(row.id)
+        if values:
+            conn.execute(
+                update(FeatureRequest)
+                .where(FeatureRequest.id == bindparam("b_id"))
+                .values(
+                    mention_count=bindparam("b_count"),
+                    customer_count=bindparam("b_customer_count"),
+                    customers=bindparam("b_customers", type_=FeatureRequest.__table__.c.customers.type),
+                    sources=bindparam("b_sources", type_=FeatureRequest.__table__.c.sources.type),
+                    first_seen=bindparam("b_first", type_=FeatureRequest.__table__.c.first_seen.type),
+                    last_seen=bindparam("b_last", type_=FeatureRequest.__table__.c.last_seen.type),
+                    updated_at=now,
+                ),
+                values,
+            )
+    return updated

@@ -466,6 +466,8 @@ class FeatureRequestMention(Base):
     """Which mentions make up a feature request, and how each was matched."""
 
     __tablename__ = "feature_request_mentions"
+    # The catalogue's per-organisation checks of counts against links (migration 0009).
+    __table_args__ = (Index("ix_feature_request_mentions_org_request", "org_id", "feature_request_id"),)
 
     feature_request_id: Mapped[int] = mapped_column(
         ForeignKey("feature_requests.id", ondelete="CASCADE"), primary_key=True
