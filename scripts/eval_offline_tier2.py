@@ -36,7 +36,7 @@ from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft
-from headway_assets.llm.tasks import MatchInput, Tier2Input
+from headway_assets.llm.tasks import Tier2Input
 from headway_assets.offline import OfflineClassifier, OfflineExtractor, match, term_weights
 from headway_assets.sources.dispatch import ExportOptions, read_export
 
@@ -158,12 +158,8 @@ def extract_all(
     return mentions, dict(counters)
 
 
-def _offline_answer(item: MatchInput) -> tuple[str | None, float]:
-    answer = match(item)
-    return answer.candidate_id, answer.score
-
-
-_offline_matcher = matcher_from_function(_offline_answer)
+# The offline matcher's whole answer, `also_same` included, as the pipeline's engine passes it on.
+_offline_matcher = matcher_from_function(match)
 # Baseline: no AI matching, only the catalogue's own 0.9 title similarity merges.
 _no_matcher = matcher_from_function(lambda _item: (None, 0.0))
 
