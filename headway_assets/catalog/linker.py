@@ -437,7 +437,8 @@ class Linker:
             self._alias[id(founded)] = target  # later mentions that chose this one follow it
             self._link(target, mention, method, score)
             for other in also:  # this mention bridges requests kept apart: one ask
-                self._merge(target, other)
+                if self._resolve(other).theme == target.theme:  # across themes: people decide
+                    self._merge(target, other)
         for org_id in {mention.org_id for mention in chunk}:
             self.indexes[org_id].compact(self._resolve)
         # Compaction pointed every index entry at a live request, so no later search meets a

@@ -14,7 +14,6 @@ against different asks of the same area) lands on the catalogue's 0.75.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
@@ -294,31 +293,17 @@ def candidate_score(item: MatchInput, candidate: MatchCandidate) -> float:
 
 
 # How sure the matcher must be that a second candidate is the same ask before the catalogue merges
-# it into the first (above the 0.75 that links a mention: a wrong merge joins two whole asks).
-MERGE_SCORE: Final = CATALOG_THRESHOLD
-
-
-def _wordings(candidate: MatchCandidate) -> list[MatchCandidate]:
-    """The request under its founder's title and description, and under each member's title.
-
-    Each pair (new ask, one wording) is scored on its own, so a request matches when the new ask
-    is the same as any one of its mentions, whatever order they came in and whatever else the
-    request holds: the catalogue then does not depend on the order in which days landed.
-    """
-    return [
-        replace(candidate, examples=()),
-        *(replace(candidate, title=example, description="", examples=()) for example in candidate.examples),
-    ]
+# it into the first: above the 0.75 that links one mention, because a wrong merge joins two whole
+# asks, and merging at 0.75 chained neighbouring asks together (docs/quality.md).
+MERGE_SCORE: Final = 0.9
 
 
 def match(item: MatchInput) -> CatalogMatch:
     """The candidate that is the same request as `item` (or None, with the best score), and the
     other candidates that are the same ask too (`also_same`: the catalogue merges them)."""
     scores: dict[str, float] = {}
-    for whole in item.candidates:
-        scores[whole.id] = max(
-            [scores.get(whole.id, 0.0), *(candidate_score(item, wording) for wording in _wordings(whole))]
-        )
+    for candidate in item.candidates:
+        scores[candidate.id] = max(scores.get(candidate.id, 0.0), candidate_score(item, candidate))
     best_id: str | None = None
     best_score = 0.0
     for candidate_id, score in scores.items():  # first candidate wins ties: they come most similar first
