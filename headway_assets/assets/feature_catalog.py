@@ -44,7 +44,8 @@ class CatalogueConfig(dg.Config):
     description="The de-duplicated catalogue of feature requests. Each run links only the mentions that "
     "have no request yet: candidates from the org's requests (same sub-theme, the rest of the theme, very "
     "close wordings anywhere), a near-identical title links at once, the matcher judges the rest in batched "
-    "calls (AI match >= 0.75 joins, else a new request); counts, customers, first/last seen and trend are "
+    "calls (AI match >= 0.75 joins, else a new request; two requests of a theme a mention surely bridges, "
+    ">= 0.9, merge); counts, customers, first/last seen and trend are "
     "refreshed for the requests touched. People's corrections (pins, merges, renames, status) are kept. "
     "Run with config `rebuild: true` (job `catalogue_rebuild`) to rebuild from all mentions.",
     group_name=AI_GROUP,
