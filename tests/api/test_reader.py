@@ -9,6 +9,7 @@ from several event loops in turn.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -45,6 +46,16 @@ def _backends(url: str) -> int:
         row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _backends_after_exit(url: str, expected: int = 0, wait_seconds: float = 5.0) -> int:
+    """`_backends`, once it reaches `expected` or `wait_seconds` have passed (whichever first)."""
+    deadline = time.monotonic() + wait_seconds
+    count = _backends(url)
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = _backends(url)
+    return count
 
 
 def _reader(url: str, **settings: Any) -> tuple[Database, PostgresReader]:
@@ -85,7 +96,7 @@ def test_a_burst_opens_at_most_pool_and_overflow_and_keeps_them(tagged_url: str)
     assert after_burst == 3 + 1
     assert after_more == 3 + 1
     database.dispose()
-    assert _backends(tagged_url) == 0
+    assert _backends_after_exit(tagged_url) == 0
 
 
 def test_a_wait_longer_than_the_pool_timeout_fails(tagged_url: str) -> None:
@@ -135,4 +146,6 @@ def test_an_app_serves_from_one_event_loop_after_another(tagged_url: str, tmp_pa
     for _ in range(2):  # each `with` runs the app in a new event loop
         with TestClient(app) as client:
             assert client.get("/health").json()["database"] == "ok"
-    assert _backends(tagged_url) == 0  # the app closed its connections when it stopped
+    # The app closed its connections when it stopped; the server lists a backend until its process
+    # has exited, a few milliseconds after the client hung up (seen on a loaded CI runner).
+    assert _backends_after_exit(tagged_url) == 0

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import gzip
 import json
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -451,12 +452,16 @@ def test_anthropic_concurrent_calls_overlap(anthropic_server: FakeAnthropicServe
 def test_sequential_calls_are_cheap_enough_for_benchmarks(anthropic_server: FakeAnthropicServer) -> None:
     with anthropic_client(anthropic_server) as client:
         label_call(client)
-        started = time.monotonic()
+        durations = []
         for i in range(40):
+            started = time.monotonic()
             label_call(client, f"message {i}")
-        per_call = (time.monotonic() - started) / 40
-    # Without TCP_NODELAY each answer waits ~40 ms for a delayed ACK; about 2 ms is normal.
-    assert per_call < 0.02, f"{per_call * 1000:.1f} ms per call"
+            durations.append(time.monotonic() - started)
+    # Without TCP_NODELAY every answer waits ~40 ms for a delayed ACK; about 2 ms is normal. The
+    # median, not the mean: one call stalled by the machine (seen on a loaded CI runner, 32 ms on
+    # average) is not the regression this guards against, which slows every call.
+    per_call = statistics.median(durations)
+    assert per_call < 0.02, f"{per_call * 1000:.1f} ms per call (median of 40)"
     assert anthropic_server.calls("/v1/messages") == 41
 
 
