@@ -30,7 +30,6 @@ from headway_assets.catalog.model import (
     entry_stats,
     new_request,
     normalise_title,
-    title_similarity,
     trend_of,
 )
 
@@ -56,6 +55,5 @@ __all__ = [
     "matcher_from_function",
     "new_request",
     "normalise_title",
-    "title_similarity",
     "trend_of",
 ]

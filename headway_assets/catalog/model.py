@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
 from headway_assets.core.warehouse.request_stats import TREND_DAYS, trend_of
@@ -89,14 +88,6 @@ CatalogEntry = RequestState
 def normalise_title(title: str) -> str:
     """Lower-case words only, for comparing titles."""
     return str(default_process(title))
-
-
-def title_similarity(left: str, right: str) -> float:
-    """0..1 similarity of two titles (rapidfuzz's normalised Indel ratio over normalised words)."""
-    a, b = normalise_title(left), normalise_title(right)
-    if not a or not b:
-        return 0.0
-    return fuzz.ratio(a, b) / 100.0
 
 
 def entry_key(mention: MentionRecord) -> str:

@@ -281,7 +281,6 @@ class WriteReport:
     refreshed: int = 0
     removed_by_rebuild: int = 0
     merged: int = 0
-    created_ids: list[int] = field(default_factory=list)
 
 
 def _examples(request: RequestState) -> dict[str, list[str]]:
@@ -368,7 +367,6 @@ def write_pass(
                     .returning(FeatureRequest.id)
                 ).scalar_one()
                 report.created += 1
-                report.created_ids.append(request.id)
         else:
             # Loaded with the request, then extended by the linker with its new members' wordings.
             conn.execute(
@@ -494,19 +492,9 @@ def orphan_mentions(conn: Connection) -> int:
     return max(0, _pending(conn))
 
 
-def latest_mention(conn: Connection) -> dict[int, datetime]:
-    """Each org's latest mention time (the trend's reference day)."""
-    return dict(
-        conn.execute(select(FeatureMention.org_id, func.max(FeatureMention.sent_at)).group_by(FeatureMention.org_id))
-        .tuples()
-        .all()
-    )
-
-
 __all__ = [
     "CatalogueWork",
     "WriteReport",
-    "latest_mention",
     "load_unlinked",
     "load_work",
     "orphan_mentions",
