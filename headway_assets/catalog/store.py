@@ -315,10 +315,11 @@ def write_pass(
                 FeatureRequestMention.org_id == org_id, FeatureRequestMention.pinned.is_(False)
             )
         )
+        founded_again = {r.key for r in touched if r.id is None and r.org_id == org_id}
         gone = [
             request_id
             for (org, key), request_id in work.replaced_keys.items()
-            if org == org_id and key not in {r.key for r in touched if r.id is None and r.org_id == org_id}
+            if org == org_id and key not in founded_again
         ]
         for batch in batches(gone):
             conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
@@ -326,6 +327,7 @@ def write_pass(
     links: list[dict[str, Any]] = []
     touched_by_org: dict[int, set[int]] = defaultdict(set)  # requests founded (or re-founded) by this pass
     joined_by_org: dict[int, dict[int, list[AddedMention]]] = defaultdict(dict)  # stored requests that gained
+    taken_keys: dict[int, set[str]] = {}
     for request in touched:
         values = {
             "title": request.title,
@@ -347,7 +349,13 @@ def write_pass(
                 request.id = reused
                 report.reused_ids += 1
             else:
-                request.key = _free_key(conn, request.org_id, request.key)
+                if request.org_id not in taken_keys:  # read once per org, not once per request
+                    taken_keys[request.org_id] = set(
+                        conn.execute(
+                            select(FeatureRequest.key).where(FeatureRequest.org_id == request.org_id)
+                        ).scalars()
+                    )
+                request.key = _free_key(request.key, taken_keys[request.org_id])
                 first = min(m.sent_at for m in request.mentions)
                 request.id = conn.execute(
                     insert(FeatureRequest)
@@ -425,14 +433,13 @@ def write_pass(
     return report
 
 
-def _free_key(conn: Connection, org_id: int, key: str) -> str:
-    """`key`, or a variant of it when a stored request (a merged tombstone) already has it."""
+def _free_key(key: str, taken: set[str]) -> str:
+    """`key`, or a variant of it when a stored request (a merged tombstone) already has it; taken."""
     candidate, suffix = key, 1
-    while conn.execute(
-        select(FeatureRequest.id).where(FeatureRequest.org_id == org_id, FeatureRequest.key == candidate)
-    ).first():
+    while candidate in taken:
         suffix += 1
         candidate = f"{key}-{suffix}"
+    taken.add(candidate)
     return candidate
 
 
