@@ -20,16 +20,19 @@ from headway_api.core.principal import Principal
 from headway_api.db import Database, Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.feature_requests import SUMMARY_COLUMNS, summary_fields
+from headway_api.queries.messages import LABEL_COLUMNS as _LABEL
 from headway_api.schemas.feature_requests import AuditListParams
 from headway_assets.core import taxonomy
 from headway_assets.core.taxonomy import TaxonomyNode
-from headway_assets.core.warehouse import corrections
+from headway_assets.core.warehouse import corrections, label_corrections
 from headway_assets.core.warehouse.schema import CatalogueAudit, FeatureRequest
 
 FR = FeatureRequest.__table__.c
 CA = CatalogueAudit.__table__.c
 SUMMARY_KEYS = tuple(column.key for column in SUMMARY_COLUMNS)
 AUDIT_SORT = SortKey("-id", (CA.id,), ("int",), descending=True, listing="catalogue-audit")
+# The undo handlers of corrections kept outside `corrections` (the taxonomy, message labels).
+UNDO_HANDLERS = {**taxonomy.TAXONOMY_UNDO_HANDLERS, **label_corrections.LABEL_UNDO_HANDLERS}
 AUDIT_COLUMNS = (CA.id, CA.feature_request_id, CA.action, CA.actor, CA.created_at, CA.before, CA.after, CA.undone_by_id)
 
 
@@ -121,7 +124,7 @@ def undo(db: Database, principal: Principal, audit_id: int) -> dict[str, Any]:
             org_slug=principal.org_slug,
             audit_id=audit_id,
             actor=actor_of(principal),
-            handlers=taxonomy.TAXONOMY_UNDO_HANDLERS,
+            handlers=UNDO_HANDLERS,
         )
         return _change(conn, principal.org_id, outcome)
 
@@ -195,3 +198,35 @@ async def list_audit(
             return None
     page, next_cursor = page_of(rows, AUDIT_SORT, params.limit)
     return page_document(page, next_cursor)
+
+
+# --- Message labels -----------------------------------------------------------------------------
+
+
+def _label_change(conn: Connection, org_id: int, change: label_corrections.LabelChange) -> dict[str, Any]:
+    label = conn.execute(_LABEL, {"org_id": org_id, "message_id": change.message_id}).first()
+    return {
+        "audit_id": change.audit_id,
+        "message_id": change.message_id,
+        "label": dict(label._mapping) if label is not None else None,
+        "mentions_removed": change.mentions_removed,
+        "feature_request_ids": list(change.request_ids),
+    }
+
+
+def label_message(db: Database, principal: Principal, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Record a person's tier-1 label for a message; what it did (a `MessageLabelChange` document)."""
+    with _transaction(db) as conn:
+        change = label_corrections.set_label(
+            conn, org_id=principal.org_id, message_id=message_id, actor=actor_of(principal), **body
+        )
+        return _label_change(conn, principal.org_id, change)
+
+
+def clear_message_label(db: Database, principal: Principal, message_id: int) -> dict[str, Any]:
+    """Withdraw a person's label of a message (tier-1 labels it again); a `MessageLabelChange` document."""
+    with _transaction(db) as conn:
+        change = label_corrections.clear_label(
+            conn, org_id=principal.org_id, message_id=message_id, actor=actor_of(principal)
+        )
+        return _label_change(conn, principal.org_id, change)

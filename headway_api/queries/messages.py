@@ -167,7 +167,7 @@ _MESSAGE = select(
     M.url,
     M.ingested_at,
 ).where(M.id == bindparam("message_id"), M.org_id == bindparam("org_id"))
-_LABEL = select(
+LABEL_COLUMNS = _LABEL = select(
     L.status,
     L.is_feedback,
     L.category,
@@ -179,6 +179,7 @@ _LABEL = select(
     L.prompt_version,
     L.error,
     L.labelled_at,
+    L.labelled_by,
 ).where(L.message_id == bindparam("message_id"), L.org_id == bindparam("org_id"))
 _MENTIONS = (
     select(

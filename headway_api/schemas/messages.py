@@ -18,6 +18,7 @@ from headway_api.schemas.common import (
     page_example,
     text_filter,
 )
+from headway_assets.core.kinds import Tier1Category
 from headway_assets.sources.registry import SourceName, source_names
 
 _LABEL_EXAMPLE: JsonDict = {
@@ -51,6 +52,7 @@ _LABEL_FULL_EXAMPLE: JsonDict = {
     "prompt_version": "tier1-v3",
     "error": None,
     "labelled_at": "2025-03-01T10:00:00Z",
+    "labelled_by": None,
 }
 _MENTION_EXAMPLE: JsonDict = {
     "id": 88,
@@ -132,6 +134,57 @@ class MessageLabelOut(BaseModel):
     prompt_version: str
     error: str | None
     labelled_at: datetime
+    labelled_by: str | None = Field(
+        description="Who labelled the message when a person did (provider `person`): the pipeline keeps that "
+        "label. Null for a model's label."
+    )
+
+
+_LABEL_PATCH_EXAMPLE: JsonDict = {"category": "other"}
+
+
+class MessageLabelPatch(BaseModel):
+    """A person's tier-1 label for a message: kept by every later run of the pipeline."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [_LABEL_PATCH_EXAMPLE, {"category": "feature_request", "relevance": 9}]},
+    )
+
+    category: Tier1Category = Field(description="What the message is; `other` when it is not product feedback.")
+    is_feedback: bool | None = Field(
+        default=None, description="Follows `category` when omitted (`other` is the only category that is not feedback)."
+    )
+    relevance: int | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="0-10; 6 or more sends the message to feature extraction. Default 8 for feedback, 0 otherwise.",
+    )
+
+
+class MessageLabelChange(BaseModel):
+    """What a label correction did."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "audit_id": 41,
+                    "message_id": 1234,
+                    "label": {**_LABEL_FULL_EXAMPLE, "provider": "person", "labelled_by": "pm@acme.example"},
+                    "mentions_removed": 1,
+                    "feature_request_ids": [88],
+                }
+            ]
+        }
+    )
+
+    audit_id: int = Field(description="The change's row in the audit trail.")
+    message_id: int
+    label: MessageLabelOut | None = Field(description="The message's label now (null until tier-1 labels it again).")
+    mentions_removed: int = Field(description="Mentions of the message taken out of the catalogue (marked noise).")
+    feature_request_ids: list[int] = Field(description="Requests recounted because they lost a mention.")
 
 
 class MessageMentionOut(BaseModel):

@@ -29,6 +29,7 @@ from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
 from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.message import TimeWindow, content_hash
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.label_corrections import human_label_rows
 from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
@@ -64,9 +65,12 @@ def pending_filter(stale_unless: TaskVersion | None = None) -> Any:
     ]
     if stale_unless is not None:
         conditions.append(
-            or_(
-                MessageLabel.model != stale_unless.model,
-                MessageLabel.prompt_version != stale_unless.prompt_version,
+            and_(
+                MessageLabel.labelled_by.is_(None),  # a person's label is never stale
+                or_(
+                    MessageLabel.model != stale_unless.model,
+                    MessageLabel.prompt_version != stale_unless.prompt_version,
+                ),
             )
         )
     return or_(*conditions)
@@ -156,6 +160,7 @@ def _label_row(message: PendingMessage, engine: LlmEngine, **values: Any) -> dic
         "error": None,
         "attempts": message.attempts + 1,
         "labelled_at": utc_now(),
+        "labelled_by": None,
     }
     row.update(values)
     return row
@@ -275,7 +280,8 @@ def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ..
     automation_condition=FOLLOW_UPSTREAM,
     description="Tier-1: for every message of the day, whether it is product feedback, its category "
     "(feature_request, bug_report, pain_point, praise, question, other), a 0-10 relevance (>= 6 goes to "
-    "tier-2), confidence, provider, model and prompt version. Long messages are chunked; messages over "
+    "tier-2), confidence, provider, model and prompt version. A label a person set (PATCH "
+    "/v1/messages/{id}/label) is kept and never sent to a model. Long messages are chunked; messages over "
     "50,000 characters are marked skipped_oversized. Bounded: stops at an item cap or deadline and resumes.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,
@@ -304,9 +310,14 @@ def message_labels(
     stale_unless = refresh_version(context, llm, TIER1)
     with warehouse.read() as conn:
         todo = pending_messages(conn, window, cap or None, stale_unless)
+        human = human_label_rows(conn, {message.id: message.content_hash for message in todo})
     context.log.info(f"{len(todo)} message(s) of {label} need tier-1" + (f" (cap {cap})" if cap else ""))
 
-    written: list[dict[str, Any]] = []
+    # A person labelled these: their label is written again for the message's current text, and no
+    # model is asked (a changed message, a provider change, a back-fill all keep it).
+    written: list[dict[str, Any]] = list(human.values())
+    write_labels(warehouse, written)
+    todo = [message for message in todo if message.id not in human]
 
     async def work(engine: LlmEngine) -> None:
         for piece in engine.slices(TIER1, todo, size=sent_chars):
@@ -337,6 +348,7 @@ def message_labels(
         "complete": remaining == 0,
         "refreshed_stale": stale_unless is not None,
         "relevant_this_run": relevant,
+        "kept_human_labels": len(human),
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),

@@ -1,4 +1,5 @@
-"""Core types shared by the pipeline and the read API: source names, kinds of asks, the relevance bar.
+"""Core types shared by the pipeline and the read API: source names, kinds of asks, tier-1's
+categories, the relevance bar.
 
 They live in the kernel (no dagster, no LLM code) so that `headway_api` can name them without
 importing `headway_assets.llm`; `headway_assets.llm.schemas` re-exports them for its callers.
@@ -10,6 +11,18 @@ from typing import Literal, TypeAlias
 
 # What kind of ask a tier-2 mention is.
 MentionKind = Literal["feature_request", "bug_report", "pain_point", "improvement"]
+
+# Tier-1's categories: what kind of feedback a message is; `other` when it is not feedback.
+Tier1Category = Literal["feature_request", "bug_report", "pain_point", "praise", "question", "other"]
+TIER1_CATEGORIES: tuple[Tier1Category, ...] = (
+    "feature_request",
+    "bug_report",
+    "pain_point",
+    "praise",
+    "question",
+    "other",
+)
+NOT_FEEDBACK: Tier1Category = "other"
 
 # Items scoring at least this go on to tier-2, as in the system Headway replaces.
 RELEVANCE_THRESHOLD = 6

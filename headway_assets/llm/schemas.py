@@ -12,17 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Re-exported: the kernel owns these so the read API can use them without importing llm.
 from headway_assets.core.kinds import RELEVANCE_THRESHOLD as RELEVANCE_THRESHOLD
+from headway_assets.core.kinds import TIER1_CATEGORIES as TIER1_CATEGORIES
 from headway_assets.core.kinds import MentionKind as MentionKind
-
-Tier1Category = Literal["feature_request", "bug_report", "pain_point", "praise", "question", "other"]
-TIER1_CATEGORIES: tuple[Tier1Category, ...] = (
-    "feature_request",
-    "bug_report",
-    "pain_point",
-    "praise",
-    "question",
-    "other",
-)
+from headway_assets.core.kinds import Tier1Category as Tier1Category
 
 
 class Tier1Label(BaseModel):

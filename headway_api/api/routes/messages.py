@@ -1,4 +1,4 @@
-"""GET /v1/messages and /v1/messages/{id}."""
+"""GET /v1/messages and /v1/messages/{id}; PATCH and DELETE /v1/messages/{id}/label (a person's label)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters, require_catalogue_write
 from headway_api.api.params import id_path
 from headway_api.core.errors import not_found
+from headway_api.queries import corrections
 from headway_api.queries.messages import get_message, list_messages
-from headway_api.schemas.common import ERROR_RESPONSES, LIST_ERROR_RESPONSES, NOT_FOUND_RESPONSE
-from headway_api.schemas.messages import MessageDetail, MessageListParams, MessagePage
+from headway_api.schemas.common import (
+    ERROR_RESPONSES,
+    LIST_ERROR_RESPONSES,
+    NOT_FOUND_RESPONSE,
+    WRITE_ERROR_RESPONSES,
+)
+from headway_api.schemas.messages import (
+    MessageDetail,
+    MessageLabelChange,
+    MessageLabelPatch,
+    MessageListParams,
+    MessagePage,
+)
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -41,3 +53,36 @@ async def get_message_route(ctx: Ctx, message_id: Annotated[int, id_path("The me
     if message is None:
         raise not_found("Message")
     return json_document(message)
+
+
+@router.patch(
+    "/{message_id}/label",
+    response_model=MessageLabelChange,
+    responses=WRITE_ERROR_RESPONSES,
+    summary="Label a message",
+)
+async def label_message_route(
+    ctx: Ctx, message_id: Annotated[int, id_path("The message id.")], body: MessageLabelPatch
+) -> Response:
+    """Say what a message is. The pipeline keeps a person's label: re-runs, back-fills and a provider
+    change never send the message to a model again. Marked `other` (or below relevance 6), its
+    mentions leave the catalogue at once; marked feedback, it is extracted on its day's next run.
+    The change is recorded in the catalogue's audit trail; DELETE withdraws it."""
+    require_catalogue_write(ctx)
+    state = ctx.state
+    values = body.model_dump(exclude_none=True)
+    return json_document(await state.run(corrections.label_message, state.db, ctx.principal, message_id, values))
+
+
+@router.delete(
+    "/{message_id}/label",
+    response_model=MessageLabelChange,
+    responses=WRITE_ERROR_RESPONSES,
+    summary="Withdraw a person's label",
+)
+async def clear_message_label_route(ctx: Ctx, message_id: Annotated[int, id_path("The message id.")]) -> Response:
+    """Withdraw the label a person gave a message: tier-1 labels it again on its day's next run (from
+    its cache when it can, at no cost). 404 when no person labelled it."""
+    require_catalogue_write(ctx)
+    state = ctx.state
+    return json_document(await state.run(corrections.clear_message_label, state.db, ctx.principal, message_id))

@@ -334,6 +334,28 @@ class MessageLabel(Base):
     # Runs that tried this content; a failed label is retried until this reaches the limit.
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     labelled_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Who labelled the message when a person did (a `message_label_corrections` row): the pipeline
+    # keeps such a label and never asks a model about the message again.
+    labelled_by: Mapped[str | None] = mapped_column(String(320), default=None)
+
+
+class MessageLabelCorrection(Base):
+    """A person's tier-1 label for a message: what the pipeline writes in place of a model's.
+
+    Kept apart from `message_labels` (which the pipeline rewrites when a message changes or the
+    provider does) so that a correction outlives every rewrite; `headway model train --org` reads
+    these as the organisation's own labelled examples.
+    """
+
+    __tablename__ = "message_label_corrections"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    is_feedback: Mapped[bool] = mapped_column(Boolean)
+    category: Mapped[str] = mapped_column(String(32))
+    relevance: Mapped[int] = mapped_column(Integer)
+    labelled_by: Mapped[str] = mapped_column(String(320))
+    labelled_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class LlmCacheEntry(Base):
