@@ -116,6 +116,32 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_budget(args: argparse.Namespace) -> int:
+    """Show, set or clear an organisation's monthly LLM budget, with what it spent this month."""
+    from sqlalchemy import select
+
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.llm_spend import month_to_date_spend, monthly_budgets, set_monthly_budget
+    from headway_assets.core.warehouse.schema import Organization
+
+    if args.monthly_usd is not None and args.monthly_usd < 0:
+        _say("--monthly-usd must be 0 (no limit) or more")
+        return 2
+    default = get_settings().pipeline.llm_monthly_budget_usd
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
+        if org_id is None:
+            _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
+            return 2
+        if args.clear or args.monthly_usd is not None:
+            set_monthly_budget(conn, org_id, None if args.clear else args.monthly_usd)
+        budget = monthly_budgets(conn, [org_id], default)[org_id]
+        spent = month_to_date_spend(conn, [org_id])[org_id]
+    limit = f"${budget:g} a month" if budget > 0 else "no limit"
+    _say(f"{args.org}: {limit}; spent ${spent:.4f} this month (UTC, list prices)")
+    return 0
+
+
 def cmd_set_taxonomy(args: argparse.Namespace) -> int:
     """Load an organisation's taxonomy from a YAML file."""
     from sqlalchemy import select
@@ -293,6 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     taxonomy.add_argument("--org", required=True)
     taxonomy.add_argument("--file", type=Path, required=True)
     taxonomy.set_defaults(handler=cmd_set_taxonomy)
+    budget = orgs.add_parser(
+        "budget",
+        help="show or set an organisation's monthly LLM budget (over it, its AI work waits for next month)",
+    )
+    budget.add_argument("--org", required=True)
+    setting = budget.add_mutually_exclusive_group()
+    setting.add_argument("--monthly-usd", type=float, default=None, help="USD at list prices; 0 = no limit")
+    setting.add_argument("--clear", action="store_true", help="use HEADWAY_LLM_MONTHLY_BUDGET_USD again")
+    budget.set_defaults(handler=cmd_org_budget)
 
     connections = commands.add_parser("connections", help="source connections").add_subparsers(
         dest="connections_command", required=True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +11,8 @@ from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect
 from headway_api.schemas.stats import Interval
-from headway_assets.core.warehouse.schema import DailyMessageStat
+from headway_assets.core.warehouse.llm_spend import SPEND_COLUMNS, spend_per_month
+from headway_assets.core.warehouse.schema import DailyMessageStat, LlmUsage
 
 D = DailyMessageStat.__table__.c
 # Longest range per interval, so a series never grows past a few hundred points.
@@ -137,6 +138,7 @@ async def get_stats(
         target["relevant"] += relevant
         target["mentions"] += mentions
     totals = {name: sum(counts[name] for counts in by_source.values()) for name in _COUNTS}
+    spend = await db.rows(_spend_query(), {"org_id": org_id, "start": _midnight(since), "end": _day_after(until)})
     return {
         "since": since,
         "until": until,
@@ -146,4 +148,23 @@ async def get_stats(
         "by_category": by_category,
         "series": list(series.values()),
         "refreshed_at": refreshed_at,
+        "llm_spend": spend_per_month(spend),
     }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _day_after(day: date) -> datetime:
+    """The end of `day`, exclusive (the last day a date can hold ends at the last datetime)."""
+    return _midnight(day + timedelta(days=1)) if day < date.max else datetime.max.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=1)
+def _spend_query() -> Any:
+    return select(*SPEND_COLUMNS).where(
+        LlmUsage.org_id == bindparam("org_id"),
+        LlmUsage.created_at >= bindparam("start"),
+        LlmUsage.created_at < bindparam("end"),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -152,7 +152,8 @@ class MessageLabelPatch(BaseModel):
     )
 
     category: Tier1Category = Field(description="What the message is; `other` when it is not product feedback.")
-    is_feedback: bool | None = Field(
+    # Strict: JSON `false` is not relevance 0, nor `1` feedback.
+    is_feedback: StrictBool | None = Field(
         default=None, description="Follows `category` when omitted (`other` is the only category that is not feedback)."
     )
     relevance: int | None = Field(
@@ -161,6 +162,14 @@ class MessageLabelPatch(BaseModel):
         le=10,
         description="0-10; 6 or more sends the message to feature extraction. Default 8 for feedback, 0 otherwise.",
     )
+
+    @field_validator("relevance", mode="before")
+    @classmethod
+    def _no_boolean_relevance(cls, value: object) -> object:
+        # JSON `false` is no relevance (pydantic would read it as 0); `5.0` is the integer 5.
+        if isinstance(value, bool):
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return value
 
 
 class MessageLabelChange(BaseModel):

@@ -41,6 +41,36 @@ class StatsPoint(StatsCounts):
     by_category: dict[str, int] = Field(description="Messages per tier-1 category (`unlabelled` too).")
 
 
+class LlmSpendMonth(BaseModel):
+    """One calendar month of the organisation's LLM spend (its share of each run's calls)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "month": "2025-03",
+                    "calls": 41,
+                    "cache_hits": 120,
+                    "input_tokens": 310_000,
+                    "output_tokens": 52_000,
+                    "cache_read_tokens": 90_000,
+                    "cache_write_tokens": 4_000,
+                    "cost_usd": 1.742,
+                }
+            ]
+        }
+    )
+
+    month: str = Field(description="YYYY-MM (UTC).")
+    calls: int
+    cache_hits: int = Field(description="Items answered from the cache, at no cost.")
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float = Field(description="Estimated at the list prices Headway knows (HEADWAY_LLM_PRICES).")
+
+
 class StatsResponse(BaseModel):
     """Counts over `[since, until]` (UTC days): totals, breakdowns and a series per interval."""
 
@@ -58,6 +88,7 @@ class StatsResponse(BaseModel):
                     },
                     "series": [_POINT_EXAMPLE],
                     "refreshed_at": "2025-03-02T02:00:00Z",
+                    "llm_spend": [],
                 }
             ]
         }
@@ -72,6 +103,10 @@ class StatsResponse(BaseModel):
     series: list[StatsPoint] = Field(description="One point per interval in the range, zeros included.")
     refreshed_at: datetime | None = Field(
         description="When the oldest of these counts was computed (null: no data in the range)."
+    )
+    llm_spend: list[LlmSpendMonth] = Field(
+        description="What the organisation's AI work cost per calendar month (UTC) of the range, at list prices; "
+        "only months with spend."
     )
 
 

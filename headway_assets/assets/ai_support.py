@@ -1,13 +1,16 @@
 """Plumbing the AI assets share: running the engine from a sync asset, and recording spend."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import dagster as dg
 from sqlalchemy import insert
 
+from headway_assets.core.settings import get_settings
+from headway_assets.core.warehouse.llm_spend import over_budget
 from headway_assets.core.warehouse.schema import LlmUsage
 from headway_assets.llm.engine import LlmEngine, TaskStats
+from headway_assets.llm.pricing import PRICES_AS_OF
 from headway_assets.llm.tracing import flush_traces
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
@@ -39,14 +42,27 @@ def progress_logger(context: dg.AssetExecutionContext, every: int = 200) -> Call
     return report
 
 
+def org_shares(items: Iterable[T], org_of: Callable[[T], int], size: Callable[[T], int]) -> dict[int, float]:
+    """Each organisation's share (0..1) of the items a run sent, weighted by `size` (characters)."""
+    totals: dict[int, float] = {}
+    for item in items:
+        totals[org_of(item)] = totals.get(org_of(item), 0.0) + max(1, size(item))
+    whole = sum(totals.values())
+    return {org_id: total / whole for org_id, total in sorted(totals.items())} if whole else {}
+
+
 def record_usage(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     engine: LlmEngine,
     *,
     partition: str | None,
+    shares: Mapping[int, float] | None = None,
 ) -> None:
-    """One `llm_usage` row per task the engine ran, so spend is queryable by asset and day."""
+    """`llm_usage` rows per task the engine ran, so spend is queryable by asset, day and organisation:
+    one row per organisation of `shares` (its share of the run's items), or one without an
+    organisation when the spend is not any one's."""
+    split: dict[int | None, float] = {org_id: share for org_id, share in (shares or {}).items()} or {None: 1.0}
     rows = [
         {
             "dagster_run_id": context.run.run_id,
@@ -55,15 +71,19 @@ def record_usage(
             "task": task,
             "provider": engine.provider.name,
             "model": engine.model(task),
-            "calls": stats.calls,
-            "cache_hits": stats.cache_hits,
-            "input_tokens": stats.usage.input_tokens,
-            "output_tokens": stats.usage.output_tokens,
-            "cache_read_tokens": stats.usage.cache_read_tokens,
-            "cost_usd": stats.cost_usd,
+            "org_id": org_id,
+            # Counts are shared out too (rounded); the cost is exact to the cent's fraction.
+            "calls": round(stats.calls * share),
+            "cache_hits": round(stats.cache_hits * share),
+            "input_tokens": round(stats.usage.input_tokens * share),
+            "output_tokens": round(stats.usage.output_tokens * share),
+            "cache_read_tokens": round(stats.usage.cache_read_tokens * share),
+            "cache_write_tokens": round(stats.usage.cache_write_tokens * share),
+            "cost_usd": stats.cost_usd * share,
         }
         for task, stats in engine.stats.items()
         if stats.calls or stats.cache_hits
+        for org_id, share in split.items()
     ]
     if rows:
         with warehouse.write() as conn:
@@ -89,12 +109,35 @@ def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
         "llm_input_tokens": total.usage.input_tokens,
         "llm_output_tokens": total.usage.output_tokens,
         "llm_cache_read_tokens": total.usage.cache_read_tokens,
+        "llm_cache_write_tokens": total.usage.cache_write_tokens,
         "llm_cost_usd": round(total.cost_usd, 6),
+        "llm_prices_as_of": PRICES_AS_OF.isoformat(),
         "llm_validation_retries": total.retries,
     }
     for task, stats in sorted(engine.stats.items()):
         metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})
     return metadata
+
+
+def within_budget(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, items: list[T], org_of: Callable[[T], int]
+) -> tuple[list[T], dict[str, int]]:
+    """The items of organisations still within their monthly LLM budget, and how many of each
+    other organisation's were left pending (by organisation id, for metadata)."""
+    if not items:
+        return items, {}
+    default = get_settings().pipeline.llm_monthly_budget_usd
+    with warehouse.read() as conn:
+        spent = over_budget(conn, {org_of(item) for item in items}, default)
+    if not spent:
+        return items, {}
+    for state in spent.values():
+        context.log.warning(state.reason())
+    skipped: dict[str, int] = {}
+    for item in items:
+        if org_of(item) in spent:
+            skipped[str(org_of(item))] = skipped.get(str(org_of(item)), 0) + 1
+    return [item for item in items if org_of(item) not in spent], skipped
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:

@@ -12,7 +12,14 @@ import dagster as dg
 import pydantic
 from sqlalchemy import select
 
-from headway_assets.assets.ai_support import AI_GROUP, LLM_POOL, llm_metadata, record_usage, run_with_engine
+from headway_assets.assets.ai_support import (
+    AI_GROUP,
+    LLM_POOL,
+    llm_metadata,
+    org_shares,
+    record_usage,
+    run_with_engine,
+)
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
@@ -93,7 +100,8 @@ def feature_catalog(
         return await linker.link([m for m in work.mentions if m.id not in work.pinned])
 
     engine, result = run_with_engine(context, llm, warehouse, link, progress_every=None)
-    record_usage(context, warehouse, engine, partition=None)
+    shares = org_shares(work.mentions, lambda mention: mention.org_id, lambda mention: len(mention.title))
+    record_usage(context, warehouse, engine, partition=None, shares=shares)
     joined = sum(1 for r in result.touched if r.id is not None)  # stored requests that gained mentions
     with warehouse.write() as conn:
         report = write_pass(conn, work, result.touched, result.merges)

@@ -21,9 +21,11 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
+    org_shares,
     record_usage,
     refresh_version,
     run_with_engine,
+    within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.message_labels import message_labels, relevant_label
@@ -369,6 +371,7 @@ def feature_mentions(
     with warehouse.read() as conn:
         due = relevant_messages(conn, window, stale_unless)
         taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}
+    due, over_budget = within_budget(context, warehouse, due, lambda message: message.org_id)
     cap = llm.item_cap
     if cap:
         due = due[:cap]
@@ -388,7 +391,8 @@ def feature_mentions(
             extractions_written.extend(extraction_rows)
 
     engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50)
-    record_usage(context, warehouse, engine, partition=label)
+    shares = org_shares(due, lambda message: message.org_id, lambda message: len(message.text))
+    record_usage(context, warehouse, engine, partition=label, shares=shares)
     with warehouse.read() as conn:
         relevant_total, remaining = count_due(conn, window, stale_unless)
         problems = window_quote_problems(conn, window)
@@ -406,6 +410,7 @@ def feature_mentions(
         "mentions_this_run": len(mentions_written),
         "rejected_quotes": rejected,
         "pruned_mentions": pruned,
+        "skipped_over_budget": dg.MetadataValue.json(over_budget),
         "kind_counts": dg.MetadataValue.json(dict(sorted(kinds.items()))),
         "theme_counts": dg.MetadataValue.json(dict(themes.most_common(20))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failed, limit=20)),

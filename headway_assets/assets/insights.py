@@ -13,9 +13,11 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
+    org_shares,
     record_usage,
     refresh_version,
     run_with_engine,
+    within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_catalog import feature_catalog
@@ -147,8 +149,8 @@ def message_insights(
     stale_unless = refresh_version(context, llm, INSIGHT)
     with warehouse.read() as conn:
         due, relevant_total = insight_inputs(conn, window, stale_unless)
-    if llm.item_cap:
-        due = dict(list(due.items())[: llm.item_cap])
+    kept, over_budget = within_budget(context, warehouse, list(due.items()), lambda entry: entry[1][0])
+    due = dict(kept[: llm.item_cap] if llm.item_cap else kept)
 
     async def work(engine: LlmEngine) -> dict[str, InsightDraft | LlmFailure]:
         return await engine.summarise({item_hash: item for _, item, item_hash in due.values()})
@@ -178,7 +180,8 @@ def message_insights(
     with warehouse.write() as conn:
         delete_for_messages(conn, MessageInsight, [row["message_id"] for row in rows])
         insert_rows(conn, MessageInsight, rows)
-    record_usage(context, warehouse, engine, partition=label)
+    shares = org_shares(due.values(), lambda entry: entry[0], lambda entry: len(entry[1].text))
+    record_usage(context, warehouse, engine, partition=label, shares=shares)
     with warehouse.read() as conn:
         remaining = len(insight_inputs(conn, window, stale_unless)[0])
     sentiments = Counter(row["sentiment"] for row in rows)
@@ -191,6 +194,7 @@ def message_insights(
             "remaining": remaining,
             "refreshed_stale": stale_unless is not None,
             "pruned": int(pruned or 0),
+            "skipped_over_budget": dg.MetadataValue.json(over_budget),
             "sentiment_counts": dg.MetadataValue.json(dict(sorted(sentiments.items()))),
             "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),
             "preview": dg.MetadataValue.md(

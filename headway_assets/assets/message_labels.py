@@ -18,9 +18,11 @@ from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
     llm_metadata,
+    org_shares,
     record_usage,
     refresh_version,
     run_with_engine,
+    within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
@@ -120,6 +122,10 @@ def pending_messages(
         )
         for r in conn.execute(query)
     ]
+
+
+def _org_of(message: PendingMessage) -> int:
+    return message.org_id
 
 
 def sent_chars(message: PendingMessage) -> int:
@@ -318,6 +324,7 @@ def message_labels(
     written: list[dict[str, Any]] = list(human.values())
     write_labels(warehouse, written)
     todo = [message for message in todo if message.id not in human]
+    todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
 
     async def work(engine: LlmEngine) -> None:
         for piece in engine.slices(TIER1, todo, size=sent_chars):
@@ -330,7 +337,7 @@ def message_labels(
             written.extend(rows)
 
     engine, _ = run_with_engine(context, llm, warehouse, work)
-    record_usage(context, warehouse, engine, partition=label)
+    record_usage(context, warehouse, engine, partition=label, shares=org_shares(todo, _org_of, sent_chars))
 
     with warehouse.read() as conn:
         total, remaining = count_pending(conn, window, stale_unless)
@@ -349,6 +356,7 @@ def message_labels(
         "refreshed_stale": stale_unless is not None,
         "relevant_this_run": relevant,
         "kept_human_labels": len(human),
+        "skipped_over_budget": dg.MetadataValue.json(over_budget),
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),

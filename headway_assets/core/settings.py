@@ -124,6 +124,19 @@ class HeadwaySettings(BaseSettings):
         ge=0,
         description="Soft time limit of one AI run; it stops starting calls after it (0 = none).",
     )
+    llm_run_budget_usd: float = Field(
+        default=0,
+        ge=0,
+        description="LLM spend (USD at list prices) after which one AI run starts no more calls; what is left "
+        "stays pending for the next run (0 = no limit).",
+    )
+    llm_monthly_budget_usd: float = Field(
+        default=0,
+        ge=0,
+        description="Default monthly LLM spend per organisation (USD at list prices, calendar month, UTC); an "
+        "organisation over it gets no more AI work that month, its items stay pending (0 = no limit). "
+        "`headway orgs budget` sets one organisation's own.",
+    )
     # Kept as text: llm/pricing.py parses it and says what shape it expects when it is wrong.
     llm_prices: str | None = Field(
         default=None,

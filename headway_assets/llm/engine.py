@@ -190,11 +190,14 @@ class LlmEngine:
         deadline: float | None = None,
         prices: dict[str, ModelPrice] | None = None,
         progress: ProgressCallback | None = None,
+        budget_usd: float | None = None,
     ) -> None:
         self.provider = provider
         self.config = config
         self.cache = cache
         self.deadline = deadline
+        # Spend (list prices) after which the run starts no more work; None or 0 means no limit.
+        self.budget_usd = budget_usd or None
         self.stats: dict[str, TaskStats] = {}
         self._prices = prices if prices is not None else price_list()
         self._semaphore = asyncio.Semaphore(config.max_in_flight)
@@ -210,6 +213,10 @@ class LlmEngine:
     def model(self, task: str) -> str:
         """The model configured for `task`."""
         return self.config.models[task]
+
+    def cost_usd(self) -> float:
+        """What this engine's calls cost so far, at list prices, over every task."""
+        return sum(stats.cost_usd for stats in self.stats.values())
 
     def task_stats(self, task: str) -> TaskStats:
         """Running totals of `task` in this engine."""
@@ -238,6 +245,8 @@ class LlmEngine:
         """Why this run should start no more work (deadline, provider unavailable), or None."""
         if self.deadline_passed():
             return "the run deadline passed"
+        if self.budget_usd is not None and self.cost_usd() >= self.budget_usd:
+            return f"the run's LLM budget of ${self.budget_usd:g} is spent (${self.cost_usd():.4f})"
         if self.unavailable_reason is not None:
             return f"the provider stayed unavailable ({self.unavailable_reason})"
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.providers.base import ModelPrice, TokenUsage
@@ -12,6 +13,9 @@ from headway_assets.llm.registry import registered_prices
 # (llm/registry.py); override or extend with
 # HEADWAY_LLM_PRICES='{"model": [input, output, cache_read, cache_write]}'.
 DEFAULT_PRICES: dict[str, ModelPrice] = registered_prices()
+# The day the registered list prices were written down from the providers' price pages; a cost
+# figure is an estimate at these prices (override them with HEADWAY_LLM_PRICES).
+PRICES_AS_OF = date(2026, 11, 26)
 FREE = ModelPrice(0.0, 0.0, 0.0, 0.0)
 
 

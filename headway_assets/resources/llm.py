@@ -50,6 +50,11 @@ class LlmResource(dg.ConfigurableResource):
     batch_chars: int | None = Field(default=None, description="Characters of input per batched call.")
     max_items_per_run: int | None = Field(default=None, description="Items one run handles (0 = no cap).")
     run_deadline_seconds: float | None = Field(default=None, description="Soft time limit of one run (0 = none).")
+    run_budget_usd: float | None = Field(
+        default=None,
+        description="LLM spend (USD, list prices) after which a run starts no more calls; the rest stays pending "
+        "(0 = no limit; default HEADWAY_LLM_RUN_BUDGET_USD).",
+    )
     timeout_seconds: float | None = None
     max_retries: int | None = None
     outage_patience_seconds: float | None = Field(
@@ -135,6 +140,7 @@ class LlmResource(dg.ConfigurableResource):
             LlmCache(database_url) if self.use_cache else None,
             deadline=self.deadline(),
             progress=progress,
+            budget_usd=self.run_budget_usd if self.run_budget_usd is not None else settings.llm_run_budget_usd,
         )
         try:
             yield engine

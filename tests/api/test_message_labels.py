@@ -136,9 +136,10 @@ def test_withdrawing_a_label_leaves_the_message_for_tier_1_again(labels: tuple[T
     ("body", "status", "field"),
     [
         ({"category": "wishlist"}, 422, "category"),
-        ({"category": "other", "is_feedback": True}, 422, "is_feedback"),
-        ({"category": "bug_report", "is_feedback": False}, 422, "is_feedback"),
-        ({"category": "other", "relevance": 7}, 422, "relevance"),
+        ({"category": "other", "is_feedback": True}, 400, "is_feedback"),
+        ({"category": "bug_report", "is_feedback": False}, 400, "is_feedback"),
+        ({"category": "other", "relevance": 7}, 400, "relevance"),
+        ({"category": "other", "relevance": False}, 422, "relevance"),
         ({"category": "praise", "relevance": 11}, 422, "relevance"),
         ({"category": "praise", "colour": "red"}, 422, "colour"),
     ],

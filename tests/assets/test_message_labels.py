@@ -76,13 +76,20 @@ def test_every_message_gets_an_outcome_through_anthropic(
     assert metadata["llm_cost_usd"].value > 0
     assert metadata["remaining"].value == 0
 
+    # The run's spend is recorded once per organisation whose messages it labelled.
+    with read_connection(seeded_warehouse) as conn:
+        recorded = conn.execute(select(LlmUsage.org_id, LlmUsage.cost_usd)).all()
+        orgs = set(conn.execute(select(Message.org_id).where(Message.id.in_(messages))).scalars())
+    assert {org_id for org_id, _ in recorded} == orgs and len(recorded) == len(orgs)
+    assert sum(cost for _, cost in recorded) == pytest.approx(metadata["llm_cost_usd"].value, abs=1e-6)
+
     # Unchanged messages: a second materialisation makes zero LLM calls.
     again = materialize_assets([message_labels], seeded_warehouse, partition=DAY, **_llm(anthropic_server))
     assert anthropic_server.calls() == calls
     assert again.asset_materializations_for_node("message_labels")[0].metadata["llm_calls"].value == 0
     with read_connection(seeded_warehouse) as conn:
         usage_rows = conn.execute(select(func.count()).select_from(LlmUsage)).scalar_one()
-    assert usage_rows == 1  # the second run had nothing to record
+    assert usage_rows == len(recorded)  # the second run had nothing to record
 
 
 def test_refusals_and_failures_are_explicit_and_retried_next_run(

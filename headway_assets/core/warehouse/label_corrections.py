@@ -107,10 +107,11 @@ def _validated(category: str, is_feedback: bool | None, relevance: int | None) -
             422, "invalid_parameter", f"`category` must be one of {', '.join(TIER1_CATEGORIES)}", "category"
         )
     feedback = category != NOT_FEEDBACK
+    # Well-formed values that contradict each other: 400, as every other refused correction.
     if is_feedback is not None and is_feedback != feedback:
         raise CorrectionError(
-            422,
-            "invalid_parameter",
+            400,
+            "contradictory_label",
             f"`is_feedback` {str(is_feedback).lower()} contradicts `category` {category}: `other` is the only "
             "category that is not feedback; leave `is_feedback` out to have it follow the category",
             "is_feedback",
@@ -121,8 +122,8 @@ def _validated(category: str, is_feedback: bool | None, relevance: int | None) -
         raise CorrectionError(422, "invalid_parameter", f"`relevance` must be 0-{MAX_RELEVANCE}", "relevance")
     if not feedback and relevance >= RELEVANCE_THRESHOLD:
         raise CorrectionError(
-            422,
-            "invalid_parameter",
+            400,
+            "contradictory_label",
             f"a message that is not feedback cannot have relevance {relevance} (>= {RELEVANCE_THRESHOLD} sends it "
             "to feature extraction)",
             "relevance",

@@ -590,7 +590,10 @@ class LlmUsage(Base):
     """LLM spend per asset, partition and run: what the data team tunes cost with."""
 
     __tablename__ = "llm_usage"
-    __table_args__ = (Index("ix_llm_usage_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_llm_usage_created", "created_at"),
+        Index("ix_llm_usage_org_created", "org_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     dagster_run_id: Mapped[str | None] = mapped_column(String(64))
@@ -604,8 +607,12 @@ class LlmUsage(Base):
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The organisation whose items the spend was for (a run's spend is shared out by each
+    # organisation's share of the items it sent); null for rows written before it was recorded.
+    org_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 # --- Read API -------------------------------------------------------------------------------
