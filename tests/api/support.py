@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -10,14 +11,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from headway_api.core.config import ApiSettings
 from headway_api.core.security import hash_password
 from headway_api.main import create_app
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.settings import HeadwaySettings
-from headway_assets.core.warehouse.database import write_transaction
+from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.schema import (
     FeatureMention,
     FeatureRequest,
@@ -453,3 +454,12 @@ def seed_people(url: str) -> People:
                 )
             )
     return people
+
+
+def table_rows(url: str, models: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of these tables, sorted: to prove that a refused write changed nothing."""
+    with get_engine(url).connect() as conn:
+        return {
+            model.__tablename__: sorted(tuple(row) for row in conn.execute(select(model.__table__)).all())
+            for model in models
+        }

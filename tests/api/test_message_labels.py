@@ -23,7 +23,7 @@ from headway_assets.core.warehouse.schema import (
     MessageLabel,
     MessageLabelCorrection,
 )
-from tests.api.support import Seed, app_client, bearer, seed_warehouse
+from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows
 from tests.api.test_triage import _service
 
 TABLES = (MessageLabel, MessageLabelCorrection, FeatureMention, FeatureRequest, FeatureRequestMention, CatalogueAudit)
@@ -31,11 +31,7 @@ TABLES = (MessageLabel, MessageLabelCorrection, FeatureMention, FeatureRequest, 
 
 def state(url: str) -> dict[str, Any]:
     """Every row a label correction may touch, to prove a refused one changed nothing."""
-    with get_engine(url).connect() as conn:
-        return {
-            model.__tablename__: sorted(tuple(row) for row in conn.execute(select(model.__table__)).all())
-            for model in TABLES
-        }
+    return table_rows(url, TABLES)
 
 
 @pytest.fixture

@@ -26,18 +26,15 @@ from headway_assets.core.warehouse.schema import (
     OrgTaxonomy,
     Theme,
 )
-from tests.api.support import Seed, app_client, bearer, seed_warehouse
+from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows
 
 TABLES = (FeatureRequest, FeatureRequestMention, CataloguePin, CatalogueAudit, OrgTaxonomy, Theme)
 
 
 def state(url: str) -> dict[str, Any]:
     """Every row a correction may touch, to prove a refused one changed nothing."""
+    tables = table_rows(url, TABLES)
     with get_engine(url).connect() as conn:
-        tables = {
-            model.__tablename__: sorted(tuple(row) for row in conn.execute(select(model.__table__)).all())
-            for model in TABLES
-        }
         tables["placements"] = sorted(
             tuple(row)
             for row in conn.execute(select(FeatureMention.id, FeatureMention.theme, FeatureMention.sub_theme))

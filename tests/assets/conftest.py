@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from headway_assets.demo import DemoManifest, generate_demo, seed_demo
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 
 DEMO_START = date(2026, 10, 1)
 DEMO_DAYS = 30
@@ -79,3 +81,11 @@ def materialize_assets(tmp_path: Path) -> MaterializeFn:
         )
 
     return run
+
+
+@pytest.fixture
+def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
+    """The fake Anthropic API answering as Headway's prompts expect, with its key in the environment."""
+    with FakeAnthropicServer(responder=headway_responder) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
+        yield server

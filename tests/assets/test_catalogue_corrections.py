@@ -10,11 +10,9 @@ each, every correction must still hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from headway_assets.assets.ai_support import REFRESH_STALE_TAG
@@ -31,8 +29,7 @@ from headway_assets.core.warehouse.schema import (
     Message,
     Organization,
 )
-from headway_assets.testing.fakes.headway_responder import headway_responder
-from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import MaterializeFn
 
 DAYS = ["2026-10-05", "2026-10-06", "2026-10-07", "2026-10-08", "2026-10-09", "2026-10-10"]
@@ -153,13 +150,6 @@ def _assert_kept(url: str, corrections: Corrections, after: str) -> None:
     assert requests[corrections.planned].status == "planned", after
     linked = {request_id for request_id in placed.values()}
     assert corrections.merged_from not in linked, f"{after}: a tombstone holds mentions"
-
-
-@pytest.fixture
-def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer(responder=headway_responder) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
-        yield server
 
 
 def test_corrections_survive_re_runs_backfills_a_provider_change_and_a_rebuild(

@@ -11,10 +11,8 @@ extracted), and the corrected messages never reach the new provider.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from headway_assets.assets.ai_support import REFRESH_STALE_TAG
@@ -32,20 +30,12 @@ from headway_assets.core.warehouse.schema import (
     MessageExtraction,
     MessageLabel,
 )
-from headway_assets.testing.fakes.headway_responder import headway_responder
-from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import MaterializeFn
 
 DAYS = ["2026-10-05", "2026-10-06", "2026-10-07"]
 DAILY_AI = [message_labels, feature_mentions, feature_catalog]
 ACTOR = "pm@acme.example"
-
-
-@pytest.fixture
-def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer(responder=headway_responder) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
-        yield server
 
 
 def _pick(url: str) -> tuple[Any, Any]:

@@ -5,7 +5,6 @@ run's spend is recorded per organisation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,18 +15,10 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import read_connection, write_transaction
 from headway_assets.core.warehouse.llm_spend import month_to_date_spend, set_monthly_budget
 from headway_assets.core.warehouse.schema import LlmUsage, Message, MessageLabel, Organization, utc_now
-from headway_assets.testing.fakes.headway_responder import headway_responder
-from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-06"
-
-
-@pytest.fixture
-def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer(responder=headway_responder) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
-        yield server
 
 
 def _anthropic(server: FakeAnthropicServer, **extra: Any) -> dict[str, Any]:

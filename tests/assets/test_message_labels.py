@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -13,19 +12,11 @@ from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import read_connection
 from headway_assets.core.warehouse.schema import LlmUsage, Message, MessageLabel
-from headway_assets.testing.fakes.headway_responder import headway_responder
 from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer, Fault
 from headway_assets.testing.fakes.otlp_receiver import OTLPReceiver, basic_auth_header
 from tests.assets.conftest import MaterializeFn
 
 DAY = "2026-10-14"
-
-
-@pytest.fixture
-def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
-    with FakeAnthropicServer(responder=headway_responder) as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
-        yield server
 
 
 def _llm(server: FakeAnthropicServer, **extra: Any) -> dict[str, Any]:

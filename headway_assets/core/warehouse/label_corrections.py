@@ -131,18 +131,17 @@ def _validated(category: str, is_feedback: bool | None, relevance: int | None) -
     return category, feedback, relevance
 
 
-def _label_state(conn: Connection, message_id: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(
-            MessageLabel.status,
-            MessageLabel.is_feedback,
-            MessageLabel.category,
-            MessageLabel.relevance,
-            MessageLabel.provider,
-            MessageLabel.labelled_by,
-        ).where(MessageLabel.message_id == message_id)
-    ).first()
+def _first(conn: Connection, *columns: Any, message_id: int) -> dict[str, Any] | None:
+    """These columns of the message's row in their table, or None."""
+    row = conn.execute(select(*columns).where(columns[0].table.c.message_id == message_id)).first()
     return dict(row._mapping) if row is not None else None
+
+
+def _label_state(conn: Connection, message_id: int) -> dict[str, Any] | None:
+    L = MessageLabel  # noqa: N806
+    return _first(
+        conn, L.status, L.is_feedback, L.category, L.relevance, L.provider, L.labelled_by, message_id=message_id
+    )
 
 
 def _message(conn: Connection, org_id: int, message_id: int) -> Any:
@@ -273,15 +272,8 @@ class _Correction:
 
 
 def _current(conn: Connection, message_id: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(
-            MessageLabelCorrection.category,
-            MessageLabelCorrection.is_feedback,
-            MessageLabelCorrection.relevance,
-            MessageLabelCorrection.labelled_by,
-        ).where(MessageLabelCorrection.message_id == message_id)
-    ).first()
-    return dict(row._mapping) if row is not None else None
+    C = MessageLabelCorrection  # noqa: N806
+    return _first(conn, C.category, C.is_feedback, C.relevance, C.labelled_by, message_id=message_id)
 
 
 def undo_label_change(
