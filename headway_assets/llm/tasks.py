@@ -228,6 +228,9 @@ def _item_block(item_id: str, text: str, context: dict[str, Any]) -> str:
     return f'<item id="{item_id}" {_context_attributes(context)}>\n{text}\n</item>'
 
 
+TAXONOMY_HEADING = "Taxonomy of this organisation"  # the fake servers' responder finds the taxonomy by it
+
+
 def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
     """One tier-2 extraction call for items of one organisation (they share its taxonomy)."""
     taxonomy = "\n".join(f"- {path}: {name}" for path, name in items[0][1].taxonomy) or "(no taxonomy configured)"
@@ -235,15 +238,13 @@ def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
         _item_block(item_id, item.text, {"source": item.source, "customer": item.customer, "subject": item.title})
         for item_id, item in items
     )
-    user = (
-        f"Taxonomy of this organisation (path: name):\n{taxonomy}\n\n"
-        f"Extract the asks of these {len(items)} items.\n\n{body}"
-    )
     return LlmRequest(
         task=TIER2,
         prompt_version=PROMPT_VERSIONS[TIER2],
         system=TIER2_SYSTEM,
-        user=user,
+        # The organisation's taxonomy is the same in each of its calls: cached with the system prompt.
+        context=f"{TAXONOMY_HEADING} (path: name):\n{taxonomy}",
+        user=f"Extract the asks of these {len(items)} items.\n\n{body}",
         output_model=MentionBatch,
         payload=items,
         # Room for the asks of a long call as well as for many short messages' asks.

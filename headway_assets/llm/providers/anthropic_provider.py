@@ -32,7 +32,9 @@ class AnthropicProvider(RemoteProvider):
             "input_schema": strict_json_schema(request.output_model),
         }
         system: list[TextBlockParam] = [
-            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+            {"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}
+            for text in (request.system, request.context)
+            if text
         ]
         messages: list[MessageParam] = [{"role": "user", "content": request.user}]
         reply: Message = await self._client.messages.create(

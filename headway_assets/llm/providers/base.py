@@ -29,6 +29,10 @@ class LlmRequest:
     output_model: type[BaseModel]
     payload: Any = None
     max_tokens: int = 1024
+    # What stays the same across an organisation's calls of a task (its taxonomy): sent right
+    # after `system` and, like it, marked for the provider's prompt cache, so repeated calls pay
+    # the cached rate for it (Anthropic `cache_control`; OpenAI caches a shared prefix itself).
+    context: str = ""
 
 
 @dataclass

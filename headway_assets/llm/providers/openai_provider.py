@@ -28,7 +28,8 @@ class OpenAIProvider(RemoteProvider):
             model=model,
             max_completion_tokens=request.max_tokens,
             messages=[
-                {"role": "system", "content": request.system},
+                # System prompt, then the stable context: the prefix OpenAI's prompt cache reuses.
+                {"role": "system", "content": f"{request.system}\n\n{request.context}".strip()},
                 {"role": "user", "content": request.user},
             ],
             response_format={

@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from headway_assets.llm.tasks import TAXONOMY_HEADING
 from headway_assets.offline import OfflineClassifier
 
 from .llm_servers import LLMRequest, default_responder
@@ -115,7 +116,10 @@ def headway_responder(request: LLMRequest) -> Any:
     from headway_assets.llm.tasks import InsightInput, Tier2Input
 
     if task == "tier2":
-        taxonomy = tuple(_TAXONOMY_LINE.findall(request.user_text))
+        # The taxonomy block follows the system prompt (a cached block of its own on Anthropic).
+        prompt = f"{request.system_text}\n{request.user_text}"
+        block = prompt[prompt.find(TAXONOMY_HEADING) :] if TAXONOMY_HEADING in prompt else ""
+        taxonomy = tuple(_TAXONOMY_LINE.findall(block.split("\n\n", 1)[0]))
         answers = []
         for item_id, context, text in request_items(request):
             item = Tier2Input(
