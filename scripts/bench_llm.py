@@ -86,6 +86,29 @@ class AssetFigures:
     seconds: float = 0.0
     max_output_tokens: int = 0  # the most one call wrote
     max_output_limit: int = 0  # the largest output-token limit one call asked for
+    # When the step ran and when each of its calls was at the server (epoch seconds).
+    step: tuple[float, float] | None = None
+    spans: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def waves(self) -> int:
+        """Rounds of calls one after another: a call is one round after the latest call that had
+        finished before it reached the server (calls that overlap are the same round)."""
+        rounds: list[tuple[float, float, int]] = []
+        for received, finished in sorted(self.spans):
+            depth = 1 + max((r for _s, f, r in rounds if f <= received), default=0)
+            rounds.append((received, finished, depth))
+        return max((r for _s, _f, r in rounds), default=0)
+
+    @property
+    def seconds_in_calls(self) -> float:
+        """Seconds of the step with at least one of its calls at the server."""
+        covered, end = 0.0, float("-inf")
+        for received, finished in sorted(self.spans):
+            if finished > end:
+                covered += finished - max(received, end)
+                end = finished
+        return covered
 
 
 @dataclass
@@ -99,6 +122,8 @@ class Figures:
     latency: float
     in_flight: int
     assets: dict[str, AssetFigures] = field(default_factory=dict)
+    upstream: dict[str, set[str]] = field(default_factory=dict)  # each asset's upstream assets
+    outside_steps: float = 0.0  # seconds of the runs with no step running
 
     @property
     def calls(self) -> int:
@@ -120,6 +145,38 @@ class Figures:
     def floor_seconds(self) -> float:
         """The latency floor: every call's latency, `in_flight` at a time."""
         return self.calls * self.latency / self.in_flight
+
+    def _stage_seconds(self, asset: str) -> float:
+        """The fewest seconds `asset`'s calls take: ceil(calls / in flight) rounds of the latency."""
+        calls = self.assets[asset].calls if asset in self.assets else 0
+        return -(-calls // self.in_flight) * self.latency
+
+    def _critical_path(self) -> tuple[float, list[str]]:
+        """The slowest chain of dependent assets, by `_stage_seconds` (independent ones run side by side)."""
+        memo: dict[str, tuple[float, list[str]]] = {}
+
+        def longest(asset: str) -> tuple[float, list[str]]:
+            if asset not in memo:
+                before = max((longest(up) for up in self.upstream.get(asset, ())), default=(0.0, []))
+                memo[asset] = (before[0] + self._stage_seconds(asset), [*before[1], asset])
+            return memo[asset]
+
+        return max((longest(asset) for asset in self.assets), default=(0.0, []))
+
+    @property
+    def critical_floor_seconds(self) -> float:
+        """The critical-path floor: dependent assets cannot overlap, so the slowest chain of them,
+        each taking ceil(calls / in flight) round trips, bounds the wall time from below."""
+        return self._critical_path()[0]
+
+    def critical_path_text(self) -> str:
+        """The critical path as 'asset waves x latency + ...'."""
+        _seconds, path = self._critical_path()
+        return " + ".join(
+            f"{asset} {-(-self.assets[asset].calls // self.in_flight)} x {self.latency}"
+            for asset in path
+            if self.assets[asset].calls
+        )
 
     @property
     def calls_per_thousand(self) -> float:
@@ -253,42 +310,72 @@ async def warm_up(llm: LlmResource, url: str) -> None:
         await engine.label({"warm-up": "Is the CSV export fixed yet?"})
 
 
-def run_ai(url: str, llm: LlmResource, *, between_runs: Any = None) -> tuple[float, dict[str, float]]:
-    """Materialise every AI asset over the 30 days; returns the wall seconds of the runs and each
-    asset's step seconds. `between_runs(url)` runs untimed after the first run (tier-1, tier-2)."""
+@dataclass
+class RunTimes:
+    """When one Dagster run and each of its steps ran (epoch seconds)."""
+
+    started: float
+    finished: float
+    steps: dict[str, tuple[float, float]]
+
+    @property
+    def seconds_outside_steps(self) -> float:
+        """Run seconds with no step running: run start-up, between steps, run shutdown."""
+        covered, end = 0.0, float("-inf")
+        for start, stop in sorted(self.steps.values()):
+            if stop > end:
+                covered += stop - max(start, end)
+                end = stop
+        return (self.finished - self.started) - covered
+
+
+def run_ai(url: str, llm: LlmResource, *, between_runs: Any = None) -> tuple[float, list[RunTimes]]:
+    """Materialise every AI asset over the 30 days; returns the wall seconds of the runs and when
+    each run and step ran. `between_runs(url)` runs untimed after the first run (tier-1, tier-2)."""
     seconds = 0.0
-    steps: dict[str, float] = {}
+    runs: list[RunTimes] = []
     for index, (assets, tags) in enumerate(RUNS):
         if index == 1 and between_runs is not None:
             between_runs(url)
-        started = time.perf_counter()
+        instance = dg.DagsterInstance.ephemeral()
+        started, wall_started = time.perf_counter(), time.time()
         result = dg.materialize(
             assets,
             tags=tags,
             resources={"warehouse": WarehouseResource(database_url=url), "llm": llm},
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             raise_on_error=True,
             run_config=QUIET,
         )
         assert result.success
         seconds += time.perf_counter() - started
-        for event in result.all_events:
-            if event.event_type == dg.DagsterEventType.STEP_SUCCESS and event.step_key:
-                steps[event.step_key] = event.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
-    return seconds, steps
+        steps: dict[str, tuple[float, float]] = {}
+        starts: dict[str, float] = {}
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+                steps[event.step_key] = (starts[event.step_key], entry.timestamp)
+        runs.append(RunTimes(wall_started, wall_started + time.perf_counter() - started, steps))
+    return seconds, runs
 
 
 TASK_OF_TOOL = {"record_tier1": "tier1", "record_tier2": "tier2", "record_insight": "insight", "record_match": "match"}
 
 
 def task_figures(server: FakeAnthropicServer) -> tuple[dict[str, AssetFigures], int]:
-    """Calls, tokens and output sizes per task of what `server` answered, and its peak in flight."""
+    """Calls, tokens, output sizes and call times per task of what `server` answered, and its peak
+    in flight."""
     per_task: dict[str, AssetFigures] = defaultdict(AssetFigures)
     for request in server.requests:
         tools = request.body.get("tools") or [{}]
         task = TASK_OF_TOOL.get(tools[0].get("name", "?"), "?")
         figures = per_task[task]
         figures.calls += 1
+        figures.spans.append((request.received_at, request.finished_at))
         if request.usage is not None:
             usage = request.usage
             figures.input_tokens += (
@@ -360,24 +447,39 @@ class FakeServer:
         self._process.join(timeout=10)
 
 
+def upstream_assets() -> dict[str, set[str]]:
+    """Each measured asset's upstream assets among the measured ones (from their definitions)."""
+    definitions = [asset for assets, _tags in RUNS for asset in assets]
+    names = {key.to_user_string() for asset in definitions for key in asset.keys}
+    return {
+        key.to_user_string(): {dep.to_user_string() for dep in asset.asset_deps[key]} & names
+        for asset in definitions
+        for key in asset.keys
+    }
+
+
 def measure(
     name: str, server: FakeServer, url: str, llm: LlmResource, messages: int, args: argparse.Namespace
 ) -> Figures:
-    """Run every AI asset once in this configuration and print what each cost."""
+    """Run every AI asset once in this configuration and print what each cost, and where its time went."""
     server.ask("reset")
-    seconds, steps = run_ai(url, llm, between_runs=lambda url: server.ask("warm_insights", url))
+    seconds, runs = run_ai(url, llm, between_runs=lambda url: server.ask("warm_insights", url))
     per_task, max_in_flight = server.ask("figures")
     result = Figures(name, seconds, messages, max_in_flight, args.latency, args.in_flight)
+    steps = {asset: times for run in runs for asset, times in run.steps.items()}
     for asset, task in ASSET_TASKS.items():
         figures = per_task.pop(task, AssetFigures())
-        figures.seconds = steps.get(asset, 0.0)
+        figures.step = steps.get(asset)
+        figures.seconds = figures.step[1] - figures.step[0] if figures.step else 0.0
         result.assets[asset] = figures
     assert not per_task, f"calls of no asset: {dict(per_task)}"
+    result.upstream = upstream_assets()
+    result.outside_steps = sum(run.seconds_outside_steps for run in runs)
     print(f"  {name}:", flush=True)
     for asset, figures in result.assets.items():
         print(
             f"    {asset:17s} {ASSET_TASKS[asset]:7s} {figures.calls:6,d} calls {figures.input_tokens:10,d} in "
-            f"{figures.output_tokens:9,d} out {figures.seconds:6.1f} s"
+            f"{figures.output_tokens:9,d} out {figures.seconds:6.2f} s"
             + (
                 f"   (most output in one call {figures.max_output_tokens:,}, limit up to {figures.max_output_limit:,})"
                 if figures.calls
@@ -387,13 +489,44 @@ def measure(
         )
     print(
         f"    {'total':25s} {result.calls:6,d} calls {result.input_tokens:10,d} in {result.output_tokens:9,d} out "
-        f"{result.seconds:6.1f} s wall\n"
+        f"{result.seconds:6.2f} s wall\n"
         f"    {result.calls_per_thousand:.1f} calls per 1,000 messages; {result.messages_per_second:.1f} messages/s; "
-        f"latency floor {result.floor_seconds:.2f} s ({result.calls} x {args.latency} s / {args.in_flight}), "
-        f"wall / floor {result.seconds / result.floor_seconds if result.floor_seconds else float('nan'):.2f}; "
         f"peak {result.max_in_flight} in flight",
         flush=True,
     )
+    print("    where the wall time went (seconds):", flush=True)
+    print(
+        f"      {'asset':17s} {'calls':>5s} {'waves':>5s} {'fewest':>6s} {'step':>6s} {'in calls':>8s} {'outside':>7s} "
+        f"{'before 1st call':>15s} {'after last call':>15s}",
+        flush=True,
+    )
+    for asset, figures in result.assets.items():
+        print(
+            f"      {asset:17s} {figures.calls:5d} {figures.waves:5d} {-(-figures.calls // args.in_flight):6d} "
+            f"{figures.seconds:6.2f} {figures.seconds_in_calls:8.2f} {figures.seconds - figures.seconds_in_calls:7.2f} "
+            + (
+                f"{min(s for s, _f in figures.spans) - figures.step[0]:15.2f} "
+                f"{figures.step[1] - max(f for _s, f in figures.spans):15.2f}"
+                if figures.spans and figures.step
+                else ""
+            ),
+            flush=True,
+        )
+    print(
+        f"      {'Dagster runs outside steps':36s} {result.outside_steps:8.2f}   ({len(runs)} runs)\n"
+        f"      (waves: rounds of calls one after another; fewest: ceil(calls / {args.in_flight}))",
+        flush=True,
+    )
+    if result.calls:
+        print(
+            f"    latency floor (calls x latency / in flight) {result.floor_seconds:.2f} s "
+            f"({result.calls} x {args.latency} s / {args.in_flight}): "
+            f"wall / floor {result.seconds / result.floor_seconds:.2f}\n"
+            f"    critical-path floor (dependent stages one after another, each ceil(calls / {args.in_flight}) "
+            f"x latency) {result.critical_floor_seconds:.2f} s ({result.critical_path_text()}): "
+            f"wall / floor {result.seconds / result.critical_floor_seconds:.2f}",
+            flush=True,
+        )
     return result
 
 
@@ -468,8 +601,10 @@ def main() -> int:
             )
         print(
             f"default: {default.calls} calls ({default.calls_per_thousand:.1f} per 1,000 messages), "
-            f"{default.messages_per_second:.0f} messages/s, {default.seconds / default.floor_seconds:.2f}x the "
-            f"latency floor; rerun: {rerun.calls} calls"
+            f"{default.messages_per_second:.0f} messages/s, {default.seconds:.2f} s wall: "
+            f"{default.seconds / default.floor_seconds:.2f}x the latency floor ({default.floor_seconds:.2f} s), "
+            f"{default.seconds / default.critical_floor_seconds:.2f}x the critical-path floor "
+            f"({default.critical_floor_seconds:.2f} s); rerun: {rerun.calls} calls"
         )
         return 0
     finally:
