@@ -23,6 +23,7 @@ from headway_assets.assets.ai_support import (
     llm_metadata,
     record_usage,
     refresh_version,
+    run_slices,
     run_with_engine,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
@@ -376,16 +377,21 @@ def feature_mentions(
     mentions_written: list[dict[str, Any]] = []
     extractions_written: list[dict[str, Any]] = []
 
+    def commit(rows: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        mention_rows, extraction_rows = rows
+        write_extractions(warehouse, mention_rows, extraction_rows)
+        mentions_written.extend(mention_rows)
+        extractions_written.extend(extraction_rows)
+
     async def work(engine: LlmEngine) -> None:
-        for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
-            reason = engine.stop_reason()
-            if reason:
-                context.log.warning(f"{reason}: the rest stays pending for the next run")
-                break
-            mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
-            write_extractions(warehouse, mention_rows, extraction_rows)
-            mentions_written.extend(mention_rows)
-            extractions_written.extend(extraction_rows)
+        # The next slice asks while this one's rows are written (see `run_slices`).
+        await run_slices(
+            engine,
+            engine.slices(TIER2, due, size=lambda message: len(message.text)),
+            lambda piece: extract_slice(engine, piece, taxonomies),
+            commit,
+            on_stop=lambda reason: context.log.warning(f"{reason}: the rest stays pending for the next run"),
+        )
 
     engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50)
     record_usage(context, warehouse, engine, partition=label)

@@ -139,22 +139,27 @@ def _cut(
     max_items: int,
     max_chars: int,
     shared: Callable[[T], Iterable[tuple[Hashable, int]]] | None = None,
+    weight: Callable[[T], int] | None = None,
 ) -> Iterator[list[T]]:
     """`items` in order, cut into runs of at most `max_items` and `max_chars` (an item larger than
     `max_chars` goes alone). `shared` gives parts an item brings that a call writes once however
-    many of its items bring them (key, characters): they count once per run."""
+    many of its items bring them (key, characters): they count once per run. `weight` gives how
+    many of the `max_items` an item takes (default one)."""
     current: list[T] = []
     chars = 0
+    count = 0
     seen: set[Hashable] = set()
     for item in items:
         parts = list(shared(item)) if shared else []
         length = size(item) + sum(n for key, n in parts if key not in seen)
-        if current and (len(current) >= max_items or chars + length > max_chars):
+        units = weight(item) if weight else 1
+        if current and (count + units > max_items or chars + length > max_chars):
             yield current
-            current, chars, seen = [], 0, set()
+            current, chars, count, seen = [], 0, 0, set()
             length = size(item) + sum(n for _key, n in parts)
         current.append(item)
         chars += length
+        count += units
         seen.update(key for key, _n in parts)
     if current:
         yield current
@@ -215,17 +220,27 @@ class LlmEngine:
         """Running totals of `task` in this engine."""
         return self.stats.setdefault(task, TaskStats())
 
-    def slices(self, task: str, items: Sequence[T], size: Callable[[T], int] | None = None) -> Iterator[list[T]]:
+    def slices(
+        self,
+        task: str,
+        items: Sequence[T],
+        size: Callable[[T], int] | None = None,
+        weight: Callable[[T], int] | None = None,
+    ) -> Iterator[list[T]]:
         """`items` in slices that each fill every call slot once, by item count and by characters.
 
         Assets commit after each slice; a slice smaller than this would leave slots idle and turn
         one wave of calls into several, a larger one would make the last wave of each slice a
         straggler. `size` gives an item's characters (the batches' other budget); without it
-        slices are cut by count alone.
+        slices are cut by count alone. `weight` gives how many call items an item becomes (a long
+        message: its chunks), so that a slice's calls fit one wave; it applies once a wave holds
+        more than `MIN_SLICE_ITEMS` items (below that, slices are `MIN_SLICE_ITEMS` items anyway).
         """
-        max_items = max(MIN_SLICE_ITEMS, self.config.max_in_flight * self._items_per_call(task))
+        per_wave = self.config.max_in_flight * self._items_per_call(task)
         max_chars = self.config.max_in_flight * self.config.batch_chars
-        yield from _cut(items, size or (lambda _item: 0), max_items, max_chars)
+        if per_wave <= MIN_SLICE_ITEMS:
+            weight = None
+        yield from _cut(items, size or (lambda _item: 0), max(MIN_SLICE_ITEMS, per_wave), max_chars, weight=weight)
 
     def _items_per_call(self, task: str) -> int:
         return self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
