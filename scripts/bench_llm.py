@@ -1,11 +1,12 @@
 """Benchmark: LLM calls, tokens and wall time of every AI asset, the old way against Headway's default.
 
-Materialises every asset that calls a model, in dependency order, over the whole demo corpus
-(30 days, two organisations): tier-1 (`message_labels`), tier-2 (`feature_mentions`) and the
-per-message insights (`message_insights`) in one partitioned run over the 30 days, then the
-catalogue (`feature_catalog`) and the period insights (`insights`) in a second run. The
-provider is the fake Anthropic server (real `anthropic` SDK) answering after a fixed latency,
-with at most 16 calls in flight. Configurations:
+Materialises every asset that calls a model over the whole demo corpus (30 days, two
+organisations) in one in-process Dagster run, as the pipeline job does: tier-1
+(`message_labels`), tier-2 (`feature_mentions`), the per-message insights (`message_insights`),
+the catalogue (`feature_catalog`) and the period insights (`insights`, no model). The provider is
+the fake Anthropic server (real `anthropic` SDK) in a process of its own, answering after a fixed
+latency, with at most 16 calls in flight; its answers are computed before the timed runs (the
+insight answers from the asks of an untimed tier-1/tier-2 rehearsal). Configurations:
 
 1. legacy   — (with `--legacy`) the system Headway replaces: one call per message (per chunk)
               for tier-1, one per relevant message for tier-2 and insights, one per mention for
@@ -16,8 +17,12 @@ with at most 16 calls in flight. Configurations:
     .venv/bin/python scripts/bench_llm.py [--latency 0.4] [--in-flight 16] [--legacy]
 
 Prints, per asset and in total: calls, input and output tokens, seconds; calls per 1,000
-messages, messages/s, the latency floor (calls x latency / calls in flight) and the ratio of the
-wall time to it. docs/benchmarks.md records the figures with this command.
+messages and messages/s; where the wall time went (per asset: calls, rounds of calls one after
+another, seconds in calls and outside them; the run outside its steps; a timeline); Dagster's own
+cost (the same run of assets that do nothing); and two floors with the wall time's ratio to each:
+the latency floor (calls x latency / calls in flight, the issue's) and the critical-path floor
+(dependent assets one after another, each ceil(calls / in flight) x latency, independent ones side
+by side). docs/benchmarks.md records the figures with this command.
 """
 
 from __future__ import annotations
