@@ -32,6 +32,7 @@ import asyncio
 import multiprocessing
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -569,7 +570,13 @@ def measure(
             for asset, (start, stop) in sorted(run.steps.items(), key=lambda item: item[1])
         )
         + f", run end {runs[-1].finished - runs[-1].started:.2f})\n"
-        f"      (waves: rounds of calls one after another; fewest: ceil(calls / {args.in_flight}))",
+        f"      (waves: rounds of calls one after another; fewest: ceil(calls / {args.in_flight}))"
+        + (
+            f"\n      seconds a call spent at the fake server (latency {args.latency} s plus its own work): "
+            f"median {statistics.median(durations):.3f}, max {max(durations):.3f}"
+            if (durations := [f - s for a in result.assets.values() for s, f in a.spans])
+            else ""
+        ),
         flush=True,
     )
     result.dagster_seconds = dagster_floor()
