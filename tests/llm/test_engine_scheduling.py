@@ -4,6 +4,7 @@ asking while one is committed."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +12,14 @@ import pytest
 from headway_assets.assets.ai_support import run_slices
 from headway_assets.assets.message_labels import PendingMessage, label_slice, sent_chars, sent_chunks
 from headway_assets.core.message import content_hash
+from headway_assets.core.warehouse.database import migrate
+from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.offline import OfflineProvider
-from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.headway_responder import headway_responder, tier1_items
 from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
 
 MODELS = {TIER1: "offline", TIER2: "offline", INSIGHT: "offline", MATCH: "offline"}
@@ -127,3 +130,40 @@ def test_run_slices_starts_no_slice_once_the_engine_says_stop() -> None:
 
     asyncio.run(run_slices(engine, [1, 2, 3], answer, committed.append, on_stop=reasons.append))
     assert committed == [] and reasons == ["the run deadline passed"]
+
+
+def test_an_item_the_slice_before_is_still_asking_is_not_bought_twice(tmp_path: Path) -> None:
+    # The same texts in two slices (messages quoting each other, repeated chunks): the second
+    # slice starts asking while the first is out, before its answers reach the cache.
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    migrate(url)
+    texts = [f"{SHORT} (ticket {i})" for i in range(30)]
+    slices = [texts[:20], texts[10:]]  # ten texts in both
+    committed: list[dict[str, Any]] = []
+    with FakeAnthropicServer(responder=headway_responder, latency_s=0.2) as server:
+
+        async def run() -> LlmEngine:
+            provider = AnthropicProvider(api_key=DEFAULT_ANTHROPIC_KEY, base_url=server.base_url, max_retries=0)
+            engine = LlmEngine(
+                provider, EngineConfig(models=MODELS, max_in_flight=4, batch_items={TIER1: 5}), LlmCache(url)
+            )
+
+            async def answer(piece: list[str]) -> dict[str, Any]:
+                return await engine.label({content_hash(text): text for text in piece})
+
+            try:
+                await run_slices(engine, slices, answer, committed.append, on_stop=pytest.fail)
+            finally:
+                await provider.aclose()
+            return engine
+
+        engine = asyncio.run(run())
+        asked = [
+            text for record in server.requests if record.llm_request for _id, text in tier1_items(record.llm_request)
+        ]
+    assert sorted(asked) == sorted(texts), "each text asked once"
+    assert [len(c) for c in committed] == [20, 20]
+    assert all(isinstance(a, Tier1Label) for c in committed for a in c.values())
+    assert committed[0][content_hash(texts[15])] == committed[1][content_hash(texts[15])]
+    stats = engine.task_stats(TIER1)
+    assert (stats.items_answered, stats.cache_hits, stats.calls) == (30, 10, 6)
