@@ -229,16 +229,18 @@ async def extract_slice(
     """(mention rows, extraction rows) for the messages of one slice that got an outcome."""
     items: dict[str, Tier2Input] = {}
     keys: dict[int, str] = {}
+    # Each organisation's taxonomy listed and hashed once per slice, not once or twice per message.
+    listings = {org_id: taxonomy.listing() for org_id, taxonomy in taxonomies.items()}
+    fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
     for message in messages:
-        taxonomy = taxonomies[message.org_id]
         item = Tier2Input(
             text=message.text,
             source=message.source,
             customer=message.customer,
             title=message.title,
-            taxonomy=taxonomy.listing(),
+            taxonomy=listings[message.org_id],
         )
-        keys[message.id] = key = _item_hash(item, taxonomy.fingerprint())
+        keys[message.id] = key = _item_hash(item, fingerprints[message.org_id])
         items[key] = item
     answers = await engine.extract(items)
     mention_rows: list[dict[str, Any]] = []
@@ -251,7 +253,7 @@ async def extract_slice(
             "message_id": message.id,
             "org_id": message.org_id,
             "content_hash": message.content_hash,
-            "taxonomy_fingerprint": taxonomies[message.org_id].fingerprint(),
+            "taxonomy_fingerprint": fingerprints[message.org_id],
             "attempts": message.attempts + 1,
             "provider": engine.provider.name,
             "model": engine.model(TIER2),
