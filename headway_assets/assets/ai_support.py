@@ -1,5 +1,7 @@
 """Plumbing the AI assets share: running the engine from a sync asset, and recording spend."""
 
+import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ from headway_assets.resources.warehouse import WarehouseResource
 AI_GROUP = "ai"
 LLM_POOL = "llm"  # bounds LLM-bound steps across all runs (dagster.yaml / `dg` pool limits)
 T = TypeVar("T")
+S = TypeVar("S")
 # Run tag that asks the AI assets to redo stale outcomes (as the LLM resource's `refresh_stale`);
 # a tag can be set in the UI's backfill dialog, where run config cannot.
 REFRESH_STALE_TAG = "headway/refresh_stale"
@@ -164,3 +167,49 @@ def run_with_engine(
             return engine, await work(engine)
 
     return run_async(run)
+
+
+async def run_slices(
+    engine: LlmEngine,
+    slices: Iterable[S],
+    answer: Callable[[S], Awaitable[T]],
+    commit: Callable[[T], None],
+    *,
+    on_stop: Callable[[str], None],
+    ahead: int = 1,
+) -> None:
+    """Answer `slices` in order and `commit` each one's result as soon as it is in, with the next
+    `ahead` slice(s) already asking meanwhile: their calls queue for the slots the current slice
+    frees, so no slot idles at a slice boundary (a slice whose calls end in a half-empty wave does
+    not hold the next slice back) and the commits overlap calls in flight. Before a slice starts,
+    `engine.stop_reason()` is checked: once it gives a reason, `on_stop(reason)` is told and no
+    further slice starts (those running finish and commit; their unstarted calls stay pending)."""
+    pieces = iter(slices)
+    running: deque[asyncio.Task[T]] = deque()
+    stopped = False
+
+    def start_next() -> None:
+        nonlocal stopped
+        piece = next(pieces, None)
+        if piece is None:
+            stopped = True
+            return
+        reason = engine.stop_reason()
+        if reason:
+            on_stop(reason)
+            stopped = True
+            return
+        running.append(asyncio.ensure_future(answer(piece)))
+
+    try:
+        while True:
+            while not stopped and len(running) <= ahead:
+                start_next()
+            if not running:
+                return
+            commit(await running.popleft())
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)

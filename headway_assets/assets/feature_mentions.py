@@ -24,6 +24,7 @@ from headway_assets.assets.ai_support import (
     org_shares,
     record_usage,
     refresh_version,
+    run_slices,
     run_with_engine,
     within_budget,
 )
@@ -230,16 +231,18 @@ async def extract_slice(
     """(mention rows, extraction rows) for the messages of one slice that got an outcome."""
     items: dict[str, Tier2Input] = {}
     keys: dict[int, str] = {}
+    # Each organisation's taxonomy listed and hashed once per slice, not once or twice per message.
+    listings = {org_id: taxonomy.listing() for org_id, taxonomy in taxonomies.items()}
+    fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
     for message in messages:
-        taxonomy = taxonomies[message.org_id]
         item = Tier2Input(
             text=message.text,
             source=message.source,
             customer=message.customer,
             title=message.title,
-            taxonomy=taxonomy.listing(),
+            taxonomy=listings[message.org_id],
         )
-        keys[message.id] = key = _item_hash(item, taxonomy.fingerprint())
+        keys[message.id] = key = _item_hash(item, fingerprints[message.org_id])
         items[key] = item
     answers = await engine.extract(items)
     mention_rows: list[dict[str, Any]] = []
@@ -252,7 +255,7 @@ async def extract_slice(
             "message_id": message.id,
             "org_id": message.org_id,
             "content_hash": message.content_hash,
-            "taxonomy_fingerprint": taxonomies[message.org_id].fingerprint(),
+            "taxonomy_fingerprint": fingerprints[message.org_id],
             "attempts": message.attempts + 1,
             "provider": engine.provider.name,
             "model": engine.model(TIER2),
@@ -379,16 +382,21 @@ def feature_mentions(
     mentions_written: list[dict[str, Any]] = []
     extractions_written: list[dict[str, Any]] = []
 
+    def commit(rows: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        mention_rows, extraction_rows = rows
+        write_extractions(warehouse, mention_rows, extraction_rows)
+        mentions_written.extend(mention_rows)
+        extractions_written.extend(extraction_rows)
+
     async def work(engine: LlmEngine) -> None:
-        for piece in engine.slices(TIER2, due, size=lambda message: len(message.text)):
-            reason = engine.stop_reason()
-            if reason:
-                context.log.warning(f"{reason}: the rest stays pending for the next run")
-                break
-            mention_rows, extraction_rows = await extract_slice(engine, piece, taxonomies)
-            write_extractions(warehouse, mention_rows, extraction_rows)
-            mentions_written.extend(mention_rows)
-            extractions_written.extend(extraction_rows)
+        # The next slice asks while this one's rows are written (see `run_slices`).
+        await run_slices(
+            engine,
+            engine.slices(TIER2, due, size=lambda message: len(message.text)),
+            lambda piece: extract_slice(engine, piece, taxonomies),
+            commit,
+            on_stop=lambda reason: context.log.warning(f"{reason}: the rest stays pending for the next run"),
+        )
 
     engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50)
     shares = org_shares(due, lambda message: message.org_id, lambda message: len(message.text))

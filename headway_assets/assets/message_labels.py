@@ -21,6 +21,7 @@ from headway_assets.assets.ai_support import (
     org_shares,
     record_usage,
     refresh_version,
+    run_slices,
     run_with_engine,
     within_budget,
 )
@@ -132,6 +133,13 @@ def sent_chars(message: PendingMessage) -> int:
     """About how many characters of `message` tier-1 sends: its chunks (none when oversized)."""
     length = len(message.text)
     return 0 if length > OVERSIZED_CHARS else min(length, MAX_CHUNKS * CHUNK_SIZE)
+
+
+def sent_chunks(message: PendingMessage) -> int:
+    """How many tier-1 items `message` becomes: its chunks (none when oversized or empty)."""
+    if len(message.text) > OVERSIZED_CHARS or not message.text.strip():
+        return 0
+    return len(chunk_text(message.text))
 
 
 def count_pending(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
@@ -326,15 +334,19 @@ def message_labels(
     todo = [message for message in todo if message.id not in human]
     todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
 
+    def commit(rows: list[dict[str, Any]]) -> None:
+        write_labels(warehouse, rows)
+        written.extend(rows)
+
     async def work(engine: LlmEngine) -> None:
-        for piece in engine.slices(TIER1, todo, size=sent_chars):
-            reason = engine.stop_reason()
-            if reason:
-                context.log.warning(f"{reason}: stopping; the rest stays pending for the next run")
-                break
-            rows = await label_slice(engine, piece)
-            write_labels(warehouse, rows)
-            written.extend(rows)
+        # The next slice asks while this one's labels are written (see `run_slices`).
+        await run_slices(
+            engine,
+            engine.slices(TIER1, todo, size=sent_chars, weight=sent_chunks),
+            lambda piece: label_slice(engine, piece),
+            commit,
+            on_stop=lambda reason: context.log.warning(f"{reason}: stopping; the rest stays pending for the next run"),
+        )
 
     engine, _ = run_with_engine(context, llm, warehouse, work)
     record_usage(context, warehouse, engine, partition=label, shares=org_shares(todo, _org_of, sent_chars))

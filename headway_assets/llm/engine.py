@@ -139,22 +139,27 @@ def _cut(
     max_items: int,
     max_chars: int,
     shared: Callable[[T], Iterable[tuple[Hashable, int]]] | None = None,
+    weight: Callable[[T], int] | None = None,
 ) -> Iterator[list[T]]:
     """`items` in order, cut into runs of at most `max_items` and `max_chars` (an item larger than
     `max_chars` goes alone). `shared` gives parts an item brings that a call writes once however
-    many of its items bring them (key, characters): they count once per run."""
+    many of its items bring them (key, characters): they count once per run. `weight` gives how
+    many of the `max_items` an item takes (default one)."""
     current: list[T] = []
     chars = 0
+    count = 0
     seen: set[Hashable] = set()
     for item in items:
         parts = list(shared(item)) if shared else []
         length = size(item) + sum(n for key, n in parts if key not in seen)
-        if current and (len(current) >= max_items or chars + length > max_chars):
+        units = weight(item) if weight else 1
+        if current and (count + units > max_items or chars + length > max_chars):
             yield current
-            current, chars, seen = [], 0, set()
+            current, chars, count, seen = [], 0, 0, set()
             length = size(item) + sum(n for _key, n in parts)
         current.append(item)
         chars += length
+        count += units
         seen.update(key for key, _n in parts)
     if current:
         yield current
@@ -207,6 +212,9 @@ class LlmEngine:
         # the run stopped asking once it stayed down past the patience.
         self._unavailable_since: float | None = None
         self.unavailable_reason: str | None = None
+        # Items being asked right now, per (task, content hash): concurrent calls of this engine
+        # (the next slice asking while one is written) wait for these instead of paying twice.
+        self._asking: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -222,17 +230,27 @@ class LlmEngine:
         """Running totals of `task` in this engine."""
         return self.stats.setdefault(task, TaskStats())
 
-    def slices(self, task: str, items: Sequence[T], size: Callable[[T], int] | None = None) -> Iterator[list[T]]:
+    def slices(
+        self,
+        task: str,
+        items: Sequence[T],
+        size: Callable[[T], int] | None = None,
+        weight: Callable[[T], int] | None = None,
+    ) -> Iterator[list[T]]:
         """`items` in slices that each fill every call slot once, by item count and by characters.
 
         Assets commit after each slice; a slice smaller than this would leave slots idle and turn
         one wave of calls into several, a larger one would make the last wave of each slice a
         straggler. `size` gives an item's characters (the batches' other budget); without it
-        slices are cut by count alone.
+        slices are cut by count alone. `weight` gives how many call items an item becomes (a long
+        message: its chunks), so that a slice's calls fit one wave; it applies once a wave holds
+        more than `MIN_SLICE_ITEMS` items (below that, slices are `MIN_SLICE_ITEMS` items anyway).
         """
-        max_items = max(MIN_SLICE_ITEMS, self.config.max_in_flight * self._items_per_call(task))
+        per_wave = self.config.max_in_flight * self._items_per_call(task)
         max_chars = self.config.max_in_flight * self.config.batch_chars
-        yield from _cut(items, size or (lambda _item: 0), max_items, max_chars)
+        if per_wave <= MIN_SLICE_ITEMS:
+            weight = None
+        yield from _cut(items, size or (lambda _item: 0), max(MIN_SLICE_ITEMS, per_wave), max_chars, weight=weight)
 
     def _items_per_call(self, task: str) -> int:
         return self.config.batch_items.get(task, 1) if self.provider.supports_batching else 1
@@ -397,21 +415,69 @@ class LlmEngine:
             results[content_hash] = spec.output.model_validate(answer.response)
         stats.cache_hits += len(cached)
         pending = [h for h in items if h not in results]
-        total = len(pending)
+        # Items a concurrent call of this engine (the slice before, still asking) is asking already:
+        # wait for its answers, as the cache would have given them had it finished first.
+        shared = {h: self._asking[task, h] for h in pending if (task, h) in self._asking} if self.cache else {}
+        own = [h for h in pending if h not in shared]
+        await self._ask(spec, own, items, results)
+        if shared:
+            await asyncio.wait(shared.values())
+            for content_hash, asked in shared.items():
+                answer = asked.result()
+                if isinstance(answer, spec.output):
+                    results[content_hash] = answer
+                    stats.cache_hits += 1
+            # Failed there or not attempted: asked here, as a later call would after the cache missed.
+            again = [h for h in shared if h not in results]
+            await self._ask(spec, again, items, results)
+            own += again
+        stats.items_answered += sum(1 for h in own if isinstance(results.get(h), spec.output))
+        stats.items_failed += sum(1 for h in own if isinstance(results.get(h), LlmFailure))
+        stats.items_not_attempted += sum(1 for h in own if h not in results)
+        return results
+
+    async def _ask(
+        self,
+        spec: BatchSpec[ModelT],
+        keys: list[str],
+        items: Mapping[str, Any],
+        results: dict[str, ModelT | LlmFailure],
+    ) -> None:
+        """Ask the provider about `keys` in concurrent batches, into `results`. While a batch is out,
+        its items are listed in `_asking`, each with a future that gets its outcome (None: not
+        attempted) as soon as the batch returns."""
+        if not keys:
+            return
+        task = spec.task
+        loop = asyncio.get_running_loop()
+        asking: dict[str, asyncio.Future[Any]] = {}
+        for content_hash in keys:
+            asking[content_hash] = self._asking[task, content_hash] = loop.create_future()
+        total = len(keys)
         done = 0
 
-        async def run_batch(keys: list[str]) -> None:
+        def settle(batch: Iterable[str]) -> None:
+            for content_hash in batch:
+                future = asking[content_hash]
+                if not future.done():
+                    future.set_result(results.get(content_hash))
+                if self._asking.get((task, content_hash)) is future:
+                    del self._asking[task, content_hash]
+
+        async def run_batch(batch: list[str]) -> None:
             nonlocal done
-            results.update(await self._call_batch(spec, keys, items))
-            done += len(keys)
+            try:
+                results.update(await self._call_batch(spec, batch, items))
+            finally:
+                settle(batch)
+            done += len(batch)
             if self._progress:
                 self._progress(task, done, total)
 
-        await _gather_all([run_batch(batch) for batch in self._batches(spec, pending, items)])
-        stats.items_answered += sum(1 for h in pending if isinstance(results.get(h), spec.output))
-        stats.items_failed += sum(1 for h in pending if isinstance(results.get(h), LlmFailure))
-        stats.items_not_attempted += sum(1 for h in pending if h not in results)
-        return results
+        try:
+            await _gather_all([run_batch(batch) for batch in self._batches(spec, keys, items)])
+        finally:
+            settle(keys)
 
     async def _call_batch(
         self, spec: BatchSpec[ModelT], keys: list[str], items: Mapping[str, Any]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import BaseModel
 
 
@@ -198,6 +201,13 @@ class VendorAnswer:
     problem: str | None = None
 
 
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """The TLS context every vendor client of this process verifies with (httpx's default: the CA
+    bundle, or SSL_CERT_FILE / SSL_CERT_DIR), built once."""
+    return httpx.create_ssl_context()
+
+
 class RemoteProvider(LlmProvider):
     """The body both vendor SDKs share (Anthropic's and OpenAI's are generated alike): client
     construction, the mapping of SDK errors onto `LlmError`s, and the refusal, truncation and
@@ -216,9 +226,15 @@ class RemoteProvider(LlmProvider):
         timeout_seconds: float = 60.0,
         max_retries: int = 4,
     ) -> None:
-        # The SDKs retry 429/5xx themselves with backoff and honour retry-after (-ms).
+        # The SDKs retry 429/5xx themselves with backoff and honour retry-after (-ms). Their default
+        # HTTP client (the SDK's limits and redirects), on the process's one TLS context: building a
+        # context reads the CA bundle, tens of milliseconds for every engine otherwise.
         self._client = self._make_client(
-            api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+            http_client=self.sdk.DefaultAsyncHttpxClient(verify=shared_tls_context()),
         )
 
     @classmethod
@@ -228,7 +244,7 @@ class RemoteProvider(LlmProvider):
 
     @abstractmethod
     def _make_client(self, **settings: Any) -> Any:
-        """The SDK's async client for `api_key`, `base_url`, `timeout` and `max_retries`."""
+        """The SDK's async client for `api_key`, `base_url`, `timeout`, `max_retries` and `http_client`."""
 
     @abstractmethod
     async def _send(self, request: LlmRequest, model: str) -> Any:

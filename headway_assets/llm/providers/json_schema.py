@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,7 +30,13 @@ def _strictify(node: Any) -> Any:
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """`model`'s JSON schema with every object closed and every property required."""
-    schema = copy.deepcopy(model.model_json_schema())
-    strict: dict[str, Any] = _strictify(schema)
+    """`model`'s JSON schema with every object closed and every property required (a copy the
+    caller may change)."""
+    return copy.deepcopy(_strict_schema(model))
+
+
+@functools.cache
+def _strict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # Built once per model: pydantic's schema generation costs milliseconds, on every call otherwise.
+    strict: dict[str, Any] = _strictify(model.model_json_schema())
     return strict
