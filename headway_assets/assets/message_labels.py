@@ -8,6 +8,7 @@ nothing (cache hits only).
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.privacy import message_scopes
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
 from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.message import TimeWindow, content_hash
@@ -32,6 +34,7 @@ from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -161,8 +164,11 @@ def _label_row(message: PendingMessage, engine: LlmEngine, **values: Any) -> dic
     return row
 
 
-async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list[dict[str, Any]]:
-    """Label rows for the messages of one slice; messages the deadline left untouched get none."""
+async def label_slice(
+    engine: LlmEngine, messages: list[PendingMessage], scopes: Mapping[int, PiiScope] | None = None
+) -> list[dict[str, Any]]:
+    """Label rows for the messages of one slice; messages the deadline left untouched get none.
+    `scopes` say how to redact each message's text (default: the engine's default redaction)."""
     rows: list[dict[str, Any]] = []
     chunked: dict[int, list[tuple[Any, str]]] = {}
     texts: dict[str, str] = {}
@@ -185,6 +191,8 @@ async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list
             chunk_hash = content_hash(chunk.text)
             texts[chunk_hash] = chunk.text
             pieces.append((chunk, chunk_hash))
+            if scopes and message.id in scopes:
+                engine.privacy.register(chunk.text, scopes[message.id])
         chunked[message.id] = pieces
     answers = await engine.label(texts)
     for message in messages:
@@ -314,7 +322,9 @@ def message_labels(
             if reason:
                 context.log.warning(f"{reason}: stopping; the rest stays pending for the next run")
                 break
-            rows = await label_slice(engine, piece)
+            with warehouse.read() as conn:
+                scopes = message_scopes(conn, [message.id for message in piece])
+            rows = await label_slice(engine, piece, scopes)
             write_labels(warehouse, rows)
             written.extend(rows)
 

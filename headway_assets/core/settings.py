@@ -124,6 +124,12 @@ class HeadwaySettings(BaseSettings):
         ge=0,
         description="Soft time limit of one AI run; it stops starting calls after it (0 = none).",
     )
+    pii_redaction: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone numbers, card numbers, IBANs, keys and the names of a "
+        "message's people with placeholders before any LLM call (an organisation's own `pii_redaction` "
+        "setting overrides it).",
+    )
     # Kept as text: llm/pricing.py parses it and says what shape it expects when it is wrong.
     llm_prices: str | None = Field(
         default=None,
