@@ -102,14 +102,16 @@ _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)")
 # Card networks' leading digits (IIN ranges): Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro.
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6011|64[4-9]|65|35|30[0-5]|36|38|39|62|50|5[6-9]|6[37])")
 
+_DATE = re.compile(r"\b\d{1,4}([./-])\d{1,2}\1\d{2,4}\b")
 _PLACEHOLDER = re.compile(r"(?:<|&lt;)(" + "|".join(KINDS) + r")_(\d+)(?:>|&gt;)")
 
 # Name parts that are common words too: redacted inside a full name, not when they stand alone.
 _COMMON_WORD_LIST = """
-a an and are art bill black brown can case cash chase check da das dash dawn day de del den der di
-die do doc drew el faith frank glad grace gray green guy hall hill hope jack joy june king la lane
-las le long los love major march mark max may miles nick no noble page park pat penny price ray
-reed rich rob rose sky so summer sunny the to un une us van von white will win wood young
+a admin an and are art bill billing black bot brown can case cash chase check customer da das dash
+dawn day de del den der desk di die do doc drew el engineer faith frank glad grace gray green guy
+hall help hill hope info jack joy june king la lane las le long los love major march mark max may
+miles nick no noble ops page park pat penny price product ray reed rep rich rob rose sales service
+sky so success summer sunny support team the to un une us van von white will win wood young
 """
 _COMMON_WORDS = frozenset(_COMMON_WORD_LIST.split())
 _MIN_NAME_PART = 2
@@ -233,6 +235,8 @@ def _phone_allowed(text: str, start: int, end: int, raw: str) -> bool:
         return False
     if raw.startswith("+") or raw.startswith("00") or raw.startswith("("):
         return True
+    if text[end : end + 1] == ":" or _DATE.search(raw):
+        return False  # a date or a time of day ("03.15.2024 23:59")
     digits = re.sub(r"\D", "", raw)
     separated = bool(re.search(r"\d[\s.\-/)]+\d", raw))
     if separated and not re.fullmatch(r"\d{1,4}([.\-/])\d{1,2}\1\d{1,4}", raw):  # not a date
@@ -285,7 +289,8 @@ def _find_names(text: str, names: Iterable[str]) -> Iterable[Finding]:
     if not variants:
         return
     alternation = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in variants)
-    pattern = re.compile(rf"(?<![\w@.])(?:{alternation})(?![\w@]|\.\w)", re.IGNORECASE)
+    # "@Jane" and "Jane's" are Jane; "jane.doe" (an address or a handle) is left to the other kinds.
+    pattern = re.compile(rf"(?<![\w.])(?:{alternation})(?![\w@]|\.\w)", re.IGNORECASE)
     for match in pattern.finditer(text):
         yield Finding(match.start(), match.end(), PERSON)
 
