@@ -113,7 +113,7 @@ hall help hill hope info jack joy june king la lane las le long los love major m
 miles nick no noble ops page park pat penny price product ray reed rep rich rob rose sales service
 sky so success summer sunny support team the to un une us van von white will win wood young
 """
-_COMMON_WORDS = frozenset(_COMMON_WORD_LIST.split())
+COMMON_NAME_WORDS = frozenset(_COMMON_WORD_LIST.split())
 _MIN_NAME_PART = 2
 
 
@@ -277,7 +277,11 @@ def name_variants(names: Iterable[str]) -> list[str]:
         if len(tokens) > 1:
             full.add(" ".join(tokens))
         for token in tokens:
-            if len(token) >= _MIN_NAME_PART and any(c.isalpha() for c in token) and token.lower() not in _COMMON_WORDS:
+            if (
+                len(token) >= _MIN_NAME_PART
+                and any(c.isalpha() for c in token)
+                and token.lower() not in COMMON_NAME_WORDS
+            ):
                 parts.add(token)
             elif len(tokens) == 1 and len(token) >= _MIN_NAME_PART:
                 full.add(token)  # a one-word name is the whole name, common word or not
