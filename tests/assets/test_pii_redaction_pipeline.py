@@ -246,3 +246,20 @@ def test_no_original_value_crosses_the_wire_or_reaches_a_trace(
 def _message_of(url: str, mention_id: int) -> int:
     with read_connection(url) as conn:
         return int(conn.execute(select(FeatureMention.message_id).where(FeatureMention.id == mention_id)).scalar_one())
+
+
+def test_an_organisation_turns_redaction_off_from_the_command_line(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headway_assets.assets.privacy import redacting_orgs
+    from headway_assets.cli import main
+
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", database_url)
+    assert main(["orgs", "create", "--slug", "open", "--name", "Open", "--no-pii-redaction"]) == 0
+    assert main(["orgs", "create", "--slug", "closed", "--name", "Closed"]) == 0
+    with read_connection(database_url) as conn:
+        slugs = dict(conn.execute(select(Organization.slug, Organization.id)).tuples().all())
+        assert redacting_orgs(conn, slugs.values()) == {slugs["open"]: False, slugs["closed"]: True}
+    monkeypatch.setenv("HEADWAY_PII_REDACTION", "false")  # the default for organisations that say nothing
+    with read_connection(database_url) as conn:
+        assert redacting_orgs(conn, slugs.values()) == {slugs["open"]: False, slugs["closed"]: False}
