@@ -36,7 +36,7 @@ def predict(record: dict[str, Any]) -> list[Finding]:
     """What the pipeline's redaction finds in one message."""
     redaction = message_scope(True, record["people"], record.get("customer")).redaction()
     assert redaction is not None
-    return find_pii(record["text"], redaction.names)
+    return find_pii(record["text"], redaction.names, keep=redaction.keep)
 
 
 def evaluate(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -67,6 +67,7 @@ _SECRET_PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
     re.compile(r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),  # OpenAI, Anthropic
     re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
+    re.compile(r"\bwhsec_[A-Za-z0-9]{16,}"),  # Stripe webhook signing secret
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
     re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"),  # Slack app-level token
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub
@@ -244,10 +245,24 @@ def _phone_allowed(text: str, start: int, end: int, raw: str) -> bool:
     return bool(_PHONE_CUE.search(before))
 
 
+# An international number as written: "+", a country code, then digits and separators.
+_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?![\w-])")
+
+
 def _find_phones(text: str, regions: Iterable[str]) -> Iterable[Finding]:
     if sum(char.isdigit() for char in text) < 7:
         return
     seen: set[tuple[int, int]] = set()
+    # "+CC …" is a phone number whenever its length is possible for the country, valid or not
+    # (people write numbers libphonenumber's tables do not know, test numbers among them).
+    for match in _INTERNATIONAL.finditer(text):
+        try:
+            number = phonenumbers.parse(match.group(), None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            seen.add(match.span())
+            yield Finding(match.start(), match.end(), PHONE)
     for region in regions:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             span = (match.start, match.end)
@@ -258,9 +273,12 @@ def _find_phones(text: str, regions: Iterable[str]) -> Iterable[Finding]:
                 yield Finding(match.start, match.end, PHONE)
 
 
-def name_variants(names: Iterable[str]) -> list[str]:
+def name_variants(names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
     """The strings to look for, longest first: each full name (and its parts joined in reading
-    order), then each first or last name of at least two letters that is not a common word."""
+    order), then each first or last name of at least two letters that is not a common word and
+    not one of the `keep` words (a company named after its founder keeps its name; the founder's
+    full name is still found)."""
+    kept = {word.casefold() for word in keep}
     full: set[str] = set()
     parts: set[str] = set()
     for name in names:
@@ -281,6 +299,7 @@ def name_variants(names: Iterable[str]) -> list[str]:
                 len(token) >= _MIN_NAME_PART
                 and any(c.isalpha() for c in token)
                 and token.lower() not in COMMON_NAME_WORDS
+                and token.casefold() not in kept
             ):
                 parts.add(token)
             elif len(tokens) == 1 and len(token) >= _MIN_NAME_PART:
@@ -288,8 +307,8 @@ def name_variants(names: Iterable[str]) -> list[str]:
     return sorted(full | parts, key=lambda value: (-len(value), value))
 
 
-def _find_names(text: str, names: Iterable[str]) -> Iterable[Finding]:
-    variants = name_variants(names)
+def _find_names(text: str, names: Iterable[str], keep: Iterable[str] = ()) -> Iterable[Finding]:
+    variants = name_variants(names, keep)
     if not variants:
         return
     alternation = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in variants)
@@ -299,7 +318,9 @@ def _find_names(text: str, names: Iterable[str]) -> Iterable[Finding]:
         yield Finding(match.start(), match.end(), PERSON)
 
 
-def find_pii(text: str, names: Iterable[str] = (), *, regions: Iterable[str] = PHONE_REGIONS) -> list[Finding]:
+def find_pii(
+    text: str, names: Iterable[str] = (), *, keep: Iterable[str] = (), regions: Iterable[str] = PHONE_REGIONS
+) -> list[Finding]:
     """Every piece of personal data in `text`, in order, none overlapping: secrets first, then
     e-mail addresses, IBANs, card numbers, phone numbers and the people's `names` (an earlier kind
     wins where two overlap, and a longer finding where one holds another)."""
@@ -312,7 +333,7 @@ def find_pii(text: str, names: Iterable[str] = (), *, regions: Iterable[str] = P
         *_find_ibans(text),
         *_find_cards(text),
         *_find_phones(text, regions),
-        *_find_names(text, names),
+        *_find_names(text, names, keep),
     ]
     rank = {kind: index for index, kind in enumerate(KINDS)}
     taken: list[tuple[int, int]] = []
@@ -333,6 +354,8 @@ class Redaction:
     """
 
     names: tuple[str, ...] = ()
+    #: Words never redacted on their own (the customer's name), though inside a full name they are.
+    keep: tuple[str, ...] = ()
     regions: tuple[str, ...] = PHONE_REGIONS
     #: placeholder -> original value
     values: dict[str, str] = field(default_factory=dict)
@@ -343,7 +366,7 @@ class Redaction:
         """`text` with every finding replaced by its placeholder (None stays None)."""
         if not text:
             return text
-        findings = find_pii(text, self.names, regions=self.regions)
+        findings = find_pii(text, self.names, keep=self.keep, regions=self.regions)
         if not findings:
             return text
         pieces: list[str] = []

@@ -50,9 +50,7 @@ class PiiScope:
         """A fresh redaction for one item, or None when this scope sends text as it is."""
         if not self.enabled:
             return None
-        kept = {word.casefold() for phrase in self.keep for word in phrase.split()}
-        names = tuple(" ".join(word for word in name.split() if word.casefold() not in kept) for name in self.names)
-        return Redaction(names=tuple(name for name in names if name))
+        return Redaction(names=self.names, keep=tuple(word for phrase in self.keep for word in phrase.split()))
 
     def fingerprint(self) -> str:
         """A short hash of everything that decides the placeholders (part of cache keys of answers

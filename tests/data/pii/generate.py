@@ -24,6 +24,8 @@ import string
 from pathlib import Path
 
 OUT = Path(__file__).with_name("messages.jsonl")
+HOLDOUT_SOURCE = Path(__file__).with_name("holdout.txt")
+HOLDOUT = Path(__file__).with_name("holdout.jsonl")
 SEED = 15
 
 PEOPLE = [
@@ -98,10 +100,9 @@ def card(rng: random.Random) -> str:
     body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
     number = body + luhn_digit(body)
     style = rng.choice(["space", "dash", "plain"])
-    if length == 15:
-        groups = [number[:4], number[4:10], number[10:]]
-    else:
-        groups = [number[i : i + 4] for i in range(0, length, 4)]
+    groups = (
+        [number[:4], number[4:10], number[10:]] if length == 15 else [number[i : i + 4] for i in range(0, length, 4)]
+    )
     return {"space": " ".join(groups), "dash": "-".join(groups), "plain": number}[style]
 
 
@@ -358,13 +359,53 @@ def build() -> list[dict[str, object]]:
     return records
 
 
-def main() -> None:
-    records = build()
-    with OUT.open("w", encoding="utf-8") as handle:
+MARK = re.compile(r"\[\[([A-Z]+)\|(.+?)\]\]")
+
+
+def holdout() -> list[dict[str, object]]:
+    """The hand-written held-out messages of `holdout.txt`, their `[[KIND|value]]` marks as spans."""
+    records: list[dict[str, object]] = []
+    for number, line in enumerate(HOLDOUT_SOURCE.read_text(encoding="utf-8").splitlines()):
+        if not line.strip() or line.startswith("#"):
+            continue
+        people, customer, marked = (part.strip() for part in line.split(" | ", 2))
+        text_parts: list[str] = []
+        spans: list[dict[str, object]] = []
+        cursor = length = 0
+        for match in MARK.finditer(marked):
+            text_parts.append(marked[cursor : match.start()])
+            length += match.start() - cursor
+            value = match.group(2)
+            spans.append({"start": length, "end": length + len(value), "kind": match.group(1)})
+            text_parts.append(value)
+            length += len(value)
+            cursor = match.end()
+        text_parts.append(marked[cursor:])
+        records.append(
+            {
+                "id": f"holdout-{number:02d}",
+                "group": "holdout",
+                "near_miss": not spans,
+                "text": "".join(text_parts),
+                "people": people.split(";"),
+                "customer": customer,
+                "spans": spans,
+            }
+        )
+    return records
+
+
+def write(records: list[dict[str, object]], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     spans = sum(len(r["spans"]) for r in records)  # type: ignore[arg-type]
-    print(f"{len(records)} messages, {spans} labelled spans -> {OUT}")
+    print(f"{len(records)} messages, {spans} labelled spans -> {path}")
+
+
+def main() -> None:
+    write(build(), OUT)
+    write(holdout(), HOLDOUT)
 
 
 if __name__ == "__main__":
