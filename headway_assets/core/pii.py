@@ -61,6 +61,13 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
 )
 
+# The value after a word that says it is a secret (`api_key=…`, `password: …`).
+_KEYWORD_SECRET = re.compile(
+    r"\b(?:api[_-]?key|apikey|api[_-]?secret|secret[_-]?key|client[_-]?secret|access[_-]?token|"
+    r"auth[_-]?token|token|password|passwd|pwd)\b\s*[:=]\s*[\"']?(?P<secret>[^\s\"',;]{8,})",
+    re.IGNORECASE,
+)
+
 # Keys and tokens by shape; a pattern with a group named "secret" redacts that group only.
 _SECRET_PATTERNS = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----"),
@@ -78,11 +85,7 @@ _SECRET_PATTERNS = [
     re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),  # SendGrid
     re.compile(r"\b(?:hf|pat|shpat|npm)_[A-Za-z0-9]{20,}"),  # Hugging Face, Shopify, npm ...
     re.compile(r"\bBearer\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)", re.IGNORECASE),
-    re.compile(
-        r"\b(?:api[_-]?key|apikey|api[_-]?secret|secret[_-]?key|client[_-]?secret|access[_-]?token|"
-        r"auth[_-]?token|token|password|passwd|pwd)\b\s*[:=]\s*[\"']?(?P<secret>[^\s\"',;]{8,})",
-        re.IGNORECASE,
-    ),
+    _KEYWORD_SECRET,
 ]
 
 # Country code -> IBAN length (ISO 13616 registry; the countries Headway's customers bank in
@@ -169,7 +172,7 @@ def _find_secrets(text: str) -> Iterable[Finding]:
         for match in pattern.finditer(text):
             if "secret" in pattern.groupindex and match.group("secret") is not None:
                 start, end = match.span("secret")
-                if pattern.pattern.startswith(r"\b(?:api") and not _looks_like_secret(match.group("secret")):
+                if pattern is _KEYWORD_SECRET and not _looks_like_secret(match.group("secret")):
                     continue
             else:
                 start, end = match.span()
