@@ -267,13 +267,13 @@ def _find_phones(text: str, regions: Iterable[str]) -> Iterable[Finding]:
             seen.add(match.span())
             yield Finding(match.start(), match.end(), PHONE)
     for region in regions:
-        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-            span = (match.start, match.end)
+        for found in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+            span = (found.start, found.end)
             if span in seen:
                 continue
             seen.add(span)
-            if _phone_allowed(text, match.start, match.end, match.raw_string):
-                yield Finding(match.start, match.end, PHONE)
+            if _phone_allowed(text, found.start, found.end, found.raw_string):
+                yield Finding(found.start, found.end, PHONE)
 
 
 def name_variants(names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
