@@ -168,9 +168,10 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from headway_assets.core.warehouse.tenants import upsert_organization
 
     with write_transaction(get_settings().pipeline.warehouse_url) as conn:
-        org_id = upsert_organization(
-            conn, slug=args.slug, name=args.name, settings={"internal_domains": args.internal_domain or []}
-        )
+        settings: dict[str, Any] = {"internal_domains": args.internal_domain or []}
+        if not args.pii_redaction:
+            settings["pii_redaction"] = False
+        org_id = upsert_organization(conn, slug=args.slug, name=args.name, settings=settings)
     _say(f"organisation {args.slug} has id {org_id}")
     return 0
 
@@ -314,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--slug", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--internal-domain", action="append", help="your own email domain (repeatable)")
+    create.add_argument(
+        "--no-pii-redaction",
+        dest="pii_redaction",
+        action="store_false",
+        help="send message text to LLM providers as it is (default: personal data is replaced by placeholders)",
+    )
     create.set_defaults(handler=cmd_create_org)
     taxonomy = orgs.add_parser("set-taxonomy", help="load an organisation's taxonomy from YAML")
     taxonomy.add_argument("--org", required=True)

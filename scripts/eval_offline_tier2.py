@@ -32,11 +32,13 @@ from typing import Any
 
 from headway_assets.catalog import BatchMatcher, CatalogEntry, MentionRecord, build_catalog, matcher_from_function
 from headway_assets.core.message import NormalisedMessage, TimeWindow
+from headway_assets.core.pii import message_people
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.demo import generate_demo, load_manifest
 from headway_assets.llm.chunking import chunk_text
+from headway_assets.llm.redaction import PiiScope, PrivacyGuard, message_scope
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, MentionDraft
-from headway_assets.llm.tasks import Tier2Input
+from headway_assets.llm.tasks import TIER1, TIER2, Tier1Input, Tier2Input
 from headway_assets.offline import OfflineClassifier, OfflineExtractor, match, term_weights
 from headway_assets.sources.dispatch import ExportOptions, read_export
 
@@ -79,8 +81,17 @@ def _manifest_dir(requested: Path | None) -> Path:
     return out
 
 
-def load_demo(base: Path, classifier: OfflineClassifier) -> tuple[list[DemoMessage], dict[str, Any]]:
-    """Every message of the demo exports with its asks and tier-2 pieces; plus per-org info."""
+def _scope(message: NormalisedMessage, redact: bool) -> PiiScope:
+    """The redaction the pipeline applies to `message` (its people's names, its customer kept)."""
+    people = message_people(message.author_name, message.author_email, message.metadata)
+    return message_scope(redact, people, message.customer)
+
+
+def load_demo(
+    base: Path, classifier: OfflineClassifier, redact: bool = False
+) -> tuple[list[DemoMessage], dict[str, Any]]:
+    """Every message of the demo exports with its asks and tier-2 pieces; plus per-org info. With
+    `redact`, tier-1 reads each chunk as the engine sends it: personal data replaced."""
     manifest = load_manifest(base / "manifest.json")
     window = TimeWindow(manifest.window_start, manifest.window_end)
     messages: list[DemoMessage] = []
@@ -100,7 +111,11 @@ def load_demo(base: Path, classifier: OfflineClassifier) -> tuple[list[DemoMessa
                 if row is None:
                     raise SystemExit(f"{org.slug}: {message.source} {message.external_id} is not in expected.jsonl")
                 chunks = chunk_text(message.text)
-                labels = classifier.classify_many(chunk.text for chunk in chunks)
+                guard = PrivacyGuard(enabled_by_default=redact)
+                for chunk in chunks:
+                    guard.register(chunk.text, _scope(message, redact))
+                sent = guard.protect(TIER1, [(str(i), Tier1Input("", c.text)) for i, c in enumerate(chunks)])
+                labels = classifier.classify_many(item.text for _, item in sent)
                 relevant = [
                     c for c, label in zip(chunks, labels, strict=True) if label.relevance >= RELEVANCE_THRESHOLD
                 ]
@@ -123,9 +138,10 @@ def _label(draft: MentionDraft, asks: tuple[str, ...], ask_titles: dict[str, str
 
 
 def extract_all(
-    messages: list[DemoMessage], info: dict[str, Any], extractor: OfflineExtractor
+    messages: list[DemoMessage], info: dict[str, Any], extractor: OfflineExtractor, redact: bool = False
 ) -> tuple[list[ExtractedMention], dict[str, int]]:
-    """Run tier-2 over the relevant messages; check quotes; label mentions."""
+    """Run tier-2 over the relevant messages; check quotes; label mentions. With `redact`, the
+    extractor reads the redacted message and its quotes are restored, as in the pipeline."""
     mentions: list[ExtractedMention] = []
     counters: Counter[str] = Counter()
     taxonomies = {slug: load_taxonomy_file(TAXONOMY_DIR / f"{slug}.yaml").listing() for slug in info}
@@ -143,7 +159,14 @@ def extract_all(
                 title=demo.message.title,
                 taxonomy=taxonomies[demo.org],
             )
-            for draft in extractor.extract(item).mentions:
+            guard = PrivacyGuard(enabled_by_default=redact)
+            guard.register(piece, _scope(demo.message, redact))
+            [(_, sent)] = guard.protect(TIER2, [("0", item)])
+            redaction = guard.tier2_redaction(item)
+            for answer in extractor.extract(sent).mentions:
+                draft = answer
+                if redaction is not None:
+                    draft = answer.model_copy(update={"evidence_quote": redaction.restore(answer.evidence_quote)})
                 counters["drafts"] += 1
                 if draft.evidence_quote not in piece or draft.evidence_quote not in demo.message.text:
                     counters["quote_not_substring"] += 1
@@ -321,14 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=0, help="print this many sample mentions and requests")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
+        "--redact", action="store_true", help="tier-1 and tier-2 read the text with personal data replaced"
+    )
+    parser.add_argument(
         "--no-matcher", action="store_true", help="baseline: build the catalogue with title similarity only"
     )
     args = parser.parse_args(argv)
     classifier = OfflineClassifier()
-    messages, info = load_demo(_manifest_dir(args.demo), classifier)
+    messages, info = load_demo(_manifest_dir(args.demo), classifier, args.redact)
     extractor = OfflineExtractor(classifier, use_keyword_files=not args.names_only)
     started = time.perf_counter()
-    mentions, counters = extract_all(messages, info, extractor)
+    mentions, counters = extract_all(messages, info, extractor, args.redact)
     entries, by_id = build(mentions, _no_matcher if args.no_matcher else _offline_matcher)
     figures = report(messages, mentions, counters, entries, by_id, time.perf_counter() - started)
     if args.json:

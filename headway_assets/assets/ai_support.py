@@ -116,6 +116,8 @@ def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
         "llm_cost_usd": round(total.cost_usd, 6),
         "llm_prices_as_of": PRICES_AS_OF.isoformat(),
         "llm_validation_retries": total.retries,
+        # Personal data replaced before the calls, distinct values per kind (counts, never values).
+        "pii_redacted": dg.MetadataValue.json(dict(sorted(engine.privacy.counts.items()))),
     }
     for task, stats in sorted(engine.stats.items()):
         metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})

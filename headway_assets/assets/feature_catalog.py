@@ -23,6 +23,7 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.catalog import METHOD_NEW, Linker, LinkResult, engine_matcher
 from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
@@ -92,7 +93,16 @@ def feature_catalog(
     )
     failures: list[str] = []
 
+    with warehouse.read() as conn:
+        scopes = message_scopes(conn, {m.message_id for m in work.mentions if m.message_id is not None})
+
     async def link(engine: LlmEngine) -> LinkResult:
+        # A quote is its message's text: redacted with its message's people before a match call.
+        quotes: dict[int, list[str]] = {}
+        for mention in work.mentions:
+            if mention.message_id is not None and mention.quote:
+                quotes.setdefault(mention.message_id, []).append(mention.quote)
+        register_texts(engine.privacy, scopes, quotes)
         linker = Linker(work.requests, engine_matcher(engine, failures))
         pinned = [m for m in work.mentions if m.id in work.pinned]
         for mention in sorted(pinned, key=lambda m: m.order_key):

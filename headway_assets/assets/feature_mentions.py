@@ -11,6 +11,7 @@ and resumable like tier-1.
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,10 @@ from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.privacy import message_scopes
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.core.message import TimeWindow
+from headway_assets.core.pii import Redaction
 from headway_assets.core.taxonomy import Taxonomy, load_org_taxonomy
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.schema import (
@@ -46,6 +49,7 @@ from headway_assets.core.warehouse.schema import (
 )
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.llm.schemas import MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -149,7 +153,7 @@ def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
     return {org_id: load_org_taxonomy(conn, org_id=org_id, org_slug=slug)[0] for org_id, slug in slugs.items()}
 
 
-def _item_hash(item: Tier2Input, taxonomy_fingerprint: str) -> str:
+def _item_hash(item: Tier2Input, taxonomy_fingerprint: str, privacy: str | None = None) -> str:
     payload = {
         "text": item.text,
         "source": item.source,
@@ -157,6 +161,10 @@ def _item_hash(item: Tier2Input, taxonomy_fingerprint: str) -> str:
         "title": item.title,
         "taxonomy": taxonomy_fingerprint,
     }
+    if privacy is not None:
+        # The answer's placeholders are put back with this message's mapping: an answer made
+        # under another redaction (other people, other version) must not be reused.
+        payload["privacy"] = privacy
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -180,14 +188,20 @@ def _place_in_taxonomy(draft: MentionDraft, taxonomy: Taxonomy) -> tuple[str | N
 
 
 def build_mention_rows(
-    message: RelevantMessage, drafts: list[MentionDraft], taxonomy: Taxonomy, engine: LlmEngine
+    message: RelevantMessage,
+    drafts: list[MentionDraft],
+    taxonomy: Taxonomy,
+    engine: LlmEngine,
+    redaction: Redaction | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Mention rows with located quotes; returns (rows, rejected quote count)."""
+    """Mention rows with located quotes; returns (rows, rejected quote count). With the message's
+    `redaction`, the placeholders of each quote are put back before it is looked for in the text."""
     rows: list[dict[str, Any]] = []
     rejected = 0
     seen_titles: set[str] = set()
     for draft in drafts:
-        located = locate_quote(message.text, draft.evidence_quote)
+        quote = redaction.restore(draft.evidence_quote) if redaction is not None else draft.evidence_quote
+        located = locate_quote(message.text, quote)
         if located is None:
             rejected += 1
             continue
@@ -226,9 +240,13 @@ def build_mention_rows(
 
 
 async def extract_slice(
-    engine: LlmEngine, messages: list[RelevantMessage], taxonomies: dict[int, Taxonomy]
+    engine: LlmEngine,
+    messages: list[RelevantMessage],
+    taxonomies: dict[int, Taxonomy],
+    scopes: Mapping[int, PiiScope] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(mention rows, extraction rows) for the messages of one slice that got an outcome."""
+    """(mention rows, extraction rows) for the messages of one slice that got an outcome. `scopes`
+    say how to redact each message (default: the engine's default redaction)."""
     items: dict[str, Tier2Input] = {}
     keys: dict[int, str] = {}
     # Each organisation's taxonomy listed and hashed once per slice, not once or twice per message.
@@ -242,7 +260,11 @@ async def extract_slice(
             title=message.title,
             taxonomy=listings[message.org_id],
         )
-        keys[message.id] = key = _item_hash(item, fingerprints[message.org_id])
+        scope = (scopes or {}).get(message.id)
+        if scope is not None:
+            engine.privacy.register(message.text, scope)
+        privacy = engine.privacy.scope(message.text).fingerprint()
+        keys[message.id] = key = _item_hash(item, fingerprints[message.org_id], privacy)
         items[key] = item
     answers = await engine.extract(items)
     mention_rows: list[dict[str, Any]] = []
@@ -274,7 +296,8 @@ async def extract_slice(
             )
             continue
         drafts = list(outcome.mentions) if isinstance(outcome, MentionExtraction) else []
-        rows, rejected = build_mention_rows(message, drafts, taxonomies[message.org_id], engine)
+        redaction = engine.privacy.tier2_redaction(items[keys[message.id]])
+        rows, rejected = build_mention_rows(message, drafts, taxonomies[message.org_id], engine, redaction)
         mention_rows += rows
         extraction_rows.append(
             base | {"status": "extracted", "mention_count": len(rows), "rejected_quotes": rejected, "error": None}
@@ -389,11 +412,16 @@ def feature_mentions(
         extractions_written.extend(extraction_rows)
 
     async def work(engine: LlmEngine) -> None:
+        async def extract(piece: list[RelevantMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            with warehouse.read() as conn:
+                scopes = message_scopes(conn, [message.id for message in piece])
+            return await extract_slice(engine, piece, taxonomies, scopes)
+
         # The next slice asks while this one's rows are written (see `run_slices`).
         await run_slices(
             engine,
             engine.slices(TIER2, due, size=lambda message: len(message.text)),
-            lambda piece: extract_slice(engine, piece, taxonomies),
+            extract,
             commit,
             on_stop=lambda reason: context.log.warning(f"{reason}: the rest stays pending for the next run"),
         )

@@ -24,6 +24,7 @@ from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions, relevant_in_window
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
@@ -152,7 +153,11 @@ def message_insights(
     kept, over_budget = within_budget(context, warehouse, list(due.items()), lambda entry: entry[1][0])
     due = dict(kept[: llm.item_cap] if llm.item_cap else kept)
 
+    with warehouse.read() as conn:
+        scopes = message_scopes(conn, due)
+
     async def work(engine: LlmEngine) -> dict[str, InsightDraft | LlmFailure]:
+        register_texts(engine.privacy, scopes, {message_id: [item.text] for message_id, (_, item, _) in due.items()})
         return await engine.summarise({item_hash: item for _, item, item_hash in due.values()})
 
     engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=100)

@@ -8,6 +8,7 @@ nothing (cache hits only).
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.privacy import message_scopes
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
 from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.message import TimeWindow, content_hash
@@ -36,6 +38,7 @@ from headway_assets.core.warehouse.label_corrections import human_label_rows
 from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
 from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER1
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -180,8 +183,11 @@ def _label_row(message: PendingMessage, engine: LlmEngine, **values: Any) -> dic
     return row
 
 
-async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list[dict[str, Any]]:
-    """Label rows for the messages of one slice; messages the deadline left untouched get none."""
+async def label_slice(
+    engine: LlmEngine, messages: list[PendingMessage], scopes: Mapping[int, PiiScope] | None = None
+) -> list[dict[str, Any]]:
+    """Label rows for the messages of one slice; messages the deadline left untouched get none.
+    `scopes` say how to redact each message's text (default: the engine's default redaction)."""
     rows: list[dict[str, Any]] = []
     chunked: dict[int, list[tuple[Any, str]]] = {}
     texts: dict[str, str] = {}
@@ -204,6 +210,8 @@ async def label_slice(engine: LlmEngine, messages: list[PendingMessage]) -> list
             chunk_hash = content_hash(chunk.text)
             texts[chunk_hash] = chunk.text
             pieces.append((chunk, chunk_hash))
+            if scopes and message.id in scopes:
+                engine.privacy.register(chunk.text, scopes[message.id])
         chunked[message.id] = pieces
     answers = await engine.label(texts)
     for message in messages:
@@ -339,11 +347,16 @@ def message_labels(
         written.extend(rows)
 
     async def work(engine: LlmEngine) -> None:
+        async def label(piece: list[PendingMessage]) -> list[dict[str, Any]]:
+            with warehouse.read() as conn:
+                scopes = message_scopes(conn, [message.id for message in piece])
+            return await label_slice(engine, piece, scopes)
+
         # The next slice asks while this one's labels are written (see `run_slices`).
         await run_slices(
             engine,
             engine.slices(TIER1, todo, size=sent_chars, weight=sent_chunks),
-            lambda piece: label_slice(engine, piece),
+            label,
             commit,
             on_stop=lambda reason: context.log.warning(f"{reason}: stopping; the rest stays pending for the next run"),
         )

@@ -137,6 +137,12 @@ class HeadwaySettings(BaseSettings):
         "organisation over it gets no more AI work that month, its items stay pending (0 = no limit). "
         "`headway orgs budget` sets one organisation's own.",
     )
+    pii_redaction: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone numbers, card numbers, IBANs, keys and the names of a "
+        "message's people with placeholders before any LLM call (an organisation's own `pii_redaction` "
+        "setting overrides it).",
+    )
     # Kept as text: llm/pricing.py parses it and says what shape it expects when it is wrong.
     llm_prices: str | None = Field(
         default=None,

@@ -35,6 +35,7 @@ from headway_assets.llm.providers.base import (
     LlmUnavailableError,
     TokenUsage,
 )
+from headway_assets.llm.redaction import PrivacyGuard
 from headway_assets.llm.schemas import (
     CatalogMatch,
     InsightBatch,
@@ -208,6 +209,8 @@ class LlmEngine:
         self._semaphore = asyncio.Semaphore(config.max_in_flight)
         self._tracer = get_tracer()
         self._progress = progress
+        # Redacts every item before it becomes a request (assets register whose each text is).
+        self.privacy = PrivacyGuard()
         # Outage bookkeeping: when the provider first failed since it last answered, and why
         # the run stopped asking once it stayed down past the patience.
         self._unavailable_since: float | None = None
@@ -489,7 +492,7 @@ class LlmEngine:
             ids = [str(index) for index in range(len(remaining))]
             pairs = [(i, items[k]) for i, k in zip(ids, remaining, strict=True)]
             try:
-                response = await self._call(spec.build(pairs))
+                response = await self._call(spec.build(self.privacy.protect(spec.task, pairs)))
             except (DeadlineReachedError, ProviderUnavailableError):
                 return outcome  # not attempted: the items stay pending for the next run
             except LlmError as error:

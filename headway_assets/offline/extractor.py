@@ -119,7 +119,8 @@ _CAPABILITY_QUESTION: Final = re.compile(
 )
 _SPEAKER_LINE: Final = re.compile(
     r"(?m)^[ \t]*(?:\[?\(?\d{1,2}:\d{2}(?::\d{2})?\)?\]?[ \t]*[-–]?[ \t]*)?"
-    r"(?:[A-Z][\w.'’-]*)(?:[ \t][A-Z][\w.'’-]*){0,3}"
+    # A speaker's name, or the placeholder redaction put in its place ("<PERSON_1>: ...").
+    r"(?:<PERSON_\d+>|[A-Z][\w.'’-]*(?:[ \t][A-Z][\w.'’-]*){0,3})"
     r"[ \t]*(?:\(\d{1,2}:\d{2}(?::\d{2})?\))?:[ \t]"
 )
 _ENGLISH_TEXT: Final = (

@@ -227,6 +227,26 @@ def poll(condition: Callable[[], bool], timeout: float, every: float = 0.05) -> 
         time.sleep(every)
 
 
+def cache_keys_by_sent_text(url: str) -> dict[str, str]:
+    """The tier-1 cache key (content hash of the stored chunk) of every chunk of every message, by
+    the text the provider receives: the chunk redacted as the pipeline redacts it."""
+    from headway_assets.assets.privacy import message_scopes
+    from headway_assets.core.message import content_hash
+    from headway_assets.llm.chunking import chunk_text
+    from headway_assets.llm.redaction import PrivacyGuard
+    from headway_assets.llm.tasks import TIER1, Tier1Input
+
+    with read_connection(url) as conn:
+        rows = conn.execute(select(Message.id, Message.text)).all()
+        scopes = message_scopes(conn, [row.id for row in rows])
+    guard = PrivacyGuard()
+    chunks = [(row.id, chunk.text) for row in rows for chunk in chunk_text(row.text)]
+    for message_id, text in chunks:
+        guard.register(text, scopes[message_id])
+    sent = guard.protect(TIER1, [(str(i), Tier1Input("", text)) for i, (_, text) in enumerate(chunks)])
+    return {item.text: content_hash(text) for (_, item), (_, text) in zip(sent, chunks, strict=True)}
+
+
 def iter_items(records: Any) -> Iterator[tuple[int, int, str]]:
     """(request index, HTTP status, item text) of every tier-1 item of the recorded LLM requests."""
     from headway_assets.testing.fakes.headway_responder import task_of, tier1_items
