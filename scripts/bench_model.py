@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-B2B = REPO_ROOT / "headway_assets" / "offline" / "trained" / "data" / "b2b_messages.csv"
+B2B = REPO_ROOT / "headway_assets" / "offline" / "trained" / "labelled" / "b2b_messages.csv"
 PROGRESS = re.compile(r"classified (\d+)/(\d+) \((\d+)/s\)")
 
 

@@ -43,7 +43,7 @@ from headway_assets.offline import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 SHIPPED = REPO_ROOT / "config" / "models" / "default.yaml"
-B2B = REPO_ROOT / "headway_assets" / "offline" / "trained" / "data" / "b2b_messages.csv"
+B2B = REPO_ROOT / "headway_assets" / "offline" / "trained" / "labelled" / "b2b_messages.csv"
 SECTIONS = ("trainer", "shipped", "lodo", "lexicon")
 
 

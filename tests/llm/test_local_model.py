@@ -26,7 +26,7 @@ from headway_assets.offline import (
 from headway_assets.resources.llm import LlmResource
 
 REPO = Path(__file__).resolve().parents[2]
-B2B = REPO / "headway_assets" / "offline" / "trained" / "data" / "b2b_messages.csv"
+B2B = REPO / "headway_assets" / "offline" / "trained" / "labelled" / "b2b_messages.csv"
 TRAIN_ARGS = ["--csv", str(B2B), "--text-column", "text", "--label-column", "label", "--name", "b2b"]
 MESSAGES = [
     "Three customers asked for SSO with Okta this week, it blocks two renewals.",
