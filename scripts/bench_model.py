@@ -7,7 +7,8 @@ Writes N distinct short B2B-style messages (the shipped labelled set's texts, ea
 with a ticket number, so the engine's de-duplication by content does not shrink the work) to a
 JSON-lines file, runs `headway classify --model ...` on them as a child process pinned to one
 core (`taskset -c 0` when available), and prints the messages per second over the whole command
-(start-up and file I/O included) and over the classify phase (the command's own progress line),
+(start-up and file I/O included), over the classify phase (the command's own progress line,
+which includes loading the model) and after the first block of 500 (start-up left out),
 plus the child's peak resident memory (`os.wait4`'s ru_maxrss of that process).
 """
 
@@ -55,13 +56,22 @@ def run(model: str, source: Path, output: Path) -> dict[str, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"headway classify failed: {log.read_text(encoding='utf-8')[-2000:]}")
     stderr_text = log.read_text(encoding="utf-8")
-    rates = [int(m.group(3)) for m in PROGRESS.finditer(stderr_text)]
+    progress = [(int(m.group(1)), int(m.group(3))) for m in PROGRESS.finditer(stderr_text)]
+    rates = [rate for _, rate in progress]
+    # The progress lines are cumulative (done, done / elapsed): the rate between the first block
+    # and the last leaves out start-up work in the first block (loading the model, imports).
+    steady = 0
+    if len(progress) >= 2 and all(rate for _, rate in progress):
+        (first_done, first_rate), (last_done, last_rate) = progress[0], progress[-1]
+        span = last_done / last_rate - first_done / first_rate
+        steady = round((last_done - first_done) / span) if span > 0 else 0
     lines = sum(1 for _ in output.open(encoding="utf-8"))
     return {
         "messages": lines,
         "seconds": round(seconds, 2),
         "messages_per_second_total": round(lines / seconds),
         "messages_per_second_classify": rates[-1] if rates else 0,
+        "messages_per_second_after_first_block": steady,
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
     }
 
