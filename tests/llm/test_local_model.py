@@ -19,8 +19,10 @@ from headway_assets.offline import (
     cross_validation_metrics,
     default_artefact_path,
     expected_calibration_error,
+    load_dataset_specs,
     load_local_model,
     load_training_rows,
+    model_version,
     read_manifest,
 )
 from headway_assets.resources.llm import LlmResource
@@ -133,6 +135,37 @@ def test_the_shipped_model_is_small_and_trained_only_on_licence_clean_data() -> 
     model = load_local_model()
     assert [label.category for label in model.classify_many(MESSAGES)] == ["feature_request", "other", "bug_report"]
     assert model.classify("Three customers asked for SSO").relevance >= 6
+
+
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+@pytest.mark.skipif(not (SHARED / "tizard2019").is_dir(), reason=f"labelled data sets not found at {SHARED}")
+def test_the_shipped_model_is_what_the_documented_recipe_trains() -> None:
+    """Same rows, parameters, seed and scikit-learn version as config/models/default.yaml gives."""
+    manifest = read_manifest(default_artefact_path())
+    rows = load_training_rows(load_dataset_specs(REPO / "config" / "models" / "default.yaml"))
+    assert model_version(rows, params=manifest["params"], seed=manifest["seed"]) == manifest["version"]
+    assert [d["sha256"] for d in manifest["datasets"]] == [d["sha256"] for d in rows.datasets]
+
+
+def test_csv_options_before_the_first_csv_apply_to_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "more.csv"
+    other.write_text(
+        "text,label\n"
+        + "".join(f'"{t}",{c}\n' for t, c in zip(MESSAGES, ["feature_request", "other", "bug_report"], strict=True))
+    )
+    output = tmp_path / "two.joblib"
+    args = ["--text-column", "text", "--label-column", "label", "--csv", str(B2B), "--name", "b2b", "--csv", str(other)]
+    assert main(["model", "train", *args, "--cv-folds", "0", "--output", str(output)]) == 0
+    manifest = read_manifest(output)
+    assert {d["name"]: d["rows"] for d in manifest["datasets"]} == {"b2b": 343, tmp_path.name: 3}
+    assert main(["model", "show", str(output)]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == manifest["version"]
+    assert main(["model", "train", "--csv", str(other), "--output", str(output)]) == 2
+    assert "needs --text-column and --label-column" in capsys.readouterr().err
 
 
 def test_the_b2b_set_covers_every_category_with_hard_negatives() -> None:

@@ -25,6 +25,7 @@ from headway_assets.offline.trained.training import (
     fit_local_model,
     load_dataset_specs,
     load_training_rows,
+    model_version,
     save_local_model,
     score_by_group,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "load_local_model",
     "load_training_rows",
     "manifest_path",
+    "model_version",
     "read_manifest",
     "save_local_model",
     "score_by_group",

@@ -49,6 +49,7 @@ __all__ = [
     "fit_local_model",
     "load_dataset_specs",
     "load_training_rows",
+    "model_version",
     "save_local_model",
 ]
 
@@ -286,18 +287,7 @@ def fit_local_model(
         threshold = choose_threshold(rows.labels, list(feedback))
     estimator = build_estimator(p, seed=seed)
     estimator.fit(rows.texts, np.array(rows.labels), classifier__sample_weight=np.array(rows.weights))
-    # The version names what was learnt from: the sorted rows (not the files' bytes, so the same
-    # rows in another order or file layout give the same version), the parameters and the library.
-    content = hashlib.sha256()
-    for group, text, label, weight in zip(rows.groups, rows.texts, rows.labels, rows.weights, strict=True):
-        content.update(json.dumps([group, text, label, weight]).encode())
-    identity = {
-        "rows": content.hexdigest(),
-        "params": p,
-        "seed": seed,
-        "sklearn": sklearn.__version__,
-    }
-    version = "tier1-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    version = model_version(rows, params=p, seed=seed)
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "version": version,
@@ -311,6 +301,24 @@ def fit_local_model(
         "datasets": rows.datasets,
     }
     return LocalModel(estimator, manifest)
+
+
+def model_version(rows: TrainingRows, *, params: Mapping[str, Any] | None = None, seed: int = DEFAULT_SEED) -> str:
+    """What a model fitted on `rows` would be called: a hash of the sorted rows (not the files'
+    bytes, so the same rows in another order or file layout give the same version), the
+    parameters, the seed and the scikit-learn version."""
+    import sklearn
+
+    content = hashlib.sha256()
+    for group, text, label, weight in zip(rows.groups, rows.texts, rows.labels, rows.weights, strict=True):
+        content.update(json.dumps([group, text, label, weight]).encode())
+    identity = {
+        "rows": content.hexdigest(),
+        "params": {**DEFAULT_PARAMS, **(params or {})},
+        "seed": seed,
+        "sklearn": sklearn.__version__,
+    }
+    return "tier1-" + hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def save_local_model(model: LocalModel, output: Path, *, metrics: Mapping[str, Any] | None = None) -> Path:
