@@ -2,7 +2,7 @@
 
 Data sets are given either in a YAML file (`--datasets FILE`, see `config/models/default.yaml`)
 or on the command line, each `--csv` followed by its own `--text-column`, `--label-column` and
-optionally `--mapping`, `--name` and `--weight` (a per-file option given once applies to every file):
+optionally `--mapping`, `--name` and `--weight` (one given before the first `--csv` applies to every file):
 
     headway model train --csv issues.csv --text-column title,body --label-column label \\
         --mapping 'bug=bug_report,feature=feature_request,question=question' --output model.joblib
