@@ -16,11 +16,21 @@ from headway_assets.core.message import content_hash
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.providers.base import ProviderOptions
-from headway_assets.llm.registry import get_provider_spec, provider_names
+from headway_assets.llm.registry import (
+    LOCAL_MODEL,
+    LOCAL_MODEL_PREFIX,
+    OFFLINE_MODEL,
+    get_provider_spec,
+    provider_names,
+)
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 
 BLOCK = 500  # texts sent to the engine at a time (progress is reported per block)
+MODEL_HELP = (
+    "offline tier-1 model: a trained artefact (.joblib from `headway model train`), 'default' (the trained "
+    "model shipped in the package) or 'lexicon'; implies --provider offline"
+)
 
 
 def provider_help() -> str:
@@ -33,13 +43,14 @@ def _stderr(text: str) -> None:
 
 
 @asynccontextmanager
-async def open_engine(provider: str | None) -> AsyncIterator[LlmEngine]:
-    """An uncached engine on the configured (or named) provider, its client closed afterwards."""
+async def open_engine(provider: str | None, tier1_model: str | None = None) -> AsyncIterator[LlmEngine]:
+    """An uncached engine on the configured (or named) provider, its client closed afterwards;
+    `tier1_model` overrides the configured tier-1 model."""
     settings = get_settings().pipeline
     spec = get_provider_spec(provider or settings.llm_provider)
     models = spec.models(
         {
-            TIER1: settings.tier1_model,
+            TIER1: tier1_model or settings.tier1_model,
             TIER2: settings.tier2_model,
             INSIGHT: settings.insight_model,
             MATCH: settings.match_model,
@@ -59,13 +70,17 @@ async def open_engine(provider: str | None) -> AsyncIterator[LlmEngine]:
 
 
 def label_texts(
-    texts: Sequence[str], *, provider: str | None, progress: Callable[[int, int], None] | None = None
+    texts: Sequence[str],
+    *,
+    provider: str | None,
+    progress: Callable[[int, int], None] | None = None,
+    tier1_model: str | None = None,
 ) -> list[Tier1Label | LlmFailure]:
     """Tier-1 outcomes for `texts`, in order, from the configured (or named) provider, uncached."""
     outcomes: list[Tier1Label | LlmFailure] = []
 
     async def run() -> None:
-        async with open_engine(provider) as engine:
+        async with open_engine(provider, tier1_model) as engine:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
                 answers = await engine.label({content_hash(text): text for text in block})
@@ -79,8 +94,32 @@ def label_texts(
     return outcomes
 
 
+def offline_tier1_model(value: str) -> str:
+    """`--model`: `default` (the trained model shipped in the package), `lexicon`, or an artefact path."""
+    if value in ("default", LOCAL_MODEL):
+        return LOCAL_MODEL
+    if value in ("lexicon", OFFLINE_MODEL):
+        return OFFLINE_MODEL
+    path = Path(value.removeprefix(LOCAL_MODEL_PREFIX)).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value!r}: no such model artefact (train one with `headway model train`)")
+    return LOCAL_MODEL_PREFIX + str(path.resolve())
+
+
+def _provider_and_model(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """`--model` runs tier-1 on the offline provider's trained model (or lexicon); it needs no key."""
+    if args.model is None:
+        return args.provider, None
+    if args.provider not in (None, "offline"):
+        raise SystemExit(
+            f"--model runs the offline provider's local model; it cannot be combined with --provider {args.provider}"
+        )
+    return "offline", args.model
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     """Read `{"id", "text"}` JSON lines, write `{"id", "is_feedback", "category", "score", "confidence"}`."""
+    provider, tier1_model = _provider_and_model(args)
     items: list[tuple[Any, str]] = []
     bad = 0
     with args.input.open(encoding="utf-8") as handle:
@@ -101,7 +140,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         _stderr(f"classified {done}/{total} ({done / max(time.monotonic() - started, 1e-6):.0f}/s)")
 
-    outcomes = label_texts([text for _, text in items], provider=args.provider, progress=progress)
+    outcomes = label_texts([text for _, text in items], provider=provider, progress=progress, tier1_model=tier1_model)
     failed = 0
     output: TextIO
     with args.output.open("w", encoding="utf-8") as output:
@@ -126,17 +165,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Measure a provider on a labelled CSV and print per-class P/R/F1 and macro F1."""
     from headway_assets.llm.evaluation import evaluate, format_report, load_labelled_csv
 
+    provider, tier1_model = _provider_and_model(args)
     dataset = load_labelled_csv(args.csv, args.text_column, args.label_column, args.mapping)
     _stderr(f"{args.csv}: {len(dataset.texts)} labelled texts")
 
     def classifier(texts: list[str]) -> list[Tier1Label]:
-        outcomes = label_texts(texts, provider=args.provider)
+        outcomes = label_texts(texts, provider=provider, tier1_model=tier1_model)
         # A failed call counts as "other": the report then shows what the failures cost.
         fallback = Tier1Label(is_feedback=False, category="other", relevance=0, confidence=0.0)
         return [o if isinstance(o, Tier1Label) else fallback for o in outcomes]
 
     result = evaluate(classifier, dataset, restrict_to_gold_labels=args.restrict_to_gold_labels, batch_size=BLOCK * 4)
-    print(format_report(result, title=f"{args.csv} ({args.provider or get_settings().pipeline.llm_provider})"))
+    used = provider or get_settings().pipeline.llm_provider
+    print(format_report(result, title=f"{args.csv} ({used}{f', {tier1_model}' if tier1_model else ''})"))
     return 0
 
 
@@ -146,6 +187,7 @@ def register_commands(commands: Any) -> None:
     classify.add_argument("--input", type=Path, required=True, help="JSON lines with id and text")
     classify.add_argument("--output", type=Path, required=True, help="where to write the labels (JSON lines)")
     classify.add_argument("--provider", choices=provider_names(), default=None, help=provider_help())
+    classify.add_argument("--model", type=offline_tier1_model, default=None, help=MODEL_HELP)
     classify.set_defaults(handler=cmd_classify)
 
     evaluate_parser = commands.add_parser("eval", help="measure a provider on a labelled CSV")
@@ -158,6 +200,7 @@ def register_commands(commands: Any) -> None:
         help="raw label -> category: a CSV (label,category) or inline 'bug=bug_report,feature=feature_request'",
     )
     evaluate_parser.add_argument("--provider", choices=provider_names(), default=None, help=provider_help())
+    evaluate_parser.add_argument("--model", type=offline_tier1_model, default=None, help=MODEL_HELP)
     evaluate_parser.add_argument(
         "--restrict-to-gold-labels",
         action="store_true",

@@ -29,6 +29,11 @@ TASKS: Final = (TIER1, TIER2, INSIGHT, MATCH)
 
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
 OFFLINE_MODEL: Final = "headway-offline-3"
+# The offline provider's trained tier-1 model (headway_assets/offline/trained/): the one shipped in
+# the package, or `local:PATH` for an artefact `headway model train` wrote. Bump the shipped
+# name when its artefact is retrained: the name is the cache key, not the file.
+LOCAL_MODEL: Final = "headway-local-1"
+LOCAL_MODEL_PREFIX: Final = "local:"
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class ProviderSpec:
     (`"package.module:Class"`), its model per task, and list prices of its models.
 
     `configurable_models=False` means the per-task model settings do not apply (the offline
-    provider has one model, which is part of every cache key)."""
+    provider has one model, which is part of every cache key), except overrides that start with
+    one of `own_models[task]` (the offline provider's trained tier-1 models)."""
 
     name: str
     display_name: str
@@ -45,6 +51,7 @@ class ProviderSpec:
     default_models: Mapping[str, str]
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     configurable_models: bool = True
+    own_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def provider_class(self) -> type[LlmProvider]:
         """The provider's class, importing its module now."""
@@ -59,10 +66,9 @@ class ProviderSpec:
     def models(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
         """The model per task: an override where one is set and the provider allows it, else the default."""
         chosen = dict(self.default_models)
-        if self.configurable_models:
-            for task, model in (overrides or {}).items():
-                if model:
-                    chosen[task] = model
+        for task, model in (overrides or {}).items():
+            if model and (self.configurable_models or model.startswith(self.own_models.get(task, ()))):
+                chosen[task] = model
         return chosen
 
 
@@ -113,6 +119,7 @@ register(
         "headway_assets.offline:OfflineProvider",
         default_models=dict.fromkeys(TASKS, OFFLINE_MODEL),
         configurable_models=False,
+        own_models={TIER1: (OFFLINE_MODEL, LOCAL_MODEL, LOCAL_MODEL_PREFIX)},
     )
 )
 register(

@@ -10,34 +10,73 @@ from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
 from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
-from headway_assets.offline.provider import OfflineProvider
+from headway_assets.offline.provider import OfflineProvider, answer_task
 from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.tasks import answer
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, keywords_for, mapper_for
 from headway_assets.offline.text import fold, mask_text, prepare
 from headway_assets.offline.titles import ask_title, clean_sentence, make_title, names_an_ask
+from headway_assets.offline.trained import (
+    ArtefactError,
+    DatasetSpec,
+    LocalModel,
+    TrainingRows,
+    cached_local_model,
+    cross_validated_predictions,
+    cross_validated_probabilities,
+    cross_validation_metrics,
+    default_artefact_path,
+    expected_calibration_error,
+    fit_local_model,
+    load_dataset_specs,
+    load_local_model,
+    load_training_rows,
+    model_version,
+    read_manifest,
+    save_local_model,
+    score_by_group,
+)
 from headway_assets.offline.vocab import term_weights
 
 __all__ = [
     "CATALOG_THRESHOLD",
     "TRAINING_EXAMPLES",
+    "ArtefactError",
+    "DatasetSpec",
+    "LocalModel",
     "OfflineClassifier",
     "OfflineExtractor",
     "OfflineProvider",
     "OfflineSummariser",
     "TaxonomyMapper",
+    "TrainingRows",
     "answer",
+    "answer_task",
     "ask_title",
+    "cached_local_model",
     "clean_sentence",
+    "cross_validated_predictions",
+    "cross_validated_probabilities",
+    "cross_validation_metrics",
+    "default_artefact_path",
+    "expected_calibration_error",
+    "fit_local_model",
     "fold",
     "is_transcript",
     "keywords_for",
+    "load_dataset_specs",
+    "load_local_model",
+    "load_training_rows",
     "make_title",
     "mapper_for",
     "mask_text",
     "match",
+    "model_version",
     "names_an_ask",
     "prepare",
+    "read_manifest",
+    "save_local_model",
+    "score_by_group",
     "similarity",
     "term_weights",
 ]

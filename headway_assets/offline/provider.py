@@ -7,13 +7,14 @@ It answers the same structured requests as the LLM providers, from the request's
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
-from headway_assets.llm.registry import OFFLINE_MODEL
+from headway_assets.llm.registry import LOCAL_MODEL, LOCAL_MODEL_PREFIX, OFFLINE_MODEL
 from headway_assets.llm.schemas import (
     InsightBatch,
     InsightBatchItem,
@@ -23,12 +24,18 @@ from headway_assets.llm.schemas import (
     MentionBatchItem,
     Tier1Batch,
     Tier1BatchItem,
+    Tier1Label,
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
 from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.tasks import answer
+from headway_assets.offline.trained import cached_local_model
 
-__all__ = ["OFFLINE_MODEL", "OfflineProvider", "answer_task"]
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "answer_task", "tier1_classifier"]
+
+
+class _Tier1Classifier(Protocol):
+    def classify_many(self, texts: Iterable[str]) -> list[Tier1Label]: ...
 
 
 @lru_cache(maxsize=1)
@@ -36,11 +43,25 @@ def _classifier() -> OfflineClassifier:
     return OfflineClassifier()
 
 
-def answer_task(task: str, payload: Any) -> BaseModel:
+def tier1_classifier(model: str = OFFLINE_MODEL) -> _Tier1Classifier:
+    """Tier-1 for the configured offline model name: the lexicon (`headway-offline-N`), the trained
+    model shipped in the package (`headway-local-N`) or a trained artefact (`local:PATH`).
+
+    A trained model is loaded on first use and kept for the process."""
+    if model.startswith(LOCAL_MODEL_PREFIX):
+        return cached_local_model(model.removeprefix(LOCAL_MODEL_PREFIX))
+    if model == LOCAL_MODEL:
+        return cached_local_model(None)
+    if model == OFFLINE_MODEL:
+        return _classifier()
+    raise LlmError(f"the offline provider has no tier-1 model {model!r}")
+
+
+def answer_task(task: str, payload: Any, model: str = OFFLINE_MODEL) -> BaseModel:
     """The offline answer to one request's payload (runs in this process or a worker)."""
     if task == TIER1:
         items: list[Tier1Input] = payload
-        labels = _classifier().classify_many(item.text for item in items)
+        labels = tier1_classifier(model).classify_many(item.text for item in items)
         return Tier1Batch(
             labels=[Tier1BatchItem(id=item.id, **label.model_dump()) for item, label in zip(items, labels, strict=True)]
         )
@@ -69,10 +90,10 @@ class OfflineProvider(LlmProvider):
     async def generate(self, request: LlmRequest, model: str) -> LlmResponse:
         """Compute the answer right here: the work is pure Python, so a thread would only contend
         for the GIL with the warehouse writes of the same run (measured: it doubled their time)."""
-        parsed = answer_task(request.task, request.payload)
+        parsed = answer_task(request.task, request.payload, model)
         return LlmResponse(
             parsed=parsed,
-            model=OFFLINE_MODEL,
+            model=model,
             completion_text=json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False),
             finish_reason="stop",
         )

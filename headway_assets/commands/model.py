@@ -1,0 +1,152 @@
+"""`headway model train` and `headway model show`: the trained local tier-1 model (CLI layer).
+
+Data sets are given either in a YAML file (`--datasets FILE`, see `config/models/default.yaml`)
+or on the command line, each `--csv` followed by its own `--text-column`, `--label-column` and
+optionally `--mapping`, `--name` and `--weight` (one given before the first `--csv` applies to every file):
+
+    headway model train --csv issues.csv --text-column title,body --label-column label \\
+        --mapping 'bug=bug_report,feature=feature_request,question=question' --output model.joblib
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Options that belong to the `--csv` before them.
+_PER_FILE = ("text_column", "label_column", "mapping", "name", "weight")
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class _PerFile(argparse.Action):
+    """Record a per-file option against the most recent `--csv` (index -1 before any)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        groups: list[dict[str, Any]] = getattr(namespace, "file_groups", None) or []
+        if self.dest == "csv":
+            groups.append({"csv": Path(values)})
+        elif groups and self.dest not in groups[-1]:
+            groups[-1][self.dest] = values
+        elif groups:
+            parser.error(f"--{self.dest.replace('_', '-')} given twice for --csv {groups[-1]['csv']}")
+        else:
+            defaults = getattr(namespace, "file_defaults", None) or {}
+            defaults[self.dest] = values
+            namespace.file_defaults = defaults
+        namespace.file_groups = groups
+
+
+def dataset_specs(args: argparse.Namespace) -> list[Any]:
+    """The data sets named by `--datasets` and/or the `--csv` groups, in the order given."""
+    from headway_assets.offline import DatasetSpec, load_dataset_specs
+
+    specs = list(load_dataset_specs(args.datasets)) if args.datasets else []
+    defaults: dict[str, Any] = getattr(args, "file_defaults", None) or {}
+    for group in getattr(args, "file_groups", None) or []:
+        options = {**defaults, **group}
+        missing = [f"--{k.replace('_', '-')}" for k in ("text_column", "label_column") if k not in options]
+        if missing:
+            raise ValueError(f"--csv {group['csv']} needs {' and '.join(missing)}")
+        specs.append(
+            DatasetSpec(
+                csv=options["csv"],
+                text_column=options["text_column"],
+                label_column=options["label_column"],
+                mapping=options.get("mapping"),
+                name=options.get("name"),
+                weight=float(options.get("weight", 1.0)),
+            )
+        )
+    return specs
+
+
+def cmd_model_train(args: argparse.Namespace) -> int:
+    """Fit the local tier-1 model on the given data sets and write the artefact and its manifest."""
+    from headway_assets.llm.evaluation import EvaluationDataError
+    from headway_assets.offline import (
+        cross_validation_metrics,
+        fit_local_model,
+        load_training_rows,
+        save_local_model,
+    )
+
+    try:
+        specs = dataset_specs(args)
+        if not specs:
+            _stderr(
+                "give the training data: --datasets FILE.yaml and/or --csv FILE --text-column ... --label-column ..."
+            )
+            return 2
+        rows = load_training_rows(specs)
+    except (ValueError, EvaluationDataError, OSError) as error:
+        _stderr(f"cannot read the training data: {error}")
+        return 2
+    for dataset in rows.datasets:
+        _stderr(f"{dataset['name']}: {dataset['rows']} rows {dataset['labels']}")
+    started = time.monotonic()
+    metrics = None
+    if args.cv_folds:
+        _stderr(f"cross-validating ({args.cv_folds} folds) ...")
+        metrics = {"cross_validation": cross_validation_metrics(rows, seed=args.seed, folds=args.cv_folds)}
+    model = fit_local_model(rows, seed=args.seed)
+    manifest = save_local_model(model, args.output, metrics=metrics)
+    size = args.output.stat().st_size
+    _stderr(
+        f"wrote {args.output} ({size / 1e6:.1f} MB) and {manifest.name}: version {model.version}, "
+        f"threshold {model.threshold}, {time.monotonic() - started:.0f} s"
+    )
+    if metrics:
+        print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    """Print an artefact's manifest (the shipped model's without a path)."""
+    from headway_assets.offline import ArtefactError, default_artefact_path, read_manifest
+
+    try:
+        print(json.dumps(read_manifest(args.path or default_artefact_path()), indent=2))
+    except ArtefactError as error:
+        _stderr(str(error))
+        return 2
+    return 0
+
+
+def register_commands(commands: Any) -> None:
+    """Add `model train` and `model show` to the `headway` command line."""
+    model = commands.add_parser("model", help="the trained local tier-1 model").add_subparsers(
+        dest="model_command", required=True
+    )
+    train = model.add_parser(
+        "train",
+        help="fit the local tier-1 model on labelled CSV files and write a versioned artefact",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--datasets", type=Path, help="YAML list of data sets (csv, text_column, label_column, ...)")
+    train.add_argument("--csv", action=_PerFile, help="a labelled CSV (repeatable; options after it apply to it)")
+    train.add_argument("--text-column", action=_PerFile, help="column(s) with the text, e.g. title,body")
+    train.add_argument("--label-column", action=_PerFile, help="column with the label")
+    train.add_argument("--mapping", action=_PerFile, help="raw label -> category: a CSV or inline 'bug=bug_report,...'")
+    train.add_argument("--name", action=_PerFile, help="name of the data set in the manifest (default: folder)")
+    train.add_argument("--weight", action=_PerFile, help="weight of each of its rows (default 1)")
+    train.add_argument("--output", type=Path, required=True, help="the artefact to write (NAME.joblib + NAME.json)")
+    train.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+    train.add_argument(
+        "--cv-folds",
+        type=int,
+        default=5,
+        help="cross-validate the recipe first and store per-data-set figures in the manifest (0: skip)",
+    )
+    train.set_defaults(handler=cmd_model_train, file_groups=[], file_defaults={})
+
+    show = model.add_parser("show", help="print a model artefact's manifest")
+    show.add_argument("path", type=Path, nargs="?", default=None, help="the .joblib file (default: the shipped model)")
+    show.set_defaults(handler=cmd_model_show)

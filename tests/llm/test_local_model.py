@@ -1,0 +1,192 @@
+"""The trained local tier-1 model: `headway model train`, the artefact, `--model`, and the shipped model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from headway_assets.cli import main
+from headway_assets.llm.registry import LOCAL_MODEL, LOCAL_MODEL_PREFIX, OFFLINE_MODEL, get_provider_spec
+from headway_assets.llm.schemas import TIER1_CATEGORIES, Tier1Batch, Tier1Label
+from headway_assets.llm.tasks import TIER1, TIER2, Tier1Input
+from headway_assets.offline import (
+    ArtefactError,
+    DatasetSpec,
+    answer_task,
+    cross_validation_metrics,
+    default_artefact_path,
+    expected_calibration_error,
+    load_dataset_specs,
+    load_local_model,
+    load_training_rows,
+    model_version,
+    read_manifest,
+)
+from headway_assets.resources.llm import LlmResource
+
+REPO = Path(__file__).resolve().parents[2]
+B2B = REPO / "headway_assets" / "offline" / "trained" / "labelled" / "b2b_messages.csv"
+TRAIN_ARGS = ["--csv", str(B2B), "--text-column", "text", "--label-column", "label", "--name", "b2b"]
+MESSAGES = [
+    "Three customers asked for SSO with Okta this week, it blocks two renewals.",
+    "Who is bringing the cake for the farewell on Friday?",
+    "Customer reports the CSV export is empty since the last release.",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the bundled B2B set through the command line (no cross-validation)."""
+    output = tmp_path_factory.mktemp("model") / "b2b.joblib"
+    assert main(["model", "train", *TRAIN_ARGS, "--cv-folds", "0", "--output", str(output)]) == 0
+    return output
+
+
+def test_train_writes_an_artefact_and_a_manifest(trained: Path) -> None:
+    manifest = json.loads(trained.with_suffix(".json").read_text())
+    assert manifest["format"] == 1 and manifest["version"].startswith("tier1-")
+    assert manifest["sklearn_version"] and 0.2 <= manifest["threshold"] <= 0.6
+    (dataset,) = manifest["datasets"]
+    rows = sum(1 for _ in csv.DictReader(B2B.open(encoding="utf-8")))
+    assert dataset["name"] == "b2b" and dataset["rows"] == rows
+    assert len(dataset["sha256"]) == 64 and set(dataset["labels"]) == set(TIER1_CATEGORIES)
+    assert set(manifest["classes"]) == set(TIER1_CATEGORIES)
+
+
+def test_training_is_reproducible_whatever_the_row_order(trained: Path, tmp_path: Path) -> None:
+    shuffled = tmp_path / "reversed.csv"
+    with B2B.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    with shuffled.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([rows[0], *reversed(rows[1:])])
+    again = tmp_path / "again.joblib"
+    args = ["--csv", str(shuffled), "--text-column", "text", "--label-column", "label", "--name", "b2b"]
+    assert main(["model", "train", *args, "--cv-folds", "0", "--output", str(again)]) == 0
+    first, second = load_local_model(trained), load_local_model(again)
+    assert first.version == second.version
+    probe = [*MESSAGES, "thanks!", "The app is slow when I open a big report."]
+    assert first.classify_many(probe) == second.classify_many(probe)
+
+
+def test_classify_and_eval_take_a_model(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(MESSAGES)))
+    assert main(["classify", "--model", str(trained), "--input", str(source), "--output", str(target)]) == 0
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [row["id"] for row in rows] == [0, 1, 2]
+    assert all(0.0 <= row["confidence"] <= 1.0 for row in rows)
+    data = tmp_path / "labelled.csv"
+    data.write_text("text,label\n" + "".join(f'"{t}",{c}\n' for t, c in zip(MESSAGES, ["f", "o", "b"], strict=True)))
+    mapping = "f=feature_request,o=other,b=bug_report"
+    args = ["eval", "--csv", str(data), "--text-column", "text", "--label-column", "label", "--mapping", mapping]
+    assert main([*args, "--model", str(trained)]) == 0
+    report = capsys.readouterr().out
+    assert f"{LOCAL_MODEL_PREFIX}{trained.resolve()}" in report and "macro F1" in report
+
+
+def test_model_cannot_be_combined_with_a_hosted_provider(trained: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "text": "hello"}\n')
+    with pytest.raises(SystemExit, match="cannot be combined"):
+        main(["classify", "--model", str(trained), "--provider", "anthropic", "--input", str(source), "--output", "x"])
+
+
+def test_a_changed_artefact_is_refused(trained: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.joblib"
+    copy.write_bytes(trained.read_bytes() + b"\0")
+    copy.with_suffix(".json").write_text(trained.with_suffix(".json").read_text())
+    with pytest.raises(ArtefactError, match="sha256"):
+        load_local_model(copy)
+    copy.with_suffix(".json").unlink()
+    with pytest.raises(ArtefactError, match="manifest"):
+        load_local_model(copy)
+
+
+def test_the_offline_provider_answers_tier1_with_the_chosen_model(trained: Path) -> None:
+    payload = [Tier1Input(id=str(i), text=t) for i, t in enumerate(MESSAGES)]
+    expected = load_local_model(trained).classify_many(MESSAGES)
+    answer = answer_task(TIER1, payload, f"{LOCAL_MODEL_PREFIX}{trained}")
+    assert isinstance(answer, Tier1Batch)
+    assert [Tier1Label(**item.model_dump(exclude={"id"})) for item in answer.labels] == expected
+    # The lexicon stays the default, and the shipped model answers by its name.
+    shipped = answer_task(TIER1, payload, LOCAL_MODEL)
+    assert isinstance(shipped, Tier1Batch) and len(shipped.labels) == 3
+
+
+def test_the_tier1_model_name_is_part_of_the_cache_key() -> None:
+    offline = get_provider_spec("offline")
+    assert offline.models()[TIER1] == OFFLINE_MODEL
+    assert offline.models({TIER1: LOCAL_MODEL})[TIER1] == LOCAL_MODEL
+    assert offline.models({TIER1: "local:/models/acme.joblib"})[TIER1] == "local:/models/acme.joblib"
+    # Only tier-1 has trained models; other tasks and other vendors' model names stay ignored.
+    assert offline.models({TIER2: LOCAL_MODEL, TIER1: "claude-haiku-4-5"}) == offline.models()
+    assert LlmResource(provider="offline", tier1_model=LOCAL_MODEL).models()[TIER1] == LOCAL_MODEL
+
+
+def test_the_shipped_model_is_small_and_trained_only_on_licence_clean_data() -> None:
+    artefact = default_artefact_path()
+    assert artefact.stat().st_size < 5_000_000
+    manifest = read_manifest(artefact)
+    assert {d["name"] for d in manifest["datasets"]} == {"tizard2019", "headway-b2b"}
+    assert not any("nlbse" in json.dumps(d).lower() for d in manifest["datasets"])
+    model = load_local_model()
+    assert [label.category for label in model.classify_many(MESSAGES)] == ["feature_request", "other", "bug_report"]
+    assert model.classify("Three customers asked for SSO").relevance >= 6
+
+
+SHARED = REPO.parent / "shared" / "datasets"
+
+
+@pytest.mark.skipif(not (SHARED / "tizard2019").is_dir(), reason=f"labelled data sets not found at {SHARED}")
+def test_the_shipped_model_is_what_the_documented_recipe_trains() -> None:
+    """Same rows, parameters, seed and scikit-learn version as config/models/default.yaml gives."""
+    manifest = read_manifest(default_artefact_path())
+    rows = load_training_rows(load_dataset_specs(REPO / "config" / "models" / "default.yaml"))
+    assert model_version(rows, params=manifest["params"], seed=manifest["seed"]) == manifest["version"]
+    assert [d["sha256"] for d in manifest["datasets"]] == [d["sha256"] for d in rows.datasets]
+
+
+def test_csv_options_before_the_first_csv_apply_to_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "more.csv"
+    other.write_text(
+        "text,label\n"
+        + "".join(f'"{t}",{c}\n' for t, c in zip(MESSAGES, ["feature_request", "other", "bug_report"], strict=True))
+    )
+    output = tmp_path / "two.joblib"
+    args = ["--text-column", "text", "--label-column", "label", "--csv", str(B2B), "--name", "b2b", "--csv", str(other)]
+    assert main(["model", "train", *args, "--cv-folds", "0", "--output", str(output)]) == 0
+    manifest = read_manifest(output)
+    assert {d["name"]: d["rows"] for d in manifest["datasets"]} == {"b2b": 343, tmp_path.name: 3}
+    assert main(["model", "show", str(output)]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == manifest["version"]
+    assert main(["model", "train", "--csv", str(other), "--output", str(output)]) == 2
+    assert "needs --text-column and --label-column" in capsys.readouterr().err
+
+
+def test_the_b2b_set_covers_every_category_with_hard_negatives() -> None:
+    with B2B.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 300 and len({row["text"] for row in rows}) == len(rows)
+    counts = {c: sum(row["label"] == c for row in rows) for c in TIER1_CATEGORIES}
+    assert min(counts.values()) >= 30 and counts["other"] >= 100
+    assert {row["source"] for row in rows} == {"slack", "email", "call"}
+
+
+def test_cross_validated_quality_and_calibration_on_the_b2b_set() -> None:
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    figures = cross_validation_metrics(rows, folds=5)["b2b"]
+    # The lexicon scores 0.623 here (docs/quality.md); the issue's target is 0.80.
+    assert figures["feedback_f1"] >= 0.80, figures
+    assert figures["ece"] <= 0.12, figures
+
+
+def test_expected_calibration_error() -> None:
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
+    # Two bins: 0.95 confident and always right (gap 0.05), 0.55 and half right (gap 0.05).
+    assert expected_calibration_error([0.95, 0.95, 0.55, 0.55], [True, True, True, False]) == pytest.approx(0.05)
