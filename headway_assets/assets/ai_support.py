@@ -7,6 +7,7 @@ import dagster as dg
 from sqlalchemy import insert
 
 from headway_assets.core.warehouse.schema import LlmUsage
+from headway_assets.llm.batches import BatchCollector, BatchOrigin, batch_api, wants_batch
 from headway_assets.llm.engine import LlmEngine, TaskStats
 from headway_assets.llm.tracing import flush_traces
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -92,6 +93,8 @@ def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
         "llm_cost_usd": round(total.cost_usd, 6),
         "llm_validation_retries": total.retries,
     }
+    if isinstance(engine.deferral, BatchCollector):
+        metadata.update(engine.deferral.metadata())
     for task, stats in sorted(engine.stats.items()):
         metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})
     return metadata
@@ -118,6 +121,31 @@ def run_with_engine(
 
     async def run() -> tuple[LlmEngine, T]:
         async with llm.engine(warehouse.url, progress=progress) as engine:
-            return engine, await work(engine)
+            collector = batch_collector(context, llm, warehouse, engine)
+            engine.deferral = collector
+            result = await work(engine)
+            if collector is not None:
+                # The run ends here; the llm_batch_results sensor lands the answers and re-runs.
+                batches = await collector.submit()
+                if batches:
+                    context.log.info(f"{len(batches)} vendor batch(es) submitted: {batches}")
+            return engine, result
 
     return run_async(run)
+
+
+def batch_collector(
+    context: dg.AssetExecutionContext, llm: LlmResource, warehouse: WarehouseResource, engine: LlmEngine
+) -> BatchCollector | None:
+    """The collector that takes this run's calls for vendor batches, when the LLM resource's batch mode
+    covers the run (`backfill`: more than one partition day) and the provider has a batch API."""
+    days = len(context.partition_keys) if context.has_partition_key_range else 0
+    if not wants_batch(llm.batch_mode, days) or batch_api(engine.provider) is None:
+        return None
+    keys = context.partition_key_range if context.has_partition_key_range else None
+    origin = BatchOrigin(
+        asset=context.asset_key.to_user_string(),
+        partition_start=keys.start if keys else None,
+        partition_end=keys.end if keys else None,
+    )
+    return BatchCollector(warehouse.url, engine.provider, dict(engine.config.models), origin).load()
