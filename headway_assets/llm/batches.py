@@ -491,13 +491,12 @@ async def land_open_batches(database_url: str, provider_for: Any, *, limit: int 
     """Poll every open batch (`provider_for(name)` gives an open provider of that name); land the
     ended ones. Returns what ended this time."""
     with get_engine(database_url).connect() as conn:
-        rows = (
-            conn.execute(
-                select(LlmBatch).where(LlmBatch.status == LlmBatchStatus.OPEN.value).order_by(LlmBatch.id).limit(limit)
-            )
-            .scalars()
-            .all()
-        )
+        rows = conn.execute(
+            select(LlmBatch.__table__)
+            .where(LlmBatch.status == LlmBatchStatus.OPEN.value)
+            .order_by(LlmBatch.id)
+            .limit(limit)
+        ).all()
     landed: list[LandedBatch] = []
     for row in rows:
         provider = provider_for(row.provider)
@@ -513,18 +512,18 @@ async def land_open_batches(database_url: str, provider_for: Any, *, limit: int 
     return landed
 
 
-async def _land(database_url: str, api: BatchApi, batch: LlmBatch, vendor: VendorBatch) -> LandedBatch:
+async def _land(database_url: str, api: BatchApi, batch: Any, vendor: VendorBatch) -> LandedBatch:
     """Write an ended batch's answers into the cache, record every request's outcome, resubmit the
     errored ones once."""
     with get_engine(database_url).connect() as conn:
-        requests = conn.execute(select(LlmBatchRequest).where(LlmBatchRequest.batch_id == batch.id)).scalars().all()
+        requests = conn.execute(select(LlmBatchRequest.__table__).where(LlmBatchRequest.batch_id == batch.id)).all()
     results = {r.custom_id: r for r in await api.results(vendor)} if vendor.state != "failed" else {}
     spec = BATCH_SPECS[batch.task]
     key = CacheKey(task=batch.task, prompt_version=batch.prompt_version, model=batch.model)
     cache = LlmCache(database_url)
     usage = TokenUsage()
     updates: list[dict[str, Any]] = []
-    errored: list[LlmBatchRequest] = []
+    errored: list[Any] = []
     items_cached = 0
     answered = 0
     missing_kind: ResultKind = "expired" if vendor.state == "expired" else "cancelled"
@@ -633,8 +632,8 @@ async def _land(database_url: str, api: BatchApi, batch: LlmBatch, vendor: Vendo
 
 def _land_answer(
     provider: RemoteProvider,
-    batch: LlmBatch,
-    request: LlmBatchRequest,
+    batch: Any,
+    request: Any,
     reply: Any,
     spec: Any,
     key: CacheKey,
