@@ -41,12 +41,16 @@ from headway_assets.llm.engine import BATCH_SPECS
 from headway_assets.llm.pricing import estimate_cost, price_list
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, RemoteProvider, TokenUsage
 from headway_assets.llm.schemas import InsightBatch, MatchBatch, MentionBatch, Tier1Batch
-from headway_assets.llm.tasks import MATCH, PROMPT_VERSIONS
+from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 BatchMode = Literal["off", "backfill", "always"]
 BATCH_MODES: tuple[str, ...] = ("off", "backfill", "always")
 # Requests per vendor batch (Anthropic takes 100,000, OpenAI 50,000; a smaller batch lands sooner).
 MAX_REQUESTS_PER_BATCH = 10_000
+# Tasks whose callers leave an unanswered item pending (tier-1, tier-2, per-message insights). Matching
+# is not among them: the catalogue's linker founds a request of its own for a mention without an
+# answer, and asks in rounds that depend on the answers before; it stays on the live path.
+BATCHABLE_TASKS = frozenset({TIER1, TIER2, INSIGHT})
 # Submissions of a request: the first, and one resubmission of the ones that errored.
 MAX_ATTEMPTS = 2
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
@@ -391,9 +395,10 @@ async def submit_requests(
 class BatchCollector:
     """Takes an engine's packed calls for vendor batches (install with `engine.deferral = collector`).
 
-    A call is sent live instead when one of its items is back on the live path (its batch expired,
-    was cancelled, errored twice or failed validation); it is dropped, not submitted again, when
-    every item of it is already in an open batch, so running a partition twice never buys twice."""
+    A call is sent live instead when its task is not batchable (matching) or one of its items is
+    back on the live path (its batch expired, was cancelled, errored twice or failed validation);
+    it is dropped, not submitted again, when every item of it is already in an open batch, so
+    running a partition twice never buys twice."""
 
     database_url: str
     provider: LlmProvider
@@ -416,6 +421,8 @@ class BatchCollector:
 
     def __call__(self, task: str, request: LlmRequest, items: dict[str, str]) -> bool:
         """True when the call is taken (or already in an open batch): the engine does not send it."""
+        if task not in BATCHABLE_TASKS:
+            return False
         hashes = set(items.values())
         if hashes & self._live.get(task, set()):
             self.sent_live += 1

@@ -30,9 +30,9 @@ from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, LlmFailure
 from headway_assets.llm.pricing import estimate_cost
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
-from headway_assets.llm.providers.base import LlmProvider, TokenUsage
+from headway_assets.llm.providers.base import LlmProvider, LlmRequest, TokenUsage
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
-from headway_assets.llm.schemas import Tier1Label
+from headway_assets.llm.schemas import MatchBatch, Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.testing.fakes.headway_responder import headway_responder
 from headway_assets.testing.fakes.llm_servers import (
@@ -259,3 +259,12 @@ def test_a_cancelled_batch_is_recorded_and_its_items_go_back_to_the_live_path(
     answers, collector = run(_label_in_batch_mode(provider, models, database_url))
     assert collector.sent_live == 4 and server.calls(_live_endpoint(server)) == 4
     assert all(isinstance(answer, Tier1Label) for answer in answers.values())
+
+
+def test_matching_stays_on_the_live_path(database_url: str) -> None:
+    # The catalogue's linker founds a request for a mention without an answer: never defer matching.
+    models = dict.fromkeys((TIER1, TIER2, INSIGHT, MATCH), "claude-haiku-4-5")
+    collector = BatchCollector(database_url, AnthropicProvider(api_key="k"), models, BatchOrigin("feature_catalog"))
+    request = LlmRequest(task=MATCH, prompt_version="m", system="s", user="u", output_model=MatchBatch)
+    assert collector.load()(MATCH, request, {"0": "hash"}) is False
+    assert collector.taken == [] and collector.sent_live == 0
