@@ -140,7 +140,7 @@ def batch_collector(
     """The collector that takes this run's calls for vendor batches, when the LLM resource's batch mode
     covers the run (`backfill`: more than one partition day) and the provider has a batch API."""
     days = len(context.partition_keys) if context.has_partition_key_range else 0
-    if not wants_batch(llm.batch_mode, days) or batch_api(engine.provider) is None:
+    if not wants_batch(llm.batch_mode_in_effect, days) or batch_api(engine.provider) is None:
         return None
     keys = context.partition_key_range if context.has_partition_key_range else None
     origin = BatchOrigin(

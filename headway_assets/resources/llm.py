@@ -56,11 +56,12 @@ class LlmResource(dg.ConfigurableResource):
         default=None,
         description="How long a run waits out a provider outage before it stops resumably (the rest stays pending).",
     )
-    batch_mode: str = Field(
-        default="off",
+    batch_mode: str | None = Field(
+        default=None,
         description="Send the AI work through the vendor's batch API at half price (Anthropic Message Batches, "
         "OpenAI Batch API): off, backfill (runs covering more than one day) or always. The run submits and ends; "
-        "the llm_batch_results sensor lands the answers in the cache and re-runs the partitions.",
+        "the llm_batch_results sensor lands the answers in the cache and re-runs the partitions "
+        "(default: HEADWAY_LLM_BATCH_MODE, off).",
     )
     use_cache: bool = Field(default=True, description="Reuse cached answers (turn off only to measure).")
     refresh_stale: bool = Field(
@@ -108,6 +109,11 @@ class LlmResource(dg.ConfigurableResource):
         seconds = self.run_deadline_seconds
         seconds = seconds if seconds is not None else self._settings().run_deadline_seconds
         return time.monotonic() + seconds if seconds else None
+
+    @property
+    def batch_mode_in_effect(self) -> str:
+        """The batch mode in effect: off, backfill or always."""
+        return self.batch_mode or self._settings().llm_batch_mode
 
     def provider_named(self, name: str) -> LlmProvider:
         """A provider of `name` with this configuration's base URL, timeout and retries (close it after use)."""
