@@ -137,10 +137,13 @@ def run_with_engine(
 def batch_collector(
     context: dg.AssetExecutionContext, llm: LlmResource, warehouse: WarehouseResource, engine: LlmEngine
 ) -> BatchCollector | None:
-    """The collector that takes this run's calls for vendor batches, when the LLM resource's batch mode
-    covers the run (`backfill`: more than one partition day) and the provider has a batch API."""
+    """The collector that takes this run's calls for vendor batches when the LLM resource's batch mode
+    covers the run (`backfill`: more than one partition day) and the provider has a batch API. A run
+    the mode does not cover (a day the incomplete-partitions sensor re-requests while its backfill's
+    batch is open) still gets one, that only skips the calls already in open batches."""
+    mode = llm.batch_mode_in_effect
     days = len(context.partition_keys) if context.has_partition_key_range else 0
-    if not wants_batch(llm.batch_mode_in_effect, days) or batch_api(engine.provider) is None:
+    if mode == "off" or batch_api(engine.provider) is None:
         return None
     keys = context.partition_key_range if context.has_partition_key_range else None
     origin = BatchOrigin(
@@ -148,4 +151,6 @@ def batch_collector(
         partition_start=keys.start if keys else None,
         partition_end=keys.end if keys else None,
     )
-    return BatchCollector(warehouse.url, engine.provider, dict(engine.config.models), origin).load()
+    return BatchCollector(
+        warehouse.url, engine.provider, dict(engine.config.models), origin, take_new=wants_batch(mode, days)
+    ).load()

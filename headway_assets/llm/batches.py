@@ -404,6 +404,9 @@ class BatchCollector:
     provider: LlmProvider
     models: dict[str, str]
     origin: BatchOrigin
+    # False for a run batch mode does not cover (one day in `backfill` mode): it submits nothing and
+    # sends its calls live, except those whose items are all in open batches (never bought twice).
+    take_new: bool = True
     taken: list[PendingRequest] = field(default_factory=list)
     already_open: int = 0
     sent_live: int = 0
@@ -431,6 +434,8 @@ class BatchCollector:
         if hashes <= open_hashes:
             self.already_open += 1
             return True
+        if not self.take_new:
+            return False
         self.taken.append(PendingRequest(task, _stored_request(request), dict(items)))
         open_hashes.update(hashes)
         return True

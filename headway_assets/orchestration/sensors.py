@@ -35,7 +35,6 @@ from headway_assets.assets.message_labels import message_labels, pending_filter,
 from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import (
-    LlmBatchStatus,
     Message,
     MessageExtraction,
     MessageInsight,
@@ -264,11 +263,11 @@ def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: Wareho
 
 def batch_run_requests(landed: Iterable[LandedBatch]) -> list[dg.RunRequest]:
     """One run of the submitting asset over its partition range per landed batch whose items now
-    have an answer in the cache or are back on the live path (not one whose every request was
-    resubmitted)."""
+    have an answer in the cache or are back on the live path (not one whose every request went
+    into a resubmission, which lands later)."""
     requests: list[dg.RunRequest] = []
     for batch in landed:
-        if not (batch.succeeded or batch.expired or batch.cancelled or batch.status != LlmBatchStatus.ENDED.value):
+        if batch.resubmitted_as and not (batch.succeeded or batch.expired or batch.cancelled):
             continue
         origin = batch.origin
         tags = {"headway/trigger": "llm_batch_results", "headway/llm_batch": str(batch.batch_id)}

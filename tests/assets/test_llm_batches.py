@@ -19,7 +19,8 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.schema import FeatureMention, LlmBatch, MessageLabel
 from headway_assets.demo import DemoManifest, seed_demo
-from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, llm_batch_results
+from headway_assets.llm.batches import BatchOrigin, LandedBatch
+from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_run_requests, llm_batch_results
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.testing.fakes.headway_responder import headway_responder
@@ -107,6 +108,11 @@ def test_a_backfill_goes_through_batches_and_lands_what_the_live_path_writes(
     again = materialize_assets([message_labels], url, first=FIRST, last=LAST, instance=instance, **batch)
     assert again.asset_materializations_for_node("message_labels")[0].metadata["llm_batches_submitted"].value == 0
     assert len(server.batch_ids()) == 1
+    # A day the incomplete-partitions sensor re-requests meanwhile: one day is not a backfill, but
+    # its items are in the open batch, so it buys nothing live either.
+    one_day = materialize_assets([message_labels], url, partition=FIRST, instance=instance, **batch)
+    assert one_day.asset_materializations_for_node("message_labels")[0].metadata["llm_calls"].value == 0
+    assert server.calls("/v1/messages") == 0 and len(server.batch_ids()) == 1
 
     (request,) = _land(instance, url, server)
     assert request.asset_selection == [dg.AssetKey("message_labels")]
@@ -143,4 +149,12 @@ def test_a_single_day_stays_live_in_backfill_mode(
     result = materialize_assets([message_labels], url, partition=FIRST, **_llm(anthropic_server, batch_mode="backfill"))
     metadata = result.asset_materializations_for_node("message_labels")[0].metadata
     assert metadata["remaining"].value == 0 and metadata["llm_calls"].value > 0
-    assert anthropic_server.batch_ids() == [] and "llm_batches_submitted" not in metadata
+    assert anthropic_server.batch_ids() == [] and metadata["llm_batches_submitted"].value == 0
+
+
+def test_a_batch_whose_every_request_went_again_requests_no_run_yet() -> None:
+    origin = BatchOrigin("message_labels", FIRST, FIRST)
+    resubmitted = LandedBatch(1, "tier1", "ended", 0, 2, 0, 0, 0, 0.0, origin, [3])
+    failed_twice = LandedBatch(2, "tier1", "ended", 0, 2, 0, 0, 0, 0.0, origin, [])
+    (request,) = batch_run_requests([resubmitted, failed_twice])
+    assert (request.run_key, request.partition_key) == ("llm_batch:2", FIRST), "its items are back on the live path"
