@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.llm_spend import over_budget
 from headway_assets.core.warehouse.schema import LlmUsage
+from headway_assets.llm.batches import BatchCollector, BatchOrigin, batch_api, wants_batch
 from headway_assets.llm.engine import LlmEngine, TaskStats
 from headway_assets.llm.pricing import PRICES_AS_OF
 from headway_assets.llm.tracing import flush_traces
@@ -119,6 +120,8 @@ def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
         # Personal data replaced before the calls, distinct values per kind (counts, never values).
         "pii_redacted": dg.MetadataValue.json(dict(sorted(engine.privacy.counts.items()))),
     }
+    if isinstance(engine.deferral, BatchCollector):
+        metadata.update(engine.deferral.metadata())
     for task, stats in sorted(engine.stats.items()):
         metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})
     return metadata
@@ -166,7 +169,15 @@ def run_with_engine(
 
     async def run() -> tuple[LlmEngine, T]:
         async with llm.engine(warehouse.url, progress=progress) as engine:
-            return engine, await work(engine)
+            collector = batch_collector(context, llm, warehouse, engine)
+            engine.deferral = collector
+            result = await work(engine)
+            if collector is not None:
+                # The run ends here; the llm_batch_results sensor lands the answers and re-runs.
+                batches = await collector.submit()
+                if batches:
+                    context.log.info(f"{len(batches)} vendor batch(es) submitted: {batches}")
+            return engine, result
 
     return run_async(run)
 
@@ -215,3 +226,25 @@ async def run_slices(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+
+
+def batch_collector(
+    context: dg.AssetExecutionContext, llm: LlmResource, warehouse: WarehouseResource, engine: LlmEngine
+) -> BatchCollector | None:
+    """The collector that takes this run's calls for vendor batches when the LLM resource's batch mode
+    covers the run (`backfill`: more than one partition day) and the provider has a batch API. A run
+    the mode does not cover (a day the incomplete-partitions sensor re-requests while its backfill's
+    batch is open) still gets one, that only skips the calls already in open batches."""
+    mode = llm.batch_mode_in_effect
+    days = len(context.partition_keys) if context.has_partition_key_range else 0
+    if mode == "off" or batch_api(engine.provider) is None:
+        return None
+    keys = context.partition_key_range if context.has_partition_key_range else None
+    origin = BatchOrigin(
+        asset=context.asset_key.to_user_string(),
+        partition_start=keys.start if keys else None,
+        partition_end=keys.end if keys else None,
+    )
+    return BatchCollector(
+        warehouse.url, engine.provider, dict(engine.config.models), origin, take_new=wants_batch(mode, days)
+    ).load()

@@ -106,6 +106,11 @@ class HeadwaySettings(BaseSettings):
         description="How long an AI run waits out a provider outage (429/5xx/timeouts past the SDK's retries, "
         "since the provider last answered) before it stops and leaves the rest pending for the next run.",
     )
+    llm_batch_mode: Literal["off", "backfill", "always"] = Field(
+        default="off",
+        description="Send tier-1, tier-2 and insight work through the vendor's batch API at half price: off, "
+        "backfill (runs covering more than one day) or always; the llm_batch_results sensor lands the answers.",
+    )
     tier1_batch_items: int = Field(default=100, ge=1, description="Messages (or chunks) per tier-1 call.")
     tier2_batch_items: int = Field(default=24, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
     insight_batch_items: int = Field(default=40, ge=1, description="Messages per insight call.")

@@ -72,6 +72,9 @@ MIN_SLICE_ITEMS = 100
 # score, each ask bringing its own candidates.
 DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20}
 ProgressCallback = Callable[[str, int, int], None]
+# Given a packed call (task, request, {item id in the prompt: item key}), True when it was taken for a
+# vendor batch (llm/batches.py) instead of being sent now: its items then stay pending this run.
+CallDeferral = Callable[[str, LlmRequest, dict[str, str]], bool]
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,8 @@ class LlmEngine:
         # Items being asked right now, per (task, content hash): concurrent calls of this engine
         # (the next slice asking while one is written) wait for these instead of paying twice.
         self._asking: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        # Set by the batch path (llm/batches.py): packed calls it takes are not sent live.
+        self.deferral: CallDeferral | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -491,8 +496,16 @@ class LlmEngine:
         for round_number in (1, 2):
             ids = [str(index) for index in range(len(remaining))]
             pairs = [(i, items[k]) for i, k in zip(ids, remaining, strict=True)]
+            # Redacted before anything leaves: a live call, a vendor batch, a trace.
+            request = spec.build(self.privacy.protect(spec.task, pairs))
+            if (
+                round_number == 1
+                and self.deferral is not None
+                and self.deferral(spec.task, request, dict(zip(ids, remaining, strict=True)))
+            ):
+                return outcome  # taken for a vendor batch: the items stay pending until it lands
             try:
-                response = await self._call(spec.build(self.privacy.protect(spec.task, pairs)))
+                response = await self._call(request)
             except (DeadlineReachedError, ProviderUnavailableError):
                 return outcome  # not attempted: the items stay pending for the next run
             except LlmError as error:
@@ -618,6 +631,12 @@ _MATCH_SPEC = BatchSpec(
     # Asks of one theme and sub-theme side by side: they share candidates, written once per call.
     order=lambda item: (item.theme or "", item.sub_theme or ""),
 )
+
+
+# Each task's batching, by task name: the batch path splits landed answers with the same `split`.
+BATCH_SPECS: dict[str, BatchSpec[Any]] = {
+    spec.task: spec for spec in (_TIER1_SPEC, _TIER2_SPEC, _INSIGHT_SPEC, _MATCH_SPEC)
+}
 
 
 async def _gather_all(jobs: list[Awaitable[None]]) -> None:

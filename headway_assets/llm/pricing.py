@@ -35,16 +35,20 @@ def price_list() -> dict[str, ModelPrice]:
     return prices
 
 
-def estimate_cost(model: str, usage: TokenUsage, prices: dict[str, ModelPrice] | None = None) -> float:
-    """Estimated cost of `usage` on `model`; unknown models (and the offline provider) cost 0."""
+def estimate_cost(
+    model: str, usage: TokenUsage, prices: dict[str, ModelPrice] | None = None, *, batch: bool = False
+) -> float:
+    """Estimated cost of `usage` on `model`; unknown models (and the offline provider) cost 0.
+    `batch`: bought through a vendor batch API, at the price's batch discount (half price)."""
     table = prices if prices is not None else price_list()
     price = table.get(model)
     if price is None:
         # Dated snapshots ("claude-haiku-4-5-20251001") are priced as their family.
         price = next((p for name, p in table.items() if model.startswith(name)), FREE)
-    return (
+    cost = (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
         + usage.cache_read_tokens * price.cache_read
         + usage.cache_write_tokens * price.cache_write
     ) / 1_000_000
+    return cost * price.batch_discount if batch else cost

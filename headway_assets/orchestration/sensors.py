@@ -7,6 +7,9 @@
   sync, messages without a current tier-1 label, relevant messages not yet through tier-2 or
   without an insight). Run keys carry the state of the day, so the same state is never requested
   twice and a day whose run is still going is left alone.
+- `llm_batch_results`: polls the vendor batches batch-mode runs submitted, lands ended ones in the
+  LLM cache (errored requests resubmitted once; expired or cancelled ones back to the live path)
+  and re-runs the submitting asset's partitions, which then read the cache.
 - `run_failures`: logs every failed run and, when HEADWAY_ALERT_SLACK_WEBHOOK_URL is set, posts it
   to Slack.
 - `ai_automation`: declarative automation (`eager`) of the AI tiers: they follow their upstream
@@ -24,7 +27,7 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import Connection, func, select
 
-from headway_assets.assets.ai_support import AI_GROUP
+from headway_assets.assets.ai_support import AI_GROUP, run_async
 from headway_assets.assets.feature_mentions import extraction_pending, feature_mentions
 from headway_assets.assets.insights import message_insights
 from headway_assets.assets.keys import raw_messages_key
@@ -40,7 +43,10 @@ from headway_assets.core.warehouse.schema import (
     SyncStatus,
 )
 from headway_assets.core.warehouse.stats import as_date, utc_day
+from headway_assets.llm.batches import LandedBatch, land_open_batches, open_batch_count
+from headway_assets.llm.providers.base import LlmProvider
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -252,6 +258,81 @@ def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: Wareho
     return dg.SensorResult(run_requests=requests)
 
 
+# -- vendor batches ------------------------------------------------------------------------------
+
+
+def batch_run_requests(landed: Iterable[LandedBatch]) -> list[dg.RunRequest]:
+    """One run of the submitting asset over its partition range per landed batch whose items now
+    have an answer in the cache or are back on the live path (not one whose every request went
+    into a resubmission, which lands later)."""
+    requests: list[dg.RunRequest] = []
+    for batch in landed:
+        if batch.resubmitted_as and not (batch.succeeded or batch.expired or batch.cancelled):
+            continue
+        origin = batch.origin
+        tags = {"headway/trigger": "llm_batch_results", "headway/llm_batch": str(batch.batch_id)}
+        partition_key: str | None = origin.partition_start
+        if origin.partition_start and origin.partition_end and origin.partition_end != origin.partition_start:
+            tags |= _partition_tags(
+                date.fromisoformat(origin.partition_start), date.fromisoformat(origin.partition_end)
+            )
+            partition_key = None
+        requests.append(
+            dg.RunRequest(
+                run_key=f"llm_batch:{batch.batch_id}",
+                partition_key=partition_key,
+                asset_selection=[dg.AssetKey.from_user_string(origin.asset)],
+                tags=tags,
+            )
+        )
+    return requests
+
+
+@dg.sensor(
+    name="llm_batch_results",
+    job=PIPELINE_JOB,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS * 4,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Polls the vendor batches (Anthropic Message Batches, OpenAI Batch API) that batch-mode runs "
+    "submitted; lands each ended one's answers in the LLM cache, resubmits errored requests once, records "
+    "expired or cancelled ones (their items go back to the live path) and re-runs the partitions.",
+)
+def llm_batch_results(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, llm: LlmResource
+) -> dg.SensorResult:
+    """Land ended batches and request the runs that pick their answers up."""
+    with warehouse.read() as conn:
+        if not open_batch_count(conn):
+            return dg.SensorResult(skip_reason=dg.SkipReason("no open LLM batch"))
+    landed = run_async(lambda: land_batches(warehouse.url, llm))
+    if not landed:
+        return dg.SensorResult(skip_reason=dg.SkipReason("every open LLM batch is still processing"))
+    for batch in landed:
+        context.log.info(
+            f"LLM batch {batch.batch_id} ({batch.task}) {batch.status}: {batch.succeeded} answered, "
+            f"{batch.errored} errored, {batch.expired} expired, {batch.cancelled} cancelled; "
+            f"{batch.items_cached} item answer(s) cached, ${batch.cost_usd:.6f}"
+            + (f"; errored requests resubmitted as {batch.resubmitted_as}" if batch.resubmitted_as else "")
+        )
+    return dg.SensorResult(run_requests=batch_run_requests(landed))
+
+
+async def land_batches(database_url: str, llm: LlmResource) -> list[LandedBatch]:
+    """Land every ended open batch, with one provider client per vendor (closed afterwards)."""
+    providers: dict[str, LlmProvider] = {}
+
+    def provider_for(name: str) -> LlmProvider:
+        if name not in providers:
+            providers[name] = llm.provider_named(name)
+        return providers[name]
+
+    try:
+        return await land_open_batches(database_url, provider_for)
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
+
+
 # -- failures ------------------------------------------------------------------------------------
 
 
@@ -295,4 +376,4 @@ ai_automation = dg.AutomationConditionSensorDefinition(
     description="Declarative automation of the AI tiers: each follows its upstream assets (eager).",
 )
 
-SENSORS = [sync_requests, incomplete_partitions, run_failures, ai_automation]
+SENSORS = [sync_requests, incomplete_partitions, llm_batch_results, run_failures, ai_automation]

@@ -13,7 +13,7 @@ from pydantic import Field
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
-from headway_assets.llm.providers.base import ProviderOptions
+from headway_assets.llm.providers.base import LlmProvider, ProviderOptions
 from headway_assets.llm.registry import build_provider, get_provider_spec
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
@@ -61,6 +61,13 @@ class LlmResource(dg.ConfigurableResource):
         default=None,
         description="How long a run waits out a provider outage before it stops resumably (the rest stays pending).",
     )
+    batch_mode: str | None = Field(
+        default=None,
+        description="Send the AI work through the vendor's batch API at half price (Anthropic Message Batches, "
+        "OpenAI Batch API): off, backfill (runs covering more than one day) or always. The run submits and ends; "
+        "the llm_batch_results sensor lands the answers in the cache and re-runs the partitions "
+        "(default: HEADWAY_LLM_BATCH_MODE, off).",
+    )
     use_cache: bool = Field(default=True, description="Reuse cached answers (turn off only to measure).")
     refresh_stale: bool = Field(
         default=False,
@@ -107,6 +114,23 @@ class LlmResource(dg.ConfigurableResource):
         seconds = self.run_deadline_seconds
         seconds = seconds if seconds is not None else self._settings().run_deadline_seconds
         return time.monotonic() + seconds if seconds else None
+
+    @property
+    def batch_mode_in_effect(self) -> str:
+        """The batch mode in effect: off, backfill or always."""
+        return self.batch_mode or self._settings().llm_batch_mode
+
+    def provider_named(self, name: str) -> LlmProvider:
+        """A provider of `name` with this configuration's base URL, timeout and retries (close it after use)."""
+        settings = self._settings()
+        return build_provider(
+            name,
+            ProviderOptions(
+                base_url=self.base_url or settings.llm_base_url,
+                timeout_seconds=self.timeout_seconds or settings.llm_timeout_seconds,
+                max_retries=self.max_retries if self.max_retries is not None else settings.llm_max_retries,
+            ),
+        )
 
     @asynccontextmanager
     async def engine(self, database_url: str, *, progress: ProgressCallback | None = None) -> AsyncIterator[LlmEngine]:

@@ -13,6 +13,7 @@ from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file
 from headway_assets.llm.providers.anthropic_provider import AnthropicProvider
 from headway_assets.llm.providers.base import LlmProvider, LlmRequest
 from headway_assets.llm.providers.openai_provider import OpenAIProvider
+from headway_assets.llm.registry import OFFLINE_MODEL
 from headway_assets.llm.tasks import (
     InsightInput,
     MatchCandidate,
@@ -66,9 +67,9 @@ def _provider(server: FakeLLMServer) -> LlmProvider:
 def test_the_responder_answers_as_the_offline_provider(wire: str, task: str) -> None:
     request = REQUESTS[task]
 
-    async def ask(provider: LlmProvider) -> BaseModel:
+    async def ask(provider: LlmProvider, model: str = "model") -> BaseModel:
         try:
-            return (await provider.generate(request, "model")).parsed
+            return (await provider.generate(request, model)).parsed
         finally:
             await provider.aclose()
 
@@ -79,6 +80,7 @@ def test_the_responder_answers_as_the_offline_provider(wire: str, task: str) -> 
     )
     with server:
         remote = asyncio.run(ask(_provider(server)))
-    offline = asyncio.run(ask(OfflineProvider()))
+    # The offline provider answers tier-1 with the model it is named (here its lexicon, as the responder).
+    offline = asyncio.run(ask(OfflineProvider(), OFFLINE_MODEL))
     assert type(remote) is request.output_model
     assert remote == offline

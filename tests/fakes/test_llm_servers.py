@@ -962,3 +962,134 @@ def test_otlp_json_bodies_are_decoded() -> None:
     assert span.attributes == {"tokens": 42, "meta": {"k": False}}
     assert (span.status_code, span.status_message) == ("ERROR", "boom")
     assert span.resource_attributes == {"service.name": "json-svc"}
+
+
+# -- batch APIs --------------------------------------------------------------------------------
+
+
+def _label_params(text: str) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "max_tokens": 300,
+        "messages": [{"role": "user", "content": text}],
+        "tools": [LABEL_TOOL],
+        "tool_choice": {"type": "tool", "name": "record_label"},
+    }
+
+
+def test_anthropic_message_batch_answers_each_request_as_live_after_a_poll(
+    anthropic_server: FakeAnthropicServer,
+) -> None:
+    client = anthropic_client(anthropic_server)
+    anthropic_server.add_fault(Fault.bad_request("prompt is too long"), user_text_contains="too long")
+    batch = client.messages.batches.create(
+        requests=[
+            {"custom_id": "crash", "params": _label_params("The app crashes on login")},
+            {"custom_id": "long", "params": _label_params("this one is too long")},
+        ]
+    )
+    assert (batch.processing_status, batch.request_counts.processing, batch.results_url) == ("in_progress", 2, None)
+    # The first status read (the SDK's, inside results()) still finds it processing: no results yet.
+    with pytest.raises(anthropic.AnthropicError, match="results_url"):
+        list(client.messages.batches.results(batch.id))
+    early = httpx.get(
+        f"{anthropic_server.url}/v1/messages/batches/{batch.id}/results",
+        headers={"x-api-key": str(anthropic_server.api_key), "anthropic-version": "2023-06-01"},
+    )
+    assert early.status_code == 400 and early.json()["error"]["type"] == "invalid_request_error"
+    ended = client.messages.batches.retrieve(batch.id)
+    assert (ended.request_counts.succeeded, ended.request_counts.errored) == (1, 1)
+    assert ended.ended_at is not None and ended.results_url is not None
+    results = {line.custom_id: line.result for line in client.messages.batches.results(batch.id)}
+    assert results["crash"].type == "succeeded"
+    tool = results["crash"].message.content[0]
+    assert isinstance(tool, ToolUseBlock) and tool.input["category"] == "bug_report"
+    assert results["long"].type == "errored"
+    assert results["long"].error.error.type == "invalid_request_error"
+    assert anthropic_server.calls("/v1/messages") == 0 and anthropic_server.calls("batch:/v1/messages") == 2
+
+
+def test_anthropic_message_batch_rejects_bad_custom_ids(anthropic_server: FakeAnthropicServer) -> None:
+    client = anthropic_client(anthropic_server, max_retries=0)
+    params = _label_params("hello")
+    with pytest.raises(anthropic.BadRequestError, match="Duplicate custom_id"):
+        client.messages.batches.create(requests=[{"custom_id": "a", "params": params}] * 2)
+    with pytest.raises(anthropic.BadRequestError, match="custom_id"):
+        client.messages.batches.create(requests=[{"custom_id": "has space", "params": params}])
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.batches.retrieve("msgbatch_nope")
+
+
+def test_openai_batch_reads_an_uploaded_jsonl_and_writes_output_and_error_files(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    client = openai_client(openai_server)
+    openai_server.add_fault(Fault.server_error(500), user_text_contains="broken")
+    body = {
+        "model": "gpt-4.1-mini",
+        "messages": [{"role": "user", "content": "The app crashes on login"}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "Label", "schema": Label.model_json_schema()},
+        },
+    }
+    lines = [
+        {"custom_id": "ok", "method": "POST", "url": "/v1/chat/completions", "body": body},
+        {
+            "custom_id": "bad",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {**body, "messages": [{"role": "user", "content": "broken"}]},
+        },
+    ]
+    uploaded = client.files.create(
+        file=("in.jsonl", "\n".join(json.dumps(line) for line in lines).encode()), purpose="batch"
+    )
+    assert (uploaded.purpose, uploaded.status) == ("batch", "processed")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert batch.status in ("validating", "in_progress") and batch.output_file_id is None
+    assert client.batches.retrieve(batch.id).status == "in_progress", "one status read before it ends"
+    done = client.batches.retrieve(batch.id)
+    assert done.status == "completed" and done.request_counts is not None
+    assert (done.request_counts.completed, done.request_counts.failed) == (1, 1)
+    assert done.output_file_id and done.error_file_id
+    (good,) = [json.loads(line) for line in client.files.content(done.output_file_id).text.splitlines()]
+    assert good["custom_id"] == "ok" and good["response"]["status_code"] == 200
+    assert json.loads(good["response"]["body"]["choices"][0]["message"]["content"])["category"] == "bug_report"
+    (bad,) = [json.loads(line) for line in client.files.content(done.error_file_id).text.splitlines()]
+    assert bad["custom_id"] == "bad" and bad["response"]["status_code"] == 500
+    assert openai_server.calls("batch:/v1/chat/completions") == 2 and openai_server.calls("/v1/chat/completions") == 0
+
+
+def test_openai_batch_over_a_bad_file_fails_and_expired_or_cancelled_ones_say_so(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    client = openai_client(openai_server, max_retries=0)
+    wrong = client.files.create(
+        file=(
+            "in.jsonl",
+            json.dumps({"custom_id": "x", "method": "POST", "url": "/v1/embeddings", "body": {}}).encode(),
+        ),
+        purpose="batch",
+    )
+    failed = client.batches.create(input_file_id=wrong.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert failed.status == "failed" and failed.errors is not None and failed.errors.data
+    assert failed.errors.data[0].code == "mismatched_endpoint"
+    with pytest.raises(openai.BadRequestError):
+        client.batches.create(input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h")
+
+    body = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}]}
+    line = json.dumps({"custom_id": "only", "method": "POST", "url": "/v1/chat/completions", "body": body})
+    good = client.files.create(file=("in.jsonl", line.encode()), purpose="batch")
+    openai_server.expire_next_batches(1)
+    expired = client.batches.create(input_file_id=good.id, endpoint="/v1/chat/completions", completion_window="24h")
+    client.batches.retrieve(expired.id)
+    expired = client.batches.retrieve(expired.id)
+    assert expired.status == "expired" and expired.output_file_id is None and expired.error_file_id
+    (row,) = [json.loads(text) for text in client.files.content(expired.error_file_id).text.splitlines()]
+    assert row["error"]["code"] == "batch_expired" and row["response"] is None
+
+    cancelled = client.batches.create(input_file_id=good.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert client.batches.cancel(cancelled.id).status == "cancelling"
+    assert client.batches.retrieve(cancelled.id).status == "cancelled"
+    assert openai_server.calls("batch:/v1/chat/completions") == 0, "neither processed a request"

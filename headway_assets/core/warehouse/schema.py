@@ -615,6 +615,79 @@ class LlmUsage(Base):
     org_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
+class LlmBatchStatus(enum.StrEnum):
+    """Where a vendor batch is: still processing, or how it ended."""
+
+    OPEN = "open"  # submitted; the vendor is processing it
+    ENDED = "ended"  # processing ended; its results are landed
+    EXPIRED = "expired"  # the vendor gave up after its window; its items went back to the live path
+    CANCELLED = "cancelled"  # cancelled; its items went back to the live path
+    FAILED = "failed"  # the vendor refused the batch as a whole; its items went back to the live path
+
+
+class LlmBatchRequestStatus(enum.StrEnum):
+    """One request of a vendor batch: one packed call of several items, as the live path makes it."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"  # answered and validated; its items' answers are in the LLM cache
+    ERRORED = "errored"  # the vendor answered with an error; resubmitted once in a new batch
+    INVALID = "invalid"  # answered, but the answer failed the engine's validation
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class LlmBatch(Base):
+    """A vendor batch (Anthropic Message Batches, OpenAI Batch API) of one task's packed calls."""
+
+    __tablename__ = "llm_batches"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    vendor_batch_id: Mapped[str] = mapped_column(String(128), unique=True)
+    task: Mapped[str] = mapped_column(String(32))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    # The asset and partition range whose run submitted it: what to re-run once it has landed.
+    asset: Mapped[str] = mapped_column(String(100))
+    partition_start: Mapped[str | None] = mapped_column(String(32))
+    partition_end: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=LlmBatchStatus.OPEN.value, index=True)
+    vendor_status: Mapped[str] = mapped_column(String(32))
+    # 1 for a first submission; 2 for the resubmission of another batch's errored requests.
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of: Mapped[int | None] = mapped_column(BigIntKey)
+    request_count: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    errored: Mapped[int] = mapped_column(Integer, default=0)
+    expired: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    submitted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class LlmBatchRequest(Base):
+    """One request of a vendor batch: the packed call (as the live engine builds it) and its items'
+    content hashes, so landed answers go into the LLM cache under the live path's keys."""
+
+    __tablename__ = "llm_batch_requests"
+    __table_args__ = (UniqueConstraint("batch_id", "custom_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("llm_batches.id", ondelete="CASCADE"), index=True)
+    custom_id: Mapped[str] = mapped_column(String(64))
+    # {item id in the prompt: content hash}, and the request (system, user, max_tokens, ...).
+    items: Mapped[dict[str, Any]] = mapped_column()
+    request: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=LlmBatchRequestStatus.PENDING.value)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
 # --- Read API -------------------------------------------------------------------------------
 
 

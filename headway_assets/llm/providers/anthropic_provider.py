@@ -25,6 +25,11 @@ class AnthropicProvider(RemoteProvider):
 
     async def _send(self, request: LlmRequest, model: str) -> Message:
         """One forced tool call whose input is the structured answer."""
+        reply: Message = await self._client.messages.create(**self.request_params(request, model))
+        return reply
+
+    def request_params(self, request: LlmRequest, model: str) -> dict[str, Any]:
+        """The Messages API body of `request`: a forced tool call, the system prompt cacheable."""
         tool_name = f"record_{request.task}"
         tool: ToolParam = {
             "name": tool_name,
@@ -37,15 +42,14 @@ class AnthropicProvider(RemoteProvider):
             if text
         ]
         messages: list[MessageParam] = [{"role": "user", "content": request.user}]
-        reply: Message = await self._client.messages.create(
-            model=model,
-            max_tokens=request.max_tokens,
-            system=system,
-            messages=messages,
-            tools=[tool],
-            tool_choice={"type": "tool", "name": tool_name},
-        )
-        return reply
+        return {
+            "model": model,
+            "max_tokens": request.max_tokens,
+            "system": system,
+            "messages": messages,
+            "tools": [tool],
+            "tool_choice": {"type": "tool", "name": tool_name},
+        }
 
     def _read(self, reply: Message, request: LlmRequest) -> VendorAnswer:
         usage = TokenUsage(

@@ -63,6 +63,8 @@ class ModelPrice:
     output: float
     cache_read: float
     cache_write: float
+    # What a vendor batch (Anthropic Message Batches, OpenAI Batch API) costs against this list price.
+    batch_discount: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,11 @@ class RemoteProvider(LlmProvider):
     async def _send(self, request: LlmRequest, model: str) -> Any:
         """One SDK call asking for `request`'s structured answer; returns the SDK's reply."""
 
+    def request_params(self, request: LlmRequest, model: str) -> dict[str, Any]:
+        """The body `_send` posts for `request`: what a vendor batch carries per request (the batch
+        path sends exactly what the live path would). Providers with a batch API override it."""
+        raise NotImplementedError(f"{self.name} has no batch API")
+
     @abstractmethod
     def _read(self, reply: Any, request: LlmRequest) -> VendorAnswer:
         """Usage, text and structured data of the SDK's reply."""
@@ -283,6 +290,11 @@ class RemoteProvider(LlmProvider):
             if mapped is None:
                 raise
             raise mapped from None
+        return self.checked(reply, request)
+
+    def checked(self, reply: Any, request: LlmRequest) -> LlmResponse:
+        """The validated answer in the SDK's `reply` to `request` (a live reply or a batch result),
+        or the `LlmError` saying why there is none: refusal, truncation, no structured data, off-schema."""
         answer = self._read(reply, request)
         usage, completion = answer.usage, answer.completion_text
         if answer.refusal is not None:

@@ -24,15 +24,20 @@ class OpenAIProvider(RemoteProvider):
 
     async def _send(self, request: LlmRequest, model: str) -> ChatCompletion:
         """One chat completion whose content is the structured answer."""
-        reply: ChatCompletion = await self._client.chat.completions.create(
-            model=model,
-            max_completion_tokens=request.max_tokens,
-            messages=[
+        reply: ChatCompletion = await self._client.chat.completions.create(**self.request_params(request, model))
+        return reply
+
+    def request_params(self, request: LlmRequest, model: str) -> dict[str, Any]:
+        """The Chat Completions body of `request`, with a strict JSON-schema response format."""
+        return {
+            "model": model,
+            "max_completion_tokens": request.max_tokens,
+            "messages": [
                 # System prompt, then the stable context: the prefix OpenAI's prompt cache reuses.
                 {"role": "system", "content": f"{request.system}\n\n{request.context}".strip()},
                 {"role": "user", "content": request.user},
             ],
-            response_format={
+            "response_format": {
                 "type": "json_schema",
                 "json_schema": {
                     "name": request.output_model.__name__,
@@ -40,8 +45,7 @@ class OpenAIProvider(RemoteProvider):
                     "strict": True,
                 },
             },
-        )
-        return reply
+        }
 
     def _read(self, reply: ChatCompletion, request: LlmRequest) -> VendorAnswer:
         usage = TokenUsage()

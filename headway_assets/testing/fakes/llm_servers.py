@@ -28,6 +28,17 @@ retry-after, then 503) for a number of seconds of wall time, as a provider that 
 for a minute; it goes before the rules.
 Token counts are estimated as ceil(characters / 4), deterministically.
 
+Batch APIs (wire formats of anthropic 2.14 / openai 3.57; both answer each request as the live
+endpoint would, faults and responder included, recorded under `batch:<endpoint>`):
+- Anthropic Message Batches: `POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`,
+  `POST .../{id}/cancel`, JSONL results at `results_url` (`result.type` succeeded, errored,
+  canceled, expired).
+- OpenAI: `POST /v1/files` (multipart, purpose batch), `POST /v1/batches`, `GET /v1/batches/{id}`,
+  `POST .../{id}/cancel`, `GET /v1/files/{id}/content` for `output_file_id` / `error_file_id`.
+A batch answers `batch_polls` status reads as still processing, then processes its requests and
+ends; `expire_next_batches(n)` makes the next n batches end expired, a cancel ends one cancelled
+(requests not yet processed come back canceled / `batch_cancelled`).
+
 Every request is recorded (`requests`, `stats()`): parsed body, headers with credentials
 redacted, timestamps, status, fault applied, usage; plus calls per endpoint, the in-flight
 high-water mark and token totals.
@@ -44,6 +55,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.parser import BytesParser
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -365,6 +379,7 @@ class _Exchange:
     llm_request: LLMRequest | None = None
     fault: FaultKind | None = None
     usage: TokenUsage | None = None
+    batch_item: bool = False  # a request of a vendor batch: answered without the server latency
 
 
 @dataclass
@@ -375,6 +390,39 @@ class _Answer:
     value: Any = None
     text: str = ""
     truncated: bool = False
+
+
+@dataclass
+class _BatchItem:
+    """One request of a fake batch and, once processed, its HTTP status and JSON answer."""
+
+    custom_id: str
+    body: dict[str, Any]
+    status: int | None = None
+    payload: Any = None
+
+
+@dataclass
+class _FakeBatch:
+    """A batch held by a fake server. `state`: processing, ended, expired, cancelled (or failed)."""
+
+    id: str
+    items: list[_BatchItem]
+    headers: dict[str, str]
+    polls_left: int
+    expire: bool
+    created_at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    state: str = "processing"
+    cancelling: bool = False
+    cancel_requested_at: float | None = None
+    ended_at: float | None = None
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 class RequestError(Exception):
@@ -451,6 +499,9 @@ class FakeLLMServer(BackgroundHTTPServer):
         self._max_in_flight = 0
         self._tokens = Counter[str]()
         self._cache: dict[str, float] = {}
+        self._batches: dict[str, _FakeBatch] = {}
+        self._batch_polls = 1
+        self._expire_next_batches = 0
 
     # -- configuration (thread-safe, allowed while running) ---------------------------------
 
@@ -534,6 +585,125 @@ class FakeLLMServer(BackgroundHTTPServer):
             self._tokens.clear()
             self._max_in_flight = self._in_flight
 
+    # -- batch APIs ---------------------------------------------------------------------------
+
+    @property
+    def batch_polls(self) -> int:
+        """Status reads a new batch answers "still processing" before it ends (default 1)."""
+        with self._lock:
+            return self._batch_polls
+
+    @batch_polls.setter
+    def batch_polls(self, polls: int) -> None:
+        if polls < 0:
+            raise ValueError(f"polls must be >= 0, got {polls}")
+        with self._lock:
+            self._batch_polls = polls
+
+    def expire_next_batches(self, count: int = 1) -> None:
+        """The next `count` batches created end expired, none of their requests processed."""
+        with self._lock:
+            self._expire_next_batches += count
+
+    def batch_ids(self) -> list[str]:
+        """Ids of every batch created, oldest first."""
+        with self._lock:
+            return list(self._batches)
+
+    def batch_requests(self, batch_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """(custom_id, request body) of a batch's requests, in submission order."""
+        with self._lock:
+            return [(item.custom_id, dict(item.body)) for item in self._batches[batch_id].items]
+
+    def _new_batch(
+        self, batch_id: str, items: list[_BatchItem], headers: Mapping[str, str], **extra: Any
+    ) -> _FakeBatch:
+        with self._lock:
+            expire = self._expire_next_batches > 0
+            if expire:
+                self._expire_next_batches -= 1
+            batch = _FakeBatch(
+                id=batch_id,
+                items=items,
+                headers=dict(headers),
+                polls_left=self._batch_polls,
+                expire=expire,
+                created_at=time.time(),
+                extra=extra,
+            )
+            self._batches[batch_id] = batch
+        return batch
+
+    def _advance_batch(self, batch: _FakeBatch, endpoint: str) -> None:
+        """One status read: a processing batch ends once its polls are used up (or it was cancelled)."""
+        with self._lock:
+            if batch.state != "processing":
+                return
+            if batch.cancelling:
+                batch.state = "cancelled"
+            elif batch.expire and batch.polls_left <= 0:
+                batch.state = "expired"
+            elif batch.polls_left > 0:
+                batch.polls_left -= 1
+                return
+            else:
+                batch.state = "processing_now"
+        if batch.state == "processing_now":
+            for item in batch.items:
+                item.status, item.payload = self._answer_batch_item(batch, item, endpoint)
+            with self._lock:
+                batch.state = "ended"
+        with self._lock:
+            batch.ended_at = time.time()
+
+    def _answer_batch_item(self, batch: _FakeBatch, item: _BatchItem, endpoint: str) -> tuple[int, Any]:
+        """Answer one request of a batch as `endpoint` answers it live (faults, responder, usage);
+        recorded under `batch:<endpoint>` so live-call counts stay apart."""
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+            self._calls[f"batch:{endpoint}"] += 1
+        http = HttpRequest(
+            method="POST",
+            path=endpoint,
+            query="",
+            headers={**batch.headers, "content-type": "application/json"},
+            body=_dumps(item.body).encode("utf-8"),
+        )
+        exchange = _Exchange(index=index, request=http, received_at=time.time(), batch_item=True)
+        with self._lock:
+            self._in_flight += 1
+        reply = HttpReply(500)
+        try:
+            reply = self._answer_exchange(exchange)
+        finally:
+            self._finish(exchange, reply)
+        if reply.drop or reply.cut_body_at is not None:
+            return 500, None
+        try:
+            return reply.status, json.loads(reply.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return 500, None
+
+    def _batch_reply(self, exchange: _Exchange) -> HttpReply | None:
+        """The reply of a batch-API path, or None for the live endpoints."""
+        return None
+
+    def _json_reply(self, exchange: _Exchange, payload: Any, status: int = 200) -> HttpReply:
+        headers = self._response_headers(exchange)
+        headers["content-type"] = "application/json"
+        return HttpReply(status, _dumps(payload).encode("utf-8"), headers=headers)
+
+    def _read_json(self, exchange: _Exchange) -> dict[str, Any] | HttpReply:
+        try:
+            body = json.loads(exchange.request.body.decode("utf-8") or "null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return self._error_reply(exchange, 400, f"The request body is not valid JSON: {err}")
+        exchange.body = body
+        if not isinstance(body, dict):
+            return self._error_reply(exchange, 400, "The request body must be a JSON object.")
+        return body
+
     # -- inspection -------------------------------------------------------------------------
 
     @property
@@ -597,7 +767,7 @@ class FakeLLMServer(BackgroundHTTPServer):
         record = RecordedRequest(
             index=exchange.index,
             method=exchange.request.method,
-            path=exchange.request.path,
+            path=("batch:" if exchange.batch_item else "") + exchange.request.path,
             headers=headers,
             body=exchange.body,
             received_at=exchange.received_at,
@@ -621,6 +791,9 @@ class FakeLLMServer(BackgroundHTTPServer):
 
     def _answer_exchange(self, exchange: _Exchange) -> HttpReply:
         request = exchange.request
+        batch_reply = self._batch_reply(exchange)
+        if batch_reply is not None:
+            return batch_reply
         routes = self._routes()
         route = routes.get(request.path)
         if route is None:
@@ -657,7 +830,8 @@ class FakeLLMServer(BackgroundHTTPServer):
             early = self._fault_reply(exchange, fault)
             if early is not None:
                 return early
-        delay = self.latency_s + (fault.seconds if fault is not None and fault.kind is FaultKind.DELAY else 0.0)
+        delay = 0.0 if exchange.batch_item else self.latency_s
+        delay += fault.seconds if fault is not None and fault.kind is FaultKind.DELAY else 0.0
         if self.wait(delay):
             return HttpReply(503, drop=True)
         try:
@@ -928,6 +1102,105 @@ class FakeAnthropicServer(FakeLLMServer):
 
     def _response_headers(self, exchange: _Exchange) -> dict[str, str]:
         return {"request-id": self._request_id(exchange), "anthropic-organization-id": "fake-org"}
+
+    # -- Message Batches API ----------------------------------------------------------------
+
+    def _batch_reply(self, exchange: _Exchange) -> HttpReply | None:
+        """`POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`, `.../results`, `.../cancel`."""
+        path = exchange.request.path.rstrip("/")
+        prefix = "/v1/messages/batches"
+        if not path.startswith(prefix):
+            return None
+        denied = self._check_auth(exchange)
+        if denied is not None:
+            return denied
+        parts = path[len(prefix) :].strip("/").split("/") if path != prefix else []
+        method = exchange.request.method
+        if not parts:
+            if method != "POST":
+                return self._error_reply(exchange, 405, f"Method {method} not allowed on {path}")
+            return self._create_batch(exchange)
+        with self._lock:
+            batch = self._batches.get(parts[0])
+        if batch is None:
+            return self._error_reply(exchange, 404, f"No message batch with id {parts[0]!r}")
+        action = parts[1] if len(parts) > 1 else None
+        if action is None and method == "GET":
+            self._advance_batch(batch, "/v1/messages")
+            return self._json_reply(exchange, self._batch_object(batch))
+        if action == "cancel" and method == "POST":
+            with self._lock:
+                if batch.state == "processing":
+                    batch.cancelling = True
+                    batch.cancel_requested_at = time.time()
+            return self._json_reply(exchange, self._batch_object(batch))
+        if action == "results" and method == "GET":
+            if batch.state not in ("ended", "expired", "cancelled"):
+                return self._error_reply(exchange, 400, f"Message batch {batch.id} has not ended yet")
+            lines = [_dumps({"custom_id": item.custom_id, "result": self._result(batch, item)}) for item in batch.items]
+            headers = self._response_headers(exchange)
+            headers["content-type"] = "application/binary"
+            return HttpReply(200, ("\n".join(lines) + "\n").encode("utf-8"), headers=headers)
+        return self._error_reply(exchange, 405, f"Method {method} not allowed on {path}")
+
+    def _create_batch(self, exchange: _Exchange) -> HttpReply:
+        body = self._read_json(exchange)
+        if isinstance(body, HttpReply):
+            return body
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            return self._error_reply(exchange, 400, "requests: List should have at least 1 item")
+        items: list[_BatchItem] = []
+        seen: set[str] = set()
+        for number, request in enumerate(requests):
+            if not isinstance(request, dict) or not isinstance(request.get("params"), dict):
+                return self._error_reply(exchange, 400, f"requests.{number}.params: Field required")
+            custom_id = request.get("custom_id")
+            if not isinstance(custom_id, str) or not _TOOL_NAME.match(custom_id) or len(custom_id) > 64:
+                return self._error_reply(
+                    exchange, 400, f"requests.{number}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+                )
+            if custom_id in seen:
+                return self._error_reply(exchange, 400, f"Duplicate custom_id {custom_id!r} in the batch requests")
+            seen.add(custom_id)
+            items.append(_BatchItem(custom_id, request["params"]))
+        batch = self._new_batch(f"msgbatch_01fake{exchange.index:014d}", items, exchange.request.headers)
+        return self._json_reply(exchange, self._batch_object(batch))
+
+    def _result(self, batch: _FakeBatch, item: _BatchItem) -> dict[str, Any]:
+        if item.status is None:
+            return {"type": "expired" if batch.state == "expired" else "canceled"}
+        if item.status == 200 and isinstance(item.payload, dict):
+            return {"type": "succeeded", "message": item.payload}
+        error = item.payload if isinstance(item.payload, dict) and item.payload.get("type") == "error" else None
+        return {
+            "type": "errored",
+            "error": error or {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}},
+        }
+
+    def _batch_object(self, batch: _FakeBatch) -> dict[str, Any]:
+        with self._lock:
+            state = batch.state
+            counts = Counter(self._result(batch, item)["type"] for item in batch.items) if state != "processing" else {}
+            ended = state != "processing"
+            return {
+                "id": batch.id,
+                "type": "message_batch",
+                "processing_status": "ended" if ended else ("canceling" if batch.cancelling else "in_progress"),
+                "request_counts": {
+                    "processing": 0 if ended else len(batch.items),
+                    "succeeded": counts.get("succeeded", 0),
+                    "errored": counts.get("errored", 0),
+                    "canceled": counts.get("canceled", 0),
+                    "expired": counts.get("expired", 0),
+                },
+                "ended_at": _iso(batch.ended_at),
+                "created_at": _iso(batch.created_at),
+                "expires_at": _iso(batch.created_at + 86_400),
+                "archived_at": None,
+                "cancel_initiated_at": _iso(batch.cancel_requested_at),
+                "results_url": f"{self.url}/v1/messages/batches/{batch.id}/results" if ended else None,
+            }
 
     # -- request parsing --------------------------------------------------------------------
 
@@ -1207,6 +1480,8 @@ class FakeOpenAIServer(FakeLLMServer):
             min_cacheable_tokens=min_cacheable_tokens,
             host=host,
         )
+        # Uploaded and batch output files: id -> (purpose, bytes, created, filename).
+        self._files: dict[str, tuple[str, bytes, float, str]] = {}
 
     @property
     def base_url(self) -> str:
@@ -1268,6 +1543,273 @@ class FakeOpenAIServer(FakeLLMServer):
             "openai-version": "2020-10-01",
             "openai-processing-ms": "1",
         }
+
+    # -- Files and Batch APIs ---------------------------------------------------------------
+
+    def _batch_reply(self, exchange: _Exchange) -> HttpReply | None:
+        """`POST /v1/files` (purpose batch), `GET /v1/files/{id}/content`, `POST /v1/batches`,
+        `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`."""
+        path = exchange.request.path.rstrip("/")
+        if not (path.startswith("/v1/files") or path.startswith("/v1/batches")):
+            return None
+        denied = self._check_auth(exchange)
+        if denied is not None:
+            return denied
+        parts = path.strip("/").split("/")[1:]
+        method = exchange.request.method
+        if parts == ["files"] and method == "POST":
+            return self._upload_file(exchange)
+        if len(parts) == 3 and parts[0] == "files" and parts[2] == "content" and method == "GET":
+            with self._lock:
+                stored = self._files.get(parts[1])
+            if stored is None:
+                return self._error_reply(exchange, 404, f"No such File object: {parts[1]}", code=None)
+            headers = self._response_headers(exchange)
+            headers["content-type"] = "application/octet-stream"
+            return HttpReply(200, stored[1], headers=headers)
+        if parts == ["batches"] and method == "POST":
+            return self._create_batch(exchange)
+        if len(parts) >= 2 and parts[0] == "batches":
+            with self._lock:
+                batch = self._batches.get(parts[1])
+            if batch is None:
+                return self._error_reply(exchange, 404, f"No batch found with id '{parts[1]}'.", code=None)
+            if len(parts) == 2 and method == "GET":
+                self._advance_batch(batch, str(batch.extra["endpoint"]))
+                return self._json_reply(exchange, self._batch_object(batch))
+            if parts[2:] == ["cancel"] and method == "POST":
+                with self._lock:
+                    if batch.state == "processing":
+                        batch.cancelling = True
+                        batch.cancel_requested_at = time.time()
+                return self._json_reply(exchange, self._batch_object(batch))
+        return self._error_reply(exchange, 404, f"Unknown request URL: {method} {path}.", code="unknown_url")
+
+    def _file_object(self, file_id: str) -> dict[str, Any]:
+        purpose, data, created, filename = self._files[file_id]
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(created),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "status_details": None,
+        }
+
+    def _upload_file(self, exchange: _Exchange) -> HttpReply:
+        content_type = exchange.request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return self._error_reply(exchange, 400, "Files are uploaded as multipart/form-data.", code=None)
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + exchange.request.body
+        )
+        fields: dict[str, tuple[bytes, str | None]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str) and isinstance(payload, bytes):
+                fields[name] = (payload, part.get_filename())
+        purpose = fields.get("purpose", (b"", None))[0].decode("utf-8")
+        if "file" not in fields:
+            return self._error_reply(exchange, 400, "Missing required parameter: 'file'.", param="file", code=None)
+        if purpose not in ("batch", "assistants", "fine-tune", "vision", "user_data", "evals"):
+            return self._error_reply(exchange, 400, f"Invalid value for 'purpose': {purpose!r}.", param="purpose")
+        data, filename = fields["file"]
+        file_id = f"file-fake{exchange.index:020d}"
+        with self._lock:
+            self._files[file_id] = (purpose, data, time.time(), filename or "upload.jsonl")
+            return self._json_reply(exchange, self._file_object(file_id))
+
+    def _create_batch(self, exchange: _Exchange) -> HttpReply:
+        body = self._read_json(exchange)
+        if isinstance(body, HttpReply):
+            return body
+        endpoint = body.get("endpoint")
+        if endpoint not in ("/v1/chat/completions", "/v1/responses"):
+            return self._error_reply(
+                exchange,
+                400,
+                f"Invalid value for 'endpoint': {endpoint!r} (this fake batches /v1/chat/completions "
+                "and /v1/responses).",
+                param="endpoint",
+                code=None,
+            )
+        if body.get("completion_window") != "24h":
+            return self._error_reply(
+                exchange,
+                400,
+                "Invalid value for 'completion_window': expected '24h'.",
+                param="completion_window",
+                code=None,
+            )
+        file_id = body.get("input_file_id")
+        with self._lock:
+            stored = self._files.get(str(file_id))
+        if stored is None or stored[0] != "batch":
+            return self._error_reply(
+                exchange,
+                400,
+                f"Invalid 'input_file_id': {file_id!r} is not a file with purpose 'batch'.",
+                param="input_file_id",
+                code=None,
+            )
+        items: list[_BatchItem] = []
+        problems: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for line_no, line in enumerate(stored[1].decode("utf-8").splitlines(), start=1):
+            try:
+                request = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(
+                    {
+                        "code": "invalid_json_line",
+                        "message": "This line is not parseable as valid JSON.",
+                        "param": None,
+                        "line": line_no,
+                    }
+                )
+                continue
+            custom_id = request.get("custom_id") if isinstance(request, dict) else None
+            if not isinstance(custom_id, str) or custom_id in seen:
+                problems.append(
+                    {
+                        "code": "duplicate_custom_id" if custom_id in seen else "missing_required_parameter",
+                        "message": "Each request needs a unique custom_id.",
+                        "param": "custom_id",
+                        "line": line_no,
+                    }
+                )
+                continue
+            if (
+                request.get("url") != endpoint
+                or request.get("method") != "POST"
+                or not isinstance(request.get("body"), dict)
+            ):
+                problems.append(
+                    {
+                        "code": "mismatched_endpoint",
+                        "message": f"Each request must POST to {endpoint}.",
+                        "param": "url",
+                        "line": line_no,
+                    }
+                )
+                continue
+            seen.add(custom_id)
+            items.append(_BatchItem(custom_id, request["body"]))
+        batch = self._new_batch(
+            f"batch_fake{exchange.index:020d}",
+            items,
+            exchange.request.headers,
+            endpoint=endpoint,
+            input_file_id=file_id,
+            metadata=body.get("metadata"),
+            errors=problems,
+        )
+        if problems or not items:
+            with self._lock:
+                batch.state = "failed"
+                batch.ended_at = time.time()
+        return self._json_reply(exchange, self._batch_object(batch))
+
+    def _output_files(self, batch: _FakeBatch) -> tuple[str | None, str | None]:
+        """(output_file_id, error_file_id) of an ended batch, written on first use."""
+        if "output_file_id" in batch.extra:
+            return batch.extra["output_file_id"], batch.extra["error_file_id"]
+        good: list[str] = []
+        bad: list[str] = []
+        for number, item in enumerate(batch.items):
+            line: dict[str, Any] = {"id": f"batch_req_fake{number:016d}", "custom_id": item.custom_id}
+            if item.status is None:
+                code = "batch_expired" if batch.state == "expired" else "batch_cancelled"
+                line |= {
+                    "response": None,
+                    "error": {
+                        "code": code,
+                        "message": (
+                            "This request could not be executed before the completion window expired."
+                            if code == "batch_expired"
+                            else "This request was not executed: the batch was cancelled."
+                        ),
+                    },
+                }
+                bad.append(_dumps(line))
+                continue
+            body = (
+                item.payload
+                if item.payload is not None
+                else {
+                    "error": {
+                        "message": "The server had an error.",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+            )
+            line |= {
+                "response": {"status_code": item.status, "request_id": f"req_fake{number:024d}", "body": body},
+                "error": None,
+            }
+            (good if item.status == 200 else bad).append(_dumps(line))
+        ids: list[str | None] = []
+        for name, lines in (("output", good), ("errors", bad)):
+            if not lines:
+                ids.append(None)
+                continue
+            file_id = f"file-fake{batch.id[-12:]}{name}"
+            self._files[file_id] = (
+                "batch_output",
+                ("\n".join(lines) + "\n").encode("utf-8"),
+                time.time(),
+                f"{batch.id}_{name}.jsonl",
+            )
+            ids.append(file_id)
+        batch.extra["output_file_id"], batch.extra["error_file_id"] = ids
+        return ids[0], ids[1]
+
+    def _batch_object(self, batch: _FakeBatch) -> dict[str, Any]:
+        with self._lock:
+            state = batch.state
+            ended = state not in ("processing",)
+            status = {
+                "processing": "cancelling"
+                if batch.cancelling
+                else ("validating" if batch.polls_left > 1 else "in_progress"),
+                "ended": "completed",
+                "expired": "expired",
+                "cancelled": "cancelled",
+                "failed": "failed",
+            }.get(state, "in_progress")
+            output_id, error_id = self._output_files(batch) if ended and state != "failed" else (None, None)
+            done = sum(1 for item in batch.items if item.status is not None)
+            failed = sum(1 for item in batch.items if item.status is not None and item.status != 200)
+            created = int(batch.created_at)
+            ended_at = int(batch.ended_at) if batch.ended_at else None
+            errors = batch.extra.get("errors") or []
+            return {
+                "id": batch.id,
+                "object": "batch",
+                "endpoint": batch.extra["endpoint"],
+                "errors": {"object": "list", "data": errors} if errors else None,
+                "input_file_id": batch.extra["input_file_id"],
+                "completion_window": "24h",
+                "status": status,
+                "output_file_id": output_id,
+                "error_file_id": error_id,
+                "created_at": created,
+                "in_progress_at": created,
+                "expires_at": created + 86_400,
+                "finalizing_at": ended_at if state == "ended" else None,
+                "completed_at": ended_at if state == "ended" else None,
+                "failed_at": ended_at if state == "failed" else None,
+                "expired_at": ended_at if state == "expired" else None,
+                "cancelling_at": int(batch.cancel_requested_at) if batch.cancel_requested_at else None,
+                "cancelled_at": ended_at if state == "cancelled" else None,
+                "request_counts": {"total": len(batch.items), "completed": done - failed, "failed": failed},
+                "metadata": batch.extra.get("metadata"),
+            }
 
     # -- request parsing --------------------------------------------------------------------
 

@@ -1,0 +1,160 @@
+"""Backfills through the vendor batch APIs, end to end in Dagster: a batch-mode run of the AI assets
+submits and ends, the `llm_batch_results` sensor lands the batch and requests the re-run, and the
+re-run makes no live call and writes what the live path writes. Against the fake Anthropic server
+(real SDK), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from headway_assets.assets.feature_mentions import feature_mentions
+from headway_assets.assets.message_labels import message_labels
+from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.schema import FeatureMention, LlmBatch, MessageLabel
+from headway_assets.demo import DemoManifest, seed_demo
+from headway_assets.llm.batches import BatchOrigin, LandedBatch
+from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_run_requests, llm_batch_results
+from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.warehouse import WarehouseResource
+from headway_assets.testing.fakes.headway_responder import headway_responder
+from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
+from tests.assets.conftest import MaterializeFn
+
+FIRST, LAST = "2026-10-14", "2026-10-15"
+
+
+@pytest.fixture
+def anthropic_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
+    with FakeAnthropicServer(responder=headway_responder) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
+        yield server
+
+
+def _llm(server: FakeAnthropicServer, **extra: Any) -> dict[str, Any]:
+    return {"provider": "anthropic", "base_url": server.base_url, "max_retries": 1, "timeout_seconds": 5.0} | extra
+
+
+def _labels(url: str) -> dict[int, tuple[Any, ...]]:
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(MessageLabel.message_id, MessageLabel.status, MessageLabel.category, MessageLabel.relevance)
+        )
+        return {row.message_id: tuple(row)[1:] for row in rows}
+
+
+def _mentions(url: str) -> list[tuple[Any, ...]]:
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(FeatureMention.message_id, FeatureMention.ordinal, FeatureMention.title, FeatureMention.kind)
+        )
+        return sorted(tuple(row) for row in rows)
+
+
+def _land(instance: dg.DagsterInstance, url: str, server: FakeAnthropicServer) -> list[dg.RunRequest]:
+    """Evaluate the batch sensor until it lands what is open; the run requests it made."""
+    resources = {"warehouse": WarehouseResource(database_url=url), "llm": LlmResource(**_llm(server))}
+    for _poll in range(3):
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = llm_batch_results(context)
+        assert isinstance(result, dg.SensorResult)
+        if result.run_requests:
+            return list(result.run_requests)
+    return []
+
+
+def _live_baseline(
+    demo_corpus: DemoManifest, tmp_path: Path, materialize_assets: MaterializeFn, server: FakeAnthropicServer
+) -> tuple[dict[int, tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Labels and mentions the live path writes for the days, in a warehouse of their own."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    migrate(url)
+    with write_transaction(url) as conn:
+        seed_demo(conn, demo_corpus, data_dir=tmp_path)
+    materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
+    live = _llm(server, use_cache=False)
+    assert materialize_assets([message_labels, feature_mentions], url, first=FIRST, last=LAST, **live).success
+    return _labels(url), _mentions(url)
+
+
+def test_a_backfill_goes_through_batches_and_lands_what_the_live_path_writes(
+    seeded_warehouse: str,
+    demo_corpus: DemoManifest,
+    tmp_path: Path,
+    materialize_assets: MaterializeFn,
+    anthropic_server: FakeAnthropicServer,
+) -> None:
+    server, url = anthropic_server, seeded_warehouse
+    expected_labels, expected_mentions = _live_baseline(demo_corpus, tmp_path, materialize_assets, server)
+    assert expected_labels and expected_mentions
+    materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
+    instance = dg.DagsterInstance.ephemeral()
+    batch = _llm(server, batch_mode="backfill")
+    server.reset_records()
+
+    # Tier-1 over two days: submitted as one batch, nothing live, nothing written yet.
+    first = materialize_assets([message_labels], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = first.asset_materializations_for_node("message_labels")[0].metadata
+    assert metadata["llm_batches_submitted"].value == 1
+    assert metadata["remaining"].value == metadata["messages_in_window"].value > 0
+    assert server.calls("/v1/messages") == 0 and len(server.batch_ids()) == 1
+    # Run again before it lands: the same pending items are not submitted twice.
+    again = materialize_assets([message_labels], url, first=FIRST, last=LAST, instance=instance, **batch)
+    assert again.asset_materializations_for_node("message_labels")[0].metadata["llm_batches_submitted"].value == 0
+    assert len(server.batch_ids()) == 1
+    # A day the incomplete-partitions sensor re-requests meanwhile: one day is not a backfill, but
+    # its items are in the open batch, so it buys nothing live either.
+    one_day = materialize_assets([message_labels], url, partition=FIRST, instance=instance, **batch)
+    assert one_day.asset_materializations_for_node("message_labels")[0].metadata["llm_calls"].value == 0
+    assert server.calls("/v1/messages") == 0 and len(server.batch_ids()) == 1
+
+    (request,) = _land(instance, url, server)
+    assert request.asset_selection == [dg.AssetKey("message_labels")]
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (FIRST, LAST)
+    assert _land(instance, url, server) == [], "a landed batch is not landed twice"
+
+    # The requested re-run: every answer from the cache, the live path's labels.
+    landed = materialize_assets([message_labels], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = landed.asset_materializations_for_node("message_labels")[0].metadata
+    assert (metadata["llm_calls"].value, metadata["remaining"].value) == (0, 0)
+    assert metadata["llm_cache_hits"].value > 0
+    assert server.calls("/v1/messages") == 0
+    assert _labels(url) == expected_labels
+
+    # Tier-2 takes the same path.
+    materialize_assets([feature_mentions], url, first=FIRST, last=LAST, instance=instance, **batch)
+    assert len(server.batch_ids()) == 2 and server.calls("/v1/messages") == 0
+    (request,) = _land(instance, url, server)
+    assert request.asset_selection == [dg.AssetKey("feature_mentions")]
+    materialize_assets([feature_mentions], url, first=FIRST, last=LAST, instance=instance, **batch)
+    assert server.calls("/v1/messages") == 0
+    assert _mentions(url) == expected_mentions
+    with read_connection(url) as conn:
+        batches = conn.execute(select(LlmBatch.task, LlmBatch.status, LlmBatch.cost_usd)).all()
+    assert [(task, status) for task, status, _cost in batches] == [("tier1", "ended"), ("tier2", "ended")]
+    assert all(cost > 0 for _task, _status, cost in batches)
+
+
+def test_a_single_day_stays_live_in_backfill_mode(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    url = seeded_warehouse
+    materialize_assets(RAW_MESSAGE_ASSETS, url, partition=FIRST)
+    result = materialize_assets([message_labels], url, partition=FIRST, **_llm(anthropic_server, batch_mode="backfill"))
+    metadata = result.asset_materializations_for_node("message_labels")[0].metadata
+    assert metadata["remaining"].value == 0 and metadata["llm_calls"].value > 0
+    assert anthropic_server.batch_ids() == [] and metadata["llm_batches_submitted"].value == 0
+
+
+def test_a_batch_whose_every_request_went_again_requests_no_run_yet() -> None:
+    origin = BatchOrigin("message_labels", FIRST, FIRST)
+    resubmitted = LandedBatch(1, "tier1", "ended", 0, 2, 0, 0, 0, 0.0, origin, [3])
+    failed_twice = LandedBatch(2, "tier1", "ended", 0, 2, 0, 0, 0, 0.0, origin, [])
+    (request,) = batch_run_requests([resubmitted, failed_twice])
+    assert (request.run_key, request.partition_key) == ("llm_batch:2", FIRST), "its items are back on the live path"
