@@ -67,25 +67,68 @@ def dataset_specs(args: argparse.Namespace) -> list[Any]:
     return specs
 
 
+DEFAULT_DATASETS = Path("config/models/default.yaml")  # what the shipped model is trained on
+ORG_WEIGHT = 3.0  # an organisation's own corrections weigh as Headway's own B2B examples
+
+
+def _org_dataset(org: str, folder: Path, weight: float) -> Any:
+    """The organisation's corrected labels as a data set (a CSV in `folder`, removed after training)."""
+    import csv
+
+    from headway_assets.core.settings import get_settings
+    from headway_assets.core.warehouse.database import read_connection
+    from headway_assets.core.warehouse.label_corrections import corrected_examples
+    from headway_assets.offline import DatasetSpec
+
+    with read_connection(get_settings().pipeline.warehouse_url) as conn:
+        examples = corrected_examples(conn, org)
+    if not examples:
+        raise ValueError(f"{org}: no message labelled by a person yet (PATCH /v1/messages/{{id}}/label)")
+    path = folder / f"{org}-corrections.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(examples)
+    return DatasetSpec(csv=path, text_column="text", label_column="label", name=f"{org}-corrections", weight=weight)
+
+
 def cmd_model_train(args: argparse.Namespace) -> int:
     """Fit the local tier-1 model on the given data sets and write the artefact and its manifest."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="headway-train-") as folder:
+        return _train(args, Path(folder))
+
+
+def _train(args: argparse.Namespace, scratch: Path) -> int:
     from headway_assets.llm.evaluation import EvaluationDataError
     from headway_assets.offline import (
         cross_validation_metrics,
         fit_local_model,
+        load_dataset_specs,
         load_training_rows,
         save_local_model,
     )
 
     try:
         specs = dataset_specs(args)
+        if args.org:
+            if not specs:  # an organisation's model: its corrections plus the default data
+                if not DEFAULT_DATASETS.is_file():
+                    raise ValueError(
+                        f"--org {args.org} adds the organisation's corrections to the default data, {DEFAULT_DATASETS} "
+                        "(run from the repository), which is not here: give the data with --datasets or --csv"
+                    )
+                specs = list(load_dataset_specs(DEFAULT_DATASETS))
+            # Their texts are the organisation's messages: the CSV lives in a temporary folder only.
+            specs.append(_org_dataset(args.org, scratch, args.org_weight))
         if not specs:
             _stderr(
                 "give the training data: --datasets FILE.yaml and/or --csv FILE --text-column ... --label-column ..."
             )
             return 2
         rows = load_training_rows(specs)
-    except (ValueError, EvaluationDataError, OSError) as error:
+    except (ValueError, LookupError, EvaluationDataError, OSError) as error:
         _stderr(f"cannot read the training data: {error}")
         return 2
     for dataset in rows.datasets:
@@ -139,6 +182,17 @@ def register_commands(commands: Any) -> None:
     train.add_argument("--weight", action=_PerFile, help="weight of each of its rows (default 1)")
     train.add_argument("--output", type=Path, required=True, help="the artefact to write (NAME.joblib + NAME.json)")
     train.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
+    train.add_argument(
+        "--org",
+        help="also train on the messages people of this organisation labelled (PATCH /v1/messages/{id}/label); "
+        f"without --datasets/--csv, on top of {DEFAULT_DATASETS}",
+    )
+    train.add_argument(
+        "--org-weight",
+        type=float,
+        default=ORG_WEIGHT,
+        help=f"weight of each corrected message (default {ORG_WEIGHT:g})",
+    )
     train.add_argument(
         "--cv-folds",
         type=int,

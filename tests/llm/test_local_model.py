@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from headway_assets.cli import main
+from headway_assets.core.warehouse.database import get_engine
 from headway_assets.llm.registry import LOCAL_MODEL, LOCAL_MODEL_PREFIX, OFFLINE_MODEL, get_provider_spec
 from headway_assets.llm.schemas import TIER1_CATEGORIES, Tier1Batch, Tier1Label
 from headway_assets.llm.tasks import TIER1, TIER2, Tier1Input
@@ -190,3 +191,35 @@ def test_expected_calibration_error() -> None:
     assert expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
     # Two bins: 0.95 confident and always right (gap 0.05), 0.55 and half right (gap 0.05).
     assert expected_calibration_error([0.95, 0.95, 0.55, 0.55], [True, True, True, False]) == pytest.approx(0.05)
+
+
+def test_an_organisations_corrections_train_its_model(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`headway model train --org acme`: the messages people of acme labelled join the training
+    data (counted and hashed in the manifest, never written next to it), and nobody else's."""
+    from headway_assets.core.settings import get_settings
+    from headway_assets.core.warehouse.label_corrections import set_label
+    from tests.api.support import seed_warehouse
+
+    seed = seed_warehouse(database_url)
+    with get_engine(database_url).begin() as conn:
+        for message in seed.a.messages[:4]:
+            set_label(conn, org_id=seed.a.id, message_id=message["id"], actor="pm@acme.example", category="other")
+        set_label(conn, org_id=seed.b.id, message_id=seed.b.messages[0]["id"], actor="x@globex", category="praise")
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        output = tmp_path / "model" / "acme.joblib"
+        output.parent.mkdir()
+        args = ["model", "train", *TRAIN_ARGS, "--org", "acme", "--cv-folds", "0", "--output", str(output)]
+        assert main(args) == 0
+        assert main(["model", "train", *TRAIN_ARGS, "--org", "nobody", "--output", str(tmp_path / "x.joblib")]) == 2
+        assert "no organisation with slug 'nobody'" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+    datasets = {d["name"]: d for d in read_manifest(output)["datasets"]}
+    assert set(datasets) == {"b2b", "acme-corrections"}
+    assert datasets["acme-corrections"]["rows"] == 4 and datasets["acme-corrections"]["labels"] == {"other": 4}
+    assert datasets["acme-corrections"]["weight"] == 3.0
+    assert sorted(path.name for path in output.parent.iterdir()) == ["acme.joblib", "acme.json"], "no texts on disk"

@@ -312,3 +312,20 @@ def undo_label_change(
 
 # What `corrections.undo` is given to undo label corrections.
 LABEL_UNDO_HANDLERS: dict[str, UndoHandler] = {LABEL: undo_label_change, UNLABEL: undo_label_change}
+
+
+def corrected_examples(conn: Connection, org_slug: str) -> list[tuple[str, str]]:
+    """(message text, category) of every message a person of the organisation labelled, oldest
+    first: the organisation's own training examples for the local tier-1 model."""
+    from headway_assets.core.warehouse.schema import Organization
+
+    org_id = conn.execute(select(Organization.id).where(Organization.slug == org_slug)).scalar_one_or_none()
+    if org_id is None:
+        raise LookupError(f"no organisation with slug {org_slug!r}")
+    rows = conn.execute(
+        select(Message.text, MessageLabelCorrection.category)
+        .join(Message, Message.id == MessageLabelCorrection.message_id)
+        .where(MessageLabelCorrection.org_id == org_id)
+        .order_by(MessageLabelCorrection.labelled_at, MessageLabelCorrection.message_id)
+    )
+    return [(text, category) for text, category in rows if text and text.strip()]
