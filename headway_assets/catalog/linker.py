@@ -187,14 +187,16 @@ class CandidateIndex:
         """
         common = max(SHORTLIST, int(scope_size * COMMON_WORD_SHARE))
         postings = self._postings
-        keys = [(scope, place, word) for word in sorted(set(query.split()))]
-        lists = [postings[key] for key in keys if key in postings]
+        lists = [found for word in sorted(set(query.split())) if (found := postings.get((scope, place, word)))]
         selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
+        if len(selective) == 1:
+            return list(selective[0])  # a position is in a list once: every count is 1, list order
         shared: Counter[int] = Counter()
         for positions in selective:
             shared.update(positions)
         # Most words shared first; ties in index order (the first word's postings come in order).
-        return [position for position, _ in shared.most_common()]
+        # (`shared.most_common()`'s order: a stable sort of the counts, highest first.)
+        return sorted(shared, key=shared.__getitem__, reverse=True)
 
     def _best(
         self,
