@@ -16,6 +16,7 @@ materialises `feature_catalog` with the real resources (offline provider), as th
 Every measurement runs in a fresh subprocess (`--step`), so peak RSS is that of one run.
 
     .venv/bin/python scripts/bench_catalogue.py [--mentions 100000] [--day-mentions 60]
+    .venv/bin/python scripts/bench_catalogue.py --rebuild-only          # (a) only: the rebuild target
     .venv/bin/python scripts/bench_catalogue.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_catalogue
 
 With `--database-url` the databases `<name>` and `<name>_empty` on that server are dropped and
@@ -388,6 +389,9 @@ def main() -> None:
         "--reuse", action="store_true", help="skip building and rebuilding: add days to an earlier run's"
     )
     parser.add_argument("--days", type=int, default=1, help="days added one after another; (b) and (c) show the median")
+    parser.add_argument(
+        "--rebuild-only", action="store_true", help="stop after (a): build the warehouse, time its rebuild, print it"
+    )
     parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", default=None, help=argparse.SUPPRESS)
@@ -419,6 +423,14 @@ def main() -> None:
         print(f"    synthesised {_count(big)} mentions in {time.perf_counter() - started:.1f} s", flush=True)
         _analyze(big)
         results["(a) rebuild"] = measure("rebuild", big, rebuild=True, profile_dir=profile_dir)
+        if args.rebuild_only:
+            rebuild = results["(a) rebuild"]
+            print(
+                f"\nbackend {backend}: rebuild of {args.mentions} mentions {rebuild['seconds']:.1f} s, "
+                f"peak RSS {rebuild['peak_rss_mib']:.0f} MiB (target < 60 s, < 1024 MiB); "
+                f"checks passed {rebuild['checks_passed']}"
+            )
+            return
         _analyze(big)
     results["(d) nothing new"] = measure("unchanged", big, profile_dir=profile_dir)
     added: list[dict[str, Any]] = []

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import islice
@@ -61,6 +61,7 @@ MAX_MEMBER_WORDINGS = MAX_INDEXED_TEXTS  # distinct member titles a request keep
 SHORTLIST = 64  # a scope with more texts is searched among those sharing most words with the mention
 COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not select candidates
 CHUNK_MENTIONS = 1000
+SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
 # A matcher's answer for one mention: a `CatalogMatch` (with the other candidates that are the
@@ -87,6 +88,39 @@ def _plain(item: MatchInput) -> dict[str, object]:
 def match_key(item: MatchInput) -> str:
     """The content hash of a match input: the engine caches the answer under it."""
     return hashlib.sha256(json.dumps(_plain(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class SetRatios:
+    """rapidfuzz's token-set ratio of a query against texts, remembered for the latest queries.
+
+    A rebuild scores the same wordings again and again: the three scopes of one search overlap,
+    an ask's popular wordings come back mention after mention, and a candidate's examples are
+    ranked against the query its search has just scored them against. Scores are those of
+    `fuzz.token_set_ratio` (the same function, called in bulk through `process.extract`), so
+    every ranking built on them is unchanged.
+    """
+
+    def __init__(self, queries: int = SCORED_QUERIES) -> None:
+        self.queries = queries
+        self._by_query: OrderedDict[str, dict[str, float]] = OrderedDict()
+
+    def scores(self, query: str, texts: Sequence[str]) -> list[float]:
+        """`fuzz.token_set_ratio(query, text)` for each of `texts`, in order."""
+        known = self._by_query.get(query)
+        if known is None:
+            known = self._by_query[query] = {}
+            if len(self._by_query) > self.queries:
+                self._by_query.popitem(last=False)
+        else:
+            self._by_query.move_to_end(query)
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            for text, score, _ in process.extract(query, missing, scorer=fuzz.token_set_ratio, limit=None):
+                known[text] = score
+        return [known[text] for text in texts]
+
+
+_SET_RATIOS = SetRatios()
 
 
 @dataclass
@@ -153,14 +187,16 @@ class CandidateIndex:
         """
         common = max(SHORTLIST, int(scope_size * COMMON_WORD_SHARE))
         postings = self._postings
-        keys = [(scope, place, word) for word in sorted(set(query.split()))]
-        lists = [postings[key] for key in keys if key in postings]
+        lists = [found for word in sorted(set(query.split())) if (found := postings.get((scope, place, word)))]
         selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
+        if len(selective) == 1:
+            return list(selective[0])  # a position is in a list once: every count is 1, list order
         shared: Counter[int] = Counter()
         for positions in selective:
             shared.update(positions)
         # Most words shared first; ties in index order (the first word's postings come in order).
-        return [position for position, _ in shared.most_common()]
+        # (`shared.most_common()`'s order: a stable sort of the counts, highest first.)
+        return sorted(shared, key=shared.__getitem__, reverse=True)
 
     def _best(
         self,
@@ -178,14 +214,12 @@ class CandidateIndex:
         chosen = list(positions()) if scope_size <= SHORTLIST else list(islice(pool(), SHORTLIST))
         if not chosen:
             return []
-        hits = process.extract(
-            query,
-            [self.texts[p] for p in chosen],
-            scorer=fuzz.token_set_ratio,
-            limit=limit * 3,  # several texts of one request may rank
-            score_cutoff=cutoff,
-        )
-        return [(chosen[index], float(score)) for _, score, index in hits]
+        texts = self.texts
+        scores = _SET_RATIOS.scores(query, [texts[p] for p in chosen])
+        # What `process.extract(query, texts, limit=limit * 3, score_cutoff=cutoff)` returns: the
+        # best first, ties in the order of `chosen`; several texts of one request may rank.
+        hits = sorted((i for i, score in enumerate(scores) if score >= cutoff), key=lambda i: -scores[i])
+        return [(chosen[i], float(scores[i])) for i in hits[: limit * 3]]
 
     def search(self, mention: MentionRecord, resolve: Callable[[RequestState], RequestState]) -> list[RequestState]:
         """Candidate requests for `mention`, the most promising first, each once."""
@@ -258,10 +292,12 @@ class CandidateIndex:
 
 def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
     title = normalise_title(mention.title)
-    examples = sorted(
-        (e for e in request.examples if normalise_title(e) != normalise_title(request.title)),
-        key=lambda e: -fuzz.token_set_ratio(title, normalise_title(e)),
-    )
+    own = normalise_title(request.title)
+    examples = [e for e in request.examples if normalise_title(e) != own]
+    if len(examples) > 1:
+        scores = _SET_RATIOS.scores(title, [normalise_title(e) for e in examples])
+        order = sorted(range(len(examples)), key=lambda i: -scores[i])  # stable: ties keep their order
+        examples = [examples[i] for i in order]
     return MatchCandidate(
         id=request.key,
         title=request.title,
@@ -272,14 +308,29 @@ def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
     )
 
 
+# `fuzz.ratio` below this cannot reach `TITLE_MATCH`: texts under it are not scored one by one
+# (a little below 90, so that rounding at the threshold can never leave a text out).
+_NEAR_CUTOFF = 100.0 * TITLE_MATCH - 1.0
+
+
 def _near_identical(mention: MentionRecord, candidates: list[RequestState]) -> tuple[RequestState, float] | None:
     title = normalise_title(mention.title)
-    best: tuple[RequestState, float] | None = None
+    owners: list[RequestState] = []
+    texts: list[str] = []
     for request in candidates:
         for text in [request.title, *request.examples]:
-            score = fuzz.ratio(title, normalise_title(text)) / 100.0
-            if score >= TITLE_MATCH and (best is None or score > best[1] + 1e-12):
-                best = (request, score)
+            owners.append(request)
+            texts.append(normalise_title(text))
+    # One bulk call; the texts at or above the cutoff are then judged in order, as one by one.
+    close = sorted(
+        (index, score)
+        for _, score, index in process.extract(title, texts, scorer=fuzz.ratio, score_cutoff=_NEAR_CUTOFF, limit=None)
+    )
+    best: tuple[RequestState, float] | None = None
+    for index, ratio in close:
+        score = ratio / 100.0
+        if score >= TITLE_MATCH and (best is None or score > best[1] + 1e-12):
+            best = (owners[index], score)
     return best
 
 

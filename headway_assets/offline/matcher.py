@@ -14,6 +14,7 @@ against different asks of the same area) lands on the catalogue's 0.75.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -44,51 +45,84 @@ Bag = dict[str, float]
 _RELATED: Final = related_terms()
 
 
-# Bags are cached and shared: never modify one.
-@lru_cache(maxsize=16_384)
-def _bag(title: str, description: str) -> Bag:
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """A bag with what every comparison of it needs, computed once per bag (bags are cached and
+    shared: never modify one). Same sums in the same order as computing them per pair."""
+
+    bag: Bag
+    total: float  # sum of the weights
+    squares: float  # sum of the squared weights
+    # For a stem NOT in the bag: the best weight of a stem of the bag related to it (`_overlaps`).
+    reach: dict[str, float]
+
+
+def _profile(bag: Bag) -> _Profile:
+    reach: dict[str, float] = {}
+    for stem_, weight in bag.items():
+        for other in _RELATED.get(stem_, ()):
+            if other not in bag and weight > reach.get(other, -1.0):
+                reach[other] = weight
+    return _Profile(bag, sum(bag.values()), sum(w * w for w in bag.values()), reach)
+
+
+def _full_profile(title: str, description: str) -> _Profile:
     weights: Bag = {}
     for term in content_terms(description):
         weights[term.stem] = term.weight * DESCRIPTION_WEIGHT
     for term in content_terms(title):
         weights[term.stem] = max(weights.get(term.stem, 0.0), term.weight)
-    return weights
+    return _profile(weights)
 
 
-@lru_cache(maxsize=16_384)
-def _title_bag(title: str) -> Bag:
-    return {term.stem: term.weight for term in content_terms(title)}
+def _title_profile(title: str) -> _Profile:
+    return _profile({term.stem: term.weight for term in content_terms(title)})
 
 
-def _overlap(stem: str, weight: float, other: Bag) -> float:
-    """Weight of `stem` found in `other`: fully when present, half through a related term."""
-    if stem in other:
-        return min(weight, other[stem])
-    related = _RELATED.get(stem)
-    if related:
-        best = max((other[r] for r in related if r in other), default=0.0)
-        return RELATED_CREDIT * min(weight, best)
-    return 0.0
+def _overlaps(bag: Bag, other: _Profile) -> list[float]:
+    """The weight of each stem of `bag` found in `other`, in the bag's order: the smaller of the
+    two weights when `other` has the stem, else `RELATED_CREDIT` times the smaller of its weight
+    and that of the best related stem `other` has. Stems found neither way are left out rather
+    than counted as 0.0 (adding 0.0 changes no sum, so the sums are exactly those over every stem)."""
+    found, reach = other.bag, other.reach
+    out: list[float] = []
+    for stem_, weight in bag.items():
+        there = found.get(stem_)
+        if there is not None:
+            out.append(min(weight, there))
+        else:
+            best = reach.get(stem_)
+            if best is not None:
+                out.append(RELATED_CREDIT * min(weight, best))
+    return out
 
 
-def _dice(a: Bag, b: Bag) -> float:
-    total = sum(a.values()) + sum(b.values())
+def _dice(a: _Profile, b: _Profile) -> float:
+    total = a.total + b.total
     if total <= 0:
         return 0.0
-    shared = sum(_overlap(stem, weight, b) for stem, weight in a.items())
-    shared_back = sum(_overlap(stem, weight, a) for stem, weight in b.items())
+    shared = sum(_overlaps(a.bag, b))
+    shared_back = sum(_overlaps(b.bag, a))
     return (shared + shared_back) / total
 
 
-def _containment(title: Bag, other: Bag) -> float:
+def _containment(title: _Profile, other: _Profile) -> float:
     """Share of a title's weight found in the other ask (by the title's own weights)."""
-    total = sum(title.values())
+    total = title.total
     if total <= 0:
         return 0.0
-    return sum(weight if stem in other else _overlap(stem, weight, other) for stem, weight in title.items()) / total
+    found, reach = other.bag, other.reach
+    parts: list[float] = []
+    for stem_, weight in title.bag.items():
+        if stem_ in found:
+            parts.append(weight)
+        else:
+            best = reach.get(stem_)
+            if best is not None:
+                parts.append(RELATED_CREDIT * min(weight, best))
+    return sum(parts) / total
 
 
-@lru_cache(maxsize=16_384)
 def _names(title: str, description: str) -> frozenset[str]:
     """Title stems written as names (capitalised mid-sentence or upper case) in the title or description.
 
@@ -105,30 +139,51 @@ def _unmatched_names(names: frozenset[str], other: Bag) -> bool:
     return any(name not in other for name in names)
 
 
-def raw_similarity(title_a: str, description_a: str, title_b: str, description_b: str) -> float:
-    """0..1 overlap of two asks' content (uncalibrated; see `similarity`)."""
-    title_bag_a, title_bag_b = _title_bag(title_a), _title_bag(title_b)
-    full_a, full_b = _bag(title_a, description_a), _bag(title_b, description_b)
-    if not full_a or not full_b:
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One ask's title and description as `raw_similarity` compares them (cached per text)."""
+
+    title: _Profile
+    full: _Profile
+    names: frozenset[str]
+    defect: bool
+
+
+# Cached here, once per (title, description): its parts are not cached on their own.
+@lru_cache(maxsize=65_536)
+def _side(title: str, description: str) -> _Side:
+    return _Side(
+        _title_profile(title),
+        _full_profile(title, description),
+        _names(title, description),
+        _is_defect(title, description),
+    )
+
+
+def _raw(a: _Side, b: _Side) -> float:
+    full_a, full_b = a.full, b.full
+    if not full_a.bag or not full_b.bag:
         return 0.0
-    titles = _dice(title_bag_a, title_bag_b)
+    titles = _dice(a.title, b.title)
     full = _dice(full_a, full_b)
-    a_in_b, b_in_a = _containment(title_bag_a, full_b), _containment(title_bag_b, full_a)
+    a_in_b, b_in_a = _containment(a.title, full_b), _containment(b.title, full_a)
     contained, contained_max = min(a_in_b, b_in_a), max(a_in_b, b_in_a)
     score = 0.3 * titles + 0.3 * full + 0.25 * contained + 0.15 * contained_max
     # Each ask names something (a vendor, a format) that the other does not mention at all:
     # same area, different request ("Okta SSO" / "Azure AD SSO", "PDF export" / "CSV limit").
-    if _unmatched_names(_names(title_a, description_a), full_b) and _unmatched_names(
-        _names(title_b, description_b), full_a
-    ):
+    if _unmatched_names(a.names, full_b.bag) and _unmatched_names(b.names, full_a.bag):
         score *= NAME_CONFLICT_PENALTY
     # A defect and a wish sharing an area ("report shows yesterday's data" / "report to Slack").
-    if _is_defect(title_a, description_a) != _is_defect(title_b, description_b):
+    if a.defect != b.defect:
         score *= DEFECT_MISMATCH_PENALTY
     return min(1.0, score)
 
 
-@lru_cache(maxsize=16_384)
+def raw_similarity(title_a: str, description_a: str, title_b: str, description_b: str) -> float:
+    """0..1 overlap of two asks' content (uncalibrated; see `similarity`)."""
+    return _raw(_side(title_a, description_a), _side(title_b, description_b))
+
+
 def _is_defect(title: str, description: str) -> bool:
     return bool(_DEFECT.search(title) or _DEFECT.search(description))
 
@@ -184,45 +239,83 @@ def _damp(bag: Bag, area: frozenset[str]) -> Bag:
     return {stem_: weight * AREA_WEIGHT if stem_ in area else weight for stem_, weight in bag.items()}
 
 
+# A bag and the sum of its squared weights (for `_cosine`).
+_Weighted = tuple[Bag, float]
+
+
+def _weighted(bag: Bag) -> _Weighted:
+    return bag, sum(w * w for w in bag.values())
+
+
+# Bags per mention or candidate view: used again mostly within one match call, so a small cache
+# keeps nearly every hit (a 20,000-mention rebuild: 65,536 entries each held ~90 MiB more at peak
+# for ~2 % more hits).
 @lru_cache(maxsize=16_384)
-def _mention_bag(title: str, description: str, quote: str, area: frozenset[str]) -> Bag:
-    return _damp(_wide(((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), (quote, QUOTE_WEIGHT))), area)
+def _wide_of(parts: tuple[tuple[str, float], ...]) -> Bag:
+    """`_wide`, cached: a mention's bag is the same against every candidate, whatever the area."""
+    return _wide(parts)
 
 
 @lru_cache(maxsize=16_384)
-def _request_bag(title: str, description: str, examples: tuple[str, ...], area: frozenset[str]) -> Bag:
+def _mention_bag(title: str, description: str, quote: str, area: frozenset[str]) -> _Weighted:
+    return _weighted(
+        _damp(_wide_of(((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), (quote, QUOTE_WEIGHT))), area)
+    )
+
+
+@lru_cache(maxsize=16_384)
+def _request_bag(title: str, description: str, examples: tuple[str, ...], area: frozenset[str]) -> _Weighted:
     parts = ((title, 1.0), (description, WIDE_DESCRIPTION_WEIGHT), *((e, EXAMPLE_WEIGHT) for e in examples))
-    return _damp(_wide(parts), area)
+    return _weighted(_damp(_wide_of(parts), area))
+
+
+@lru_cache(maxsize=65_536)
+def _named(context: str) -> frozenset[str]:
+    """Stems `context` writes as names (capitalised mid-sentence or upper case)."""
+    return frozenset(t.stem for t in content_terms(english_text(context)) if t.weight >= SPECIFIC_WEIGHT - 1e-9)
+
+
+@lru_cache(maxsize=65_536)
+def _title_terms(title: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A title's stems written as names, and all its stems."""
+    terms = content_terms(english_text(title))
+    return frozenset(t.stem for t in terms if t.weight >= SPECIFIC_WEIGHT - 1e-9), frozenset(t.stem for t in terms)
 
 
 @lru_cache(maxsize=16_384)
 def _title_names(titles: tuple[str, ...], context: str) -> frozenset[str]:
     """Title terms that are names (vendors, formats, channels): written capitalised or upper case
     in a title, or anywhere in `context` (a title's first word is capitalised anyway: "Okta login")."""
-    named = {t.stem for t in content_terms(english_text(context)) if t.weight >= SPECIFIC_WEIGHT - 1e-9}
-    return frozenset(
-        term.stem
-        for title in titles
-        for term in content_terms(english_text(title))
-        if term.weight >= SPECIFIC_WEIGHT - 1e-9 or term.stem in named
-    )
+    named = _named(context)
+    names: set[str] = set()
+    for title in titles:
+        specific, every = _title_terms(title)
+        names |= specific
+        names |= every & named
+    return frozenset(names)
 
 
-def _cosine(a: Bag, b: Bag) -> float:
+def _cosine(a_weighted: _Weighted, b_weighted: _Weighted) -> float:
+    (a, a_squares), (b, b_squares) = a_weighted, b_weighted
     if not a or not b:
         return 0.0
     if len(a) > len(b):
-        a, b = b, a
-    dot = sum(weight * b[stem_] for stem_, weight in a.items() if stem_ in b)
+        a, b, a_squares, b_squares = b, a, b_squares, a_squares
+    dot = sum([weight * b[stem_] for stem_, weight in a.items() if stem_ in b])
     if dot <= 0:
         return 0.0
-    norm = (sum(w * w for w in a.values()) * sum(w * w for w in b.values())) ** 0.5
+    norm = (a_squares * b_squares) ** 0.5
     return dot / norm
 
 
-@lru_cache(maxsize=16_384)
-def _english(text: str) -> str:
-    return english_text(text)
+@lru_cache(maxsize=65_536)
+def _english_side(title: str, description: str) -> _Side:
+    return _side(english_text(title), english_text(description))
+
+
+@lru_cache(maxsize=65_536)
+def _mention_names(title: str, description: str, quote: str) -> frozenset[str]:
+    return _title_names((title,), f"{description} {quote}")
 
 
 def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
@@ -231,17 +324,27 @@ def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
 
 def features(item: MatchInput, candidate: MatchCandidate) -> dict[str, float]:
     """What the score of one candidate is made of (all 0..1)."""
-    title, description = _english(item.title), _english(item.description)
-    core = raw_similarity(title, description, _english(candidate.title), _english(candidate.description))
+    return _features(
+        item,
+        _english_side(item.title, item.description),
+        _mention_names(item.title, item.description, item.quote),
+        candidate,
+    )
+
+
+def _features(
+    item: MatchInput, side: _Side, mention_names: frozenset[str], candidate: MatchCandidate
+) -> dict[str, float]:
+    """`features`, given what depends on the mention alone (computed once for all its candidates)."""
+    core = _raw(side, _english_side(candidate.title, candidate.description))
     area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
-    mention_bag = _mention_bag(item.title, item.description, item.quote, area)
-    request_bag = _request_bag(candidate.title, candidate.description, candidate.examples, area)
-    wide = _cosine(mention_bag, request_bag)
+    mention_weighted = _mention_bag(item.title, item.description, item.quote, area)
+    request_weighted = _request_bag(candidate.title, candidate.description, candidate.examples, area)
+    wide = _cosine(mention_weighted, request_weighted)
     # Each side's titles name something the other never mentions: same area, another request.
-    mention_names = set(_title_names((item.title,), f"{item.description} {item.quote}"))
-    request_names = {n for n in _title_names((candidate.title, *candidate.examples), candidate.description)}
-    conflict = _unmatched_names(frozenset(mention_names), request_bag) and _unmatched_names(
-        frozenset(request_names), mention_bag
+    request_names = _title_names((candidate.title, *candidate.examples), candidate.description)
+    conflict = _unmatched_names(mention_names, request_weighted[0]) and _unmatched_names(
+        request_names, mention_weighted[0]
     )
     same_theme = item.theme is not None and item.theme == candidate.theme
     same_sub = item.sub_theme is not None and item.sub_theme == candidate.sub_theme
@@ -283,7 +386,10 @@ def link_threshold(parts: dict[str, float]) -> float:
 
 def candidate_score(item: MatchInput, candidate: MatchCandidate) -> float:
     """0..1 on the catalogue's scale: >= 0.75 (`AI_MATCH`) means the same request."""
-    parts = features(item, candidate)
+    return _score(features(item, candidate))
+
+
+def _score(parts: dict[str, float]) -> float:
     raw, threshold = evidence(parts), link_threshold(parts)
     if raw <= 0:
         return 0.0
@@ -302,8 +408,11 @@ def match(item: MatchInput) -> CatalogMatch:
     """The candidate that is the same request as `item` (or None, with the best score), and the
     other candidates that are the same ask too (`also_same`: the catalogue merges them)."""
     scores: dict[str, float] = {}
+    side = _english_side(item.title, item.description)
+    names = _mention_names(item.title, item.description, item.quote)
     for candidate in item.candidates:
-        scores[candidate.id] = max(scores.get(candidate.id, 0.0), candidate_score(item, candidate))
+        score = _score(_features(item, side, names, candidate))
+        scores[candidate.id] = max(scores.get(candidate.id, 0.0), score)
     best_id: str | None = None
     best_score = 0.0
     for candidate_id, score in scores.items():  # first candidate wins ties: they come most similar first

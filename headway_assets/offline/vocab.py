@@ -685,6 +685,7 @@ class Term:
     weight: float
 
 
+@lru_cache(maxsize=65_536)  # called for every word of every text the matcher reads
 def fold_word(word: str) -> str:
     """Lower-case and strip accents and apostrophes from one word."""
     word = word.lower().replace("'", "").replace("’", "")
@@ -788,12 +789,37 @@ def _is_specific(word: str, first: bool) -> bool:
     return bool(_CAPITALISED.match(word))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65_536)
+def _term(stem_: str, weight: float) -> Term:
+    """One shared `Term` per stem and weight (a frozen dataclass costs more to build than to find)."""
+    return Term(stem_, weight)
+
+
+@lru_cache(maxsize=65_536)
+def _word_term(part: str, first: bool) -> tuple[str, float] | None:
+    """The stem and weight of one word of a text (None: not a content word); `first`: it opens
+    a sentence. A pure function of the word, cached: texts share most of their words."""
+    folded = fold_word(part)
+    if not folded or folded in _STOP_WORDS or folded.isdigit() or len(folded) < 2:
+        return None
+    stemmed = stem(folded)
+    stemmed = _synonyms().get(stemmed, stemmed)
+    if stemmed in _STOP_STEMS:
+        return None
+    if folded in _GENERIC_WORDS or stemmed in _GENERIC_STEMS:
+        weight = GENERIC_WEIGHT
+    elif _is_specific(part, first):
+        weight = SPECIFIC_WEIGHT
+    else:
+        weight = CONTENT_WEIGHT
+    return stemmed, weight
+
+
+@lru_cache(maxsize=65_536)
 def content_terms(text: str) -> tuple[Term, ...]:
     """The content terms of `text`, in order of first occurrence, each once at its highest weight."""
     rewritten = rewrite_phrases(text)
     best: dict[str, float] = {}
-    order: list[str] = []
     sentence_start = True
     for match in _WORD.finditer(rewritten):
         raw = match.group(0)
@@ -801,25 +827,14 @@ def content_terms(text: str) -> tuple[Term, ...]:
         first = sentence_start or not preceding or preceding[-1] in _SENTENCE_OPENERS
         sentence_start = False
         for part in raw.split("-") if "-" in raw and raw.lower() not in _HYPHEN_KEEP else [raw]:
-            folded = fold_word(part)
-            if not folded or folded in _STOP_WORDS or folded.isdigit() or len(folded) < 2:
+            found = _word_term(part, first)
+            if found is None:
                 continue
-            stemmed = stem(folded)
-            stemmed = _synonyms().get(stemmed, stemmed)
-            if stemmed in _STOP_STEMS:
-                continue
-            if folded in _GENERIC_WORDS or stemmed in _GENERIC_STEMS:
-                weight = GENERIC_WEIGHT
-            elif _is_specific(part, first):
-                weight = SPECIFIC_WEIGHT
-            else:
-                weight = CONTENT_WEIGHT
-            if stemmed not in best:
-                order.append(stemmed)
+            stemmed, weight = found
+            # A dict keeps insertion order: the terms come out in order of first occurrence.
+            if stemmed not in best or weight > best[stemmed]:
                 best[stemmed] = weight
-            elif weight > best[stemmed]:
-                best[stemmed] = weight
-    return tuple(Term(s, best[s]) for s in order)
+    return tuple(_term(s, w) for s, w in best.items())
 
 
 def term_weights(text: str) -> dict[str, float]:
@@ -1121,18 +1136,22 @@ def concept_terms() -> dict[str, tuple[str, ...]]:
 _TOKEN: Final = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 
 
-@lru_cache(maxsize=16_384)
+_ELISION: Final = re.compile(r"^(?:[ldjcmnst]|qu)['’]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=65_536)
+def _english_word(word: str) -> str:
+    """One word of `english_text`: its English form, "" for a foreign function word, else itself."""
+    foreign = _foreign_terms()
+    folded = fold_word(_ELISION.sub("", word) if "'" in word or "’" in word else word)
+    if folded in foreign:
+        return foreign[folded]
+    if folded in FOREIGN_STOP_WORDS and folded not in _STOP_WORDS:
+        return ""
+    return word
+
+
+@lru_cache(maxsize=65_536)
 def english_text(text: str) -> str:
     """`text` with common es / pt / fr / de product words in English and their function words gone."""
-    foreign = _foreign_terms()
-
-    def swap(match: re.Match[str]) -> str:
-        word = match.group(0)
-        folded = fold_word(re.sub(r"^(?:[ldjcmnst]|qu)['’]", "", word, flags=re.IGNORECASE))
-        if folded in foreign:
-            return foreign[folded]
-        if folded in FOREIGN_STOP_WORDS and folded not in _STOP_WORDS:
-            return ""
-        return word
-
-    return _TOKEN.sub(swap, text)
+    return _TOKEN.sub(lambda match: _english_word(match.group(0)), text)
