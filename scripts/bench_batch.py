@@ -30,7 +30,6 @@ import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,7 @@ from headway_assets.assets.feature_catalog import feature_catalog  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
-from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
-from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
+from headway_assets.core.warehouse.database import dispose_engines, read_connection  # noqa: E402
 from headway_assets.core.warehouse.schema import (  # noqa: E402
     FeatureMention,
     FeatureRequest,
@@ -53,19 +51,16 @@ from headway_assets.core.warehouse.schema import (  # noqa: E402
     Message,
     MessageLabel,
 )
-from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
 from headway_assets.llm.batches import open_batch_count  # noqa: E402
 from headway_assets.llm.pricing import estimate_cost  # noqa: E402
 from headway_assets.llm.providers.base import TokenUsage  # noqa: E402
 from headway_assets.orchestration.sensors import land_batches  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
-from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
+from headway_assets.testing.demo_warehouse import FIRST_DAY, LAST_DAY, RANGE_TAGS, prepare_raw  # noqa: E402
 from headway_assets.testing.fakes.headway_responder import headway_responder  # noqa: E402
 from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer  # noqa: E402
 
-FIRST_DAY, LAST_DAY = "2026-10-01", "2026-10-30"
-RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST_DAY, "dagster/asset_partition_range_end": LAST_DAY}
 # In dependency order; the last two are not partitioned (the catalogue's matching stays live).
 ASSETS: list[tuple[Any, dict[str, str]]] = [
     (message_labels, RANGE_TAGS),
@@ -86,24 +81,6 @@ class Cost:
     input_tokens: int = 0
     output_tokens: int = 0
     usd: float = 0.0
-
-
-def prepare_raw(workdir: Path) -> Path:
-    """A SQLite warehouse holding the 30 demo days of raw messages (no AI output yet)."""
-    database = workdir / "raw.db"
-    url = f"sqlite:///{database}"
-    migrate(url)
-    manifest = generate_demo(workdir / "demo", start=date(2026, 10, 1), days=30)
-    with write_transaction(url) as conn:
-        seed_demo(conn, manifest, data_dir=workdir)
-    dg.materialize(
-        RAW_MESSAGE_ASSETS,
-        tags=RANGE_TAGS,
-        resources={"warehouse": WarehouseResource(database_url=url), "sources": SourcesResource(data_dir=str(workdir))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    dispose_engines()
-    return database
 
 
 def materialise(asset: Any, tags: dict[str, str], url: str, llm: LlmResource) -> dict[str, Any]:

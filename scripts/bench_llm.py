@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +52,15 @@ from headway_assets.assets.feature_catalog import feature_catalog  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
-from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS  # noqa: E402
-from headway_assets.core.warehouse.database import dispose_engines, migrate, read_connection, write_transaction  # noqa: E402
+from headway_assets.core.warehouse.database import dispose_engines, read_connection  # noqa: E402
 from headway_assets.core.warehouse.schema import Message  # noqa: E402
-from headway_assets.demo import generate_demo, seed_demo  # noqa: E402
 from headway_assets.llm.engine import LlmEngine  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
-from headway_assets.resources.sources import SourcesResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
+from headway_assets.testing.demo_warehouse import RANGE_TAGS, prepare_raw  # noqa: E402
 from headway_assets.testing.fakes.headway_responder import headway_responder  # noqa: E402
 from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer  # noqa: E402
 
-FIRST_DAY, LAST_DAY = "2026-10-01", "2026-10-30"
-RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST_DAY, "dagster/asset_partition_range_end": LAST_DAY}
 # Every asset that calls a model, and the period insights, in one run over the 30 days (the
 # catalogue and the period insights are not partitioned); Dagster orders the steps.
 AI_ASSETS: list[Any] = [message_labels, feature_mentions, message_insights, feature_catalog, insights]
@@ -186,24 +182,6 @@ class Figures:
     @property
     def calls_per_thousand(self) -> float:
         return 1000 * self.calls / self.messages
-
-
-def prepare_raw(workdir: Path) -> Path:
-    """A SQLite warehouse holding the 30 demo days of raw messages (no AI output yet)."""
-    database = workdir / "raw.db"
-    url = f"sqlite:///{database}"
-    migrate(url)
-    manifest = generate_demo(workdir / "demo", start=date(2026, 10, 1), days=30)
-    with write_transaction(url) as conn:
-        seed_demo(conn, manifest, data_dir=workdir)
-    dg.materialize(
-        RAW_MESSAGE_ASSETS,
-        tags={"dagster/asset_partition_range_start": FIRST_DAY, "dagster/asset_partition_range_end": LAST_DAY},
-        resources={"warehouse": WarehouseResource(database_url=url), "sources": SourcesResource(data_dir=str(workdir))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    dispose_engines()
-    return database
 
 
 def warm_fake_answers(url: str) -> int:
