@@ -20,7 +20,7 @@ from headway_api.core.principal import Principal
 from headway_api.db import Database, Reader
 from headway_api.pagination import AnySelect, SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.feature_requests import SUMMARY_COLUMNS, summary_fields
-from headway_api.queries.messages import LABEL_COLUMNS as _LABEL
+from headway_api.queries.messages import LABEL
 from headway_api.schemas.feature_requests import AuditListParams
 from headway_assets.core import taxonomy
 from headway_assets.core.taxonomy import TaxonomyNode
@@ -204,7 +204,7 @@ async def list_audit(
 
 
 def _label_change(conn: Connection, org_id: int, change: label_corrections.LabelChange) -> dict[str, Any]:
-    label = conn.execute(_LABEL, {"org_id": org_id, "message_id": change.message_id}).first()
+    label = conn.execute(LABEL, {"org_id": org_id, "message_id": change.message_id}).first()
     return {
         "audit_id": change.audit_id,
         "message_id": change.message_id,

@@ -35,7 +35,7 @@ MESSAGE_SORTS: dict[str, SortKey] = {
     "-sent_at": SortKey("-sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=True, listing="messages"),
     "sent_at": SortKey("sent_at", (M.sent_at, M.id), ("datetime", "int"), descending=False, listing="messages"),
 }
-_LABELLED = L.status == LabelStatus.LABELLED.value
+LABELLED = L.status == LabelStatus.LABELLED.value
 # How each filter narrows the list; its value is bound as the parameter of the same name.
 _CONDITIONS: dict[str, Any] = {
     "source": lambda: M.source == bindparam("source"),
@@ -44,11 +44,11 @@ _CONDITIONS: dict[str, Any] = {
     "customer": lambda: M.customer == bindparam("customer"),
     "channel": lambda: M.channel == bindparam("channel"),
     "thread_id": lambda: M.thread_id == bindparam("thread_id"),
-    "category": lambda: and_(_LABELLED, L.category == bindparam("category")),
+    "category": lambda: and_(LABELLED, L.category == bindparam("category")),
     "category=unlabelled": lambda: or_(L.message_id.is_(None), L.status != LabelStatus.LABELLED.value),
-    "min_relevance": lambda: and_(_LABELLED, L.relevance >= bindparam("min_relevance")),
-    "max_relevance": lambda: and_(_LABELLED, L.relevance <= bindparam("max_relevance")),
-    "is_feedback": lambda: and_(_LABELLED, L.is_feedback == bindparam("is_feedback")),
+    "min_relevance": lambda: and_(LABELLED, L.relevance >= bindparam("min_relevance")),
+    "max_relevance": lambda: and_(LABELLED, L.relevance <= bindparam("max_relevance")),
+    "is_feedback": lambda: and_(LABELLED, L.is_feedback == bindparam("is_feedback")),
     "q": lambda: M.text.ilike(bindparam("q"), escape=LIKE_ESCAPE),
 }
 
@@ -167,7 +167,7 @@ _MESSAGE = select(
     M.url,
     M.ingested_at,
 ).where(M.id == bindparam("message_id"), M.org_id == bindparam("org_id"))
-LABEL_COLUMNS = _LABEL = select(
+LABEL = select(
     L.status,
     L.is_feedback,
     L.category,
@@ -219,7 +219,7 @@ async def get_message(db: Reader, org_id: int, message_id: int) -> dict[str, Any
     detail = await db.dict_or_none(_MESSAGE, values)
     if detail is None:
         return None
-    detail["label"] = await db.dict_or_none(_LABEL, values)
+    detail["label"] = await db.dict_or_none(LABEL, values)
     detail["mentions"] = await db.dicts(_MENTIONS, values)
     insight = await db.dict_or_none(_INSIGHT, values)
     if insight is not None:

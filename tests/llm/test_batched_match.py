@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from headway_assets.core.warehouse.database import migrate
 from headway_assets.llm.cache import LlmCache
@@ -26,7 +24,7 @@ from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH, INSIGHT, MATCH, MATCH_SYSTEM, TIER1, TIER2, MatchCandidate, MatchInput
 from headway_assets.offline import OfflineProvider, answer
 from headway_assets.testing.fakes.headway_responder import headway_responder, match_items
-from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer
 
 MODELS = {TIER1: "model-t1", TIER2: "model-t2", INSIGHT: "model-in", MATCH: "model-m"}
 
@@ -93,17 +91,6 @@ def _match(
 def _user_text(recorded: Any) -> str:
     assert recorded.llm_request is not None
     return str(recorded.llm_request.user_text)
-
-
-@pytest.fixture(params=["anthropic", "openai"])
-def server(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
-    fake: FakeLLMServer = (
-        FakeAnthropicServer(responder=headway_responder)
-        if request.param == "anthropic"
-        else FakeOpenAIServer(responder=headway_responder)
-    )
-    with fake:
-        yield fake
 
 
 def test_many_mentions_per_call_each_answered_as_alone(server: FakeLLMServer) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from headway_assets.llm.providers.openai_provider import OpenAIProvider
 from headway_assets.llm.schemas import Tier1Label
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.testing.fakes.headway_responder import headway_responder, tier1_items
-from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer, Fault
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, Fault
 
 TEXTS = [
     "Could you add SSO with Okta? Our IT team will not approve the renewal without it.",
@@ -45,17 +44,6 @@ def _provider(server: FakeLLMServer, *, timeout: float = 5.0, retries: int = 2) 
     return OpenAIProvider(
         api_key=kwargs["api_key"], base_url=kwargs["base_url"], timeout_seconds=timeout, max_retries=retries
     )
-
-
-@pytest.fixture(params=["anthropic", "openai"])
-def server(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
-    fake: FakeLLMServer = (
-        FakeAnthropicServer(responder=headway_responder)
-        if request.param == "anthropic"
-        else FakeOpenAIServer(responder=headway_responder)
-    )
-    with fake:
-        yield fake
 
 
 def _label(

@@ -5,7 +5,6 @@ Real SDKs against the fake servers, which cache prefixes the way the vendors do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,8 +12,7 @@ from headway_assets.core.message import content_hash
 from headway_assets.llm.engine import EngineConfig, LlmEngine
 from headway_assets.llm.providers.base import ModelPrice
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier2Input
-from headway_assets.testing.fakes.headway_responder import headway_responder
-from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer, FakeOpenAIServer
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer, FakeLLMServer
 from tests.llm.test_llm_providers import _provider
 
 MODELS = {TIER1: "model-t1", TIER2: "model-t2", INSIGHT: "model-in", MATCH: "model-m"}
@@ -26,17 +24,6 @@ TEXTS = [
 ]
 # Cache reads at a tenth of the input price, as Anthropic and OpenAI bill them.
 PRICES = {"model-t2": ModelPrice(input=1.0, output=5.0, cache_read=0.1, cache_write=1.25)}
-
-
-@pytest.fixture(params=["anthropic", "openai"])
-def server(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
-    fake: FakeLLMServer = (
-        FakeAnthropicServer(responder=headway_responder)
-        if request.param == "anthropic"
-        else FakeOpenAIServer(responder=headway_responder)
-    )
-    with fake:
-        yield fake
 
 
 def _extract(server: FakeLLMServer) -> LlmEngine:

@@ -128,9 +128,3 @@ def spend_per_month(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
     for total in months.values():
         total["cost_usd"] = round(total["cost_usd"], 6)
     return [months[month] for month in sorted(months)]
-
-
-def spend_by_month(conn: Connection, org_id: int, since: datetime | None = None) -> list[dict[str, Any]]:
-    """An organisation's LLM spend per calendar month (UTC), oldest first: calls, tokens, cost."""
-    conditions = [LlmUsage.org_id == org_id, *([LlmUsage.created_at >= since] if since is not None else [])]
-    return spend_per_month(conn.execute(select(*SPEND_COLUMNS).where(*conditions)))
