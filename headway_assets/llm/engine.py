@@ -268,7 +268,7 @@ class LlmEngine:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def stop_reason(self) -> str | None:
-        """Why this run should start no more work (deadline, provider unavailable), or None."""
+        """Why this run should start no more work (deadline, spent budget, provider unavailable), or None."""
         if self.deadline_passed():
             return "the run deadline passed"
         if self.budget_usd is not None and self.cost_usd() >= self.budget_usd:
