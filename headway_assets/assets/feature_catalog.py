@@ -172,7 +172,7 @@ def feature_catalog(
                         (
                             org_slugs.get(r.org_id),
                             r.id if r.id is not None else "(new)",
-                            redacted_excerpt(r.title, preview_redaction(names=people.get(id(r), ()))),
+                            redacted_excerpt(r.title, preview_redaction(names=people.get(id(r), ()), texts=[r.title])),
                             len(r.links),
                             "yes" if any(method == METHOD_NEW for _, method, _ in r.links) else "",
                             r.sub_theme,

@@ -367,7 +367,11 @@ def _preview(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> list[t
     people = people_of(scopes.values())
     shown = []
     for row in rows:
-        redaction = preview_redaction(scopes.get(row["message_id"]), names=people)
+        redaction = preview_redaction(
+            scopes.get(row["message_id"]),
+            names=people,
+            texts=[row["title"], row["customer"], row["evidence_quote"]],
+        )
         shown.append(
             (
                 row["message_id"],

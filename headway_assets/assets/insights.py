@@ -238,8 +238,8 @@ def _preview(rows: list[dict[str, Any]], scopes: Mapping[int, PiiScope]) -> list
     people = people_of(scope for row in rows if (scope := scopes.get(row["message_id"])) is not None)
     shown = []
     for row in rows:
-        redaction = preview_redaction(scopes.get(row["message_id"]), names=people)
         topics = ", ".join(row["key_topics"]["topics"])
+        redaction = preview_redaction(scopes.get(row["message_id"]), names=people, texts=[row["summary"], topics])
         shown.append(
             (
                 row["message_id"],

@@ -329,7 +329,7 @@ def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ..
     people = people_of(scopes.values())
     shown = []
     for row in rows:
-        redaction = preview_redaction(scopes.get(row.id), names=people)
+        redaction = preview_redaction(scopes.get(row.id), names=people, texts=[row.customer, row.text])
         shown.append(
             (
                 row.id,

@@ -342,7 +342,9 @@ def _people(message: NormalisedMessage) -> tuple[str, ...]:
 def _preview_row(org: str, message: NormalisedMessage, people: tuple[str, ...], channels: Redaction) -> tuple[Any, ...]:
     """One preview row: the author as a placeholder, the text redacted (see `preview_redaction`)."""
     redaction = preview_redaction(
-        PiiScope(names=_people(message), keep=(message.customer,) if message.customer else ()), names=people
+        PiiScope(names=_people(message), keep=(message.customer,) if message.customer else ()),
+        names=people,
+        texts=[message.author_name, message.customer, message.text],
     )
     # The author first: it is <PERSON_1> wherever the text names them too.
     author = redaction.redact(message.author_name) if message.author_name else ""
@@ -376,7 +378,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
     # No personal data in metadata: the people of every message of the run are redacted in each
     # shown (one may name another), and a channel that is a mailbox shows as a placeholder.
     people = tuple(dict.fromkeys(name for _, m in messages for name in _people(m)))
-    channels = preview_redaction(names=people)
+    channels = preview_redaction(names=people, texts={m.channel for _, m in messages})
     shown_channels: Counter[tuple[str, str]] = Counter()
     for (org, channel), count in by_channel.items():
         shown_channels[org, channels.redact(channel) or "-"] += count

@@ -235,7 +235,8 @@ class LlmEngine:
         """This engine asking `model` for `task` (an organisation's own tier-1 model): the same
         provider, cache, deadline, budget, privacy guard and running totals, and its own list of
         items being asked, so that one model's answer never stands in for another's. The model is
-        part of the cache key, as with the configured one."""
+        part of the cache key, as with the configured one. Outage bookkeeping is its own too (the
+        local models it serves have no outages)."""
         if model == self.model(task):
             return self
         sibling = copy.copy(self)
