@@ -359,6 +359,8 @@ class Database:
                 pool_timeout=settings.db_pool_timeout,
                 pool_pre_ping=False,
                 pool_recycle=POOL_RECYCLE_SECONDS,
+                # Bound values (message text, e-mail addresses) stay out of logged SQL errors.
+                hide_parameters=True,
             )
             self.reader = PostgresReader(self.engine, settings)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 
 from headway_api.db import Reader
@@ -42,8 +43,12 @@ def _insight(insight: dict[str, Any]) -> dict[str, Any]:
     # Validated here, so a malformed document is reported with its id rather than as a bare 500.
     try:
         insight["content"] = PeriodInsightContent.model_validate(content)
-    except ValueError as error:
-        raise ValueError(f"period_insights row {insight['id']} has malformed content: {error}") from None
+    except ValidationError as error:
+        # Where and what kind, not the values: they are the organisation's quotes and customers, and this
+        # message reaches the server log.
+        issues = error.errors()[:5]
+        problems = "; ".join(f"{'.'.join(map(str, issue['loc'])) or '<root>'}: {issue['type']}" for issue in issues)
+        raise ValueError(f"period_insights row {insight['id']} has malformed content: {problems}") from None
     return insight
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 
 import dagster as dg
 import pydantic
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from headway_assets.assets.ai_support import (
     AI_GROUP,
@@ -22,12 +22,13 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, people_of, preview_redaction, redacted_excerpt
 from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.catalog import METHOD_NEW, Linker, LinkResult, engine_matcher
+from headway_assets.catalog.model import RequestState
 from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
-from headway_assets.core.warehouse.schema import Organization
+from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequestMention, Organization
 from headway_assets.llm.engine import LlmEngine
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
@@ -44,6 +45,27 @@ class CatalogueConfig(dg.Config):
     orgs: list[str] = pydantic.Field(
         default_factory=list, description="Organisations (slugs) to rebuild; empty means every one."
     )
+
+
+def _request_people(conn: Connection, requests: list[RequestState]) -> dict[int, tuple[str, ...]]:
+    """The people of every message behind each request (by `id()` of the request): its mentions of
+    this run and, for a stored request, all its linked mentions. A request's title was written by a
+    model from such messages and is shown redacted with their people's names."""
+    message_ids: dict[int, set[int]] = {
+        id(r): {m.message_id for m in r.mentions if m.message_id is not None} for r in requests
+    }
+    stored = {r.id: id(r) for r in requests if r.id is not None}
+    if stored:
+        rows = conn.execute(
+            select(FeatureRequestMention.feature_request_id, FeatureMention.message_id)
+            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
+            .where(FeatureRequestMention.feature_request_id.in_(list(stored)))
+        )
+        for request_id, message_id in rows:
+            if message_id is not None:
+                message_ids[stored[request_id]].add(message_id)
+    scopes = message_scopes(conn, {m for ids in message_ids.values() for m in ids})
+    return {key: people_of(scopes[m] for m in ids if m in scopes) for key, ids in message_ids.items()}
 
 
 @dg.asset(
@@ -124,6 +146,8 @@ def feature_catalog(
         )
     by_org = Counter(org_slugs.get(m.org_id, str(m.org_id)) for m in work.mentions)
     preview = sorted(result.touched, key=lambda r: (-len(r.links), r.key))[:PREVIEW_ROWS]
+    with warehouse.read() as conn:
+        people = _request_people(conn, preview)
     return dg.MaterializeResult(
         metadata={
             "mode": "rebuild" if rebuild_orgs else "incremental",
@@ -143,11 +167,12 @@ def feature_catalog(
             "match_failures": result.match_failures,
             "touched_requests": dg.MetadataValue.md(
                 markdown_table(
-                    ["org", "request", "mentions this run", "founded now", "sub-theme"],
+                    ["org", "request id", "title (redacted)", "mentions this run", "founded now", "sub-theme"],
                     [
                         (
                             org_slugs.get(r.org_id),
-                            r.title,
+                            r.id if r.id is not None else "(new)",
+                            redacted_excerpt(r.title, preview_redaction(names=people.get(id(r), ()), texts=[r.title])),
                             len(r.links),
                             "yes" if any(method == METHOD_NEW for _, method, _ in r.links) else "",
                             r.sub_theme,

@@ -31,7 +31,15 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.message_labels import message_labels, relevant_label
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.metadata import (
+    PREVIEW_ROWS,
+    markdown_table,
+    people_of,
+    preview_redaction,
+    redacted_customer,
+    redacted_excerpt,
+    safe_error,
+)
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.privacy import message_scopes
 from headway_assets.assets.raw_messages import OWNERS
@@ -349,6 +357,35 @@ def window_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[in
     ]
 
 
+def _preview(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Preview rows of mentions: the model-written title and the quote redacted with the people of
+    the messages shown (an organisation that sends text as it is gets titles that may name them)."""
+    if not rows:
+        return []
+    with warehouse.read() as conn:
+        scopes = message_scopes(conn, [row["message_id"] for row in rows])
+    people = people_of(scopes.values())
+    shown = []
+    for row in rows:
+        redaction = preview_redaction(
+            scopes.get(row["message_id"]),
+            names=people,
+            texts=[row["title"], row["customer"], row["evidence_quote"]],
+        )
+        shown.append(
+            (
+                row["message_id"],
+                redacted_excerpt(row["title"], redaction),
+                row["kind"],
+                row["urgency"],
+                row["sub_theme"],
+                redacted_customer(row["customer"], redaction),
+                redacted_excerpt(row["evidence_quote"], redaction),
+            )
+        )
+    return shown
+
+
 def count_due(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | None = None) -> tuple[int, int]:
     """(relevant messages in the window, of which still due for tier-2)."""
     total = conn.execute(
@@ -433,7 +470,7 @@ def feature_mentions(
         relevant_total, remaining = count_due(conn, window, stale_unless)
         problems = window_quote_problems(conn, window)
     rejected = sum(row["rejected_quotes"] for row in extractions_written)
-    failed = [(row["message_id"], row["error"]) for row in extractions_written if row["status"] == "failed"]
+    failed = [(row["message_id"], safe_error(row["error"])) for row in extractions_written if row["status"] == "failed"]
     kinds = Counter(row["kind"] for row in mentions_written)
     themes = Counter(row["sub_theme"] or row["theme"] or "(none)" for row in mentions_written)
     metadata: dict[str, Any] = {
@@ -452,11 +489,8 @@ def feature_mentions(
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failed, limit=20)),
         "preview": dg.MetadataValue.md(
             markdown_table(
-                ["title", "kind", "urgency", "sub-theme", "customer", "evidence"],
-                [
-                    (r["title"], r["kind"], r["urgency"], r["sub_theme"], r["customer"], r["evidence_quote"])
-                    for r in mentions_written[:PREVIEW_ROWS]
-                ],
+                ["message id", "title (redacted)", "kind", "urgency", "sub-theme", "customer", "evidence (redacted)"],
+                _preview(warehouse, mentions_written[:PREVIEW_ROWS]),
             )
         ),
         **llm_metadata(engine),
@@ -469,7 +503,10 @@ def feature_mentions(
                 passed=not problems,
                 metadata={
                     "mentions_with_bad_quotes": len(problems),
-                    "examples": dg.MetadataValue.md(markdown_table(["mention id", "quote"], problems, limit=10)),
+                    # Where, not what: the quote is the message's text.
+                    "examples": dg.MetadataValue.md(
+                        markdown_table(["mention id", "quote chars"], [(i, len(q)) for i, q in problems], limit=10)
+                    ),
                 },
             ),
             dg.AssetCheckResult(

@@ -3,6 +3,7 @@
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,14 @@ from headway_assets.assets.ai_support import (
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions, relevant_in_window
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.metadata import (
+    PREVIEW_ROWS,
+    markdown_table,
+    people_of,
+    preview_redaction,
+    redacted_excerpt,
+    safe_error,
+)
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
@@ -40,6 +48,7 @@ from headway_assets.core.warehouse.schema import (
     utc_now,
 )
 from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, InsightDraft
 from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
 from headway_assets.resources.llm import LlmResource, TaskVersion
@@ -201,11 +210,13 @@ def message_insights(
             "pruned": int(pruned or 0),
             "skipped_over_budget": dg.MetadataValue.json(over_budget),
             "sentiment_counts": dg.MetadataValue.json(dict(sorted(sentiments.items()))),
-            "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),
+            "failures": dg.MetadataValue.md(
+                markdown_table(["message id", "error"], [(i, safe_error(e)) for i, e in failures], limit=20)
+            ),
             "preview": dg.MetadataValue.md(
                 markdown_table(
-                    ["sentiment", "summary", "topics"],
-                    [(r["sentiment"], r["summary"], ", ".join(r["key_topics"]["topics"])) for r in rows[:PREVIEW_ROWS]],
+                    ["message id", "sentiment", "summary (redacted)", "topics (redacted)"],
+                    _preview(rows[:PREVIEW_ROWS], scopes),
                 )
             ),
             **llm_metadata(engine),
@@ -219,6 +230,33 @@ def message_insights(
             )
         ],
     )
+
+
+def _preview(rows: list[dict[str, Any]], scopes: Mapping[int, PiiScope]) -> list[tuple[Any, ...]]:
+    """Preview rows of insights: the model-written summary and topics redacted with the people of the
+    messages shown (an organisation that sends text as it is gets summaries that may name them)."""
+    people = people_of(scope for row in rows if (scope := scopes.get(row["message_id"])) is not None)
+    shown = []
+    for row in rows:
+        topics = ", ".join(row["key_topics"]["topics"])
+        redaction = preview_redaction(scopes.get(row["message_id"]), names=people, texts=[row["summary"], topics])
+        shown.append(
+            (
+                row["message_id"],
+                row["sentiment"],
+                redacted_excerpt(row["summary"], redaction),
+                redacted_excerpt(topics, redaction),
+            )
+        )
+    return shown
+
+
+def _latest_figures(content: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(asks, new asks, rising asks, top request id and its mentions) of one period insight."""
+    top = content["top_asks"]
+    asks = sum(source["mentions"] for source in content["by_source"].values())
+    leader = f"#{top[0]['feature_request_id']} ({top[0]['mentions']})" if top else ""
+    return asks, len(content["new_asks"]), len(content["rising_asks"]), leader
 
 
 # -- insights (per org and period) --------------------------------------------------------------
@@ -377,8 +415,9 @@ def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             conn.execute(delete(PeriodInsight).where(PeriodInsight.org_id == org_id))
             if rows:
                 conn.execute(insert(PeriodInsight), rows)
+    # Counts and ids, not the headline: it quotes request titles, which a model wrote from messages.
     latest = [
-        (orgs[org_id], rows[-1]["period"], rows[-1]["period_start"].date(), rows[-1]["headline"])
+        (orgs[org_id], rows[-1]["period"], rows[-1]["period_start"].date(), *_latest_figures(rows[-1]["content"]))
         for org_id, rows in computed.items()
         if rows
     ]
@@ -389,7 +428,12 @@ def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
             "dagster/row_count": sum(len(rows) for rows in computed.values()),
             "organisations": len(orgs),
             "weeks": len(weekly),
-            "latest": dg.MetadataValue.md(markdown_table(["org", "period", "start", "headline"], latest)),
+            "latest": dg.MetadataValue.md(
+                markdown_table(
+                    ["org", "period", "start", "asks", "new asks", "rising asks", "top request (mentions)"],
+                    latest,
+                )
+            ),
             "relevance_threshold": RELEVANCE_THRESHOLD,
         }
     )

@@ -9,11 +9,11 @@ nothing (cache hits only).
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
 from headway_assets.assets.ai_support import (
     AI_GROUP,
@@ -27,7 +27,15 @@ from headway_assets.assets.ai_support import (
     within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.metadata import (
+    PREVIEW_ROWS,
+    markdown_table,
+    people_of,
+    preview_redaction,
+    redacted_customer,
+    redacted_excerpt,
+    safe_error,
+)
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.privacy import message_scopes
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
@@ -35,7 +43,7 @@ from headway_assets.core.limits import OVERSIZED_CHARS
 from headway_assets.core.message import TimeWindow, content_hash
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.label_corrections import human_label_rows
-from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, utc_now
+from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, Organization, utc_now
 from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.redaction import PiiScope
@@ -74,12 +82,19 @@ def pending_filter(stale_unless: TaskVersion | None = None) -> Any:
             and_(
                 MessageLabel.labelled_by.is_(None),  # a person's label is never stale
                 or_(
-                    MessageLabel.model != stale_unless.model,
+                    MessageLabel.model != _model_of_org(stale_unless),
                     MessageLabel.prompt_version != stale_unless.prompt_version,
                 ),
             )
         )
     return or_(*conditions)
+
+
+def _model_of_org(version: TaskVersion) -> Any:
+    """The model each message's label must have been made with: its organisation's own, else the configured one."""
+    if not version.org_models:
+        return version.model
+    return case(dict(version.org_models), value=Message.org_id, else_=version.model)
 
 
 def relevant_label() -> Any:
@@ -276,25 +291,59 @@ def write_labels(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> No
         insert_rows(conn, MessageLabel, rows)
 
 
+PREVIEW_COLUMNS = [
+    "message id",
+    "source",
+    "customer",
+    "category",
+    "relevance",
+    "confidence",
+    "model",
+    "chars",
+    "text (redacted)",
+]
+
+
 def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ...]]:
+    """The most relevant feedback of the run: ids, labels and the model, the text redacted."""
     if not ids:
         return []
     with warehouse.read() as conn:
         rows = conn.execute(
             select(
+                Message.id,
                 Message.source,
                 Message.customer,
+                Message.text,
                 MessageLabel.category,
                 MessageLabel.relevance,
                 MessageLabel.confidence,
-                Message.text,
+                MessageLabel.model,
             )
             .join(MessageLabel, _label_join())
             .where(Message.id.in_(ids[:500]), MessageLabel.is_feedback.is_(True))
             .order_by(MessageLabel.relevance.desc(), Message.id)
             .limit(PREVIEW_ROWS)
+        ).all()
+        scopes = message_scopes(conn, [row.id for row in rows])
+    people = people_of(scopes.values())
+    shown = []
+    for row in rows:
+        redaction = preview_redaction(scopes.get(row.id), names=people, texts=[row.customer, row.text])
+        shown.append(
+            (
+                row.id,
+                row.source,
+                redacted_customer(row.customer, redaction),
+                row.category,
+                row.relevance,
+                row.confidence,
+                row.model,
+                len(row.text),
+                redacted_excerpt(row.text, redaction),
+            )
         )
-        return [tuple(row) for row in rows]
+    return shown
 
 
 @dg.asset(
@@ -304,7 +353,9 @@ def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ..
     "(feature_request, bug_report, pain_point, praise, question, other), a 0-10 relevance (>= 6 goes to "
     "tier-2), confidence, provider, model and prompt version. A label a person set (PATCH "
     "/v1/messages/{id}/label) is kept and never sent to a model. Long messages are chunked; messages over "
-    "50,000 characters are marked skipped_oversized. Bounded: stops at an item cap or deadline and resumes.",
+    "50,000 characters are marked skipped_oversized. Bounded: stops at an item cap or deadline and resumes. "
+    "On the shipped local model (HEADWAY_TIER1_MODEL=headway-local-1), an organisation with a model of its own "
+    "(headway model train --org SLUG) is labelled with it.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -329,7 +380,13 @@ def message_labels(
     window = partition_window(context)
     label = partition_label(context)
     cap = llm.item_cap
+    with warehouse.read() as conn:
+        org_slugs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
+    # Organisations with a tier-1 model of their own (offline/org_models.py); the rest use the configured one.
+    org_models = llm.tier1_models_by_org(org_slugs)
     stale_unless = refresh_version(context, llm, TIER1)
+    if stale_unless is not None and org_models:
+        stale_unless = replace(stale_unless, org_models=tuple(sorted(org_models.items())))
     with warehouse.read() as conn:
         todo = pending_messages(conn, window, cap or None, stale_unless)
         human = human_label_rows(conn, {message.id: message.content_hash for message in todo})
@@ -350,7 +407,16 @@ def message_labels(
         async def label(piece: list[PendingMessage]) -> list[dict[str, Any]]:
             with warehouse.read() as conn:
                 scopes = message_scopes(conn, [message.id for message in piece])
-            return await label_slice(engine, piece, scopes)
+            if not org_models:
+                return await label_slice(engine, piece, scopes)
+            # Each organisation's messages by its own model (the model is part of the cache key).
+            by_model: dict[str, list[PendingMessage]] = {}
+            for message in piece:
+                by_model.setdefault(org_models.get(message.org_id, engine.model(TIER1)), []).append(message)
+            rows: list[dict[str, Any]] = []
+            for model, messages in by_model.items():
+                rows += await label_slice(engine.for_model(TIER1, model), messages, scopes)
+            return rows
 
         # The next slice asks while this one's labels are written (see `run_slices`).
         await run_slices(
@@ -369,7 +435,9 @@ def message_labels(
     statuses = Counter(row["status"] for row in written)
     categories = Counter(row["category"] for row in written if row["category"])
     relevant = sum(1 for row in written if (row["relevance"] or 0) >= RELEVANCE_THRESHOLD)
-    failures = [(row["message_id"], row["error"]) for row in written if row["status"] == LabelStatus.FAILED.value]
+    failures = [
+        (row["message_id"], safe_error(row["error"])) for row in written if row["status"] == LabelStatus.FAILED.value
+    ]
     if remaining:
         context.log.warning(f"{remaining} message(s) of {label} still need tier-1; the sensor will re-request")
     metadata: dict[str, Any] = {
@@ -385,9 +453,14 @@ def message_labels(
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),
+        "labels_by_model": dg.MetadataValue.json(dict(sorted(Counter(row["model"] for row in written).items()))),
+        # Organisations labelled with a model of their own this run, and which (the others: `llm_tier1`'s).
+        "tier1_org_models": dg.MetadataValue.json(
+            {org_slugs[org_id]: model for org_id, model in sorted(org_models.items())}
+        ),
         "preview": dg.MetadataValue.md(
             markdown_table(
-                ["source", "customer", "category", "relevance", "confidence", "text"],
+                PREVIEW_COLUMNS,
                 _preview(warehouse, [row["message_id"] for row in written]),
             )
         ),

@@ -10,6 +10,7 @@ guard holds a removal that looks like a broken read (an empty read where message
 or more than the allowed share of a day), failing the `removals_within_limit` check.
 """
 
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,14 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import func, select, tuple_
 
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
+from headway_assets.assets.metadata import (
+    PREVIEW_ROWS,
+    markdown_table,
+    preview_redaction,
+    redacted_customer,
+    redacted_excerpt,
+    safe_error,
+)
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
 from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.message import (
@@ -27,6 +35,7 @@ from headway_assets.core.message import (
     SourceReadError,
     TimeWindow,
 )
+from headway_assets.core.pii import Redaction, message_people
 from headway_assets.core.warehouse.bulk import batches
 from headway_assets.core.warehouse.ingestion import (
     ConnectionInfo,
@@ -40,6 +49,7 @@ from headway_assets.core.warehouse.ingestion import (
 from headway_assets.core.warehouse.removals import ALLOW_REMOVALS_TAG, Removals, held_message
 from headway_assets.core.warehouse.schema import Message, SyncStatus
 from headway_assets.core.warehouse.tenants import store_credentials
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.resources.sources import SourcesResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.sources.registry import get_source, raw_messages_asset_name, source_names
@@ -101,7 +111,13 @@ def sync_connection(
     except SourceReadError as error:
         return _record_failure(connection, window, warehouse, run_id, log, str(error))
     except Exception as error:  # a reader bug must not cost the other connections their data
-        log.exception(f"{connection.label}: unexpected error while reading {window}")
+        # The traceback's frames, not `log.exception`: an exception's message may quote what it
+        # choked on (a message's text, an address), and reaches the log only redacted.
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        log.error(
+            f"{connection.label}: unexpected error while reading {window}: "
+            f"{type(error).__name__}: {safe_error(str(error))}\n{frames}"
+        )
         return _record_failure(
             connection, window, warehouse, run_id, log, f"{type(error).__name__}: {error} (see the run log)"
         )
@@ -142,7 +158,7 @@ def sync_connection(
         f"{stats.removed} removed, {stats.held} removals held, {len(result.skipped)} skipped)"
     )
     for item in result.skipped:
-        log.warning(f"{connection.label}: skipped {item.location}: {item.reason}")
+        log.warning(f"{connection.label}: skipped {safe_error(item.location)}: {safe_error(item.reason)}")
     return ConnectionOutcome(
         connection=connection,
         status=status,
@@ -185,7 +201,7 @@ def _record_failure(
     log: Any,
     error: str,
 ) -> ConnectionOutcome:
-    log.error(f"{connection.label}: sync of {window} failed: {error}")
+    log.error(f"{connection.label}: sync of {window} failed: {safe_error(error)}")
     with warehouse.write() as conn:
         sync_run_id = start_sync_run(conn, connection=connection, window=window, dagster_run_id=run_id)
         finish_sync_run(conn, sync_run_id=sync_run_id, connection=connection, status=SyncStatus.FAILED, error=error)
@@ -213,21 +229,22 @@ def _duplicate_groups(warehouse: WarehouseResource, source: str, window: TimeWin
 
 def _rows_outside_window(
     warehouse: WarehouseResource, outcomes: list[ConnectionOutcome], window: TimeWindow
-) -> list[tuple[str, str]]:
+) -> list[tuple[int, str]]:
     """Stored rows of this run's messages whose sent time, read back, is outside the window."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[int, str]] = []
     with warehouse.read() as conn:
         for outcome in outcomes:
             keys = [(outcome.connection.org_id, m.external_id) for m in outcome.messages]
             for batch in batches(keys):
                 rows = conn.execute(
-                    select(Message.external_id, Message.sent_at).where(
+                    select(Message.id, Message.sent_at).where(
                         Message.source == outcome.connection.source,
                         tuple_(Message.org_id, Message.external_id).in_(batch),
                         (Message.sent_at < window.start) | (Message.sent_at >= window.end),
                     )
                 )
-                found += [(row.external_id, row.sent_at.isoformat()) for row in rows]
+                # The warehouse id: an external id can be a mail's Message-ID, which may hold an address.
+                found += [(row.id, row.sent_at.isoformat()) for row in rows]
     return found
 
 
@@ -260,8 +277,11 @@ def _check_results(
                 "duplicate_groups": len(duplicates),
                 "examples": dg.MetadataValue.md(
                     markdown_table(
-                        ["org", "channel", "author", "sent at", "copies"],
-                        [(d.org_id, d.channel, d.author_name, d.sent_at, d.copies) for d in duplicates],
+                        ["org", "channel", "sent at", "text hash", "copies"],
+                        [
+                            (d.org_id, safe_error(d.channel), d.sent_at, d.content_hash[:12], d.copies)
+                            for d in duplicates
+                        ],
                     )
                 ),
             },
@@ -272,7 +292,7 @@ def _check_results(
             metadata={
                 "window": str(window),
                 "rows_outside": len(outside),
-                "examples": dg.MetadataValue.md(markdown_table(["external id", "sent at"], outside, limit=10)),
+                "examples": dg.MetadataValue.md(markdown_table(["message id", "sent at"], outside, limit=10)),
             },
         ),
         dg.AssetCheckResult(
@@ -283,7 +303,7 @@ def _check_results(
                 "connections": len(outcomes),
                 "failed": len(failed),
                 "failures": dg.MetadataValue.md(
-                    markdown_table(["connection", "error"], [(o.connection.label, o.error) for o in failed])
+                    markdown_table(["connection", "error"], [(o.connection.label, safe_error(o.error)) for o in failed])
                 ),
             },
         ),
@@ -315,11 +335,35 @@ def _check_results(
     ]
 
 
+def _people(message: NormalisedMessage) -> tuple[str, ...]:
+    return message_people(message.author_name, message.author_email, message.metadata)
+
+
+def _preview_row(org: str, message: NormalisedMessage, people: tuple[str, ...], channels: Redaction) -> tuple[Any, ...]:
+    """One preview row: the author as a placeholder, the text redacted (see `preview_redaction`)."""
+    redaction = preview_redaction(
+        PiiScope(names=_people(message), keep=(message.customer,) if message.customer else ()),
+        names=people,
+        texts=[message.author_name, message.customer, message.text],
+    )
+    # The author first: it is <PERSON_1> wherever the text names them too.
+    author = redaction.redact(message.author_name) if message.author_name else ""
+    return (
+        org,
+        message.sent_at.strftime("%Y-%m-%d %H:%M"),
+        channels.redact(message.channel) if message.channel else "",
+        author,
+        redacted_customer(message.customer, redaction),
+        len(message.text),
+        redacted_excerpt(message.text, redaction),
+    )
+
+
 def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str) -> dict[str, Any]:
     messages = [(o.connection.org_slug, m) for o in outcomes for m in o.messages]
     by_channel = Counter((org, m.channel or "-") for org, m in messages)
     by_org = Counter(org for org, _ in messages)
-    skipped = [(o.connection.label, s.location, s.reason) for o in outcomes for s in o.skipped]
+    skipped = [(o.connection.label, safe_error(s.location), safe_error(s.reason)) for o in outcomes for s in o.skipped]
     ignored: Counter[str] = Counter()
     for outcome in outcomes:
         ignored.update(outcome.ignored)
@@ -331,6 +375,13 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
         held=sum(o.stats.held for o in outcomes),
     )
     preview = sorted(messages, key=lambda pair: pair[1].sent_at)[:PREVIEW_ROWS]
+    # No personal data in metadata: the people of every message of the run are redacted in each
+    # shown (one may name another), and a channel that is a mailbox shows as a placeholder.
+    people = tuple(dict.fromkeys(name for _, m in messages for name in _people(m)))
+    channels = preview_redaction(names=people, texts={m.channel for _, m in messages})
+    shown_channels: Counter[tuple[str, str]] = Counter()
+    for (org, channel), count in by_channel.items():
+        shown_channels[org, channels.redact(channel) or "-"] += count
     return {
         "partition": label,
         "window": str(window),
@@ -348,15 +399,12 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
         "connections_incomplete": sum(1 for o in outcomes if o.status is SyncStatus.INCOMPLETE),
         "by_org": dg.MetadataValue.md(markdown_table(["org", "messages"], sorted(by_org.items()))),
         "by_org_and_channel": dg.MetadataValue.md(
-            markdown_table(["org", "channel", "messages"], [(o, c, n) for (o, c), n in sorted(by_channel.items())])
+            markdown_table(["org", "channel", "messages"], [(o, c, n) for (o, c), n in sorted(shown_channels.items())])
         ),
         "preview": dg.MetadataValue.md(
             markdown_table(
-                ["org", "sent at (UTC)", "channel", "author", "customer", "text"],
-                [
-                    (org, m.sent_at.strftime("%Y-%m-%d %H:%M"), m.channel, m.author_name, m.customer, m.text)
-                    for org, m in preview
-                ],
+                ["org", "sent at (UTC)", "channel", "author", "customer", "chars", "text (redacted)"],
+                [_preview_row(org, m, people, channels) for org, m in preview],
             )
         ),
         "skipped_items": dg.MetadataValue.md(markdown_table(["connection", "where", "why"], skipped, limit=25)),
@@ -374,7 +422,7 @@ def _metadata(outcomes: list[ConnectionOutcome], window: TimeWindow, label: str)
                         o.stats.removed,
                         o.stats.held,
                         len(o.skipped),
-                        o.error or "",
+                        safe_error(o.error),
                     )
                     for o in outcomes
                 ],

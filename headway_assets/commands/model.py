@@ -6,6 +6,11 @@ optionally `--mapping`, `--name` and `--weight` (one given before the first `--c
 
     headway model train --csv issues.csv --text-column title,body --label-column label \\
         --mapping 'bug=bug_report,feature=feature_request,question=question' --output model.joblib
+
+An organisation's own model (its corrected labels plus the default data) goes by default to the
+models folder, where the pipeline finds it (`offline/org_models.py`):
+
+    headway model train --org acme        # writes HEADWAY_MODELS_DIR/acme/tier1.joblib
 """
 
 from __future__ import annotations
@@ -110,6 +115,17 @@ def _train(args: argparse.Namespace, scratch: Path) -> int:
         save_local_model,
     )
 
+    if args.output is None:
+        if not args.org:
+            _stderr("give the artefact to write: --output PATH (or --org SLUG for the organisation's own model)")
+            return 2
+        from headway_assets.offline import org_artefact_path
+
+        try:
+            args.output = org_artefact_path(args.org)
+        except ValueError as error:
+            _stderr(str(error))
+            return 2
     try:
         specs = dataset_specs(args)
         if args.org:
@@ -145,6 +161,14 @@ def _train(args: argparse.Namespace, scratch: Path) -> int:
         f"wrote {args.output} ({size / 1e6:.1f} MB) and {manifest.name}: version {model.version}, "
         f"threshold {model.threshold}, {time.monotonic() - started:.0f} s"
     )
+    if args.org:
+        from headway_assets.offline import org_artefact_path, org_model_name
+
+        if args.output.resolve() == org_artefact_path(args.org).resolve():
+            _stderr(
+                f"{args.org}'s messages are labelled with it as {org_model_name(args.org)} when "
+                "HEADWAY_TIER1_MODEL=headway-local-1; re-label stored days with a run tagged headway/refresh_stale=true"
+            )
     if metrics:
         print(json.dumps(metrics, indent=2))
     return 0
@@ -180,7 +204,12 @@ def register_commands(commands: Any) -> None:
     train.add_argument("--mapping", action=_PerFile, help="raw label -> category: a CSV or inline 'bug=bug_report,...'")
     train.add_argument("--name", action=_PerFile, help="name of the data set in the manifest (default: folder)")
     train.add_argument("--weight", action=_PerFile, help="weight of each of its rows (default 1)")
-    train.add_argument("--output", type=Path, required=True, help="the artefact to write (NAME.joblib + NAME.json)")
+    train.add_argument(
+        "--output",
+        type=Path,
+        help="the artefact to write (NAME.joblib + NAME.json); with --org, by default the organisation's model "
+        "in the models folder (HEADWAY_MODELS_DIR/ORG/tier1.joblib), which the pipeline then uses for its messages",
+    )
     train.add_argument("--seed", type=int, default=0, help="seed of every random step (default 0)")
     train.add_argument(
         "--org",

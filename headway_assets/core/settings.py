@@ -94,6 +94,12 @@ class HeadwaySettings(BaseSettings):
         default=None, description="Base URL for the provider's API (a proxy, a gateway or a local fake)."
     )
     tier1_model: str | None = Field(default=None, description="Model for tier-1 labels (provider default if unset).")
+    models_dir: Path | None = Field(
+        default=None,
+        description="Folder of organisations' own tier-1 models: `headway model train --org SLUG` writes "
+        "<models_dir>/SLUG/tier1.joblib, and with HEADWAY_TIER1_MODEL=headway-local-1 the pipeline labels that "
+        "organisation's messages with it (unset: <data_dir>/models).",
+    )
     tier2_model: str | None = Field(default=None, description="Model for tier-2 mentions (provider default if unset).")
     insight_model: str | None = Field(default=None, description="Model for per-message insights.")
     match_model: str | None = Field(default=None, description="Model for catalogue matching.")
@@ -161,6 +167,11 @@ class HeadwaySettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'headway.db'}"
+
+    @property
+    def org_models_dir(self) -> Path:
+        """Where organisations' own tier-1 models live (`models_dir`, else `<data_dir>/models`)."""
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
 
     @property
     def demo_dir(self) -> Path:

@@ -16,10 +16,11 @@ being recorded as failed (failures count towards giving up on an item, outages m
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -229,6 +230,19 @@ class LlmEngine:
     def model(self, task: str) -> str:
         """The model configured for `task`."""
         return self.config.models[task]
+
+    def for_model(self, task: str, model: str) -> LlmEngine:
+        """This engine asking `model` for `task` (an organisation's own tier-1 model): the same
+        provider, cache, deadline, budget, privacy guard and running totals, and its own list of
+        items being asked, so that one model's answer never stands in for another's. The model is
+        part of the cache key, as with the configured one. Outage bookkeeping is its own too (the
+        local models it serves have no outages)."""
+        if model == self.model(task):
+            return self
+        sibling = copy.copy(self)
+        sibling.config = replace(self.config, models={**self.config.models, task: model})
+        sibling._asking = {}
+        return sibling
 
     def cost_usd(self) -> float:
         """What this engine's calls cost so far, at list prices, over every task."""

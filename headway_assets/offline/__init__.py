@@ -10,6 +10,13 @@ from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
 from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
+from headway_assets.offline.org_models import (
+    ORG_MODEL_PREFIX,
+    is_org_model,
+    load_org_model,
+    org_artefact_path,
+    org_model_name,
+)
 from headway_assets.offline.provider import OfflineProvider, answer_task
 from headway_assets.offline.summariser import OfflineSummariser
 from headway_assets.offline.tasks import answer
@@ -40,6 +47,7 @@ from headway_assets.offline.vocab import term_weights
 
 __all__ = [
     "CATALOG_THRESHOLD",
+    "ORG_MODEL_PREFIX",
     "TRAINING_EXAMPLES",
     "ArtefactError",
     "DatasetSpec",
@@ -62,10 +70,12 @@ __all__ = [
     "expected_calibration_error",
     "fit_local_model",
     "fold",
+    "is_org_model",
     "is_transcript",
     "keywords_for",
     "load_dataset_specs",
     "load_local_model",
+    "load_org_model",
     "load_training_rows",
     "make_title",
     "mapper_for",
@@ -73,6 +83,8 @@ __all__ = [
     "match",
     "model_version",
     "names_an_ask",
+    "org_artefact_path",
+    "org_model_name",
     "prepare",
     "read_manifest",
     "save_local_model",

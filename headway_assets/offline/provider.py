@@ -28,6 +28,7 @@ from headway_assets.llm.schemas import (
 )
 from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
 from headway_assets.offline.classifier import OfflineClassifier
+from headway_assets.offline.org_models import is_org_model, load_org_model
 from headway_assets.offline.tasks import answer
 from headway_assets.offline.trained import cached_local_model
 
@@ -45,9 +46,12 @@ def _classifier() -> OfflineClassifier:
 
 def tier1_classifier(model: str = OFFLINE_MODEL) -> _Tier1Classifier:
     """Tier-1 for the configured offline model name: the lexicon (`headway-offline-N`), the trained
-    model shipped in the package (`headway-local-N`) or a trained artefact (`local:PATH`).
+    model shipped in the package (`headway-local-N`), a trained artefact (`local:PATH`) or an
+    organisation's own model (`org:SLUG@VERSION`, see `offline/org_models.py`).
 
     A trained model is loaded on first use and kept for the process."""
+    if is_org_model(model):
+        return load_org_model(model)
     if model.startswith(LOCAL_MODEL_PREFIX):
         return cached_local_model(model.removeprefix(LOCAL_MODEL_PREFIX))
     if model == LOCAL_MODEL:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,7 +14,7 @@ from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmProvider, ProviderOptions
-from headway_assets.llm.registry import build_provider, get_provider_spec
+from headway_assets.llm.registry import LOCAL_MODEL, build_provider, get_provider_spec
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 
@@ -24,6 +24,8 @@ class TaskVersion:
 
     model: str
     prompt_version: str
+    # (organisation id, model) of organisations whose outcomes are made with a model of their own.
+    org_models: tuple[tuple[int, str], ...] = ()
 
     def differs(self, model: str | None, prompt_version: str | None) -> bool:
         """Whether an outcome made with `model` and `prompt_version` was made some other way."""
@@ -102,6 +104,18 @@ class LlmResource(dg.ConfigurableResource):
         if not (self.refresh_stale or requested):
             return None
         return TaskVersion(model=self.models()[task], prompt_version=PROMPT_VERSIONS[task])
+
+    def tier1_models_by_org(self, orgs: Mapping[int, str]) -> dict[int, str]:
+        """The organisations among `orgs` (id -> slug) that tier-1 labels with a model of their own,
+        and that model's name. Only when tier-1 runs on the shipped local model (`headway-local-N`):
+        an organisation with a model in the models folder (`headway model train --org SLUG`, see
+        `offline/org_models.py`) gets it; the others keep the shipped one."""
+        if self.models()[TIER1] != LOCAL_MODEL:
+            return {}
+        from headway_assets.offline import org_model_name  # scikit-learn and the offline model load only here
+
+        own = {org_id: org_model_name(slug) for org_id, slug in orgs.items()}
+        return {org_id: name for org_id, name in own.items() if name is not None}
 
     @property
     def item_cap(self) -> int:

@@ -71,7 +71,9 @@ def create_warehouse_engine(url: str, *, pooled: bool = True) -> Engine:
         kwargs["pool_pre_ping"] = True
     if not pooled:
         kwargs["poolclass"] = NullPool
-    engine = create_engine(url, **kwargs)
+    # Bound values (message text, e-mail addresses) stay out of SQL error messages, which reach
+    # run logs, metadata and alerts.
+    engine = create_engine(url, hide_parameters=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
