@@ -361,8 +361,9 @@ def message_labels(
             on_stop=lambda reason: context.log.warning(f"{reason}: stopping; the rest stays pending for the next run"),
         )
 
-    engine, _ = run_with_engine(context, llm, warehouse, work)
-    record_usage(context, warehouse, engine, partition=label, shares=org_shares(todo, _org_of, sent_chars))
+    shares = org_shares(todo, _org_of, sent_chars)
+    engine, _ = run_with_engine(context, llm, warehouse, work, shares=shares)
+    record_usage(context, warehouse, engine, partition=label, shares=shares)
 
     with warehouse.read() as conn:
         total, remaining = count_pending(conn, window, stale_unless)
