@@ -3,6 +3,7 @@
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,8 +59,14 @@ ASKS_PER_LIST = 10
 # -- message_insights --------------------------------------------------------------------------
 
 
-def _insight_text(text: str, chunks: list[dict[str, Any]]) -> str:
-    if len(text) <= INSIGHT_TEXT_LIMIT or not chunks:
+def _insight_text(text: str, chunks: list[dict[str, Any]], quotes: Sequence[str] = ()) -> str:
+    """What the summariser reads of a message: all of a short one; of a long one, the evidence of the
+    asks tier-2 found in it (verbatim), else its most relevant tier-1 chunks, else its start."""
+    if len(text) <= INSIGHT_TEXT_LIMIT:
+        return text
+    if quotes:
+        return "\n…\n".join(dict.fromkeys(quotes))[:INSIGHT_TEXT_LIMIT]
+    if not chunks:
         return text[:INSIGHT_TEXT_LIMIT]
     relevant = sorted(chunks, key=lambda c: (-(c.get("relevance") or 0), c["index"]))
     picked = sorted(relevant[:INSIGHT_CHUNKS], key=lambda c: c["index"])
@@ -95,17 +102,19 @@ def insight_inputs(
         .order_by(Message.sent_at, Message.id)
     ).all()
     titles: dict[int, list[str]] = defaultdict(list)
+    quotes: dict[int, list[str]] = defaultdict(list)
     if rows:
-        for message_id, title in conn.execute(
-            select(FeatureMention.message_id, FeatureMention.title)
+        for message_id, title, quote in conn.execute(
+            select(FeatureMention.message_id, FeatureMention.title, FeatureMention.evidence_quote)
             .where(FeatureMention.sent_at >= window.start, FeatureMention.sent_at < window.end)
             .order_by(FeatureMention.message_id, FeatureMention.ordinal)
         ):
             titles[message_id].append(title)
+            quotes[message_id].append(quote)
     due: dict[int, tuple[int, InsightInput, str]] = {}
     for row in rows:
         item = InsightInput(
-            text=_insight_text(row.text, list((row.chunks or {}).get("chunks", []))),
+            text=_insight_text(row.text, list((row.chunks or {}).get("chunks", [])), quotes.get(row.id, ())),
             source=row.source,
             customer=row.customer,
             mention_titles=tuple(titles.get(row.id, [])),

@@ -37,6 +37,8 @@ from headway_assets.offline.trained import LocalModel, cached_local_model
 EXCERPT_MIN_CHARS: Final = 3_000
 # Fewest lines an excerpt keeps (the most probable ones) when fewer pass the threshold.
 EXCERPT_MIN_LINES: Final = 6
+# Characters of the one tier-1 item a long call becomes (see `feedback_digests`).
+DIGEST_CHARS: Final = 3_000
 # Marks left-out lines; never part of an evidence quote (tier-2's prompt says so).
 EXCERPT_GAP: Final = "[...]"
 # The organisation setting that overrides HEADWAY_LOCAL_FIRST_PASS_THRESHOLD.
@@ -93,6 +95,45 @@ def _speaker(line: str) -> str:
     return line.split(":", 1)[0].strip() if ":" in line else ""
 
 
+@dataclass(frozen=True, slots=True)
+class _ScoredLines:
+    lines: list[str]
+    probability: list[float]
+    own: Collection[str]  # the organisation's own speakers (their turns are left out)
+
+    def customer_line(self, index: int) -> bool:
+        return bool(self.lines[index].strip()) and _speaker(self.lines[index]) not in self.own
+
+
+def _scored(texts: Sequence[str], internal: Sequence[Collection[str]] | None) -> dict[int, _ScoredLines]:
+    """The lines of each long multi-line text with their P(feedback), scored in one model call."""
+    candidates: dict[int, list[str]] = {}
+    for index, text in enumerate(texts):
+        if len(text) >= EXCERPT_MIN_CHARS:
+            lines = text.split("\n")
+            if len(lines) > EXCERPT_MIN_LINES:
+                candidates[index] = lines
+    scores = iter(feedback_probabilities([line for lines in candidates.values() for line in lines]))
+    return {
+        index: _ScoredLines(
+            lines,
+            [next(scores) if line.strip() else 0.0 for line in lines],
+            internal[index] if internal is not None else (),
+        )
+        for index, lines in candidates.items()
+    }
+
+
+def _join(lines: list[str], keep: set[int]) -> str:
+    pieces: list[str] = []
+    for i, line in enumerate(lines):
+        if i in keep:
+            pieces.append(line)
+        elif not pieces or pieces[-1] != EXCERPT_GAP:
+            pieces.append(EXCERPT_GAP)
+    return "\n".join(pieces)
+
+
 def feedback_excerpts(
     texts: Sequence[str],
     internal: Sequence[Collection[str]] | None = None,
@@ -101,36 +142,53 @@ def feedback_excerpts(
     """Each text, or its excerpt when it is long and multi-line (see the module docstring).
     `internal[i]` names the organisation's own speakers of text i (`internal_speakers`).
 
-    Lines are scored in one call of the model for all texts. A text whose excerpt would not be
-    shorter than it is returned unchanged."""
+    A text whose excerpt would not be shorter than it is returned unchanged."""
     limit = excerpt_threshold() if threshold is None else threshold
     out = list(texts)
     if limit <= 0:
         return out
-    candidates: dict[int, list[str]] = {}
-    for index, text in enumerate(texts):
-        if len(text) >= EXCERPT_MIN_CHARS:
-            lines = text.split("\n")
-            if len(lines) > EXCERPT_MIN_LINES:
-                candidates[index] = lines
-    flat = [line for lines in candidates.values() for line in lines]
-    scores = iter(feedback_probabilities(flat))
-    for index, lines in candidates.items():
-        own = internal[index] if internal is not None else ()
-        probability = [next(scores) if line.strip() else 0.0 for line in lines]
-        keep = {i for i, p in enumerate(probability) if p >= limit and _speaker(lines[i]) not in own}
+    for index, scored in _scored(texts, internal).items():
+        lines, probability = scored.lines, scored.probability
+        keep = {i for i, p in enumerate(probability) if p >= limit and scored.customer_line(i)}
         if len(keep) < EXCERPT_MIN_LINES:
             ranked = sorted(range(len(lines)), key=lambda i: (-probability[i], i))
             keep |= {i for i in ranked[:EXCERPT_MIN_LINES] if lines[i].strip()}
-        pieces: list[str] = []
-        for i, line in enumerate(lines):
-            if i in keep:
-                pieces.append(line)
-            elif not pieces or pieces[-1] != EXCERPT_GAP:
-                pieces.append(EXCERPT_GAP)
-        excerpt = "\n".join(pieces)
+        excerpt = _join(lines, keep)
         if len(excerpt) < len(texts[index]):
             out[index] = excerpt
+    return out
+
+
+def feedback_digests(
+    texts: Sequence[str], internal: Sequence[Collection[str]] | None = None, chars: int = DIGEST_CHARS
+) -> list[str | None]:
+    """For tier-1: each long multi-line text as one item of at most about `chars` characters, its
+    customers' lines the local model finds most likely feedback, in their order, `[...]` between
+    them; None for a text that is chunked as before (short, not multi-line, or excerpts off).
+
+    Tier-1 decides whether a call goes to tier-2 by the strongest feedback in it. On the demo
+    corpus (offline answers through the fake server) 3,000 characters of a call's best lines cost
+    half the five 1,200-character windows spread over it and keep 245 of its 250 mentions; 1,500
+    kept 224 (docs/benchmarks.md, batch-vs-live)."""
+    out: list[str | None] = [None] * len(texts)
+    if excerpt_threshold() <= 0:
+        return out
+    for index, scored in _scored(texts, internal).items():
+        lines, probability = scored.lines, scored.probability
+        ranked = sorted(
+            (i for i in range(len(lines)) if lines[i].strip()),
+            key=lambda i: (not scored.customer_line(i), -probability[i], i),
+        )
+        keep: set[int] = set()
+        used = 0
+        for i in ranked:
+            if keep and used + len(lines[i]) > chars:
+                continue
+            keep.add(i)
+            used += len(lines[i]) + len(EXCERPT_GAP) + 2
+            if used >= chars:
+                break
+        out[index] = _join(lines, keep)[: chars + len(EXCERPT_GAP) * 8]
     return out
 
 
@@ -177,6 +235,7 @@ __all__ = [
     "FIRST_PASS_SETTING",
     "LOCAL_MODEL",
     "FirstPassLabel",
+    "feedback_digests",
     "feedback_excerpts",
     "feedback_probabilities",
     "first_pass",
