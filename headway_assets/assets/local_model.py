@@ -1,6 +1,6 @@
 """The trained local model (`headway_assets/offline/trained/`) working for the hosted providers.
 
-Two cheap passes that run before a hosted model is asked, both with the local model's calibrated
+Cheap passes that run before a hosted model is asked, both with the local model's calibrated
 P(feedback) (1 - P(`other`)):
 
 - **excerpts** (tier-2): a long multi-line message (a call transcript) is sent as the lines
@@ -11,6 +11,9 @@ P(feedback) (1 - P(`other`)):
   `is_external`), and the local model gives it at least HEADWAY_LLM_EXCERPT_THRESHOLD P(feedback)
   (0 turns excerpts off). Every kept line is a verbatim line of the message, so evidence quotes
   are still found in it (docs/benchmarks.md measures what it saves and what it loses);
+- **digests** (tier-1): such a call is one tier-1 item of about HEADWAY_TIER1_DIGEST_CHARS
+  (3,000) characters, its customers' lines the local model finds likeliest feedback, instead of
+  five 1,200-character windows spread over it (0 turns digests off);
 - **first pass** (tier-1): a message the local model is confident is not feedback
   (P(not feedback) >= HEADWAY_LOCAL_FIRST_PASS_THRESHOLD, or the organisation's own
   `local_first_pass_threshold` setting) is labelled locally and never sent (docs/quality.md
@@ -37,8 +40,6 @@ from headway_assets.offline.trained import LocalModel, cached_local_model
 EXCERPT_MIN_CHARS: Final = 3_000
 # Fewest lines an excerpt keeps (the most probable ones) when fewer pass the threshold.
 EXCERPT_MIN_LINES: Final = 6
-# Characters of the one tier-1 item a long call becomes (see `feedback_digests`).
-DIGEST_CHARS: Final = 3_000
 # Marks left-out lines; never part of an evidence quote (tier-2's prompt says so).
 EXCERPT_GAP: Final = "[...]"
 # The organisation setting that overrides HEADWAY_LOCAL_FIRST_PASS_THRESHOLD.
@@ -106,7 +107,9 @@ class _ScoredLines:
 
 
 def _scored(texts: Sequence[str], internal: Sequence[Collection[str]] | None) -> dict[int, _ScoredLines]:
-    """The lines of each long multi-line text with their P(feedback), scored in one model call."""
+    """The lines of each long multi-line text with their P(feedback), scored in one model call. Every
+    line is scored, the organisation's own speakers' turns too: a digest falls back on them, by
+    probability, when a call's customers said too little to fill it."""
     candidates: dict[int, list[str]] = {}
     for index, text in enumerate(texts):
         if len(text) >= EXCERPT_MIN_CHARS:
@@ -159,19 +162,25 @@ def feedback_excerpts(
     return out
 
 
+def digest_chars() -> int:
+    """Characters of a call's tier-1 digest (HEADWAY_TIER1_DIGEST_CHARS); 0 turns digests off."""
+    return get_settings().pipeline.tier1_digest_chars
+
+
 def feedback_digests(
-    texts: Sequence[str], internal: Sequence[Collection[str]] | None = None, chars: int = DIGEST_CHARS
+    texts: Sequence[str], internal: Sequence[Collection[str]] | None = None, chars: int | None = None
 ) -> list[str | None]:
     """For tier-1: each long multi-line text as one item of at most about `chars` characters, its
     customers' lines the local model finds most likely feedback, in their order, `[...]` between
-    them; None for a text that is chunked as before (short, not multi-line, or excerpts off).
+    them; None for a text that is chunked as before (short, not multi-line, or digests off).
 
     Tier-1 decides whether a call goes to tier-2 by the strongest feedback in it. On the demo
     corpus (offline answers through the fake server) 3,000 characters of a call's best lines cost
     half the five 1,200-character windows spread over it and keep 245 of its 250 mentions; 1,500
     kept 224 (docs/benchmarks.md, batch-vs-live)."""
     out: list[str | None] = [None] * len(texts)
-    if excerpt_threshold() <= 0:
+    chars = digest_chars() if chars is None else chars
+    if chars <= 0:
         return out
     for index, scored in _scored(texts, internal).items():
         lines, probability = scored.lines, scored.probability
@@ -235,6 +244,7 @@ __all__ = [
     "FIRST_PASS_SETTING",
     "LOCAL_MODEL",
     "FirstPassLabel",
+    "digest_chars",
     "feedback_digests",
     "feedback_excerpts",
     "feedback_probabilities",

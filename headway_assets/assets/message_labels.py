@@ -28,10 +28,10 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.local_model import (
-    DIGEST_CHARS,
     EXCERPT_MIN_CHARS,
     FIRST_PASS_PROVIDER,
     LOCAL_MODEL,
+    digest_chars,
     feedback_digests,
     first_pass,
     first_pass_thresholds,
@@ -152,7 +152,8 @@ def sent_chars(message: PendingMessage) -> int:
     length = len(message.text)
     if length > OVERSIZED_CHARS:
         return 0
-    return min(length, DIGEST_CHARS if length >= EXCERPT_MIN_CHARS else MAX_CHUNKS * CHUNK_SIZE)
+    digest = digest_chars()
+    return min(length, digest if digest and length >= EXCERPT_MIN_CHARS else MAX_CHUNKS * CHUNK_SIZE)
 
 
 def sent_chunks(message: PendingMessage) -> int:
