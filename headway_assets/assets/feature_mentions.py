@@ -30,7 +30,7 @@ from headway_assets.assets.ai_support import (
     within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
-from headway_assets.assets.local_model import feedback_excerpts, internal_speakers
+from headway_assets.assets.local_model import feedback_excerpts, internal_speakers, saves_tokens
 from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
@@ -258,7 +258,9 @@ async def extract_slice(
     listings = {org_id: taxonomy.listing() for org_id, taxonomy in taxonomies.items()}
     fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
     # A long call goes as its lines the local model finds possibly feedback (the quotes stay verbatim).
-    texts = feedback_excerpts([m.text for m in messages], [m.internal_speakers for m in messages])
+    texts = [m.text for m in messages]
+    if saves_tokens(engine.provider.name):
+        texts = feedback_excerpts(texts, [m.internal_speakers for m in messages])
     for message, text in zip(messages, texts, strict=True):
         item = Tier2Input(
             text=text,

@@ -19,7 +19,9 @@ P(feedback) (1 - P(`other`)):
   `local_first_pass_threshold` setting) is labelled locally and never sent (docs/quality.md
   measures the calls it saves against the feedback it loses; off by default).
 
-The model is the one shipped in the package, loaded once per process through its public API.
+All three are for hosted providers only: the offline provider pays no tokens and reads whole
+messages and windows as it always did. The model is the one shipped in the package, loaded once
+per process through its public API.
 """
 
 from __future__ import annotations
@@ -42,10 +44,17 @@ EXCERPT_MIN_CHARS: Final = 3_000
 EXCERPT_MIN_LINES: Final = 6
 # Marks left-out lines; never part of an evidence quote (tier-2's prompt says so).
 EXCERPT_GAP: Final = "[...]"
+OFFLINE_PROVIDER: Final = "offline"
 # The organisation setting that overrides HEADWAY_LOCAL_FIRST_PASS_THRESHOLD.
 FIRST_PASS_SETTING: Final = "local_first_pass_threshold"
 # Recorded as the label's provider when the first pass labelled a message (its model is LOCAL_MODEL).
 FIRST_PASS_PROVIDER: Final = "local-first-pass"
+
+
+def saves_tokens(provider_name: str) -> bool:
+    """Whether excerpts and digests apply: for hosted providers only (the offline provider pays no
+    tokens, and reads whole messages and windows as it always did)."""
+    return provider_name != OFFLINE_PROVIDER
 
 
 def local_model() -> LocalModel:
@@ -53,16 +62,28 @@ def local_model() -> LocalModel:
     return cached_local_model(None)
 
 
+# Scores of lines already seen in this process (tier-1's digests and tier-2's excerpts score the same
+# call lines in one run), per model version; bounded, and cleared whole when full.
+_SEEN: dict[tuple[str, str], float] = {}
+_SEEN_MAX: Final = 200_000
+
+
 def feedback_probabilities(texts: Sequence[str], model: LocalModel | None = None) -> list[float]:
     """The local model's calibrated P(feedback) = 1 - P(other) of each text."""
     if not texts:
         return []
     model = model or local_model()
-    rows = model.probabilities(list(texts))
     if "other" not in model.classes:
         return [1.0] * len(texts)
-    other = model.classes.index("other")
-    return [1.0 - float(row[other]) for row in rows]
+    version = model.version
+    todo = list(dict.fromkeys(t for t in texts if (version, t) not in _SEEN))
+    if todo:
+        if len(_SEEN) + len(todo) > _SEEN_MAX:
+            _SEEN.clear()
+        other = model.classes.index("other")
+        for text, row in zip(todo, model.probabilities(todo), strict=True):
+            _SEEN[version, text] = 1.0 - float(row[other])
+    return [_SEEN[version, t] for t in texts]
 
 
 def excerpt_threshold() -> float:
@@ -107,24 +128,21 @@ class _ScoredLines:
 
 
 def _scored(texts: Sequence[str], internal: Sequence[Collection[str]] | None) -> dict[int, _ScoredLines]:
-    """The lines of each long multi-line text with their P(feedback), scored in one model call. Every
-    line is scored, the organisation's own speakers' turns too: a digest falls back on them, by
+    """The lines of each long multi-line text with their P(feedback) (0 for a blank line), scored in
+    one model call: a line's score depends on its own text only, never on the texts around it.
+    The organisation's own speakers' turns are scored too: a digest falls back on them, by
     probability, when a call's customers said too little to fill it."""
-    candidates: dict[int, list[str]] = {}
+    candidates: dict[int, _ScoredLines] = {}
     for index, text in enumerate(texts):
         if len(text) >= EXCERPT_MIN_CHARS:
             lines = text.split("\n")
             if len(lines) > EXCERPT_MIN_LINES:
-                candidates[index] = lines
-    scores = iter(feedback_probabilities([line for lines in candidates.values() for line in lines]))
-    return {
-        index: _ScoredLines(
-            lines,
-            [next(scores) if line.strip() else 0.0 for line in lines],
-            internal[index] if internal is not None else (),
-        )
-        for index, lines in candidates.items()
-    }
+                own = internal[index] if internal is not None else ()
+                candidates[index] = _ScoredLines(lines, [0.0] * len(lines), own)
+    asked = [(scored, i) for scored in candidates.values() for i, line in enumerate(scored.lines) if line.strip()]
+    for (scored, i), p in zip(asked, feedback_probabilities([s.lines[i] for s, i in asked]), strict=True):
+        scored.probability[i] = p
+    return candidates
 
 
 def _join(lines: list[str], keep: set[int]) -> str:
@@ -252,4 +270,5 @@ __all__ = [
     "first_pass_thresholds",
     "internal_speakers",
     "local_model",
+    "saves_tokens",
 ]

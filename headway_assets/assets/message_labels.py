@@ -37,6 +37,7 @@ from headway_assets.assets.local_model import (
     first_pass_thresholds,
     internal_speakers,
     local_model,
+    saves_tokens,
 )
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table
 from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
@@ -247,7 +248,9 @@ async def label_slice(
     chunked: dict[int, list[tuple[Any, str]]] = {}
     texts: dict[str, str] = {}
     # A long call is one item: its customers' lines the local model finds most likely feedback.
-    digests = feedback_digests([m.text for m in messages], [m.internal_speakers for m in messages])
+    digests: list[str | None] = [None] * len(messages)
+    if saves_tokens(engine.provider.name):
+        digests = feedback_digests([m.text for m in messages], [m.internal_speakers for m in messages])
     for message, digest in zip(messages, digests, strict=True):
         if len(message.text) > OVERSIZED_CHARS:
             rows.append(
