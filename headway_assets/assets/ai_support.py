@@ -162,14 +162,17 @@ def run_with_engine(
     work: Callable[[LlmEngine], Awaitable[T]],
     *,
     progress_every: int | None = 200,
+    shares: Mapping[int, float] | None = None,
 ) -> tuple[LlmEngine, T]:
     """Run `work` with this run's engine (its provider client closed afterwards) from a synchronous
-    asset body; returns the engine, whose stats stay readable, and what `work` returned."""
+    asset body; returns the engine, whose stats stay readable, and what `work` returned. `shares`
+    (each organisation's share of the run's items, as `record_usage` takes them) go with the run's
+    vendor batches, whose spend is recorded when they land."""
     progress = progress_logger(context, every=progress_every) if progress_every else None
 
     async def run() -> tuple[LlmEngine, T]:
         async with llm.engine(warehouse.url, progress=progress) as engine:
-            collector = batch_collector(context, llm, warehouse, engine)
+            collector = batch_collector(context, llm, warehouse, engine, shares)
             engine.deferral = collector
             result = await work(engine)
             if collector is not None:
@@ -229,7 +232,11 @@ async def run_slices(
 
 
 def batch_collector(
-    context: dg.AssetExecutionContext, llm: LlmResource, warehouse: WarehouseResource, engine: LlmEngine
+    context: dg.AssetExecutionContext,
+    llm: LlmResource,
+    warehouse: WarehouseResource,
+    engine: LlmEngine,
+    shares: Mapping[int, float] | None = None,
 ) -> BatchCollector | None:
     """The collector that takes this run's calls for vendor batches when the LLM resource's batch mode
     covers the run (`backfill`: more than one partition day) and the provider has a batch API. A run
@@ -244,6 +251,7 @@ def batch_collector(
         asset=context.asset_key.to_user_string(),
         partition_start=keys.start if keys else None,
         partition_end=keys.end if keys else None,
+        org_shares=tuple(sorted((shares or {}).items())),
     )
     return BatchCollector(
         warehouse.url, engine.provider, dict(engine.config.models), origin, take_new=wants_batch(mode, days)

@@ -30,6 +30,7 @@ from headway_assets.assets.ai_support import (
     within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
+from headway_assets.assets.local_model import feedback_excerpts, internal_speakers, saves_tokens
 from headway_assets.assets.message_labels import message_labels, relevant_label
 from headway_assets.assets.metadata import (
     PREVIEW_ROWS,
@@ -82,6 +83,8 @@ class RelevantMessage:
     sent_at: Any
     content_hash: str
     attempts: int
+    # The organisation's own speakers of a call with external participants (left out of excerpts).
+    internal_speakers: frozenset[str] = frozenset()
 
 
 def relevant_in_window(window: TimeWindow) -> Any:
@@ -115,6 +118,7 @@ def relevant_messages(
             Message.customer,
             Message.sent_at,
             Message.content_hash,
+            Message.source_metadata,
             MessageExtraction.status.label("extraction_status"),
             MessageExtraction.taxonomy_fingerprint,
             MessageExtraction.model,
@@ -143,6 +147,7 @@ def relevant_messages(
             sent_at=row.sent_at,
             content_hash=row.content_hash,
             attempts=row.attempts if row.extraction_status == "failed" else 0,
+            internal_speakers=internal_speakers(row.source_metadata),
         )
         for row in rows
         if row.pending or (stale_unless is not None and _is_stale(row, stale_unless, fingerprints))
@@ -260,9 +265,13 @@ async def extract_slice(
     # Each organisation's taxonomy listed and hashed once per slice, not once or twice per message.
     listings = {org_id: taxonomy.listing() for org_id, taxonomy in taxonomies.items()}
     fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
-    for message in messages:
+    # A long call goes as its lines the local model finds possibly feedback (the quotes stay verbatim).
+    texts = [m.text for m in messages]
+    if saves_tokens(engine.provider.name):
+        texts = feedback_excerpts(texts, [m.internal_speakers for m in messages])
+    for message, text in zip(messages, texts, strict=True):
         item = Tier2Input(
-            text=message.text,
+            text=text,
             source=message.source,
             customer=message.customer,
             title=message.title,
@@ -270,8 +279,8 @@ async def extract_slice(
         )
         scope = (scopes or {}).get(message.id)
         if scope is not None:
-            engine.privacy.register(message.text, scope)
-        privacy = engine.privacy.scope(message.text).fingerprint()
+            engine.privacy.register(text, scope)
+        privacy = engine.privacy.scope(text).fingerprint()
         keys[message.id] = key = _item_hash(item, fingerprints[message.org_id], privacy)
         items[key] = item
     answers = await engine.extract(items)
@@ -463,8 +472,8 @@ def feature_mentions(
             on_stop=lambda reason: context.log.warning(f"{reason}: the rest stays pending for the next run"),
         )
 
-    engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50)
     shares = org_shares(due, lambda message: message.org_id, lambda message: len(message.text))
+    engine, _ = run_with_engine(context, llm, warehouse, work, progress_every=50, shares=shares)
     record_usage(context, warehouse, engine, partition=label, shares=shares)
     with warehouse.read() as conn:
         relevant_total, remaining = count_due(conn, window, stale_unless)

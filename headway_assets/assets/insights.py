@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,7 +54,11 @@ from headway_assets.llm.tasks import INSIGHT, PROMPT_VERSIONS, InsightInput
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 
-INSIGHT_TEXT_LIMIT = 6_000  # characters of a long message the summariser reads (its relevant chunks first)
+# Characters of a long message the summariser reads: its two most relevant chunks (the asks tier-2
+# found in it come with it); it was 6,000 (four chunks) until the cost work of issue 15
+# (docs/benchmarks.md, batch-vs-live).
+INSIGHT_TEXT_LIMIT = 2_500
+INSIGHT_CHUNKS = 2
 CHECK_EVERY_RELEVANT_MESSAGE_SUMMARISED = "every_relevant_message_summarised"
 QUOTES_PER_ASK = 3
 ASKS_PER_LIST = 10
@@ -63,11 +67,17 @@ ASKS_PER_LIST = 10
 # -- message_insights --------------------------------------------------------------------------
 
 
-def _insight_text(text: str, chunks: list[dict[str, Any]]) -> str:
-    if len(text) <= INSIGHT_TEXT_LIMIT or not chunks:
+def _insight_text(text: str, chunks: list[dict[str, Any]], quotes: Sequence[str] = ()) -> str:
+    """What the summariser reads of a message: all of a short one; of a long one, the evidence of the
+    asks tier-2 found in it (verbatim), else its most relevant tier-1 chunks, else its start."""
+    if len(text) <= INSIGHT_TEXT_LIMIT:
+        return text
+    if quotes:
+        return "\n…\n".join(dict.fromkeys(quotes))[:INSIGHT_TEXT_LIMIT]
+    if not chunks:
         return text[:INSIGHT_TEXT_LIMIT]
     relevant = sorted(chunks, key=lambda c: (-(c.get("relevance") or 0), c["index"]))
-    picked = sorted(relevant[:4], key=lambda c: c["index"])
+    picked = sorted(relevant[:INSIGHT_CHUNKS], key=lambda c: c["index"])
     return "\n…\n".join(text[c["start"] : c["end"]] for c in picked)[:INSIGHT_TEXT_LIMIT]
 
 
@@ -100,17 +110,19 @@ def insight_inputs(
         .order_by(Message.sent_at, Message.id)
     ).all()
     titles: dict[int, list[str]] = defaultdict(list)
+    quotes: dict[int, list[str]] = defaultdict(list)
     if rows:
-        for message_id, title in conn.execute(
-            select(FeatureMention.message_id, FeatureMention.title)
+        for message_id, title, quote in conn.execute(
+            select(FeatureMention.message_id, FeatureMention.title, FeatureMention.evidence_quote)
             .where(FeatureMention.sent_at >= window.start, FeatureMention.sent_at < window.end)
             .order_by(FeatureMention.message_id, FeatureMention.ordinal)
         ):
             titles[message_id].append(title)
+            quotes[message_id].append(quote)
     due: dict[int, tuple[int, InsightInput, str]] = {}
     for row in rows:
         item = InsightInput(
-            text=_insight_text(row.text, list((row.chunks or {}).get("chunks", []))),
+            text=_insight_text(row.text, list((row.chunks or {}).get("chunks", [])), quotes.get(row.id, ())),
             source=row.source,
             customer=row.customer,
             mention_titles=tuple(titles.get(row.id, [])),
@@ -169,7 +181,8 @@ def message_insights(
         register_texts(engine.privacy, scopes, {message_id: [item.text] for message_id, (_, item, _) in due.items()})
         return await engine.summarise({item_hash: item for _, item, item_hash in due.values()})
 
-    engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=100)
+    shares = org_shares(due.values(), lambda entry: entry[0], lambda entry: len(entry[1].text))
+    engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=100, shares=shares)
     rows: list[dict[str, Any]] = []
     failures: list[tuple[int, str]] = []
     for message_id, (org_id, _item, item_hash) in due.items():
@@ -194,7 +207,6 @@ def message_insights(
     with warehouse.write() as conn:
         delete_for_messages(conn, MessageInsight, [row["message_id"] for row in rows])
         insert_rows(conn, MessageInsight, rows)
-    shares = org_shares(due.values(), lambda entry: entry[0], lambda entry: len(entry[1].text))
     record_usage(context, warehouse, engine, partition=label, shares=shares)
     with warehouse.read() as conn:
         remaining = len(insight_inputs(conn, window, stale_unless)[0])

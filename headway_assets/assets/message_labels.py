@@ -27,6 +27,18 @@ from headway_assets.assets.ai_support import (
     within_budget,
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
+from headway_assets.assets.local_model import (
+    EXCERPT_MIN_CHARS,
+    FIRST_PASS_PROVIDER,
+    LOCAL_MODEL,
+    digest_chars,
+    feedback_digests,
+    first_pass,
+    first_pass_thresholds,
+    internal_speakers,
+    local_model,
+    saves_tokens,
+)
 from headway_assets.assets.metadata import (
     PREVIEW_ROWS,
     markdown_table,
@@ -44,7 +56,7 @@ from headway_assets.core.message import TimeWindow, content_hash
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.label_corrections import human_label_rows
 from headway_assets.core.warehouse.schema import LabelStatus, Message, MessageLabel, Organization, utc_now
-from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, chunk_text
+from headway_assets.llm.chunking import CHUNK_SIZE, MAX_CHUNKS, Chunk, chunk_text
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.redaction import PiiScope
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD, Tier1Label
@@ -67,6 +79,8 @@ class PendingMessage:
     text: str
     content_hash: str
     attempts: int  # earlier runs that tried this content and failed
+    # The organisation's own speakers of a call with external participants (left out of its digest).
+    internal_speakers: frozenset[str] = frozenset()
 
 
 def pending_filter(stale_unless: TaskVersion | None = None) -> Any:
@@ -120,6 +134,7 @@ def pending_messages(
             Message.org_id,
             Message.text,
             Message.content_hash,
+            Message.source_metadata,
             MessageLabel.content_hash.label("label_hash"),
             MessageLabel.status,
             MessageLabel.attempts,
@@ -138,6 +153,7 @@ def pending_messages(
             r.content_hash,
             # Failed attempts count only while the content is the same.
             r.attempts if r.status == LabelStatus.FAILED.value and r.label_hash == r.content_hash else 0,
+            internal_speakers(r.source_metadata),
         )
         for r in conn.execute(query)
     ]
@@ -148,9 +164,12 @@ def _org_of(message: PendingMessage) -> int:
 
 
 def sent_chars(message: PendingMessage) -> int:
-    """About how many characters of `message` tier-1 sends: its chunks (none when oversized)."""
+    """About how many characters of `message` tier-1 sends: its chunks, or its digest (none when oversized)."""
     length = len(message.text)
-    return 0 if length > OVERSIZED_CHARS else min(length, MAX_CHUNKS * CHUNK_SIZE)
+    if length > OVERSIZED_CHARS:
+        return 0
+    digest = digest_chars()
+    return min(length, digest if digest and length >= EXCERPT_MIN_CHARS else MAX_CHUNKS * CHUNK_SIZE)
 
 
 def sent_chunks(message: PendingMessage) -> int:
@@ -198,15 +217,56 @@ def _label_row(message: PendingMessage, engine: LlmEngine, **values: Any) -> dic
     return row
 
 
+def _first_pass_rows(
+    engine: LlmEngine, messages: list[PendingMessage], thresholds: Mapping[int, float]
+) -> list[dict[str, Any]]:
+    """Label rows of the messages the local model is confident are not feedback (item 3 of issue 15):
+    recorded with provider `local-first-pass` and the local model's name, never sent to the LLM."""
+    candidates = [m for m in messages if m.text.strip() and len(m.text) <= OVERSIZED_CHARS]
+    decided = first_pass([m.text for m in candidates], [thresholds.get(m.org_id, 0.0) for m in candidates])
+    model = local_model() if any(decided) else None
+    rows = []
+    for message, decision in zip(candidates, decided, strict=True):
+        if decision is None or model is None:
+            continue
+        p_feedback = 1.0 - decision.p_not_feedback
+        rows.append(
+            _label_row(
+                message,
+                engine,
+                status=LabelStatus.LABELLED.value,
+                is_feedback=False,
+                category="other",
+                # The local model's own scale for `other`: below tier-2's threshold whatever happens.
+                relevance=min(RELEVANCE_THRESHOLD - 1, round(4 * p_feedback / max(model.threshold, 1e-6))),
+                confidence=round(decision.p_not_feedback, 4),
+                provider=FIRST_PASS_PROVIDER,
+                model=LOCAL_MODEL,
+                prompt_version=model.version[:32],
+            )
+        )
+    return rows
+
+
 async def label_slice(
-    engine: LlmEngine, messages: list[PendingMessage], scopes: Mapping[int, PiiScope] | None = None
+    engine: LlmEngine,
+    messages: list[PendingMessage],
+    scopes: Mapping[int, PiiScope] | None = None,
+    first_pass_thresholds: Mapping[int, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Label rows for the messages of one slice; messages the deadline left untouched get none.
-    `scopes` say how to redact each message's text (default: the engine's default redaction)."""
-    rows: list[dict[str, Any]] = []
+    `scopes` say how to redact each message's text (default: the engine's default redaction);
+    `first_pass_thresholds` (per organisation) let the local model label confident noise itself."""
+    rows: list[dict[str, Any]] = _first_pass_rows(engine, messages, first_pass_thresholds or {})
+    local = {row["message_id"] for row in rows}
+    messages = [message for message in messages if message.id not in local]
     chunked: dict[int, list[tuple[Any, str]]] = {}
     texts: dict[str, str] = {}
-    for message in messages:
+    # A long call is one item: its customers' lines the local model finds most likely feedback.
+    digests: list[str | None] = [None] * len(messages)
+    if saves_tokens(engine.provider.name):
+        digests = feedback_digests([m.text for m in messages], [m.internal_speakers for m in messages])
+    for message, digest in zip(messages, digests, strict=True):
         if len(message.text) > OVERSIZED_CHARS:
             rows.append(
                 _label_row(
@@ -221,7 +281,9 @@ async def label_slice(
             rows.append(_label_row(message, engine, status=LabelStatus.SKIPPED_EMPTY.value, error="no text"))
             continue
         pieces: list[tuple[Any, str]] = []
-        for chunk in chunk_text(message.text):
+        # A digest stands for the whole message (its text is not a slice of it: one piece, no chunk map).
+        chunks = [Chunk(0, 0, len(message.text), digest)] if digest is not None else chunk_text(message.text)
+        for chunk in chunks:
             chunk_hash = content_hash(chunk.text)
             texts[chunk_hash] = chunk.text
             pieces.append((chunk, chunk_hash))
@@ -398,6 +460,11 @@ def message_labels(
     write_labels(warehouse, written)
     todo = [message for message in todo if message.id not in human]
     todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
+    # The local first pass works for hosted providers only (the offline provider is local already).
+    thresholds: dict[int, float] = {}
+    if llm.provider_name != "offline" and todo:
+        with warehouse.read() as conn:
+            thresholds = first_pass_thresholds(conn, {message.org_id for message in todo})
 
     def commit(rows: list[dict[str, Any]]) -> None:
         write_labels(warehouse, rows)
@@ -408,14 +475,14 @@ def message_labels(
             with warehouse.read() as conn:
                 scopes = message_scopes(conn, [message.id for message in piece])
             if not org_models:
-                return await label_slice(engine, piece, scopes)
+                return await label_slice(engine, piece, scopes, thresholds)
             # Each organisation's messages by its own model (the model is part of the cache key).
             by_model: dict[str, list[PendingMessage]] = {}
             for message in piece:
                 by_model.setdefault(org_models.get(message.org_id, engine.model(TIER1)), []).append(message)
             rows: list[dict[str, Any]] = []
             for model, messages in by_model.items():
-                rows += await label_slice(engine.for_model(TIER1, model), messages, scopes)
+                rows += await label_slice(engine.for_model(TIER1, model), messages, scopes, thresholds)
             return rows
 
         # The next slice asks while this one's labels are written (see `run_slices`).
@@ -427,8 +494,9 @@ def message_labels(
             on_stop=lambda reason: context.log.warning(f"{reason}: stopping; the rest stays pending for the next run"),
         )
 
-    engine, _ = run_with_engine(context, llm, warehouse, work)
-    record_usage(context, warehouse, engine, partition=label, shares=org_shares(todo, _org_of, sent_chars))
+    shares = org_shares(todo, _org_of, sent_chars)
+    engine, _ = run_with_engine(context, llm, warehouse, work, shares=shares)
+    record_usage(context, warehouse, engine, partition=label, shares=shares)
 
     with warehouse.read() as conn:
         total, remaining = count_pending(conn, window, stale_unless)
@@ -449,6 +517,7 @@ def message_labels(
         "refreshed_stale": stale_unless is not None,
         "relevant_this_run": relevant,
         "kept_human_labels": len(human),
+        "labelled_by_local_first_pass": sum(1 for row in written if row["provider"] == FIRST_PASS_PROVIDER),
         "skipped_over_budget": dg.MetadataValue.json(over_budget),
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),

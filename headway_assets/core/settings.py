@@ -148,6 +148,29 @@ class HeadwaySettings(BaseSettings):
         "organisation over it gets no more AI work that month, its items stay pending (0 = no limit). "
         "`headway orgs budget` sets one organisation's own.",
     )
+    llm_excerpt_threshold: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="With a hosted provider, call transcripts go to tier-2 as their lines that may hold feedback "
+        "(not the organisation's own people's turns when the call has external participants, and at least this "
+        "P(feedback) from the local model), with [...] for the rest, instead of whole (0 = whole).",
+    )
+    tier1_digest_chars: int = Field(
+        default=3_000,
+        ge=0,
+        description="With a hosted provider, tier-1 reads a call transcript as one item of about this many "
+        "characters: its customers' lines the local model finds likeliest feedback (0 = five 1,200-character "
+        "windows spread over the call, as before; docs/benchmarks.md measures the trade).",
+    )
+    local_first_pass_threshold: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="With a hosted provider, messages the local model gives at least this P(not feedback) are "
+        "labelled locally and not sent to tier-1 (0 = off; an organisation's own local_first_pass_threshold "
+        "setting overrides it).",
+    )
     pii_redaction: bool = Field(
         default=True,
         description="Replace e-mail addresses, phone numbers, card numbers, IBANs, keys and the names of a "

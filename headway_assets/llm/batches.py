@@ -315,6 +315,8 @@ class BatchOrigin:
     asset: str
     partition_start: str | None = None
     partition_end: str | None = None
+    # (org id, share of the run's items): whose spend the batch is (empty: no organisation's).
+    org_shares: tuple[tuple[int, float], ...] = ()
 
 
 async def submit_requests(
@@ -370,6 +372,7 @@ async def submit_requests(
                     cache_read_tokens=0,
                     cost_usd=0.0,
                     submitted_at=utc_now(),
+                    org_shares={str(org_id): share for org_id, share in origin.org_shares},
                 )
                 .returning(LlmBatch.id)
             ).scalar_one()
@@ -388,6 +391,12 @@ async def submit_requests(
             )
         ids.append(int(batch_id))
     return ids
+
+
+def _org_shares(batch: Any) -> tuple[tuple[int, float], ...]:
+    """The batch's recorded (org id, share) pairs (none for batches recorded before they were kept)."""
+    stored = getattr(batch, "org_shares", None) or {}
+    return tuple(sorted((int(org_id), float(share)) for org_id, share in stored.items()))
 
 
 # -- the run side: taking the engine's calls --------------------------------------------------------
@@ -599,23 +608,30 @@ async def _land(database_url: str, api: BatchApi, batch: Any, vendor: VendorBatc
             partition = batch.partition_start
             if batch.partition_end and batch.partition_end != batch.partition_start:
                 partition = f"{batch.partition_start}...{batch.partition_end}"
+            shares = _org_shares(batch)
             conn.execute(
-                insert(LlmUsage).values(
-                    dagster_run_id=None,
-                    asset=batch.asset,
-                    partition=partition,
-                    task=batch.task,
-                    provider=batch.provider,
-                    model=batch.model,
-                    calls=answered,
-                    cache_hits=0,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    cache_read_tokens=usage.cache_read_tokens,
-                    cost_usd=cost,
-                )
+                insert(LlmUsage),
+                [
+                    {
+                        "dagster_run_id": None,
+                        "asset": batch.asset,
+                        "partition": partition,
+                        "task": batch.task,
+                        "provider": batch.provider,
+                        "model": batch.model,
+                        "org_id": org_id,
+                        # Counts shared out (rounded) as the live path's record_usage does; cost exact.
+                        "calls": round(answered * share),
+                        "cache_hits": 0,
+                        "input_tokens": round(usage.input_tokens * share),
+                        "output_tokens": round(usage.output_tokens * share),
+                        "cache_read_tokens": round(usage.cache_read_tokens * share),
+                        "cost_usd": cost * share,
+                    }
+                    for org_id, share in (shares or ((None, 1.0),))
+                ],
             )
-    origin = BatchOrigin(batch.asset, batch.partition_start, batch.partition_end)
+    origin = BatchOrigin(batch.asset, batch.partition_start, batch.partition_end, _org_shares(batch))
     resubmitted: list[int] = []
     if errored and batch.attempt < MAX_ATTEMPTS:
         # Only the failures go again, as they were packed; a second failure sends them live.

@@ -127,9 +127,11 @@ register(
         "anthropic",
         "Anthropic",
         "headway_assets.llm.providers.anthropic_provider:AnthropicProvider",
+        # Tier-2 on Haiku too (issue 15's cost target: Sonnet's output price alone was $0.00027 a demo
+        # message); HEADWAY_TIER2_MODEL=claude-sonnet-4-5 buys the larger model back (docs/benchmarks.md).
         default_models={
             TIER1: "claude-haiku-4-5",
-            TIER2: "claude-sonnet-4-5",
+            TIER2: "claude-haiku-4-5",
             INSIGHT: "claude-haiku-4-5",
             MATCH: "claude-haiku-4-5",
         },

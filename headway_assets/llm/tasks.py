@@ -23,9 +23,10 @@ MATCH = "match"
 AI_MATCH = 0.75
 
 PROMPT_VERSIONS: dict[str, str] = {
-    TIER1: "tier1-v1",
+    TIER1: "tier1-v2",  # v2: a long call comes as one excerpt of its likeliest feedback lines
     # v2: the whole relevant message, not its relevant chunks; v3: titles name the ask, never the complaint
-    TIER2: "tier2-v3",
+    # v4: long calls come as excerpts (the lines the local model finds possibly feedback, [...] between)
+    TIER2: "tier2-v4",
     INSIGHT: "insight-v1",
     MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
 }
@@ -67,6 +68,8 @@ Rules:
 - Text may be in any language; classify it the same way.
 - Transcripts and long emails may mix small talk with feedback: classify by the strongest \
 feedback the item contains.
+- A long call may come as an excerpt: the lines most likely to hold feedback, in order, with \
+[...] where lines were left out.
 - Quoted earlier replies and signatures have been removed; a bare "+1" or "same here" on a \
 request counts as that request with low relevance (4).
 - Return one label for every item id you were given, and no others.
@@ -101,6 +104,9 @@ path exactly as written; null when nothing fits.
 - evidence_quote: copy, character for character, the shortest passage of the item (one to \
 three sentences) that supports the ask. It must be an exact substring of the item: no \
 paraphrase, no ellipsis, no added quotation marks.
+
+A long call may come as an excerpt: its lines that may hold feedback, in order, with [...] where \
+lines were left out. Never quote across [...].
 
 Extract nothing from greetings, scheduling or small talk. Merge repeats of the same ask within \
 the item into one mention. Return an empty list when the item holds no product ask after all.

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from headway_assets.core.warehouse.database import read_connection
-from headway_assets.core.warehouse.schema import LlmBatch, LlmBatchRequest, LlmCacheEntry, LlmUsage
+from headway_assets.core.warehouse.database import read_connection, write_transaction
+from headway_assets.core.warehouse.llm_spend import month_to_date_spend, over_budget
+from headway_assets.core.warehouse.schema import LlmBatch, LlmBatchRequest, LlmCacheEntry, LlmUsage, Organization
 from headway_assets.llm.batches import (
     BatchCollector,
     BatchOrigin,
@@ -268,3 +269,41 @@ def test_matching_stays_on_the_live_path(database_url: str) -> None:
     request = LlmRequest(task=MATCH, prompt_version="m", system="s", user="u", output_model=MatchBatch)
     assert collector.load()(MATCH, request, {"0": "hash"}) is False
     assert collector.taken == [] and collector.sent_live == 0
+
+
+def test_a_landed_batch_records_its_spend_per_organisation_and_budgets_count_it(
+    database_url: str, vendor: tuple[FakeLLMServer, LlmProvider, dict[str, str]]
+) -> None:
+    """The run's organisation shares go with its batch: landing writes one usage row per
+    organisation (the live path's record_usage split), so the monthly budget sees batch spend."""
+    _server, provider, models = vendor
+    with write_transaction(database_url) as conn:
+        acme, globex = (
+            conn.execute(insert(Organization).values(slug=slug, name=slug).returning(Organization.id)).scalar_one()
+            for slug in ("acme", "globex")
+        )
+    origin = BatchOrigin("message_labels", "2026-10-01", "2026-10-03", ((acme, 0.75), (globex, 0.25)))
+    engine = _engine(provider, models, database_url)
+    collector = BatchCollector(database_url, provider, models, origin).load()
+    engine.deferral = collector
+    run(engine.label(TEXTS))
+    run(collector.submit())
+    (batch,) = _batches(database_url)
+    assert batch.org_shares == {str(acme): 0.75, str(globex): 0.25}
+
+    _land(database_url, provider)
+    (landed,) = _land(database_url, provider)
+    assert landed.origin == origin
+    with read_connection(database_url) as conn:
+        rows = {row.org_id: row for row in conn.execute(select(LlmUsage.__table__))}
+        (batch,) = conn.execute(select(LlmBatch.__table__)).all()
+        spent = month_to_date_spend(conn, [acme, globex])
+        over = over_budget(conn, [acme, globex], default_usd=batch.cost_usd * 0.5)
+    assert set(rows) == {acme, globex}, "no usage row without an organisation"
+    assert batch.cost_usd > 0
+    assert rows[acme].cost_usd == pytest.approx(batch.cost_usd * 0.75)
+    assert rows[globex].cost_usd == pytest.approx(batch.cost_usd * 0.25)
+    assert rows[acme].calls + rows[globex].calls == 4
+    assert spent == {acme: pytest.approx(batch.cost_usd * 0.75), globex: pytest.approx(batch.cost_usd * 0.25)}
+    # A budget of half the batch: the organisation with three quarters of it has spent its budget.
+    assert set(over) == {acme}

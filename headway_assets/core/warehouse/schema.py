@@ -669,6 +669,9 @@ class LlmBatch(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     submitted_at: Mapped[datetime] = mapped_column(default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column()
+    # {org id: share of the submitting run's items}: landing records the spend per organisation
+    # with it (as the live path's record_usage does), so budgets and /v1/stats count batch spend.
+    org_shares: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class LlmBatchRequest(Base):
