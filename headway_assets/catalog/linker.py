@@ -1,19 +1,23 @@
-"""Linking new mentions into the catalogue: candidate search, one batched judgement, resolution.
+"""Linking new mentions into the catalogue: candidate search, batched judgements, placement.
 
-For each new mention (canonical order: sent time, source, external id, position):
+The catalogue is what placing an organisation's mentions one at a time in canonical order (sent
+time, source, external id, position) gives, whatever batches, runs or chunks they come in, so it
+does not depend on the order in which days land (docs/quality.md, "Order independence"):
 
 1. **Candidates** come from an in-process rapidfuzz index of the org's requests (their titles
    and a few member titles): every request of the mention's sub-theme (the most similar first,
    up to `SAME_SUB_THEME_CANDIDATES`), the most similar of the other sub-themes of its theme,
-   and anywhere in the org the few whose wording is very close. Earlier new mentions of the
-   same run are candidates too, as the requests they would found.
+   and anywhere in the org the few whose wording is very close. Equal scores are ranked by text
+   and request key, never by when a text was indexed.
 2. **A near-identical title** (>= `TITLE_MATCH`) links at once, without asking anyone.
-3. **The matcher judges the rest in one batch**: every mention with its own candidates, handed
-   to the engine at once (which packs many mentions per call, runs calls concurrently and
-   caches each answer by the mention and its candidate set).
-4. **Resolution**, in canonical order: an answer naming a request links the mention to it; an
-   answer naming an earlier new mention links it to wherever that mention went; no answer
-   above `AI_MATCH` founds a new request.
+3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each would
+   face if the earlier ones of the window founded requests of their own, handed to the engine at
+   once (which packs many mentions per call, runs calls concurrently and caches each answer by
+   the mention and its candidates, shown with their members' titles and descriptions).
+4. **Placement**, in canonical order: an answer is used only when its question is exactly the
+   one the mention faces once every earlier mention is placed (else the linker asks ahead again
+   from there). An answer naming a request links the mention to it (and merges the others it
+   names as the same ask, within a theme); no answer above `AI_MATCH` founds a new request.
 
 Mentions are linked in chunks of `CHUNK_MENTIONS`, so a rebuild of a long history compares
 each mention with the requests built so far, not with every other mention. A run's cost grows
@@ -196,34 +200,6 @@ class CandidateIndex:
         else:
             size = len((self.by_theme if scope == "theme" else self.by_sub_theme).get(place, ()))
         return size - self._dead_in[scope, place]
-
-    def mark(self) -> int:
-        """A point to `rollback` to: texts indexed after it can be removed without a trace."""
-        return len(self.entries)
-
-    def rollback(self, mark: int, requests: Iterable[RequestState]) -> None:
-        """Remove `requests`, all indexed after `mark` (a look-ahead's provisional requests), exactly
-        as if they had never been indexed."""
-        for request in requests:
-            self._indexed.pop(id(request), None)
-            self._positions.pop(id(request), None)
-        for entry in self.entries[mark:]:
-            for lists, key in (
-                (self.by_theme, entry.theme),
-                (self.by_sub_theme, entry.sub_theme),
-                *(
-                    (self._postings, (scope, place, word))
-                    for word in set(entry.text.split())
-                    for scope, place in (("org", None), ("theme", entry.theme), ("sub_theme", entry.sub_theme))
-                ),
-            ):
-                positions = lists[key]  # type: ignore[index]
-                while positions and positions[-1] >= mark:
-                    positions.pop()
-                if not positions:
-                    del lists[key]  # type: ignore[attr-defined]
-        del self.entries[mark:]
-        del self.texts[mark:]
 
     def compact(self) -> None:
         """Remove dropped texts; the others keep their relative order (so every search is unchanged)."""
@@ -456,6 +432,11 @@ class Linker:
         self.suggestions = 0
         # The matcher's answers of this run by match key (None: asked, no answer).
         self.answers: dict[str, CatalogMatch | None] = {}
+        # Per org, a count of the changes that can alter what a mention faces (a request founded,
+        # a wording added, a merge), and the questions computed at a count: still exact while the
+        # count stands.
+        self._version: dict[int, int] = defaultdict(int)
+        self._questions: dict[int, tuple[int, _Question]] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
 
     def _resolve(self, request: RequestState) -> RequestState:
@@ -477,6 +458,7 @@ class Linker:
             request.examples.append(wording)
             if description:
                 request.described[normal] = description
+            self._version[request.org_id] += 1
             self.indexes[request.org_id].add_wording(request, wording)
 
     def pin(self, mention: MentionRecord, request: RequestState) -> None:
@@ -516,6 +498,7 @@ class Linker:
         else:
             winner, loser = (one, other) if one.rank <= other.rank else (other, one)
         self._merged[id(loser)] = winner
+        self._version[winner.org_id] += 1
         winner.links += loser.links
         loser.links = []
         # The loser's texts go; the winner is searchable by its wordings within its own cap, as a
@@ -532,6 +515,15 @@ class Linker:
     def _question(self, mention: MentionRecord) -> _Question:
         """What `mention` faces in the catalogue as it stands: a near-identical title, a match
         input for the matcher, or nothing to compare with."""
+        version = self._version[mention.org_id]
+        known = self._questions.get(mention.id)
+        if known is not None and known[0] == version:
+            return known[1]
+        question = self._compute_question(mention)
+        self._questions[mention.id] = (version, question)
+        return question
+
+    def _compute_question(self, mention: MentionRecord) -> _Question:
         candidates = self.indexes[mention.org_id].search(mention, self._resolve)
         near = _near_identical(mention, candidates)
         if near is not None or not candidates:
@@ -548,22 +540,16 @@ class Linker:
         return _Question(key=match_key(item), item=item, by_key={request.key: request for request in candidates})
 
     async def _ask_ahead(self, window: Sequence[MentionRecord]) -> None:
-        """Ask the matcher, in one batch, what each mention of `window` would face if every earlier
-        one of the window founded a request of its own (the usual case in a new catalogue); the
-        index is left exactly as it was."""
+        """Ask the matcher, in one batch, what each mention of `window` faces in the catalogue as it
+        stands: exactly its question when the earlier ones of the window change nothing it sees
+        (they join requests it is not offered, or in words those requests already hold), the usual
+        case in a grown catalogue. (Asking as if each earlier one founded a request, as a new
+        catalogue mostly does, asked more questions in vain: docs/quality.md.)"""
         asked: dict[str, MatchInput] = {}
-        provisional: dict[int, list[RequestState]] = defaultdict(list)
-        marks = {org_id: self.indexes[org_id].mark() for org_id in {m.org_id for m in window}}
         for mention in window:
             question = self._question(mention)
             if question.key is not None and question.item is not None and question.key not in self.answers:
                 asked[question.key] = question.item
-            founded = new_request(mention)
-            founded.links.clear()
-            self.indexes[mention.org_id].add(founded)
-            provisional[mention.org_id].append(founded)
-        for org_id, mark in marks.items():
-            self.indexes[org_id].rollback(mark, provisional[org_id])
         if asked:
             self.rounds += 1
             answers = await self.matcher(asked)
@@ -595,6 +581,7 @@ class Linker:
                 return
             founded.links.clear()
             self.indexes[mention.org_id].add(founded)
+            self._version[mention.org_id] += 1
             self._link(founded, mention, METHOD_NEW, 1.0)
             self.created[id(founded)] = founded
             return
@@ -617,6 +604,7 @@ class Linker:
                     else:
                         break  # an earlier placement changed what it faces: ask again from here
                 self._place(mention, question)
+                self._questions.pop(mention.id, None)
                 placed += 1
             start += placed
             # Ask as far ahead as the last round held up (at least a few), so a run where each

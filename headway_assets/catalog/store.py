@@ -7,6 +7,11 @@ description, place, a few member titles); it writes new requests and links, and 
 statistics of the requests it touched, of those that lost mentions, and of those whose 7-day
 windows moved (requests seen in the last two weeks), never of the whole history.
 
+When new mentions sort before mentions already linked (a back-filled or late-synced day), the
+later mentions' pipeline links are replaced and they are linked again after the new ones
+(`_later_than_new`), so the catalogue ends where linking in canonical order would; a daily run
+whose mentions are the newest reads nothing more.
+
 People's corrections are constraints here:
 - a pinned link (a person moved or merged the mention) is never moved, and a rebuild keeps it;
 - a pin row (`catalogue_pins`) places a re-extracted mention of the same message and quote
