@@ -1,19 +1,23 @@
-"""Linking new mentions into the catalogue: candidate search, one batched judgement, resolution.
+"""Linking new mentions into the catalogue: candidate search, batched judgements, placement.
 
-For each new mention (canonical order: sent time, source, external id, position):
+The catalogue is what placing an organisation's mentions one at a time in canonical order (sent
+time, source, external id, position) gives, whatever batches, runs or chunks they come in, so it
+does not depend on the order in which days land (docs/quality.md, "Order independence"):
 
 1. **Candidates** come from an in-process rapidfuzz index of the org's requests (their titles
    and a few member titles): every request of the mention's sub-theme (the most similar first,
    up to `SAME_SUB_THEME_CANDIDATES`), the most similar of the other sub-themes of its theme,
-   and anywhere in the org the few whose wording is very close. Earlier new mentions of the
-   same run are candidates too, as the requests they would found.
+   and anywhere in the org the few whose wording is very close. Equal scores are ranked by text
+   and request key, never by when a text was indexed.
 2. **A near-identical title** (>= `TITLE_MATCH`) links at once, without asking anyone.
-3. **The matcher judges the rest in one batch**: every mention with its own candidates, handed
-   to the engine at once (which packs many mentions per call, runs calls concurrently and
-   caches each answer by the mention and its candidate set).
-4. **Resolution**, in canonical order: an answer naming a request links the mention to it; an
-   answer naming an earlier new mention links it to wherever that mention went; no answer
-   above `AI_MATCH` founds a new request.
+3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each would
+   face if the earlier ones of the window founded requests of their own, handed to the engine at
+   once (which packs many mentions per call, runs calls concurrently and caches each answer by
+   the mention and its candidates, shown with their members' titles and descriptions).
+4. **Placement**, in canonical order: an answer is used only when its question is exactly the
+   one the mention faces once every earlier mention is placed (else the linker asks ahead again
+   from there). An answer naming a request links the mention to it (and merges the others it
+   names as the same ask, within a theme); no answer above `AI_MATCH` founds a new request.
 
 Mentions are linked in chunks of `CHUNK_MENTIONS`, so a rebuild of a long history compares
 each mention with the requests built so far, not with every other mention. A run's cost grows
@@ -28,6 +32,7 @@ with the mention (word postings per scope), so each search costs about the same 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,6 +66,8 @@ MAX_MEMBER_WORDINGS = MAX_INDEXED_TEXTS  # distinct member titles a request keep
 SHORTLIST = 64  # a scope with more texts is searched among those sharing most words with the mention
 COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not select candidates
 CHUNK_MENTIONS = 1000
+LOOKAHEAD = 20  # mentions asked ahead in one batch (one LLM call holds up to 20)
+LOOKAHEAD_MIN = 4
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
@@ -146,6 +153,10 @@ class CandidateIndex:
     _indexed: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # id(request) -> its texts
     # (scope, place, word) -> positions, scope "org" (place None), "theme" or "sub_theme"
     _postings: dict[tuple[str, str | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    _positions: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # id(request) -> positions
+    # Positions of dropped texts (a merged request's): never offered, removed at the next compaction.
+    dead: set[int] = field(default_factory=set)
+    _dead_in: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # dead positions per scope
 
     def _append(self, text: str, request: RequestState, theme: str | None, sub_theme: str | None) -> None:
         indexed = self._indexed[id(request)]
@@ -153,6 +164,7 @@ class CandidateIndex:
             return
         indexed.add(text)
         position = len(self.entries)
+        self._positions[id(request)].append(position)
         self.entries.append(_Entry(text, request, theme, sub_theme))
         self.texts.append(text)
         self.by_theme[theme].append(position)
@@ -171,16 +183,44 @@ class CandidateIndex:
         """Index `request` under one more wording (a new member's title), within its cap."""
         self._append(normalise_title(wording), request, request.theme, request.sub_theme)
 
-    def compact(self, resolve: Callable[[RequestState], RequestState]) -> None:
-        """Point the texts of provisional requests that joined another at it (within its cap)."""
-        entries = self.entries
-        self.entries, self.texts = [], []
-        self.by_theme, self.by_sub_theme = defaultdict(list), defaultdict(list)
-        self._indexed, self._postings = defaultdict(set), defaultdict(list)
-        for entry in entries:
-            self._append(entry.text, resolve(entry.request), entry.theme, entry.sub_theme)
+    def drop(self, request: RequestState) -> None:
+        """Stop offering `request` (its texts stay as dead positions until `compact`)."""
+        for position in self._positions.pop(id(request), ()):
+            entry = self.entries[position]
+            self.dead.add(position)
+            self._dead_in["org", None] += 1
+            self._dead_in["theme", entry.theme] += 1
+            self._dead_in["sub_theme", entry.sub_theme] += 1
+        self._indexed.pop(id(request), None)  # its id() may be reused once it is freed
 
-    def _pool(self, query: str, scope: str, place: str | None, scope_size: int) -> list[int]:
+    def live_size(self, scope: str, place: str | None) -> int:
+        """How many texts a scope offers (dead ones not counted)."""
+        if scope == "org":
+            size = len(self.entries)
+        else:
+            size = len((self.by_theme if scope == "theme" else self.by_sub_theme).get(place, ()))
+        return size - self._dead_in[scope, place]
+
+    def compact(self) -> None:
+        """Remove dropped texts; the others keep their relative order (so every search is unchanged)."""
+        if not self.dead:
+            return
+        entries, dead = self.entries, self.dead
+        self.entries, self.texts, self.dead, self._dead_in = [], [], set(), Counter()
+        self.by_theme, self.by_sub_theme = defaultdict(list), defaultdict(list)
+        self._indexed, self._postings, self._positions = defaultdict(set), defaultdict(list), defaultdict(list)
+        for position, entry in enumerate(entries):
+            if position not in dead:
+                self._append(entry.text, entry.request, entry.theme, entry.sub_theme)
+
+    def _order(self, position: int) -> tuple[str, str]:
+        """A tie-break of equal scores that depends on the texts, not on when they were indexed
+        (positions differ between a run that built the index and one that loaded it)."""
+        return (self.texts[position], self.entries[position].request.key)
+
+    def _pool(
+        self, query: str, scope: str, place: str | None, scope_size: int, keep: Callable[[int], bool] | None = None
+    ) -> list[int]:
         """Positions of the scope's texts sharing a selective word with `query`, most words shared
         first. A word in more than `COMMON_WORD_SHARE` of the scope's texts selects nothing (unless
         the query has no other word), so the pool stays a small part of a large scope.
@@ -189,14 +229,19 @@ class CandidateIndex:
         postings = self._postings
         lists = [found for word in sorted(set(query.split())) if (found := postings.get((scope, place, word)))]
         selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
+        dead, order = self.dead, self._order
+
+        def live(positions: Iterable[int]) -> Iterator[int]:
+            return (p for p in positions if p not in dead and (keep is None or keep(p)))
+
         if len(selective) == 1:
-            return list(selective[0])  # a position is in a list once: every count is 1, list order
+            # a position is in a list once: every count is 1
+            return heapq.nsmallest(SHORTLIST, live(selective[0]), key=order)
         shared: Counter[int] = Counter()
         for positions in selective:
             shared.update(positions)
-        # Most words shared first; ties in index order (the first word's postings come in order).
-        # (`shared.most_common()`'s order: a stable sort of the counts, highest first.)
-        return sorted(shared, key=shared.__getitem__, reverse=True)
+        # Most words shared first; ties by text, not by index position.
+        return heapq.nsmallest(SHORTLIST, live(shared), key=lambda p: (-shared[p], order(p)))
 
     def _best(
         self,
@@ -211,14 +256,19 @@ class CandidateIndex:
         to `SHORTLIST`); of a larger one, the `SHORTLIST` in `pool` sharing most words."""
         if scope_size <= 0 or limit <= 0:
             return []
-        chosen = list(positions()) if scope_size <= SHORTLIST else list(islice(pool(), SHORTLIST))
+        dead = self.dead
+        if scope_size <= SHORTLIST:
+            chosen = [p for p in positions() if p not in dead]
+        else:
+            chosen = list(islice(pool(), SHORTLIST))
         if not chosen:
             return []
-        texts = self.texts
+        texts, order = self.texts, self._order
         scores = _SET_RATIOS.scores(query, [texts[p] for p in chosen])
-        # What `process.extract(query, texts, limit=limit * 3, score_cutoff=cutoff)` returns: the
-        # best first, ties in the order of `chosen`; several texts of one request may rank.
-        hits = sorted((i for i, score in enumerate(scores) if score >= cutoff), key=lambda i: -scores[i])
+        # The best first, ties by text (not by index position); several texts of one request may rank.
+        hits = sorted(
+            (i for i, score in enumerate(scores) if score >= cutoff), key=lambda i: (-scores[i], order(chosen[i]))
+        )
         return [(chosen[i], float(scores[i])) for i in hits[: limit * 3]]
 
     def search(self, mention: MentionRecord, resolve: Callable[[RequestState], RequestState]) -> list[RequestState]:
@@ -229,7 +279,7 @@ class CandidateIndex:
 
         def take(hits: list[tuple[int, float]], limit: int) -> None:
             taken = 0
-            for position, _ in sorted(hits, key=lambda hit: (-hit[1], hit[0])):
+            for position, _ in sorted(hits, key=lambda hit: (-hit[1], self._order(hit[0]))):
                 request = resolve(self.entries[position].request)
                 if id(request) in seen:
                     continue
@@ -242,12 +292,13 @@ class CandidateIndex:
         entries = self.entries
         if mention.sub_theme is not None:
             sub = self.by_sub_theme.get(mention.sub_theme, [])
+            sub_size = self.live_size("sub_theme", mention.sub_theme)
             take(
                 self._best(
                     query,
                     lambda: sub,
-                    lambda: self._pool(query, "sub_theme", mention.sub_theme, len(sub)),
-                    len(sub),
+                    lambda: self._pool(query, "sub_theme", mention.sub_theme, sub_size),
+                    sub_size,
                     SAME_SUB_THEME_CANDIDATES,
                 ),
                 SAME_SUB_THEME_CANDIDATES,
@@ -255,6 +306,10 @@ class CandidateIndex:
         everything = range(len(entries))
         if mention.theme is not None:
             theme = self.by_theme.get(mention.theme, [])
+            theme_size = self.live_size("theme", mention.theme)
+
+            def other_sub_theme(p: int) -> bool:
+                return entries[p].theme == mention.theme and entries[p].sub_theme != mention.sub_theme
 
             def others(positions: Iterable[int]) -> Iterator[int]:
                 return (
@@ -267,24 +322,26 @@ class CandidateIndex:
                 self._best(
                     query,
                     lambda: list(others(theme)),
-                    lambda: others(self._pool(query, "theme", mention.theme, len(theme))),
-                    len(theme),
+                    lambda: self._pool(query, "theme", mention.theme, theme_size, keep=other_sub_theme),
+                    theme_size,
                     SAME_THEME_CANDIDATES,
                 ),
                 SAME_THEME_CANDIDATES,
             )
 
+        org_size = self.live_size("org", None)
+
         def org_pool() -> list[int]:
-            return self._pool(query, "org", None, len(entries))
+            return self._pool(query, "org", None, org_size)
 
         if mention.theme is not None:
             take(
-                self._best(query, lambda: everything, org_pool, len(entries), ORG_CANDIDATES, ORG_MIN_SCORE),
+                self._best(query, lambda: everything, org_pool, org_size, ORG_CANDIDATES, ORG_MIN_SCORE),
                 ORG_CANDIDATES,
             )
         else:  # unplaced: the org's most similar requests
             take(
-                self._best(query, lambda: everything, org_pool, len(entries), SAME_SUB_THEME_CANDIDATES),
+                self._best(query, lambda: everything, org_pool, org_size, SAME_SUB_THEME_CANDIDATES),
                 SAME_SUB_THEME_CANDIDATES,
             )
         return chosen
@@ -298,13 +355,16 @@ def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
         scores = _SET_RATIOS.scores(title, [normalise_title(e) for e in examples])
         order = sorted(range(len(examples)), key=lambda i: -scores[i])  # stable: ties keep their order
         examples = [examples[i] for i in order]
+    shown = examples[:MAX_EXAMPLES]
+    # The shown members' descriptions too: what a complaint is about is often said only there.
+    described = [request.described.get(normalise_title(e), "")[:DESCRIPTION_CHARS] for e in shown]
     return MatchCandidate(
         id=request.key,
         title=request.title,
-        description=request.description[:DESCRIPTION_CHARS],
+        description=" ".join([request.description[:DESCRIPTION_CHARS], *(d for d in described if d)]),
         theme=request.theme,
         sub_theme=request.sub_theme,
-        examples=tuple(examples[:MAX_EXAMPLES]),
+        examples=tuple(shown),
     )
 
 
@@ -354,10 +414,9 @@ class Linker:
     def __init__(self, requests: Iterable[RequestState], matcher: BatchMatcher) -> None:
         self.matcher = matcher
         self.indexes: dict[int, CandidateIndex] = defaultdict(CandidateIndex)
-        self._alias: dict[int, RequestState] = {}  # id() of a provisional request -> where its founder went
-        # id() of a request merged into another -> that one. Unlike `_alias` (a chunk's provisional
-        # requests, freed after it), a merged request stays referenced (`touched`, `created` or
-        # `merges`) until the run ends, so its id() is never reused while this map holds it.
+        # id() of a request merged into another -> that one. A merged request stays referenced
+        # (`touched`, `created` or `merges`) until the run ends, so its id() is never reused while
+        # this map holds it.
         self._merged: dict[int, RequestState] = {}
         # Stored requests by key: a mention that founded one and was re-extracted since (a new
         # provider, a changed message) comes back to it instead of founding it again.
@@ -371,28 +430,49 @@ class Linker:
         self.failures = 0
         self.merges: list[tuple[RequestState, RequestState]] = []
         self.suggestions = 0
+        # The matcher's answers of this run by match key (None: asked, no answer).
+        self.answers: dict[str, CatalogMatch | None] = {}
+        # Per org, a count of the changes that can alter what a mention faces (a request founded,
+        # a wording added, a merge), and the questions computed at a count: still exact while the
+        # count stands.
+        self._version: dict[int, int] = defaultdict(int)
+        self._questions: dict[int, tuple[int, _Question]] = {}
+        self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
 
     def _resolve(self, request: RequestState) -> RequestState:
-        while id(request) in self._alias or id(request) in self._merged:
-            request = self._alias.get(id(request)) or self._merged[id(request)]
+        while id(request) in self._merged:
+            request = self._merged[id(request)]
         return request
 
     def _link(self, request: RequestState, mention: MentionRecord, method: str, score: float) -> None:
         request.links.append((mention, method, round(score, 4)))
-        wordings = {normalise_title(text) for text in [request.title, *request.examples]}
-        if normalise_title(mention.title) not in wordings and len(request.examples) < MAX_MEMBER_WORDINGS:
-            # Searchable under this wording from now on (the next mention may be worded like it).
-            request.examples.append(mention.title)
-            self.indexes[request.org_id].add_wording(request, mention.title)
+        self._add_wording(request, mention.title, mention.description)
         self.touched[id(request)] = request
         self.methods[method] += 1
+
+    def _add_wording(self, request: RequestState, wording: str, description: str) -> None:
+        wordings = {normalise_title(text) for text in [request.title, *request.examples]}
+        normal = normalise_title(wording)
+        if normal not in wordings and len(request.examples) < MAX_MEMBER_WORDINGS:
+            # Searchable under this wording from now on (the next mention may be worded like it).
+            request.examples.append(wording)
+            if description:
+                request.described[normal] = description
+            self._version[request.org_id] += 1
+            self.indexes[request.org_id].add_wording(request, wording)
 
     def pin(self, mention: MentionRecord, request: RequestState) -> None:
         """Place `mention` where a person put it (never judged)."""
         self._link(request, mention, METHOD_PINNED, 1.0)
 
     async def link(self, mentions: Sequence[MentionRecord]) -> LinkResult:
-        """Link `mentions` (any order in; canonical order used) and report what changed."""
+        """Link `mentions` (any order in; canonical order used) and report what changed.
+
+        The result is that of linking the mentions one at a time in canonical order, whatever
+        the chunks, look-ahead windows or runs they arrive in: the matcher is asked ahead in
+        batches, and an answer is used only when the question it answered is exactly the one
+        the mention faces once every earlier mention is placed.
+        """
         ordered = sorted(mentions, key=lambda m: (m.org_id, m.order_key))
         for start in range(0, len(ordered), CHUNK_MENTIONS):
             await self._link_chunk(ordered[start : start + CHUNK_MENTIONS])
@@ -418,85 +498,130 @@ class Linker:
         else:
             winner, loser = (one, other) if one.rank <= other.rank else (other, one)
         self._merged[id(loser)] = winner
+        self._version[winner.org_id] += 1
         winner.links += loser.links
         loser.links = []
-        for wording in [loser.title, *loser.examples]:
-            known = {normalise_title(text) for text in [winner.title, *winner.examples]}
-            if normalise_title(wording) not in known and len(winner.examples) < MAX_MEMBER_WORDINGS:
-                winner.examples.append(wording)
+        # The loser's texts go; the winner is searchable by its wordings within its own cap, as a
+        # request loaded from the warehouse after this run would be.
+        self.indexes[loser.org_id].drop(loser)
+        self._add_wording(winner, loser.title, loser.description)
+        for wording in loser.examples:
+            self._add_wording(winner, wording, loser.described.get(normalise_title(wording), ""))
         self.touched[id(winner)] = winner
         self.touched.pop(id(loser), None)
         if loser.id is not None:
             self.merges.append((loser, winner))
 
-    async def _link_chunk(self, chunk: list[MentionRecord]) -> None:
-        provisional: dict[int, RequestState] = {}  # mention id -> the request it would found
-        decided: dict[int, tuple[RequestState, str, float]] = {}
-        asked: dict[int, tuple[str, MatchInput, dict[str, RequestState]]] = {}
-        for mention in chunk:
-            index = self.indexes[mention.org_id]
-            candidates = index.search(mention, self._resolve)
-            near = _near_identical(mention, candidates)
-            if near is not None:
-                decided[mention.id] = (near[0], METHOD_TITLE, near[1])
-            elif candidates:
-                item = MatchInput(
-                    title=mention.title,
-                    description=mention.description,
-                    sub_theme=mention.sub_theme,
-                    candidates=tuple(_candidate(request, mention) for request in candidates),
-                    theme=mention.theme,
-                    quote=mention.quote,
-                    kind=mention.kind,
-                )
-                asked[mention.id] = (match_key(item), item, {request.key: request for request in candidates})
-            # Until resolved, an earlier new mention stands for the request it would found.
-            founded = provisional[mention.id] = new_request(mention)
-            founded.links.clear()
-            index.add(founded)
-        answers = await self.matcher({key: item for key, item, _ in asked.values()}) if asked else {}
-        for mention in chunk:
-            founded = provisional[mention.id]
-            target: RequestState | None = None
-            also: list[RequestState] = []
-            method, score = METHOD_AI, 0.0
-            if mention.id in decided:
-                target, method, score = decided[mention.id]
-            elif mention.id in asked:
-                key, _, by_key = asked[mention.id]
+    def _question(self, mention: MentionRecord) -> _Question:
+        """What `mention` faces in the catalogue as it stands: a near-identical title, a match
+        input for the matcher, or nothing to compare with."""
+        version = self._version[mention.org_id]
+        known = self._questions.get(mention.id)
+        if known is not None and known[0] == version:
+            return known[1]
+        question = self._compute_question(mention)
+        self._questions[mention.id] = (version, question)
+        return question
+
+    def _compute_question(self, mention: MentionRecord) -> _Question:
+        candidates = self.indexes[mention.org_id].search(mention, self._resolve)
+        near = _near_identical(mention, candidates)
+        if near is not None or not candidates:
+            return _Question(near=near)
+        item = MatchInput(
+            title=mention.title,
+            description=mention.description,
+            sub_theme=mention.sub_theme,
+            candidates=tuple(_candidate(request, mention) for request in candidates),
+            theme=mention.theme,
+            quote=mention.quote,
+            kind=mention.kind,
+        )
+        return _Question(key=match_key(item), item=item, by_key={request.key: request for request in candidates})
+
+    async def _ask_ahead(self, window: Sequence[MentionRecord]) -> None:
+        """Ask the matcher, in one batch, what each mention of `window` faces in the catalogue as it
+        stands: exactly its question when the earlier ones of the window change nothing it sees
+        (they join requests it is not offered, or in words those requests already hold), the usual
+        case in a grown catalogue. (Asking as if each earlier one founded a request, as a new
+        catalogue mostly does, asked more questions in vain: docs/quality.md.)"""
+        asked: dict[str, MatchInput] = {}
+        for mention in window:
+            question = self._question(mention)
+            if question.key is not None and question.item is not None and question.key not in self.answers:
+                asked[question.key] = question.item
+        if asked:
+            self.rounds += 1
+            answers = await self.matcher(asked)
+            for key in asked:
                 raw = answers.get(key)
-                if raw is None:
-                    self.failures += 1
-                else:
-                    answer = _as_match(raw)
-                    score = answer.score
-                    if answer.candidate_id in by_key and score >= AI_MATCH:
-                        target = by_key[answer.candidate_id]
-                        also = [by_key[c] for c in answer.also_same if c in by_key]
-            if target is not None:
-                target = self._resolve(target)
-            if target is None or target is founded:
-                returning = self.by_key.get((founded.org_id, founded.key))
-                if returning is not None:
-                    self._alias[id(founded)] = self._resolve(returning)
-                    self._link(self._resolve(returning), mention, METHOD_TITLE, 1.0)
-                    continue
-                founded.links.clear()
-                self._link(founded, mention, METHOD_NEW, 1.0)
-                self.created[id(founded)] = founded
-                continue
-            self._alias[id(founded)] = target  # later mentions that chose this one follow it
-            self._link(target, mention, method, score)
-            for other in also:  # this mention bridges requests kept apart: one ask
-                if self._resolve(other).theme == target.theme:  # across themes: people decide
-                    self._merge(target, other)
+                self.answers[key] = None if raw is None else _as_match(raw)
+
+    def _place(self, mention: MentionRecord, question: _Question) -> None:
+        """Link `mention` where the answer to `question` puts it (or found a request)."""
+        target: RequestState | None = None
+        also: list[RequestState] = []
+        method, score = METHOD_AI, 0.0
+        if question.near is not None:
+            target, method, score = question.near[0], METHOD_TITLE, question.near[1]
+        elif question.key is not None:
+            answer = self.answers.get(question.key)
+            if answer is None:
+                self.failures += 1
+            else:
+                score = answer.score
+                if answer.candidate_id in question.by_key and score >= AI_MATCH:
+                    target = question.by_key[answer.candidate_id]
+                    also = [question.by_key[c] for c in answer.also_same if c in question.by_key]
+        if target is None:
+            founded = new_request(mention)
+            returning = self.by_key.get((founded.org_id, founded.key))
+            if returning is not None:
+                self._link(self._resolve(returning), mention, METHOD_TITLE, 1.0)
+                return
+            founded.links.clear()
+            self.indexes[mention.org_id].add(founded)
+            self._version[mention.org_id] += 1
+            self._link(founded, mention, METHOD_NEW, 1.0)
+            self.created[id(founded)] = founded
+            return
+        target = self._resolve(target)
+        self._link(target, mention, method, score)
+        for other in also:  # this mention bridges requests kept apart: one ask
+            if self._resolve(other).theme == target.theme:  # across themes: people decide
+                self._merge(target, other)
+
+    async def _link_chunk(self, chunk: list[MentionRecord]) -> None:
+        start, window = 0, LOOKAHEAD
+        while start < len(chunk):
+            await self._ask_ahead(chunk[start : start + window])
+            placed = 0
+            for mention in chunk[start:]:
+                question = self._question(mention)
+                if question.key is not None and question.key not in self.answers:
+                    if placed == 0:  # cannot happen: the first question asked ahead is this one
+                        await self._ask_ahead([mention])
+                    else:
+                        break  # an earlier placement changed what it faces: ask again from here
+                self._place(mention, question)
+                self._questions.pop(mention.id, None)
+                placed += 1
+            start += placed
+            # Ask as far ahead as the last round held up (at least a few), so a run where each
+            # placement changes the next question does not ask many questions in vain.
+            window = max(LOOKAHEAD_MIN, min(LOOKAHEAD, 2 * placed))
         for org_id in {mention.org_id for mention in chunk}:
-            self.indexes[org_id].compact(self._resolve)
-        # Compaction pointed every index entry at a live request, so no later search meets a
-        # provisional request of this chunk. Drop the aliases now: they are keyed by id(), and once
-        # this chunk's provisional requests are freed their ids are reused by new objects, which
-        # a stale alias would send to an unrelated request.
-        self._alias.clear()
+            self.indexes[org_id].compact()
+
+
+@dataclass
+class _Question:
+    """What a mention faces: a near-identical title, or a match input (its key and candidates)."""
+
+    near: tuple[RequestState, float] | None = None
+    key: str | None = None
+    item: MatchInput | None = None
+    by_key: dict[str, RequestState] = field(default_factory=dict)
 
 
 async def build_catalog(mentions: Sequence[MentionRecord], matcher: BatchMatcher) -> list[RequestState]:

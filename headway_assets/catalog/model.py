@@ -61,6 +61,9 @@ class RequestState:
     sub_theme: str | None
     id: int | None = None
     examples: list[str] = field(default_factory=list)
+    # Normalised member wording -> the description of the mention that brought it: shown with the
+    # wording, since a complaint's title rarely says what its description does.
+    described: dict[str, str] = field(default_factory=dict)
     links: list[tuple[MentionRecord, str, float]] = field(default_factory=list)
     # When the ask was first seen: of two requests found to be one ask, the earlier one stays.
     first_seen: datetime | None = None

@@ -7,6 +7,11 @@ description, place, a few member titles); it writes new requests and links, and 
 statistics of the requests it touched, of those that lost mentions, and of those whose 7-day
 windows moved (requests seen in the last two weeks), never of the whole history.
 
+When new mentions sort before mentions already linked (a back-filled or late-synced day), the
+later mentions' pipeline links are replaced and they are linked again after the new ones
+(`_later_than_new`), so the catalogue ends where linking in canonical order would; a daily run
+whose mentions are the newest reads nothing more.
+
 People's corrections are constraints here:
 - a pinned link (a person moved or merged the mention) is never moved, and a rebuild keeps it;
 - a pin row (`catalogue_pins`) places a re-extracted mention of the same message and quote
@@ -104,6 +109,10 @@ class CatalogueWork:
     pinned: dict[int, RequestState] = field(default_factory=dict)  # mention id -> where a person put it
     rebuild_orgs: set[int] = field(default_factory=set)  # orgs whose catalogue is rebuilt
     replaced_keys: dict[tuple[int, str], int] = field(default_factory=dict)  # a rebuild reuses ids by key
+    # Orgs where a back-filled mention sorts before linked ones: mention ids whose pipeline links
+    # are replaced (the mentions are linked again, in canonical order, after the back-filled ones).
+    relinked: dict[int, set[int]] = field(default_factory=dict)
+    trimmed: list[RequestState] = field(default_factory=list)  # requests that keep only earlier mentions
 
 
 def _pending(conn: Connection, org_ids: Collection[int] | None = None) -> int:
@@ -171,6 +180,7 @@ def _requests(conn: Connection, org_ids: Collection[int], only: Any = None) -> l
             theme=row.theme,
             sub_theme=row.sub_theme,
             examples=list((row.examples or {}).get("titles", [])),
+            described=_described(row.examples),
             first_seen=row.first_seen,
             decided=bool(row.decided),
         )
@@ -262,13 +272,123 @@ def load_work(conn: Connection, *, rebuild_orgs: Collection[int] = ()) -> Catalo
         }
     org_ids = {m.org_id for m in mentions}
     requests: list[RequestState] = []
+    relinked_ids: dict[int, set[int]] = {}
+    trimmed: list[RequestState] = []
     if org_ids - rebuild:
         requests += _requests(conn, org_ids - rebuild)
+        later, relinked_ids, dropped, kept = _later_than_new(conn, [m for m in mentions if m.org_id not in rebuild])
+        if later:
+            mentions += later
+            replaced |= dropped
+            gone = set(dropped.values())
+            requests = [r for r in requests if r.id not in gone]
+            for request in requests:
+                if request.id in kept:
+                    request.examples = [title for title, _ in kept[request.id]]
+                    request.described = {normalise_title(t): d for t, d in kept[request.id] if d}
+                    trimmed.append(request)
     if org_ids & rebuild:
         requests += _requests(conn, org_ids & rebuild, has_person_state())
     by_id = {request.id: request for request in requests if request.id is not None}
     pinned = _pins(conn, mentions, by_id)
-    return CatalogueWork(mentions, requests, pinned, rebuild, replaced)
+    return CatalogueWork(mentions, requests, pinned, rebuild, replaced, relinked_ids, trimmed)
+
+
+def _later_than_new(
+    conn: Connection, new: Sequence[MentionRecord]
+) -> tuple[list[MentionRecord], dict[int, set[int]], dict[tuple[int, str], int], dict[int, list[tuple[str, str]]]]:
+    """Linked mentions that sort after an org's earliest new one (a back-filled day), to be linked
+    again after it, so the catalogue ends as linking everything in canonical order would.
+
+    Returns those mentions, their ids by org, the requests nobody decided on that lose every
+    mention ((org, key) -> id: dropped, their ids reused if founded again) and, for requests that
+    keep earlier mentions, their member wordings recomputed from those (id -> titles). Links
+    people pinned stay where they are. Nothing is returned when the new mentions are the latest,
+    the usual daily case: then a run reads nothing more.
+    """
+    earliest: dict[int, MentionRecord] = {}
+    for mention in new:
+        if mention.org_id not in earliest or mention.order_key < earliest[mention.org_id].order_key:
+            earliest[mention.org_id] = mention
+    new_ids = {m.id for m in new}
+    later: list[MentionRecord] = []
+    relinked: dict[int, set[int]] = {}
+    for org_id, first in sorted(earliest.items()):
+        rows = conn.execute(
+            _mention_query()
+            .add_columns(FeatureRequestMention.feature_request_id)
+            .join(FeatureRequestMention, FeatureRequestMention.mention_id == FeatureMention.id)
+            .where(
+                FeatureMention.org_id == org_id,
+                FeatureMention.sent_at >= first.sent_at,
+                FeatureRequestMention.pinned.is_(False),
+            )
+        ).all()
+        found = [_record(row) for row in rows if row.id not in new_ids]
+        found = [m for m in found if m.order_key > first.order_key]
+        if found:
+            later += found
+            relinked[org_id] = {m.id for m in found}
+    if not later:
+        return [], {}, {}, {}
+    ids = {m.id for m in later}
+    affected: dict[int, list[tuple[Any, str, str]]] = defaultdict(list)  # request id -> its remaining members
+    losing: set[int] = set()
+    for batch in batches(sorted(ids)):
+        losing |= set(
+            conn.execute(
+                select(FeatureRequestMention.feature_request_id).where(FeatureRequestMention.mention_id.in_(batch))
+            ).scalars()
+        )
+    for batch in batches(sorted(losing)):
+        for row in conn.execute(
+            select(
+                FeatureRequestMention.feature_request_id,
+                FeatureRequestMention.mention_id,
+                FeatureMention.title,
+                FeatureMention.description,
+                FeatureMention.sent_at,
+                FeatureMention.source,
+                Message.external_id,
+                FeatureMention.ordinal,
+            )
+            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
+            .join(Message, Message.id == FeatureMention.message_id)
+            .where(FeatureRequestMention.feature_request_id.in_(batch))
+        ):
+            if row.mention_id not in ids:
+                affected[row.feature_request_id].append(
+                    ((row.sent_at, row.source, row.external_id, row.ordinal), row.title, row.description)
+                )
+    decided = (
+        set(
+            conn.execute(
+                select(FeatureRequest.id).where(FeatureRequest.id.in_(list(losing)), has_person_state())
+            ).scalars()
+        )
+        if losing
+        else set()
+    )
+    dropped = {
+        (row.org_id, row.key): row.id
+        for row in conn.execute(
+            select(FeatureRequest.org_id, FeatureRequest.key, FeatureRequest.id).where(
+                FeatureRequest.id.in_([i for i in losing if i not in affected and i not in decided])
+            )
+        )
+    }
+    kept: dict[int, list[tuple[str, str]]] = {}
+    for request_id in losing - set(dropped.values()):
+        title = conn.execute(select(FeatureRequest.title).where(FeatureRequest.id == request_id)).scalar_one()
+        wordings: list[tuple[str, str]] = []
+        seen = {normalise_title(title)}
+        for _, member, description in sorted(affected.get(request_id, [])):
+            normal = normalise_title(member)
+            if normal and normal not in seen and len(wordings) < MAX_STORED_EXAMPLES:
+                seen.add(normal)
+                wordings.append((member, description))
+        kept[request_id] = wordings
+    return later, relinked, dropped, kept
 
 
 @dataclass
@@ -284,7 +404,8 @@ class WriteReport:
 
 
 def _examples(request: RequestState) -> dict[str, list[str]]:
-    """The member wordings stored with a request (distinct, the title excluded, capped)."""
+    """The member wordings stored with a request (distinct, the title excluded, capped), and the
+    description each came with ("" when unknown)."""
     titles: list[str] = []
     seen = {normalise_title(request.title)}
     for title in request.examples:
@@ -292,7 +413,18 @@ def _examples(request: RequestState) -> dict[str, list[str]]:
         if normal and normal not in seen:
             seen.add(normal)
             titles.append(title)
-    return {"titles": titles[:MAX_STORED_EXAMPLES]}
+    titles = titles[:MAX_STORED_EXAMPLES]
+    return {"titles": titles, "descriptions": [request.described.get(normalise_title(t), "") for t in titles]}
+
+
+def _described(stored: dict[str, list[str]] | None) -> dict[str, str]:
+    """Normalised wording -> description, from a request's stored examples."""
+    stored = stored or {}
+    return {
+        normalise_title(title): description
+        for title, description in zip(stored.get("titles", []), stored.get("descriptions", []), strict=False)
+        if description
+    }
 
 
 def write_pass(
@@ -324,8 +456,33 @@ def write_pass(
         for batch in batches(gone):
             conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
         report.removed_by_rebuild += len(gone)
-    links: list[dict[str, Any]] = []
     touched_by_org: dict[int, set[int]] = defaultdict(set)  # requests founded (or re-founded) by this pass
+    for org_id, mention_ids in sorted(work.relinked.items()):
+        # A back-filled mention sorts before these: their pipeline links are written again.
+        for batch in batches(sorted(mention_ids)):
+            conn.execute(
+                delete(FeatureRequestMention).where(
+                    FeatureRequestMention.mention_id.in_(batch), FeatureRequestMention.pinned.is_(False)
+                )
+            )
+        founded_again = {r.key for r in touched if r.id is None and r.org_id == org_id}
+        gone = [
+            request_id
+            for (org, key), request_id in work.replaced_keys.items()
+            if org == org_id and key not in founded_again
+        ]
+        for batch in batches(gone):
+            conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
+        report.removed_by_rebuild += len(gone)
+    touched_ids = {id(r) for r in touched}
+    for request in work.trimmed:
+        assert request.id is not None
+        touched_by_org[request.org_id].add(request.id)  # lost mentions: recomputed from its links
+        if id(request) not in touched_ids:
+            conn.execute(
+                update(FeatureRequest).where(FeatureRequest.id == request.id).values(examples=_examples(request))
+            )
+    links: list[dict[str, Any]] = []
     joined_by_org: dict[int, dict[int, list[AddedMention]]] = defaultdict(dict)  # stored requests that gained
     taken_keys: dict[int, set[str]] = {}
     for request in touched:

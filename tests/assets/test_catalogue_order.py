@@ -4,6 +4,10 @@ The catalogue is materialised after every day, as the pipeline runs it (tier-1, 
 the catalogue linking only what is new), with the days landing in order, in reverse, shuffled,
 and as one backfill. The catalogues must agree: adjusted Rand index >= 0.98 over mention
 co-membership against the in-order one, no duplicate link, every mention in exactly one request.
+
+How it holds (docs/quality.md, "Order independence"): the linker places mentions as if one at a
+time in canonical order whatever batches they come in, and a run whose new mentions sort before
+linked ones links those again after them.
 """
 
 from __future__ import annotations
@@ -99,13 +103,6 @@ def _land(url: str, materialize_assets: MaterializeFn, days: list[str]) -> dict[
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    raises=OrderDependenceError,
-    strict=True,
-    reason="issue 14 target not met yet: with the whole-ask offline matcher the catalogues agree at adjusted "
-    "Rand index 0.699 (reverse), 0.887 (shuffled), 0.974 (backfill); see docs/quality.md. Every other "
-    "assertion here (one request per mention, no duplicate link, no empty request) must pass.",
-)
 def test_the_catalogue_agrees_whatever_order_the_days_land_in(
     seeded_warehouse: str, materialize_assets: MaterializeFn
 ) -> None:
