@@ -630,9 +630,10 @@ def message_people(
                 add(entry.get("name"))
             else:
                 add(entry)
-    for turn in meta.get("turns") or []:
-        if isinstance(turn, Mapping):
-            add(turn.get("speaker"))
+    # A transcript has hundreds of turns and a few speakers: each speaker once, in order of first turn.
+    speakers = (turn.get("speaker") for turn in meta.get("turns") or [] if isinstance(turn, dict | Mapping))
+    for speaker in dict.fromkeys(speaker for speaker in speakers if isinstance(speaker, str)):
+        add(speaker)
     recorded_by = meta.get("recorded_by")
     if isinstance(recorded_by, Mapping):
         add(recorded_by.get("name"))
