@@ -407,9 +407,9 @@ def _name_pattern(variants: tuple[str, ...]) -> re.Pattern[str]:
 
 def _find_names(text: str, names: Iterable[str], keep: Iterable[str], lowered: str | None) -> Iterable[Finding]:
     """The names' matches: what `finditer` of their alternation (longest first) finds, without
-    scanning the text with it. Where a name can start, its first word is in the lower-case text
+    compiling or running it. A name can start only where its first word is in the lower-case text
     (found at C speed); there the names starting with that word are tried in the alternation's
-    order, each its own small pattern (compiled once per name, not once per set of names)."""
+    order, by comparing lower-case words and the pattern's boundaries (`_name_at`)."""
     variants = _name_variants(tuple(names), tuple(keep))
     if not variants:
         return
@@ -418,7 +418,7 @@ def _find_names(text: str, names: Iterable[str], keep: Iterable[str], lowered: s
         for match in _name_pattern(variants).finditer(text):
             yield Finding(match.start(), match.end(), PERSON)
         return
-    tried: dict[int, list[str]] = {}  # where a name may start -> those names, in the alternation's order
+    tried: dict[int, list[list[str]]] = {}  # where a name may start -> its words, in the alternation's order
     places: dict[str, list[int]] = {}
     for variant in variants:
         words = variant.lower().split()
@@ -427,17 +427,41 @@ def _find_names(text: str, names: Iterable[str], keep: Iterable[str], lowered: s
         if words[0] not in places:
             places[words[0]] = _occurrences(lowered, words[0])
         for place in places[words[0]]:
-            tried.setdefault(place, []).append(variant)
+            tried.setdefault(place, []).append(words)
     end = 0
     for place in sorted(tried):
         if place < end:
             continue  # inside the previous match, as `finditer` goes on after it
-        for variant in tried[place]:
-            found = _name_pattern((variant,)).match(text, place)
+        for words in tried[place]:
+            found = _name_at(text, lowered, place, words)
             if found is not None:
-                end = found.end()
+                end = found
                 yield Finding(place, end, PERSON)
                 break
+
+
+def _name_at(text: str, lowered: str, place: int, words: list[str]) -> int | None:
+    """Where the name of `words` ends if `_name_source`'s pattern matches it at `place` (the first
+    word is there): not after a word character or ".", its words apart by whitespace (`\\s+`,
+    taken greedily: a word never starts with whitespace), and not followed by a word character, "@"
+    or "." and a word character. None when it does not match there."""
+    if place > 0 and (_is_word_char(text[place - 1]) or text[place - 1] == "."):
+        return None
+    index = place + len(words[0])
+    for word in words[1:]:
+        gap = index
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index == gap or not lowered.startswith(word, index):
+            return None
+        index += len(word)
+    if index < len(text):
+        after = text[index]
+        if _is_word_char(after) or after == "@":
+            return None
+        if after == "." and index + 1 < len(text) and _is_word_char(text[index + 1]):
+            return None
+    return index
 
 
 def _occurrences(text: str, word: str) -> list[int]:
