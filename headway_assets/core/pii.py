@@ -400,7 +400,7 @@ def _name_source(variants: Iterable[str]) -> str:
     return rf"(?<![\w.])(?:{alternation})(?![\w@]|\.\w)"
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=1024)  # a pattern of many names is large; only texts the shortcut cannot read use one
 def _name_pattern(variants: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(_name_source(variants), re.IGNORECASE)
 
