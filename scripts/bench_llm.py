@@ -221,7 +221,12 @@ def warm_fake_answers(url: str) -> int:
 
     class WarmClassifier:
         def classify_many(self, texts: object) -> list[object]:
-            return [labels.get(text) or classifier.classify(text) for text in texts]  # type: ignore[attr-defined]
+            # A text not warmed above (a chunk as PII redaction left it) is classified once, in the
+            # untimed rehearsal, and kept for the timed run.
+            return [
+                labels.get(text) or labels.setdefault(text, classifier.classify(text))
+                for text in texts  # type: ignore[attr-defined]
+            ]
 
     responder._classifier = lambda: WarmClassifier()  # type: ignore[assignment]
     offline.answer = answer  # type: ignore[assignment]  # the responder reads it from the package
@@ -233,13 +238,23 @@ def warm_insight_answers(url: str) -> int:
     before the timed insight run), for the reason `warm_fake_answers` gives."""
     from headway_assets import offline
     from headway_assets.assets.insights import insight_inputs
+    from headway_assets.assets.privacy import message_scopes, register_texts
     from headway_assets.core.message import TimeWindow
+    from headway_assets.llm.redaction import PrivacyGuard
+    from headway_assets.llm.tasks import INSIGHT
 
     everything = TimeWindow(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
     with read_connection(url) as conn:
         due, _ = insight_inputs(conn, everything)
+        scopes = message_scopes(conn, due)
     for _org, item, _hash in due.values():
         offline.answer("insight", item)
+    # The items as the timed run sends them when PII redaction is on (the default): redacted by
+    # the engine's guard with each message's scope, as `message_insights` registers them.
+    guard = PrivacyGuard()
+    register_texts(guard, scopes, {message_id: [item.text] for message_id, (_, item, _) in due.items()})
+    for _id, redacted in guard.protect(INSIGHT, [(str(i), item) for i, (_, item, _) in enumerate(due.values())]):
+        offline.answer("insight", redacted)
     return len(due)
 
 

@@ -24,9 +24,13 @@ stored: whoever owns the message can compute it again.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -68,25 +72,29 @@ _KEYWORD_SECRET = re.compile(
     re.IGNORECASE,
 )
 
-# Keys and tokens by shape; a pattern with a group named "secret" redacts that group only.
-_SECRET_PATTERNS = [
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
-    re.compile(r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),  # OpenAI, Anthropic
-    re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
-    re.compile(r"\bwhsec_[A-Za-z0-9]{16,}"),  # Stripe webhook signing secret
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
-    re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"),  # Slack app-level token
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"),
-    re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"),  # GitLab
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key id
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),  # Google API key
-    re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),  # SendGrid
-    re.compile(r"\b(?:hf|pat|shpat|npm)_[A-Za-z0-9]{20,}"),  # Hugging Face, Shopify, npm ...
-    re.compile(r"\bBearer\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)", re.IGNORECASE),
-    _KEYWORD_SECRET,
+# Keys and tokens by shape; a pattern with a group named "secret" redacts that group only. Each
+# comes with literals one of which every match contains (lower case for a case-insensitive
+# pattern): a text holding none is not scanned. An `in` test runs at C speed; a pattern that
+# starts with `\b` is tried at every position of the text (~50 ns a character, per pattern).
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----"), ("-----BEGIN ",)),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), (".eyJ",)),  # JWT
+    (re.compile(r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), ("sk-",)),  # OpenAI, Anthropic
+    (re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"), ("k_live_", "k_test_")),  # Stripe
+    (re.compile(r"\bwhsec_[A-Za-z0-9]{16,}"), ("whsec_",)),  # Stripe webhook signing secret
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), ("xox",)),  # Slack
+    (re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"), ("xapp-",)),  # Slack app-level token
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),  # GitHub
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"), ("github_pat_",)),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), ("glpat-",)),  # GitLab
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA")),  # AWS access key id
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), ("AIza",)),  # Google API key
+    (re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"), ("SG.",)),  # SendGrid
+    (re.compile(r"\b(?:hf|pat|shpat|npm)_[A-Za-z0-9]{20,}"), ("hf_", "pat_", "npm_")),  # Hugging Face, Shopify, npm ...
+    (re.compile(r"\bBearer\s+(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)", re.IGNORECASE), ("bearer",)),
+    (_KEYWORD_SECRET, ("key", "secret", "token", "passw", "pwd")),
 ]
+_SECRETS = [(pattern, needs, bool(pattern.flags & re.IGNORECASE)) for pattern, needs in _SECRET_PATTERNS]
 
 # Country code -> IBAN length (ISO 13616 registry; the countries Headway's customers bank in
 # most). Other countries are accepted at 15-34 characters when the checksum holds.
@@ -99,10 +107,15 @@ IBAN_LENGTHS: dict[str, int] = {
     "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
     "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
 }  # fmt: skip
-_IBAN_START = re.compile(r"\b([A-Z]{2})(\d{2})(?=[ ]?[A-Z0-9])")
+# Without a leading `\b` (which makes the pattern be tried at every position); `_find_ibans`
+# checks the boundary. No IBAN is skipped by one that fails the check: a match is word characters
+# only, so no boundary lies inside it.
+_IBAN_START = re.compile(r"([A-Z]{2})(\d{2})(?=[ ]?[A-Z0-9])")
 _IBAN_CHAR = re.compile(r"[A-Z0-9]")
 
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)")
+_MIN_CARD_DIGITS = 13
+_DECIMAL = re.compile(r"\d")
 # Card networks' leading digits (IIN ranges): Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro.
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6011|64[4-9]|65|35|30[0-5]|36|38|39|62|50|5[6-9]|6[37])")
 
@@ -167,8 +180,25 @@ def is_iban(text: str) -> bool:
     return int(number) % 97 == 1
 
 
-def _find_secrets(text: str) -> Iterable[Finding]:
-    for pattern in _SECRET_PATTERNS:
+# The characters besides ASCII letters that a case-insensitive pattern takes for one though
+# `str.lower` does not make them one (İ ı ſ K; `tests/llm/test_pii_redaction.py` checks the list
+# against every code point).
+ASCII_CASE_FOLDS = "\u0130\u0131\u017f\u212a"
+
+
+def _lowered(text: str) -> str | None:
+    """`text` in lower case, to tell at C speed that a case-insensitive pattern cannot match (an
+    ASCII literal every match holds is not in it); None when that test would not be sound."""
+    if not text.isascii() and any(char in text for char in ASCII_CASE_FOLDS):
+        return None
+    return text.lower()
+
+
+def _find_secrets(text: str, lowered: str | None) -> Iterable[Finding]:
+    for pattern, needs, ignore_case in _SECRETS:
+        haystack = lowered if ignore_case else text
+        if haystack is not None and not any(literal in haystack for literal in needs):
+            continue
         for match in pattern.finditer(text):
             if "secret" in pattern.groupindex and match.group("secret") is not None:
                 start, end = match.span("secret")
@@ -190,12 +220,16 @@ def _looks_like_secret(value: str) -> bool:
 
 
 def _find_emails(text: str) -> Iterable[Finding]:
+    if "@" not in text:
+        return
     for match in _EMAIL.finditer(text):
         yield Finding(match.start(), match.end(), EMAIL)
 
 
 def _find_ibans(text: str) -> Iterable[Finding]:
     for match in _IBAN_START.finditer(text):
+        if match.start() > 0 and _is_word_char(text[match.start() - 1]):
+            continue  # not at a word boundary (what `\b` said)
         country = match.group(1)
         lengths = [IBAN_LENGTHS[country]] if country in IBAN_LENGTHS else list(range(34, 14, -1))
         # Walk the characters after the check digits (single spaces allowed between groups).
@@ -220,7 +254,14 @@ def _find_ibans(text: str) -> Iterable[Finding]:
                 break
 
 
-def _find_cards(text: str) -> Iterable[Finding]:
+def _is_word_char(char: str) -> bool:
+    """Whether `char` is a word character (what the pattern `\\w` matches in a str)."""
+    return char.isalnum() or char == "_"
+
+
+def _find_cards(text: str, digits: int) -> Iterable[Finding]:
+    if digits < _MIN_CARD_DIGITS:
+        return
     for match in _CARD.finditer(text):
         raw = match.group()
         if raw.isdigit() and _ID_CUE.search(text[max(0, match.start() - 30) : match.start()]):
@@ -252,13 +293,20 @@ def _phone_allowed(text: str, start: int, end: int, raw: str) -> bool:
 _INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?![\w-])")
 
 
-def _find_phones(text: str, regions: Iterable[str]) -> Iterable[Finding]:
-    if sum(char.isdigit() for char in text) < 7:
+def _digit_count(text: str) -> int:
+    """How many characters of `text` are digits (`str.isdigit`)."""
+    if text.isascii():  # then `\d` and `str.isdigit` agree, and findall runs in C
+        return len(_DECIMAL.findall(text))
+    return sum(map(str.isdigit, text))
+
+
+def _find_phones(text: str, regions: Iterable[str], digits: int) -> Iterable[Finding]:
+    if digits < 7:
         return
     seen: set[tuple[int, int]] = set()
     # "+CC …" is a phone number whenever its length is possible for the country, valid or not
     # (people write numbers libphonenumber's tables do not know, test numbers among them).
-    for match in _INTERNATIONAL.finditer(text):
+    for match in _INTERNATIONAL.finditer(text) if "+" in text else ():  # the pattern needs a "+"
         try:
             number = phonenumbers.parse(match.group(), None)
         except phonenumbers.NumberParseException:
@@ -312,6 +360,11 @@ def name_variants(names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
     order), then each first or last name of at least two letters that is not a common word and
     not one of the `keep` words (a company named after its founder keeps its name; the founder's
     full name is still found)."""
+    return list(_name_variants(tuple(names), tuple(keep)))
+
+
+@lru_cache(maxsize=4096)
+def _name_variants(names: tuple[str, ...], keep: tuple[str, ...]) -> tuple[str, ...]:
     kept = {word.casefold() for word in keep}
     full: set[str] = set()
     parts: set[str] = set()
@@ -338,18 +391,90 @@ def name_variants(names: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
                 parts.add(token)
             elif len(tokens) == 1 and len(token) >= _MIN_NAME_PART:
                 full.add(token)  # a one-word name is the whole name, common word or not
-    return sorted(full | parts, key=lambda value: (-len(value), value))
+    return tuple(sorted(full | parts, key=lambda value: (-len(value), value)))
 
 
-def _find_names(text: str, names: Iterable[str], keep: Iterable[str] = ()) -> Iterable[Finding]:
-    variants = name_variants(names, keep)
-    if not variants:
-        return
+def _name_source(variants: Iterable[str]) -> str:
     alternation = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in variants)
     # "@Jane" and "Jane's" are Jane; "jane.doe" (an address or a handle) is left to the other kinds.
-    pattern = re.compile(rf"(?<![\w.])(?:{alternation})(?![\w@]|\.\w)", re.IGNORECASE)
-    for match in pattern.finditer(text):
-        yield Finding(match.start(), match.end(), PERSON)
+    return rf"(?<![\w.])(?:{alternation})(?![\w@]|\.\w)"
+
+
+@lru_cache(maxsize=1024)  # a pattern of many names is large; only texts the shortcut cannot read use one
+def _name_pattern(variants: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(_name_source(variants), re.IGNORECASE)
+
+
+def _find_names(text: str, names: Iterable[str], keep: Iterable[str], lowered: str | None) -> Iterable[Finding]:
+    """The names' matches: what `finditer` of their alternation (longest first) finds, without
+    compiling or running it. A name can start only where its first word is in the lower-case text
+    (found at C speed); there the names starting with that word are tried in the alternation's
+    order, by comparing lower-case words and the pattern's boundaries (`_name_at`)."""
+    variants = _name_variants(tuple(names), tuple(keep))
+    if not variants:
+        return
+    if lowered is None or len(lowered) != len(text) or not all(v.isascii() for v in variants):
+        # Non-ASCII letters have case pairs that `str.lower` does not give: scan the text.
+        for match in _name_pattern(variants).finditer(text):
+            yield Finding(match.start(), match.end(), PERSON)
+        return
+    tried: dict[int, list[list[str]]] = {}  # where a name may start -> its words, in the alternation's order
+    places: dict[str, list[int]] = {}
+    for variant in variants:
+        words = variant.lower().split()
+        if not all(word in lowered for word in words):
+            continue
+        if words[0] not in places:
+            places[words[0]] = _occurrences(lowered, words[0])
+        for place in places[words[0]]:
+            tried.setdefault(place, []).append(words)
+    end = 0
+    for place in sorted(tried):
+        if place < end:
+            continue  # inside the previous match, as `finditer` goes on after it
+        for words in tried[place]:
+            found = _name_at(text, lowered, place, words)
+            if found is not None:
+                end = found
+                yield Finding(place, end, PERSON)
+                break
+
+
+def _name_at(text: str, lowered: str, place: int, words: list[str]) -> int | None:
+    """Where the name of `words` ends if `_name_source`'s pattern matches it at `place` (the first
+    word is there): not after a word character or ".", its words apart by whitespace (`\\s+`,
+    taken greedily: a word never starts with whitespace), and not followed by a word character, "@"
+    or "." and a word character. None when it does not match there."""
+    if place > 0 and (_is_word_char(text[place - 1]) or text[place - 1] == "."):
+        return None
+    index = place + len(words[0])
+    for word in words[1:]:
+        gap = index
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index == gap or not lowered.startswith(word, index):
+            return None
+        index += len(word)
+    if index < len(text):
+        after = text[index]
+        if _is_word_char(after) or after == "@":
+            return None
+        if after == "." and index + 1 < len(text) and _is_word_char(text[index + 1]):
+            return None
+    return index
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    """Every index where `word` starts in `text` (overlapping ones too)."""
+    found: list[int] = []
+    index = text.find(word)
+    while index >= 0:
+        found.append(index)
+        index = text.find(word, index + 1)
+    return found
+
+
+_RANK = {kind: index for index, kind in enumerate(KINDS)}
 
 
 def find_pii(
@@ -357,26 +482,76 @@ def find_pii(
 ) -> list[Finding]:
     """Every piece of personal data in `text`, in order, none overlapping: secrets first, then
     e-mail addresses, IBANs, card numbers, phone numbers and the people's `names` (an earlier kind
-    wins where two overlap, and a longer finding where one holds another)."""
+    wins where two overlap, and a longer finding where one holds another).
+
+    The findings of recent texts are kept (by a hash of the text, never the text): a message is
+    redacted once per task that sends it (tier-1, tier-2, insights) and again to restore its
+    quotes, and a re-run redacts the same texts again."""
     if not text:
         return []
-    found: list[Finding] = []
+    names, keep, regions = tuple(names), tuple(keep), tuple(regions)
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest(), names, keep, regions)
+    cached = _FINDINGS.get(key)
+    if cached is None:
+        cached = _find_pii(text, names, keep, regions)
+        _FINDINGS.put(key, cached)
+    return list(cached)
+
+
+def _find_pii(
+    text: str, names: tuple[str, ...], keep: tuple[str, ...], regions: tuple[str, ...]
+) -> tuple[Finding, ...]:
+    lowered = _lowered(text)
+    digits = _digit_count(text)
     candidates = [
-        *_find_secrets(text),
+        *_find_secrets(text, lowered),
         *_find_emails(text),
         *_find_ibans(text),
-        *_find_cards(text),
-        *_find_phones(text, regions),
-        *_find_names(text, names, keep),
+        *_find_cards(text, digits),
+        *_find_phones(text, regions, digits),
+        *_find_names(text, names, keep, lowered),
     ]
-    rank = {kind: index for index, kind in enumerate(KINDS)}
-    taken: list[tuple[int, int]] = []
-    for finding in sorted(candidates, key=lambda f: (rank[f.kind], -(f.end - f.start), f.start)):
-        if any(finding.start < end and start < finding.end for start, end in taken):
+    # Taken spans, disjoint and sorted: a finding overlaps one iff it overlaps its neighbours there.
+    starts: list[int] = []
+    ends: list[int] = []
+    found: list[Finding] = []
+    for finding in sorted(candidates, key=lambda f: (_RANK[f.kind], -(f.end - f.start), f.start)):
+        index = bisect_right(starts, finding.start)
+        if index > 0 and ends[index - 1] > finding.start:
             continue
-        taken.append((finding.start, finding.end))
+        if index < len(starts) and starts[index] < finding.end:
+            continue
+        starts.insert(index, finding.start)
+        ends.insert(index, finding.end)
         found.append(finding)
-    return sorted(found)
+    return tuple(sorted(found))
+
+
+class _FindingsCache:
+    """The findings of the latest `size` (text hash, names, keep, regions), oldest out first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[tuple[Any, ...], tuple[Finding, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[Finding, ...] | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], findings: tuple[Finding, ...]) -> None:
+        with self._lock:
+            self._entries[key] = findings
+            while len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# Offsets and kinds only (a few dozen bytes a text): 16,384 texts cover a day's messages many times.
+_FINDINGS = _FindingsCache(16_384)
 
 
 @dataclass
@@ -479,9 +654,10 @@ def message_people(
                 add(entry.get("name"))
             else:
                 add(entry)
-    for turn in meta.get("turns") or []:
-        if isinstance(turn, Mapping):
-            add(turn.get("speaker"))
+    # A transcript has hundreds of turns and a few speakers: each speaker once, in order of first turn.
+    speakers = (turn.get("speaker") for turn in meta.get("turns") or [] if isinstance(turn, dict | Mapping))
+    for speaker in dict.fromkeys(speaker for speaker in speakers if isinstance(speaker, str)):
+        add(speaker)
     recorded_by = meta.get("recorded_by")
     if isinstance(recorded_by, Mapping):
         add(recorded_by.get("name"))

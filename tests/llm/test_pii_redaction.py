@@ -4,12 +4,14 @@ restoring, the guard that redacts every task's items in the engine, and the figu
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
 from headway_assets.core.pii import (
+    ASCII_CASE_FOLDS,
     CARD,
     EMAIL,
     IBAN,
@@ -230,6 +232,70 @@ def test_a_message_lists_its_author_and_participants() -> None:
     }
     people = message_people("Jane Doe", "kwame.mensah@soylent.com", metadata)
     assert people == ("Jane Doe", "Kwame Mensah", "Rita Rep", "Priya Raman", "Sam Success", "Noah Sales")
+
+
+# -- the shortcuts: what the patterns would find, found without scanning every text with them ----
+
+
+def test_the_case_folds_the_lowercase_shortcuts_allow_for_are_all_there_are() -> None:
+    # Case-insensitive patterns are skipped, and names compared, on the lower-case text. That is
+    # sound for a text without the characters of ASCII_CASE_FOLDS: every other character that a
+    # case-insensitive pattern takes for an ASCII letter is that letter in lower case, no other
+    # character becomes ASCII in lower case, and lower case keeps the text's length (offsets).
+    every_char = "".join(chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF)
+    letters = "|".join("abcdefghijklmnopqrstuvwxyz")
+    taken_for_letters = set(re.findall(f"(?i:{letters})", every_char)) | set(re.findall("(?i:[a-z])", every_char))
+    assert {char for char in taken_for_letters if not char.lower().isascii()} <= set(ASCII_CASE_FOLDS)
+    assert all(char in ASCII_CASE_FOLDS for char in every_char if any(c.isascii() for c in char.lower()))
+    assert all(len(char.lower()) == 1 or char in ASCII_CASE_FOLDS for char in every_char)
+
+
+def test_case_insensitive_keys_and_names_are_found_in_any_case_and_with_folding_characters() -> None:
+    assert kinds("API_KEY=9f8e7d6c5b4a39281706f5e4d3c2b1a0") == [(SECRET, "9f8e7d6c5b4a39281706f5e4d3c2b1a0")]
+    assert kinds("pa\u017f\u017fword: Welcome2024!") == [(SECRET, "Welcome2024!")]  # long s: "ſ" is "s" to re
+    assert kinds("AUTHORIZATION: BEARER abcdef1234567890abcdef") == [(SECRET, "abcdef1234567890abcdef")]
+    assert kinds("ask KIM and K\u0131m, not Kimberly", ("Kim Lee",)) == [(PERSON, "KIM"), (PERSON, "K\u0131m")]
+
+
+def _alternation_finds(text: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """What one case-insensitive alternation of the name variants finds (the plain way)."""
+    alternation = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in name_variants(names))
+    pattern = re.compile(rf"(?<![\w.])(?:{alternation})(?![\w@]|\.\w)", re.IGNORECASE)
+    return [(PERSON, match.group()) for match in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jane Doe, jane, JANE DOE and Jane\n  Doe; @Jane, Jane's, jane.doe@x.io, Janet, Jane. Doe.",
+        "Doe Doe Jane Jane Doe Doe-Smith and Doe_Smith; Jane\u00a0Doe; Ma Li and li ma",
+        "Z\u00d6E, zo\u00eb M\u00fcller, Zo\u00eb-Marie; \u0130van K\u0131m \u212aim, Kim.",
+        "O'Connor's, o'connor, LIAM O'CONNOR, Liam_O'Connor, Liam",
+        "Jane",
+        "",
+    ],
+)
+def test_names_are_found_as_the_alternation_of_their_variants_finds_them(text: str) -> None:
+    names = ("Jane Doe", "Liam O'Connor", "Zoë Müller", "Kim Lee", "Ma Li", "Doe-Smith", "Ivan")
+    assert [(f.kind, text[f.start : f.end]) for f in find_pii(text, names) if f.kind == PERSON] == _alternation_finds(
+        text, names
+    )
+
+
+def test_ibans_start_at_a_word_boundary() -> None:
+    assert kinds("(GB82WEST12345698765432)") == [(IBAN, "GB82WEST12345698765432")]
+    assert kinds("XGB82WEST12345698765432 x") == []
+    assert kinds("_GB82WEST12345698765432 x") == []
+    assert kinds("\u00e9GB82WEST12345698765432 x") == []
+
+
+def test_findings_are_remembered_per_text_and_people() -> None:
+    text = "Jane Doe: mail jane@acme.com"
+    first = find_pii(text, ("Jane Doe",))
+    first.clear()  # a caller changing its list changes nothing remembered
+    assert kinds(text, ("Jane Doe",)) == [(PERSON, "Jane Doe"), (EMAIL, "jane@acme.com")]
+    assert kinds(text) == [(EMAIL, "jane@acme.com")]
+    assert kinds(text, ("Jane Roe",)) == [(PERSON, "Jane"), (EMAIL, "jane@acme.com")]
 
 
 # -- placeholders ------------------------------------------------------------------------------
