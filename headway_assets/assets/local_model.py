@@ -35,7 +35,7 @@ from sqlalchemy import Connection, select
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import Organization
 from headway_assets.llm.registry import LOCAL_MODEL
-from headway_assets.offline.trained import LocalModel, cached_local_model
+from headway_assets.offline import LocalModel, cached_local_model
 
 # Messages shorter than this are sent whole: excerpting saves little and a short message's
 # lines depend on each other.

@@ -16,7 +16,7 @@ import pytest
 from headway_assets.catalog import Linker, MentionRecord, RequestState, build_catalog, linker, matcher_from_function
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import MatchInput
-from headway_assets.offline.matcher import match
+from headway_assets.offline import match
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ASKS = [
