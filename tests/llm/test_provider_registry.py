@@ -74,9 +74,11 @@ def test_an_unknown_provider_names_the_registered_ones() -> None:
 
 def test_models_default_per_provider_and_follow_overrides() -> None:
     anthropic = get_provider_spec("anthropic")
-    assert anthropic.models()[TIER2] == "claude-sonnet-4-5"
+    # Haiku for every task by default: Sonnet's tier-2 alone was over the cost target (docs/benchmarks.md).
+    assert anthropic.models()[TIER2] == "claude-haiku-4-5"
     assert anthropic.models({TIER1: "claude-opus-4-5", TIER2: None})[TIER1] == "claude-opus-4-5"
-    assert anthropic.models({TIER1: "claude-opus-4-5", TIER2: None})[TIER2] == "claude-sonnet-4-5"
+    assert anthropic.models({TIER1: "claude-opus-4-5", TIER2: None})[TIER2] == "claude-haiku-4-5"
+    assert anthropic.models({TIER2: "claude-sonnet-4-5"})[TIER2] == "claude-sonnet-4-5"
     # The offline provider has one model, part of every cache key: overrides do not apply.
     assert get_provider_spec("offline").models({TIER1: "gpt-4.1"}) == dict.fromkeys(
         (TIER1, TIER2, INSIGHT, MATCH), OFFLINE_MODEL
