@@ -416,7 +416,7 @@ def _preview(warehouse: WarehouseResource, ids: list[int]) -> list[tuple[Any, ..
     "tier-2), confidence, provider, model and prompt version. A label a person set (PATCH "
     "/v1/messages/{id}/label) is kept and never sent to a model. Long messages are chunked; messages over "
     "50,000 characters are marked skipped_oversized. Bounded: stops at an item cap or deadline and resumes. "
-    "On the shipped local model (HEADWAY_TIER1_MODEL=headway-local-1), an organisation with a model of its own "
+    "On the shipped local model (HEADWAY_TIER1_MODEL=headway-local-2), an organisation with a model of its own "
     "(headway model train --org SLUG) is labelled with it.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,

@@ -167,7 +167,7 @@ def _train(args: argparse.Namespace, scratch: Path) -> int:
         if args.output.resolve() == org_artefact_path(args.org).resolve():
             _stderr(
                 f"{args.org}'s messages are labelled with it as {org_model_name(args.org)} when "
-                "HEADWAY_TIER1_MODEL=headway-local-1; re-label stored days with a run tagged headway/refresh_stale=true"
+                "HEADWAY_TIER1_MODEL=headway-local-2; re-label stored days with a run tagged headway/refresh_stale=true"
             )
     if metrics:
         print(json.dumps(metrics, indent=2))

@@ -97,7 +97,7 @@ class HeadwaySettings(BaseSettings):
     models_dir: Path | None = Field(
         default=None,
         description="Folder of organisations' own tier-1 models: `headway model train --org SLUG` writes "
-        "<models_dir>/SLUG/tier1.joblib, and with HEADWAY_TIER1_MODEL=headway-local-1 the pipeline labels that "
+        "<models_dir>/SLUG/tier1.joblib, and with HEADWAY_TIER1_MODEL=headway-local-2 the pipeline labels that "
         "organisation's messages with it (unset: <data_dir>/models).",
     )
     tier2_model: str | None = Field(default=None, description="Model for tier-2 mentions (provider default if unset).")

@@ -32,7 +32,7 @@ OFFLINE_MODEL: Final = "headway-offline-3"
 # The offline provider's trained tier-1 model (headway_assets/offline/trained/): the one shipped in
 # the package, or `local:PATH` for an artefact `headway model train` wrote. Bump the shipped
 # name when its artefact is retrained: the name is the cache key, not the file.
-LOCAL_MODEL: Final = "headway-local-1"
+LOCAL_MODEL: Final = "headway-local-2"
 LOCAL_MODEL_PREFIX: Final = "local:"
 
 

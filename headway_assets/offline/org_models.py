@@ -2,7 +2,7 @@
 
 `headway model train --org SLUG` writes `<models_dir>/SLUG/tier1.joblib` and its manifest
 (`HEADWAY_MODELS_DIR`, default `<data_dir>/models`). When tier-1 runs on the shipped local
-model (`HEADWAY_TIER1_MODEL=headway-local-1`), the pipeline labels an organisation's messages
+model (`HEADWAY_TIER1_MODEL=headway-local-2`), the pipeline labels an organisation's messages
 with its own model when it has one, and with the shipped model otherwise.
 
 An organisation's model is named `org:SLUG@VERSION`, VERSION being its manifest's version (a hash

@@ -162,7 +162,8 @@ def test_csv_options_before_the_first_csv_apply_to_every_file(
     args = ["--text-column", "text", "--label-column", "label", "--csv", str(B2B), "--name", "b2b", "--csv", str(other)]
     assert main(["model", "train", *args, "--cv-folds", "0", "--output", str(output)]) == 0
     manifest = read_manifest(output)
-    assert {d["name"]: d["rows"] for d in manifest["datasets"]} == {"b2b": 343, tmp_path.name: 3}
+    b2b_rows = sum(1 for _ in csv.DictReader(B2B.open(encoding="utf-8")))
+    assert {d["name"]: d["rows"] for d in manifest["datasets"]} == {"b2b": b2b_rows, tmp_path.name: 3}
     assert main(["model", "show", str(output)]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == manifest["version"]
     assert main(["model", "train", "--csv", str(other), "--output", str(output)]) == 2
@@ -223,3 +224,22 @@ def test_an_organisations_corrections_train_its_model(
     assert datasets["acme-corrections"]["rows"] == 4 and datasets["acme-corrections"]["labels"] == {"other": 4}
     assert datasets["acme-corrections"]["weight"] == 3.0
     assert sorted(path.name for path in output.parent.iterdir()) == ["acme.joblib", "acme.json"], "no texts on disk"
+
+
+def test_wordllama_embeddings_are_the_packages_own_mean_pooling() -> None:
+    """The experimental embedding block (not in the shipped recipe) reads the wheel's weights
+    offline and pools exactly as `WordLlamaInference.embed(norm=True)` does."""
+    pytest.importorskip("wordllama")
+    import numpy as np
+    from wordllama import WordLlama
+    from wordllama.inference import WordLlamaInference
+
+    from headway_assets.offline.trained.embeddings import WordLlamaEmbedder, wordllama_files, wordllama_tables
+
+    texts = [*MESSAGES, "ok", "The export button downloads an empty file since Tuesday's release."]
+    ours = WordLlamaEmbedder(scale=2.0).fit(texts).transform(texts)
+    tokenizer_file, _ = wordllama_files()
+    _, matrix = wordllama_tables()
+    reference = WordLlamaInference(matrix, WordLlama.load_tokenizer(tokenizer_file)).embed(texts, norm=True)
+    assert ours.shape == (len(texts), 256)
+    np.testing.assert_allclose(ours, 2.0 * reference, atol=1e-5)

@@ -61,6 +61,12 @@ DEFAULT_PARAMS: Final[dict[str, Any]] = {
     "max_word_features": 50_000,
     "max_char_features": 100_000,
     "C": 0.3,
+    "class_weight": "balanced",
+    # Measured and not kept (docs/quality.md, scripts/model_variants.py): WordLlama sentence
+    # embeddings (embeddings.py) stacked next to the n-grams at this weight when > 0, and
+    # `ngrams: False` for the embeddings alone.
+    "embedding_scale": 0.0,
+    "ngrams": True,
     "calibration": "sigmoid",
     "calibration_folds": 3,
     "threshold_folds": 5,
@@ -201,12 +207,17 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
         sublinear_tf=True,
         dtype=_float32(),
     )
-    svm = LinearSVC(C=p["C"], class_weight="balanced", random_state=seed)
+    blocks: list[tuple[str, Any]] = [("words", words), ("chars", chars)] if p["ngrams"] else []
+    if p["embedding_scale"] > 0:
+        from headway_assets.offline.trained.embeddings import WordLlamaEmbedder
+
+        blocks.append(("embeddings", WordLlamaEmbedder(scale=p["embedding_scale"])))
+    svm = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
     calibrated = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
-    return Pipeline([("features", FeatureUnion([("words", words), ("chars", chars)])), ("classifier", calibrated)])
+    return Pipeline([("features", FeatureUnion(blocks)), ("classifier", calibrated)])
 
 
 def _float32() -> Any:
@@ -291,7 +302,7 @@ def fit_local_model(
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "version": version,
-        "kind": "tfidf-word-char+calibrated-linear-svm",
+        "kind": _kind(p),
         "classes": [str(c) for c in estimator.classes_],
         "threshold": threshold,
         "seed": seed,
@@ -301,6 +312,13 @@ def fit_local_model(
         "datasets": rows.datasets,
     }
     return LocalModel(estimator, manifest)
+
+
+def _kind(params: Mapping[str, Any]) -> str:
+    blocks = ["tfidf-word-char"] if params["ngrams"] else []
+    if params["embedding_scale"] > 0:
+        blocks.append("wordllama")
+    return "+".join([*blocks, "calibrated-linear-svm"])
 
 
 def model_version(rows: TrainingRows, *, params: Mapping[str, Any] | None = None, seed: int = DEFAULT_SEED) -> str:

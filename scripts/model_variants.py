@@ -1,0 +1,118 @@
+"""Variants of the shipped local tier-1 model's recipe, scored with the same folds (issue 15, item 1).
+
+    .venv/bin/python scripts/model_variants.py                   # every variant (~5 min each on a free core)
+    .venv/bin/python scripts/model_variants.py --only shipped --only embeddings-343
+
+Each variant is trained and scored as `scripts/eval_model.py` scores the shipped recipe:
+5-fold cross-validation over Tizard + our B2B messages (folds stratified by data set and label,
+seed 0; every fold refits the whole recipe, is-feedback threshold included, on the other
+four), scored per data set; then the variant fitted on all of Tizard + B2B is scored on the
+NLBSE'24 train split, which no variant ever trains on (it carries no licence). Settings are
+chosen on the cross-validated figures only; NLBSE is reported, never tuned on.
+
+`b2b` says which B2B rows a variant trains on: `343` is the first set written for the model
+(ids b2b-001 to b2b-343), `all` the file as it is now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from eval_model import DEFAULT_DATASETS, nlbse_spec, shipped_specs
+
+from headway_assets.offline import (
+    DatasetSpec,
+    cross_validation_metrics,
+    fit_local_model,
+    load_training_rows,
+    score_by_group,
+)
+
+FIRST_SET = 343
+VARIANTS: dict[str, dict[str, Any]] = {
+    "shipped-343": {"b2b": "343", "params": {}},
+    "embeddings-343": {"b2b": "343", "params": {"embedding_scale": 1.0}},
+    "shipped": {"b2b": "all", "params": {}},
+    "b2b-weight-6": {"b2b": "all", "params": {}, "b2b_weight": 6.0},
+    "C-1": {"b2b": "all", "params": {"C": 1.0}},
+    "C-0.1": {"b2b": "all", "params": {"C": 0.1}},
+    "unweighted-classes": {"b2b": "all", "params": {"class_weight": None}},
+    "embeddings-only": {"b2b": "all", "params": {"ngrams": False, "embedding_scale": 1.0, "C": 1.0}},
+}
+
+
+def _first_set(spec: DatasetSpec, folder: Path) -> DatasetSpec:
+    """The B2B spec restricted to the first 343 rows (written to a temporary copy)."""
+    with spec.csv.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for row in reader if int(row["id"].removeprefix("b2b-")) <= FIRST_SET]
+        fields = reader.fieldnames or []
+    copy = folder / spec.csv.name
+    with copy.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return replace(spec, csv=copy)
+
+
+def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dict[str, Any]:
+    """One variant's cross-validated and out-of-domain figures."""
+    specs = shipped_specs(datasets)
+    if variant["b2b"] == "343":
+        specs = [_first_set(s, folder) if s.name == "headway-b2b" else s for s in specs]
+    if "b2b_weight" in variant:
+        specs = [replace(s, weight=variant["b2b_weight"]) if s.name == "headway-b2b" else s for s in specs]
+    rows = load_training_rows(specs)
+    nlbse = load_training_rows([nlbse_spec(datasets)])
+    started = time.monotonic()
+    cv = cross_validation_metrics(rows, params=variant["params"], folds=5)
+    model = fit_local_model(rows, params=variant["params"])
+    labels = model.classify_many(nlbse.texts)
+    out = score_by_group(nlbse, [label.category for label in labels], [label.confidence for label in labels])
+    return {
+        "variant": name,
+        **{k: v for k, v in variant.items() if k != "params"},
+        "params": variant["params"],
+        "b2b_rows": sum(g == "headway-b2b" for g in rows.groups),
+        "tizard": cv["tizard2019"],
+        "b2b": cv["headway-b2b"],
+        "nlbse": out["nlbse24-train"],
+        "nlbse_predicted": dict(Counter(label.category for label in labels)),
+        "threshold": model.threshold,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def main() -> int:
+    """Run the chosen variants; print one markdown row each (and JSON lines with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--only", choices=sorted(VARIANTS), action="append")
+    parser.add_argument("--json", type=Path, help="append every variant's figures to this JSON-lines file")
+    args = parser.parse_args()
+    print("| variant | B2B rows | Tizard is-feedback F1 | Tizard macro F1 | B2B is-feedback F1 | NLBSE macro F1 |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.only or list(VARIANTS):
+            r = run(name, VARIANTS[name], args.datasets, Path(folder))
+            print(
+                f"| {name} | {r['b2b_rows']} | {r['tizard']['feedback_f1']:.3f} | {r['tizard']['macro_f1']:.3f} "
+                f"| {r['b2b']['feedback_f1']:.3f} | {r['nlbse']['macro_f1']:.3f} |",
+                flush=True,
+            )
+            if args.json:
+                with args.json.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(r) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
