@@ -27,8 +27,8 @@ no customer. Nothing here logs or returns an address, a name or a text: only cou
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -54,11 +55,13 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.people import (
     AUTOMATED_LOCAL_PARTS,
+    FREE_EMAIL_DOMAINS,
     company_from_domain,
     email_domain,
     is_free_mail_domain,
@@ -92,6 +95,10 @@ AUTOMATED_KEY = "automated"
 AUTOMATED_KINDS = ("bulk", "auto_generated")
 FATHOM_INVITEES_KEY = "calendar_invitees"
 
+WORK_MEM = "64MB"
+TEMP_BUFFERS = "256MB"
+CLAIM_BATCH = 5_000  # rows per executemany of customers, domains and teams (SQLite)
+
 AUTO_KEY_DOMAIN = "domain:"
 AUTO_KEY_SLACK_TEAM = "slack_team:"
 
@@ -111,6 +118,7 @@ STAGE = Table(
     Column("internal", Boolean, nullable=False),
     Column("free_mail", Boolean, nullable=False),
     Column("automated", Boolean, nullable=False),  # a machine sender: never a contact nor a new customer
+    Column("participants", Text),  # a call's participants (JSON), when the author gives no business domain
     Column("call_domain", String(255)),
     prefixes=["TEMPORARY"],
 )
@@ -149,19 +157,24 @@ def resolve_message_authors(
     """
     now = utc_now()
     stats = ResolutionStats()
+    if conn.dialect.name == "postgresql":
+        # Room to hash and sort a window's authors in memory, and to keep the stage in memory (takes
+        # effect when the session has not used a temporary table yet); reset when the transaction ends.
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        conn.exec_driver_sql(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")
     STAGE.drop(conn, checkfirst=True)
     STAGE.create(conn)
     try:
         _stage_authors(conn, window, org_ids)
-        _mark_internal_domains(conn)
-        _mark_free_mail(conn)
-        _stage_call_domains(conn)
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE author_stage")  # temporary tables get no autovacuum statistics
-        stats.customers_auto_created += _create_domain_customers(conn, now)
-        mapped, created = _map_slack_teams(conn, now)
-        stats.slack_teams_mapped, stats.customers_auto_created = mapped, stats.customers_auto_created + created
+        business = _business_domains(conn)
+        business |= _stage_call_domains(conn)
+        _analyze(conn, STAGE.name)  # temporary tables get no autovacuum statistics
+        _create_domain_customers(conn, business, now)
+        stats.slack_teams_mapped = _map_slack_teams(conn, now)
+        stats.customers_auto_created = _created_since(conn, Customer, now)
+        _analyze(conn, Customer.__tablename__, CustomerDomain.__tablename__, CustomerSlackTeam.__tablename__)
         stats.contacts_created = _upsert_contacts(conn, now)
+        _analyze(conn, Contact.__tablename__)
         stats.rows_written = _upsert_message_authors(conn, now)
         _count(conn, stats)
     finally:
@@ -189,35 +202,60 @@ def _local_part_of(conn: Connection, email: ColumnElement[Any]) -> ColumnElement
 
 
 def _stage_authors(conn: Connection, window: TimeWindow, org_ids: Collection[int] | None) -> None:
+    """Copy the window's authors into the stage in one pass, each marked internal, free-mail or machine."""
     email = func.lower(func.nullif(func.trim(Message.author_email), ""))
     user_id = Message.source_metadata[USER_ID_KEY].as_string()
-    team = Message.source_metadata[SLACK_TEAM_KEY].as_string()
-    contact_key = case(
-        (email.isnot(None), email),
-        (user_id.isnot(None), Message.source + ":" + user_id),
-        else_=None,
-    )
-    automated = or_(
-        Message.source_metadata[AUTOMATED_KEY].as_string().in_(AUTOMATED_KINDS),
-        _local_part_of(conn, email).in_(sorted(AUTOMATED_LOCAL_PARTS)),
-    )
-    query = select(
-        Message.id,
-        Message.org_id,
-        email,
-        _domain_of(conn, email),
-        func.substr(Message.author_name, 1, 255),
-        team,
-        contact_key,
-        case((team.isnot(None), func.substr(Message.customer, 1, 255)), else_=None),
-        func.coalesce(Message.author_is_internal, false()),
-        false(),
-        case((automated, true()), else_=false()),
+    # The inner query reads each message once and computes the e-mail's parts once; OFFSET 0 keeps
+    # PostgreSQL from folding it into the outer one, which would recompute them for every flag.
+    authors = select(
+        Message.id.label("message_id"),
+        Message.org_id.label("org_id"),
+        email.label("email"),
+        _domain_of(conn, email).label("domain"),
+        _local_part_of(conn, email).label("local_part"),
+        func.substr(Message.author_name, 1, 255).label("name"),
+        Message.source_metadata[SLACK_TEAM_KEY].as_string().label("team"),
+        case((user_id.isnot(None), Message.source + ":" + user_id), else_=None).label("user_key"),
+        Message.customer.label("customer"),
+        Message.author_is_internal.label("is_internal"),
+        Message.source_metadata[AUTOMATED_KEY].as_string().label("automated_kind"),
+        Message.source_metadata[GONG_PARTIES_KEY].as_string().label("parties"),
+        Message.source_metadata[FATHOM_INVITEES_KEY].as_string().label("invitees"),
     ).where(Message.sent_at >= window.start, Message.sent_at < window.end)
     if org_ids is not None:
-        query = query.where(Message.org_id.in_(sorted(org_ids)))
+        authors = authors.where(Message.org_id.in_(sorted(org_ids)))
+    a = authors.offset(0).subquery("a")
+
+    # Staff by the source's say, or by a domain the organisation declared its own (or a subdomain).
+    own_domains = [
+        and_(
+            a.c.org_id == org_id,
+            or_(a.c.domain.in_(domains), *(a.c.domain.like(_like_suffix(own), escape="\\") for own in domains)),
+        )
+        for org_id, domains in sorted((org, sorted(found)) for org, found in _internal_domains(conn, org_ids).items())
+        if domains
+    ]
+    internal = or_(func.coalesce(a.c.is_internal, false()), *own_domains)
+    free_mail = a.c.domain.in_(sorted(FREE_EMAIL_DOMAINS))  # subdomains of them: `_mark_free_mail_subdomains`
+    automated = or_(a.c.automated_kind.in_(AUTOMATED_KINDS), a.c.local_part.in_(sorted(AUTOMATED_LOCAL_PARTS)))
+    # A call's participants, kept only where the author gives no business domain (the only use).
+    needs_participants = and_(or_(a.c.domain.is_(None), free_mail), a.c.team.is_(None))
+    query = select(
+        a.c.message_id,
+        a.c.org_id,
+        a.c.email,
+        a.c.domain,
+        a.c.name,
+        a.c.team,
+        func.coalesce(a.c.email, a.c.user_key),
+        case((a.c.team.isnot(None), func.substr(a.c.customer, 1, 255)), else_=None),
+        case((internal, true()), else_=false()),
+        case((free_mail, true()), else_=false()),
+        case((automated, true()), else_=false()),
+        case((needs_participants, func.coalesce(a.c.parties, a.c.invitees)), else_=None),
+    )
     columns = ["message_id", "org_id", "email", "domain", "name", "team", "contact_key", "hint", "internal"]
-    conn.execute(STAGE.insert().from_select([*columns, "free_mail", "automated"], query))
+    conn.execute(STAGE.insert().from_select([*columns, "free_mail", "automated", "participants"], query))
 
 
 def _like_suffix(domain: str) -> str:
@@ -225,38 +263,51 @@ def _like_suffix(domain: str) -> str:
     return "%." + escaped
 
 
-def _mark_internal_domains(conn: Connection) -> None:
-    """Authors at one of their organisation's own domains (or a subdomain) are staff, whatever the source said."""
-    org_ids = [row[0] for row in conn.execute(select(STAGE.c.org_id).distinct())]
-    if not org_ids:
-        return
-    for org_id, settings in conn.execute(
-        select(Organization.id, Organization.settings).where(Organization.id.in_(org_ids))
-    ):
-        domains = normalise_domains((settings or {}).get("internal_domains") or [])
-        if not domains:
+def _internal_domains(conn: Connection, org_ids: Collection[int] | None) -> dict[int, set[str]]:
+    """Each organisation's declared `internal_domains` (all organisations, or those named)."""
+    query = select(Organization.id, Organization.settings)
+    if org_ids is not None:
+        query = query.where(Organization.id.in_(sorted(org_ids)))
+    return {
+        int(org_id): set(normalise_domains((settings or {}).get("internal_domains") or []))
+        for org_id, settings in conn.execute(query)
+    }
+
+
+def _business_domains(conn: Connection) -> set[tuple[int, str]]:
+    """The (org, domain) pairs of the stage's business authors, in one grouped pass over the stage.
+
+    Also marks the rare subdomain of a free-mail provider (mail.yahoo.com) that staging, which
+    compares exact domains, left unmarked.
+    """
+    candidate = case((or_(STAGE.c.internal, STAGE.c.automated, STAGE.c.free_mail), 0), else_=1)
+    rows = conn.execute(
+        select(STAGE.c.org_id, STAGE.c.domain, func.max(candidate))
+        .where(STAGE.c.domain.isnot(None))
+        .group_by(STAGE.c.org_id, STAGE.c.domain)
+    ).all()
+    business: set[tuple[int, str]] = set()
+    free: set[str] = set()
+    for org_id, domain, is_candidate in rows:
+        if not is_candidate:
             continue
-        matches = or_(
-            STAGE.c.domain.in_(domains),
-            *(STAGE.c.domain.like(_like_suffix(domain), escape="\\") for domain in domains),
-        )
-        conn.execute(
-            update(STAGE).where(STAGE.c.org_id == org_id, not_(STAGE.c.internal), matches).values(internal=True)
-        )
-
-
-def _mark_free_mail(conn: Connection) -> None:
-    domains = [row[0] for row in conn.execute(select(STAGE.c.domain).where(STAGE.c.domain.isnot(None)).distinct())]
-    free = sorted(domain for domain in domains if is_free_mail_domain(domain))
-    for batch in batches(free):
+        if is_free_mail_domain(str(domain)):
+            free.add(str(domain))
+        else:
+            business.add((int(org_id), str(domain)))
+    for batch in batches(sorted(free)):
         conn.execute(update(STAGE).where(STAGE.c.domain.in_(batch)).values(free_mail=True))
+    return business
 
 
 # -- 3. calls --------------------------------------------------------------------------------
 
 
-def _participant_domains(raw: str | None, external_flag: str, internal: set[str]) -> Iterable[str]:
-    """Business domains of a call's external participants, as stored in its metadata."""
+def _participant_domains(raw: str | None, internal: set[str]) -> Iterable[str]:
+    """Business domains of a call's external participants, as its metadata stores them.
+
+    Gong parties say `affiliation` (Internal, External, Unknown), Fathom invitees `is_external`.
+    """
     if not raw:
         return
     try:
@@ -268,12 +319,11 @@ def _participant_domains(raw: str | None, external_flag: str, internal: set[str]
     for person in people:
         if not isinstance(person, dict):
             continue
-        flag = person.get(external_flag)
-        if external_flag == "affiliation" and isinstance(flag, str) and flag.lower() == "internal":
+        affiliation = person.get("affiliation")
+        if (isinstance(affiliation, str) and affiliation.lower() == "internal") or person.get("is_external") is False:
             continue
-        if external_flag == "is_external" and flag is False:
-            continue
-        domain = email_domain(person.get("email") if isinstance(person.get("email"), str) else None)
+        address = person.get("email")
+        domain = email_domain(address if isinstance(address, str) else None)
         if domain is None or is_free_mail_domain(domain) or _is_internal(domain, internal):
             continue
         yield domain
@@ -283,239 +333,290 @@ def _is_internal(domain: str, internal: set[str]) -> bool:
     return domain in internal or any(domain.endswith("." + own) for own in internal)
 
 
-def _stage_call_domains(conn: Connection) -> None:
-    """A call whose author gives no business domain takes its external participants' most common one."""
-    parties = Message.source_metadata[GONG_PARTIES_KEY].as_string()
-    invitees = Message.source_metadata[FATHOM_INVITEES_KEY].as_string()
+def _stage_call_domains(conn: Connection) -> set[tuple[int, str]]:
+    """A call whose author gives no business domain takes its external participants' most common one.
+
+    Returns the (org, domain) pairs it staged.
+    """
     rows = conn.execute(
-        select(STAGE.c.message_id, STAGE.c.org_id, parties, invitees)
-        .join(Message, Message.id == STAGE.c.message_id)
-        .where(
-            not_(STAGE.c.internal),
-            STAGE.c.team.is_(None),
-            or_(STAGE.c.domain.is_(None), STAGE.c.free_mail),
-            or_(parties.isnot(None), invitees.isnot(None)),
+        select(STAGE.c.message_id, STAGE.c.org_id, STAGE.c.participants).where(
+            not_(STAGE.c.internal), STAGE.c.participants.isnot(None)
         )
     ).all()
     if not rows:
-        return
-    internal_by_org = _internal_domains(conn, {row[1] for row in rows})
+        return set()
+    internal_by_org = _internal_domains(conn, {int(row[1]) for row in rows})
     updates: list[dict[str, Any]] = []
-    for message_id, org_id, raw_parties, raw_invitees in rows:
-        internal = internal_by_org.get(org_id, set())
-        found = [
-            *_participant_domains(raw_parties, "affiliation", internal),
-            *_participant_domains(raw_invitees, "is_external", internal),
-        ]
+    for message_id, org_id, raw in rows:
+        found = list(_participant_domains(raw, internal_by_org.get(int(org_id), set())))
         if found:
             domain = Counter(found).most_common(1)[0][0]  # ties go to the first seen
-            updates.append({"staged_id": message_id, "call_domain": domain})
-    for batch in batches(updates):
+            updates.append({"message_id": int(message_id), "org_id": int(org_id), "domain": domain})
+    for source, parameters in _rows(conn, updates, {"message_id": BigInteger(), "domain": String()}):
         conn.execute(
             update(STAGE)
-            .where(STAGE.c.message_id == bindparam("staged_id"))
-            .values(call_domain=bindparam("call_domain")),
-            list(batch),
+            .where(STAGE.c.message_id == source.c.message_id)
+            .values(call_domain=source.c.domain)
+            .execution_options(synchronize_session=False),
+            parameters,
         )
-
-
-def _internal_domains(conn: Connection, org_ids: Iterable[int]) -> dict[int, set[str]]:
-    return {
-        org_id: set(normalise_domains((settings or {}).get("internal_domains") or []))
-        for org_id, settings in conn.execute(
-            select(Organization.id, Organization.settings).where(Organization.id.in_(sorted(org_ids)))
-        )
-    }
+    return {(row["org_id"], row["domain"]) for row in updates}
 
 
 # -- 4. and 5. customers for unknown domains and Slack Connect teams -----------------------
 
 
-def _business_domains(column: ColumnElement[Any]) -> Any:
-    """(org, domain) of the staged authors' business domains in `column` that no customer owns yet."""
-    owned = (
-        select(CustomerDomain.domain)
-        .where(CustomerDomain.org_id == STAGE.c.org_id, CustomerDomain.domain == column)
-        .exists()
-    )
-    conditions = [not_(STAGE.c.internal), not_(STAGE.c.automated), column.isnot(None), not_(owned)]
-    if column is STAGE.c.domain:
-        conditions.append(not_(STAGE.c.free_mail))
-    return select(STAGE.c.org_id, column).where(*conditions).distinct()
-
-
-def _create_domain_customers(conn: Connection, now: datetime) -> int:
+def _create_domain_customers(conn: Connection, business: set[tuple[int, str]], now: datetime) -> None:
     """Auto-create a customer for every business domain of the window that no customer owns."""
-    pairs = {(int(org), str(domain)) for org, domain in conn.execute(_business_domains(STAGE.c.domain))}
-    pairs |= {(int(org), str(domain)) for org, domain in conn.execute(_business_domains(STAGE.c.call_domain))}
+    if not business:
+        return
+    orgs = sorted({org for org, _ in business})
+    owned = set(
+        conn.execute(select(CustomerDomain.org_id, CustomerDomain.domain).where(CustomerDomain.org_id.in_(orgs)))
+        .tuples()
+        .all()
+    )
+    pairs = sorted(pair for pair in business if pair not in owned)
     if not pairs:
-        return 0
-    wanted = [
-        {"org_id": org, "auto_key": AUTO_KEY_DOMAIN + domain, "name": company_from_domain(domain) or domain}
-        for org, domain in sorted(pairs)
-    ]
-    created, by_key = _create_customers(conn, wanted, now)
-    rows = [
-        {"org_id": org, "domain": domain, "customer_id": by_key[(org, AUTO_KEY_DOMAIN + domain)]}
-        for org, domain in sorted(pairs)
-        if (org, AUTO_KEY_DOMAIN + domain) in by_key
-    ]
-    for batch in batches(rows):
-        conn.execute(dialect_insert(conn, CustomerDomain).values(list(batch)).on_conflict_do_nothing())
-    return created - _drop_unclaimed(conn, created_ids=_created_ids(by_key, wanted, now, conn))
+        return
+    _create_customers(
+        conn,
+        [
+            {"org_id": org, "auto_key": AUTO_KEY_DOMAIN + domain, "name": company_from_domain(domain) or domain}
+            for org, domain in pairs
+        ],
+        now,
+    )
+    # Each domain goes to its auto-created customer, unless another writer claimed it first.
+    claims = [{"org_id": org, "value": domain, "auto_key": AUTO_KEY_DOMAIN + domain} for org, domain in pairs]
+    _claim(conn, CustomerDomain, "domain", claims)
+    _drop_unclaimed(conn, now)
 
 
-def _create_customers(
-    conn: Connection, wanted: Sequence[dict[str, Any]], now: datetime
-) -> tuple[int, dict[tuple[int, str], int]]:
-    """Insert auto-created customers (once per `(org_id, auto_key)`, whoever runs concurrently).
+def _rows(conn: Connection, rows: Sequence[dict[str, Any]], columns: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """`(source, parameters)` pairs that feed `rows` to one INSERT ... SELECT FROM source.
 
-    Returns how many this call created and the id of every wanted key's customer.
+    PostgreSQL: one statement for all rows, from `unnest` of one array parameter a column (row-by-row
+    executemany costs a round of parse, lock and check per row). SQLite (in-process, no round trips):
+    a one-row source executed once a row.
     """
-    created = 0
-    rows = [row | {"auto_created": True, "created_at": now, "updated_at": now} for row in wanted]
-    for batch in batches(sorted_rows(rows, "org_id", "auto_key")):
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        arrays = [bindparam(f"a_{name}", type_=postgresql.ARRAY(kind)) for name, kind in columns.items()]
+        source = func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
+        yield source, {f"a_{name}": [row[name] for row in rows] for name in columns}
+        return
+    values = select(*(bindparam(f"b_{name}", type_=kind).label(name) for name, kind in columns.items())).subquery("v")
+    for batch in batches(list(rows), CLAIM_BATCH):
+        yield values, [{f"b_{name}": row[name] for name in columns} for row in batch]
+
+
+def _create_customers(conn: Connection, wanted: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Insert auto-created customers, once per `(org_id, auto_key)` whoever runs concurrently.
+
+    Sorted, so concurrent runs take the unique index's locks in one order and never deadlock.
+    """
+    rows = sorted_rows(wanted, "org_id", "auto_key")
+    stamp = literal(now, UtcDateTime())
+    for source, parameters in _rows(conn, rows, {"org_id": BigInteger(), "auto_key": String(), "name": String()}):
+        query = select(source.c.org_id, source.c.auto_key, source.c.name, true(), stamp, stamp).where(true())
         statement = (
             dialect_insert(conn, Customer)
-            .values(list(batch))
+            .from_select(["org_id", "auto_key", "name", "auto_created", "created_at", "updated_at"], query)
             .on_conflict_do_nothing(index_elements=["org_id", "auto_key"])
-            .returning(Customer.id)
         )
-        created += len(conn.execute(statement).all())
-    by_key: dict[tuple[int, str], int] = {}
-    keys_by_org: dict[int, list[str]] = defaultdict(list)
-    for row in wanted:
-        keys_by_org[row["org_id"]].append(row["auto_key"])
-    for org_id, keys in keys_by_org.items():
-        for batch_keys in batches(keys):
-            for customer_id, auto_key in conn.execute(
-                select(Customer.id, Customer.auto_key).where(
-                    Customer.org_id == org_id, Customer.auto_key.in_(batch_keys)
-                )
-            ):
-                by_key[(org_id, str(auto_key))] = int(customer_id)
-    return created, by_key
+        conn.execute(statement, parameters)
 
 
-def _created_ids(
-    by_key: dict[tuple[int, str], int], wanted: Sequence[dict[str, Any]], now: datetime, conn: Connection
-) -> list[int]:
-    """The ids among `by_key` that this run created (their `created_at` is this run's)."""
-    ids = sorted(by_key.values())
-    found: list[int] = []
-    for batch in batches(ids):
-        found += [
-            int(row[0])
-            for row in conn.execute(
-                select(Customer.id).where(Customer.id.in_(batch), Customer.created_at == literal(now, UtcDateTime()))
-            )
-        ]
-    return found
+def _claim(
+    conn: Connection, model: type[CustomerDomain] | type[CustomerSlackTeam], column: str, rows: list[dict[str, Any]]
+) -> None:
+    """Give each `(org_id, value)` to the customer auto-created under `auto_key`, unless already owned."""
+    table = model.__table__
+    ordered = sorted_rows(rows, "org_id", "value")
+    for source, parameters in _rows(conn, ordered, {"org_id": BigInteger(), "value": String(), "auto_key": String()}):
+        query = (
+            select(source.c.org_id, source.c.value, Customer.id)
+            .join(Customer, and_(Customer.org_id == source.c.org_id, Customer.auto_key == source.c.auto_key))
+            .where(true())
+        )
+        statement = (
+            dialect_insert(conn, model)
+            .from_select(["org_id", column, "customer_id"], query)
+            .on_conflict_do_nothing(index_elements=[table.c.org_id, table.c[column]])
+        )
+        conn.execute(statement, parameters)
 
 
-def _drop_unclaimed(conn: Connection, *, created_ids: Sequence[int]) -> int:
-    """Delete customers this run created whose domain another writer claimed first; how many."""
-    dropped = 0
-    for batch in batches(list(created_ids)):
-        claimed = select(CustomerDomain.customer_id).where(CustomerDomain.customer_id == Customer.id).exists()
-        teams = select(CustomerSlackTeam.customer_id).where(CustomerSlackTeam.customer_id == Customer.id).exists()
-        result = conn.execute(delete(Customer).where(Customer.id.in_(batch), not_(claimed), not_(teams)))
-        dropped += result.rowcount or 0
-    return dropped
+def _map(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Map Slack teams to the customers named (a team already mapped keeps its customer)."""
+    ordered = sorted_rows(rows, "org_id", "value")
+    for source, parameters in _rows(
+        conn, ordered, {"org_id": BigInteger(), "value": String(), "customer_id": BigInteger()}
+    ):
+        query = select(source.c.org_id, source.c.value, source.c.customer_id).where(true())
+        statement = (
+            dialect_insert(conn, CustomerSlackTeam)
+            .from_select(["org_id", "team_id", "customer_id"], query)
+            .on_conflict_do_nothing()
+        )
+        conn.execute(statement, parameters)
 
 
-def _map_slack_teams(conn: Connection, now: datetime) -> tuple[int, int]:
-    """Map the window's Slack Connect teams to customers; returns (teams mapped, customers auto-created).
+def _drop_unclaimed(conn: Connection, now: datetime) -> None:
+    """Delete the customers this run created that hold no domain and no team (another writer claimed
+    theirs first)."""
+    claimed = select(CustomerDomain.customer_id).where(CustomerDomain.customer_id == Customer.id).exists()
+    teams = select(CustomerSlackTeam.customer_id).where(CustomerSlackTeam.customer_id == Customer.id).exists()
+    conn.execute(
+        delete(Customer).where(
+            Customer.auto_created,
+            Customer.created_at == literal(now, UtcDateTime()),
+            not_(claimed),
+            not_(teams),
+        )
+    )
 
-    A team goes to the customer most of its domain-resolved authors belong to; a team with none
-    gets an auto-created customer named after what the source called the conversation's company.
-    A team already mapped keeps its customer (a person may have set it).
+
+def _map_slack_teams(conn: Connection, now: datetime) -> int:
+    """Map the window's unmapped Slack Connect teams to customers; returns how many were mapped.
+
+    A team goes to the customer most of its domain-resolved authors belong to (a tie to the older
+    customer); a team with none gets an auto-created customer named after what the source called
+    the conversation's company. A team already mapped keeps its customer (a person may have set it).
     """
     unmapped = not_(
         select(CustomerSlackTeam.team_id)
         .where(CustomerSlackTeam.org_id == STAGE.c.org_id, CustomerSlackTeam.team_id == STAGE.c.team)
         .exists()
     )
+    business = and_(
+        CustomerDomain.org_id == STAGE.c.org_id,
+        CustomerDomain.domain == STAGE.c.domain,
+        not_(STAGE.c.free_mail),
+        not_(STAGE.c.automated),
+    )
     evidence = conn.execute(
-        select(STAGE.c.org_id, STAGE.c.team, CustomerDomain.customer_id, func.count())
-        .join(CustomerDomain, and_(CustomerDomain.org_id == STAGE.c.org_id, CustomerDomain.domain == STAGE.c.domain))
-        .where(STAGE.c.team.isnot(None), not_(STAGE.c.internal), not_(STAGE.c.free_mail), unmapped)
+        select(STAGE.c.org_id, STAGE.c.team, CustomerDomain.customer_id, func.count(), func.max(STAGE.c.hint))
+        .outerjoin(CustomerDomain, business)
+        .where(STAGE.c.team.isnot(None), not_(STAGE.c.internal), unmapped)
         .group_by(STAGE.c.org_id, STAGE.c.team, CustomerDomain.customer_id)
     ).all()
     best: dict[tuple[int, str], tuple[int, int]] = {}
-    for org_id, team, customer_id, count in evidence:
+    hints: dict[tuple[int, str], str | None] = {}
+    for org_id, team, customer_id, count, hint in evidence:
         key = (int(org_id), str(team))
+        hints[key] = hints.get(key) or (str(hint) if hint else None)
+        if customer_id is None:
+            continue
         if key not in best or (int(count), -int(customer_id)) > (best[key][1], -best[key][0]):
             best[key] = (int(customer_id), int(count))
-    rows = [{"org_id": org, "team_id": team, "customer_id": customer} for (org, team), (customer, _) in best.items()]
+    learned = [{"org_id": org, "value": team, "customer_id": customer} for (org, team), (customer, _) in best.items()]
+    _map(conn, learned)
+    orphans = sorted(key for key in hints if key not in best)
+    if orphans:
+        _create_customers(
+            conn,
+            [
+                {
+                    "org_id": org,
+                    "auto_key": AUTO_KEY_SLACK_TEAM + team,
+                    "name": hints[(org, team)] or f"Slack Connect team {team}",
+                }
+                for org, team in orphans
+            ],
+            now,
+        )
+        claims = [{"org_id": org, "value": team, "auto_key": AUTO_KEY_SLACK_TEAM + team} for org, team in orphans]
+        _claim(conn, CustomerSlackTeam, "team_id", claims)
+        _drop_unclaimed(conn, now)
+    return len(learned) + len(orphans)
 
-    orphans = conn.execute(
-        select(STAGE.c.org_id, STAGE.c.team, func.max(STAGE.c.hint))
-        .where(STAGE.c.team.isnot(None), not_(STAGE.c.internal), unmapped)
-        .group_by(STAGE.c.org_id, STAGE.c.team)
-    ).all()
-    wanted: list[dict[str, Any]] = [
-        {
-            "org_id": int(org_id),
-            "auto_key": AUTO_KEY_SLACK_TEAM + str(team),
-            "name": str(hint) if hint else f"Slack Connect team {team}",
-        }
-        for org_id, team, hint in orphans
-        if (int(org_id), str(team)) not in best
-    ]
-    created = 0
-    if wanted:
-        created, by_key = _create_customers(conn, wanted, now)
-        rows += [
-            {"org_id": row["org_id"], "team_id": row["auto_key"][len(AUTO_KEY_SLACK_TEAM) :], "customer_id": customer}
-            for row in wanted
-            if (customer := by_key.get((row["org_id"], row["auto_key"]))) is not None
-        ]
-    for batch in batches(sorted_rows(rows, "org_id", "team_id")):
-        conn.execute(dialect_insert(conn, CustomerSlackTeam).values(list(batch)).on_conflict_do_nothing())
-    if wanted:
-        created -= _drop_unclaimed(conn, created_ids=_created_ids(by_key, wanted, now, conn))
-    return len(rows), created
+
+def _created_since(conn: Connection, model: type[Customer] | type[Contact], now: datetime) -> int:
+    """How many rows of `model` this run created (theirs carry the run's timestamp)."""
+    query = select(func.count()).select_from(model).where(model.created_at == literal(now, UtcDateTime()))
+    return int(conn.execute(query).scalar_one())
+
+
+def _analyze(conn: Connection, *tables: str) -> None:
+    """Fresh planner statistics for tables this run just filled (PostgreSQL plans joins by them)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(tables))
 
 
 # -- 6. and 7. contacts and message_authors --------------------------------------------------
 
 
-def _evidence_joins() -> tuple[Any, Any, Any, Any]:
-    """The staged authors joined to the customers their domain, team and call participants name."""
+def _evidence_joins(source: Any) -> tuple[Any, Any, Any, Any]:
+    """Staged authors (`source`: the stage or a grouping of it) joined to the customers their domain,
+    Slack team and call participants name."""
     by_domain = CustomerDomain.__table__.alias("by_domain")
     by_team = CustomerSlackTeam.__table__.alias("by_team")
     by_call = CustomerDomain.__table__.alias("by_call")
+    c = source.c
     joined = (
-        STAGE.outerjoin(
+        source.outerjoin(
             by_domain,
-            and_(by_domain.c.org_id == STAGE.c.org_id, by_domain.c.domain == STAGE.c.domain, not_(STAGE.c.free_mail)),
+            and_(by_domain.c.org_id == c.org_id, by_domain.c.domain == c.domain, not_(c.free_mail)),
         )
-        .outerjoin(by_team, and_(by_team.c.org_id == STAGE.c.org_id, by_team.c.team_id == STAGE.c.team))
-        .outerjoin(by_call, and_(by_call.c.org_id == STAGE.c.org_id, by_call.c.domain == STAGE.c.call_domain))
+        .outerjoin(by_team, and_(by_team.c.org_id == c.org_id, by_team.c.team_id == c.team))
+        .outerjoin(by_call, and_(by_call.c.org_id == c.org_id, by_call.c.domain == c.call_domain))
     )
     return joined, by_domain, by_team, by_call
 
 
 def _upsert_contacts(conn: Connection, now: datetime) -> int:
-    """One contact per organisation and key, with the customer its evidence names; how many are new."""
-    joined, by_domain, by_team, by_call = _evidence_joins()
-    evidence = func.coalesce(by_domain.c.customer_id, by_team.c.customer_id, by_call.c.customer_id)
-    stamp = literal(now, UtcDateTime())
-    query = (
+    """One contact per organisation and key, with the customer its evidence names; how many are new.
+
+    Only new contacts and those whose customer, e-mail or name would change are written.
+    """
+    s = STAGE.c
+    # Group first (a million messages -> their authors), then join the evidence to the authors.
+    authors = (
         select(
-            STAGE.c.org_id,
-            STAGE.c.contact_key,
-            func.max(STAGE.c.email),
-            func.max(STAGE.c.name),
-            func.max(evidence),
-            stamp,
-            stamp,
+            s.org_id,
+            s.contact_key,
+            func.max(s.email).label("email"),
+            func.max(s.name).label("name"),
+            s.domain,
+            s.free_mail,
+            s.team,
+            s.call_domain,
+        )
+        .where(not_(s.internal), not_(s.automated), s.contact_key.isnot(None))
+        .group_by(s.org_id, s.contact_key, s.domain, s.free_mail, s.team, s.call_domain)
+        .subquery("authors")
+    )
+    joined, by_domain, by_team, by_call = _evidence_joins(authors)
+    evidence = func.coalesce(by_domain.c.customer_id, by_team.c.customer_id, by_call.c.customer_id)
+    people = (
+        select(
+            authors.c.org_id,
+            authors.c.contact_key,
+            func.max(authors.c.email).label("email"),
+            func.max(authors.c.name).label("name"),
+            func.max(evidence).label("customer_id"),
         )
         .select_from(joined)
-        .where(not_(STAGE.c.internal), not_(STAGE.c.automated), STAGE.c.contact_key.isnot(None))
-        .group_by(STAGE.c.org_id, STAGE.c.contact_key)
-        .order_by(STAGE.c.org_id, STAGE.c.contact_key)
+        .group_by(authors.c.org_id, authors.c.contact_key)
+        .subquery("people")
+    )
+    customer = func.coalesce(people.c.customer_id, Contact.customer_id)
+    stamp = literal(now, UtcDateTime())
+    query = (
+        select(people.c.org_id, people.c.contact_key, people.c.email, people.c.name, people.c.customer_id, stamp, stamp)
+        .outerjoin(Contact, and_(Contact.org_id == people.c.org_id, Contact.key == people.c.contact_key))
+        .where(
+            or_(
+                Contact.id.is_(None),
+                Contact.customer_id.is_distinct_from(customer),
+                and_(Contact.email.is_(None), people.c.email.isnot(None)),
+                and_(Contact.name.is_(None), people.c.name.isnot(None)),
+            )
+        )
+        .order_by(people.c.org_id, people.c.contact_key)
     )
     insert = dialect_insert(conn, Contact).from_select(
         ["org_id", "key", "email", "name", "customer_id", "created_at", "updated_at"], query
@@ -524,6 +625,7 @@ def _upsert_contacts(conn: Connection, now: datetime) -> int:
     customer = func.coalesce(excluded.customer_id, Contact.customer_id)
     email = func.coalesce(Contact.email, excluded.email)
     name = func.coalesce(Contact.name, excluded.name)
+    # ON CONFLICT for a concurrent run that inserted the same contact since this one read.
     statement = insert.on_conflict_do_update(
         index_elements=["org_id", "key"],
         set_={"customer_id": customer, "email": email, "name": name, "updated_at": excluded.updated_at},
@@ -534,12 +636,16 @@ def _upsert_contacts(conn: Connection, now: datetime) -> int:
         ),
     )
     conn.execute(statement)
-    return int(conn.execute(select(func.count()).select_from(Contact).where(Contact.created_at == stamp)).scalar_one())
+    return _created_since(conn, Contact, now)
 
 
 def _upsert_message_authors(conn: Connection, now: datetime) -> int:
-    """One `message_authors` row per staged message; returns how many were inserted or changed."""
-    joined, by_domain, by_team, by_call = _evidence_joins()
+    """One `message_authors` row per staged message; returns how many were inserted or changed.
+
+    The outcome of every staged message is computed in one join, compared with the stored row,
+    and only new or changed rows are written (an upsert locks every row it meets, changed or not).
+    """
+    joined, by_domain, by_team, by_call = _evidence_joins(STAGE)
     joined = joined.outerjoin(Contact, and_(Contact.org_id == STAGE.c.org_id, Contact.key == STAGE.c.contact_key))
     internal = STAGE.c.internal
     customer = func.coalesce(by_domain.c.customer_id, by_team.c.customer_id, by_call.c.customer_id, Contact.customer_id)
@@ -567,20 +673,34 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> int:
         (STAGE.c.domain.is_(None), UnresolvedReason.NO_AUTHOR_EMAIL.value),
         else_=UnresolvedReason.UNMATCHED_DOMAIN.value,
     )
-    query = (
+    outcome = (
         select(
             STAGE.c.message_id,
             STAGE.c.org_id,
-            case((or_(internal, STAGE.c.automated), None), else_=Contact.id),
-            case((internal, None), else_=customer),
-            status,
-            method,
-            reason,
-            literal(now, UtcDateTime()),
+            case((or_(internal, STAGE.c.automated), None), else_=Contact.id).label("contact_id"),
+            case((internal, None), else_=customer).label("customer_id"),
+            status.label("status"),
+            method.label("method"),
+            reason.label("reason"),
         )
         .select_from(joined)
-        .where(true())
-        .order_by(STAGE.c.message_id)
+        .subquery("outcome")
+    )
+    stored = MessageAuthor.__table__.alias("stored")
+    query = (
+        select(*outcome.c, literal(now, UtcDateTime()))
+        .outerjoin(stored, stored.c.message_id == outcome.c.message_id)
+        .where(
+            or_(
+                stored.c.message_id.is_(None),
+                stored.c.contact_id.is_distinct_from(outcome.c.contact_id),
+                stored.c.customer_id.is_distinct_from(outcome.c.customer_id),
+                stored.c.status.is_distinct_from(outcome.c.status),
+                stored.c.method.is_distinct_from(outcome.c.method),
+                stored.c.reason.is_distinct_from(outcome.c.reason),
+            )
+        )
+        .order_by(outcome.c.message_id)
     )
     insert = dialect_insert(conn, MessageAuthor).from_select(
         ["message_id", "org_id", "contact_id", "customer_id", "status", "method", "reason", "resolved_at"], query
@@ -593,6 +713,7 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> int:
         MessageAuthor.method.is_distinct_from(excluded.method),
         MessageAuthor.reason.is_distinct_from(excluded.reason),
     ]
+    # ON CONFLICT for a concurrent run that wrote the same message since this one read.
     statement = insert.on_conflict_do_update(
         index_elements=["message_id"],
         set_={

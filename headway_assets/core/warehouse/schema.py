@@ -921,23 +921,23 @@ class MessageAuthor(Base):
     """Who wrote a message: its contact and customer, or why it has none (one row a message).
 
     A table beside `messages` rather than columns on it: the resolution rewrites these narrow rows
-    without touching the wide, heavily indexed message rows (nor the removed-messages archive),
-    and a removed message's row cascades away with it. Deleting a customer or contact deletes the
-    rows that named it, so the next resolution run decides those messages again.
+    without touching the wide, heavily indexed message rows (nor the removed-messages archive).
+
+    No column carries a foreign key, on purpose: the resolution writes up to a million rows in one
+    statement and PostgreSQL checks a foreign key row by row, which cost more than the insert
+    itself (docs/benchmarks.md). Instead the one path that deletes messages (`removals.py`)
+    deletes their rows in its transaction, code that deletes or merges customers rewrites the
+    rows that name them, and the next resolution run of a day rewrites any row whose customer or
+    contact is gone.
     """
 
     __tablename__ = "message_authors"
-    __table_args__ = (
-        Index("ix_message_authors_org_customer", "org_id", "customer_id"),
-        Index("ix_message_authors_contact", "contact_id"),
-    )
+    __table_args__ = (Index("ix_message_authors_org_customer", "org_id", "customer_id"),)
 
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
-    # The message's organisation, copied for org-scoped reads; no foreign key of its own (the
-    # message's cascades), which saves a check a row when a run writes a million of them.
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     org_id: Mapped[int] = mapped_column(BigInteger)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), default=None)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), default=None)
+    contact_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     status: Mapped[str] = mapped_column(String(16))
     method: Mapped[str | None] = mapped_column(String(24), default=None)
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
