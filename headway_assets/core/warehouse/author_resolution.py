@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     case,
     delete,
     false,
@@ -55,7 +54,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from headway_assets.core.message import TimeWindow
@@ -68,7 +66,7 @@ from headway_assets.core.people import (
     normalise_domains,
 )
 from headway_assets.core.warehouse.bulk import batches
-from headway_assets.core.warehouse.customers import dialect_insert, sorted_rows
+from headway_assets.core.warehouse.customers import dialect_insert, rows_source, sorted_rows
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
@@ -352,7 +350,7 @@ def _stage_call_domains(conn: Connection) -> set[tuple[int, str]]:
         if found:
             domain = Counter(found).most_common(1)[0][0]  # ties go to the first seen
             updates.append({"message_id": int(message_id), "org_id": int(org_id), "domain": domain})
-    for source, parameters in _rows(conn, updates, {"message_id": BigInteger(), "domain": String()}):
+    for source, parameters in rows_source(conn, updates, {"message_id": BigInteger(), "domain": String()}):
         conn.execute(
             update(STAGE)
             .where(STAGE.c.message_id == source.c.message_id)
@@ -393,25 +391,6 @@ def _create_domain_customers(conn: Connection, business: set[tuple[int, str]], n
     _drop_unclaimed(conn, now)
 
 
-def _rows(conn: Connection, rows: Sequence[dict[str, Any]], columns: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
-    """`(source, parameters)` pairs that feed `rows` to one INSERT ... SELECT FROM source.
-
-    PostgreSQL: one statement for all rows, from `unnest` of one array parameter a column (row-by-row
-    executemany costs a round of parse, lock and check per row). SQLite (in-process, no round trips):
-    a one-row source executed once a row.
-    """
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        arrays = [bindparam(f"a_{name}", type_=postgresql.ARRAY(kind)) for name, kind in columns.items()]
-        source = func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
-        yield source, {f"a_{name}": [row[name] for row in rows] for name in columns}
-        return
-    values = select(*(bindparam(f"b_{name}", type_=kind).label(name) for name, kind in columns.items())).subquery("v")
-    for batch in batches(list(rows), CLAIM_BATCH):
-        yield values, [{f"b_{name}": row[name] for name in columns} for row in batch]
-
-
 def _create_customers(conn: Connection, wanted: Sequence[dict[str, Any]], now: datetime) -> None:
     """Insert auto-created customers, once per `(org_id, auto_key)` whoever runs concurrently.
 
@@ -419,7 +398,7 @@ def _create_customers(conn: Connection, wanted: Sequence[dict[str, Any]], now: d
     """
     rows = sorted_rows(wanted, "org_id", "auto_key")
     stamp = literal(now, UtcDateTime())
-    for source, parameters in _rows(conn, rows, {"org_id": BigInteger(), "auto_key": String(), "name": String()}):
+    for source, parameters in rows_source(conn, rows, {"org_id": BigInteger(), "auto_key": String(), "name": String()}):
         query = select(source.c.org_id, source.c.auto_key, source.c.name, true(), stamp, stamp).where(true())
         statement = (
             dialect_insert(conn, Customer)
@@ -435,7 +414,9 @@ def _claim(
     """Give each `(org_id, value)` to the customer auto-created under `auto_key`, unless already owned."""
     table = model.__table__
     ordered = sorted_rows(rows, "org_id", "value")
-    for source, parameters in _rows(conn, ordered, {"org_id": BigInteger(), "value": String(), "auto_key": String()}):
+    for source, parameters in rows_source(
+        conn, ordered, {"org_id": BigInteger(), "value": String(), "auto_key": String()}
+    ):
         query = (
             select(source.c.org_id, source.c.value, Customer.id)
             .join(Customer, and_(Customer.org_id == source.c.org_id, Customer.auto_key == source.c.auto_key))
@@ -452,7 +433,7 @@ def _claim(
 def _map(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Map Slack teams to the customers named (a team already mapped keeps its customer)."""
     ordered = sorted_rows(rows, "org_id", "value")
-    for source, parameters in _rows(
+    for source, parameters in rows_source(
         conn, ordered, {"org_id": BigInteger(), "value": String(), "customer_id": BigInteger()}
     ):
         query = select(source.c.org_id, source.c.value, source.c.customer_id).where(true())

@@ -8,11 +8,15 @@ customer a domain belongs to.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+
+from headway_assets.core.warehouse.bulk import batches
+
+SQLITE_BATCH = 5_000  # rows a SQLite executemany of `rows_source` (in-process: no round trips)
 
 # The canonical deal stages, in funnel order.
 DEAL_STAGES: tuple[str, ...] = (
@@ -89,3 +93,22 @@ def dialect_insert(conn: Connection, table: Table | Any) -> postgresql.Insert | 
 def sorted_rows(rows: Sequence[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
     """Rows in one order by `keys`: concurrent writers that take row locks in the same order never deadlock."""
     return sorted(rows, key=lambda row: tuple(str(row[key]) for key in keys))
+
+
+def rows_source(conn: Connection, rows: Sequence[dict[str, Any]], columns: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """`(source, parameters)` pairs that feed `rows` to one INSERT/UPDATE ... FROM source each.
+
+    PostgreSQL: one statement for all rows, from `unnest` of one array parameter a column (a
+    row-by-row executemany costs a round of parse, lock and check per row). SQLite (in-process):
+    a one-row source executed once a row. `columns` maps each key of the rows to its SQL type.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        arrays = [bindparam(f"a_{name}", type_=postgresql.ARRAY(kind)) for name, kind in columns.items()]
+        source = func.unnest(*arrays).table_valued(*columns).render_derived(name="v")
+        yield source, {f"a_{name}": [row[name] for row in rows] for name in columns}
+        return
+    values = select(*(bindparam(f"b_{name}", type_=kind).label(name) for name, kind in columns.items())).subquery("v")
+    for batch in batches(list(rows), SQLITE_BATCH):
+        yield values, [{f"b_{name}": row[name] for name in columns} for row in batch]
