@@ -18,6 +18,14 @@ backfill does:
 
 each in one transaction, `--repeat` times (the median is printed; cold runs are reset first).
 The target is 1,000,000 messages resolved in under 60 s.
+
+The import half (`--import-rows`, default 100,000; `--only import` skips the resolution) writes a
+CRM-style CSV of that many rows (1 % of them bad: an ARR that is not an amount, an unknown stage,
+a domain already on another line) and times `headway customers import`'s work, file reading
+included: into an organisation with no customers (every row a new customer), then the same file
+again (every good row an update). The target is 100,000 rows in under 30 s.
+
+    .venv/bin/python scripts/bench_customers.py --messages 100000 --only import
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from headway_assets.core.message import TimeWindow  # noqa: E402
 from headway_assets.core.warehouse.author_resolution import resolve_message_authors  # noqa: E402
+from headway_assets.core.warehouse.customer_import import import_customers, read_customer_file  # noqa: E402
 from headway_assets.core.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
 
 SERVER_URL = os.environ.get("HEADWAY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -173,12 +182,83 @@ def time_resolution(url: str) -> tuple[float, Any]:
         engine.dispose()
 
 
+IMPORT_ORG = 999
+
+
+def write_import_file(path: Path, rows: int, seed: int = 5) -> int:
+    """A CRM-style CSV of `rows` rows, 1 % of them bad; returns how many are bad."""
+    rng = random.Random(seed)
+    stages = ("Closed Won", "negotiation", "trial", "Prospecting", "churned")
+    bad = 0
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("Record ID,Company name,Company Domain Name,ARR,MRR,Plan,Segment,Deal Stage,Renewal Date,Owner\n")
+        for index in range(rows):
+            arr, stage, domain = f"{rng.randrange(1, 500) * 1000}", rng.choice(stages), f"co{index}.example"
+            if index % 100 == 99:
+                bad += 1
+                kind = index // 100 % 3
+                arr = "lots" if kind == 0 else arr
+                stage = "Signed in blood" if kind == 1 else stage
+                domain = f"co{index - 1}.example" if kind == 2 else domain
+            handle.write(
+                f'{index},"Company {index}, Inc.",{domain},"${arr}",,Pro,SMB,{stage},2027-0{1 + index % 9}-15,'
+                f"owner{index % 20}@acme.example\n"
+            )
+    return bad
+
+
+def time_import(url: str, path: Path) -> tuple[float, Any]:
+    """Seconds to read, validate and upsert the file for the benchmark organisation, and its report."""
+    engine = create_warehouse_engine(url, pooled=False)
+    try:
+        started = time.perf_counter()
+        frame = read_customer_file(path)
+        with engine.connect() as conn, conn.begin():
+            report = import_customers(conn, IMPORT_ORG, frame)
+        return time.perf_counter() - started, report
+    finally:
+        engine.dispose()
+
+
+def bench_import(url: str, rows: int, repeat: int) -> None:
+    """Time a first import and a re-import of a `rows`-row CSV."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO organizations (id, slug, name, is_active, settings, created_at) "
+            "VALUES (%s, 'import-bench', 'Import bench', true, '{}', now()) ON CONFLICT DO NOTHING",
+            (IMPORT_ORG,),
+        )
+    path = Path(f"/tmp/headway_bench_customers_{rows}.csv")
+    bad = write_import_file(path, rows)
+    first: list[float] = []
+    again: list[float] = []
+    for attempt in range(1, repeat + 1):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM customers WHERE org_id = %s", (IMPORT_ORG,))
+        seconds, report = time_import(url, path)
+        first.append(seconds)
+        print(
+            f"import   #{attempt}: {seconds:6.1f} s  {report.rows:,} rows, {report.created:,} created, "
+            f"{len(report.rejected):,} refused (the file has {bad:,} bad rows)",
+            flush=True,
+        )
+        seconds, report = time_import(url, path)
+        again.append(seconds)
+        print(f"reimport #{attempt}: {seconds:6.1f} s  {report.updated:,} updated, {len(report.rejected):,} refused")
+    print(
+        f"import median over {repeat}: first {statistics.median(first):.1f} s, again {statistics.median(again):.1f} s",
+        flush=True,
+    )
+
+
 def main() -> int:
     """Fill (when needed) and time the resolution; prints one line per run and the medians."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--refill", action="store_true", help="drop and refill the database first")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each kind (the median is reported)")
+    parser.add_argument("--import-rows", type=int, default=100_000, help="rows of the import benchmark's CSV")
+    parser.add_argument("--only", choices=("resolve", "import"), help="run one half only")
     args = parser.parse_args()
 
     name = database_name(args.messages)
@@ -189,6 +269,11 @@ def main() -> int:
     url = database_url(args.messages)
     migrate(url)
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
+    if args.only != "resolve":
+        bench_import(url, args.import_rows, args.repeat)
+    if args.only == "import":
+        print(f"load average at end: {os.getloadavg()[0]:.2f}", flush=True)
+        return 0
     cold: list[float] = []
     rerun: list[float] = []
     for attempt in range(1, args.repeat + 1):

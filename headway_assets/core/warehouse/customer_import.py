@@ -188,26 +188,43 @@ def parse_domains(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def parse_date(text: str) -> date | None:
-    """A renewal date cell (ISO, `03/31/2027`, Excel's `2027-03-31 00:00:00`); None for a blank."""
-    if not text.strip():
-        return None
-    parsed = pd.to_datetime(text.strip(), errors="coerce")
-    if pd.isna(parsed):
-        raise ValueError("is not a date")
-    return date(parsed.year, parsed.month, parsed.day)
+# Date spellings tried in turn on a whole column (vectorised), before a per-cell guess for the rest.
+DATE_FORMATS = ("ISO8601", "%m/%d/%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d")
+
+
+def parse_dates(column: pd.Series) -> pd.Series:
+    """A renewal date column as dates: None for a blank, NaT for a cell that is not a date.
+
+    ISO (`2027-03-31`, Excel's `2027-03-31 00:00:00`), US (`03/31/2027`) and European forms are
+    read a whole column at a time; what none of them reads gets pandas' per-cell guess.
+    """
+    text = column.astype(str).str.strip()
+    parsed = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
+    for date_format in DATE_FORMATS:
+        todo = parsed.isna() & (text != "")
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(text[todo], format=date_format, errors="coerce")
+    for index in parsed.index[parsed.isna() & (text != "")]:
+        parsed[index] = pd.to_datetime(text[index], errors="coerce")
+    dates = pd.Series([None if pd.isna(value) else value.date() for value in parsed], index=column.index, dtype=object)
+    return dates.where(text != "", None).where((text == "") | parsed.notna(), pd.NaT)
 
 
 def _validate(frame: pd.DataFrame, report: ImportReport, progress: ProgressFn | None) -> list[_Row]:
     """Every row checked on its own; returns the good ones, records the bad ones."""
     good: list[_Row] = []
     total = len(frame)
+    blank = (frame.apply(lambda column: column.astype(str).str.strip()) == "").all(axis=1).tolist()
+    frame = frame.copy()
+    if "renewal_date" in frame:
+        frame["renewal_date"] = parse_dates(frame["renewal_date"])
     records = frame.to_dict("records")
     for index, record in enumerate(records):
         line = index + 2  # the header is line 1
         if progress and index and index % PROGRESS_EVERY == 0:
             progress("validated", index, total)
-        if not any(str(value).strip() for value in record.values()):
+        if blank[index]:
             continue  # a blank line
         report.rows += 1
         try:
@@ -242,10 +259,10 @@ def _row(line: int, record: dict[str, Any]) -> _Row:
         values["deal_stage"] = normalise_deal_stage(str(record.get("deal_stage", "")))
     except ValueError as error:
         raise ValueError(str(error)) from None
-    try:
-        values["renewal_date"] = parse_date(str(record.get("renewal_date", "")))
-    except ValueError as error:
-        raise ValueError(f"renewal date {error}") from None
+    renewal = record.get("renewal_date")
+    if renewal is pd.NaT:
+        raise ValueError("renewal date is not a date")
+    values["renewal_date"] = renewal if isinstance(renewal, date) else None
     try:
         domains = parse_domains(str(record.get("domains", "")))
     except ValueError as error:
@@ -329,6 +346,9 @@ def _write(
     now = utc_now()
     new_rows = [row for row, target in planned if target is None]
     new_ids: list[int] = []
+    if conn.dialect.name == "postgresql":
+        new_ids = _insert_postgresql(conn, org_id, new_rows, now)
+        new_rows = []  # inserted
     for start in range(0, len(new_rows), INSERT_BATCH):
         batch = new_rows[start : start + INSERT_BATCH]
         values = [
@@ -340,6 +360,7 @@ def _write(
         if progress:
             progress("created", len(new_ids), len(new_rows))
     report.created = len(new_ids)
+    new_rows = [row for row, target in planned if target is None]
 
     updates = [
         row.values | {"id": target, "external_id": row.external_id or existing[target].external_id}
@@ -365,13 +386,39 @@ def _write(
     report.merged = _merge_emptied(conn, org_id, taken_over)
 
 
+CUSTOMER_COLUMNS: dict[str, Any] = {
+    "name": String(), "arr": Float(), "mrr": Float(), "plan": String(), "segment": String(),
+    "deal_stage": String(), "renewal_date": Date(), "owner": String(), "external_id": String(),
+}  # fmt: skip
+
+
+def _insert_postgresql(conn: Connection, org_id: int, rows: list[_Row], now: datetime) -> list[int]:
+    """Insert new customers in one statement; returns their ids in the rows' order.
+
+    The ids are drawn from the table's sequence first, so each row knows its id without relying
+    on the order RETURNING gives rows back in.
+    """
+    if not rows:
+        return []
+    ids = [
+        int(value)
+        for value in conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, %(n)s)",
+            {"n": len(rows)},
+        ).scalars()
+    ]
+    values = [row.values | {"id": ids[index], "external_id": row.external_id} for index, row in enumerate(rows)]
+    columns = {"id": BigInteger(), **CUSTOMER_COLUMNS}
+    stamp = literal(now, UtcDateTime())
+    for source, parameters in rows_source(conn, values, columns):
+        query = select(*(source.c[name] for name in columns), literal(org_id, BigInteger()), stamp, stamp)
+        conn.execute(insert(Customer).from_select([*columns, "org_id", "created_at", "updated_at"], query), parameters)
+    return ids
+
+
 def _update_customers(conn: Connection, updates: list[dict[str, Any]], now: datetime) -> None:
     """Set the imported fields of existing customers (an imported customer is no longer auto-created)."""
-    columns = {
-        "id": BigInteger(), "name": String(), "arr": Float(), "mrr": Float(), "plan": String(),
-        "segment": String(), "deal_stage": String(), "renewal_date": Date(), "owner": String(),
-        "external_id": String(),
-    }  # fmt: skip
+    columns = {"id": BigInteger(), **CUSTOMER_COLUMNS}
     for source, parameters in rows_source(conn, updates, columns):
         statement = (
             update(Customer)
