@@ -138,4 +138,6 @@ def company_from_domain(domain: str | None) -> str | None:
 
 def is_free_mail_domain(domain: str) -> bool:
     """True for a free-mail provider's domain (gmail.com) or a subdomain of one (mail.yahoo.com)."""
-    return domain in FREE_EMAIL_DOMAINS or any(domain.endswith("." + free) for free in FREE_EMAIL_DOMAINS)
+    labels = domain.split(".")
+    # The domain itself and each parent (mail.yahoo.com, yahoo.com): a few set lookups.
+    return any(".".join(labels[start:]) in FREE_EMAIL_DOMAINS for start in range(len(labels) - 1))

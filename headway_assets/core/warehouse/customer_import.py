@@ -219,7 +219,10 @@ def _validate(frame: pd.DataFrame, report: ImportReport, progress: ProgressFn | 
     frame = frame.copy()
     if "renewal_date" in frame:
         frame["renewal_date"] = parse_dates(frame["renewal_date"])
-    records = frame.to_dict("records")
+    # Plain lists, zipped: much faster than DataFrame.to_dict for a hundred thousand rows.
+    names = list(frame.columns)
+    columns = [frame[name].tolist() for name in names]
+    records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     for index, record in enumerate(records):
         line = index + 2  # the header is line 1
         if progress and index and index % PROGRESS_EVERY == 0:
