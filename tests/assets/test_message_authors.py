@@ -16,6 +16,7 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import get_engine
 from headway_assets.core.warehouse.schema import Contact, Customer, Message, MessageAuthor
 from headway_assets.definitions import defs
+from headway_assets.orchestration.sensors import ai_automation
 from tests.assets.conftest import MaterializeFn
 
 FIRST, LAST = "2026-10-01", "2026-10-04"
@@ -77,3 +78,8 @@ def test_the_asset_is_in_the_code_location_downstream_of_every_raw_asset() -> No
     authors = specs[message_authors.key]
     assert authors.group_name == "customers" and authors.owners and authors.description
     assert {"python", "sql"} <= set(authors.kinds)
+
+
+def test_the_automation_sensor_resolves_a_sync_s_new_authors() -> None:
+    selected = ai_automation.asset_selection.resolve(defs.resolve_asset_graph())
+    assert message_authors.key in selected
