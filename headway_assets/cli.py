@@ -383,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     from headway_assets.commands.model import register_commands as register_model_commands
 
     register_model_commands(commands)
+    from headway_assets.commands.customers import register_commands as register_customer_commands
+
+    register_customer_commands(commands)
     # Other packages (the read API: users, tokens) add theirs through an entry-point group, so
     # the pipeline never imports headway_api: the dependency points from the API to the CLI.
     for register in _registered_commands():

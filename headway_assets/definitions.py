@@ -8,6 +8,7 @@ from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.insights import insights, message_insights
+from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.settings import export_environment, get_settings
@@ -33,6 +34,7 @@ def _warehouse() -> WarehouseResource:
 defs = dg.Definitions(
     assets=[
         *RAW_MESSAGE_ASSETS,
+        message_authors,
         message_labels,
         feature_mentions,
         feature_catalog,

@@ -31,6 +31,7 @@ from headway_assets.assets.ai_support import AI_GROUP, run_async
 from headway_assets.assets.feature_mentions import extraction_pending, feature_mentions
 from headway_assets.assets.insights import message_insights
 from headway_assets.assets.keys import raw_messages_key
+from headway_assets.assets.message_authors import CUSTOMERS_GROUP
 from headway_assets.assets.message_labels import message_labels, pending_filter, relevant_label
 from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.settings import get_settings
@@ -370,10 +371,12 @@ def run_failures(context: dg.RunFailureSensorContext) -> None:
 
 ai_automation = dg.AutomationConditionSensorDefinition(
     "ai_automation",
-    target=dg.AssetSelection.groups(AI_GROUP),
+    # message_authors follows the raw assets the same way, so a sync's new authors are resolved.
+    target=dg.AssetSelection.groups(AI_GROUP, CUSTOMERS_GROUP),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    description="Declarative automation of the AI tiers: each follows its upstream assets (eager).",
+    description="Declarative automation of the AI tiers and the author resolution: each follows its upstream "
+    "assets (eager).",
 )
 
 SENSORS = [sync_requests, incomplete_partitions, llm_batch_results, run_failures, ai_automation]

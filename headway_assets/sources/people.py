@@ -11,44 +11,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import getaddresses, parseaddr
 
-# Mailbox providers whose domain says nothing about the sender's employer.
-FREE_EMAIL_DOMAINS: frozenset[str] = frozenset(
-    {
-        "aol.com",
-        "fastmail.com",
-        "gmail.com",
-        "gmx.com",
-        "gmx.de",
-        "googlemail.com",
-        "hey.com",
-        "hotmail.com",
-        "icloud.com",
-        "live.com",
-        "mac.com",
-        "mail.com",
-        "me.com",
-        "msn.com",
-        "outlook.com",
-        "pm.me",
-        "proton.me",
-        "protonmail.com",
-        "qq.com",
-        "tutanota.com",
-        "web.de",
-        "yahoo.co.uk",
-        "yahoo.com",
-        "yandex.com",
-        "yandex.ru",
-        "zoho.com",
-    }
+from headway_assets.core.people import (
+    FREE_EMAIL_DOMAINS,
+    company_from_domain,
+    email_domain,
+    is_free_mail_domain,
+    is_internal_domain,
+    normalise_domains,
+    normalise_email,
 )
 
-# Second-level labels used under country-code TLDs (globex.co.uk -> globex).
-_SECOND_LEVEL_LABELS: frozenset[str] = frozenset(
-    {"ac", "co", "com", "edu", "gov", "ltd", "net", "org", "plc", "ne", "or", "gv"}
-)
-
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+__all__ = [
+    "FREE_EMAIL_DOMAINS",
+    "Person",
+    "company_from_domain",
+    "customer_from_email",
+    "email_domain",
+    "is_free_mail_domain",
+    "is_internal_domain",
+    "is_internal_email",
+    "most_common",
+    "normalise_domains",
+    "normalise_email",
+    "parse_people",
+    "parse_person",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +49,6 @@ class Person:
     def domain(self) -> str | None:
         """The e-mail's domain, lower-cased, or None when there is no e-mail."""
         return email_domain(self.email)
-
-
-def normalise_email(value: str | None) -> str | None:
-    """Trim, drop a `mailto:` prefix and angle brackets, lower-case; None unless it looks like an e-mail."""
-    if not value:
-        return None
-    cleaned = value.strip().strip("<>").strip()
-    if cleaned.lower().startswith("mailto:"):
-        cleaned = cleaned[len("mailto:") :]
-    cleaned = cleaned.strip().lower()
-    return cleaned if _EMAIL_RE.match(cleaned) else None
-
-
-def email_domain(email: str | None) -> str | None:
-    """The domain part of an e-mail address, lower-cased, or None."""
-    normalised = normalise_email(email)
-    if normalised is None:
-        return None
-    return normalised.rsplit("@", 1)[1].rstrip(".")
 
 
 def parse_person(value: str | None) -> Person:
@@ -117,55 +85,9 @@ def parse_people(values: Iterable[str | None]) -> list[Person]:
     return people
 
 
-def normalise_domains(domains: Iterable[str]) -> tuple[str, ...]:
-    """Lower-case domains and drop leading `@`/dots and blanks, keeping order without duplicates."""
-    seen: dict[str, None] = {}
-    for domain in domains:
-        cleaned = domain.strip().lower().lstrip("@").strip(".")
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return tuple(seen)
-
-
-def is_internal_domain(domain: str | None, internal_domains: Iterable[str]) -> bool | None:
-    """True when `domain` is one of the org's domains or a subdomain of one.
-
-    None when it cannot be decided: no domain, or the org has declared no internal domains.
-    """
-    internal = normalise_domains(internal_domains)
-    if not domain or not internal:
-        return None
-    domain = domain.strip().lower().strip(".")
-    return any(domain == own or domain.endswith("." + own) for own in internal)
-
-
 def is_internal_email(email: str | None, internal_domains: Iterable[str]) -> bool | None:
     """Whether an e-mail belongs to the org (see `is_internal_domain`); None when undecidable."""
     return is_internal_domain(email_domain(email), internal_domains)
-
-
-def company_from_domain(domain: str | None) -> str | None:
-    """A readable company name from an e-mail domain: `globex-corp.example` -> `Globex Corp`.
-
-    The top-level domain, country second levels (`.co.uk`) and host parts (`mail.`) are dropped
-    and the organisation's label is title-cased, splitting on hyphens and underscores. Free mail
-    providers give None, because a gmail.com address says nothing about the customer.
-    """
-    if not domain:
-        return None
-    domain = domain.strip().lower().strip(".")
-    if not domain or _is_free_mail(domain):
-        return None
-    labels = [label for label in domain.split(".") if label]
-    if len(labels) >= 2:
-        labels = labels[:-1]  # the top-level domain
-        if len(labels) >= 2 and labels[-1] in _SECOND_LEVEL_LABELS and len(domain.rsplit(".", 1)[-1]) == 2:
-            labels = labels[:-1]
-    core = labels[-1] if labels else ""  # the organisation's own label; host parts come before it
-    words = [word for word in re.split(r"[-_]+", core) if word]
-    if not words:
-        return None
-    return " ".join(word if word.isdigit() else word[:1].upper() + word[1:] for word in words)
 
 
 def customer_from_email(email: str | None, internal_domains: Iterable[str]) -> str | None:
@@ -186,10 +108,6 @@ def most_common(values: Iterable[str | None]) -> str | None:
         return None
     best = max(counts.values())
     return next(value for value, count in counts.items() if count == best)
-
-
-def _is_free_mail(domain: str) -> bool:
-    return domain in FREE_EMAIL_DOMAINS or any(domain.endswith("." + free) for free in FREE_EMAIL_DOMAINS)
 
 
 def _clean_name(name: str | None) -> str | None:

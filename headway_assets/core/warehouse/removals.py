@@ -30,7 +30,7 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.bulk import batches
-from headway_assets.core.warehouse.schema import Message, RemovedMessage, utc_now
+from headway_assets.core.warehouse.schema import Message, MessageAuthor, RemovedMessage, utc_now
 from headway_assets.core.warehouse.stats import refresh_daily_stats
 
 # The run tag that lets a held removal through (documented in the check and the held error).
@@ -154,6 +154,8 @@ def archive_and_delete(
         ]
         if not rows:
             continue
+        # Who wrote them goes with them (message_authors has no cascading foreign key, see schema.py).
+        conn.execute(delete(MessageAuthor).where(MessageAuthor.message_id.in_([row["id"] for row in rows])))
         for row in rows:
             row["message_id"] = row.pop("id")
             row.update(

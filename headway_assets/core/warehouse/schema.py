@@ -21,6 +21,8 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -800,3 +802,146 @@ class OrgTaxonomy(Base):
     fingerprint: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16))  # seeded | edited
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- Customers and contacts -----------------------------------------------------------------
+
+# Money columns: exact on PostgreSQL (NUMERIC), read back as float on both backends (SQLite has no
+# decimal type, and float keeps sums simple for the read API).
+Money = Numeric(16, 2, asdecimal=False)
+
+
+class ResolutionStatus(enum.StrEnum):
+    """What the customer resolution made of a message's author."""
+
+    RESOLVED = "resolved"  # a customer (and a contact when the author can be told apart)
+    INTERNAL = "internal"  # the organisation's own staff: not a customer
+    UNRESOLVED = "unresolved"  # no customer; `reason` says why
+
+
+class ResolutionMethod(enum.StrEnum):
+    """Which evidence gave a resolved message its customer."""
+
+    EMAIL_DOMAIN = "email_domain"  # the author's e-mail domain is one of the customer's domains
+    SLACK_TEAM = "slack_team"  # the author's Slack Connect team belongs to the customer
+    CALL_PARTICIPANTS = "call_participants"  # the external participants' e-mails of a call
+    CONTACT = "contact"  # the contact was assigned to the customer before (no evidence in the message)
+
+
+class UnresolvedReason(enum.StrEnum):
+    """Why a message's author has no customer."""
+
+    FREE_MAIL_DOMAIN = "free_mail_domain"  # gmail.com and the like say nothing about the employer
+    NO_AUTHOR_EMAIL = "no_author_email"  # no e-mail, no Slack Connect team, no call participants
+    NO_AUTHOR = "no_author"  # the message names no author at all
+    AUTOMATED_SENDER = "automated_sender"  # a machine (no-reply@, bulk mail) at a domain no customer holds
+    UNMATCHED_DOMAIN = "unmatched_domain"  # a business domain no customer holds (a concurrent change)
+
+
+class Customer(Base):
+    """An account of an organisation: a company whose people write the messages.
+
+    Imported from a CRM export (`headway customers import`), created through the API, or created
+    by the customer resolution for an unknown e-mail domain or Slack Connect team (`auto_created`,
+    with `auto_key` saying from what: `domain:acme.com`, `slack_team:T0123`) for a person to review.
+    Its domains and Slack teams are rows of `customer_domains` and `customer_slack_teams`, so one
+    domain belongs to at most one customer of an organisation (the database refuses a second).
+    """
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id"),
+        # The key an auto-created customer was made from: concurrent resolutions create it once.
+        UniqueConstraint("org_id", "auto_key"),
+        Index("ix_customers_org_name", "org_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    arr: Mapped[float | None] = mapped_column(Money, default=None)
+    mrr: Mapped[float | None] = mapped_column(Money, default=None)
+    plan: Mapped[str | None] = mapped_column(String(100), default=None)
+    segment: Mapped[str | None] = mapped_column(String(100), default=None)
+    deal_stage: Mapped[str | None] = mapped_column(String(32), default=None)
+    renewal_date: Mapped[date | None] = mapped_column(Date, default=None)
+    owner: Mapped[str | None] = mapped_column(String(320), default=None)
+    # The customer's id in the CRM it was imported from (HubSpot company id, Salesforce account id).
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    auto_created: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    auto_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CustomerDomain(Base):
+    """An e-mail domain of a customer: authors at this domain belong to it. One owner per domain."""
+
+    __tablename__ = "customer_domains"
+    __table_args__ = (PrimaryKeyConstraint("org_id", "domain"),)
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+
+
+class CustomerSlackTeam(Base):
+    """A Slack Connect team (another organisation's workspace) that belongs to a customer."""
+
+    __tablename__ = "customer_slack_teams"
+    __table_args__ = (PrimaryKeyConstraint("org_id", "team_id"),)
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+
+
+class Contact(Base):
+    """A person outside the organisation who wrote messages, with the customer they belong to.
+
+    `key` identifies the person within the organisation: the e-mail address when known, else the
+    source's user id (`slack:U0123`). A contact at a free-mail address has no customer unless a
+    Slack Connect team or a call's participants tell which one.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("org_id", "key"),
+        Index("ix_contacts_org_customer", "org_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(340))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    name: Mapped[str | None] = mapped_column(String(255), default=None)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class MessageAuthor(Base):
+    """Who wrote a message: its contact and customer, or why it has none (one row a message).
+
+    A table beside `messages` rather than columns on it: the resolution rewrites these narrow rows
+    without touching the wide, heavily indexed message rows (nor the removed-messages archive).
+
+    No column carries a foreign key, on purpose: the resolution writes up to a million rows in one
+    statement and PostgreSQL checks a foreign key row by row, which cost more than the insert
+    itself (docs/benchmarks.md). Instead the one path that deletes messages (`removals.py`)
+    deletes their rows in its transaction, code that deletes or merges customers rewrites the
+    rows that name them, and the next resolution run of a day rewrites any row whose customer or
+    contact is gone.
+    """
+
+    __tablename__ = "message_authors"
+    __table_args__ = (Index("ix_message_authors_org_customer", "org_id", "customer_id"),)
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(BigInteger)
+    contact_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str | None] = mapped_column(String(24), default=None)
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    resolved_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -226,6 +226,11 @@ class SlackMessageNormaliser:
         )
         author_email = user.email if user else None
         is_internal = self.is_internal(raw, user, author_email)
+        connect_team = self.connect_team(raw, user)
+        if connect_team:
+            # The customer resolution maps a Slack Connect org to its customer by this id, also
+            # for its members whose e-mail Slack hides or who sign in with a free-mail address.
+            metadata["slack_connect_team"] = connect_team
         customer = customer_from_email(author_email, self.internal_domains) if is_internal is False else None
         if customer is None and conversation.customer:
             customer = conversation.customer
@@ -276,6 +281,14 @@ class SlackMessageNormaliser:
         if user is not None:
             return True  # a full member of the workspace
         return None
+
+    def connect_team(self, raw: Mapping[str, Any], user: SlackUser | None) -> str | None:
+        """The author's Slack team id when it is another organisation's (Slack Connect), else None."""
+        home = self.home_team
+        team = text_field(raw.get("user_team")) or (user.team_id if user is not None else None)
+        if not home or not team or team == home:
+            return None
+        return team
 
     # -- text --------------------------------------------------------------------------------
 

@@ -1,0 +1,293 @@
+"""Author resolution: each rule on both backends, re-run safety, and concurrent runs on one day."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.author_resolution import ResolutionStats, resolve_message_authors
+from headway_assets.core.warehouse.database import get_engine, write_transaction
+from headway_assets.core.warehouse.removals import archive_and_delete
+from headway_assets.core.warehouse.schema import (
+    Contact,
+    Customer,
+    CustomerDomain,
+    CustomerSlackTeam,
+    Message,
+    MessageAuthor,
+    Organization,
+)
+
+DAY = datetime(2026, 10, 5, tzinfo=UTC)
+WINDOW = TimeWindow(DAY, DAY + timedelta(days=1))
+
+
+def _org(conn: Connection, slug: str, internal_domains: list[str]) -> int:
+    settings = {"internal_domains": internal_domains}
+    return int(
+        conn.execute(
+            insert(Organization).values(slug=slug, name=slug, settings=settings).returning(Organization.id)
+        ).scalar_one()
+    )
+
+
+def _message(
+    conn: Connection,
+    org_id: int,
+    external_id: str,
+    *,
+    source: str = "gmail",
+    email: str | None = None,
+    name: str | None = "Someone",
+    internal: bool | None = False,
+    customer: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    sent_at: datetime = DAY + timedelta(hours=9),
+) -> int:
+    values = {
+        "org_id": org_id, "source": source, "external_id": external_id, "sent_at": sent_at, "text": "t",
+        "text_length": 1, "content_hash": "h", "record_hash": "h", "source_metadata": metadata or {},
+        "author_email": email, "author_name": name, "author_is_internal": internal, "customer": customer,
+    }  # fmt: skip
+    return int(conn.execute(insert(Message).values(**values).returning(Message.id)).scalar_one())
+
+
+def _imported_customer(conn: Connection, org_id: int, name: str, domain: str) -> int:
+    customer_id = int(
+        conn.execute(
+            insert(Customer).values(org_id=org_id, name=name, arr=120_000.0).returning(Customer.id)
+        ).scalar_one()
+    )
+    conn.execute(insert(CustomerDomain).values(org_id=org_id, domain=domain, customer_id=customer_id))
+    return customer_id
+
+
+def _author(conn: Connection, message_id: int) -> Any:
+    return conn.execute(
+        select(
+            *MessageAuthor.__table__.columns, Customer.name.label("customer_name"), Customer.auto_created, Contact.key
+        )
+        .outerjoin(Customer, Customer.id == MessageAuthor.customer_id)
+        .outerjoin(Contact, Contact.id == MessageAuthor.contact_id)
+        .where(MessageAuthor.message_id == message_id)
+    ).one()
+
+
+def _resolve(url: str, window: TimeWindow = WINDOW) -> ResolutionStats:
+    with write_transaction(url) as conn:
+        return resolve_message_authors(conn, window)
+
+
+@pytest.fixture
+def scenario(database_url: str) -> dict[str, int]:
+    """One organisation's day with every kind of author, plus a second organisation sharing a domain."""
+    with write_transaction(database_url) as conn:
+        acme = _org(conn, "acme", ["acme.example"])
+        other = _org(conn, "other", [])
+        ids = {"acme": acme, "other": other}
+        ids["initech"] = _imported_customer(conn, acme, "Initech", "initech.example")
+        ids["staff"] = _message(conn, acme, "staff", email="pm@acme.example", internal=True)
+        # Not flagged internal by the source, but at a subdomain of the org's own domain.
+        ids["staff_subdomain"] = _message(conn, acme, "staff2", email="ops@eu.acme.example", internal=None)
+        ids["alice"] = _message(conn, acme, "alice", email="Alice@Globex.example")
+        ids["bob"] = _message(conn, acme, "bob", email="bob@globex.example", source="slack")
+        ids["carol"] = _message(conn, acme, "carol", email="carol@gmail.com")
+        ids["carol_mail"] = _message(conn, acme, "carol2", email="carol@mail.yahoo.com")
+        ids["robot"] = _message(conn, acme, "robot", email="no-reply@zoom.example")
+        ids["bulk"] = _message(conn, acme, "bulk", email="editors@newsletter.example", metadata={"automated": "bulk"})
+        ids["dan"] = _message(
+            conn, acme, "dan", source="slack", email="dan@initech.example",
+            metadata={"user_id": "U1", "slack_connect_team": "T1"},
+        )  # fmt: skip
+        ids["erin"] = _message(
+            conn, acme, "erin", source="slack", email=None, metadata={"user_id": "U2", "slack_connect_team": "T1"}
+        )
+        ids["frank"] = _message(
+            conn, acme, "frank", source="slack", email=None, customer="Hooli",
+            metadata={"user_id": "U3", "slack_connect_team": "T2"},
+        )  # fmt: skip
+        ids["gong"] = _message(
+            conn, acme, "call1", source="gong", email=None, name="Buyer",
+            metadata={"parties": [
+                {"name": "Rep", "email": "rep@acme.example", "affiliation": "Internal"},
+                {"name": "Buyer", "email": "buyer@umbrella.example", "affiliation": "External"},
+                {"name": "Her friend", "email": "friend@gmail.com", "affiliation": "External"},
+            ]},
+        )  # fmt: skip
+        ids["fathom"] = _message(
+            conn, acme, "call2", source="fathom", email="gina@outlook.com", name="Gina",
+            metadata={"calendar_invitees": [
+                {"name": "Gina", "email": "gina@outlook.com", "is_external": True},
+                {"name": "Hal", "email": "hal@vandelay.example", "is_external": True},
+                {"name": "Rep", "email": "rep@acme.example", "is_external": False},
+            ]},
+        )  # fmt: skip
+        ids["nobody"] = _message(conn, acme, "nobody", email=None, name=None)
+        ids["slack_no_email"] = _message(conn, acme, "ivan", source="slack", email=None, metadata={"user_id": "U9"})
+        ids["other_globex"] = _message(conn, other, "x", email="zed@globex.example")
+        ids["tomorrow"] = _message(conn, acme, "late", email="late@late.example", sent_at=DAY + timedelta(days=1))
+    return ids
+
+
+def test_each_author_gets_the_customer_its_evidence_names(database_url: str, scenario: dict[str, int]) -> None:
+    stats = _resolve(database_url)
+    with get_engine(database_url).connect() as conn:
+        staff = _author(conn, scenario["staff"])
+        assert (staff.status, staff.customer_id, staff.contact_id) == (
+            "internal",
+            None,
+            None,
+        )
+        assert _author(conn, scenario["staff_subdomain"]).status == "internal"
+
+        alice, bob = _author(conn, scenario["alice"]), _author(conn, scenario["bob"])
+        assert alice.customer_name == "Globex" and alice.auto_created
+        assert alice.method == "email_domain" and alice.key == "alice@globex.example"
+        assert bob.customer_id == alice.customer_id  # one customer per domain
+        assert bob.contact_id != alice.contact_id
+
+        for key in ("carol", "carol_mail"):
+            carol = _author(conn, scenario[key])
+            assert (carol.status, carol.reason) == ("unresolved", "free_mail_domain")
+            assert carol.contact_id is not None and carol.customer_id is None
+        for key in ("robot", "bulk"):
+            robot = _author(conn, scenario[key])
+            assert (robot.reason, robot.contact_id) == ("automated_sender", None)
+
+        dan, erin = _author(conn, scenario["dan"]), _author(conn, scenario["erin"])
+        assert dan.customer_name == "Initech" and not dan.auto_created and dan.method == "email_domain"
+        assert erin.customer_id == dan.customer_id
+        assert erin.method == "slack_team" and erin.key == "slack:U2"
+
+        frank = _author(conn, scenario["frank"])
+        assert frank.customer_name == "Hooli" and frank.auto_created and frank.method == "slack_team"
+
+        gong = _author(conn, scenario["gong"])
+        assert gong.customer_name == "Umbrella" and gong.method == "call_participants"
+        assert gong.contact_id is None  # the author has neither e-mail nor user id
+        fathom = _author(conn, scenario["fathom"])
+        assert fathom.customer_name == "Vandelay" and fathom.method == "call_participants"
+        assert fathom.key == "gina@outlook.com"
+
+        nobody = _author(conn, scenario["nobody"])
+        assert (nobody.status, nobody.reason) == ("unresolved", "no_author")
+        ivan = _author(conn, scenario["slack_no_email"])
+        assert (ivan.reason, ivan.key) == ("no_author_email", "slack:U9")
+
+        other_globex = _author(conn, scenario["other_globex"])
+        assert other_globex.customer_name == "Globex"
+        assert other_globex.customer_id != alice.customer_id  # customers are per org
+        assert other_globex.org_id == scenario["other"]
+
+        # Outside the window: not resolved by this run.
+        assert (
+            conn.execute(select(MessageAuthor).where(MessageAuthor.message_id == scenario["tomorrow"])).first() is None
+        )
+        domains = set(conn.execute(select(CustomerDomain.domain)).scalars())
+        assert not domains & {"gmail.com", "outlook.com", "mail.yahoo.com", "zoom.example", "newsletter.example"}
+        assert not domains & {"acme.example", "eu.acme.example"}
+        teams = dict(conn.execute(select(CustomerSlackTeam.team_id, CustomerSlackTeam.customer_id)).all())
+        assert teams == {"T1": dan.customer_id, "T2": frank.customer_id}
+
+    assert stats.messages == 16
+    assert stats.internal == 2
+    assert stats.resolved == {"email_domain": 4, "slack_team": 2, "call_participants": 2}
+    assert stats.unresolved == {"free_mail_domain": 2, "automated_sender": 2, "no_author": 1, "no_author_email": 1}
+    # Globex twice (two orgs), Hooli, Umbrella, Vandelay; Initech was imported.
+    assert stats.customers_auto_created == 5
+
+
+def test_a_rerun_writes_nothing_and_creates_nothing(database_url: str, scenario: dict[str, int]) -> None:
+    first = _resolve(database_url)
+    with get_engine(database_url).connect() as conn:
+        before = {
+            model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (Customer, Contact, CustomerDomain, CustomerSlackTeam, MessageAuthor)
+        }
+    second = _resolve(database_url)
+    with get_engine(database_url).connect() as conn:
+        after = {
+            model.__tablename__: conn.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (Customer, Contact, CustomerDomain, CustomerSlackTeam, MessageAuthor)
+        }
+    assert first.rows_written == 16 and second.rows_written == 0
+    assert (second.customers_auto_created, second.contacts_created) == (0, 0)
+    assert after == before
+    assert (second.resolved, second.unresolved, second.internal) == (first.resolved, first.unresolved, first.internal)
+
+
+def test_an_imported_domain_takes_over_from_evidence_on_the_next_run(database_url: str) -> None:
+    with write_transaction(database_url) as conn:
+        org = _org(conn, "acme", [])
+        message = _message(conn, org, "m1", email="kim@soylent.example")
+    _resolve(database_url)
+    with write_transaction(database_url) as conn:
+        auto = conn.execute(select(Customer.id).where(Customer.auto_key == "domain:soylent.example")).scalar_one()
+        # A person moves the domain to a customer of their own (what the import does for a CRM row).
+        conn.execute(CustomerDomain.__table__.delete().where(CustomerDomain.customer_id == auto))
+        mine = _imported_customer(conn, org, "Soylent Corp", "soylent.example")
+    stats = _resolve(database_url)
+    with get_engine(database_url).connect() as conn:
+        row = _author(conn, message)
+        assert row.customer_id == mine and row.customer_name == "Soylent Corp"
+        contact = conn.execute(select(Contact.customer_id).where(Contact.key == "kim@soylent.example")).scalar_one()
+        assert contact == mine
+    assert stats.rows_written == 1 and stats.customers_auto_created == 0
+
+
+def test_concurrent_runs_create_each_customer_and_contact_once(database_url: str) -> None:
+    with write_transaction(database_url) as conn:
+        org = _org(conn, "acme", ["acme.example"])
+        for index in range(300):
+            _message(
+                conn, org, f"m{index}", email=f"p{index % 40}@company{index % 25}.example",
+                sent_at=DAY + timedelta(minutes=index),
+            )  # fmt: skip
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def run(window: TimeWindow) -> None:
+        try:
+            barrier.wait(timeout=30)
+            _resolve(database_url, window)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    halves = [
+        WINDOW,
+        TimeWindow(DAY, DAY + timedelta(hours=3)),
+        TimeWindow(DAY + timedelta(hours=2), DAY + timedelta(days=1)),
+    ]
+    threads = [threading.Thread(target=run, args=(window,)) for window in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with get_engine(database_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Customer)).scalar_one() == 25
+        assert conn.execute(select(func.count()).select_from(CustomerDomain)).scalar_one() == 25
+        people = {(index % 40, index % 25) for index in range(300)}
+        assert conn.execute(select(func.count()).select_from(Contact)).scalar_one() == len(people)
+        assert conn.execute(select(func.count()).select_from(MessageAuthor)).scalar_one() == 300
+        assert (
+            conn.execute(
+                select(func.count()).select_from(MessageAuthor).where(MessageAuthor.status == "resolved")
+            ).scalar_one()
+            == 300
+        )
+
+
+def test_a_removed_message_takes_its_author_row_with_it(database_url: str, scenario: dict[str, int]) -> None:
+    _resolve(database_url)
+    with write_transaction(database_url) as conn:
+        archive_and_delete(conn, [scenario["alice"]], dagster_run_id=None, sync_run_id=None, reason="test")
+    with get_engine(database_url).connect() as conn:
+        left = conn.execute(select(MessageAuthor).where(MessageAuthor.message_id == scenario["alice"])).first()
+        assert left is None
+        assert conn.execute(select(func.count()).select_from(MessageAuthor)).scalar_one() == 15
