@@ -427,6 +427,20 @@ def _described(stored: dict[str, list[str]] | None) -> dict[str, str]:
     }
 
 
+def _drop_replaced(conn: Connection, work: CatalogueWork, touched: Sequence[RequestState], org_id: int) -> int:
+    """Delete the org's replaced requests that this pass did not found again (their ids are reused
+    by key otherwise); returns how many went."""
+    founded_again = {r.key for r in touched if r.id is None and r.org_id == org_id}
+    gone = [
+        request_id
+        for (org, key), request_id in work.replaced_keys.items()
+        if org == org_id and key not in founded_again
+    ]
+    for batch in batches(gone):
+        conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
+    return len(gone)
+
+
 def write_pass(
     conn: Connection,
     work: CatalogueWork,
@@ -447,15 +461,7 @@ def write_pass(
                 FeatureRequestMention.org_id == org_id, FeatureRequestMention.pinned.is_(False)
             )
         )
-        founded_again = {r.key for r in touched if r.id is None and r.org_id == org_id}
-        gone = [
-            request_id
-            for (org, key), request_id in work.replaced_keys.items()
-            if org == org_id and key not in founded_again
-        ]
-        for batch in batches(gone):
-            conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
-        report.removed_by_rebuild += len(gone)
+        report.removed_by_rebuild += _drop_replaced(conn, work, touched, org_id)
     touched_by_org: dict[int, set[int]] = defaultdict(set)  # requests founded (or re-founded) by this pass
     for org_id, mention_ids in sorted(work.relinked.items()):
         # A back-filled mention sorts before these: their pipeline links are written again.
@@ -465,15 +471,7 @@ def write_pass(
                     FeatureRequestMention.mention_id.in_(batch), FeatureRequestMention.pinned.is_(False)
                 )
             )
-        founded_again = {r.key for r in touched if r.id is None and r.org_id == org_id}
-        gone = [
-            request_id
-            for (org, key), request_id in work.replaced_keys.items()
-            if org == org_id and key not in founded_again
-        ]
-        for batch in batches(gone):
-            conn.execute(delete(FeatureRequest).where(FeatureRequest.id.in_(list(batch))))
-        report.removed_by_rebuild += len(gone)
+        report.removed_by_rebuild += _drop_replaced(conn, work, touched, org_id)
     touched_ids = {id(r) for r in touched}
     for request in work.trimmed:
         assert request.id is not None
