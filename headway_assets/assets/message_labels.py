@@ -445,7 +445,12 @@ def message_labels(
     with warehouse.read() as conn:
         org_slugs: dict[int, str] = dict(conn.execute(select(Organization.id, Organization.slug)).tuples().all())
     # Organisations with a tier-1 model of their own (offline/org_models.py); the rest use the configured one.
-    org_models = llm.tier1_models_by_org(org_slugs)
+    # An organisation whose own model cannot be read is held (its messages stay pending, the check
+    # says so) rather than labelled with another model or stopping every other organisation.
+    unreadable_models: dict[int, str] = {}
+    org_models = llm.tier1_models_by_org(org_slugs, unreadable_models)
+    for reason in unreadable_models.values():
+        context.log.error(f"{reason}; its messages stay pending until the model is retrained or removed")
     stale_unless = refresh_version(context, llm, TIER1)
     if stale_unless is not None and org_models:
         stale_unless = replace(stale_unless, org_models=tuple(sorted(org_models.items())))
@@ -459,6 +464,8 @@ def message_labels(
     written: list[dict[str, Any]] = list(human.values())
     write_labels(warehouse, written)
     todo = [message for message in todo if message.id not in human]
+    held_for_model = Counter(message.org_id for message in todo if message.org_id in unreadable_models)
+    todo = [message for message in todo if message.org_id not in unreadable_models]
     todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
     # The local first pass works for hosted providers only (the offline provider is local already).
     thresholds: dict[int, float] = {}
@@ -519,6 +526,13 @@ def message_labels(
         "kept_human_labels": len(human),
         "labelled_by_local_first_pass": sum(1 for row in written if row["provider"] == FIRST_PASS_PROVIDER),
         "skipped_over_budget": dg.MetadataValue.json(over_budget),
+        # Messages held because their organisation's own tier-1 model cannot be read, and why.
+        "held_for_unreadable_org_model": dg.MetadataValue.json(
+            {
+                org_slugs[org_id]: {"messages": held_for_model[org_id], "reason": unreadable_models[org_id]}
+                for org_id in sorted(unreadable_models)
+            }
+        ),
         "status_counts": dg.MetadataValue.json(dict(sorted(statuses.items()))),
         "category_counts": dg.MetadataValue.json(dict(sorted(categories.items()))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failures, limit=20)),

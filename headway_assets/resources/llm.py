@@ -13,7 +13,7 @@ from pydantic import Field
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
-from headway_assets.llm.providers.base import LlmProvider, ProviderOptions
+from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOptions
 from headway_assets.llm.registry import LOCAL_MODEL, build_provider, get_provider_spec
 from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
@@ -105,17 +105,31 @@ class LlmResource(dg.ConfigurableResource):
             return None
         return TaskVersion(model=self.models()[task], prompt_version=PROMPT_VERSIONS[task])
 
-    def tier1_models_by_org(self, orgs: Mapping[int, str]) -> dict[int, str]:
+    def tier1_models_by_org(self, orgs: Mapping[int, str], unreadable: dict[int, str] | None = None) -> dict[int, str]:
         """The organisations among `orgs` (id -> slug) that tier-1 labels with a model of their own,
         and that model's name. Only when tier-1 runs on the shipped local model (`headway-local-N`):
         an organisation with a model in the models folder (`headway model train --org SLUG`, see
-        `offline/org_models.py`) gets it; the others keep the shipped one."""
+        `offline/org_models.py`) gets it; the others keep the shipped one.
+
+        An organisation whose model cannot be read raises, unless `unreadable` is given: then it is
+        recorded there (org id -> reason) and left out, so the caller can hold that organisation's
+        messages without stopping the others'."""
         if self.models()[TIER1] != LOCAL_MODEL:
             return {}
         from headway_assets.offline import org_model_name  # scikit-learn and the offline model load only here
 
-        own = {org_id: org_model_name(slug) for org_id, slug in orgs.items()}
-        return {org_id: name for org_id, name in own.items() if name is not None}
+        own: dict[int, str] = {}
+        for org_id, slug in orgs.items():
+            try:
+                name = org_model_name(slug)
+            except LlmError as error:
+                if unreadable is None:
+                    raise
+                unreadable[org_id] = str(error)
+                continue
+            if name is not None:
+                own[org_id] = name
+        return own
 
     @property
     def item_cap(self) -> int:

@@ -165,3 +165,30 @@ def test_an_organisation_is_labelled_with_its_own_model(
     assert "question" in {row.category for mid, row in acme.items() if mid != corrected} <= set(ACME_RETRAINED)
     assert (acme[corrected].labelled_by, acme[corrected].category) == ("pm@acme.example", "praise")
     assert {row.model for row in _labels(database_url, ids["globex"])} == {LOCAL_MODEL}
+
+
+@pytest.mark.slow
+def test_an_unreadable_organisation_model_holds_that_organisation_only(
+    database_url: str, materialize_assets: MaterializeFn, models_dir: Path, tmp_path: Path
+) -> None:
+    ids = _seed(database_url)
+    with read_connection(database_url) as conn:
+        corrected = conn.execute(
+            select(Message.id).where(Message.org_id == ids["acme"], Message.external_id == "acme-0")
+        ).scalar_one()
+    with write_transaction(database_url) as conn:  # `--org` trains on the organisation's corrections too
+        set_label(conn, org_id=ids["acme"], message_id=corrected, actor="pm@acme.example", category="praise")
+    _train(tmp_path, "first", ACME_ONLY)
+    (models_dir / "acme" / "tier1.json").write_text("{not json", encoding="utf-8")  # a damaged manifest
+
+    metadata = _run(materialize_assets, database_url)
+    held = metadata["held_for_unreadable_org_model"]
+    assert list(held) == ["acme"] and held["acme"]["messages"] == len(TEXTS) - 1
+    assert "acme's tier-1 model cannot be read" in held["acme"]["reason"]
+    # acme's messages stay pending (never labelled by another model) but the person's label; globex
+    # is labelled as usual.
+    assert [(row.message_id, row.labelled_by) for row in _labels(database_url, ids["acme"])] == [
+        (corrected, "pm@acme.example")
+    ]
+    assert {row.model for row in _labels(database_url, ids["globex"])} == {LOCAL_MODEL}
+    assert metadata["remaining"] == len(TEXTS) - 1 and metadata["complete"] is False
