@@ -19,6 +19,11 @@ does not depend on the order in which days land (docs/quality.md, "Order indepen
    from there). An answer naming a request links the mention to it (and merges the others it
    names as the same ask, within a theme); no answer above `AI_MATCH` founds a new request.
 
+Organisations link concurrently: one org's mentions never change what another's face (indexes,
+stored keys, merges and versions are per org; a match key holds its candidates' request keys,
+which hash the org), so each org asks ahead in rounds of its own, and the run's output lists are
+filled org by org, in the order a sequential pass gives, whatever the answers' timing.
+
 Mentions are linked in chunks of `CHUNK_MENTIONS`, so a rebuild of a long history compares
 each mention with the requests built so far, not with every other mention. A run's cost grows
 with its new mentions; stored requests are only searched.
@@ -31,6 +36,7 @@ with the mention (word postings per scope), so each search costs about the same 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import json
@@ -438,6 +444,24 @@ class Linker:
         self._version: dict[int, int] = defaultdict(int)
         self._questions: dict[int, tuple[int, _Question]] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
+        # While a chunk's organisations link concurrently: per org, the changes to `touched`,
+        # `created` and `merges` in its own order, applied org by org once all are done, so their
+        # order (ids are assigned and rows written in it) is a sequential pass's, whatever the
+        # interleaving. None: applied at once.
+        self._pending: dict[int, list[Callable[[], None]]] | None = None
+
+    def _effect(self, org_id: int, effect: Callable[[], None]) -> None:
+        """Apply `effect` on the run's output now, or log it for `org_id` while orgs link concurrently."""
+        if self._pending is None:
+            effect()
+        else:
+            self._pending[org_id].append(effect)
+
+    def _touch(self, request: RequestState) -> None:
+        self._effect(request.org_id, lambda: self.touched.__setitem__(id(request), request))
+
+    def _untouch(self, request: RequestState) -> None:
+        self.touched.pop(id(request), None)
 
     def _resolve(self, request: RequestState) -> RequestState:
         while id(request) in self._merged:
@@ -447,7 +471,7 @@ class Linker:
     def _link(self, request: RequestState, mention: MentionRecord, method: str, score: float) -> None:
         request.links.append((mention, method, round(score, 4)))
         self._add_wording(request, mention.title, mention.description)
-        self.touched[id(request)] = request
+        self._touch(request)
         self.methods[method] += 1
 
     def _add_wording(self, request: RequestState, wording: str, description: str) -> None:
@@ -507,10 +531,10 @@ class Linker:
         self._add_wording(winner, loser.title, loser.description)
         for wording in loser.examples:
             self._add_wording(winner, wording, loser.described.get(normalise_title(wording), ""))
-        self.touched[id(winner)] = winner
-        self.touched.pop(id(loser), None)
+        self._touch(winner)
+        self._effect(loser.org_id, lambda: self._untouch(loser))
         if loser.id is not None:
-            self.merges.append((loser, winner))
+            self._effect(loser.org_id, lambda: self.merges.append((loser, winner)))
 
     def _question(self, mention: MentionRecord) -> _Question:
         """What `mention` faces in the catalogue as it stands: a near-identical title, a match
@@ -583,7 +607,7 @@ class Linker:
             self.indexes[mention.org_id].add(founded)
             self._version[mention.org_id] += 1
             self._link(founded, mention, METHOD_NEW, 1.0)
-            self.created[id(founded)] = founded
+            self._effect(founded.org_id, lambda: self.created.__setitem__(id(founded), founded))
             return
         target = self._resolve(target)
         self._link(target, mention, method, score)
@@ -592,11 +616,34 @@ class Linker:
                 self._merge(target, other)
 
     async def _link_chunk(self, chunk: list[MentionRecord]) -> None:
+        """Link a chunk, each organisation's mentions concurrently with the others'.
+
+        An organisation's mentions never change what another's face (candidates, requests, merges
+        and versions are all per org), so their ask-ahead rounds can be in flight together; each
+        org's mentions are still placed one at a time in canonical order, and the run's output
+        lists are filled org by org, as a sequential pass fills them.
+        """
+        by_org: dict[int, list[MentionRecord]] = {}
+        for mention in chunk:
+            by_org.setdefault(mention.org_id, []).append(mention)
+        self._pending = {org_id: [] for org_id in by_org}
+        try:
+            async with asyncio.TaskGroup() as group:
+                for mentions in by_org.values():
+                    group.create_task(self._link_org(mentions))
+        finally:
+            pending, self._pending = self._pending, None
+        for org_id in sorted(pending):  # the chunk is sorted by org: a sequential pass's order
+            for effect in pending[org_id]:
+                effect()
+
+    async def _link_org(self, mentions: list[MentionRecord]) -> None:
+        """Place one organisation's mentions (canonical order) of a chunk, asking ahead in rounds."""
         start, window = 0, LOOKAHEAD
-        while start < len(chunk):
-            await self._ask_ahead(chunk[start : start + window])
+        while start < len(mentions):
+            await self._ask_ahead(mentions[start : start + window])
             placed = 0
-            for mention in chunk[start:]:
+            for mention in mentions[start:]:
                 question = self._question(mention)
                 if question.key is not None and question.key not in self.answers:
                     if placed == 0:  # cannot happen: the first question asked ahead is this one
@@ -610,8 +657,8 @@ class Linker:
             # Ask as far ahead as the last round held up (at least a few), so a run where each
             # placement changes the next question does not ask many questions in vain.
             window = max(LOOKAHEAD_MIN, min(LOOKAHEAD, 2 * placed))
-        for org_id in {mention.org_id for mention in chunk}:
-            self.indexes[org_id].compact()
+        if mentions:
+            self.indexes[mentions[0].org_id].compact()
 
 
 @dataclass

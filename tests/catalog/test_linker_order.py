@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,3 +77,57 @@ def test_lookahead_and_chunk_size_change_nothing(monkeypatch: pytest.MonkeyPatch
     shuffled = mentions.copy()
     random.Random(1).shuffle(shuffled)  # arrival order within a call does not matter either
     assert _membership(asyncio.run(build_catalog(shuffled, matcher_from_function(_offline)))) == expected
+
+
+def _two_orgs(count: int) -> list[MentionRecord]:
+    """`count` mentions for each of orgs 1 and 2 (different asks drawn), the org named in the quote."""
+    mentions = []
+    for org_id, seed in ((1, 11), (2, 12)):
+        for mention in _mentions(count, seed=seed):
+            mentions.append(replace(mention, id=mention.id + 10_000 * org_id, org_id=org_id, quote=f"org {org_id}"))
+    return mentions
+
+
+def _snapshot(run: Linker, result: linker.LinkResult) -> list[object]:
+    """Everything a run gives out, in its order: created and touched requests, links, counts."""
+
+    def request(r: RequestState) -> tuple[object, ...]:
+        return (r.org_id, r.key, r.title, tuple(r.examples), tuple((m.id, how, score) for m, how, score in r.links))
+
+    return [
+        [request(r) for r in result.created],
+        [request(r) for r in result.touched],
+        result.methods,
+        result.match_failures,
+        result.merge_suggestions,
+        run.rounds,
+    ]
+
+
+@pytest.mark.parametrize("slow_org", [1, 2])
+def test_organisations_link_concurrently_with_one_result(slow_org: int) -> None:
+    """Two orgs' rounds are in flight together; whichever org's answers come back first, the
+    catalogue (requests, keys, links, scores, their order) is that of linking one after the other."""
+    mentions = _two_orgs(60)
+    in_flight: set[int] = set()
+    overlapped: list[bool] = []
+
+    async def delayed(items: Mapping[str, MatchInput]) -> Mapping[str, CatalogMatch]:
+        org_id = int(next(iter(items.values())).quote.split()[-1])
+        in_flight.add(org_id)
+        overlapped.append(len(in_flight) > 1)
+        await asyncio.sleep(0.004 if org_id == slow_org else 0.001)
+        in_flight.discard(org_id)
+        return {key: _offline(item) for key, item in items.items()}
+
+    concurrent = Linker([], delayed)
+    concurrent_snapshot = _snapshot(concurrent, asyncio.run(concurrent.link(mentions)))
+    assert any(overlapped)  # the orgs' calls really were in flight together
+
+    # The reference: each org linked on its own, one after the other, answering at once.
+    sequential = Linker([], matcher_from_function(_offline))
+    results = [asyncio.run(sequential.link([m for m in mentions if m.org_id == org])) for org in (1, 2)]
+    expected = _snapshot(sequential, results[-1])
+    assert concurrent_snapshot == expected
+    assert {r.org_id for r in results[-1].created} == {1, 2}
+    assert len(results[-1].created) > 6
