@@ -36,6 +36,7 @@ from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import (
     auth,
     catalogue,
+    customers,
     feature_requests,
     insights,
     integrations,
@@ -57,7 +58,7 @@ LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.
 ROUTERS = tuple(
     module.router
-    for module in (messages, feature_requests, catalogue, stats, themes, insights, sync, auth, integrations)
+    for module in (messages, feature_requests, catalogue, customers, stats, themes, insights, sync, auth, integrations)
 )
 VERSION = "0.1.0"
 DESCRIPTION = """
@@ -77,6 +78,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Sign in and identity."},
     {"name": "themes", "description": "The organisation's feedback taxonomy."},
     {"name": "feature requests", "description": "The de-duplicated catalogue, with evidence quotes."},
+    {"name": "customers", "description": "Accounts with revenue and domains, edited or imported from a CRM export."},
     {"name": "messages", "description": "Customer messages with their AI labels, mentions and insights."},
     {"name": "insights", "description": "Top, new and rising asks per week or month."},
     {"name": "stats", "description": "Counts over time for dashboards."},

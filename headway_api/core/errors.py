@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -145,14 +147,33 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 _HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"})
 
 
+def _api_routes(routes: Any) -> Iterator[APIRoute]:
+    """The API routes, including those of routers FastAPI includes lazily (`original_router`)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        router = getattr(route, "original_router", None)
+        if router is not None:
+            yield from _api_routes(router.routes)
+
+
 def _method_table(request: Request) -> list[tuple[re.Pattern[str], frozenset[str]]]:
     # Built once per app from its OpenAPI paths: the routers are mounted lazily, so the app's route
     # list does not name every path, while the document does (and is what clients read).
     table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(request.app.state, "allow_table", None)
     if table is None:
         paths = request.app.openapi().get("paths", {})
+        # A route whose path has a convertor (`{customer_id:int}`) matches only what it converts.
+        typed = {
+            route.path_format: route.path
+            for route in _api_routes(request.app.routes)
+            if route.path != route.path_format
+        }
         table = [
-            (compile_path(path)[0], frozenset(m.upper() for m in operations if m.upper() in _HTTP_METHODS))
+            (
+                compile_path(typed.get(path, path))[0],
+                frozenset(m.upper() for m in operations if m.upper() in _HTTP_METHODS),
+            )
             for path, operations in paths.items()
         ]
         request.app.state.allow_table = table

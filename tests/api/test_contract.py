@@ -119,8 +119,9 @@ def get_routes(app: FastAPI) -> list[RouteContext]:
         for route in iter_route_contexts(app.routes)
         if isinstance(route.original_route, APIRoute) and "GET" in (route.methods or ()) and route.include_in_schema
     ]
+    # `path_format`: the documented path, without convertors (`{customer_id:int}` is `{customer_id}`).
     documented = {path for path, operations in app.openapi()["paths"].items() if "get" in operations}
-    assert {route.path for route in routes} == documented
+    assert {route.path_format for route in routes} == documented
     return routes
 
 
@@ -168,7 +169,7 @@ def read_listing(client: TestClient, route: RouteContext, headers: dict[str, str
     items: list[dict[str, Any]] = []
     params: dict[str, str] = {}
     for _ in range(MAX_PAGES):
-        body = assert_valid(route, route.path, client.get(route.path, params=params, headers=headers))
+        body = assert_valid(route, route.path_format, client.get(route.path_format, params=params, headers=headers))
         if not isinstance(body, dict) or "items" not in body:
             return items
         items.extend(body["items"])
@@ -186,14 +187,14 @@ def _spread(ids: list[Any]) -> list[Any]:
 def call_detail_route(client: TestClient, route: RouteContext, org: OrgCaller) -> int:
     """Call a route with one path parameter for ids the listing above it served; the calls made."""
     names = route.param_convertors.keys()
-    assert len(names) == 1, f"{route.path}: teach the contract test to fill more than one path parameter"
+    assert len(names) == 1, f"{route.path_format}: teach the contract test to fill more than one path parameter"
     (name,) = names
-    listing = route.path.partition("{")[0].rstrip("/")
-    assert listing in org.served, f"{route.path}: no listing {listing} to take its {name} from"
+    listing = route.path_format.partition("{")[0].rstrip("/")
+    assert listing in org.served, f"{route.path_format}: no listing {listing} to take its {name} from"
     ids = [item["id"] for item in org.served[listing]]
-    assert ids, f"{listing} is empty for {org.slug}, so {route.path} cannot be checked"
+    assert ids, f"{listing} is empty for {org.slug}, so {route.path_format} cannot be checked"
     for value in _spread(ids):
-        url = route.path.replace(f"{{{name}}}", str(value))
+        url = route.path_format.replace(f"{{{name}}}", str(value))
         body = assert_valid(route, url, client.get(url, headers=org.member))
         if isinstance(body, dict) and "id" in body:
             assert body["id"] == value, url
@@ -209,7 +210,7 @@ class SlackApp:
 
     def install(self, client: TestClient, route: RouteContext, org: OrgCaller) -> int:
         # Only an admin may start an install.
-        assert_valid(route, route.path, client.get(route.path, headers=org.admin))
+        assert_valid(route, route.path_format, client.get(route.path_format, headers=org.admin))
         return 1
 
     def callback(self, client: TestClient, route: RouteContext, org: OrgCaller) -> int:
@@ -219,8 +220,8 @@ class SlackApp:
         self.codes += 1
         code = f"contract-code-{self.codes}"
         self.server.register_code(code, redirect_uri=REDIRECT_URI)
-        url = f"{route.path}?code={code}&state={state}"
-        assert_valid(route, url, client.get(route.path, params={"code": code, "state": state}))
+        url = f"{route.path_format}?code={code}&state={state}"
+        assert_valid(route, url, client.get(route.path_format, params={"code": code, "state": state}))
         return 1
 
 
@@ -242,8 +243,8 @@ def check_contract(database_url: str, data_dir: Path, monkeypatch: pytest.Monkey
             "/v1/integrations/slack/callback": slack.callback,
         }
         routes = get_routes(client.app)  # type: ignore[arg-type]
-        assert set(special) <= {route.path for route in routes}, "a special case names a route that is gone"
-        calls = {route.path: 0 for route in routes}
+        assert set(special) <= {route.path_format for route in routes}, "a special case names a route that is gone"
+        calls = {route.path_format: 0 for route in routes}
         orgs = callers(client, database_url)
         assert orgs, "the warehouse has no organisation"
         for org in orgs:
@@ -254,15 +255,15 @@ def check_contract(database_url: str, data_dir: Path, monkeypatch: pytest.Monkey
                 headers=org.member,
             )
             assert asked.status_code in (200, 202), asked.text
-            plain = [route for route in routes if not route.param_convertors and route.path not in special]
+            plain = [route for route in routes if not route.param_convertors and route.path_format not in special]
             for route in plain:
-                org.served[route.path] = read_listing(client, route, org.member)
-                calls[route.path] += 1
+                org.served[route.path_format] = read_listing(client, route, org.member)
+                calls[route.path_format] += 1
             for route in routes:
-                if route.path in special:
-                    calls[route.path] += special[route.path](client, route, org)
+                if route.path_format in special:
+                    calls[route.path_format] += special[route.path_format](client, route, org)
                 elif route.param_convertors:
-                    calls[route.path] += call_detail_route(client, route, org)
+                    calls[route.path_format] += call_detail_route(client, route, org)
     assert all(calls.values()), {path: n for path, n in calls.items() if not n}
     return calls
 

@@ -1,0 +1,154 @@
+"""Customers: GET /v1/customers and one customer, POST and PATCH, and POST /v1/customers/import
+(a CRM export, CSV or Excel, through the same validation and upsert as `headway customers import`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from fastapi import APIRouter, File, Request, Response, UploadFile
+
+from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters, require_catalogue_write
+from headway_api.api.params import id_path
+from headway_api.core.errors import ApiError, not_found
+from headway_api.queries import customers
+from headway_api.schemas.common import (
+    ERROR_RESPONSES,
+    LIST_ERROR_RESPONSES,
+    NOT_FOUND_RESPONSE,
+    WRITE_ERROR_RESPONSES,
+    ErrorResponse,
+)
+from headway_api.schemas.customers import (
+    CustomerCreate,
+    CustomerDetail,
+    CustomerImportReport,
+    CustomerListParams,
+    CustomerPage,
+    CustomerPatch,
+)
+from headway_assets.core.warehouse.customer_import import EXCEL_SUFFIXES, CustomerFileError, read_customer_file
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CUSTOMER_WRITE_RESPONSES = {
+    **WRITE_ERROR_RESPONSES,
+    400: {
+        "model": ErrorResponse,
+        "description": "`invalid_value`: a value the import's rules refuse (ARR not an amount, unknown deal stage,"
+        " free-mail or malformed domain, empty name). Nothing changed.",
+    },
+    409: {
+        "model": ErrorResponse,
+        "description": "`conflict`: a domain or external id another customer of your organisation holds.",
+    },
+}
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a 100,000-row CRM export is a few MB
+
+
+@router.get(
+    "",
+    response_model=CustomerPage,
+    responses=LIST_ERROR_RESPONSES,
+    openapi_extra=query_parameters(CustomerListParams),
+    summary="List customers",
+)
+async def list_customers_route(ctx: Ctx, request: Request) -> Response:
+    """The organisation's customers by name, filtered by segment, plan, deal stage, `auto_created`
+    and a name search, paginated by cursor."""
+    params = parse_query(request, CustomerListParams)
+    return json_document(await customers.list_customers(ctx.db, ctx.org_id, params))
+
+
+@router.post(
+    "/import",
+    response_model=CustomerImportReport,
+    responses={
+        **WRITE_ERROR_RESPONSES,
+        400: {
+            "model": ErrorResponse,
+            "description": "`invalid_file`: not a readable CSV or Excel file, or no name or key column."
+            " Nothing changed.",
+        },
+    },
+    summary="Import customers from a CRM export",
+)
+async def import_customers_route(
+    ctx: Ctx, file: Annotated[UploadFile, File(description="A CSV or Excel (.xlsx) export of companies.")]
+) -> Response:
+    """Validate every row and upsert the good ones (by external id, else by domain) in one
+    transaction. Rejected rows are reported with their line number (the header is line 1) and
+    reason; they do not stop the good ones."""
+    require_catalogue_write(ctx)
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise ApiError(413, "too_large", f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+    suffix = Path(file.filename or "").suffix.lower()
+    suffix = suffix if suffix in EXCEL_SUFFIXES else ".csv"
+    state = ctx.state
+
+    def read() -> pd.DataFrame:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / f"customers{suffix}"
+            path.write_bytes(content)
+            try:
+                return read_customer_file(path)
+            except CustomerFileError as error:
+                # The message names the temporary file: say "the file" instead.
+                raise ApiError(
+                    400, "invalid_file", str(error).replace(str(path), "the file").replace(path.name, "the file")
+                ) from None
+
+    frame = await state.run(read)
+    return json_document(await state.run(customers.import_file, state.db, ctx.principal, frame))
+
+
+@router.get(
+    "/{customer_id:int}",  # digits only: PATCH /import is then a 405, not an id refused
+    response_model=CustomerDetail,
+    responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
+    summary="Get one customer",
+)
+async def get_customer_route(ctx: Ctx, customer_id: Annotated[int, id_path("The customer id.")]) -> Response:
+    """One customer with its domains, its contact count, and the number and time of its messages."""
+    detail = await customers.get_customer(ctx.db, ctx.org_id, customer_id)
+    if detail is None:
+        raise not_found("Customer")
+    return json_document(detail)
+
+
+@router.post(
+    "",
+    response_model=CustomerDetail,
+    status_code=201,
+    responses=CUSTOMER_WRITE_RESPONSES,
+    summary="Create a customer",
+)
+async def create_customer_route(ctx: Ctx, body: CustomerCreate) -> Response:
+    """Create a customer. Values are checked as the import checks them; a domain or external id
+    another customer of the organisation holds is a 409."""
+    require_catalogue_write(ctx)
+    state = ctx.state
+    document = await state.run(customers.create_customer, state.db, ctx.principal, body.model_dump())
+    response = json_document(document)
+    response.status_code = 201
+    return response
+
+
+@router.patch(
+    "/{customer_id:int}",  # digits only: PATCH /import is then a 405, not an id refused
+    response_model=CustomerDetail,
+    responses=CUSTOMER_WRITE_RESPONSES,
+    summary="Edit a customer",
+)
+async def patch_customer_route(
+    ctx: Ctx, customer_id: Annotated[int, id_path("The customer id.")], body: CustomerPatch
+) -> Response:
+    """Change name, ARR, MRR, plan, segment, deal stage, renewal date, owner, external id or the
+    domains (the whole set). Omitted fields stay; null clears one (not the name). An edited
+    customer is no longer `auto_created`."""
+    require_catalogue_write(ctx)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    state = ctx.state
+    return json_document(await state.run(customers.patch_customer, state.db, ctx.principal, customer_id, changes))

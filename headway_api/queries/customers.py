@@ -1,0 +1,236 @@
+"""Customers: the list and one customer (through the reader), the writes and the import (one
+transaction each on the write engine, run in the thread pool by the route).
+
+Writes check their values with the import's own validators (`customer_import`), so a value the
+CLI refuses is refused here with the same reason; a refused write raises `CorrectionError` before
+the commit, so nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from headway_api.core.principal import Principal
+from headway_api.db import Database, Reader
+from headway_api.pagination import SortKey, page_document, page_of, page_params, paginate
+from headway_api.queries.corrections import _transaction
+from headway_api.queries.text import LIKE_ESCAPE, like_pattern
+from headway_api.schemas.customers import CustomerListParams
+from headway_assets.core.warehouse import customer_import
+from headway_assets.core.warehouse.corrections import CorrectionError
+from headway_assets.core.warehouse.customers import normalise_deal_stage
+from headway_assets.core.warehouse.schema import Contact, Customer, CustomerDomain, Message, MessageAuthor, utc_now
+
+C = Customer.__table__.c
+SUMMARY_COLUMNS = (
+    C.id, C.name, C.arr, C.mrr, C.plan, C.segment, C.deal_stage, C.renewal_date, C.owner, C.external_id,
+    C.auto_created, C.created_at, C.updated_at,
+)  # fmt: skip
+NAME_SORT = SortKey("name", (C.name, C.id), ("str", "int"), descending=False, listing="customers")
+EXACT_FILTERS = ("segment", "plan", "deal_stage", "auto_created")
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as a `CustomerSummary` document (money as float, the flag as bool)."""
+    document = dict(row)
+    for money in ("arr", "mrr"):
+        if document[money] is not None:
+            document[money] = float(document[money])
+    document["auto_created"] = bool(document["auto_created"])
+    return document
+
+
+def _list_statement(filters: tuple[str, ...], with_cursor: bool) -> Any:
+    query = select(*SUMMARY_COLUMNS).where(C.org_id == bindparam("org_id"))
+    for name in filters:
+        if name == "q":
+            query = query.where(C.name.ilike(bindparam("q"), escape=LIKE_ESCAPE))
+        else:
+            query = query.where(C[name] == bindparam(name))
+    return paginate(query, NAME_SORT, with_cursor=with_cursor)
+
+
+async def list_customers(db: Reader, org_id: int, params: CustomerListParams) -> dict[str, Any]:
+    """One page of the organisation's customers by name, filtered."""
+    filters = params.filters()
+    values: dict[str, Any] = {"org_id": org_id, **filters, **page_params(NAME_SORT, params.cursor, params.limit)}
+    if "q" in filters:
+        values["q"] = like_pattern(filters["q"])
+    statement = _list_statement(tuple(sorted(filters)), params.cursor is not None)
+    rows = await db.dicts(statement, values)
+    page, next_cursor = page_of(rows, NAME_SORT, params.limit)
+    return page_document([_summary(row) for row in page], next_cursor)
+
+
+_ONE = select(*SUMMARY_COLUMNS).where(C.org_id == bindparam("org_id"), C.id == bindparam("customer_id"))
+_DOMAINS = (
+    select(CustomerDomain.domain)
+    .where(CustomerDomain.org_id == bindparam("org_id"), CustomerDomain.customer_id == bindparam("customer_id"))
+    .order_by(CustomerDomain.domain)
+)
+_CONTACTS = select(func.count().label("contact_count")).where(
+    Contact.org_id == bindparam("org_id"), Contact.customer_id == bindparam("customer_id")
+)
+_MESSAGES = (
+    select(func.count().label("message_count"), func.max(Message.sent_at).label("last_message_at"))
+    .select_from(MessageAuthor)
+    .join(Message, Message.id == MessageAuthor.message_id)
+    .where(MessageAuthor.org_id == bindparam("org_id"), MessageAuthor.customer_id == bindparam("customer_id"))
+)
+
+
+async def get_customer(db: Reader, org_id: int, customer_id: int) -> dict[str, Any] | None:
+    """One customer with its domains, contact and message counts (a `CustomerDetail`); None if not the org's."""
+    values = {"org_id": org_id, "customer_id": customer_id}
+    row = await db.dict_or_none(_ONE, values)
+    if row is None:
+        return None
+    domains = [found["domain"] for found in await db.dicts(_DOMAINS, values)]
+    contacts = await db.dicts(_CONTACTS, values)
+    activity = (await db.dicts(_MESSAGES, values))[0]
+    return _summary(row) | {
+        "domains": domains,
+        "contact_count": int(next(iter(contacts[0].values()))),
+        "message_count": int(activity["message_count"]),
+        "last_message_at": activity["last_message_at"],
+    }
+
+
+def _detail(conn: Connection, org_id: int, customer_id: int) -> dict[str, Any]:
+    values = {"org_id": org_id, "customer_id": customer_id}
+    row = conn.execute(_ONE, values).mappings().one()
+    activity = conn.execute(_MESSAGES, values).one()
+    return _summary(dict(row)) | {
+        "domains": list(conn.execute(_DOMAINS, values).scalars()),
+        "contact_count": int(conn.execute(_CONTACTS, values).scalar_one()),
+        "message_count": int(activity.message_count),
+        "last_message_at": activity.last_message_at,
+    }
+
+
+# --- Writes -------------------------------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> CorrectionError:
+    # 400: the value has the schema's shape, the import's rules refuse it (422 is the schema's refusal).
+    return CorrectionError(400, "invalid_value", message, field)
+
+
+def _checked(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes as stored, by the import's rules; a CorrectionError (422) naming the field otherwise."""
+    values: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "domains":
+            try:
+                values[name] = customer_import.parse_domains(" ".join(value or []))
+            except ValueError as error:
+                raise _invalid(name, f"domain {error}") from None
+        elif name in ("arr", "mrr"):
+            try:
+                values[name] = None if value is None else customer_import.parse_amount(str(value))
+            except ValueError as error:
+                raise _invalid(name, f"{name.upper()} {error}") from None
+        elif name == "deal_stage":
+            try:
+                values[name] = normalise_deal_stage(value)
+            except ValueError as error:
+                raise _invalid(name, str(error)) from None
+        elif name == "renewal_date":
+            values[name] = value
+        else:
+            text = None if value is None else str(value).strip() or None
+            limit = customer_import.FIELD_LIMITS.get(name)
+            if text is not None and limit and len(text) > limit:
+                raise _invalid(name, f"{name} is longer than {limit} characters")
+            if name == "name" and text is None:
+                raise _invalid(name, "name is empty")
+            values[name] = text
+    return values
+
+
+def _check_conflicts(conn: Connection, org_id: int, customer_id: int | None, values: dict[str, Any]) -> None:
+    """409 when a domain or the external id is another customer's of the organisation."""
+    for domain in values.get("domains") or ():
+        owner = conn.execute(
+            select(CustomerDomain.customer_id).where(CustomerDomain.org_id == org_id, CustomerDomain.domain == domain)
+        ).scalar()
+        if owner is not None and owner != customer_id:
+            raise CorrectionError(
+                409, "conflict", f"domain {domain} belongs to another customer (id {owner})", "domains"
+            )
+    external_id = values.get("external_id")
+    if external_id is not None:
+        owner = conn.execute(
+            select(Customer.id).where(Customer.org_id == org_id, Customer.external_id == external_id)
+        ).scalar()
+        if owner is not None and owner != customer_id:
+            raise CorrectionError(
+                409, "conflict", f"external id belongs to another customer (id {owner})", "external_id"
+            )
+
+
+def _set_domains(conn: Connection, org_id: int, customer_id: int, domains: tuple[str, ...]) -> None:
+    conn.execute(
+        delete(CustomerDomain).where(
+            CustomerDomain.org_id == org_id,
+            CustomerDomain.customer_id == customer_id,
+            CustomerDomain.domain.not_in(domains),
+        )
+    )
+    held = set(conn.execute(select(CustomerDomain.domain).where(CustomerDomain.customer_id == customer_id)).scalars())
+    rows = [{"org_id": org_id, "domain": d, "customer_id": customer_id} for d in sorted(domains) if d not in held]
+    if rows:
+        conn.execute(insert(CustomerDomain), rows)
+
+
+def create_customer(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a customer; it as a `CustomerDetail` document."""
+    org_id = principal.org_id
+    values = _checked(body)
+    with _transaction(db) as conn:
+        _check_conflicts(conn, org_id, None, values)
+        domains = values.pop("domains", None) or ()
+        now = utc_now()
+        customer_id = conn.execute(
+            insert(Customer)
+            .values(values | {"org_id": org_id, "created_at": now, "updated_at": now})
+            .returning(Customer.id)
+        ).scalar_one()
+        _set_domains(conn, org_id, customer_id, domains)
+        return _detail(conn, org_id, customer_id)
+
+
+def patch_customer(db: Database, principal: Principal, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a customer's fields (a person's edit: it is no longer auto-created); a `CustomerDetail`."""
+    org_id = principal.org_id
+    values = _checked(changes)
+    with _transaction(db) as conn:
+        found = conn.execute(select(Customer.id).where(Customer.org_id == org_id, Customer.id == customer_id)).first()
+        if found is None:
+            raise CorrectionError(404, "not_found", "Customer not found.")
+        _check_conflicts(conn, org_id, customer_id, values)
+        domains = values.pop("domains", None)
+        conn.execute(
+            update(Customer)
+            .where(Customer.id == customer_id)
+            .values(values | {"auto_created": False, "auto_key": None, "updated_at": utc_now()})
+        )
+        if domains is not None:
+            _set_domains(conn, org_id, customer_id, domains)
+        return _detail(conn, org_id, customer_id)
+
+
+def import_file(db: Database, principal: Principal, frame: pd.DataFrame) -> dict[str, Any]:
+    """Import a CRM export read by `customer_import.read_customer_file`; a `CustomerImportReport` document."""
+    with _transaction(db) as conn:
+        report = customer_import.import_customers(conn, principal.org_id, frame)
+    return {
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "merged": report.merged,
+        "rejected": [{"line": rejected.line, "reason": rejected.reason} for rejected in report.rejected],
+    }

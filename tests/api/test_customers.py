@@ -1,0 +1,224 @@
+"""Customers through HTTP, on SQLite and PostgreSQL: list, get, create, edit and import (CSV and
+Excel), the import's validation on the API, other organisations' ids, and refusals that change
+nothing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert, select
+
+from headway_api.core.security import CATALOGUE_WRITE_SCOPE
+from headway_api.schemas.customers import CustomerDetail, CustomerImportReport, CustomerPage
+from headway_assets.core.warehouse.database import get_engine
+from headway_assets.core.warehouse.schema import Contact, Customer, CustomerDomain, Message, MessageAuthor
+from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows, walk_pages
+from tests.api.test_triage import _service
+
+TABLES = (Customer, CustomerDomain, Contact, MessageAuthor)
+
+
+def state(url: str) -> dict[str, Any]:
+    """Every row a customer write may touch, to prove a refused one changed nothing."""
+    return table_rows(url, TABLES)
+
+
+@pytest.fixture
+def crm(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Seed, str]]:
+    """The API over a seeded warehouse of two organisations (acme is the caller)."""
+    seed = seed_warehouse(database_url)
+    with app_client(database_url, tmp_path) as client:
+        yield client, seed, database_url
+
+
+def _refused(client: TestClient, url: str, method: str, path: str, status: int, code: str, **kwargs: Any) -> str:
+    before = state(url)
+    response = client.request(method, path, **kwargs)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"], error
+    assert state(url) == before, f"{method} {path} changed the warehouse though refused"
+    details = error.get("details") or []
+    return " ".join([error["message"], *(detail["message"] for detail in details)])
+
+
+def _create(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post("/v1/customers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return CustomerDetail.model_validate(response.json()).model_dump(mode="json")
+
+
+def test_create_get_patch_and_list(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    headers = bearer(client, seed.a.user_id, "acme")
+    globex = _create(
+        client,
+        headers,
+        name="Globex",
+        arr="$120k",
+        mrr=10000,
+        plan="Enterprise",
+        segment="enterprise",
+        deal_stage="Closed Won",
+        renewal_date="2027-03-31",
+        owner="ana@acme.example",
+        external_id="hs-1",
+        domains=["https://www.globex.com/about", "globex.io"],
+    )
+    assert globex["arr"] == 120000.0 and globex["deal_stage"] == "closed_won"
+    assert globex["domains"] == ["globex.com", "globex.io"] and globex["auto_created"] is False
+    initech = _create(client, headers, name="Initech", segment="smb", domains=["initech.com"])
+
+    # Activity: a contact and one resolved message of acme's.
+    message = seed.a.messages[0]
+    with get_engine(url).begin() as conn:
+        conn.execute(insert(Contact).values(org_id=seed.a.id, key="x@globex.com", customer_id=globex["id"]))
+        conn.execute(
+            insert(MessageAuthor).values(
+                message_id=message["id"], org_id=seed.a.id, customer_id=globex["id"], status="resolved"
+            )
+        )
+        sent_at = conn.execute(select(Message.sent_at).where(Message.id == message["id"])).scalar_one()
+    detail = client.get(f"/v1/customers/{globex['id']}", headers=headers)
+    assert detail.status_code == 200, detail.text
+    body = CustomerDetail.model_validate(detail.json())
+    # The route serialises its document itself: it must be exactly what the model makes.
+    assert detail.json() == body.model_dump(mode="json")
+    assert (body.contact_count, body.message_count) == (1, 1)
+    assert body.last_message_at is not None and body.last_message_at.replace(tzinfo=None) == sent_at.replace(
+        tzinfo=None
+    )
+
+    patched = client.patch(
+        f"/v1/customers/{initech['id']}",
+        json={"arr": "1.2M", "deal_stage": "Negotiation", "domains": ["initech.com", "initech.io"], "plan": None},
+        headers=headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["arr"] == 1_200_000.0 and patched.json()["domains"] == ["initech.com", "initech.io"]
+    assert patched.json()["segment"] == "smb"  # omitted: kept
+
+    pages = walk_pages(client, "/v1/customers", headers, limit=1)
+    assert all(page == CustomerPage.model_validate(page).model_dump(mode="json") for page in pages)
+    assert [item["name"] for page in pages for item in page["items"]] == ["Globex", "Initech"]
+    for query, names in (
+        ({"segment": "smb"}, ["Initech"]),
+        ({"plan": "Enterprise"}, ["Globex"]),
+        ({"deal_stage": "closed_won"}, ["Globex"]),
+        ({"q": "glob"}, ["Globex"]),
+        ({"auto_created": "true"}, []),
+    ):
+        listed = client.get("/v1/customers", params=query, headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert [item.name for item in CustomerPage.model_validate(listed.json()).items] == names, query
+
+
+def test_refusals_change_nothing(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    headers = bearer(client, seed.a.user_id, "acme")
+    globex = _create(client, headers, name="Globex", external_id="hs-1", domains=["globex.com"])
+    other = _create(client, headers, name="Other", domains=["other.com"])
+    path = f"/v1/customers/{other['id']}"
+    assert "belongs to another customer" in _refused(
+        client,
+        url,
+        "POST",
+        "/v1/customers",
+        409,
+        "conflict",
+        json={"name": "X", "domains": ["globex.com"]},
+        headers=headers,
+    )
+    _refused(client, url, "PATCH", path, 409, "conflict", json={"external_id": "hs-1"}, headers=headers)
+    _refused(client, url, "PATCH", path, 409, "conflict", json={"domains": ["globex.com"]}, headers=headers)
+    assert "ARR is not an amount" in _refused(
+        client, url, "PATCH", path, 400, "invalid_value", json={"arr": "lots"}, headers=headers
+    )
+    assert "unknown deal stage" in _refused(
+        client, url, "PATCH", path, 400, "invalid_value", json={"deal_stage": "maybe"}, headers=headers
+    )
+    assert "free-mail" in _refused(
+        client, url, "PATCH", path, 400, "invalid_value", json={"domains": ["gmail.com"]}, headers=headers
+    )
+    _refused(client, url, "PATCH", path, 400, "invalid_value", json={"name": None}, headers=headers)
+    _refused(client, url, "PATCH", path, 422, "invalid_request", json={"renewal_date": "soon"}, headers=headers)
+    _refused(client, url, "PATCH", path, 422, "invalid_request", json={"renewal_date": 0}, headers=headers)
+    _refused(client, url, "PATCH", path, 422, "invalid_request", json={"name": "x" * 256}, headers=headers)
+    _refused(client, url, "PATCH", "/v1/customers/999999", 404, "not_found", json={"plan": "x"}, headers=headers)
+    assert client.get("/v1/customers/999999", headers=headers).status_code == 404
+    assert globex["id"] != other["id"]
+
+
+def test_other_organisations_ids_are_not_found(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    theirs = _create(client, bearer(client, seed.b.user_id, seed.b.slug), name="Theirs", domains=["theirs.com"])
+    headers = bearer(client, seed.a.user_id, "acme")
+    assert client.get(f"/v1/customers/{theirs['id']}", headers=headers).status_code == 404
+    _refused(
+        client, url, "PATCH", f"/v1/customers/{theirs['id']}", 404, "not_found", json={"plan": "x"}, headers=headers
+    )
+    assert client.get("/v1/customers", headers=headers).json()["items"] == []
+    # A domain of another organisation's customer is free in this one.
+    assert _create(client, headers, name="Ours", domains=["theirs.com"])["domains"] == ["theirs.com"]
+
+
+def test_read_only_service_token_may_not_write(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    reader = _service(client, seed)
+    assert client.get("/v1/customers", headers=reader).status_code == 200
+    customer = _create(client, bearer(client, seed.a.user_id, "acme"), name="Globex")
+    csv = {"file": ("c.csv", b"name,domain\nNew,new.com\n", "text/csv")}
+    _refused(client, url, "POST", "/v1/customers", 403, "forbidden", json={"name": "X"}, headers=reader)
+    _refused(client, url, "PATCH", f"/v1/customers/{customer['id']}", 403, "forbidden", json={}, headers=reader)
+    _refused(client, url, "POST", "/v1/customers/import", 403, "forbidden", files=csv, headers=reader)
+    writer = _service(client, seed, CATALOGUE_WRITE_SCOPE)
+    assert client.post("/v1/customers", json={"name": "Y"}, headers=writer).status_code == 201
+
+
+CSV = b"""Record ID,Company name,Website,Annual Recurring Revenue,Deal Stage,Renewal Date
+1,Globex,globex.com,$120k,Closed Won,2027-03-31
+2,Initech,initech.com,lots,Closed Won,
+3,Umbrella,gmail.com,5000,Closed Won,
+4,Hooli,hooli.com,5000,maybe,
+5,Soylent,soylent.com,1M,negotiation,31.12.2027
+6,Globex Two,globex.com,1,,
+"""
+
+
+def test_import_csv_and_excel(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    headers = bearer(client, seed.a.user_id, "acme")
+    response = client.post("/v1/customers/import", files={"file": ("crm.csv", CSV, "text/csv")}, headers=headers)
+    assert response.status_code == 200, response.text
+    report = CustomerImportReport.model_validate(response.json())
+    assert (report.rows, report.created, report.updated) == (6, 2, 0)
+    reasons = {rejected.line: rejected.reason for rejected in report.rejected}
+    assert sorted(reasons) == [3, 4, 5, 7]
+    assert "ARR" in reasons[3] and "free-mail" in reasons[4] and "deal stage" in reasons[5]
+    assert "also on line 2" in reasons[7]
+    listed = client.get("/v1/customers", headers=headers).json()["items"]
+    assert [(item["name"], item["arr"]) for item in listed] == [("Globex", 120000.0), ("Soylent", 1_000_000.0)]
+
+    # The same export as Excel updates by external id.
+    frame = pd.DataFrame({"Record ID": ["1"], "Company name": ["Globex Inc"], "ARR": ["130000"]})
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    excel = ("crm.xlsx", buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = client.post("/v1/customers/import", files={"file": excel}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["created"], response.json()["updated"], response.json()["rejected"]) == (0, 1, [])
+    names = [item["name"] for item in client.get("/v1/customers", headers=headers).json()["items"]]
+    assert names == ["Globex Inc", "Soylent"]
+
+    message = _refused(
+        client, url, "POST", "/v1/customers/import", 400, "invalid_file",
+        files={"file": ("x.csv", b"colour,size\nred,1\n", "text/csv")}, headers=headers,
+    )  # fmt: skip
+    assert "no company name column" in message and "tmp" not in message
+    _refused(client, url, "POST", "/v1/customers/import", 422, "invalid_request", headers=headers)
