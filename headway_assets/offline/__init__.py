@@ -6,6 +6,8 @@ payload)` answers the tier-2, insight and catalogue-match tasks the way a provid
 other names are the pieces the evaluation scripts and the tests reach for.
 """
 
+from typing import Any, Final
+
 from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
@@ -58,6 +60,7 @@ __all__ = [
     "OfflineSummariser",
     "TaxonomyMapper",
     "TrainingRows",
+    "WordLlamaEmbedder",
     "answer",
     "answer_task",
     "ask_title",
@@ -91,4 +94,19 @@ __all__ = [
     "score_by_group",
     "similarity",
     "term_weights",
+    "wordllama_files",
+    "wordllama_tables",
 ]
+
+# The embedding experiment of docs/quality.md (not in the shipped recipe) imports scikit-learn and
+# reads the wordllama wheel: its parts are imported on first use, not with the package.
+_EMBEDDING_PARTS: Final = frozenset({"WordLlamaEmbedder", "wordllama_files", "wordllama_tables"})
+
+
+def __getattr__(name: str) -> Any:
+    """`WordLlamaEmbedder`, `wordllama_files` and `wordllama_tables`, imported when first asked for."""
+    if name in _EMBEDDING_PARTS:
+        from headway_assets.offline.trained import embeddings
+
+        return getattr(embeddings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -234,7 +234,7 @@ def test_wordllama_embeddings_are_the_packages_own_mean_pooling() -> None:
     from wordllama import WordLlama
     from wordllama.inference import WordLlamaInference
 
-    from headway_assets.offline.trained.embeddings import WordLlamaEmbedder, wordllama_files, wordllama_tables
+    from headway_assets.offline import WordLlamaEmbedder, wordllama_files, wordllama_tables
 
     texts = [*MESSAGES, "ok", "The export button downloads an empty file since Tuesday's release."]
     ours = WordLlamaEmbedder(scale=2.0).fit(texts).transform(texts)
