@@ -229,7 +229,10 @@ def poll(condition: Callable[[], bool], timeout: float, every: float = 0.05) -> 
 
 def cache_keys_by_sent_text(url: str) -> dict[str, str]:
     """The tier-1 cache key (content hash of the stored chunk) of every chunk of every message, by
-    the text the provider receives: the chunk redacted as the pipeline redacts it."""
+    the text the provider receives: the chunk redacted as the pipeline redacts it. A long call is
+    sent to a hosted provider as one digest of its likeliest feedback lines instead of its chunks
+    (`assets/local_model.feedback_digests`), keyed by the digest's hash."""
+    from headway_assets.assets.local_model import feedback_digests, internal_speakers
     from headway_assets.assets.privacy import message_scopes
     from headway_assets.core.message import content_hash
     from headway_assets.llm.chunking import chunk_text
@@ -237,10 +240,15 @@ def cache_keys_by_sent_text(url: str) -> dict[str, str]:
     from headway_assets.llm.tasks import TIER1, Tier1Input
 
     with read_connection(url) as conn:
-        rows = conn.execute(select(Message.id, Message.text)).all()
+        rows = conn.execute(select(Message.id, Message.text, Message.source_metadata)).all()
         scopes = message_scopes(conn, [row.id for row in rows])
     guard = PrivacyGuard()
-    chunks = [(row.id, chunk.text) for row in rows for chunk in chunk_text(row.text)]
+    digests = feedback_digests([row.text for row in rows], [internal_speakers(row.source_metadata) for row in rows])
+    chunks = [
+        (row.id, text)
+        for row, digest in zip(rows, digests, strict=True)
+        for text in ([digest] if digest is not None else [chunk.text for chunk in chunk_text(row.text)])
+    ]
     for message_id, text in chunks:
         guard.register(text, scopes[message_id])
     sent = guard.protect(TIER1, [(str(i), Tier1Input("", text)) for i, (_, text) in enumerate(chunks)])
