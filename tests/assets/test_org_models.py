@@ -83,6 +83,17 @@ def _seed(url: str) -> dict[str, int]:
     return ids
 
 
+def _correct_acme_0(url: str, ids: dict[str, int]) -> int:
+    """A person of acme labels its message acme-0 as praise; returns that message's id."""
+    with read_connection(url) as conn:
+        corrected: int = conn.execute(
+            select(Message.id).where(Message.org_id == ids["acme"], Message.external_id == "acme-0")
+        ).scalar_one()
+    with write_transaction(url) as conn:
+        set_label(conn, org_id=ids["acme"], message_id=corrected, actor="pm@acme.example", category="praise")
+    return corrected
+
+
 def _train(tmp_path: Path, name: str, labels: list[str]) -> None:
     """`headway model train --org acme` on a small labelled CSV (plus acme's corrections), into the
     models folder (no --output)."""
@@ -119,12 +130,7 @@ def test_an_organisation_is_labelled_with_its_own_model(
     database_url: str, materialize_assets: MaterializeFn, models_dir: Path, tmp_path: Path
 ) -> None:
     ids = _seed(database_url)
-    with read_connection(database_url) as conn:
-        corrected = conn.execute(
-            select(Message.id).where(Message.org_id == ids["acme"], Message.external_id == "acme-0")
-        ).scalar_one()
-    with write_transaction(database_url) as conn:
-        set_label(conn, org_id=ids["acme"], message_id=corrected, actor="pm@acme.example", category="praise")
+    corrected = _correct_acme_0(database_url, ids)
 
     _train(tmp_path, "first", ACME_ONLY)
     artefact = models_dir / "acme" / "tier1.joblib"
@@ -172,12 +178,7 @@ def test_an_unreadable_organisation_model_holds_that_organisation_only(
     database_url: str, materialize_assets: MaterializeFn, models_dir: Path, tmp_path: Path
 ) -> None:
     ids = _seed(database_url)
-    with read_connection(database_url) as conn:
-        corrected = conn.execute(
-            select(Message.id).where(Message.org_id == ids["acme"], Message.external_id == "acme-0")
-        ).scalar_one()
-    with write_transaction(database_url) as conn:  # `--org` trains on the organisation's corrections too
-        set_label(conn, org_id=ids["acme"], message_id=corrected, actor="pm@acme.example", category="praise")
+    corrected = _correct_acme_0(database_url, ids)  # `--org` trains on the organisation's corrections too
     _train(tmp_path, "first", ACME_ONLY)
     (models_dir / "acme" / "tier1.json").write_text("{not json", encoding="utf-8")  # a damaged manifest
 
