@@ -69,5 +69,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the files holding `slow` tests first, the rest after, each group in a fixed order.
+
+    `./dev test` spreads files over workers (pytest-xdist, `--dist loadfile`); a long file handed
+    out last would run alone at the end, so the long ones start first and the short ones fill in.
+    The slow files go in reverse path order, which starts the longest of all (tests/orchestration's
+    Dagster deployment, then the fault tests) first; the order must be the same on every worker.
+    """
+    slow_files = sorted({item.path for item in items if item.get_closest_marker("slow") is not None}, reverse=True)
+    rank = {path: index for index, path in enumerate(slow_files)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))  # stable: collection order among the rest
+
+
 # The demo-corpus fixtures (tests/assets/conftest.py) serve the orchestration tests too.
 from tests.assets.conftest import demo_corpus, materialize_assets, seeded_warehouse  # noqa: E402, F401

@@ -83,6 +83,7 @@ def _live_baseline(
     return _labels(url), _mentions(url)
 
 
+@pytest.mark.slow
 def test_a_backfill_goes_through_batches_and_lands_what_the_live_path_writes(
     seeded_warehouse: str,
     demo_corpus: DemoManifest,

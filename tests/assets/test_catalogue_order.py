@@ -102,6 +102,7 @@ def _land(url: str, materialize_assets: MaterializeFn, days: list[str]) -> dict[
     return _membership(url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_catalogue_agrees_whatever_order_the_days_land_in(
     seeded_warehouse: str, materialize_assets: MaterializeFn

@@ -91,6 +91,7 @@ def celery_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
         log.close()
 
 
+@pytest.mark.slow
 def test_steps_run_on_a_celery_worker(celery_environment: dict[str, str]) -> None:
     result = subprocess.run(
         [

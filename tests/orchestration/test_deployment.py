@@ -64,6 +64,9 @@ def _days() -> list[str]:
     return [(DEMO_START + timedelta(days=i)).isoformat() for i in range(DEMO_DAYS)]
 
 
+# Its own waits add up to 600 s (480 for the partitions, 120 for the runs): the suite-wide 300 s
+# timeout would cut them short on a busy machine.
+@pytest.mark.timeout(660)
 def test_a_backfill_launched_over_graphql_materialises_every_partition_in_few_runs(
     deployment: Deployment, instance: dg.DagsterInstance
 ) -> None:
