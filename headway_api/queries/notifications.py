@@ -46,7 +46,7 @@ def patch_subscription(
         return notifications.update_subscription(conn, principal.org_id, subscription_id, changes)
 
 
-def delete_subscription(db: Database, principal: Principal, subscription_id: int) -> None:
-    """Delete a subscription of the caller's organisation (and its record of posts)."""
+def delete_subscription(db: Database, principal: Principal, subscription_id: int) -> dict[str, Any]:
+    """Delete a subscription of the caller's organisation (and its record of posts); it as it was."""
     with _transaction(db) as conn:
-        notifications.delete_subscription(conn, principal.org_id, subscription_id)
+        return notifications.delete_subscription(conn, principal.org_id, subscription_id)

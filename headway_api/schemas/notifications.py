@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from headway_api.schemas.common import SINGLE_LINE, PageBase, page_example
 
@@ -59,7 +59,7 @@ class SubscriptionFields(BaseModel):
         default=None, max_length=200, pattern=SINGLE_LINE, description="Theme or sub-theme path; null: every theme."
     )
     signals: list[SignalName] | None = Field(default=None, min_length=1, max_length=4, description=_SIGNALS_DESCRIPTION)
-    is_active: bool | None = None
+    is_active: StrictBool | None = Field(default=None, description="False: nothing is posted until it is true again.")
 
 
 class SubscriptionCreate(SubscriptionFields):

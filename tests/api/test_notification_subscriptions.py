@@ -15,7 +15,8 @@ from sqlalchemy import insert
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.notifications import NotificationSubscription, NotificationSubscriptionPage
 from headway_assets.core.warehouse.database import get_engine
-from headway_assets.core.warehouse.schema import NotificationDelivery, NotificationSubscription as SubscriptionRow
+from headway_assets.core.warehouse.schema import NotificationDelivery
+from headway_assets.core.warehouse.schema import NotificationSubscription as SubscriptionRow
 from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows
 from tests.api.test_triage import _service
 
@@ -97,8 +98,7 @@ def test_create_list_get_patch_delete(api: tuple[TestClient, Seed, str]) -> None
                 attempts=1,
             )
         )  # fmt: skip
-    response = client.delete(f"{PATH}/{reporting['id']}", headers=headers)
-    assert response.status_code == 204 and response.content == b""
+    assert _document(client.delete(f"{PATH}/{reporting['id']}", headers=headers)) == changed
     assert _state(url)["notification_deliveries"] == []
     assert client.get(f"{PATH}/{reporting['id']}", headers=headers).status_code == 404
     assert [item["id"] for item in client.get(PATH, headers=headers).json()["items"]] == [everything["id"]]

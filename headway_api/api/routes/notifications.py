@@ -108,15 +108,15 @@ async def patch_subscription_route(
 
 @router.delete(
     "/{subscription_id}",
-    status_code=204,
-    responses={**SUBSCRIPTION_WRITE_RESPONSES},
+    response_model=NotificationSubscription,
+    responses=SUBSCRIPTION_WRITE_RESPONSES,
     summary="Delete a subscription",
 )
 async def delete_subscription_route(
     ctx: Ctx, subscription_id: Annotated[int, id_path("The subscription id.")]
 ) -> Response:
-    """Delete a subscription and its record of posts; nothing more is posted for it."""
+    """Delete a subscription and its record of posts; nothing more is posted for it. Answers the
+    subscription as it was."""
     require_person_write(ctx)
     state = ctx.state
-    await state.run(notifications.delete_subscription, state.db, ctx.principal, subscription_id)
-    return Response(status_code=204)
+    return json_document(await state.run(notifications.delete_subscription, state.db, ctx.principal, subscription_id))

@@ -213,15 +213,15 @@ def update_subscription(conn: Connection, org_id: int, subscription_id: int, cha
     return subscription_document(_subscription_row(conn, org_id, subscription_id))
 
 
-def delete_subscription(conn: Connection, org_id: int, subscription_id: int) -> None:
-    """Delete a subscription and its delivery record."""
-    deleted = conn.execute(
-        delete(NotificationSubscription).where(NS.org_id == org_id, NS.id == subscription_id)
-    ).rowcount
-    if not deleted:
+def delete_subscription(conn: Connection, org_id: int, subscription_id: int) -> dict[str, Any]:
+    """Delete a subscription and its delivery record; it as it was, as a document."""
+    row = _subscription_row(conn, org_id, subscription_id)
+    if row is None:
         raise CorrectionError(404, "not_found", "Subscription not found.")
-    # SQLite enforces no foreign keys unless asked: remove the rows the cascade removes on PostgreSQL.
+    # SQLite enforces no foreign keys unless asked: delete the rows the cascade deletes on PostgreSQL.
     conn.execute(delete(NotificationDelivery).where(ND.subscription_id == subscription_id))
+    conn.execute(delete(NotificationSubscription).where(NS.org_id == org_id, NS.id == subscription_id))
+    return subscription_document(row)
 
 
 # --- Signals --------------------------------------------------------------------------------
