@@ -10,6 +10,7 @@ goes on. Reports hold counts and Slack's error codes only, never a title or a me
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ EVENT_KINDS = frozenset({SignalKind.NEW_REQUEST, SignalKind.RISING_REQUEST, Sign
 # Waits before a transient failure's next attempt (a 429 waits what Slack said instead).
 RETRY_BACKOFF = timedelta(minutes=1)
 MAX_RETRY_BACKOFF = timedelta(hours=1)
+# Claims stop after this long, well inside Dagster's 60 s limit on a sensor or schedule evaluation
+# (a post may take up to its 15 s timeout); the rest waits for the next tick.
+TICK_BUDGET_S = 35.0
 
 PosterFactory = Callable[[ConnectionInfo], SlackPoster]
 
@@ -50,6 +54,7 @@ class NotifyReport:
     gone: int = 0  # retries whose signal no longer exists
     interrupted: int = 0  # claims found with no outcome (not repeated)
     orgs_without_slack: int = 0
+    out_of_time: bool = False  # the tick stopped at its time budget; the next one goes on
     subscriptions: int = 0
     high_risk_calls: str = "pending"  # "pending" until the call intelligence's table exists
 
@@ -70,6 +75,8 @@ class NotifyReport:
             parts.append(f"{self.interrupted} interrupted post(s) not repeated")
         if self.orgs_without_slack:
             parts.append(f"{self.orgs_without_slack} organisation(s) without a Slack connection wait")
+        if self.out_of_time:
+            parts.append("stopped at the tick's time budget; the next tick goes on")
         parts.append(f"high-risk calls: {self.high_risk_calls}")
         return "; ".join(parts)
 
@@ -82,6 +89,7 @@ class _Tick:
         self.api_url = api_url
         self.poster_factory = poster_factory
         self.report = report
+        self.deadline = time.monotonic() + TICK_BUDGET_S
         self.posters: dict[int, SlackPoster | None] = {}
         self.blocked_orgs: set[int] = set()
         with read_connection(url) as conn:
@@ -107,6 +115,9 @@ class _Tick:
 
     def open(self, subscription: Subscription) -> bool:
         """Whether `subscription` may post now (its organisation has a poster; nothing blocks it)."""
+        if time.monotonic() > self.deadline:
+            self.report.out_of_time = True
+            return False
         if subscription.org_id in self.blocked_orgs:
             return False
         if (subscription.org_id, subscription.channel_id) in self.blocked_channels:

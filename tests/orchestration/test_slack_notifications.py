@@ -112,15 +112,15 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
                     config={"base_url": slack.api_url},
                 )
                 store_credentials(conn, connection_id=connection, values={"bot_token": token})
-            rows = [
-                ("new-report", orgs["acme"], "reporting", "new"),
+            rows: list[tuple[str, int, str, str, int, int]] = [
+                ("new-report", orgs["acme"], "reporting", "new", 1, 0),
                 ("rising-report", orgs["acme"], "reporting", "rising", 6, 2),
-                ("new-integration", orgs["acme"], "integrations", "new"),
-                ("steady-security", orgs["acme"], "security", "steady"),
-                ("globex-new", orgs["globex"], "reporting", "new"),
+                ("new-integration", orgs["acme"], "integrations", "new", 1, 0),
+                ("steady-security", orgs["acme"], "security", "steady", 1, 0),
+                ("globex-new", orgs["globex"], "reporting", "new", 1, 0),
             ]
-            for tag, org_id, theme, trend, *counts in rows:
-                values = _request(org_id, tag, theme, trend, *counts)
+            for tag, org_id, theme, trend, last_7d, prev_7d in rows:
+                values = _request(org_id, tag, theme, trend, last_7d, prev_7d)
                 requests[tag] = conn.execute(
                     insert(FeatureRequest).values(values).returning(FeatureRequest.id)
                 ).scalar_one()
@@ -314,6 +314,7 @@ def test_weekly_digest_posts_once_per_subscription_and_week(world: World) -> Non
 
     with dg.build_schedule_context(scheduled_execution_time=monday, resources=resources) as context:
         again = weekly_digest(context)
+    assert isinstance(again, dg.SkipReason)
     assert "posted 0" in (again.skip_message or "") and len(world.slack.posted) == 2, "once per week"
     # The sensor posts events only to the subscriptions that hear them, and never a digest.
     _tick(world, dg.DagsterInstance.ephemeral())
@@ -382,7 +383,7 @@ def test_the_fake_slack_server_speaks_chat_post_message(world: World) -> None:
     answer = client.chat_postMessage(channel=PRODUCT, text="hello", blocks=blocks)
     assert answer["ok"] and answer["channel"] == PRODUCT and answer["message"]["blocks"] == blocks
     assert world.slack.posted[-1]["ts"] == answer["ts"]
-    refusals = {
+    refusals: dict[str, dict[str, Any]] = {
         "channel_not_found": {"channel": "C0NOSUCH001", "text": "x"},
         "no_text": {"channel": PRODUCT},
         "invalid_blocks": {"channel": PRODUCT, "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]},
@@ -396,3 +397,15 @@ def test_the_fake_slack_server_speaks_chat_post_message(world: World) -> None:
         client.chat_postMessage(channel=PRODUCT, text="x")
     assert revoked.value.response["error"] == "token_revoked"
     assert json.loads(json.dumps(world.slack.posted)) == world.slack.posted
+
+
+def test_a_tick_stops_claiming_at_its_time_budget(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headway_assets.orchestration import notifications as notifier
+
+    _subscribe(world, "acme", PRODUCT, None)
+    monkeypatch.setattr(notifier, "TICK_BUDGET_S", -1.0)
+    report = deliver_signals(world.url, api_url=API_URL)
+    assert report.out_of_time and "time budget" in report.summary()
+    assert not world.slack.posted and not _deliveries(world.url), "nothing claimed, so nothing lost"
+    monkeypatch.setattr(notifier, "TICK_BUDGET_S", 35.0)
+    assert sum(deliver_signals(world.url, api_url=API_URL).posted.values()) == 3

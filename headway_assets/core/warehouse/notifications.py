@@ -25,10 +25,10 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, column, delete, exists, insert, inspect, or_, select, table, update
+from sqlalchemy import Connection, column, delete, exists, func, insert, inspect, or_, select, table, update
 
 from headway_assets.core.warehouse.corrections import CorrectionError
 from headway_assets.core.warehouse.customers import dialect_insert
@@ -186,7 +186,7 @@ def create_subscription(conn: Connection, org_id: int, actor: str, body: dict[st
     """Create a subscription (every signal unless `signals` says otherwise); it as a document."""
     values = _checked(conn, org_id, {"theme": None, "signals": list(SIGNAL_FLAGS), "is_active": True, **body})
     _check_duplicate(conn, org_id, None, values)
-    held = len(conn.execute(select(NS.id).where(NS.org_id == org_id)).all())
+    held = conn.execute(select(func.count()).where(NS.org_id == org_id)).scalar_one()
     if held >= MAX_SUBSCRIPTIONS:
         raise CorrectionError(409, "conflict", f"an organisation has at most {MAX_SUBSCRIPTIONS} subscriptions")
     now = utc_now()
@@ -291,7 +291,7 @@ def _theme_filter(theme: str | None) -> Any:
 
 def iso_week(moment: datetime) -> str:
     """`2026-W49`: the ISO week of `moment` (UTC)."""
-    year, week, _ = moment.isocalendar()
+    year, week, _ = moment.astimezone(UTC).isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -436,7 +436,8 @@ def digest_signal(conn: Connection, subscription: Subscription, week: str, top: 
     if theme is not None:
         base.append(theme)
     counts = {
-        trend: len(conn.execute(select(FR.id).where(*base, FR.trend == trend)).all()) for trend in ("new", "rising")
+        trend: int(conn.execute(select(func.count()).where(*base, FR.trend == trend)).scalar_one())
+        for trend in ("new", "rising")
     }
     top_rows = conn.execute(
         select(*_REQUEST_COLUMNS)
@@ -473,12 +474,12 @@ def rebuild_signal(conn: Connection, subscription: Subscription, kind: SignalKin
     if kind is SignalKind.WEEKLY_DIGEST:
         return digest_signal(conn, subscription, key)
     if kind is SignalKind.HIGH_RISK_CALL:
-        since = datetime.min.replace(tzinfo=utc_now().tzinfo)
+        since = datetime.min.replace(tzinfo=UTC)
         calls = high_risk_calls(
             conn, subscription.org_id, None, since=since, limit=1, message_id=int(key.removeprefix("message:"))
         )
         return _call_signal(calls[0]) if calls else None
-    request_key = key.split("@", 1)[0]
+    request_key = key.rpartition("@")[0] if kind is SignalKind.RISING_REQUEST else key
     row = conn.execute(
         select(*_REQUEST_COLUMNS).where(
             FR.org_id == subscription.org_id, FR.key == request_key, FR.merged_into_id.is_(None)
@@ -609,11 +610,3 @@ def expire_stale_sending(conn: Connection, now: datetime) -> int:
             )
         ).rowcount
     )
-
-
-def subscription_by_id(conn: Connection, subscription_id: int) -> Subscription | None:
-    """An active subscription of an active organisation by id, or None."""
-    for subscription in active_subscriptions(conn):
-        if subscription.id == subscription_id:
-            return subscription
-    return None
