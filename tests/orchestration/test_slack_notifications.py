@@ -409,3 +409,26 @@ def test_a_tick_stops_claiming_at_its_time_budget(world: World, monkeypatch: pyt
     assert not world.slack.posted and not _deliveries(world.url), "nothing claimed, so nothing lost"
     monkeypatch.setattr(notifier, "TICK_BUDGET_S", 35.0)
     assert sum(deliver_signals(world.url, api_url=API_URL).posted.values()) == 3
+
+
+def test_a_rate_limited_digest_is_posted_by_a_later_sensor_tick(world: World) -> None:
+    digest = _subscribe(world, "acme", PRODUCT, "reporting", "weekly_digest")
+    world.slack.fail("chat.postMessage", "ratelimit", retry_after="30")
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    resources = {"warehouse": WarehouseResource(database_url=world.url)}
+    with dg.build_schedule_context(scheduled_execution_time=monday, resources=resources) as context:
+        result = weekly_digest(context)
+    assert isinstance(result, dg.SkipReason) and "1 to retry" in (result.skip_message or "")
+    waiting = _deliveries(world.url)[(digest, "weekly_digest", "2026-W50")]
+    assert waiting["status"] == "retry" and not world.slack.posted
+    instance = dg.DagsterInstance.ephemeral()
+    assert "posted 0" in _tick(world, instance), "not before Retry-After"
+    with write_transaction(world.url) as conn:
+        conn.execute(
+            update(NotificationDelivery)
+            .where(NotificationDelivery.id == waiting["id"])
+            .values(retry_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert "posted 1 (weekly_digest 1)" in _tick(world, instance)
+    assert [m["text"].split(":")[0] for m in world.slack.posted] == ["Headway weekly digest 2026-W50 (reporting)"]
+    assert _deliveries(world.url)[(digest, "weekly_digest", "2026-W50")]["status"] == "sent"
