@@ -128,8 +128,12 @@ class _Tick:
         """Post a claimed signal and record the outcome (and what it blocks for the rest of the tick)."""
         poster = self.poster(subscription.org_id)
         assert poster is not None  # claims are made only for open subscriptions
-        text, blocks = render(signal, api_url=self.api_url)
-        outcome = poster.post(subscription.channel_id, text=text, blocks=blocks)
+        try:
+            text, blocks = render(signal, api_url=self.api_url)
+            outcome = poster.post(subscription.channel_id, text=text, blocks=blocks)
+        except Exception as error:  # one broken signal must not stop the others; recorded, not re-posted
+            name = type(error).__name__
+            outcome = PostOutcome(False, FailureScope.MESSAGE, code=name, error=f"unexpected error: {name}")
         self.record(subscription, signal.kind, claimed, outcome)
 
     def record(self, subscription: Subscription, kind: SignalKind, claimed: Claim, outcome: PostOutcome) -> None:

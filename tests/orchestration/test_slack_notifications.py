@@ -432,3 +432,22 @@ def test_a_rate_limited_digest_is_posted_by_a_later_sensor_tick(world: World) ->
     assert "posted 1 (weekly_digest 1)" in _tick(world, instance)
     assert [m["text"].split(":")[0] for m in world.slack.posted] == ["Headway weekly digest 2026-W50 (reporting)"]
     assert _deliveries(world.url)[(digest, "weekly_digest", "2026-W50")]["status"] == "sent"
+
+
+def test_an_unexpected_error_fails_its_delivery_only(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headway_assets.orchestration import notifications as notifier
+
+    subscription = _subscribe(world, "acme", PRODUCT, None, "new_requests")
+    real_render = notifier.render
+
+    def render(signal: store.Signal, *, api_url: str) -> tuple[str, list[dict[str, Any]]]:
+        if signal.title.endswith("new-report"):
+            raise ValueError(signal.title)  # a message that must not reach the record either
+        return real_render(signal, api_url=api_url)
+
+    monkeypatch.setattr(notifier, "render", render)
+    report = deliver_signals(world.url, api_url=API_URL)
+    assert report.failed == {"ValueError": 1} and sum(report.posted.values()) == 1
+    broken = _deliveries(world.url)[(subscription, "new_request", f"key-{world.orgs['acme']}-new-report")]
+    assert broken["status"] == "failed" and broken["error"] == "unexpected error: ValueError"
+    assert _posted_titles(world.slack, PRODUCT) == [f"New feature request: {SECRET_TITLE_WORD} new-integration"]
