@@ -41,6 +41,7 @@ from headway_api.api.routes import (
     insights,
     integrations,
     messages,
+    notifications,
     stats,
     sync,
     themes,
@@ -58,7 +59,19 @@ LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.
 ROUTERS = tuple(
     module.router
-    for module in (messages, feature_requests, catalogue, customers, stats, themes, insights, sync, auth, integrations)
+    for module in (
+        messages,
+        feature_requests,
+        catalogue,
+        customers,
+        stats,
+        themes,
+        insights,
+        sync,
+        auth,
+        integrations,
+        notifications,
+    )
 )
 VERSION = "0.1.0"
 DESCRIPTION = """
@@ -83,6 +96,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "insights", "description": "Top, new and rising asks per week or month."},
     {"name": "stats", "description": "Counts over time for dashboards."},
     {"name": "sync", "description": "On-demand syncs, sync history and source connections."},
+    {"name": "notifications", "description": "Slack channels told about a theme's new and rising asks."},
     {"name": "health", "description": "Liveness and database reachability."},
 ]
 # Swagger UI and ReDoc come from the fastapi-offline package and are served by the API itself:

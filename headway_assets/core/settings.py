@@ -79,6 +79,10 @@ class HeadwaySettings(BaseSettings):
         ge=0,
         description="Messages of one day a sync may always remove, whatever the share (small days).",
     )
+    api_public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where people reach the read API: the links of Slack notifications point there.",
+    )
     credentials_key: SecretStr | None = Field(
         default=None,
         description="Fernet key encrypting connection credentials; unset: generated once into "

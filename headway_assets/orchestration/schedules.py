@@ -1,4 +1,4 @@
-"""Schedules: the periodic sync of today's raw partitions, and the nightly close of yesterday."""
+"""Schedules: the periodic sync of today's raw partitions, the nightly close of yesterday, the weekly digest."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from headway_assets.assets.keys import raw_messages_key
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB
+from headway_assets.orchestration.notifications import deliver_digests, digest_week
 from headway_assets.resources.warehouse import WarehouseResource
 
 DAILY_CLOSE_CRON = "30 0 * * *"  # 00:30 UTC: yesterday is over, late arrivals have landed
+WEEKLY_DIGEST_CRON = "0 9 * * 1"  # Mondays 09:00 UTC: the past week, at the start of the next
 
 
 def _day_key(moment: datetime) -> str:
@@ -89,6 +91,25 @@ def daily_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"daily-close:{day}", partition_key=day, tags={"headway/trigger": "daily_close"})
 
 
+@dg.schedule(
+    name="weekly_digest",
+    cron_schedule=WEEKLY_DIGEST_CRON,
+    execution_timezone="UTC",
+    target=dg.AssetSelection.assets(),  # launches no run: the tick posts the digests itself
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Mondays at 09:00 UTC: posts a digest of the past week (new and rising requests, the top asks, "
+    "high-risk calls) to every Slack subscription that wants one, once per subscription and week.",
+)
+def weekly_digest(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+    """Post this week's digests (a rate-limited one is retried by the slack_notifications sensor)."""
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    week = digest_week(tick)
+    report = deliver_digests(warehouse.url, week=week, api_url=get_settings().pipeline.api_public_url)
+    summary = f"weekly digest {week}: {report.summary()}"
+    context.log.info(summary)
+    return dg.SkipReason(summary)
+
+
 def build_schedules() -> list[dg.ScheduleDefinition]:
     """Every schedule, with the settings in effect now (called when the definitions are built)."""
-    return [periodic_sync_schedule(), daily_close]
+    return [periodic_sync_schedule(), daily_close, weekly_digest]

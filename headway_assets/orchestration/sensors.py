@@ -10,6 +10,9 @@
 - `llm_batch_results`: polls the vendor batches batch-mode runs submitted, lands ended ones in the
   LLM cache (errored requests resubmitted once; expired or cancelled ones back to the live path)
   and re-runs the submitting asset's partitions, which then read the cache.
+- `slack_notifications`: posts each subscribed Slack channel's new signals (new requests, rising
+  requests, high-risk calls) and retries rate-limited posts, each signal at most once
+  (orchestration/notifications.py).
 - `run_failures`: logs every failed run and, when HEADWAY_ALERT_SLACK_WEBHOOK_URL is set, posts it
   to Slack.
 - `ai_automation`: declarative automation (`eager`) of the AI tiers: they follow their upstream
@@ -47,6 +50,7 @@ from headway_assets.core.warehouse.stats import as_date, utc_day
 from headway_assets.llm.batches import LandedBatch, land_open_batches, open_batch_count
 from headway_assets.llm.providers.base import LlmProvider
 from headway_assets.orchestration.jobs import PIPELINE_JOB, RAW_SYNC_JOB, SYNC_REQUEST_TAG
+from headway_assets.orchestration.notifications import deliver_signals
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -334,6 +338,27 @@ async def land_batches(database_url: str, llm: LlmResource) -> list[LandedBatch]
             await provider.aclose()
 
 
+# -- Slack notifications -------------------------------------------------------------------------
+
+NOTIFY_INTERVAL_SECONDS = 60
+
+
+@dg.sensor(
+    name="slack_notifications",
+    minimum_interval_seconds=NOTIFY_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Posts each subscribed Slack channel's new signals (POST /v1/notifications/subscriptions): new and "
+    "rising feature requests of its theme and high-risk calls, with chat.postMessage and the organisation's Slack "
+    "token, each signal at most once (notification_deliveries); rate-limited posts are retried on a later tick.",
+)
+def slack_notifications(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    """Deliver every subscription's new signals and every due retry; log counts only."""
+    report = deliver_signals(warehouse.url, api_url=get_settings().pipeline.api_public_url)
+    summary = report.summary()
+    context.log.info(f"slack notifications: {summary}")
+    return dg.SensorResult(skip_reason=dg.SkipReason(summary))
+
+
 # -- failures ------------------------------------------------------------------------------------
 
 
@@ -379,4 +404,11 @@ ai_automation = dg.AutomationConditionSensorDefinition(
     "assets (eager).",
 )
 
-SENSORS = [sync_requests, incomplete_partitions, llm_batch_results, run_failures, ai_automation]
+SENSORS = [
+    sync_requests,
+    incomplete_partitions,
+    llm_batch_results,
+    slack_notifications,
+    run_failures,
+    ai_automation,
+]

@@ -255,6 +255,11 @@ def check_contract(database_url: str, data_dir: Path, monkeypatch: pytest.Monkey
                 headers=org.member,
             )
             assert asked.status_code in (200, 202), asked.text
+            # ... and subscribes a Slack channel, so the subscription routes have something to serve.
+            subscribed = client.post(
+                "/v1/notifications/subscriptions", json={"channel_id": "C0CONTRACT01"}, headers=org.member
+            )
+            assert subscribed.status_code == 201, subscribed.text
             plain = [route for route in routes if not route.param_convertors and route.path_format not in special]
             for route in plain:
                 org.served[route.path_format] = read_listing(client, route, org.member)

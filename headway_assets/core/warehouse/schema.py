@@ -945,3 +945,63 @@ class MessageAuthor(Base):
     method: Mapped[str | None] = mapped_column(String(24), default=None)
     reason: Mapped[str | None] = mapped_column(String(32), default=None)
     resolved_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+class NotificationSubscription(Base):
+    """A Slack channel of an organisation told about one theme's signals (or every theme's).
+
+    Which signals: new feature requests, rising ones, high-risk calls and a weekly digest, each a
+    flag. The org's Slack connection (its bot token) posts them; `notification_deliveries`
+    records each post so a signal reaches a channel at most once.
+    """
+
+    __tablename__ = "notification_subscriptions"
+    __table_args__ = (Index("ix_notification_subscriptions_org_channel", "org_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # A theme or sub-theme path of the organisation's taxonomy; None: every theme.
+    theme: Mapped[str | None] = mapped_column(String(200), default=None)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    new_requests: Mapped[bool] = mapped_column(Boolean, default=True)
+    rising_requests: Mapped[bool] = mapped_column(Boolean, default=True)
+    high_risk_calls: Mapped[bool] = mapped_column(Boolean, default=True)
+    weekly_digest: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class NotificationDelivery(Base):
+    """One signal for one subscription: claimed, posted (with Slack's `ts`) or why not.
+
+    Unique on (subscription, kind, signal key): whoever inserts the row owns the post, so re-runs,
+    retries and concurrent ticks post a signal at most once. A rate-limited or transiently failed
+    delivery waits for `retry_at` and is claimed again by a later tick.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "kind", "signal_key"),
+        Index("ix_notification_deliveries_status_retry", "status", "retry_at"),
+        Index("ix_notification_deliveries_org_created", "org_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("notification_subscriptions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))  # new_request | rising_request | high_risk_call | weekly_digest
+    # What the signal is about: a request's key (and week for a rising one), a call's message id, a week.
+    signal_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # sending | sent | retry | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    retry_at: Mapped[datetime | None] = mapped_column(default=None)
+    slack_channel: Mapped[str | None] = mapped_column(String(32), default=None)
+    slack_ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)

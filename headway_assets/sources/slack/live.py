@@ -166,19 +166,23 @@ class _CapReachedError(Exception):
 # -- retry handlers ----------------------------------------------------------------------------
 
 
-def _retry_after_seconds(response: RetryHttpResponse | None) -> float | None:
-    """The `Retry-After` header in seconds (None when absent or not a number)."""
-    if response is None:
-        return None
-    for name, values in response.headers.items():
+def retry_after_seconds(headers: Mapping[str, Any] | None) -> float | None:
+    """The `Retry-After` header of an answer's `headers`, in whole seconds (None when absent or not a number)."""
+    for name, values in (headers or {}).items():
         if name.lower() == "retry-after":
             value = values[0] if isinstance(values, list) and values else values
             try:
                 # Slack sends integers; slack-sdk's own handler crashes on anything else, this one rounds up.
-                return float(math.ceil(float(str(value))))
+                seconds = float(str(value))
             except ValueError:
                 return None
+            return float(math.ceil(seconds)) if math.isfinite(seconds) and seconds >= 0 else None
     return None
+
+
+def _retry_after_seconds(response: RetryHttpResponse | None) -> float | None:
+    """The `Retry-After` header in seconds (None when absent or not a number)."""
+    return None if response is None else retry_after_seconds(response.headers)
 
 
 class _PolicyIntervals(RetryIntervalCalculator):
@@ -603,7 +607,7 @@ class _SlackRead:
             response: SlackResponse = getattr(self.client, method.replace(".", "_"))(**arguments)
             return response
         except SlackApiError as error:
-            code = _error_code(error)
+            code = slack_error_code(error)
             status = error.response.status_code
             # slack-sdk turns a non-JSON body into an "error" quoting the body: never repeat that.
             unreadable = code.startswith(NON_JSON_PREFIX)
@@ -670,7 +674,7 @@ class _SlackRead:
             )
         except SlackApiError as error:
             raise SourceReadError(
-                f"Slack connection {self.label}: refreshing the bot token failed ({_error_code(error)}); "
+                f"Slack connection {self.label}: refreshing the bot token failed ({slack_error_code(error)}); "
                 "reinstall the Slack app for this organisation."
             ) from None
         except (json.JSONDecodeError, URLError, OSError, http.client.HTTPException) as error:
@@ -1018,7 +1022,8 @@ def _next_cursor(response: SlackResponse) -> str | None:
     return str(cursor) if cursor else None
 
 
-def _error_code(error: SlackApiError) -> str:
+def slack_error_code(error: SlackApiError) -> str:
+    """Slack's error code of a refused call (`channel_not_found`, ...), or `unknown_error`."""
     data = error.response.data if error.response is not None else None
     if isinstance(data, dict) and data.get("error"):
         return str(data["error"])

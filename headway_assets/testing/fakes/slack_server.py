@@ -15,7 +15,11 @@ It behaves like Slack where slack-sdk's `WebClient` can tell the difference:
   replies in the range oldest first; `conversations.list`, `conversations.info`,
   `conversations.members` and `users.info` serve the workspace's channels and members;
 - `oauth.v2.access` exchanges registered codes (Basic auth or form client credentials,
-  redirect URI check, single use) and rotates refresh tokens.
+  redirect URI check, single use) and rotates refresh tokens;
+- `chat.postMessage` (JSON body, as slack-sdk sends it) posts `text` and Block Kit `blocks` to
+  a channel the bot is in and answers `{"ok": true, "channel", "ts", "message"}`; it refuses
+  like Slack: `channel_not_found` (unknown or `remove_channel`-ed), `not_in_channel`,
+  `is_archived`, `no_text`, `invalid_blocks`, `msg_too_long`. Posts land in `posted`.
 
 Every request is recorded (`requests`) for assertions. Faults are queued per method with
 `fail()` and consumed in order, one per request.
@@ -43,6 +47,10 @@ REPLIES_DEFAULT_LIMIT = 1000
 LIST_DEFAULT_LIMIT = 100
 ROTATION_EXPIRES_IN = 43200
 DEFAULT_SCOPES = "channels:history,channels:read,groups:history,groups:read,users:read,users:read.email"
+MAX_POST_TEXT = 40_000
+MAX_BLOCKS = 50
+# Slack's limits of the text fields it checks (a header's plain text, a section's text).
+BLOCK_TEXT_LIMITS = {"header": 150, "section": 3000}
 # Methods that need no bearer token.
 NO_TOKEN_METHODS = frozenset({"oauth.v2.access", "api.test"})
 
@@ -131,6 +139,10 @@ class FakeSlackServer(BackgroundHTTPServer):
         self._faults: dict[str, deque[Fault]] = {}
         self._codes: dict[str, OAuthGrant] = {}
         self._users = {u["id"]: u for u in workspace.users}
+        # Messages chat.postMessage accepted, in order: {"channel", "ts", "text", "blocks"}.
+        self.posted: list[dict[str, Any]] = []
+        self._removed_channels: set[str] = set()
+        self._ts_counter = 0
 
     # -- test controls -----------------------------------------------------------------------
 
@@ -206,6 +218,11 @@ class FakeSlackServer(BackgroundHTTPServer):
         with self._lock:
             self._tokens.setdefault(token, _TokenInfo()).status = "inactive"
 
+    def remove_channel(self, channel_id: str) -> None:
+        """Make `channel_id` answer `channel_not_found` (the channel was deleted)."""
+        with self._lock:
+            self._removed_channels.add(channel_id)
+
     def add_refresh_token(self, refresh_token: str, access_token: str) -> None:
         """Accept `refresh_token` for rotating `access_token`."""
         with self._lock:
@@ -253,6 +270,7 @@ class FakeSlackServer(BackgroundHTTPServer):
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
+            "chat.postMessage": self._chat_post_message,
             "oauth.v2.access": lambda p: self._oauth_v2_access(p, request),
         }.get(method)
         payload = handler(params) if handler else {"ok": False, "error": "unknown_method"}
@@ -299,6 +317,8 @@ class FakeSlackServer(BackgroundHTTPServer):
         return {**channel, "is_member": channel["id"] in self.member_channels}
 
     def _find_channel(self, channel_id: str) -> dict[str, Any] | None:
+        if channel_id in self._removed_channels:
+            return None
         return next((c for c in self.workspace.channels if c["id"] == channel_id), None)
 
     def _conversations_list(self, params: dict[str, str]) -> dict[str, Any]:
@@ -414,6 +434,34 @@ class FakeSlackServer(BackgroundHTTPServer):
             "response_metadata": {"next_cursor": cursor},
         }
 
+    def _chat_post_message(self, params: dict[str, str]) -> dict[str, Any]:
+        channel_id, error = self._readable_channel(params)
+        if error is not None or channel_id is None:
+            return {"ok": False, "error": error or "channel_not_found"}
+        channel = self._find_channel(channel_id) or {}
+        if channel.get("is_archived"):
+            return {"ok": False, "error": "is_archived"}
+        text = params.get("text", "")
+        blocks: list[Any] = []
+        if params.get("blocks"):
+            try:
+                blocks = json.loads(params["blocks"])
+            except ValueError:
+                return {"ok": False, "error": "invalid_blocks"}
+            if not _valid_blocks(blocks):
+                return {"ok": False, "error": "invalid_blocks"}
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        if len(text) > MAX_POST_TEXT:
+            return {"ok": False, "error": "msg_too_long"}
+        with self._lock:
+            self._ts_counter += 1
+            ts = f"{1_700_000_000 + self._ts_counter}.{self._ts_counter:06d}"
+            message = {"channel": channel_id, "ts": ts, "text": text, "blocks": blocks}
+            self.posted.append(message)
+        body = {"type": "message", "subtype": "bot_message", "text": text, "ts": ts, "bot_id": self.bot_id}
+        return {"ok": True, "channel": channel_id, "ts": ts, "message": body | ({"blocks": blocks} if blocks else {})}
+
     def _users_info(self, params: dict[str, str]) -> dict[str, Any]:
         user = self._users.get(params.get("user", ""))
         if user is None:
@@ -527,6 +575,27 @@ def _client_credentials(request: HttpRequest, params: dict[str, str]) -> tuple[s
         client_id, _, client_secret = decoded.partition(":")
         return client_id, client_secret
     return params.get("client_id", ""), params.get("client_secret", "")
+
+
+def _valid_blocks(blocks: Any) -> bool:
+    """Whether `blocks` is a Block Kit list Slack would take: typed blocks, texts within their limits."""
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_BLOCKS:
+        return False
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return False
+        text = block.get("text")
+        limit = BLOCK_TEXT_LIMITS.get(block["type"])
+        if limit is not None:
+            if not isinstance(text, dict) or not isinstance(text.get("text"), str) or not text["text"]:
+                return False
+            if len(text["text"]) > limit or (block["type"] == "header" and text.get("type") != "plain_text"):
+                return False
+        if block["type"] == "actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not elements or any("type" not in e for e in elements):
+                return False
+    return True
 
 
 def _error(code: str) -> HttpReply:
