@@ -36,6 +36,7 @@ from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import (
     auth,
     catalogue,
+    competitors,
     customers,
     feature_requests,
     insights,
@@ -58,7 +59,19 @@ LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.
 ROUTERS = tuple(
     module.router
-    for module in (messages, feature_requests, catalogue, customers, stats, themes, insights, sync, auth, integrations)
+    for module in (
+        messages,
+        feature_requests,
+        catalogue,
+        customers,
+        competitors,
+        stats,
+        themes,
+        insights,
+        sync,
+        auth,
+        integrations,
+    )
 )
 VERSION = "0.1.0"
 DESCRIPTION = """
