@@ -159,7 +159,9 @@ def test_refusals_change_nothing(market: tuple[TestClient, Seed, str]) -> None:
     _refused(client, url, "PATCH", path, 400, "invalid_value", json={"aliases": [" "]}, headers=headers)
     _refused(client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"name": "x" * 121}, headers=headers)
     _refused(client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"aliases": ["a"]}, headers=headers)
-    _refused(client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"name": "A", "x": 1}, headers=headers)
+    _refused(
+        client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"name": "A", "x": 1}, headers=headers
+    )
     _refused(client, url, "PATCH", path, 422, "invalid_request", json={"aliases": ["ok", "bad\nline"]}, headers=headers)
     _refused(
         client, url, "PATCH", path, 422, "invalid_request", json={"aliases": [f"a{i}" for i in range(21)]},
