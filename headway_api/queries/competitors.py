@@ -262,11 +262,12 @@ def patch_competitor(db: Database, principal: Principal, competitor_id: int, cha
         return _detail(conn, org_id, competitor_id)
 
 
-def delete_competitor(db: Database, principal: Principal, competitor_id: int) -> None:
-    """Delete a competitor and its mentions (they cascade)."""
+def delete_competitor(db: Database, principal: Principal, competitor_id: int) -> dict[str, Any]:
+    """Delete a competitor and its mentions; a `CompetitorDeleted` document."""
     org_id = principal.org_id
     with _transaction(db) as conn:
-        _owned(conn, org_id, competitor_id)
-        # Explicitly as well as by the cascade: SQLite connections without foreign keys still converge.
-        conn.execute(delete(CompetitorMention).where(CompetitorMention.competitor_id == competitor_id))
+        held = _owned(conn, org_id, competitor_id)
+        # Explicitly, not only by the cascade: the count is part of the answer.
+        removed = conn.execute(delete(CompetitorMention).where(CompetitorMention.competitor_id == competitor_id))
         conn.execute(delete(Competitor).where(Competitor.id == competitor_id))
+        return {"id": competitor_id, "name": held.name, "mentions_removed": int(removed.rowcount or 0)}

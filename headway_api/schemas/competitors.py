@@ -151,3 +151,13 @@ class CompetitorPatch(BaseModel):
 
     name: str | None = Field(default=None, max_length=NAME_MAX, pattern=SINGLE_LINE)
     aliases: list[Alias] | None = Field(default=None, max_length=MAX_ALIASES)
+
+
+class CompetitorDeleted(BaseModel):
+    """What a delete removed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 7, "name": "Metricly", "mentions_removed": 12}]})
+
+    id: int
+    name: str
+    mentions_removed: int = Field(description="Its recorded mentions, deleted with it.")

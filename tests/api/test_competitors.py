@@ -133,7 +133,8 @@ def test_create_list_get_patch_and_delete(market: tuple[TestClient, Seed, str]) 
     assert cleared.status_code == 200 and cleared.json()["aliases"] == []
 
     deleted = client.delete(f"/v1/competitors/{metricly['id']}", headers=headers)
-    assert deleted.status_code == 204, deleted.text
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"id": metricly["id"], "name": "Metricly Inc", "mentions_removed": 4}
     assert client.get(f"/v1/competitors/{metricly['id']}", headers=headers).status_code == 404
     rows = table_rows(url, TABLES)
     assert rows["competitor_mentions"] == [], "its mentions go with it"

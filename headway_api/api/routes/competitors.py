@@ -20,6 +20,7 @@ from headway_api.schemas.common import (
 )
 from headway_api.schemas.competitors import (
     CompetitorCreate,
+    CompetitorDeleted,
     CompetitorDetail,
     CompetitorListParams,
     CompetitorPage,
@@ -106,13 +107,12 @@ async def patch_competitor_route(
 
 @router.delete(
     "/{competitor_id:int}",
-    status_code=204,
+    response_model=CompetitorDeleted,
     responses={**WRITE_ERROR_RESPONSES, **NOT_FOUND_RESPONSE},
     summary="Delete a competitor",
 )
 async def delete_competitor_route(ctx: Ctx, competitor_id: Annotated[int, id_path("The competitor id.")]) -> Response:
-    """Delete a competitor and its recorded mentions."""
+    """Delete a competitor and its recorded mentions (say how many)."""
     require_catalogue_write(ctx)
     state = ctx.state
-    await state.run(competitors.delete_competitor, state.db, ctx.principal, competitor_id)
-    return Response(status_code=204)
+    return json_document(await state.run(competitors.delete_competitor, state.db, ctx.principal, competitor_id))
