@@ -4,6 +4,7 @@ mentions that go with a removed message."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from headway_assets.llm.tasks import COMPETITORS_HEADING
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import DEMO_DAYS, DEMO_START, MaterializeFn
 
+SENTENCES = Path(__file__).parents[1] / "data" / "competitors" / "sentences.jsonl"
 FIRST, LAST = "2026-10-27", "2026-10-28"  # five messages of the demo name a competitor on these days
 Found = set[tuple[str, str, str, str]]  # (org slug, message external id, competitor, context)
 
@@ -206,3 +208,20 @@ def test_the_prompt_lists_competitors_only_when_there_are_some() -> None:
     context = tier2_request([("0", Tier2Input("Please add SSO.", "slack", None, None, (), many))]).context or ""
     block = context[context.index(COMPETITORS_HEADING) :]
     assert block.count("\n- ") == PROMPT_COMPETITORS and "- Rival 0: R0x, alias two" in block
+
+
+def test_the_labelled_sentences_keep_their_measured_quality() -> None:
+    # The figures of docs/quality.md ("Competitor mentions"): a regression guard, not a target.
+    from headway_assets.offline.competitors import find_competitor_mentions
+
+    listed = (("DashHub", ("Dash Hub",)), ("Metricly", ("Metricly Cloud",)), ("Querybase", ("QBase",)))
+    rows = [json.loads(line) for line in SENTENCES.read_text(encoding="utf-8").splitlines()]
+    truth = {(i, name, context) for i, row in enumerate(rows) for name, context in row["expected"]}
+    found = {
+        (i, c.competitor, c.context)
+        for i, row in enumerate(rows)
+        for c in find_competitor_mentions(row["text"], listed)
+    }
+    named = {(i, name) for i, name, _ in found}
+    assert named <= {(i, name) for i, name, _ in truth}, "no competitor found that is not there"
+    assert len(named) >= 21 and len(found & truth) >= 15
