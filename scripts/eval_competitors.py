@@ -22,8 +22,7 @@ from pathlib import Path
 from headway_assets.demo import build_demo_corpus
 from headway_assets.demo.content import DEMO_COMPETITORS
 from headway_assets.llm.schemas import RELEVANCE_THRESHOLD
-from headway_assets.offline import OfflineClassifier
-from headway_assets.offline.competitors import find_competitor_mentions
+from headway_assets.offline import OfflineClassifier, find_competitor_mentions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = REPO_ROOT / "tests" / "data" / "competitors" / "sentences.jsonl"

@@ -212,7 +212,7 @@ def test_the_prompt_lists_competitors_only_when_there_are_some() -> None:
 
 def test_the_labelled_sentences_keep_their_measured_quality() -> None:
     # The figures of docs/quality.md ("Competitor mentions"): a regression guard, not a target.
-    from headway_assets.offline.competitors import find_competitor_mentions
+    from headway_assets.offline import find_competitor_mentions
 
     listed = (("DashHub", ("Dash Hub",)), ("Metricly", ("Metricly Cloud",)), ("Querybase", ("QBase",)))
     rows = [json.loads(line) for line in SENTENCES.read_text(encoding="utf-8").splitlines()]
