@@ -84,9 +84,7 @@ def upgrade() -> None:
         ["org_id", "competitor_id", "sent_at"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_competitor_mentions_message_id"), "competitor_mentions", ["message_id"], unique=False
-    )
+    op.create_index(op.f("ix_competitor_mentions_message_id"), "competitor_mentions", ["message_id"], unique=False)
     op.create_index(
         op.f("ix_competitor_mentions_competitor_id"), "competitor_mentions", ["competitor_id"], unique=False
     )
