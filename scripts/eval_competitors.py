@@ -2,11 +2,14 @@
 
     .venv/bin/python scripts/eval_competitors.py            # demo corpus (in memory) + the labelled set
     .venv/bin/python scripts/eval_competitors.py --show     # also print every miss and false find
+    .venv/bin/python scripts/eval_competitors.py --warehouse sqlite:///data/headway.db   # + what a run stored
 
 1. Demo corpus: every Slack message (top-level and replies) of both organisations, with the
    organisation's seeded competitor list, against `ExpectedItem.competitors`. Scored twice:
    the heuristic on every message, and end to end as the pipeline records them (only messages
    the offline tier-1 finds relevant, relevance >= 6, reach tier-2; a Slack message is one chunk).
+   With `--warehouse`, also what a pipeline run over the demo (`./dev demo`) stored in
+   `competitor_mentions`, against the same truth.
 2. `tests/data/competitors/sentences.jsonl`: 24 sentences written by hand, after the heuristic and
    without tuning it on them, with the (competitor, context) pairs a reader would record.
 
@@ -80,6 +83,29 @@ def demo(show: bool) -> None:
     _report("as the pipeline records them (tier-1 relevant only)", recorded, truth, show)
 
 
+def stored(url: str, show: bool) -> None:
+    """Score the competitor mentions a pipeline run over the demo stored in the warehouse at `url`."""
+    from sqlalchemy import select
+
+    from headway_assets.core.warehouse.database import read_connection
+    from headway_assets.core.warehouse.schema import Competitor, CompetitorMention, Message
+
+    truth = {
+        (f"{item.source}:{item.external_id}", name, context)
+        for org in build_demo_corpus()
+        for item in org.expected
+        for name, context in item.competitors
+    }
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(Message.source, Message.external_id, Competitor.name, CompetitorMention.context)
+            .join(Message, Message.id == CompetitorMention.message_id)
+            .join(Competitor, Competitor.id == CompetitorMention.competitor_id)
+        ).all()
+    found = {(f"{source}:{external_id}", name, context) for source, external_id, name, context in rows}
+    _report(f"stored by the pipeline in {url}", found, truth, show)
+
+
 def sentences(show: bool) -> None:
     """Score the heuristic on the hand-written, labelled sentences."""
     listed = (("DashHub", ("Dash Hub",)), ("Metricly", ("Metricly Cloud",)), ("Querybase", ("QBase",)))
@@ -99,8 +125,11 @@ def main() -> None:
     """Print the figures docs/quality.md quotes."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print every miss and false find")
+    parser.add_argument("--warehouse", help="also score what a demo run stored in this warehouse (URL)")
     args = parser.parse_args()
     demo(args.show)
+    if args.warehouse:
+        stored(args.warehouse, args.show)
     sentences(args.show)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, delete, distinct, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from headway_api.core.principal import Principal
 from headway_api.db import Database, Reader
@@ -222,15 +223,18 @@ def _detail(conn: Connection, org_id: int, competitor_id: int) -> dict[str, Any]
 def create_competitor(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Create a competitor; it as a `CompetitorDetail` document."""
     org_id = principal.org_id
-    with _transaction(db) as conn:
-        name, aliases = _checked(conn, org_id, None, body["name"], body.get("aliases") or [])
-        now = utc_now()
-        competitor_id = conn.execute(
-            insert(Competitor)
-            .values(org_id=org_id, name=name, aliases=list(aliases), created_at=now, updated_at=now)
-            .returning(Competitor.id)
-        ).scalar_one()
-        return _detail(conn, org_id, competitor_id)
+    try:
+        with _transaction(db) as conn:
+            name, aliases = _checked(conn, org_id, None, body["name"], body.get("aliases") or [])
+            now = utc_now()
+            competitor_id = conn.execute(
+                insert(Competitor)
+                .values(org_id=org_id, name=name, aliases=list(aliases), created_at=now, updated_at=now)
+                .returning(Competitor.id)
+            ).scalar_one()
+            return _detail(conn, org_id, competitor_id)
+    except IntegrityError:  # the same name created by a concurrent request, after our check
+        raise CorrectionError(409, "conflict", "a competitor of this name was just created", "name") from None
 
 
 def _owned(conn: Connection, org_id: int, competitor_id: int) -> Any:
@@ -246,20 +250,23 @@ def patch_competitor(db: Database, principal: Principal, competitor_id: int, cha
     """Rename a competitor or replace its aliases; a `CompetitorDetail`. Its mentions stay: the
     next tier-2 refresh looks for the new names (the list is part of what an extraction is stale by)."""
     org_id = principal.org_id
-    with _transaction(db) as conn:
-        held = _owned(conn, org_id, competitor_id)
-        if changes.get("name", "") is None:
-            raise CorrectionError(400, "invalid_value", "name cannot be cleared", "name")
-        name = changes.get("name") or held.name
-        # Omitted: kept; null or []: none.
-        aliases = (changes["aliases"] or []) if "aliases" in changes else list(held.aliases or ())
-        name, clean_aliases = _checked(conn, org_id, competitor_id, name, aliases)
-        conn.execute(
-            update(Competitor)
-            .where(Competitor.id == competitor_id)
-            .values(name=name, aliases=list(clean_aliases), updated_at=utc_now())
-        )
-        return _detail(conn, org_id, competitor_id)
+    try:
+        with _transaction(db) as conn:
+            held = _owned(conn, org_id, competitor_id)
+            if changes.get("name", "") is None:
+                raise CorrectionError(400, "invalid_value", "name cannot be cleared", "name")
+            name = changes["name"] if "name" in changes else held.name
+            # Omitted: kept; null or []: none.
+            aliases = (changes["aliases"] or []) if "aliases" in changes else list(held.aliases or ())
+            name, clean_aliases = _checked(conn, org_id, competitor_id, name, aliases)
+            conn.execute(
+                update(Competitor)
+                .where(Competitor.id == competitor_id)
+                .values(name=name, aliases=list(clean_aliases), updated_at=utc_now())
+            )
+            return _detail(conn, org_id, competitor_id)
+    except IntegrityError:  # renamed to a name a concurrent request just took
+        raise CorrectionError(409, "conflict", "a competitor of this name was just created", "name") from None
 
 
 def delete_competitor(db: Database, principal: Principal, competitor_id: int) -> dict[str, Any]:

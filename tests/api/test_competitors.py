@@ -157,6 +157,7 @@ def test_refusals_change_nothing(market: tuple[TestClient, Seed, str]) -> None:
     )
     _refused(client, url, "POST", "/v1/competitors", 400, "invalid_value", json={"name": "   "}, headers=headers)
     _refused(client, url, "PATCH", path, 400, "invalid_value", json={"name": None}, headers=headers)
+    _refused(client, url, "PATCH", path, 400, "invalid_value", json={"name": ""}, headers=headers)
     _refused(client, url, "PATCH", path, 400, "invalid_value", json={"aliases": [" "]}, headers=headers)
     _refused(client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"name": "x" * 121}, headers=headers)
     _refused(client, url, "POST", "/v1/competitors", 422, "invalid_request", json={"aliases": ["a"]}, headers=headers)
