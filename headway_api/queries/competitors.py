@@ -255,7 +255,7 @@ def patch_competitor(db: Database, principal: Principal, competitor_id: int, cha
             held = _owned(conn, org_id, competitor_id)
             if changes.get("name", "") is None:
                 raise CorrectionError(400, "invalid_value", "name cannot be cleared", "name")
-            name = changes["name"] if "name" in changes else held.name
+            name = changes.get("name", held.name)
             # Omitted: kept; null or []: none.
             aliases = (changes["aliases"] or []) if "aliases" in changes else list(held.aliases or ())
             name, clean_aliases = _checked(conn, org_id, competitor_id, name, aliases)
