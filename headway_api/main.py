@@ -36,6 +36,7 @@ from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import (
     auth,
     catalogue,
+    competitors,
     customers,
     feature_requests,
     insights,
@@ -64,6 +65,7 @@ ROUTERS = tuple(
         feature_requests,
         catalogue,
         customers,
+        competitors,
         stats,
         themes,
         insights,

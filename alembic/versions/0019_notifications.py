@@ -19,7 +19,7 @@ from alembic import op
 BIGINT_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

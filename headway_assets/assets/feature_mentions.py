@@ -6,6 +6,11 @@ long call, and a call's asks are often outside them (docs/quality.md measures it
 mention carries a verbatim evidence quote located in the message (quotes that cannot be found
 are rejected and counted), and a theme / sub-theme from the organisation's taxonomy. Bounded
 and resumable like tier-1.
+
+The same answer names the organisation's listed competitors the message mentions (issue 16 item 4):
+each becomes a `competitor_mentions` row with its context, a verbatim quote (checked like the
+asks' quotes) and the ask of the message it co-occurs with (the one whose evidence is nearest).
+They are written and replaced with the message's mentions, so re-runs converge.
 """
 
 import hashlib
@@ -48,7 +53,9 @@ from headway_assets.core.message import TimeWindow
 from headway_assets.core.pii import Redaction
 from headway_assets.core.taxonomy import Taxonomy, load_org_taxonomy
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.competitors import CompetitorList, load_competitors
 from headway_assets.core.warehouse.schema import (
+    CompetitorMention,
     FeatureMention,
     Message,
     MessageExtraction,
@@ -59,7 +66,7 @@ from headway_assets.core.warehouse.schema import (
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
 from headway_assets.llm.redaction import PiiScope
-from headway_assets.llm.schemas import MentionDraft, MentionExtraction
+from headway_assets.llm.schemas import CompetitorMentionDraft, MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import PROMPT_VERSIONS, TIER2, Tier2Input
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
@@ -133,8 +140,12 @@ def relevant_messages(
     ).all()
     fingerprints: dict[int, str] = {}
     if stale_unless is not None and rows:
-        taxonomies = _taxonomies(conn, {row.org_id for row in rows})
-        fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
+        org_ids = {row.org_id for row in rows}
+        taxonomies = _taxonomies(conn, org_ids)
+        competitors = load_competitors(conn, org_ids)
+        fingerprints = {
+            org_id: org_fingerprint(taxonomy, competitors[org_id]) for org_id, taxonomy in taxonomies.items()
+        }
     return [
         RelevantMessage(
             id=row.id,
@@ -158,6 +169,16 @@ def _is_stale(row: Any, current: TaskVersion, fingerprints: dict[int, str]) -> b
     return current.differs(row.model, row.prompt_version) or row.taxonomy_fingerprint != fingerprints.get(row.org_id)
 
 
+def org_fingerprint(taxonomy: Taxonomy, competitors: CompetitorList | None) -> str:
+    """What an extraction was made against (stored as `taxonomy_fingerprint`): the taxonomy's
+    fingerprint, combined with the competitor list's when the organisation has one (so an
+    organisation without competitors keeps the fingerprints it had)."""
+    if competitors is None or not competitors.entries:
+        return taxonomy.fingerprint()
+    combined = f"{taxonomy.fingerprint()}:{competitors.fingerprint()}"
+    return hashlib.sha256(combined.encode()).hexdigest()[:32]
+
+
 def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
     slugs: dict[int, str] = dict(
         conn.execute(select(Organization.id, Organization.slug).where(Organization.id.in_(org_ids))).tuples().all()
@@ -167,6 +188,7 @@ def _taxonomies(conn: Connection, org_ids: set[int]) -> dict[int, Taxonomy]:
 
 
 def _item_hash(item: Tier2Input, taxonomy_fingerprint: str, privacy: str | None = None) -> str:
+    # `taxonomy_fingerprint` is `org_fingerprint`: it covers the competitor list too, when there is one.
     payload = {
         "text": item.text,
         "source": item.source,
@@ -252,19 +274,83 @@ def build_mention_rows(
     return rows, rejected
 
 
+def _nearest_ask(start: int, end: int, asks: list[dict[str, Any]]) -> int | None:
+    """The ordinal of the ask whose evidence overlaps or is nearest text[start:end], if any."""
+    best: tuple[int, int] | None = None
+    for ask in asks:
+        ask_start = ask["evidence_start"]
+        ask_end = ask_start + len(ask["evidence_quote"])
+        gap = max(0, ask_start - end, start - ask_end)
+        if best is None or gap < best[0]:
+            best = (gap, ask["ordinal"])
+    return None if best is None else best[1]
+
+
+def build_competitor_rows(
+    message: RelevantMessage,
+    drafts: list[CompetitorMentionDraft],
+    competitors: CompetitorList,
+    mention_rows: list[dict[str, Any]],
+    engine: LlmEngine,
+    redaction: Redaction | None = None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Competitor mention rows with located quotes, each tied to the nearest ask of the message;
+    returns (rows, rejected quote count, answers naming no listed competitor)."""
+    rows: list[dict[str, Any]] = []
+    rejected = unknown = 0
+    seen: set[tuple[int, str]] = set()
+    for draft in drafts:
+        competitor_id = competitors.lookup(draft.competitor)
+        if competitor_id is None:
+            unknown += 1
+            continue
+        quote = redaction.restore(draft.evidence_quote) if redaction is not None else draft.evidence_quote
+        located = locate_quote(message.text, quote)
+        if located is None:
+            rejected += 1
+            continue
+        if (competitor_id, draft.context) in seen:  # one row per competitor and context in a message
+            continue
+        seen.add((competitor_id, draft.context))
+        start, quote = located
+        rows.append(
+            {
+                "org_id": message.org_id,
+                "message_id": message.id,
+                "ordinal": len(rows),
+                "competitor_id": competitor_id,
+                "context": draft.context,
+                "source": message.source,
+                "sent_at": message.sent_at,
+                "evidence_quote": quote,
+                "evidence_start": start,
+                "mention_ordinal": _nearest_ask(start, start + len(quote), mention_rows),
+                "provider": engine.provider.name,
+                "model": engine.model(TIER2),
+                "prompt_version": PROMPT_VERSIONS[TIER2],
+                "created_at": utc_now(),
+            }
+        )
+    return rows, rejected, unknown
+
+
 async def extract_slice(
     engine: LlmEngine,
     messages: list[RelevantMessage],
     taxonomies: dict[int, Taxonomy],
     scopes: Mapping[int, PiiScope] | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(mention rows, extraction rows) for the messages of one slice that got an outcome. `scopes`
-    say how to redact each message (default: the engine's default redaction)."""
+    competitors: Mapping[int, CompetitorList] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(mention rows, extraction rows, competitor mention rows) for the messages of one slice that
+    got an outcome. `scopes` say how to redact each message (default: the engine's default
+    redaction); `competitors` are each organisation's list (default: none)."""
     items: dict[str, Tier2Input] = {}
     keys: dict[int, str] = {}
+    lists = {org_id: (competitors or {}).get(org_id) or CompetitorList() for org_id in taxonomies}
     # Each organisation's taxonomy listed and hashed once per slice, not once or twice per message.
     listings = {org_id: taxonomy.listing() for org_id, taxonomy in taxonomies.items()}
-    fingerprints = {org_id: taxonomy.fingerprint() for org_id, taxonomy in taxonomies.items()}
+    fingerprints = {org_id: org_fingerprint(taxonomy, lists[org_id]) for org_id, taxonomy in taxonomies.items()}
+    prompts = {org_id: found.prompt for org_id, found in lists.items()}
     # A long call goes as its lines the local model finds possibly feedback (the quotes stay verbatim).
     texts = [m.text for m in messages]
     if saves_tokens(engine.provider.name):
@@ -276,6 +362,7 @@ async def extract_slice(
             customer=message.customer,
             title=message.title,
             taxonomy=listings[message.org_id],
+            competitors=prompts[message.org_id],
         )
         scope = (scopes or {}).get(message.id)
         if scope is not None:
@@ -286,6 +373,7 @@ async def extract_slice(
     answers = await engine.extract(items)
     mention_rows: list[dict[str, Any]] = []
     extraction_rows: list[dict[str, Any]] = []
+    competitor_rows: list[dict[str, Any]] = []
     for message in messages:
         outcome = answers.get(keys[message.id])
         if outcome is None:
@@ -312,28 +400,50 @@ async def extract_slice(
                 }
             )
             continue
+        found = list(outcome.competitors) if isinstance(outcome, MentionExtraction) else []
         drafts = list(outcome.mentions) if isinstance(outcome, MentionExtraction) else []
         redaction = engine.privacy.tier2_redaction(items[keys[message.id]])
         rows, rejected = build_mention_rows(message, drafts, taxonomies[message.org_id], engine, redaction)
-        mention_rows += rows
-        extraction_rows.append(
-            base | {"status": "extracted", "mention_count": len(rows), "rejected_quotes": rejected, "error": None}
+        named, rejected_named, unknown = build_competitor_rows(
+            message, found, lists[message.org_id], rows, engine, redaction
         )
-    return mention_rows, extraction_rows
+        mention_rows += rows
+        competitor_rows += named
+        extraction_rows.append(
+            base
+            | {
+                "status": "extracted",
+                "mention_count": len(rows),
+                # Quotes of asks and of competitor mentions alike: both must stand in the message.
+                "rejected_quotes": rejected + rejected_named,
+                "error": None,
+                "unknown_competitors": unknown,
+            }
+        )
+    return mention_rows, extraction_rows, competitor_rows
 
 
 def write_extractions(
-    warehouse: WarehouseResource, mention_rows: list[dict[str, Any]], extraction_rows: list[dict[str, Any]]
+    warehouse: WarehouseResource,
+    mention_rows: list[dict[str, Any]],
+    extraction_rows: list[dict[str, Any]],
+    competitor_rows: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Replace the mentions and extraction records of these messages in one transaction."""
+    """Replace the mentions, competitor mentions and extraction records of these messages in one
+    transaction."""
     if not extraction_rows:
         return
     ids = [row["message_id"] for row in extraction_rows]
+    columns = set(MessageExtraction.__table__.columns.keys())
     with warehouse.write() as conn:
+        delete_for_messages(conn, CompetitorMention, ids)
         delete_for_messages(conn, FeatureMention, ids)
         delete_for_messages(conn, MessageExtraction, ids)
         insert_rows(conn, FeatureMention, mention_rows)
-        insert_rows(conn, MessageExtraction, extraction_rows)
+        insert_rows(conn, CompetitorMention, competitor_rows or [])
+        # Only the table's columns: a row also carries counts for the asset's metadata.
+        stored = [{key: value for key, value in row.items() if key in columns} for row in extraction_rows]
+        insert_rows(conn, MessageExtraction, stored)
 
 
 def prune_irrelevant(conn: Connection, window: TimeWindow) -> int:
@@ -348,6 +458,7 @@ def prune_irrelevant(conn: Connection, window: TimeWindow) -> int:
         ),
     )
     removed = conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(irrelevant))).rowcount
+    conn.execute(delete(CompetitorMention).where(CompetitorMention.message_id.in_(irrelevant)))
     conn.execute(delete(MessageExtraction).where(MessageExtraction.message_id.in_(irrelevant)))
     return int(removed or 0)
 
@@ -364,6 +475,57 @@ def window_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[in
         for row in rows
         if row.text[row.evidence_start : row.evidence_start + len(row.evidence_quote)] != row.evidence_quote
     ]
+
+
+def window_competitor_quote_problems(conn: Connection, window: TimeWindow) -> list[tuple[int, str]]:
+    """Competitor mentions of the window whose quote is not at its recorded place in the message."""
+    rows = conn.execute(
+        select(CompetitorMention.id, CompetitorMention.evidence_quote, CompetitorMention.evidence_start, Message.text)
+        .join(Message, Message.id == CompetitorMention.message_id)
+        .where(CompetitorMention.sent_at >= window.start, CompetitorMention.sent_at < window.end)
+    )
+    return [
+        (row.id, row.evidence_quote)
+        for row in rows
+        if row.text[row.evidence_start : row.evidence_start + len(row.evidence_quote)] != row.evidence_quote
+    ]
+
+
+def competitor_counts(
+    rows: list[dict[str, Any]], competitors: Mapping[int, CompetitorList]
+) -> dict[str, dict[str, int]]:
+    """Competitor mentions per competitor ("name (#id)") and context, for the asset's metadata."""
+    names = {cid: name for found in competitors.values() for cid, name, _ in found.entries}
+    counts: dict[str, Counter[str]] = {}
+    for row in rows:
+        label = f"{names.get(row['competitor_id'], '?')} (#{row['competitor_id']})"
+        counts.setdefault(label, Counter())[row["context"]] += 1
+    return {label: dict(sorted(found.items())) for label, found in sorted(counts.items())}
+
+
+def _competitor_preview(
+    warehouse: WarehouseResource, rows: list[dict[str, Any]], competitors: Mapping[int, CompetitorList]
+) -> list[tuple[Any, ...]]:
+    """Preview rows of competitor mentions, the quote redacted with the people of the messages shown."""
+    if not rows:
+        return []
+    names = {cid: name for found in competitors.values() for cid, name, _ in found.entries}
+    with warehouse.read() as conn:
+        scopes = message_scopes(conn, [row["message_id"] for row in rows])
+    people = people_of(scopes.values())
+    shown = []
+    for row in rows:
+        redaction = preview_redaction(scopes.get(row["message_id"]), names=people, texts=[row["evidence_quote"]])
+        shown.append(
+            (
+                row["message_id"],
+                names.get(row["competitor_id"], "?"),
+                row["context"],
+                row["mention_ordinal"],
+                redacted_excerpt(row["evidence_quote"], redaction),
+            )
+        )
+    return shown
 
 
 def _preview(warehouse: WarehouseResource, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -403,6 +565,10 @@ def count_due(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | 
     return len(total), len(relevant_messages(conn, window, stale_unless))
 
 
+# What one slice of tier-2 writes: mention rows, extraction rows, competitor mention rows.
+_SliceRows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
 @dg.asset(
     name="feature_mentions",
     automation_condition=FOLLOW_UPSTREAM,
@@ -421,7 +587,8 @@ def count_due(conn: Connection, window: TimeWindow, stale_unless: TaskVersion | 
         dg.AssetCheckSpec(
             CHECK_QUOTES_ARE_SUBSTRINGS,
             asset="feature_mentions",
-            description="Every mention's evidence quote stands verbatim in its message at the recorded offset.",
+            description="Every mention's (and competitor mention's) evidence quote stands verbatim in its message "
+            "at the recorded offset.",
         ),
         dg.AssetCheckSpec(
             CHECK_EVERY_RELEVANT_MESSAGE_EXTRACTED,
@@ -443,6 +610,7 @@ def feature_mentions(
     with warehouse.read() as conn:
         due = relevant_messages(conn, window, stale_unless)
         taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}
+        competitors = load_competitors(conn, taxonomies)
     due, over_budget = within_budget(context, warehouse, due, lambda message: message.org_id)
     cap = llm.item_cap
     if cap:
@@ -450,18 +618,20 @@ def feature_mentions(
     context.log.info(f"{len(due)} relevant message(s) of {label} need tier-2")
     mentions_written: list[dict[str, Any]] = []
     extractions_written: list[dict[str, Any]] = []
+    competitors_written: list[dict[str, Any]] = []
 
-    def commit(rows: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
-        mention_rows, extraction_rows = rows
-        write_extractions(warehouse, mention_rows, extraction_rows)
+    def commit(rows: _SliceRows) -> None:
+        mention_rows, extraction_rows, competitor_rows = rows
+        write_extractions(warehouse, mention_rows, extraction_rows, competitor_rows)
         mentions_written.extend(mention_rows)
         extractions_written.extend(extraction_rows)
+        competitors_written.extend(competitor_rows)
 
     async def work(engine: LlmEngine) -> None:
-        async def extract(piece: list[RelevantMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async def extract(piece: list[RelevantMessage]) -> _SliceRows:
             with warehouse.read() as conn:
                 scopes = message_scopes(conn, [message.id for message in piece])
-            return await extract_slice(engine, piece, taxonomies, scopes)
+            return await extract_slice(engine, piece, taxonomies, scopes, competitors)
 
         # The next slice asks while this one's rows are written (see `run_slices`).
         await run_slices(
@@ -478,6 +648,7 @@ def feature_mentions(
     with warehouse.read() as conn:
         relevant_total, remaining = count_due(conn, window, stale_unless)
         problems = window_quote_problems(conn, window)
+        competitor_problems = window_competitor_quote_problems(conn, window)
     rejected = sum(row["rejected_quotes"] for row in extractions_written)
     failed = [(row["message_id"], safe_error(row["error"])) for row in extractions_written if row["status"] == "failed"]
     kinds = Counter(row["kind"] for row in mentions_written)
@@ -492,6 +663,15 @@ def feature_mentions(
         "mentions_this_run": len(mentions_written),
         "rejected_quotes": rejected,
         "pruned_mentions": pruned,
+        "competitor_mentions_this_run": len(competitors_written),
+        "competitor_mention_counts": dg.MetadataValue.json(competitor_counts(competitors_written, competitors)),
+        "answers_naming_unlisted_competitors": sum(row.get("unknown_competitors", 0) for row in extractions_written),
+        "competitor_preview": dg.MetadataValue.md(
+            markdown_table(
+                ["message id", "competitor", "context", "with ask #", "evidence (redacted)"],
+                _competitor_preview(warehouse, competitors_written[:PREVIEW_ROWS], competitors),
+            )
+        ),
         "skipped_over_budget": dg.MetadataValue.json(over_budget),
         "kind_counts": dg.MetadataValue.json(dict(sorted(kinds.items()))),
         "theme_counts": dg.MetadataValue.json(dict(themes.most_common(20))),
@@ -509,9 +689,10 @@ def feature_mentions(
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_QUOTES_ARE_SUBSTRINGS,
-                passed=not problems,
+                passed=not problems and not competitor_problems,
                 metadata={
                     "mentions_with_bad_quotes": len(problems),
+                    "competitor_mentions_with_bad_quotes": len(competitor_problems),
                     # Where, not what: the quote is the message's text.
                     "examples": dg.MetadataValue.md(
                         markdown_table(["mention id", "quote chars"], [(i, len(q)) for i, q in problems], limit=10)

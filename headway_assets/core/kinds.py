@@ -33,3 +33,13 @@ SourceKind: TypeAlias = str
 The kernel lists no sources: which names exist is the source registry's business
 (`headway_assets/sources/registry.py`), so adding a source never touches core.
 """
+
+# Why a message names a competitor (tier-2's competitor mentions, issue 16 item 4).
+CompetitorContext = Literal["switching_from", "switching_to", "comparison", "pricing", "other"]
+COMPETITOR_CONTEXTS: tuple[CompetitorContext, ...] = (
+    "switching_from",  # the customer left (or is leaving) the competitor for this product
+    "switching_to",  # the customer considers leaving this product for the competitor, or chose it
+    "comparison",  # a capability compared with the competitor's ("X already does this")
+    "pricing",  # price or cost compared with the competitor's
+    "other",  # any other mention (they use it too, an integration, a passing reference)
+)

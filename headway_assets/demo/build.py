@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from headway_assets.demo._calls import build_fathom, build_gong
+from headway_assets.demo._competitors import add_competitor_lines
 from headway_assets.demo._gmail import build_gmail
 from headway_assets.demo._plan import Planner, build_org
 from headway_assets.demo._slack import build_slack
@@ -51,6 +52,7 @@ def build_demo_corpus(seed: int = DEFAULT_SEED, start: date = DEFAULT_START, day
             return Planner(spec_, org_, seed=f"{seed}:{spec_.slug}:{part}", start=start, days=days)
 
         slack, slack_expected = build_slack(planner("slack"))
+        slack_expected = add_competitor_lines(spec.slug, slack, slack_expected, seed=seed, days=days)
         gmail, gmail_expected = build_gmail(planner("gmail"))
         gong, gong_expected = build_gong(planner("gong"))
         fathom, fathom_expected = build_fathom(planner("fathom"))

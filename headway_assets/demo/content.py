@@ -2182,3 +2182,52 @@ NORTHWIND = OrgSpec(
 )
 
 ORG_SPECS: tuple[OrgSpec, ...] = (ACME, NORTHWIND)
+
+
+@dataclass(frozen=True, slots=True)
+class CompetitorSpec:
+    """A competitor of a demo organisation: its name, the aliases the seed lists, and how customers
+    bring it up, by context (`switching_from`, `switching_to`, `comparison`, `pricing`, `other`).
+
+    Each line names the competitor as `{competitor}` (filled with the name or an alias) and carries
+    no ask of its own, so the message it is added to keeps its category and ask.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    lines: dict[str, tuple[str, ...]]
+
+
+_COMPETITOR_LINES: dict[str, tuple[str, ...]] = {
+    "switching_from": (
+        "We moved over from {competitor} last spring, and it handled this part well.",
+        "Before we switched from {competitor}, the team relied on this every week.",
+    ),
+    "switching_to": (
+        "Leadership asked me to start evaluating {competitor} if this stays as it is.",
+        "Honestly, a few of us are looking at {competitor} because of this.",
+    ),
+    "comparison": (
+        "{competitor} already does this out of the box.",
+        "This works much better in {competitor}, to be honest.",
+    ),
+    "pricing": (
+        "{competitor} quoted us 30% less per seat for the same plan.",
+        "For what we pay, {competitor} is cheaper and includes this.",
+    ),
+    "other": ("We also use {competitor} in the marketing team.",),
+}
+
+# Fictional competitors; the demo seeds them as each organisation's competitor list.
+DEMO_COMPETITORS: dict[str, tuple[CompetitorSpec, ...]] = {
+    "acme": (
+        CompetitorSpec("Metricly", ("Metricly Cloud",), _COMPETITOR_LINES),
+        CompetitorSpec("DashHub", ("Dash Hub",), _COMPETITOR_LINES),
+        CompetitorSpec("Querybase", ("QBase",), _COMPETITOR_LINES),
+    ),
+    "northwind": (
+        CompetitorSpec("CarePoint", ("CarePoint EHR",), _COMPETITOR_LINES),
+        CompetitorSpec("MedFlow", (), _COMPETITOR_LINES),
+        CompetitorSpec("Clinicly", ("Clinicly Scheduling",), _COMPETITOR_LINES),
+    ),
+}

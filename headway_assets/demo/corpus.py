@@ -144,6 +144,8 @@ class ExpectedItem:
     customer: str | None = None
     author_is_internal: bool | None = None
     customer_domain: str | None = None
+    # (competitor name, context) pairs the item names: what tier-2's competitor mentions should be.
+    competitors: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `expected.jsonl` line for this item."""
@@ -160,6 +162,7 @@ class ExpectedItem:
             "customer": self.customer,
             "customer_domain": self.customer_domain,
             "author_is_internal": self.author_is_internal,
+            "competitors": [list(pair) for pair in self.competitors],
         }
 
 

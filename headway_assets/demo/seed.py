@@ -7,8 +7,10 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file, store_org_taxonomy
+from headway_assets.core.warehouse.competitors import upsert_competitor
 from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.core.warehouse.tenants import upsert_connection, upsert_organization
+from headway_assets.demo.content import DEMO_COMPETITORS
 from headway_assets.demo.writers import DemoManifest
 
 
@@ -21,7 +23,8 @@ def _stored_path(path: Path, data_dir: Path) -> str:
 
 
 def seed_demo(conn: Connection, manifest: DemoManifest, *, data_dir: Path) -> dict[str, int]:
-    """Create or update the demo orgs, one export connection per source, and their taxonomies.
+    """Create or update the demo orgs, one export connection per source, their taxonomies and
+    competitors.
 
     Idempotent: running it again updates the same rows. Returns org ids by slug.
     """
@@ -57,4 +60,7 @@ def seed_demo(conn: Connection, manifest: DemoManifest, *, data_dir: Path) -> di
         if taxonomy_file.exists():
             # A taxonomy an operator edited in the warehouse is kept (store_org_taxonomy).
             store_org_taxonomy(conn, org_id=org_id, taxonomy=load_taxonomy_file(taxonomy_file), source="seeded")
+        # The competitors the corpus names; one a person deleted comes back with the next seed.
+        for competitor in DEMO_COMPETITORS.get(org.slug, ()):
+            upsert_competitor(conn, org_id, competitor.name, competitor.aliases)
     return org_ids

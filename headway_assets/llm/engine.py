@@ -577,7 +577,7 @@ def _split_tier1(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, 
 
 def _split_tier2(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, MentionExtraction]:
     assert isinstance(parsed, MentionBatch)
-    return {item.id: MentionExtraction(mentions=item.mentions) for item in parsed.items}
+    return {item.id: MentionExtraction(mentions=item.mentions, competitors=item.competitors) for item in parsed.items}
 
 
 def _split_insight(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, InsightDraft]:
@@ -626,7 +626,8 @@ _TIER2_SPEC = BatchSpec(
     build=tier2_request,
     split=_split_tier2,
     size=lambda item: len(item.text),
-    group_key=lambda item: repr(item.taxonomy),  # one organisation's taxonomy per call
+    # One organisation's taxonomy and competitor list per call.
+    group_key=lambda item: repr((item.taxonomy, item.competitors)) if item.competitors else repr(item.taxonomy),
 )
 _INSIGHT_SPEC = BatchSpec(
     task=INSIGHT,

@@ -11,8 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Re-exported: the kernel owns these so the read API can use them without importing llm.
+from headway_assets.core.kinds import COMPETITOR_CONTEXTS as COMPETITOR_CONTEXTS
 from headway_assets.core.kinds import RELEVANCE_THRESHOLD as RELEVANCE_THRESHOLD
 from headway_assets.core.kinds import TIER1_CATEGORIES as TIER1_CATEGORIES
+from headway_assets.core.kinds import CompetitorContext as CompetitorContext
 from headway_assets.core.kinds import MentionKind as MentionKind
 from headway_assets.core.kinds import Tier1Category as Tier1Category
 
@@ -70,12 +72,30 @@ class MentionDraft(BaseModel):
     )
 
 
+class CompetitorMentionDraft(BaseModel):
+    """Tier-2: a listed competitor named in a message, why, and the verbatim evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    competitor: str = Field(
+        min_length=1, max_length=120, description="The competitor's name exactly as the organisation lists it."
+    )
+    context: CompetitorContext = Field(
+        description="switching_from (leaving it for us), switching_to (considering or choosing it over us), "
+        "comparison (a capability compared), pricing (price or cost compared), other."
+    )
+    evidence_quote: str = Field(
+        min_length=8, max_length=600, description="A verbatim substring of the message that names the competitor."
+    )
+
+
 class MentionExtraction(BaseModel):
-    """Every ask found in one message (possibly none)."""
+    """Every ask found in one message (possibly none), and the listed competitors it names."""
 
     model_config = ConfigDict(extra="forbid")
 
     mentions: list[MentionDraft] = Field(max_length=8)
+    competitors: list[CompetitorMentionDraft] = Field(default_factory=list, max_length=8)
 
 
 class InsightDraft(BaseModel):
@@ -108,6 +128,9 @@ class MentionBatchItem(BaseModel):
 
     id: str = Field(description="The id given with the item in the request.")
     mentions: list[MentionDraft] = Field(max_length=8)
+    competitors: list[CompetitorMentionDraft] = Field(
+        default_factory=list, max_length=8, description="The listed competitors the item names (often none)."
+    )
 
 
 class MentionBatch(BaseModel):

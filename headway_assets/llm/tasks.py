@@ -26,7 +26,8 @@ PROMPT_VERSIONS: dict[str, str] = {
     TIER1: "tier1-v2",  # v2: a long call comes as one excerpt of its likeliest feedback lines
     # v2: the whole relevant message, not its relevant chunks; v3: titles name the ask, never the complaint
     # v4: long calls come as excerpts (the lines the local model finds possibly feedback, [...] between)
-    TIER2: "tier2-v4",
+    # v5: also the listed competitors each item names, with context and quote (issue 16 item 4)
+    TIER2: "tier2-v5",
     INSIGHT: "insight-v1",
     MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
 }
@@ -110,6 +111,13 @@ lines were left out. Never quote across [...].
 
 Extract nothing from greetings, scheduling or small talk. Merge repeats of the same ask within \
 the item into one mention. Return an empty list when the item holds no product ask after all.
+
+competitors: when the organisation lists competitors (after its taxonomy), record each item's \
+mentions of them: competitor (its listed name, also when the item uses an alias), context \
+(switching_from: the customer left or is leaving it for us; switching_to: considering or choosing \
+it over us; comparison: a capability compared; pricing: price or cost compared; other) and \
+evidence_quote (verbatim, as above). One entry per competitor and context; only listed \
+competitors; an empty list otherwise.
 """
 
 INSIGHT_SYSTEM = """\
@@ -168,6 +176,8 @@ class Tier2Input:
     customer: str | None
     title: str | None
     taxonomy: tuple[tuple[str, str], ...]  # (path, name) of every theme and sub-theme
+    # (name, aliases) of the organisation's competitors: tier-2 records the ones an item names.
+    competitors: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,21 @@ def _item_block(item_id: str, text: str, context: dict[str, Any]) -> str:
 
 
 TAXONOMY_HEADING = "Taxonomy of this organisation"  # the fake servers' responder finds the taxonomy by it
+COMPETITORS_HEADING = "Competitors of this organisation"  # and the competitor list by this
+# The prompt lists at most this many competitors and aliases each: a short block, however long the list.
+PROMPT_COMPETITORS = 40
+PROMPT_ALIASES = 5
+
+
+def competitors_block(competitors: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """The organisation's competitors as the tier-2 context lists them ("" when it has none)."""
+    if not competitors:
+        return ""
+    lines = [
+        f"- {name}: {', '.join(aliases[:PROMPT_ALIASES])}" if aliases else f"- {name}"
+        for name, aliases in competitors[:PROMPT_COMPETITORS]
+    ]
+    return f"\n\n{COMPETITORS_HEADING} (name: aliases):\n" + "\n".join(lines)
 
 
 def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
@@ -249,7 +274,8 @@ def tier2_request(items: list[tuple[str, Tier2Input]]) -> LlmRequest:
         prompt_version=PROMPT_VERSIONS[TIER2],
         system=TIER2_SYSTEM,
         # The organisation's taxonomy is the same in each of its calls: cached with the system prompt.
-        context=f"{TAXONOMY_HEADING} (path: name):\n{taxonomy}",
+        # So are its competitors (one call holds one organisation's items: the engine groups by both).
+        context=f"{TAXONOMY_HEADING} (path: name):\n{taxonomy}" + competitors_block(items[0][1].competitors),
         user=f"Extract the asks of these {len(items)} items.\n\n{body}",
         output_model=MentionBatch,
         payload=items,

@@ -9,6 +9,7 @@ other names are the pieces the evaluation scripts and the tests reach for.
 from typing import Any, Final
 
 from headway_assets.offline.classifier import OfflineClassifier
+from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
 from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
@@ -71,6 +72,7 @@ __all__ = [
     "cross_validation_metrics",
     "default_artefact_path",
     "expected_calibration_error",
+    "find_competitor_mentions",
     "fit_local_model",
     "fold",
     "is_org_model",

@@ -10,6 +10,7 @@
    and sub-theme from `taxonomy_map`, and an evidence quote that is a slice of the original
    text (one sentence, plus the next one when it explains the ask).
 3. Repeats of the same ask within the message are merged (the matcher decides "same").
+4. The organisation's listed competitors the text names, with a context (`competitors.py`).
 
 Deterministic, no network; any language goes in, English gets the best titles.
 """
@@ -24,6 +25,7 @@ from typing import Final
 from headway_assets.llm.schemas import MentionDraft, MentionExtraction, MentionKind, Sentiment, Urgency
 from headway_assets.llm.tasks import Tier2Input
 from headway_assets.offline.classifier import OfflineClassifier, SentenceEvidence
+from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.matcher import similarity
 from headway_assets.offline.taxonomy_map import TaxonomyMapper, mapper_for
 from headway_assets.offline.titles import ask_title, clean_sentence, make_title, strip_lead_in, strip_openers, unquote
@@ -211,6 +213,7 @@ class OfflineExtractor:
             raise TypeError(f"Tier2Input.text must be str, got {type(text).__name__}")
         if not text.strip():
             return MentionExtraction(mentions=[])
+        competitors = find_competitor_mentions(text, item.competitors)
         mapper = mapper_for(tuple(item.taxonomy), self._use_keyword_files)
         evidence = self._classifier.explain(text)
         sentences = evidence.sentences
@@ -226,7 +229,7 @@ class OfflineExtractor:
                 drafts.append(draft)
         merged = _merge(drafts)
         kept = sorted(sorted(merged, key=lambda d: -d.strength)[:MAX_MENTIONS], key=lambda d: d.index)
-        return MentionExtraction(mentions=[_to_model(d, text) for d in kept])
+        return MentionExtraction(mentions=[_to_model(d, text) for d in kept], competitors=competitors)
 
     # -- sentence selection ----------------------------------------------------------------
     def _pick(

@@ -71,7 +71,7 @@ def answer_task(task: str, payload: Any, model: str = OFFLINE_MODEL) -> BaseMode
         )
     if task == TIER2:
         return MentionBatch(
-            items=[MentionBatchItem(id=item_id, mentions=answer(TIER2, item).mentions) for item_id, item in payload]
+            items=[MentionBatchItem(id=item_id, **answer(TIER2, item).model_dump()) for item_id, item in payload]
         )
     if task == INSIGHT:
         return InsightBatch(

@@ -28,6 +28,7 @@ from headway_assets.core.kinds import NOT_FEEDBACK, RELEVANCE_THRESHOLD, TIER1_C
 from headway_assets.core.warehouse.corrections import CorrectionError, UndoHandler, record_audit
 from headway_assets.core.warehouse.request_stats import refresh_request_stats
 from headway_assets.core.warehouse.schema import (
+    CompetitorMention,
     FeatureMention,
     FeatureRequestMention,
     LabelStatus,
@@ -167,6 +168,8 @@ def _drop_mentions(conn: Connection, org_id: int, message_ids: Iterable[int]) ->
     )
     conn.execute(delete(FeatureRequestMention).where(FeatureRequestMention.mention_id.in_(mentions)))
     removed = conn.execute(delete(FeatureMention).where(FeatureMention.message_id.in_(ids))).rowcount or 0
+    # Its competitor mentions came from the same tier-2 answer: they go too.
+    conn.execute(delete(CompetitorMention).where(CompetitorMention.message_id.in_(ids)))
     conn.execute(delete(MessageExtraction).where(MessageExtraction.message_id.in_(ids)))
     if request_ids:
         refresh_request_stats(conn, org_id, request_ids)

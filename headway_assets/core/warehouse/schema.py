@@ -1005,3 +1005,56 @@ class NotificationDelivery(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- Competitors ------------------------------------------------------------------------------
+
+
+class Competitor(Base):
+    """A competitor an organisation tracks, with the other names customers use for it.
+
+    Tier-2 looks for the names and aliases in relevant messages (`competitor_mentions`). A name
+    or alias belongs to at most one competitor of an organisation (the API refuses a second).
+    """
+
+    __tablename__ = "competitors"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    aliases: Mapped[list[str]] = mapped_column(JsonDocument, default=list)  # ["PD", "pipedrive.com"]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CompetitorMention(Base):
+    """Tier-2: a competitor named in a relevant message, why (`context`), with verbatim evidence.
+
+    Written with the message's feature mentions and replaced with them, so re-runs converge; goes
+    with its message (and with its competitor) through the cascading foreign keys.
+    `mention_ordinal` is the message's feature mention (by ordinal) whose evidence is nearest the
+    competitor's: the ask it co-occurs with, if the message has any.
+    """
+
+    __tablename__ = "competitor_mentions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "ordinal"),
+        Index("ix_competitor_mentions_org_competitor_sent_at", "org_id", "competitor_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)  # position among the message's competitor mentions
+    competitor_id: Mapped[int] = mapped_column(ForeignKey("competitors.id", ondelete="CASCADE"), index=True)
+    context: Mapped[str] = mapped_column(String(24))  # see core.kinds.COMPETITOR_CONTEXTS
+    source: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column()  # the message's, copied for windows and trends
+    evidence_quote: Mapped[str] = mapped_column(Text)
+    evidence_start: Mapped[int] = mapped_column(Integer)  # offset of the quote in the message text
+    mention_ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from headway_assets.core.warehouse.database import read_connection
 from headway_assets.core.warehouse.schema import (
+    Competitor,
+    CompetitorMention,
     FeatureMention,
     FeatureRequest,
     Message,
@@ -85,6 +87,16 @@ def warehouse_summary(url: str) -> list[str]:
                 ).all()
                 for title, count, customers in top:
                     lines.append(f"    - {title}: {count} mentions from {customers} customers")
+            named = conn.execute(
+                select(Competitor.name, func.count(distinct(CompetitorMention.message_id)).label("messages"))
+                .join(CompetitorMention, CompetitorMention.competitor_id == Competitor.id, isouter=True)
+                .where(Competitor.org_id == org.id)
+                .group_by(Competitor.id, Competitor.name)
+                .order_by(func.count(distinct(CompetitorMention.message_id)).desc(), Competitor.name)
+            ).all()
+            if named:
+                listed = ", ".join(f"{name} {messages}" for name, messages in named)
+                lines.append(f"  competitors (messages naming them): {listed}")
             insights = conn.execute(
                 select(func.count()).select_from(MessageInsight).where(MessageInsight.org_id == org.id)
             ).scalar_one()

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from headway_assets.llm.tasks import TAXONOMY_HEADING
+from headway_assets.llm.tasks import COMPETITORS_HEADING, TAXONOMY_HEADING
 from headway_assets.offline import OfflineClassifier
 
 from .llm_servers import LLMRequest, default_responder
@@ -21,6 +21,7 @@ from .llm_servers import LLMRequest, default_responder
 _ITEM = re.compile(r'<item id="([^"]+)"([^>]*)>\n(.*?)\n</item>', re.S)
 _ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 _TAXONOMY_LINE = re.compile(r"^- ([a-z0-9/-]+): (.+)$", re.M)
+_COMPETITOR_LINE = re.compile(r"^- ([^:\n]+)(?:: (.*))?$", re.M)
 _ASK = re.compile(r'<ask id="([^"]+)">\n(.*?)\n</ask>', re.S)
 _REQUESTS = re.compile(r"<requests>\n(.*?)\n</requests>", re.S)
 
@@ -99,6 +100,17 @@ def match_items(request: LLMRequest) -> list[tuple[str, Any]]:
     return items
 
 
+def tier2_competitors(prompt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(name, aliases) of the competitor block a tier-2 prompt lists (none when it has no block)."""
+    if COMPETITORS_HEADING not in prompt:
+        return ()
+    block = prompt[prompt.find(COMPETITORS_HEADING) :].split("\n\n", 1)[0]
+    return tuple(
+        (name.strip(), tuple(alias.strip() for alias in (aliases or "").split(",") if alias.strip()))
+        for name, aliases in _COMPETITOR_LINE.findall(block)
+    )
+
+
 def headway_responder(request: LLMRequest) -> Any:
     """Answer a Headway request with Headway's offline logic (schema-valid by construction)."""
     task = task_of(request)
@@ -120,6 +132,7 @@ def headway_responder(request: LLMRequest) -> Any:
         prompt = f"{request.system_text}\n{request.user_text}"
         block = prompt[prompt.find(TAXONOMY_HEADING) :] if TAXONOMY_HEADING in prompt else ""
         taxonomy = tuple(_TAXONOMY_LINE.findall(block.split("\n\n", 1)[0]))
+        competitors = tier2_competitors(prompt)
         answers = []
         for item_id, context, text in request_items(request):
             item = Tier2Input(
@@ -128,6 +141,7 @@ def headway_responder(request: LLMRequest) -> Any:
                 customer=context.get("customer"),
                 title=context.get("subject"),
                 taxonomy=taxonomy,
+                competitors=competitors,
             )
             answers.append({"id": item_id, **offline_answer("tier2", item).model_dump(mode="json")})
         return {"items": answers}
