@@ -66,6 +66,10 @@ DEFAULT_PARAMS: Final[dict[str, Any]] = {
     # embeddings (embeddings.py) stacked next to the n-grams at this weight when > 0, and
     # `ngrams: False` for the embeddings alone.
     "embedding_scale": 0.0,
+    # Also measured and not kept (not listed here, so the shipped model's version is unchanged):
+    # `lexicon_scale` > 0 stacks the lexicon's evidence (lexicon_features.py) next to the n-grams
+    # at that weight; `stacking: True` fits a second stage over the SVM's out-of-fold scores and
+    # that evidence instead of the sigmoid calibration (stacking.py; `stage2_C`, default 1.0).
     "ngrams": True,
     "calibration": "sigmoid",
     "calibration_folds": 3,
