@@ -56,6 +56,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lexicon-features-0.03": {"b2b": "all", "params": {"lexicon_scale": 0.03}},
     "lexicon-features-0.3-C-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.3, "C": 0.1}},
     "lexicon-features-0.1-b2b-weight-6": {"b2b": "all", "params": {"lexicon_scale": 0.1}, "b2b_weight": 6.0},
+    # The lexicon's evidence alone, its weights learnt: how much of the above the n-grams add.
+    "lexicon-features-only": {"b2b": "all", "params": {"ngrams": False, "lexicon_scale": 1.0}},
     # ... or a second stage: logistic regression over the SVM's out-of-fold scores and the
     # lexicon's evidence, in place of the sigmoid calibration (offline/trained/stacking.py).
     "lexicon-stacked": {"b2b": "all", "params": {"stacking": True}},
