@@ -3,6 +3,7 @@
     .venv/bin/python scripts/eval_model.py                    # everything below (a few minutes on one core)
     .venv/bin/python scripts/eval_model.py --only trainer     # or: shipped, lodo, lexicon
     .venv/bin/python scripts/eval_model.py --json out.json    # also write the figures as JSON
+    .venv/bin/python scripts/eval_model.py --only lodo --params '{"lexicon_scale": 0.1}'   # a variant's recipe
 
 1. trainer: the training recipe fitted on the NLBSE'24 train split alone, 5-fold cross-validation
    (stratified by repository and label): macro F1 over bug / feature / question, ECE. An
@@ -106,7 +107,15 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--params", type=json.loads, default=None, help="recipe parameters over the defaults, as JSON (a variant)"
+    )
     args = parser.parse_args()
+    params = args.params
+    if params and (params.get("lexicon_scale") or params.get("stacking")):
+        from headway_assets.offline import remember_lexicon_features
+
+        remember_lexicon_features()  # every fold refits on the same texts
     sections = args.only or list(SECTIONS)
     results: dict[str, Any] = {}
     nlbse = load_training_rows([nlbse_spec(args.datasets)])
@@ -117,7 +126,7 @@ def main() -> int:
         started = time.monotonic()
         # Folds stratified by repository and label; scored on the whole set and per repository.
         by_repo = _with_repo_groups(nlbse, args.datasets)
-        predicted, confidence = cross_validated_predictions(by_repo, seed=args.seed, folds=args.folds)
+        predicted, confidence = cross_validated_predictions(by_repo, params=params, seed=args.seed, folds=args.folds)
         scores = {**score_by_group(nlbse, predicted, confidence), **score_by_group(by_repo, predicted, confidence)}
         results["trainer_nlbse_cv"] = scores
         _table(
@@ -126,7 +135,7 @@ def main() -> int:
 
     if "shipped" in sections:
         started = time.monotonic()
-        cv = cross_validation_metrics(shipped_rows, seed=args.seed, folds=args.folds)
+        cv = cross_validation_metrics(shipped_rows, params=params, seed=args.seed, folds=args.folds)
         results["shipped_cv"] = cv
         _table(f"Shipped recipe, {args.folds}-fold CV over Tizard + B2B ({time.monotonic() - started:.0f} s)", cv)
 
@@ -136,11 +145,11 @@ def main() -> int:
         for spec in shipped:
             train = load_training_rows([s for s in shipped if s is not spec])
             held_out = load_training_rows([spec])
-            lodo[f"{spec.name} (trained on the others)"] = _score(fit_local_model(train, seed=args.seed), held_out)[
-                str(spec.name)
-            ]
+            lodo[f"{spec.name} (trained on the others)"] = _score(
+                fit_local_model(train, params=params, seed=args.seed), held_out
+            )[str(spec.name)]
         lodo["nlbse24-train (shipped recipe, never seen)"] = _score(
-            fit_local_model(shipped_rows, seed=args.seed), nlbse
+            fit_local_model(shipped_rows, params=params, seed=args.seed), nlbse
         )["nlbse24-train"]
         results["lodo"] = lodo
         _table(f"Leave one data set out ({time.monotonic() - started:.0f} s)", lodo)

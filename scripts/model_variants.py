@@ -33,6 +33,7 @@ from headway_assets.offline import (
     cross_validation_metrics,
     fit_local_model,
     load_training_rows,
+    remember_lexicon_features,
     score_by_group,
 )
 
@@ -46,6 +47,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "C-0.1": {"b2b": "all", "params": {"C": 0.1}},
     "unweighted-classes": {"b2b": "all", "params": {"class_weight": None}},
     "embeddings-only": {"b2b": "all", "params": {"ngrams": False, "embedding_scale": 1.0, "C": 1.0}},
+    # The lexicon's evidence (cue scores, template and trace cues, its decision, structure) as
+    # features next to the n-grams, at this weight (offline/trained/lexicon_features.py).
+    "lexicon-features": {"b2b": "all", "params": {"lexicon_scale": 1.0}},
+    "lexicon-features-0.3": {"b2b": "all", "params": {"lexicon_scale": 0.3}},
+    "lexicon-features-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.1}},
+    "lexicon-features-0.05": {"b2b": "all", "params": {"lexicon_scale": 0.05}},
+    "lexicon-features-0.03": {"b2b": "all", "params": {"lexicon_scale": 0.03}},
+    "lexicon-features-0.3-C-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.3, "C": 0.1}},
+    "lexicon-features-0.1-b2b-weight-6": {"b2b": "all", "params": {"lexicon_scale": 0.1}, "b2b_weight": 6.0},
+    # The lexicon's evidence alone, its weights learnt: how much of the above the n-grams add.
+    "lexicon-features-only": {"b2b": "all", "params": {"ngrams": False, "lexicon_scale": 1.0}},
+    # ... or a second stage: logistic regression over the SVM's out-of-fold scores and the
+    # lexicon's evidence, in place of the sigmoid calibration (offline/trained/stacking.py).
+    "lexicon-stacked": {"b2b": "all", "params": {"stacking": True}},
 }
 
 
@@ -98,6 +113,8 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(VARIANTS), action="append")
     parser.add_argument("--json", type=Path, help="append every variant's figures to this JSON-lines file")
     args = parser.parse_args()
+    # Every fold refits on the same texts: compute each text's lexicon features once.
+    remember_lexicon_features()
     print("| variant | B2B rows | Tizard is-feedback F1 | Tizard macro F1 | B2B is-feedback F1 | NLBSE macro F1 |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:

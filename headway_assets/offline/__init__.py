@@ -50,10 +50,12 @@ from headway_assets.offline.vocab import term_weights
 
 __all__ = [
     "CATALOG_THRESHOLD",
+    "LEXICON_FEATURES",
     "ORG_MODEL_PREFIX",
     "TRAINING_EXAMPLES",
     "ArtefactError",
     "DatasetSpec",
+    "LexiconEvidence",
     "LocalModel",
     "OfflineClassifier",
     "OfflineExtractor",
@@ -92,6 +94,7 @@ __all__ = [
     "org_model_name",
     "prepare",
     "read_manifest",
+    "remember_lexicon_features",
     "save_local_model",
     "score_by_group",
     "similarity",
@@ -103,12 +106,18 @@ __all__ = [
 # The embedding experiment of docs/quality.md (not in the shipped recipe) imports scikit-learn and
 # reads the wordllama wheel: its parts are imported on first use, not with the package.
 _EMBEDDING_PARTS: Final = frozenset({"WordLlamaEmbedder", "wordllama_files", "wordllama_tables"})
+# The lexicon-evidence features (offline/trained/lexicon_features.py) import scikit-learn too.
+_LEXICON_FEATURE_PARTS: Final = frozenset({"LEXICON_FEATURES", "LexiconEvidence", "remember_lexicon_features"})
 
 
 def __getattr__(name: str) -> Any:
-    """`WordLlamaEmbedder`, `wordllama_files` and `wordllama_tables`, imported when first asked for."""
+    """The embedding and lexicon-feature parts of the trained model, imported when first asked for."""
     if name in _EMBEDDING_PARTS:
         from headway_assets.offline.trained import embeddings
 
         return getattr(embeddings, name)
+    if name in _LEXICON_FEATURE_PARTS:
+        from headway_assets.offline.trained import lexicon_features
+
+        return getattr(lexicon_features, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -243,3 +243,43 @@ def test_wordllama_embeddings_are_the_packages_own_mean_pooling() -> None:
     reference = WordLlamaInference(matrix, WordLlama.load_tokenizer(tokenizer_file)).embed(texts, norm=True)
     assert ours.shape == (len(texts), 256)
     np.testing.assert_allclose(ours, 2.0 * reference, atol=1e-5)
+
+
+def test_lexicon_evidence_features_are_the_lexicons_own_evidence() -> None:
+    """The lexicon block (`lexicon_scale`) gives the hand-written classifier's decision, its cue
+    scores and the text's structure as a fixed row per text, times the scale."""
+    import numpy as np
+
+    from headway_assets.offline import LEXICON_FEATURES, LexiconEvidence, OfflineClassifier
+
+    trace = (
+        'Export fails\n\nTraceback (most recent call last):\n  File "app.py", line 3, in <module>\n'
+        "    export()\nValueError: empty frame"
+    )
+    texts = [*MESSAGES, "How do I export a report to CSV?", trace, ""]
+    block = LexiconEvidence(scale=1.0).fit(texts)
+    rows = block.transform(texts)
+    assert rows.shape == (len(texts), len(LEXICON_FEATURES)) and rows.dtype == np.float32
+    np.testing.assert_allclose(LexiconEvidence(scale=0.3).transform(texts), 0.3 * rows, rtol=1e-6)
+    column = {name: i for i, name in enumerate(LEXICON_FEATURES)}
+    lexicon = OfflineClassifier()
+    for text, row in zip(texts, rows, strict=True):
+        decision = lexicon.classify(text).category
+        assert row[column[f"decision:{decision}"]] == 1.0
+        assert sum(row[i] for name, i in column.items() if name.startswith("decision:")) == 1.0
+    question, traced, empty = rows[-3], rows[-2], rows[-1]
+    assert question[column["any_question"]] == 1.0 and question[column["total:question"]] > 0
+    assert traced[column["trace_lines"]] == 1.0 and traced[column["structural:bug_report"]] > 0
+    assert not empty[column["log_words"]] and empty[column["decision:other"]] == 1.0
+
+
+def test_the_stacked_variant_fits_a_second_stage_over_svm_scores_and_lexicon_evidence() -> None:
+    """`stacking: True` (measured in docs/quality.md) trains and gives probabilities over the labels."""
+    from headway_assets.offline import fit_local_model
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    model = fit_local_model(rows, params={"stacking": True, "threshold_folds": 2})
+    assert model.manifest["kind"].endswith("logistic-stack") and set(model.classes) == set(TIER1_CATEGORIES)
+    probabilities = model.probabilities(MESSAGES)
+    assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
+    assert [label.category for label in model.classify_many(MESSAGES)] == ["feature_request", "other", "bug_report"]

@@ -66,6 +66,10 @@ DEFAULT_PARAMS: Final[dict[str, Any]] = {
     # embeddings (embeddings.py) stacked next to the n-grams at this weight when > 0, and
     # `ngrams: False` for the embeddings alone.
     "embedding_scale": 0.0,
+    # Also measured and not kept (not listed here, so the shipped model's version is unchanged):
+    # `lexicon_scale` > 0 stacks the lexicon's evidence (lexicon_features.py) next to the n-grams
+    # at that weight; `stacking: True` fits a second stage over the SVM's out-of-fold scores and
+    # that evidence instead of the sigmoid calibration (stacking.py; `stage2_C`, default 1.0).
     "ngrams": True,
     "calibration": "sigmoid",
     "calibration_folds": 3,
@@ -212,6 +216,25 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
         from headway_assets.offline.trained.embeddings import WordLlamaEmbedder
 
         blocks.append(("embeddings", WordLlamaEmbedder(scale=p["embedding_scale"])))
+    if p.get("lexicon_scale", 0.0) > 0:
+        from headway_assets.offline.trained.lexicon_features import LexiconEvidence
+
+        blocks.append(("lexicon", LexiconEvidence(scale=p["lexicon_scale"])))
+    if p.get("stacking", False):
+        # A second stage over the SVM's out-of-fold scores and the lexicon's evidence (stacking.py).
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES, LexiconEvidence
+        from headway_assets.offline.trained.stacking import StackedLinearModel
+
+        blocks.append(("lexicon", LexiconEvidence(scale=1.0)))
+        stacked = StackedLinearModel(
+            len(LEXICON_FEATURES),
+            C=p["C"],
+            class_weight=p["class_weight"],
+            folds=p["calibration_folds"],
+            seed=seed,
+            stage2_C=p.get("stage2_C", 1.0),
+        )
+        return Pipeline([("features", FeatureUnion(blocks)), ("classifier", stacked)])
     svm = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
@@ -318,6 +341,10 @@ def _kind(params: Mapping[str, Any]) -> str:
     blocks = ["tfidf-word-char"] if params["ngrams"] else []
     if params["embedding_scale"] > 0:
         blocks.append("wordllama")
+    if params.get("lexicon_scale", 0.0) > 0:
+        blocks.append("lexicon-evidence")
+    if params.get("stacking", False):
+        return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
     return "+".join([*blocks, "calibrated-linear-svm"])
 
 
