@@ -67,6 +67,7 @@ from headway_assets.core.people import (
 )
 from headway_assets.core.warehouse.bulk import batches
 from headway_assets.core.warehouse.customers import dialect_insert, rows_source, sorted_rows
+from headway_assets.core.warehouse.request_customers import refresh_requests_of_messages
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
@@ -134,6 +135,7 @@ class ResolutionStats:
     contacts_created: int = 0
     slack_teams_mapped: int = 0
     rows_written: int = 0  # message_authors rows inserted or changed
+    requests_refreshed: int = 0  # feature requests whose customers were recomputed (their messages' authors changed)
 
     @property
     def resolved_total(self) -> int:
@@ -174,6 +176,8 @@ def resolve_message_authors(
         stats.contacts_created = _upsert_contacts(conn, now)
         _analyze(conn, Contact.__tablename__)
         stats.rows_written = _upsert_message_authors(conn, now)
+        if stats.rows_written:
+            stats.requests_refreshed = _refresh_asks(conn, now)
         _count(conn, stats)
     finally:
         STAGE.drop(conn, checkfirst=True)
@@ -710,6 +714,22 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> int:
     # INSERT keeps its rowcount only when asked to (SQLAlchemy closes the cursor early otherwise).
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
     return max(int(result.rowcount or 0), 0)
+
+
+def _refresh_asks(conn: Connection, now: datetime) -> int:
+    """Recompute the customers and ARR of the feature requests whose messages this run rewrote.
+
+    A rewritten row carries this run's `resolved_at`; rows left unchanged touch no request.
+    """
+    refreshed = 0
+    for org_id in sorted(conn.execute(select(STAGE.c.org_id).distinct()).scalars()):
+        rewritten = (
+            select(STAGE.c.message_id)
+            .join(MessageAuthor, MessageAuthor.message_id == STAGE.c.message_id)
+            .where(STAGE.c.org_id == org_id, MessageAuthor.resolved_at == literal(now, UtcDateTime()))
+        )
+        refreshed += refresh_requests_of_messages(conn, int(org_id), rewritten)
+    return refreshed
 
 
 def _count(conn: Connection, stats: ResolutionStats) -> None:
