@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from headway_api.schemas.customers import CustomerDetail
 from headway_api.schemas.feature_requests import DealStage, FeatureRequestPage
+from headway_api.schemas.stats import StatsResponse
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.author_resolution import resolve_message_authors
 from headway_assets.core.warehouse.customers import DEAL_STAGES
@@ -32,6 +33,7 @@ from headway_assets.core.warehouse.schema import (
     FeatureRequestMention,
     Message,
     MessageAuthor,
+    MessageInsight,
 )
 from tests.api.support import MARCH, Seed, app_client, bearer, items_of, seed_warehouse, table_rows, walk_pages
 
@@ -155,7 +157,9 @@ def test_a_customer_edit_moves_its_requests_at_once(revenue: Any) -> None:
     client, seed, url, customers = revenue
     headers = bearer(client, seed.a.user_id, "acme")
     initech = customers["Initech"]
-    patched = client.patch(f"/v1/customers/{initech['id']}", json={"arr": "2M", "segment": "strategic"}, headers=headers)
+    patched = client.patch(
+        f"/v1/customers/{initech['id']}", json={"arr": "2M", "segment": "strategic"}, headers=headers
+    )
     assert patched.status_code == 200, patched.text
     truth = _truth(url, seed.a.id)
     top = _list(client, headers, sort="-arr")[0]
@@ -205,3 +209,65 @@ def test_other_organisations_and_bad_input_are_refused_unchanged(revenue: Any) -
 
 def test_deal_stage_filter_takes_the_warehouse_stages() -> None:
     assert get_args(DealStage) == DEAL_STAGES
+
+
+def test_stats_draw_sentiment_themes_customers_and_a_timeline(revenue: Any) -> None:
+    client, seed, url, customers = revenue
+    headers = bearer(client, seed.a.user_id, "acme")
+    # One insight moves to another sentiment: the distribution must see it.
+    with write_transaction(url) as conn:
+        first = sorted(seed.a.message_insights)[0]
+        conn.execute(update(MessageInsight).where(MessageInsight.message_id == first).values(sentiment="negative"))
+    response = client.get("/v1/stats", params={"since": "2025-03-01", "until": "2025-03-31"}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == StatsResponse.model_validate(body).model_dump(mode="json")
+    assert body["sentiment"] == {"negative": 1, "neutral": len(seed.a.message_insights) - 1}
+
+    themes: dict[str, int] = defaultdict(int)
+    for mention in seed.a.mentions:
+        if mention["theme"]:
+            themes[mention["theme"]] += 1
+    assert body["top_themes"] == [
+        {"theme": theme, "mentions": n} for theme, n in sorted(themes.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+    asking: dict[int, int] = defaultdict(int)
+    with get_engine(url).connect() as conn:
+        for customer_id in conn.execute(
+            select(MessageAuthor.customer_id)
+            .join(FeatureMention, FeatureMention.message_id == MessageAuthor.message_id)
+            .where(FeatureMention.org_id == seed.a.id, MessageAuthor.customer_id.is_not(None))
+        ).scalars():
+            asking[customer_id] += 1
+    names = {customer["id"]: name for name, customer in customers.items()}
+    listed = [(names[row["id"]], row["arr"], row["mentions"]) for row in body["top_customers"]]
+    assert listed == [
+        ("Globex", 120000.0, asking[customers["Globex"]["id"]]),
+        ("Initech", 30000.5, asking[customers["Initech"]["id"]]),
+        ("Hooli", None, asking[customers["Hooli"]["id"]]),  # no ARR: last
+    ]
+
+    timeline = body["timeline"]
+    assert len(timeline) == 30 and timeline[-1]["day"] == "2025-03-31" and timeline[0]["day"] == "2025-03-02"
+    per_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for message in seed.a.messages:
+        if message["sent_at"].date().isoformat() >= "2025-03-02":
+            per_day[message["sent_at"].date().isoformat()][message["source"]] += 1
+    assert {point["day"]: point["by_source"] for point in timeline if point["by_source"]} == {
+        day: dict(sorted(counts.items())) for day, counts in per_day.items() if day <= "2025-03-31"
+    }
+
+    # One source narrows everything; the other organisation's customers never appear.
+    gong = client.get(
+        "/v1/stats", params={"since": "2025-03-01", "until": "2025-03-31", "source": "gong"}, headers=headers
+    )
+    assert gong.status_code == 200, gong.text
+    assert all(set(point["by_source"]) <= {"gong"} for point in gong.json()["timeline"])
+    assert sum(row["mentions"] for row in gong.json()["top_customers"]) < sum(n for _, _, n in listed)
+    other = client.get(
+        "/v1/stats",
+        params={"since": "2025-03-01", "until": "2025-03-31"},
+        headers=bearer(client, seed.b.user_id, seed.b.slug),
+    )
+    assert not {row["id"] for row in other.json()["top_customers"]} & set(names)
