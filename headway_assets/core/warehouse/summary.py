@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from headway_assets.core.warehouse.database import read_connection
 from headway_assets.core.warehouse.schema import (
+    Customer,
     FeatureMention,
     FeatureRequest,
     Message,
@@ -85,6 +86,7 @@ def warehouse_summary(url: str) -> list[str]:
                 ).all()
                 for title, count, customers in top:
                     lines.append(f"    - {title}: {count} mentions from {customers} customers")
+                lines += _top_asks_by_arr(conn, org.id)
             insights = conn.execute(
                 select(func.count()).select_from(MessageInsight).where(MessageInsight.org_id == org.id)
             ).scalar_one()
@@ -94,3 +96,26 @@ def warehouse_summary(url: str) -> list[str]:
             if insights or periods:
                 lines.append(f"  insights: {insights} message insights, {periods} period insights")
     return lines or ["(no organisations yet)"]
+
+
+TOP_ASKS = 5
+
+
+def _top_asks_by_arr(conn: Connection, org_id: int) -> list[str]:
+    """The organisation's asks with the most ARR behind them: distinct customers, summed ARR, segments."""
+    customers = conn.execute(select(func.count()).select_from(Customer).where(Customer.org_id == org_id)).scalar_one()
+    top = conn.execute(
+        select(FeatureRequest.title, FeatureRequest.arr_cents, FeatureRequest.account_count, FeatureRequest.segments)
+        .where(
+            FeatureRequest.org_id == org_id, FeatureRequest.merged_into_id.is_(None), FeatureRequest.account_count > 0
+        )
+        .order_by(FeatureRequest.arr_cents.desc(), FeatureRequest.id)
+        .limit(TOP_ASKS)
+    ).all()
+    if not top:
+        return []
+    lines = [f"  top {len(top)} asks by ARR ({customers} customers):"]
+    for title, cents, accounts, segments in top:
+        names = ", ".join((segments or {}).get("names", [])) or "no segment"
+        lines.append(f"    - {title}: ${cents / 100:,.0f} ARR from {accounts} customers ({names})")
+    return lines
