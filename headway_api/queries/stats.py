@@ -231,31 +231,42 @@ def _timeline_query(with_source: bool) -> AnySelect:
     return query.group_by(D.day, D.source)
 
 
+def timeline_days(until: date) -> list[date]:
+    """The days of the timeline: `TIMELINE_DAYS` up to `until` (fewer near the first day a date can hold)."""
+    span = timedelta(days=TIMELINE_DAYS - 1)
+    first = until - span if until - date.min >= span else date.min
+    return [first + timedelta(days=offset) for offset in range((until - first).days + 1)]
+
+
+def dashboard_queries(
+    org_id: int, since: date, until: date, source: str | None
+) -> dict[str, tuple[AnySelect, dict[str, Any]]]:
+    """The statements and bound values of the dashboard's parts (sentiment, themes, customers, timeline)."""
+    with_source = source is not None
+    only = {"source": source} if with_source else {}
+    window: dict[str, Any] = {"org_id": org_id, "start": _midnight(since), "end": _day_after(until), **only}
+    days = timeline_days(until)
+    span = {"org_id": org_id, "since": days[0], "until": until, **only}
+    return {
+        "sentiment": (_sentiment_query(with_source), window),
+        "top_themes": (_themes_query(with_source), window),
+        "top_customers": (_customers_query(with_source), window),
+        "timeline": (_timeline_query(with_source), span),
+    }
+
+
 async def _dashboard(db: Reader, org_id: int, since: date, until: date, source: str | None) -> dict[str, Any]:
     """The sentiment distribution, top themes and customers of the range, and the 30-day timeline."""
-    values: dict[str, Any] = {"org_id": org_id, "start": _midnight(since), "end": _day_after(until)}
-    with_source = source is not None
-    if with_source:
-        values["source"] = source
-    sentiment = {str(name): int(count) for name, count in await db.rows(_sentiment_query(with_source), values)}
-    themes = [
-        {"theme": theme, "mentions": int(count)} for theme, count in await db.rows(_themes_query(with_source), values)
-    ]
+    queries = dashboard_queries(org_id, since, until, source)
+    sentiment = {str(name): int(count) for name, count in await db.rows(*queries["sentiment"])}
+    themes = [{"theme": theme, "mentions": int(count)} for theme, count in await db.rows(*queries["top_themes"])]
     customers = [
         {"id": row[0], "name": row[1], "arr": None if row[2] is None else float(row[2]), "segment": row[3],
          "mentions": int(row[4])}
-        for row in await db.rows(_customers_query(with_source), values)
+        for row in await db.rows(*queries["top_customers"])
     ]  # fmt: skip
-    first = until - timedelta(days=TIMELINE_DAYS - 1) if until - date.min >= timedelta(days=TIMELINE_DAYS) else date.min
-    days: dict[date, dict[str, int]] = {}
-    current = first
-    while True:
-        days[current] = {}
-        if current >= until:
-            break
-        current += timedelta(days=1)
-    span = {"org_id": org_id, "since": first, "until": until, **({"source": source} if with_source else {})}
-    for day, name, count in await db.rows(_timeline_query(with_source), span):
+    days: dict[date, dict[str, int]] = {day: {} for day in timeline_days(until)}
+    for day, name, count in await db.rows(*queries["timeline"]):
         moment = day if isinstance(day, date) else date.fromisoformat(str(day))
         days[moment][str(name)] = days[moment].get(str(name), 0) + int(count)
     timeline = [{"day": day, "by_source": dict(sorted(counts.items()))} for day, counts in days.items()]
