@@ -48,10 +48,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for org in manifest.orgs:
         # Before the pipeline, so the author resolution maps messages onto the imported accounts.
         with write_transaction(settings.warehouse_url) as conn:
-            report = import_customers(conn, org_ids[org.slug], read_customer_file(manifest.path_of(org.customers_path)))
+            imported = import_customers(conn, org_ids[org.slug], read_customer_file(manifest.path_of(org.customers_path)))
         _say(
-            f"  {org.name}: {report.imported} of {report.rows} rows from {org.customers_path} ({report.created} new,"
-            f" {report.updated} updated, {len(report.rejected)} refused)"
+            f"  {org.name}: {imported.imported} of {imported.rows} rows from {org.customers_path} ({imported.created}"
+            f" new, {imported.updated} updated, {len(imported.rejected)} refused)"
         )
     if args.no_pipeline:
         _say("Skipping the pipeline (--no-pipeline).")

@@ -168,6 +168,15 @@ def test_a_customer_edit_moves_its_requests_at_once(revenue: Any) -> None:
     assert {i["id"] for i in _list(client, headers, segment="strategic")} == {
         r for r, t in truth.items() if initech["id"] in t[3]
     }
+    # An import that raises Globex's ARR (matched by its domain) re-sums its requests in the same call.
+    globex = customers["Globex"]
+    csv = b"Company name,Company Domain Name,ARR,Segment\nGlobex,globex.com,$5M,enterprise\n"
+    imported = client.post("/v1/customers/import", files={"file": ("crm.csv", csv, "text/csv")}, headers=headers)
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["updated"] == 1 and imported.json()["rejected"] == []
+    truth = _truth(url, seed.a.id)
+    top = _list(client, headers, sort="-arr")[0]
+    assert globex["id"] in truth[top["id"]][3] and top["arr"] == truth[top["id"]][1] >= 5_000_000
     # A re-run of the resolution changes nothing: the stored customers are already right.
     before = table_rows(url, (FeatureRequestCustomer, FeatureRequest))
     with write_transaction(url) as conn:

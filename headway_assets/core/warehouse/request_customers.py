@@ -102,7 +102,7 @@ def add_request_customers(conn: Connection, org_id: int, added: Mapping[int, Seq
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for batch in batches(sorted(request_of)):
         for mention_id, customer_id in conn.execute(
-            select(FeatureMention.id, MessageAuthor.customer_id)
+            select(FeatureMention.id, Customer.id)
             .join(MessageAuthor, MessageAuthor.message_id == FeatureMention.message_id)
             .join(Customer, and_(Customer.id == MessageAuthor.customer_id, Customer.org_id == org_id))
             .where(FeatureMention.org_id == org_id, FeatureMention.id.in_(batch))
