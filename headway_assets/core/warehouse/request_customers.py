@@ -26,9 +26,10 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.customers import dialect_insert
 from headway_assets.core.warehouse.schema import (
     Customer,
     FeatureMention,
@@ -81,9 +82,13 @@ def refresh_request_customers(conn: Connection, org_id: int, request_ids: Collec
             .where(link.feature_request_id.in_(batch))
             .group_by(link.feature_request_id, MessageAuthor.customer_id, link.org_id)
         )
+        recount = dialect_insert(conn, FeatureRequestCustomer).from_select(
+            ["feature_request_id", "customer_id", "org_id", "mentions"], counted
+        )
+        # A concurrent linker may have added a row since the delete: the recount is the truth.
         conn.execute(
-            insert(FeatureRequestCustomer).from_select(
-                ["feature_request_id", "customer_id", "org_id", "mentions"], counted
+            recount.on_conflict_do_update(
+                index_elements=["feature_request_id", "customer_id"], set_={"mentions": recount.excluded.mentions}
             )
         )
     refresh_request_revenue(conn, org_id, ids)
@@ -129,7 +134,15 @@ def add_request_customers(conn: Connection, org_id: int, added: Mapping[int, Seq
             if (r, c) in stored
         ]
         for rows in batches(new):
-            conn.execute(insert(FeatureRequestCustomer), list(rows))
+            # A concurrent recount (the author resolution) may have written the pair since it was read.
+            added_rows = dialect_insert(conn, FeatureRequestCustomer)
+            conn.execute(
+                added_rows.on_conflict_do_update(
+                    index_elements=["feature_request_id", "customer_id"],
+                    set_={"mentions": FeatureRequestCustomer.mentions + added_rows.excluded.mentions},
+                ),
+                list(rows),
+            )
         if grown:
             conn.execute(
                 update(FeatureRequestCustomer)
