@@ -47,8 +47,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _step("Customers: each organisation's CRM export (what `headway customers import FILE.csv` does)")
     for org in manifest.orgs:
         # Before the pipeline, so the author resolution maps messages onto the imported accounts.
+        frame = read_customer_file(manifest.path_of(org.customers_path))
         with write_transaction(settings.warehouse_url) as conn:
-            imported = import_customers(conn, org_ids[org.slug], read_customer_file(manifest.path_of(org.customers_path)))
+            imported = import_customers(conn, org_ids[org.slug], frame)
         _say(
             f"  {org.name}: {imported.imported} of {imported.rows} rows from {org.customers_path} ({imported.created}"
             f" new, {imported.updated} updated, {len(imported.rejected)} refused)"
