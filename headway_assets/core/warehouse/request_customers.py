@@ -14,7 +14,7 @@ Every writer that changes an input keeps them right, for the requests it touched
   touched request's customers from its links (`refresh_request_customers`), and the linker folds
   only the newly linked mentions into the requests that just gained some (`add_request_customers`);
 - the author resolution changes who wrote a message: the requests of the messages it rewrote are
-  recomputed (`refresh_requests_of_messages`);
+  recomputed (`author_resolution._refresh_asks`, through `refresh_request_customers`);
 - an import, a PATCH or a merge changes a customer's ARR, segment or identity: the requests that
   customer asked for get their totals re-summed from `feature_request_customers`
   (`refresh_customer_revenue`), or, for a merge, their customers recomputed.
@@ -210,20 +210,3 @@ def requests_of_customers(conn: Connection, org_id: int, customer_ids: Collectio
 def refresh_customer_revenue(conn: Connection, org_id: int, customer_ids: Collection[int]) -> int:
     """After these customers' ARR or segment changed: re-sum the requests they asked for; returns how many changed."""
     return refresh_request_revenue(conn, org_id, requests_of_customers(conn, org_id, customer_ids))
-
-
-def refresh_requests_of_messages(conn: Connection, org_id: int, messages: Any) -> int:
-    """After the authors of `messages` (a selectable of message ids) changed: recompute their requests.
-
-    Returns how many requests were recomputed.
-    """
-    request_ids = set(
-        conn.execute(
-            select(FeatureRequestMention.feature_request_id)
-            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
-            .where(FeatureRequestMention.org_id == org_id, FeatureMention.message_id.in_(messages))
-            .distinct()
-        ).scalars()
-    )
-    refresh_request_customers(conn, org_id, request_ids)
-    return len(request_ids)
