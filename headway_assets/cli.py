@@ -32,6 +32,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo corpus, load it, run every asset over the demo window, print what landed."""
     started = time.monotonic()
     settings = get_settings().pipeline
+    from headway_assets.core.warehouse.customer_import import import_customers, read_customer_file
     from headway_assets.core.warehouse.database import migrate, redact_database_url, write_transaction
     from headway_assets.demo import generate_demo, seed_demo
 
@@ -42,7 +43,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for org in manifest.orgs:
         _say(f"  {org.name}: " + ", ".join(f"{c.source} {c.items}" for c in org.connections))
     with write_transaction(settings.warehouse_url) as conn:
-        seed_demo(conn, manifest, data_dir=settings.data_dir)
+        org_ids = seed_demo(conn, manifest, data_dir=settings.data_dir)
+    _step("Customers: each organisation's CRM export (what `headway customers import FILE.csv` does)")
+    for org in manifest.orgs:
+        # Before the pipeline, so the author resolution maps messages onto the imported accounts.
+        frame = read_customer_file(manifest.path_of(org.customers_path))
+        with write_transaction(settings.warehouse_url) as conn:
+            imported = import_customers(conn, org_ids[org.slug], frame)
+        _say(
+            f"  {org.name}: {imported.imported} of {imported.rows} rows from {org.customers_path} ({imported.created}"
+            f" new, {imported.updated} updated, {len(imported.rejected)} refused)"
+        )
     if args.no_pipeline:
         _say("Skipping the pipeline (--no-pipeline).")
         return 0

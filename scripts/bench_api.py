@@ -79,6 +79,9 @@ DEEP_PAGES = 10_000
 REQUESTS_PER_ORG = 300
 MENTION_RATE = 0.03
 POOL_SIZE = 10  # database connections of each server
+CUSTOMERS_PER_ORG = 50  # the accounts behind the messages' `customer` names (issue 16's revenue asks)
+SEGMENTS = ("enterprise", "mid-market", "smb")
+PLANS = ("Enterprise", "Business", "Growth")
 TRIAGE = "triage PATCH (write)"
 
 
@@ -159,6 +162,30 @@ def _text(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 60))).capitalize() + "."
 
 
+def _fill_customers(cursor: psycopg.Cursor[Any], orgs: int, now: datetime) -> dict[int, tuple[int, str]]:
+    """Each organisation's accounts (the messages' `customer` names) with ARR, plan and segment; returns
+    customer id -> (ARR in cents, segment). From its own random stream, so the messages do not change."""
+    rng = random.Random(16)
+    accounts: dict[int, tuple[int, str]] = {}
+    with copy_rows(
+        cursor,
+        "COPY customers (id, org_id, name, arr, mrr, plan, segment, deal_stage, created_at, updated_at) FROM STDIN",
+    ) as copy:
+        for org in range(1, orgs + 1):
+            for account in range(CUSTOMERS_PER_ORG):
+                customer_id = (org - 1) * CUSTOMERS_PER_ORG + account + 1
+                tier = rng.choices(range(3), (1, 3, 6))[0]
+                arr = rng.randint(*((150_000, 900_000), (40_000, 150_000), (5_000, 40_000))[tier])
+                accounts[customer_id] = (arr * 100, SEGMENTS[tier])
+                stage = rng.choice(("closed_won", "closed_won", "negotiation", "trial"))
+                name = f"Customer {org}-{account}"
+                copy.write_row(
+                    (customer_id, org, name, arr, round(arr / 12, 2), PLANS[tier], SEGMENTS[tier], stage, now, now)
+                )
+    cursor.execute(f"SELECT setval('customers_id_seq', {max(len(accounts), 1)})")
+    return accounts
+
+
 def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
     """Drop, recreate, migrate and fill the benchmark database."""
     started = time.perf_counter()
@@ -171,7 +198,7 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
     texts = [_text(rng) for _ in range(4000)]
     now = datetime(2026, 1, 2, tzinfo=UTC)
     with psycopg.connect(url) as conn:
-        indexes = _secondary_indexes(conn, ("messages", "message_labels", "feature_mentions"))
+        indexes = _secondary_indexes(conn, ("messages", "message_labels", "feature_mentions", "message_authors"))
         for name, _definition in indexes:
             conn.execute(f'DROP INDEX "{name}"')
         for org in range(1, orgs + 1):
@@ -200,7 +227,9 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
         # Messages of org 1 first (its share), the rest spread evenly over the other orgs.
         first_org_messages = int(total_messages * ORG_SHARE_0) if orgs > 1 else total_messages
         seconds_in_year = 365 * 24 * 3600
-        mentions: list[tuple[int, int, str, datetime, str]] = []  # (message id, org, source, sent_at, customer)
+        mentions: list[tuple[int, int, str, datetime, str, int]] = []  # (message id, org, source, sent_at, customer,
+        # customer id)
+        customer_of: list[int] = [0] * (total_messages + 1)  # message id -> its resolved customer's id
         with conn.cursor() as cursor:
             with copy_rows(
                 cursor,
@@ -215,7 +244,9 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                         org = 2 + (message_id - first_org_messages) % max(1, orgs - 1)
                     source = SOURCES[message_id % 4]
                     sent_at = YEAR_START + timedelta(seconds=rng.randrange(seconds_in_year))
-                    customer = f"Customer {org}-{rng.randrange(50)}"
+                    account = rng.randrange(CUSTOMERS_PER_ORG)
+                    customer = f"Customer {org}-{account}"
+                    customer_of[message_id] = (org - 1) * CUSTOMERS_PER_ORG + account + 1
                     text = texts[message_id % len(texts)]
                     copy.write_row(
                         (
@@ -242,7 +273,7 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                         )
                     )
                     if rng.random() < MENTION_RATE:
-                        mentions.append((message_id, org, source, sent_at, customer))
+                        mentions.append((message_id, org, source, sent_at, customer, customer_of[message_id]))
             with copy_rows(
                 cursor,
                 "COPY message_labels (message_id, org_id, content_hash, status, is_feedback, category, relevance, "
@@ -275,6 +306,15 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                         )
                     )
             conn.execute(f"SELECT setval('messages_id_seq', {total_messages})")
+            accounts = _fill_customers(cursor, orgs, now)
+            with copy_rows(
+                cursor,
+                "COPY message_authors (message_id, org_id, customer_id, status, method, resolved_at) FROM STDIN",
+            ) as copy:
+                for message_id in range(1, total_messages + 1):
+                    customer_id = customer_of[message_id]
+                    org = (customer_id - 1) // CUSTOMERS_PER_ORG + 1
+                    copy.write_row((message_id, org, customer_id, "resolved", "email_domain", now))
             # Feature requests: Zipf-like popularity, so the top request has a few hundred mentions.
             weights = [1.0 / (rank + 1) for rank in range(REQUESTS_PER_ORG)]
             request_rows: dict[tuple[int, int], dict[str, Any]] = {}
@@ -285,7 +325,7 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                 "urgency, sentiment, theme, sub_theme, customer, evidence_quote, evidence_start, provider, model, "
                 "prompt_version, created_at) FROM STDIN",
             ) as copy:
-                for message_id, org, source, sent_at, customer in mentions:
+                for message_id, org, source, sent_at, customer, customer_id in mentions:
                     mention_id += 1
                     rank = rng.choices(range(REQUESTS_PER_ORG), weights)[0]
                     request = request_rows.setdefault(
@@ -293,6 +333,7 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                         {
                             "mentions": [],
                             "customers": set(),
+                            "accounts": {},
                             "sources": {},
                             "first": sent_at,
                             "last": sent_at,
@@ -300,6 +341,7 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                     )
                     request["mentions"].append(mention_id)
                     request["customers"].add(customer)
+                    request["accounts"][customer_id] = request["accounts"].get(customer_id, 0) + 1
                     request["sources"][source] = request["sources"].get(source, 0) + 1
                     request["first"] = min(request["first"], sent_at)
                     request["last"] = max(request["last"], sent_at)
@@ -333,9 +375,10 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                 cursor,
                 "COPY feature_requests (id, org_id, key, title, description, kind, theme, sub_theme, mention_count, "
                 "customer_count, customers, sources, first_seen, last_seen, mentions_last_7d, mentions_prev_7d, "
-                "trend, updated_at) FROM STDIN",
+                "trend, updated_at, account_count, arr_cents, segments) FROM STDIN",
             ) as copy:
                 links: list[tuple[int, int, int]] = []
+                asked: list[tuple[int, int, int, int]] = []  # (request, customer, org, mentions)
                 for (org, rank), request in sorted(request_rows.items()):
                     request_id += 1
                     title = f"Ask {rank}: {WORDS[rank % len(WORDS)]} {WORDS[(rank * 7) % len(WORDS)]}"
@@ -360,9 +403,13 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
                             rng.randint(0, 9),
                             "steady",
                             now,
+                            len(request["accounts"]),
+                            sum(accounts[c][0] for c in request["accounts"]),
+                            json.dumps({"names": sorted({accounts[c][1] for c in request["accounts"]})}),
                         )
                     )
                     links.extend((request_id, mention, org) for mention in request["mentions"])
+                    asked.extend((request_id, c, org, n) for c, n in sorted(request["accounts"].items()))
             with copy_rows(
                 cursor,
                 "COPY feature_request_mentions (feature_request_id, mention_id, org_id, match_method, match_score) "
@@ -370,6 +417,12 @@ def fill(total_messages: int, orgs: int, seed: int = 7) -> None:
             ) as copy:
                 for request_ref, mention_ref, org in links:
                     copy.write_row((request_ref, mention_ref, org, "title_similarity", 0.95))
+            with copy_rows(
+                cursor,
+                "COPY feature_request_customers (feature_request_id, customer_id, org_id, mentions) FROM STDIN",
+            ) as copy:
+                for row in asked:
+                    copy.write_row(row)
             for sequence, value in (
                 ("feature_mentions_id_seq", mention_id),
                 ("feature_requests_id_seq", request_id),
@@ -676,6 +729,7 @@ def main() -> int:
         f"messages, page {bench.deep_page:,} (cursor)": f"/v1/messages?limit={PAGE}&cursor={bench.deep_cursor}",
         "feature request + mentions": f"/v1/feature-requests/{bench.feature_request_id}",
         "stats (30 days)": f"/v1/stats?since={bench.stats_since}&until={bench.stats_until}",
+        "feature requests by ARR": f"/v1/feature-requests?sort=-arr&limit={PAGE}",
         TRIAGE: "/v1/feature-requests",  # the Lua script picks the request and writes the body
     }
     scripts_dir = Path(tempfile.mkdtemp(prefix="headway-bench-"))

@@ -26,10 +26,10 @@ from sqlalchemy.dialects import postgresql
 from headway_api.core.config import ApiSettings
 from headway_api.db import PLAN_EACH_EXECUTION, read_session_options
 from headway_api.pagination import configure_cursor_key, derive_cursor_key
-from headway_api.queries.feature_requests import REQUEST_BY_ID, mention_list_query
+from headway_api.queries.feature_requests import REQUEST_BY_ID, feature_request_list_query, mention_list_query
 from headway_api.queries.messages import message_list_query
-from headway_api.queries.stats import stats_query
-from headway_api.schemas.feature_requests import MentionListParams
+from headway_api.queries.stats import dashboard_queries, stats_query
+from headway_api.schemas.feature_requests import FeatureRequestListParams, MentionListParams
 from headway_api.schemas.messages import MessageListParams
 
 Scope = dict[str, Any]
@@ -67,6 +67,11 @@ class Statements:
         since = date.fromisoformat(os.environ["BENCH_STATS_SINCE"])
         until = date.fromisoformat(os.environ["BENCH_STATS_UNTIL"])
         self.stats = _compiled(*stats_query(org_id, since, until, None, None))
+        # The dashboard's parts of /v1/stats (issue 16, item 7), as the API runs them.
+        self.dashboard = [_compiled(*query) for query in dashboard_queries(org_id, since, until, None).values()]
+        # One page of the catalogue by the asking customers' summed ARR (issue 16, item 3).
+        by_arr = FeatureRequestListParams(sort="-arr", limit=limit)
+        self.by_arr = _compiled(*feature_request_list_query(org_id, by_arr))
 
 
 def _json_default(value: Any) -> Any:
@@ -144,6 +149,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         payload = {**request_rows[0], "mentions": mentions}
     elif path == "/v1/stats":
         payload = {"rows": await pool.rows(*statements.stats)}
+        for query in statements.dashboard:
+            payload[query[0][:40]] = await pool.rows(*query)
+    elif path == "/v1/feature-requests":
+        payload = {"items": await pool.rows(*statements.by_arr)}
     else:
         await _respond(send, 404, b'{"error":"not found"}')
         return

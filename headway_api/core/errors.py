@@ -95,6 +95,24 @@ def invalid_range(location: list[str | int], message: str) -> ApiError:
     )
 
 
+def unknown_filter_values(unknown: list[tuple[str, Any]]) -> ApiError:
+    """400 `unknown_value` for filters well-formed by the schema whose value the organisation does not have
+    (a segment no customer is in, a customer id that is not yours): an empty page would read as "nobody"."""
+    return ApiError(
+        400,
+        "unknown_value",
+        "A filter names a value your organisation does not have.",
+        details=[
+            {
+                "loc": ["query", name],
+                "message": f"no customer of your organisation has {name}={value}",
+                "type": "unknown_value",
+            }
+            for name, value in unknown
+        ],
+    )
+
+
 def error_response(
     status_code: int,
     code: str,

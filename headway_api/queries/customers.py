@@ -18,11 +18,21 @@ from headway_api.db import Database, Reader
 from headway_api.pagination import SortKey, page_document, page_of, page_params, paginate
 from headway_api.queries.corrections import _transaction
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
-from headway_api.schemas.customers import CustomerListParams
+from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
 from headway_assets.core.warehouse.corrections import CorrectionError
 from headway_assets.core.warehouse.customers import normalise_deal_stage
-from headway_assets.core.warehouse.schema import Contact, Customer, CustomerDomain, Message, MessageAuthor, utc_now
+from headway_assets.core.warehouse.request_customers import refresh_customer_revenue
+from headway_assets.core.warehouse.schema import (
+    Contact,
+    Customer,
+    CustomerDomain,
+    FeatureRequest,
+    FeatureRequestCustomer,
+    Message,
+    MessageAuthor,
+    utc_now,
+)
 
 C = Customer.__table__.c
 SUMMARY_COLUMNS = (
@@ -82,6 +92,43 @@ _MESSAGES = (
 )
 
 
+FRC = FeatureRequestCustomer.__table__.c
+FR = FeatureRequest.__table__.c
+_ASKS = (
+    select(FR.id.label("feature_request_id"), FR.title, FR.status, FRC.mentions, FR.account_count, FR.arr_cents)
+    .select_from(FeatureRequestCustomer.__table__.join(FeatureRequest.__table__, FR.id == FRC.feature_request_id))
+    .where(
+        FRC.org_id == bindparam("org_id"),
+        FRC.customer_id == bindparam("customer_id"),
+        FR.org_id == bindparam("org_id"),
+        FR.merged_into_id.is_(None),
+    )
+    .order_by(FRC.mentions.desc(), FR.id)
+    .limit(MAX_LISTED_ASKS)
+)
+_ASK_COUNT = select(func.count().label("ask_count")).where(
+    FRC.org_id == bindparam("org_id"), FRC.customer_id == bindparam("customer_id")
+)
+
+
+def _asks(rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """The `ask_count` and `asks` fields of a `CustomerDetail` (`CustomerAsk` documents in field order)."""
+    return {
+        "ask_count": count,
+        "asks": [
+            {
+                "feature_request_id": row["feature_request_id"],
+                "title": row["title"],
+                "status": row["status"],
+                "mentions": row["mentions"],
+                "account_count": row["account_count"],
+                "arr": (row["arr_cents"] or 0) / 100,
+            }
+            for row in rows
+        ],
+    }
+
+
 async def get_customer(db: Reader, org_id: int, customer_id: int) -> dict[str, Any] | None:
     """One customer with its domains, contact and message counts (a `CustomerDetail`); None if not the org's."""
     values = {"org_id": org_id, "customer_id": customer_id}
@@ -91,24 +138,35 @@ async def get_customer(db: Reader, org_id: int, customer_id: int) -> dict[str, A
     domains = [found["domain"] for found in await db.dicts(_DOMAINS, values)]
     contacts = await db.dicts(_CONTACTS, values)
     activity = (await db.dicts(_MESSAGES, values))[0]
-    return _summary(row) | {
-        "domains": domains,
-        "contact_count": int(next(iter(contacts[0].values()))),
-        "message_count": int(activity["message_count"]),
-        "last_message_at": activity["last_message_at"],
-    }
+    return (
+        _summary(row)
+        | {
+            "domains": domains,
+            "contact_count": int(next(iter(contacts[0].values()))),
+            "message_count": int(activity["message_count"]),
+            "last_message_at": activity["last_message_at"],
+        }
+        | _asks(await db.dicts(_ASKS, values), int(next(iter((await db.dicts(_ASK_COUNT, values))[0].values()))))
+    )
 
 
 def _detail(conn: Connection, org_id: int, customer_id: int) -> dict[str, Any]:
     values = {"org_id": org_id, "customer_id": customer_id}
     row = conn.execute(_ONE, values).mappings().one()
     activity = conn.execute(_MESSAGES, values).one()
-    return _summary(dict(row)) | {
-        "domains": list(conn.execute(_DOMAINS, values).scalars()),
-        "contact_count": int(conn.execute(_CONTACTS, values).scalar_one()),
-        "message_count": int(activity.message_count),
-        "last_message_at": activity.last_message_at,
-    }
+    return (
+        _summary(dict(row))
+        | {
+            "domains": list(conn.execute(_DOMAINS, values).scalars()),
+            "contact_count": int(conn.execute(_CONTACTS, values).scalar_one()),
+            "message_count": int(activity.message_count),
+            "last_message_at": activity.last_message_at,
+        }
+        | _asks(
+            [dict(row) for row in conn.execute(_ASKS, values).mappings()],
+            int(conn.execute(_ASK_COUNT, values).scalar_one()),
+        )
+    )
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -220,6 +278,8 @@ def patch_customer(db: Database, principal: Principal, customer_id: int, changes
         )
         if domains is not None:
             _set_domains(conn, org_id, customer_id, domains)
+        # The requests this customer asked for carry its ARR and segment: re-summed in this transaction.
+        refresh_customer_revenue(conn, org_id, [customer_id])
         return _detail(conn, org_id, customer_id)
 
 

@@ -15,19 +15,36 @@ from headway_api.schemas.feature_requests import (
     FeatureRequestListParams,
     MentionListParams,
 )
-from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequest, FeatureRequestMention, Message
+from headway_assets.core.warehouse.schema import (
+    Customer,
+    FeatureMention,
+    FeatureRequest,
+    FeatureRequestCustomer,
+    FeatureRequestMention,
+    Message,
+)
 
 FR = FeatureRequest.__table__.c
 FM = FeatureMention.__table__.c
 FRM = FeatureRequestMention.__table__.c
 M = Message.__table__.c
+FRC = FeatureRequestCustomer.__table__.c
+C = Customer.__table__.c
 
+# A request's 7-day momentum, the `trend` sort: read from the row, no index (a catalogue is
+# thousands of requests, sorted in memory by the database).
+MOMENTUM = (FR.mentions_last_7d - FR.mentions_prev_7d).label("momentum")
 _SORT_COLUMNS: dict[str, tuple[Any, KeyKind]] = {
     "mention_count": (FR.mention_count, "int"),
     "customer_count": (FR.customer_count, "int"),
     "last_seen": (FR.last_seen, "datetime"),
     "first_seen": (FR.first_seen, "datetime"),
     "title": (FR.title, "str"),
+    # Revenue-weighted (issue 16); `arr` and `customers` seek their (org_id, column, id) indexes.
+    "arr": (FR.arr_cents, "int"),
+    "customers": (FR.account_count, "int"),
+    "mentions": (FR.mention_count, "int"),
+    "trend": (MOMENTUM, "int"),
 }
 FEATURE_REQUEST_SORTS: dict[str, SortKey] = {
     f"{'-' if descending else ''}{name}": SortKey(
@@ -69,6 +86,9 @@ SUMMARY_COLUMNS = (
     FR.origin,
     FR.title_locked,
     FR.taxonomy_locked,
+    FR.account_count,
+    FR.arr_cents,
+    FR.segments,
 )
 
 
@@ -77,6 +97,16 @@ def _mention_exists(condition: Any) -> Any:
         select(FRM.mention_id)
         .select_from(FeatureRequestMention.__table__.join(FeatureMention.__table__, FM.id == FRM.mention_id))
         .where(FRM.feature_request_id == FR.id, FRM.org_id == bindparam("org_id"), condition)
+    )
+
+
+def _asked_by(condition: Any) -> Any:
+    """Requests one of whose resolved customers (`feature_request_customers`) meets `condition`."""
+    return exists(
+        select(FRC.customer_id)
+        .select_from(FeatureRequestCustomer.__table__.join(Customer.__table__, C.id == FRC.customer_id))
+        .where(FRC.feature_request_id == FR.id, FRC.org_id == bindparam("org_id"), C.org_id == bindparam("org_id"))
+        .where(condition)
     )
 
 
@@ -94,13 +124,25 @@ _CONDITIONS: dict[str, Any] = {
     "source": lambda: _mention_exists(FM.source == bindparam("source")),
     "customer": lambda: _mention_exists(FM.customer == bindparam("customer")),
     "q": lambda: FR.title.ilike(bindparam("q"), escape=LIKE_ESCAPE),
+    # Read from the customers at query time: a PATCHed segment or stage filters at once.
+    "segment": lambda: _asked_by(C.segment == bindparam("segment")),
+    "plan": lambda: _asked_by(C.plan == bindparam("plan")),
+    "deal_stage": lambda: _asked_by(C.deal_stage == bindparam("deal_stage")),
+    "customer_id": lambda: exists(
+        select(FRC.customer_id).where(
+            FRC.feature_request_id == FR.id,
+            FRC.org_id == bindparam("org_id"),
+            FRC.customer_id == bindparam("customer_id"),
+        )
+    ),
 }
 
 
 @lru_cache(maxsize=512)
 def _list_statement(shape: tuple[str, ...], sort_name: str, with_cursor: bool) -> AnySelect:
     # Merged requests (tombstones) are not listed; GET by id still shows where they went.
-    query = select(*SUMMARY_COLUMNS).where(FR.org_id == bindparam("org_id"), FR.merged_into_id.is_(None))
+    columns = (*SUMMARY_COLUMNS, MOMENTUM) if sort_name.lstrip("-") == "trend" else SUMMARY_COLUMNS
+    query = select(*columns).where(FR.org_id == bindparam("org_id"), FR.merged_into_id.is_(None))
     for name in shape:
         query = query.where(_CONDITIONS[name]())
     return paginate(query, FEATURE_REQUEST_SORTS[sort_name], with_cursor=with_cursor)
@@ -123,7 +165,43 @@ def summary_fields(fields: dict[str, Any]) -> dict[str, Any]:
     fields["customers"] = [str(name) for name in names[:MAX_LISTED_CUSTOMERS]] if isinstance(names, list) else []
     sources = fields["sources"] if isinstance(fields["sources"], dict) else {}
     fields["sources"] = {str(key): value for key, value in sources.items() if isinstance(value, int)}
+    fields.pop("momentum", None)  # the `trend` sort's key, not a field
+    cents = fields.pop("arr_cents")
+    segments = fields.pop("segments")
+    fields["arr"] = (cents or 0) / 100
+    names = segments.get("names") if isinstance(segments, dict) else None
+    fields["segments"] = [str(name) for name in names] if isinstance(names, list) else []
     return fields
+
+
+# The values the revenue filters name must exist in the organisation: an unknown one is a 400,
+# not an empty page that reads as "nobody asked".
+_KNOWN_VALUE: dict[str, Any] = {
+    "segment": C.segment,
+    "plan": C.plan,
+    "deal_stage": C.deal_stage,
+    "customer_id": C.id,
+}
+
+
+async def unknown_filters(db: Reader, org_id: int, params: FeatureRequestListParams) -> list[tuple[str, Any]]:
+    """The revenue filters of `params` whose value no customer of the organisation has (ids of other
+    organisations included), as (name, value)."""
+    unknown: list[tuple[str, Any]] = []
+    for name in _KNOWN_VALUE:
+        value = getattr(params, name)
+        if value is None:
+            continue
+        found = await db.rows(_known_statement(name), {"org_id": org_id, "value": value})
+        if not found:
+            unknown.append((name, value))
+    return unknown
+
+
+@lru_cache(maxsize=8)
+def _known_statement(name: str) -> AnySelect:
+    column = _KNOWN_VALUE[name]
+    return select(C.id).where(C.org_id == bindparam("org_id"), column == bindparam("value")).limit(1)
 
 
 async def list_feature_requests(db: Reader, org_id: int, params: FeatureRequestListParams) -> dict[str, Any]:

@@ -10,11 +10,24 @@ from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 
 from headway_api.db import Reader
 from headway_api.pagination import AnySelect
-from headway_api.schemas.stats import Interval
+from headway_api.schemas.stats import TIMELINE_DAYS, TOP_N, Interval
 from headway_assets.core.warehouse.llm_spend import SPEND_COLUMNS, spend_per_month
-from headway_assets.core.warehouse.schema import DailyMessageStat, LlmUsage
+from headway_assets.core.warehouse.schema import (
+    Customer,
+    DailyMessageStat,
+    FeatureMention,
+    LlmUsage,
+    Message,
+    MessageAuthor,
+    MessageInsight,
+)
 
 D = DailyMessageStat.__table__.c
+M = Message.__table__.c
+MI = MessageInsight.__table__.c
+FM = FeatureMention.__table__.c
+MA = MessageAuthor.__table__.c
+C = Customer.__table__.c
 # Longest range per interval, so a series never grows past a few hundred points.
 MAX_RANGE_DAYS: dict[str, int] = {"day": 366, "week": 7 * 260, "month": 3660}
 _COUNTS = ("messages", "feedback", "relevant", "mentions")
@@ -138,7 +151,9 @@ async def get_stats(
         target["relevant"] += relevant
         target["mentions"] += mentions
     totals = {name: sum(counts[name] for counts in by_source.values()) for name in _COUNTS}
-    spend = await db.rows(_spend_query(), {"org_id": org_id, "start": _midnight(since), "end": _day_after(until)})
+    window = {"org_id": org_id, "start": _midnight(since), "end": _day_after(until)}
+    spend = await db.rows(_spend_query(), window)
+    dashboard = await _dashboard(db, org_id, since, until, source)
     return {
         "since": since,
         "until": until,
@@ -149,7 +164,114 @@ async def get_stats(
         "series": list(series.values()),
         "refreshed_at": refreshed_at,
         "llm_spend": spend_per_month(spend),
+        **dashboard,
     }
+
+
+# --- What a dashboard draws (issue 16, item 7) ------------------------------------------------------
+# Each reads one range of the organisation's (org_id, sent_at) indexes; `source` narrows them all.
+
+
+@lru_cache(maxsize=2)
+def _sentiment_query(with_source: bool) -> AnySelect:
+    query = (
+        select(MI.sentiment, func.count())
+        .select_from(MessageInsight.__table__.join(Message.__table__, M.id == MI.message_id))
+        .where(M.org_id == bindparam("org_id"), M.sent_at >= bindparam("start"), M.sent_at < bindparam("end"))
+        .where(MI.org_id == bindparam("org_id"))
+        .group_by(MI.sentiment)
+        .order_by(MI.sentiment)
+    )
+    return query.where(M.source == bindparam("source")) if with_source else query
+
+
+def _mentions_in_range(query: AnySelect, with_source: bool) -> AnySelect:
+    query = query.where(
+        FM.org_id == bindparam("org_id"), FM.sent_at >= bindparam("start"), FM.sent_at < bindparam("end")
+    )
+    return query.where(FM.source == bindparam("source")) if with_source else query
+
+
+@lru_cache(maxsize=2)
+def _themes_query(with_source: bool) -> AnySelect:
+    mentions = func.count().label("mentions")
+    query = select(FM.theme, mentions).where(FM.theme.is_not(None))
+    return _mentions_in_range(query, with_source).group_by(FM.theme).order_by(mentions.desc(), FM.theme).limit(TOP_N)
+
+
+@lru_cache(maxsize=2)
+def _customers_query(with_source: bool) -> AnySelect:
+    # Per customer first (a range's mentions), then its fields: the customers table is read by id.
+    asking = (
+        _mentions_in_range(
+            select(MA.customer_id, func.count().label("mentions"))
+            .select_from(FeatureMention.__table__.join(MessageAuthor.__table__, MA.message_id == FM.message_id))
+            .where(MA.customer_id.is_not(None)),
+            with_source,
+        )
+        .group_by(MA.customer_id)
+        .subquery("asking")
+    )
+    return (
+        select(C.id, C.name, C.arr, C.segment, asking.c.mentions)
+        .select_from(asking.join(Customer.__table__, C.id == asking.c.customer_id))
+        .where(C.org_id == bindparam("org_id"))
+        .order_by(C.arr.is_(None), C.arr.desc(), asking.c.mentions.desc(), C.id)
+        .limit(TOP_N)
+    )
+
+
+@lru_cache(maxsize=2)
+def _timeline_query(with_source: bool) -> AnySelect:
+    query = select(D.day, D.source, func.sum(D.message_count)).where(
+        D.org_id == bindparam("org_id"), D.day >= bindparam("since"), D.day <= bindparam("until")
+    )
+    if with_source:
+        query = query.where(D.source == bindparam("source"))
+    return query.group_by(D.day, D.source)
+
+
+def timeline_days(until: date) -> list[date]:
+    """The days of the timeline: `TIMELINE_DAYS` up to `until` (fewer near the first day a date can hold)."""
+    span = timedelta(days=TIMELINE_DAYS - 1)
+    first = until - span if until - date.min >= span else date.min
+    return [first + timedelta(days=offset) for offset in range((until - first).days + 1)]
+
+
+def dashboard_queries(
+    org_id: int, since: date, until: date, source: str | None
+) -> dict[str, tuple[AnySelect, dict[str, Any]]]:
+    """The statements and bound values of the dashboard's parts (sentiment, themes, customers, timeline)."""
+    with_source = source is not None
+    only = {"source": source} if with_source else {}
+    window: dict[str, Any] = {"org_id": org_id, "start": _midnight(since), "end": _day_after(until), **only}
+    days = timeline_days(until)
+    span = {"org_id": org_id, "since": days[0], "until": until, **only}
+    return {
+        "sentiment": (_sentiment_query(with_source), window),
+        "top_themes": (_themes_query(with_source), window),
+        "top_customers": (_customers_query(with_source), window),
+        "timeline": (_timeline_query(with_source), span),
+    }
+
+
+async def _dashboard(db: Reader, org_id: int, since: date, until: date, source: str | None) -> dict[str, Any]:
+    """The sentiment distribution, top themes and customers of the range, and the 30-day timeline."""
+    queries = dashboard_queries(org_id, since, until, source)
+    sentiment = {str(name): int(count) for name, count in await db.rows(*queries["sentiment"])}
+    themes = [{"theme": theme, "mentions": int(count)} for theme, count in await db.rows(*queries["top_themes"])]
+    customers = [
+        {"id": row[0], "name": row[1], "arr": None if row[2] is None else float(row[2]), "segment": row[3],
+         "mentions": int(row[4])}
+        for row in await db.rows(*queries["top_customers"])
+    ]  # fmt: skip
+    days: dict[date, dict[str, int]] = {day: {} for day in timeline_days(until)}
+    for day, name, count in await db.rows(*queries["timeline"]):
+        moment = day if isinstance(day, date) else date.fromisoformat(str(day))
+        days[moment][str(name)] = days[moment].get(str(name), 0) + int(count)
+    timeline = [{"day": day, "by_source": dict(sorted(counts.items()))} for day, counts in days.items()]
+    # The risk distribution of call intelligence (issue 16, item 5) joins these when it lands.
+    return {"sentiment": sentiment, "top_themes": themes, "top_customers": customers, "timeline": timeline}
 
 
 def _midnight(day: date) -> datetime:

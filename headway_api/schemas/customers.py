@@ -30,6 +30,17 @@ _DETAIL_EXAMPLE: dict[str, Any] = _SUMMARY_EXAMPLE | {
     "contact_count": 7,
     "message_count": 31,
     "last_message_at": "2026-03-05T16:20:00Z",
+    "ask_count": 1,
+    "asks": [
+        {
+            "feature_request_id": 17,
+            "title": "Export weekly report as PDF",
+            "status": "planned",
+            "mentions": 4,
+            "account_count": 3,
+            "arr": 412000.0,
+        }
+    ],
 }
 
 
@@ -80,8 +91,23 @@ class CustomerPage(PageBase):
     items: list[CustomerSummary]
 
 
+# Asks listed on a customer; `ask_count` is always the full number.
+MAX_LISTED_ASKS = 50
+
+
+class CustomerAsk(BaseModel):
+    """A feature request this customer's people asked for."""
+
+    feature_request_id: int
+    title: str
+    status: str = Field(description="The request's triage status.")
+    mentions: int = Field(description="The request's mentions written by this customer's people.")
+    account_count: int = Field(description="Distinct customers who asked for the request.")
+    arr: float = Field(description="Their summed ARR.")
+
+
 class CustomerDetail(CustomerSummary):
-    """One customer with its domains and activity."""
+    """One customer with its domains, activity and asks."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_DETAIL_EXAMPLE]})
 
@@ -89,6 +115,11 @@ class CustomerDetail(CustomerSummary):
     contact_count: int
     message_count: int = Field(description="Messages whose author resolved to this customer.")
     last_message_at: datetime | None
+    ask_count: int = Field(description="Feature requests this customer's people asked for.")
+    asks: list[CustomerAsk] = Field(
+        description=f"Up to {MAX_LISTED_ASKS} of them, those they mentioned most first; GET"
+        " /v1/feature-requests?customer_id= lists them all."
+    )
 
 
 class CustomerFields(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict, SkipJsonSchema
 
-from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, UtcDatetime, page_example, text_filter
+from headway_api.schemas.common import MAX_ID, SINGLE_LINE, ListParams, PageBase, UtcDatetime, page_example, text_filter
 from headway_assets.core.kinds import MentionKind
 from headway_assets.core.warehouse.schema import REQUEST_STATUSES
 from headway_assets.sources.registry import SourceName
@@ -38,6 +38,9 @@ _SUMMARY_EXAMPLE: JsonDict = {
     "origin": "pipeline",
     "title_locked": True,
     "taxonomy_locked": False,
+    "account_count": 3,
+    "arr": 412000.0,
+    "segments": ["enterprise", "mid-market"],
 }
 _MENTION_EXAMPLE: JsonDict = {
     "id": 88,
@@ -90,6 +93,13 @@ class FeatureRequestSummary(BaseModel):
     origin: str = Field(description="pipeline | person (a person created it by moving a mention out).")
     title_locked: bool = Field(description="A person set the title or description; the pipeline keeps them.")
     taxonomy_locked: bool = Field(description="A person set the theme or sub-theme; the pipeline keeps them.")
+    account_count: int = Field(
+        description="Distinct customers (accounts of `/v1/customers`) whose people asked, resolved from the mentions'"
+        " authors: two messages of one customer count once. `customer_count` counts the customer names read in"
+        " the mentions' text instead."
+    )
+    arr: float = Field(description="The summed ARR of those customers (a customer without ARR adds 0).")
+    segments: list[str] = Field(description="Their distinct segments, sorted.")
 
 
 class FeatureRequestPage(PageBase):
@@ -162,7 +172,17 @@ FeatureRequestSort = Literal[
     "first_seen",
     "title",
     "-title",
+    # Revenue-weighted (issue 16): summed ARR, distinct resolved customers, mentions, 7-day momentum.
+    "-arr",
+    "arr",
+    "-customers",
+    "customers",
+    "-mentions",
+    "mentions",
+    "-trend",
+    "trend",
 ]
+DealStage = Literal["lead", "qualified", "trial", "proposal", "negotiation", "closed_won", "closed_lost", "churned"]
 
 
 class FeatureRequestListParams(ListParams):
@@ -180,7 +200,18 @@ class FeatureRequestListParams(ListParams):
     seen_since: UtcDatetime | None = Field(default=None, description="Last mentioned at or after this time.")
     seen_until: UtcDatetime | None = Field(default=None, description="First mentioned before this time.")
     q: str | None = text_filter("Case-insensitive search in titles (taken literally).")
-    sort: FeatureRequestSort = Field(default="-mention_count", description="Sort key; `-` for descending.")
+    segment: str | None = text_filter("Only requests a customer of this segment asked for (exact).", 100)
+    plan: str | None = text_filter("Only requests a customer on this plan asked for (exact).", 100)
+    deal_stage: DealStage | None = Field(default=None, description="Only requests a customer at this stage asked for.")
+    customer_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Only requests this customer (`/v1/customers/{id}`) asked for."
+    )
+    sort: FeatureRequestSort = Field(
+        default="-mention_count",
+        description="Sort key; `-` for descending. `arr`: the asking customers' summed ARR; `customers`: distinct"
+        " asking customers (`account_count`); `mentions`: as `mention_count`; `trend`: mentions of the last 7 days"
+        " minus those of the 7 before.",
+    )
 
 
 class MentionListParams(ListParams):

@@ -11,6 +11,9 @@ from pydantic.json_schema import JsonDict
 from headway_api.schemas.common import IsoDate
 from headway_assets.sources.registry import SourceName
 
+TOP_N = 10  # themes and customers listed
+TIMELINE_DAYS = 30
+
 _COUNTS_EXAMPLE: JsonDict = {"messages": 120, "feedback": 41, "relevant": 18, "mentions": 22}
 _POINT_EXAMPLE: JsonDict = {
     "period_start": "2025-03-01",
@@ -71,6 +74,30 @@ class LlmSpendMonth(BaseModel):
     cost_usd: float = Field(description="Estimated at the list prices Headway knows (HEADWAY_LLM_PRICES).")
 
 
+class ThemeCount(BaseModel):
+    """A theme and the feature mentions filed under it in the range."""
+
+    theme: str = Field(description="Theme path in the organisation's taxonomy.")
+    mentions: int
+
+
+class CustomerAsking(BaseModel):
+    """A customer whose people asked for something in the range."""
+
+    id: int = Field(description="The customer (`/v1/customers/{id}`).")
+    name: str
+    arr: float | None
+    segment: str | None
+    mentions: int = Field(description="Feature mentions of the range its people wrote.")
+
+
+class TimelineDay(BaseModel):
+    """One UTC day of the 30-day timeline: messages per source."""
+
+    day: date
+    by_source: dict[str, int] = Field(description="Messages per source (sources without any are left out).")
+
+
 class StatsResponse(BaseModel):
     """Counts over `[since, until]` (UTC days): totals, breakdowns and a series per interval."""
 
@@ -89,6 +116,12 @@ class StatsResponse(BaseModel):
                     "series": [_POINT_EXAMPLE],
                     "refreshed_at": "2025-03-02T02:00:00Z",
                     "llm_spend": [],
+                    "sentiment": {"negative": 4, "neutral": 10, "positive": 3},
+                    "top_themes": [{"theme": "reporting", "mentions": 12}],
+                    "top_customers": [
+                        {"id": 42, "name": "Globex", "arr": 120000.0, "segment": "enterprise", "mentions": 5}
+                    ],
+                    "timeline": [{"day": "2025-03-01", "by_source": {"slack": 80, "gmail": 40}}],
                 }
             ]
         }
@@ -108,6 +141,20 @@ class StatsResponse(BaseModel):
         description="What the organisation's AI work cost per calendar month (UTC) of the range, at list prices; "
         "only months with spend."
     )
+    # --- What a dashboard draws (issue 16, item 7), each over [since, until] and `source` when given. ---
+    sentiment: dict[str, int] = Field(
+        description="Relevant messages of the range per sentiment of their insight (positive | neutral | negative)."
+    )
+    top_themes: list[ThemeCount] = Field(description=f"The {TOP_N} themes with the most feature mentions, most first.")
+    top_customers: list[CustomerAsking] = Field(
+        description=f"The {TOP_N} customers with the highest ARR whose people asked for something in the range"
+        " (feature mentions resolved to them), highest first; customers without ARR last."
+    )
+    timeline: list[TimelineDay] = Field(
+        description=f"The {TIMELINE_DAYS} days up to `until`, one point a day, messages per source (whatever"
+        " `interval` is)."
+    )
+    # The risk distribution of call intelligence (issue 16, item 5) is added here by its own change.
 
 
 Interval = Literal["day", "week", "month"]

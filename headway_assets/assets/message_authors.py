@@ -32,7 +32,8 @@ CHECK_NO_FREE_MAIL_CUSTOMER = "no_customer_owns_a_free_mail_domain"
     "domains such as gmail.com never make a customer), by Slack Connect team, by a Gong or Fathom call's "
     "external participants' e-mails. Internal authors are not customers; an unknown business domain or "
     "Slack Connect team auto-creates a customer flagged auto_created for review. Each message is resolved, "
-    "internal or unresolved with a reason. Re-run safe: unchanged rows are not rewritten.",
+    "internal or unresolved with a reason. The feature requests of the messages whose author changed get "
+    "their distinct customers and ARR recomputed. Re-run safe: unchanged rows are not rewritten.",
     group_name=CUSTOMERS_GROUP,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -114,5 +115,6 @@ def resolution_metadata(stats: ResolutionStats, partition: str) -> dict[str, Any
         "contacts_created": stats.contacts_created,
         "slack_teams_mapped": stats.slack_teams_mapped,
         "rows_written": stats.rows_written,
+        "requests_refreshed": stats.requests_refreshed,
         "outcomes": dg.MetadataValue.md(markdown_table(["outcome", "method or reason", "messages"], outcomes)),
     }

@@ -40,6 +40,7 @@ from headway_assets.catalog.model import (
     normalise_title,
 )
 from headway_assets.core.warehouse.bulk import batches, insert_rows
+from headway_assets.core.warehouse.request_customers import add_request_customers
 from headway_assets.core.warehouse.request_stats import (
     AddedMention,
     add_to_request_stats,
@@ -542,7 +543,8 @@ def write_pass(
             touched_by_org[request.org_id].add(request_id)
         else:
             joined_by_org[request.org_id][request_id] = [
-                AddedMention(mention.sent_at, mention.source, mention.customer) for mention in request.mentions
+                AddedMention(mention.sent_at, mention.source, mention.customer, mention.id)
+                for mention in request.mentions
             ]
         links += [
             {
@@ -582,6 +584,9 @@ def write_pass(
         refresh_request_stats(conn, org_id, sorted(ids), as_of=as_of)
         joined = {rid: added for rid, added in joined_by_org[org_id].items() if rid not in ids}
         folded = add_to_request_stats(conn, org_id, joined)
+        add_request_customers(
+            conn, org_id, {rid: [m.mention_id for m in joined[rid] if m.mention_id is not None] for rid in folded}
+        )
         moved = (_recent(conn, org_id, as_of) | folded) - ids
         refresh_request_windows(conn, org_id, sorted(moved), as_of=as_of)
         report.refreshed += len(ids) + len(moved)

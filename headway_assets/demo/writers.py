@@ -41,6 +41,7 @@ from headway_assets.demo.corpus import (
     GmailMessage,
     SlackWorkspace,
 )
+from headway_assets.demo.crm import CUSTOMERS_FILE, customers_csv, demo_accounts
 from headway_assets.sources.registry import source_names
 
 MANIFEST_NAME = "manifest.json"
@@ -97,6 +98,7 @@ class ManifestOrg:
     connections: tuple[ManifestConnection, ...]
     expected_path: str
     asks_path: str
+    customers_path: str  # the CRM export to import (`headway customers import`)
 
     def connection(self, source: str) -> ManifestConnection:
         """The connection of one source."""
@@ -116,6 +118,7 @@ class ManifestOrg:
             "connections": [c.to_json() for c in self.connections],
             "expected_path": self.expected_path,
             "asks_path": self.asks_path,
+            "customers_path": self.customers_path,
         }
 
 
@@ -165,7 +168,7 @@ class DemoManifest:
                     problems.append(f"{path} is missing")
                 elif _sha256(path.read_bytes()) != connection.sha256:
                     problems.append(f"{path} does not match the SHA-256 in the manifest")
-            for extra in (org.expected_path, org.asks_path):
+            for extra in (org.expected_path, org.asks_path, org.customers_path):
                 if not self.path_of(extra).is_file():
                     problems.append(f"{self.path_of(extra)} is missing")
         if problems:
@@ -357,6 +360,7 @@ def write_demo_exports(corpus: DemoCorpus, out_dir: Path) -> DemoManifest:
         expected = "".join(json.dumps(e.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for e in org.expected)
         (folder / EXPECTED_FILE).write_bytes(expected.encode("utf-8"))
         (folder / ASKS_FILE).write_bytes(_json_bytes([a.to_json() for a in org.asks]))
+        (folder / CUSTOMERS_FILE).write_bytes(customers_csv(demo_accounts(org.org)))
         orgs.append(
             ManifestOrg(
                 slug=org.org.slug,
@@ -367,6 +371,7 @@ def write_demo_exports(corpus: DemoCorpus, out_dir: Path) -> DemoManifest:
                 connections=tuple(connections),
                 expected_path=f"{org.org.slug}/{EXPECTED_FILE}",
                 asks_path=f"{org.org.slug}/{ASKS_FILE}",
+                customers_path=f"{org.org.slug}/{CUSTOMERS_FILE}",
             )
         )
     manifest = DemoManifest(
@@ -475,6 +480,7 @@ def load_manifest(path: Path) -> DemoManifest:
                     connections=tuple(connections),
                     expected_path=_relative(_need(raw_org, "expected_path", str, org_where), org_where),
                     asks_path=_relative(_need(raw_org, "asks_path", str, org_where), org_where),
+                    customers_path=_relative(_need(raw_org, "customers_path", str, org_where), org_where),
                 )
             )
         return DemoManifest(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from headway_assets.core.warehouse.customer_import import read_customer_file
 from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.demo import (
     DemoManifest,
@@ -134,7 +135,7 @@ def test_two_runs_write_byte_identical_files(demo: DemoManifest, demo_again: Dem
     first = {p.relative_to(demo.base_dir): p.read_bytes() for p in demo.base_dir.rglob("*") if p.is_file()}
     second = {p.relative_to(demo_again.base_dir): p.read_bytes() for p in demo_again.base_dir.rglob("*") if p.is_file()}
     assert sorted(first) == sorted(second)
-    assert len(first) == 1 + 6 * len(demo.orgs)
+    assert len(first) == 1 + 7 * len(demo.orgs)  # manifest; per org 4 exports, truth, asks, CRM export
     different = [str(name) for name in first if first[name] != second[name]]
     assert different == []
 
@@ -571,3 +572,25 @@ def test_manifest_errors_name_the_file_and_the_problem(tmp_path: Path, demo: Dem
     broken.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(DemoManifestError, match="missing"):
         load_manifest(broken).verify()
+
+
+# ---- CRM export ------------------------------------------------------------------------------
+
+
+def test_each_org_s_crm_export_imports_cleanly_and_covers_the_companies_people_write_from(
+    demo: DemoManifest,
+) -> None:
+    corpus = build_demo_corpus(seed=demo.seed, start=demo.start, days=demo.days)
+    for org, built in zip(demo.orgs, corpus.orgs, strict=True):
+        frame = read_customer_file(demo.path_of(org.customers_path))
+        rows = frame.to_dict("records")
+        companies = {company.domain: company for company in built.org.companies}
+        # The CRM's headers map onto the import's fields.
+        assert {"name", "domains", "external_id", "arr", "mrr", "plan", "segment", "deal_stage"} <= set(frame.columns)
+        # Every row is a company of the corpus, under the domain its people write from.
+        assert {row["domains"] for row in rows} < set(companies)
+        assert all(companies[row["domains"]].name == row["name"] for row in rows)
+        # One company is left out on purpose, for the resolution to auto-create.
+        assert len(companies) - len(rows) == 1
+        assert all(row["deal_stage"] and row["arr"].startswith("$") for row in rows)
+        assert len({row["external_id"] for row in rows}) == len(rows)

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters, require_catalogue_write
 from headway_api.api.params import id_path
-from headway_api.core.errors import ApiError, invalid_parameter, not_found
+from headway_api.core.errors import ApiError, invalid_parameter, not_found, unknown_filter_values
 from headway_api.queries import corrections
 from headway_api.queries.feature_requests import (
     get_feature_request,
     list_feature_request_mentions,
     list_feature_requests,
+    unknown_filters,
 )
 from headway_api.schemas.common import (
     ERROR_RESPONSES,
@@ -44,13 +45,24 @@ router = APIRouter(prefix="/v1/feature-requests", tags=["feature requests"])
 @router.get(
     "",
     response_model=FeatureRequestPage,
-    responses=LIST_ERROR_RESPONSES,
+    responses={
+        **LIST_ERROR_RESPONSES,
+        400: {
+            "model": ErrorResponse,
+            "description": "`invalid_cursor`: a cursor this API did not issue for this list and sort;"
+            " `unknown_value`: a `segment`, `plan`, `deal_stage` or `customer_id` no customer of your organisation"
+            " has (another organisation's ids included).",
+        },
+    },
     openapi_extra=query_parameters(FeatureRequestListParams),
     summary="List feature requests",
 )
 async def list_feature_requests_route(ctx: Ctx, request: Request) -> Response:
     """The organisation's catalogue with mention counts, customers and trend."""
     params = parse_query(request, FeatureRequestListParams)
+    unknown = await unknown_filters(ctx.db, ctx.org_id, params)
+    if unknown:
+        raise unknown_filter_values(unknown)
     return json_document(await list_feature_requests(ctx.db, ctx.org_id, params))
 
 

@@ -27,7 +27,7 @@ no customer. Nothing here logs or returns an address, a name or a text: only cou
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,11 +67,14 @@ from headway_assets.core.people import (
 )
 from headway_assets.core.warehouse.bulk import batches
 from headway_assets.core.warehouse.customers import dialect_insert, rows_source, sorted_rows
+from headway_assets.core.warehouse.request_customers import refresh_request_customers
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
     CustomerDomain,
     CustomerSlackTeam,
+    FeatureMention,
+    FeatureRequestMention,
     Message,
     MessageAuthor,
     Organization,
@@ -134,6 +137,7 @@ class ResolutionStats:
     contacts_created: int = 0
     slack_teams_mapped: int = 0
     rows_written: int = 0  # message_authors rows inserted or changed
+    requests_refreshed: int = 0  # feature requests whose customers were recomputed (their messages' authors changed)
 
     @property
     def resolved_total(self) -> int:
@@ -174,6 +178,8 @@ def resolve_message_authors(
         stats.contacts_created = _upsert_contacts(conn, now)
         _analyze(conn, Contact.__tablename__)
         stats.rows_written = _upsert_message_authors(conn, now)
+        if stats.rows_written:
+            stats.requests_refreshed = _refresh_asks(conn, now)
         _count(conn, stats)
     finally:
         STAGE.drop(conn, checkfirst=True)
@@ -710,6 +716,28 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> int:
     # INSERT keeps its rowcount only when asked to (SQLAlchemy closes the cursor early otherwise).
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
     return max(int(result.rowcount or 0), 0)
+
+
+def _refresh_asks(conn: Connection, now: datetime) -> int:
+    """Recompute the customers and ARR of the feature requests whose messages this run rewrote.
+
+    A rewritten row carries this run's `resolved_at`; rows left unchanged touch no request. Driven
+    by the feature mentions of the staged messages (a few percent of them), not by the messages.
+    """
+    touched: dict[int, set[int]] = defaultdict(set)
+    for org_id, request_id in conn.execute(
+        select(FeatureRequestMention.org_id, FeatureRequestMention.feature_request_id)
+        .select_from(FeatureMention)
+        .join(STAGE, STAGE.c.message_id == FeatureMention.message_id)
+        .join(MessageAuthor, MessageAuthor.message_id == FeatureMention.message_id)
+        .join(FeatureRequestMention, FeatureRequestMention.mention_id == FeatureMention.id)
+        .where(MessageAuthor.resolved_at == literal(now, UtcDateTime()))
+        .distinct()
+    ).tuples():
+        touched[int(org_id)].add(int(request_id))
+    for org_id, request_ids in sorted(touched.items()):
+        refresh_request_customers(conn, org_id, request_ids)
+    return sum(len(request_ids) for request_ids in touched.values())
 
 
 def _count(conn: Connection, stats: ResolutionStats) -> None:

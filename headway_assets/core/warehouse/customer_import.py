@@ -28,6 +28,11 @@ from sqlalchemy import BigInteger, Connection, Date, Float, String, and_, delete
 
 from headway_assets.core.people import is_free_mail_domain
 from headway_assets.core.warehouse.customers import dialect_insert, normalise_deal_stage, rows_source
+from headway_assets.core.warehouse.request_customers import (
+    refresh_customer_revenue,
+    refresh_request_customers,
+    requests_of_customers,
+)
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
@@ -372,6 +377,8 @@ def _write(
     ]
     _update_customers(conn, updates, now)
     report.updated = len(updates)
+    # The requests these customers asked for carry their ARR and segment: re-summed now, not at the next run.
+    refresh_customer_revenue(conn, org_id, [row["id"] for row in updates])
     if progress and updates:
         progress("updated", len(updates), len(updates))
 
@@ -486,5 +493,7 @@ def _merge_emptied(conn: Connection, org_id: int, taken_over: dict[int, int]) ->
             .values(customer_id=target_id)
         )
         conn.execute(delete(Customer).where(and_(Customer.id == source_id, Customer.auto_created)))
+        # Its asks now belong to the target: two customers may have become one on a request.
+        refresh_request_customers(conn, org_id, requests_of_customers(conn, org_id, [source_id]))
         merged += 1
     return merged

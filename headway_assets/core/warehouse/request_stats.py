@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, or_, select, update
 
 from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.request_customers import refresh_request_customers
 from headway_assets.core.warehouse.schema import (
     CataloguePin,
     FeatureMention,
@@ -84,7 +85,8 @@ def refresh_request_stats(
     """Recompute the aggregates of these requests of `org_id` from their linked mentions.
 
     mention_count, customer_count, customers ({"names": sorted distinct}), sources ({source: n}),
-    first_seen, last_seen, mentions_last_7d, mentions_prev_7d, trend and updated_at, with
+    first_seen, last_seen, mentions_last_7d, mentions_prev_7d, trend and updated_at, and the
+    resolved customers with their ARR (`request_customers.refresh_request_customers`), with
     `as_of` the org's latest mention when None. A request left without mentions is deleted,
     unless it is a tombstone or carries a person's state (a status, an owner, a locked title or
     taxonomy, a person's origin, a pin): then its counts go to 0 and its dates stay. Ids of
@@ -98,6 +100,8 @@ def refresh_request_stats(
     now = utc_now()
     for batch in batches(ids):
         _refresh_batch(conn, org_id, batch, when, window, now)
+    # The same requests' resolved customers and ARR follow their links (issue 16's revenue asks).
+    refresh_request_customers(conn, org_id, ids)
 
 
 def _refresh_batch(
@@ -258,6 +262,7 @@ class AddedMention:
     sent_at: datetime
     source: str
     customer: str | None
+    mention_id: int | None = None  # for `request_customers.add_request_customers`
 
 
 def add_to_request_stats(conn: Connection, org_id: int, added: Mapping[int, Sequence[AddedMention]]) -> set[int]:

@@ -442,6 +442,9 @@ class FeatureRequest(Base):
         UniqueConstraint("org_id", "key"),
         Index("ix_feature_requests_org_mentions", "org_id", "mention_count", "id"),
         Index("ix_feature_requests_org_last_seen", "org_id", "last_seen", "id"),
+        # The revenue-weighted sorts of the read API (issue 16): keyset seeks, like the mention sort.
+        Index("ix_feature_requests_org_arr", "org_id", "arr_cents", "id"),
+        Index("ix_feature_requests_org_accounts", "org_id", "account_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
@@ -480,6 +483,12 @@ class FeatureRequest(Base):
     origin: Mapped[str] = mapped_column(String(16), default="pipeline", server_default="pipeline")
     # A few member titles ({"titles": [...]}): other wordings of the ask, shown to the matcher.
     examples: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # --- Revenue: the resolved customers who asked (`feature_request_customers`), kept by
+    # `headway_assets.core.warehouse.request_customers`. Distinct customers, never messages. ---
+    account_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Their summed ARR in cents: an exact integer, so the ARR sort seeks its index with an int key.
+    arr_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    segments: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")  # {"names": [...]}
 
 
 # The life of a feature request in triage; "new" until a person says otherwise.
@@ -1058,3 +1067,26 @@ class CompetitorMention(Base):
     model: Mapped[str] = mapped_column(String(100))
     prompt_version: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeatureRequestCustomer(Base):
+    """A resolved customer who asked for a feature request, with how many of its mentions they wrote.
+
+    Derived from the request's links, their mentions' messages and `message_authors` (never typed
+    in): `headway_assets.core.warehouse.request_customers` rewrites a request's rows when its
+    links or its messages' authors change, and the request's `account_count`, `arr_cents` and
+    `segments` when one of these customers changes. Like `message_authors`, `customer_id` has no
+    foreign key: a merged customer's rows are rewritten from the moved authors, not cascaded away.
+    """
+
+    __tablename__ = "feature_request_customers"
+    __table_args__ = (
+        PrimaryKeyConstraint("feature_request_id", "customer_id"),
+        # A customer's asks (GET /v1/customers/{id}) and the requests a customer's change touches.
+        Index("ix_feature_request_customers_org_customer", "org_id", "customer_id"),
+    )
+
+    feature_request_id: Mapped[int] = mapped_column(BigIntKey, ForeignKey("feature_requests.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    org_id: Mapped[int] = mapped_column(BigInteger)
+    mentions: Mapped[int] = mapped_column(Integer)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Connection, distinct, func, select
 
 from headway_assets.core.warehouse.database import read_connection
 from headway_assets.core.warehouse.schema import (
     Competitor,
     CompetitorMention,
+    Customer,
     FeatureMention,
     FeatureRequest,
     Message,
@@ -87,6 +88,7 @@ def warehouse_summary(url: str) -> list[str]:
                 ).all()
                 for title, count, customers in top:
                     lines.append(f"    - {title}: {count} mentions from {customers} customers")
+                lines += _top_asks_by_arr(conn, org.id)
             named = conn.execute(
                 select(Competitor.name, func.count(distinct(CompetitorMention.message_id)).label("messages"))
                 .join(CompetitorMention, CompetitorMention.competitor_id == Competitor.id, isouter=True)
@@ -106,3 +108,26 @@ def warehouse_summary(url: str) -> list[str]:
             if insights or periods:
                 lines.append(f"  insights: {insights} message insights, {periods} period insights")
     return lines or ["(no organisations yet)"]
+
+
+TOP_ASKS = 5
+
+
+def _top_asks_by_arr(conn: Connection, org_id: int) -> list[str]:
+    """The organisation's asks with the most ARR behind them: distinct customers, summed ARR, segments."""
+    customers = conn.execute(select(func.count()).select_from(Customer).where(Customer.org_id == org_id)).scalar_one()
+    top = conn.execute(
+        select(FeatureRequest.title, FeatureRequest.arr_cents, FeatureRequest.account_count, FeatureRequest.segments)
+        .where(
+            FeatureRequest.org_id == org_id, FeatureRequest.merged_into_id.is_(None), FeatureRequest.account_count > 0
+        )
+        .order_by(FeatureRequest.arr_cents.desc(), FeatureRequest.id)
+        .limit(TOP_ASKS)
+    ).all()
+    if not top:
+        return []
+    lines = [f"  top {len(top)} asks by ARR ({customers} customers):"]
+    for title, cents, accounts, segments in top:
+        names = ", ".join((segments or {}).get("names", [])) or "no segment"
+        lines.append(f"    - {title}: ${cents / 100:,.0f} ARR from {accounts} customers ({names})")
+    return lines
