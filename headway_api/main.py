@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import (
     auth,
+    calls,
     catalogue,
     customers,
     feature_requests,
@@ -58,7 +59,19 @@ LOGGER = logging.getLogger("headway_api")
 # The busiest listings first: routes are matched in order.
 ROUTERS = tuple(
     module.router
-    for module in (messages, feature_requests, catalogue, customers, stats, themes, insights, sync, auth, integrations)
+    for module in (
+        messages,
+        feature_requests,
+        catalogue,
+        customers,
+        calls,
+        stats,
+        themes,
+        insights,
+        sync,
+        auth,
+        integrations,
+    )
 )
 VERSION = "0.1.0"
 DESCRIPTION = """

@@ -71,6 +71,36 @@ class LlmSpendMonth(BaseModel):
     cost_usd: float = Field(description="Estimated at the list prices Headway knows (HEADWAY_LLM_PRICES).")
 
 
+class RiskLevelCounts(BaseModel):
+    """Calls per level."""
+
+    low: int = 0
+    medium: int = 0
+    high: int = 0
+
+
+class RiskDistribution(BaseModel):
+    """Assessed calls of the range counted by level of each dimension (call intelligence)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "calls": 12,
+                    "deal_risk": {"low": 7, "medium": 4, "high": 1},
+                    "churn_risk": {"low": 9, "medium": 2, "high": 1},
+                    "expansion_potential": {"low": 8, "medium": 3, "high": 1},
+                }
+            ]
+        }
+    )
+
+    calls: int
+    deal_risk: RiskLevelCounts
+    churn_risk: RiskLevelCounts
+    expansion_potential: RiskLevelCounts
+
+
 class StatsResponse(BaseModel):
     """Counts over `[since, until]` (UTC days): totals, breakdowns and a series per interval."""
 
@@ -89,6 +119,12 @@ class StatsResponse(BaseModel):
                     "series": [_POINT_EXAMPLE],
                     "refreshed_at": "2025-03-02T02:00:00Z",
                     "llm_spend": [],
+                    "risk_distribution": {
+                        "calls": 0,
+                        "deal_risk": {"low": 0, "medium": 0, "high": 0},
+                        "churn_risk": {"low": 0, "medium": 0, "high": 0},
+                        "expansion_potential": {"low": 0, "medium": 0, "high": 0},
+                    },
                 }
             ]
         }
@@ -107,6 +143,9 @@ class StatsResponse(BaseModel):
     llm_spend: list[LlmSpendMonth] = Field(
         description="What the organisation's AI work cost per calendar month (UTC) of the range, at list prices; "
         "only months with spend."
+    )
+    risk_distribution: RiskDistribution = Field(
+        description="Assessed Gong and Fathom calls of the range by deal risk, churn risk and expansion potential."
     )
 
 

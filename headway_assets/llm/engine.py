@@ -657,8 +657,6 @@ _MATCH_SPEC = BatchSpec(
 )
 
 
-
-
 def _split_call(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, CallInsightDraft]:
     assert isinstance(parsed, CallInsightBatch)
     return {item.id: CallInsightDraft.model_validate(item.model_dump(exclude={"id"})) for item in parsed.items}

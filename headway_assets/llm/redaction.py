@@ -193,9 +193,7 @@ def _redact_call(guard: PrivacyGuard, item: CallInput) -> tuple[CallInput, Redac
     title = redaction.redact(item.title)
     speakers = tuple(redaction.redact(name) or "" for name in item.internal_speakers)
     return (
-        replace(
-            item, text=text, title=title, customer=_customer(redaction, item.customer), internal_speakers=speakers
-        ),
+        replace(item, text=text, title=title, customer=_customer(redaction, item.customer), internal_speakers=speakers),
         redaction,
     )
 
