@@ -23,12 +23,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from headway_assets.llm.providers.base import LlmProvider, ModelPrice, ProviderOptions
-from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
 
 TASKS: Final = (TIER1, TIER2, INSIGHT, MATCH)
-# Tasks a provider need not name a model for: they run on another task's model unless it names one
-# (call intelligence reads a call as the insight summariser does, on the same small model).
-TASK_MODEL_FALLBACKS: Final = {CALL: INSIGHT}
 
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
 OFFLINE_MODEL: Final = "headway-offline-3"
@@ -72,9 +69,6 @@ class ProviderSpec:
         for task, model in (overrides or {}).items():
             if model and (self.configurable_models or model.startswith(self.own_models.get(task, ()))):
                 chosen[task] = model
-        for task, fallback in TASK_MODEL_FALLBACKS.items():
-            if task not in chosen and fallback in chosen:
-                chosen[task] = chosen[fallback]
         return chosen
 
 
