@@ -102,7 +102,9 @@ def evaluate(url: str, labels: dict[tuple[str, str, str], dict[str, str]]) -> di
     predicted = {(r[0], r[1], r[2]): dict(zip(DIMENSIONS, r[3:], strict=True)) for r in rows}
     missing = [key for key in labels if key not in predicted]
     if missing:
-        raise SystemExit(f"{len(missing)} labelled calls have no insight (first: {missing[0]}); is the corpus the same?")
+        raise SystemExit(
+            f"{len(missing)} labelled calls have no insight (first: {missing[0]}); is the corpus the same?"
+        )
     keys = sorted(labels)
     return {
         dimension: scores([labels[k][dimension] for k in keys], [predicted[k][dimension] for k in keys])
@@ -122,7 +124,9 @@ def fake_server(provider: str) -> Iterator[str]:
     )
 
     server_class, key = (
-        (FakeAnthropicServer, DEFAULT_ANTHROPIC_KEY) if provider == "anthropic" else (FakeOpenAIServer, DEFAULT_OPENAI_KEY)
+        (FakeAnthropicServer, DEFAULT_ANTHROPIC_KEY)
+        if provider == "anthropic"
+        else (FakeOpenAIServer, DEFAULT_OPENAI_KEY)
     )
     previous = os.environ.get(KEY_VARIABLES[provider])
     os.environ[KEY_VARIABLES[provider]] = key
@@ -171,7 +175,14 @@ def main() -> int:
         report["llm"] = evaluate(url, labels)
         report["llm_run"] = {
             key: hosted[key]
-            for key in ("calls", "llm_calls", "llm_input_tokens", "llm_output_tokens", "llm_cost_usd", "rejected_quotes")
+            for key in (
+                "calls",
+                "llm_calls",
+                "llm_input_tokens",
+                "llm_output_tokens",
+                "llm_cost_usd",
+                "rejected_quotes",
+            )
         }
         print(_table(name, report["llm"]))
         print(f"  run: {report['llm_run']}")
