@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from headway_api.api.deps import TOKEN_URL, AppState, StateDep, get_context
 from headway_api.api.routes import (
     auth,
+    calls,
     catalogue,
     competitors,
     customers,
@@ -66,6 +67,7 @@ ROUTERS = tuple(
         catalogue,
         customers,
         competitors,
+        calls,
         stats,
         themes,
         insights,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from headway_assets.assets.call_insights import call_insights
 from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
@@ -40,6 +41,7 @@ defs = dg.Definitions(
         feature_catalog,
         message_insights,
         insights,
+        call_insights,
         daily_message_stats,
     ],
     jobs=[PIPELINE_JOB, RAW_SYNC_JOB, CATALOGUE_REBUILD_JOB],

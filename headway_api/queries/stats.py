@@ -13,6 +13,7 @@ from headway_api.pagination import AnySelect
 from headway_api.schemas.stats import TIMELINE_DAYS, TOP_N, Interval
 from headway_assets.core.warehouse.llm_spend import SPEND_COLUMNS, spend_per_month
 from headway_assets.core.warehouse.schema import (
+    CallInsight,
     Customer,
     DailyMessageStat,
     FeatureMention,
@@ -165,6 +166,7 @@ async def get_stats(
         "refreshed_at": refreshed_at,
         "llm_spend": spend_per_month(spend),
         **dashboard,
+        "risk_distribution": await risk_distribution(db, org_id, since, until, source),
     }
 
 
@@ -290,3 +292,35 @@ def _spend_query() -> Any:
         LlmUsage.created_at >= bindparam("start"),
         LlmUsage.created_at < bindparam("end"),
     )
+
+
+RISK_LEVELS = ("low", "medium", "high")
+RISK_DIMENSIONS = ("deal_risk", "churn_risk", "expansion_potential")
+
+
+@lru_cache(maxsize=2)
+def _risk_query(with_source: bool) -> Any:
+    # Calls per (deal, churn, expansion) combination: a few dozen rows at most, summed here.
+    CI = CallInsight.__table__.c  # noqa: N806
+    query = select(CI.deal_risk, CI.churn_risk, CI.expansion_potential, func.count().label("calls")).where(
+        CI.org_id == bindparam("org_id"), CI.sent_at >= bindparam("start"), CI.sent_at < bindparam("end")
+    )
+    if with_source:
+        query = query.where(CI.source == bindparam("source"))
+    return query.group_by(CI.deal_risk, CI.churn_risk, CI.expansion_potential)
+
+
+async def risk_distribution(db: Reader, org_id: int, since: date, until: date, source: str | None) -> dict[str, Any]:
+    """Assessed calls of `[since, until]` counted by deal risk, churn risk and expansion potential level
+    (a `RiskDistribution` document)."""
+    values: dict[str, Any] = {"org_id": org_id, "start": _midnight(since), "end": _day_after(until)}
+    if source is not None:
+        values["source"] = source
+    counts = {dimension: dict.fromkeys(RISK_LEVELS, 0) for dimension in RISK_DIMENSIONS}
+    total = 0
+    for *levels, calls in await db.rows(_risk_query(source is not None), values):
+        total += calls
+        for dimension, level in zip(RISK_DIMENSIONS, levels, strict=True):
+            if level in counts[dimension]:
+                counts[dimension][level] += calls
+    return {"calls": total, **counts}

@@ -98,6 +98,36 @@ class TimelineDay(BaseModel):
     by_source: dict[str, int] = Field(description="Messages per source (sources without any are left out).")
 
 
+class RiskLevelCounts(BaseModel):
+    """Calls per level."""
+
+    low: int = 0
+    medium: int = 0
+    high: int = 0
+
+
+class RiskDistribution(BaseModel):
+    """Assessed calls of the range counted by level of each dimension (call intelligence)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "calls": 12,
+                    "deal_risk": {"low": 7, "medium": 4, "high": 1},
+                    "churn_risk": {"low": 9, "medium": 2, "high": 1},
+                    "expansion_potential": {"low": 8, "medium": 3, "high": 1},
+                }
+            ]
+        }
+    )
+
+    calls: int
+    deal_risk: RiskLevelCounts
+    churn_risk: RiskLevelCounts
+    expansion_potential: RiskLevelCounts
+
+
 class StatsResponse(BaseModel):
     """Counts over `[since, until]` (UTC days): totals, breakdowns and a series per interval."""
 
@@ -122,6 +152,12 @@ class StatsResponse(BaseModel):
                         {"id": 42, "name": "Globex", "arr": 120000.0, "segment": "enterprise", "mentions": 5}
                     ],
                     "timeline": [{"day": "2025-03-01", "by_source": {"slack": 80, "gmail": 40}}],
+                    "risk_distribution": {
+                        "calls": 0,
+                        "deal_risk": {"low": 0, "medium": 0, "high": 0},
+                        "churn_risk": {"low": 0, "medium": 0, "high": 0},
+                        "expansion_potential": {"low": 0, "medium": 0, "high": 0},
+                    },
                 }
             ]
         }
@@ -155,6 +191,9 @@ class StatsResponse(BaseModel):
         " `interval` is)."
     )
     # The risk distribution of call intelligence (issue 16, item 5) is added here by its own change.
+    risk_distribution: RiskDistribution = Field(
+        description="Assessed Gong and Fathom calls of the range by deal risk, churn risk and expansion potential."
+    )
 
 
 Interval = Literal["day", "week", "month"]

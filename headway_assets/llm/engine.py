@@ -38,6 +38,8 @@ from headway_assets.llm.providers.base import (
 )
 from headway_assets.llm.redaction import PrivacyGuard
 from headway_assets.llm.schemas import (
+    CallInsightBatch,
+    CallInsightDraft,
     CatalogMatch,
     InsightBatch,
     InsightDraft,
@@ -48,15 +50,18 @@ from headway_assets.llm.schemas import (
     Tier1Label,
 )
 from headway_assets.llm.tasks import (
+    CALL,
     INSIGHT,
     MATCH,
     PROMPT_VERSIONS,
     TIER1,
     TIER2,
+    CallInput,
     InsightInput,
     MatchInput,
     Tier1Input,
     Tier2Input,
+    call_request,
     insight_request,
     match_request,
     tier1_request,
@@ -410,6 +415,11 @@ class LlmEngine:
         and runs the calls concurrently."""
         return await self._run_batched(_MATCH_SPEC, items)
 
+    async def assess_calls(self, items: Mapping[str, CallInput]) -> dict[str, CallInsightDraft | LlmFailure]:
+        """Call intelligence (deal and churn risk, expansion potential, next steps) per call, keyed by a
+        hash of the call's text and context: one call transcript per request, the calls concurrent."""
+        return await self._run_batched(_CALL_SPEC, items)
+
     def _batches(self, spec: BatchSpec[Any], keys: Sequence[str], items: Mapping[str, Any]) -> list[list[str]]:
         """Group pending items into calls: same group key, within the item and character budgets."""
         max_items = self._items_per_call(spec.task)
@@ -648,9 +658,23 @@ _MATCH_SPEC = BatchSpec(
 )
 
 
+def _split_call(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, CallInsightDraft]:
+    assert isinstance(parsed, CallInsightBatch)
+    return {item.id: CallInsightDraft.model_validate(item.model_dump(exclude={"id"})) for item in parsed.items}
+
+
+_CALL_SPEC = BatchSpec(
+    task=CALL,
+    output=CallInsightDraft,
+    build=call_request,
+    split=_split_call,
+    size=lambda item: len(item.text),
+)
+
+
 # Each task's batching, by task name: the batch path splits landed answers with the same `split`.
 BATCH_SPECS: dict[str, BatchSpec[Any]] = {
-    spec.task: spec for spec in (_TIER1_SPEC, _TIER2_SPEC, _INSIGHT_SPEC, _MATCH_SPEC)
+    spec.task: spec for spec in (_TIER1_SPEC, _TIER2_SPEC, _INSIGHT_SPEC, _MATCH_SPEC, _CALL_SPEC)
 }
 
 

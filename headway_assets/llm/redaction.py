@@ -25,10 +25,12 @@ from typing import Any
 from headway_assets.core.pii import REDACTION_VERSION, Redaction
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.tasks import (
+    CALL,
     INSIGHT,
     MATCH,
     TIER1,
     TIER2,
+    CallInput,
     InsightInput,
     MatchCandidate,
     MatchInput,
@@ -111,6 +113,10 @@ class PrivacyGuard:
         """The redaction `protect` applies to this tier-2 item: what restores its answer's quotes."""
         return _redact_tier2(self, item)[1]
 
+    def call_redaction(self, item: CallInput) -> Redaction | None:
+        """The redaction `protect` applies to this call: what restores its answer's quotes."""
+        return _redact_call(self, item)[1]
+
 
 def _redact_tier1(guard: PrivacyGuard, item: Tier1Input) -> tuple[Tier1Input, Redaction | None]:
     redaction = guard.scope(item.text).redaction()
@@ -177,9 +183,25 @@ def _redact_match(guard: PrivacyGuard, item: MatchInput) -> tuple[MatchInput, Re
     )
 
 
+def _redact_call(guard: PrivacyGuard, item: CallInput) -> tuple[CallInput, Redaction | None]:
+    redaction = guard.scope(item.text).redaction()
+    if redaction is None:
+        return item, None
+    # Body first, then subject, customer and the vendor's speakers: the order fixes the placeholders,
+    # and a speaker's name then reads the same in the transcript and in the list of vendor speakers.
+    text = redaction.redact(item.text) or ""
+    title = redaction.redact(item.title)
+    speakers = tuple(redaction.redact(name) or "" for name in item.internal_speakers)
+    return (
+        replace(item, text=text, title=title, customer=_customer(redaction, item.customer), internal_speakers=speakers),
+        redaction,
+    )
+
+
 _REDACTORS: dict[str, Any] = {
     TIER1: _redact_tier1,
     TIER2: _redact_tier2,
     INSIGHT: _redact_insight,
     MATCH: _redact_match,
+    CALL: _redact_call,
 }

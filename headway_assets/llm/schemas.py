@@ -178,3 +178,63 @@ class MatchBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[MatchBatchItem]
+
+
+# -- call intelligence (issue 16, item 5) ------------------------------------------------------
+
+RiskLevel = Literal["low", "medium", "high"]
+
+
+class CallReason(BaseModel):
+    """Why a call got a level: a short reason and the verbatim passage of the call behind it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=300, description="One short sentence: why this level.")
+    quote: str = Field(
+        min_length=8, max_length=400, description="A verbatim substring of the transcript that supports the reason."
+    )
+
+
+class CallAssessment(BaseModel):
+    """One dimension of a call (deal risk, churn risk or expansion potential): a level and its reasons."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: RiskLevel
+    reasons: list[CallReason] = Field(max_length=3, description="At most three; empty when the level is low.")
+
+
+class CallNextStep(BaseModel):
+    """A follow-up someone on the call committed to, with the passage where they said it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(min_length=3, max_length=200, description="What will be done, as a short phrase.")
+    owner: Literal["vendor", "customer", "unknown"] = Field(description="Who said they would do it.")
+    quote: str = Field(min_length=8, max_length=400, description="A verbatim substring of the transcript.")
+
+
+class CallInsightDraft(BaseModel):
+    """Call intelligence for one sales or success call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deal_risk: CallAssessment = Field(description="Risk that an open deal or renewal slips, shrinks or is lost.")
+    churn_risk: CallAssessment = Field(description="Risk that the customer leaves or stops using the product.")
+    expansion_potential: CallAssessment = Field(description="Chance of more seats, teams, plan upgrades or usage.")
+    next_steps: list[CallNextStep] = Field(max_length=6)
+
+
+class CallInsightBatchItem(CallInsightDraft):
+    """The call intelligence of one item of a request, tied back to it by its id."""
+
+    id: str = Field(description="The id given with the item in the request.")
+
+
+class CallInsightBatch(BaseModel):
+    """Call intelligence for every item of a request (one call per request in practice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CallInsightBatchItem]

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from headway_assets.llm.providers.base import LlmRequest
-from headway_assets.llm.schemas import InsightBatch, MatchBatch, MentionBatch, Tier1Batch
+from headway_assets.llm.schemas import CallInsightBatch, InsightBatch, MatchBatch, MentionBatch, Tier1Batch
 
 TIER1 = "tier1"
 TIER2 = "tier2"
 INSIGHT = "insight"
 MATCH = "match"
+CALL = "call"  # call intelligence of a Gong or Fathom call (issue 16, item 5)
 
 # Score at which a match answer links a mention to a catalogue request: the catalogue applies it,
 # and the offline matcher calibrates its scale so that "same request" lands here.
@@ -30,6 +31,7 @@ PROMPT_VERSIONS: dict[str, str] = {
     TIER2: "tier2-v5",
     INSIGHT: "insight-v1",
     MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
+    CALL: "call-v1",
 }
 
 TIER1_SYSTEM = """\
@@ -360,4 +362,74 @@ def match_request(items: list[tuple[str, MatchInput]]) -> LlmRequest:
         output_model=MatchBatch,
         payload=items,
         max_tokens=100 + 60 * len(items),
+    )
+
+
+CALL_SYSTEM = """\
+You are Headway's call analyst. You read one sales or customer-success call transcript (Gong or \
+Fathom: one "Speaker: words" line per turn) between a software vendor and its customer, and you \
+judge three things, each low, medium or high:
+
+- deal_risk: how likely an open deal, renewal or expansion under discussion slips, shrinks or is \
+lost: budget pushback, price objections, competitors being evaluated, decisions on hold, more \
+approvers, procurement or security hurdles.
+- churn_risk: how likely this customer stops using the product or leaves: talk of cancelling, not \
+renewing, switching vendors, lost trust, outages or bugs hurting them, low adoption, unused \
+licences, a frustrated champion.
+- expansion_potential: how likely they buy more: more seats, more teams or departments, a higher \
+plan, new use cases, wanting to roll it out more widely.
+
+Judge what the customer's people say and do, not the vendor's pitch. low is the normal answer \
+for a call without signals; medium needs at least one clear signal; high needs a strong or \
+repeated one (an explicit threat to cancel, a competitor chosen, a budget cut; an explicit plan \
+to add seats or teams).
+
+For every medium or high level give one to three reasons: a short sentence each, with a quote \
+copied character for character from the transcript (an exact substring of one line, one or two \
+sentences, without the speaker's name, no paraphrase, no ellipsis, no added quotation marks). \
+Never quote across [...] (lines left out of a long call). A low level has no reasons.
+
+next_steps: the follow-ups someone committed to on the call ("I'll send...", "let's book...", \
+"we'll review internally..."), at most six: a short action, who owns it (vendor: a speaker listed \
+as the vendor's; customer: anyone else; unknown), and the verbatim quote. None when nothing was \
+agreed.
+
+Answer every item id you were given.
+"""
+
+
+@dataclass(frozen=True)
+class CallInput:
+    """One call transcript (or its excerpt) to assess, with the vendor's own speakers named."""
+
+    text: str
+    source: str
+    customer: str | None
+    title: str | None
+    internal_speakers: tuple[str, ...] = ()  # the organisation's own people on the call
+
+
+def call_request(items: list[tuple[str, CallInput]]) -> LlmRequest:
+    """One call-intelligence request (the engine sends one call transcript per request)."""
+    body = "\n".join(
+        _item_block(
+            item_id,
+            item.text,
+            {
+                "source": item.source,
+                "customer": item.customer,
+                "subject": item.title,
+                "vendor_speakers": "; ".join(item.internal_speakers),
+            },
+        )
+        for item_id, item in items
+    )
+    return LlmRequest(
+        task=CALL,
+        prompt_version=PROMPT_VERSIONS[CALL],
+        system=CALL_SYSTEM,
+        user=f"Assess each of these {len(items)} calls.\n\n{body}",
+        output_model=CallInsightBatch,
+        payload=items,
+        max_tokens=min(8000, 900 * len(items) + 200),
     )

@@ -8,6 +8,7 @@ other names are the pieces the evaluation scripts and the tests reach for.
 
 from typing import Any, Final
 
+from headway_assets.offline.calls import assess_call, signal_lines
 from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.examples import TRAINING_EXAMPLES
@@ -67,6 +68,7 @@ __all__ = [
     "answer",
     "answer_task",
     "ask_title",
+    "assess_call",
     "cached_local_model",
     "clean_sentence",
     "cross_validated_predictions",
@@ -97,6 +99,7 @@ __all__ = [
     "remember_lexicon_features",
     "save_local_model",
     "score_by_group",
+    "signal_lines",
     "similarity",
     "term_weights",
     "wordllama_files",

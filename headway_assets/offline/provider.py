@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
 from headway_assets.llm.registry import LOCAL_MODEL, LOCAL_MODEL_PREFIX, OFFLINE_MODEL
 from headway_assets.llm.schemas import (
+    CallInsightBatch,
+    CallInsightBatchItem,
     InsightBatch,
     InsightBatchItem,
     MatchBatch,
@@ -26,7 +28,7 @@ from headway_assets.llm.schemas import (
     Tier1BatchItem,
     Tier1Label,
 )
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2, Tier1Input
+from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER1, TIER2, Tier1Input
 from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.org_models import is_org_model, load_org_model
 from headway_assets.offline.tasks import answer
@@ -81,6 +83,10 @@ def answer_task(task: str, payload: Any, model: str = OFFLINE_MODEL) -> BaseMode
         # Each ask is matched on its own against its own candidates, as one at a time would be.
         return MatchBatch(
             items=[MatchBatchItem(id=item_id, **answer(MATCH, item).model_dump()) for item_id, item in payload]
+        )
+    if task == CALL:
+        return CallInsightBatch(
+            items=[CallInsightBatchItem(id=item_id, **answer(CALL, item).model_dump()) for item_id, item in payload]
         )
     raise LlmError(f"the offline provider has no implementation of task {task!r}")
 

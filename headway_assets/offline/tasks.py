@@ -13,13 +13,14 @@ from typing import Any, overload
 
 from pydantic import BaseModel
 
-from headway_assets.llm.schemas import CatalogMatch, InsightDraft, MentionExtraction
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER2, InsightInput, MatchInput, Tier2Input
+from headway_assets.llm.schemas import CallInsightDraft, CatalogMatch, InsightDraft, MentionExtraction
+from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER2, CallInput, InsightInput, MatchInput, Tier2Input
+from headway_assets.offline.calls import assess_call
 from headway_assets.offline.extractor import OfflineExtractor
 from headway_assets.offline.matcher import match
 from headway_assets.offline.summariser import OfflineSummariser
 
-TASKS: tuple[str, ...] = (TIER2, INSIGHT, MATCH)
+TASKS: tuple[str, ...] = (TIER2, INSIGHT, MATCH, CALL)
 
 
 @lru_cache(maxsize=1)
@@ -41,16 +42,19 @@ def answer(task: str, payload: InsightInput) -> InsightDraft: ...
 @overload
 def answer(task: str, payload: MatchInput) -> CatalogMatch: ...
 @overload
+def answer(task: str, payload: CallInput) -> CallInsightDraft: ...
+@overload
 def answer(task: str, payload: object) -> BaseModel: ...
 
 
 def answer(task: str, payload: Any) -> BaseModel:
     """Answer one request of `task` ("tier2", "insight" or "match") for its payload.
 
-    Returns the model an LLM provider would: `MentionExtraction`, `InsightDraft` or `CatalogMatch`.
+    Returns the model an LLM provider would: `MentionExtraction`, `InsightDraft`, `CatalogMatch` or
+    `CallInsightDraft` (task "call": the cue-phrase heuristics of `offline/calls.py`).
     Raises `ValueError` for an unknown task and `TypeError` for a payload of the wrong type.
     """
-    expected: dict[str, type] = {TIER2: Tier2Input, INSIGHT: InsightInput, MATCH: MatchInput}
+    expected: dict[str, type] = {TIER2: Tier2Input, INSIGHT: InsightInput, MATCH: MatchInput, CALL: CallInput}
     if task not in expected:
         raise ValueError(f"the offline tasks module has no task {task!r}; it answers {', '.join(TASKS)}")
     if not isinstance(payload, expected[task]):
@@ -61,5 +65,7 @@ def answer(task: str, payload: Any) -> BaseModel:
         return extractor().extract(payload)
     if isinstance(payload, InsightInput):
         return summariser().summarise(payload)
+    if isinstance(payload, CallInput):
+        return assess_call(payload)
     assert isinstance(payload, MatchInput)  # checked against `expected` above
     return match(payload)

@@ -56,7 +56,6 @@ class NotifyReport:
     orgs_without_slack: int = 0
     out_of_time: bool = False  # the tick stopped at its time budget; the next one goes on
     subscriptions: int = 0
-    high_risk_calls: str = "pending"  # "pending" until the call intelligence's table exists
 
     def summary(self) -> str:
         """One line of counts."""
@@ -77,7 +76,6 @@ class NotifyReport:
             parts.append(f"{self.orgs_without_slack} organisation(s) without a Slack connection wait")
         if self.out_of_time:
             parts.append("stopped at the tick's time budget; the next tick goes on")
-        parts.append(f"high-risk calls: {self.high_risk_calls}")
         return "; ".join(parts)
 
 
@@ -216,8 +214,6 @@ def deliver_signals(
     tick.retry_due(frozenset(SignalKind))
     with read_connection(url) as conn:
         subscriptions = store.active_subscriptions(conn, EVENT_KINDS)
-        if store.call_risk_available(conn):
-            report.high_risk_calls = "available"
     report.subscriptions = len(subscriptions)
     for subscription in subscriptions:
         if not tick.open(subscription):
@@ -239,8 +235,6 @@ def deliver_digests(url: str, *, week: str, api_url: str, poster_factory: Poster
     tick = _Tick(url, api_url, poster_factory, report)
     with read_connection(url) as conn:
         subscriptions = store.active_subscriptions(conn, frozenset({SignalKind.WEEKLY_DIGEST}))
-        if store.call_risk_available(conn):
-            report.high_risk_calls = "available"
     report.subscriptions = len(subscriptions)
     for subscription in subscriptions:
         if not tick.open(subscription):

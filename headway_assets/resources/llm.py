@@ -15,7 +15,7 @@ from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOptions
 from headway_assets.llm.registry import LOCAL_MODEL, build_provider, get_provider_spec
-from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
+from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class LlmResource(dg.ConfigurableResource):
     def models(self) -> dict[str, str]:
         """The model per task in effect."""
         settings = self._settings()
-        return get_provider_spec(self.provider_name).models(
+        models = get_provider_spec(self.provider_name).models(
             {
                 TIER1: self.tier1_model or settings.tier1_model,
                 TIER2: self.tier2_model or settings.tier2_model,
@@ -97,6 +97,9 @@ class LlmResource(dg.ConfigurableResource):
                 MATCH: self.match_model or settings.match_model,
             }
         )
+        # Call intelligence reads a call as the insight summariser reads a message: the same model.
+        models.setdefault(CALL, models[INSIGHT])
+        return models
 
     def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
         """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is

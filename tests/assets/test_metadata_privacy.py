@@ -17,6 +17,7 @@ import pytest
 from dagster._serdes import serialize_value
 from sqlalchemy import select
 
+from headway_assets.assets.call_insights import call_insights
 from headway_assets.assets.daily_stats import daily_message_stats
 from headway_assets.assets.feature_catalog import feature_catalog
 from headway_assets.assets.feature_mentions import feature_mentions
@@ -30,7 +31,15 @@ from tests.assets.conftest import MaterializeFn
 from tests.assets.test_pii_redaction_pipeline import DAY, PLACEHOLDER, PLAIN_EMAIL, _leaks, _protected_values, _records
 from tests.assets.test_pii_redaction_pipeline import _seed as seed_pii_set
 
-AI_ASSETS = [message_labels, feature_mentions, message_insights, feature_catalog, insights, daily_message_stats]
+AI_ASSETS = [
+    message_labels,
+    feature_mentions,
+    message_insights,
+    feature_catalog,
+    insights,
+    call_insights,
+    daily_message_stats,
+]
 
 
 def _demo_people(url: str, pii_orgs: set[int]) -> set[str]:
@@ -116,6 +125,7 @@ def test_no_personal_data_in_metadata_or_logs(
     assert "| request id | title (redacted) |" in materialized["feature_catalog"]["touched_requests"].value
     assert "| asks | new asks |" in materialized["insights"]["latest"].value
     assert materialized["message_labels"]["pii_redacted"].value  # counts of what was redacted for the LLM
+    assert materialized["call_insights"]["calls"].value > 0  # the day's calls were assessed, none leaked
 
     # The organisation that sends its text as it is was labelled in the run (its address was there
     # to leak) and is still not in the metadata.

@@ -4,8 +4,8 @@ The `slack_notifications` sensor posts each subscription's new and rising reques
 ticks post once; concurrent ticks post once); `channel_not_found`, a 429 with a fractional
 `Retry-After` and a revoked token are each recorded on their delivery without stopping the
 others, and the rate-limited post goes out on a later tick; the `weekly_digest` schedule posts
-one digest per subscription and week; high-risk calls stay pending until the call
-intelligence's table exists, and are posted once when it does.
+one digest per subscription and week; a call the call intelligence scored high risk is posted once,
+to the subscriptions of its themes.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import pytest
 from cryptography.fernet import Fernet
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 
 from headway_assets.core.credentials import KEY_ENV
 from headway_assets.core.warehouse import notifications as store
 from headway_assets.core.warehouse.database import read_connection, write_transaction
 from headway_assets.core.warehouse.schema import (
+    CallInsight,
     ConnectionKind,
     FeatureMention,
     FeatureRequest,
@@ -161,7 +162,7 @@ def test_two_ticks_post_each_signal_once_with_block_kit_links(world: World, capl
 
     with caplog.at_level(logging.DEBUG):
         first = _tick(world, instance)
-    assert "posted 4" in first and "high-risk calls: pending" in first, first
+    assert "posted 4" in first, first
     assert _posted_titles(world.slack, PRODUCT) == [
         f"New feature request: {SECRET_TITLE_WORD} new-report",
         f"Rising feature request: {SECRET_TITLE_WORD} rising-report",
@@ -322,59 +323,52 @@ def test_weekly_digest_posts_once_per_subscription_and_week(world: World) -> Non
     assert sum(m["text"].startswith("Headway weekly digest") for m in world.slack.posted) == 2
 
 
-def test_high_risk_calls_are_pending_until_the_call_risk_table_exists(world: World) -> None:
+def test_high_risk_calls_of_the_theme_are_posted_once(world: World) -> None:
     subscription = _subscribe(world, "acme", PRODUCT, "reporting", "high_risk_calls")
     instance = dg.DagsterInstance.ephemeral()
-    assert "high-risk calls: pending" in _tick(world, instance) and not world.slack.posted
+    _tick(world, instance)
+    assert not world.slack.posted, "no call assessed yet: nothing to tell"
 
-    # The call intelligence's table (issue 16, item 5), as far as this interface reads it.
+    # Three assessed calls, as the call intelligence (`call_insights`) writes them.
     acme = world.orgs["acme"]
     with write_transaction(world.url) as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {store.CALL_RISK_TABLE} (org_id BIGINT NOT NULL, message_id BIGINT NOT NULL, "
-                "deal_risk VARCHAR(8), churn_risk VARCHAR(8))"
-            )
-        )
-    try:
-        with write_transaction(world.url) as conn:
-            calls = []
-            for index, (theme, deal, churn) in enumerate(
-                [("reporting", "high", "low"), ("security", "high", "high"), ("reporting", "low", "medium")]
-            ):
-                message_id = conn.execute(
-                    insert(Message)
-                    .values(
-                        org_id=acme, source="gong", external_id=f"call-{index}", sent_at=NOW - timedelta(days=1),
-                        title=f"Renewal call {index}", text="transcript", text_length=10, content_hash="h" * 64,
-                        record_hash="r" * 64, customer="Initech",
-                    )
-                    .returning(Message.id)
-                ).scalar_one()  # fmt: skip
-                conn.execute(
-                    insert(FeatureMention).values(
-                        org_id=acme, message_id=message_id, ordinal=0, source="gong", sent_at=NOW - timedelta(days=1),
-                        title="an ask", description="d", kind="feature_request", urgency="high", sentiment="negative",
-                        theme=theme, evidence_quote="q", evidence_start=0, provider="offline", model="m",
-                        prompt_version="1",
-                    )
-                )  # fmt: skip
-                conn.execute(
-                    text(f"INSERT INTO {store.CALL_RISK_TABLE} VALUES (:org, :message, :deal, :churn)"),
-                    {"org": acme, "message": message_id, "deal": deal, "churn": churn},
+        calls = []
+        for index, (theme, deal, churn) in enumerate(
+            [("reporting", "high", "low"), ("security", "high", "high"), ("reporting", "low", "medium")]
+        ):
+            message_id = conn.execute(
+                insert(Message)
+                .values(
+                    org_id=acme, source="gong", external_id=f"call-{index}", sent_at=NOW - timedelta(days=1),
+                    title=f"Renewal call {index}", text="transcript", text_length=10, content_hash="h" * 64,
+                    record_hash="r" * 64, customer="Initech",
                 )
-                calls.append(message_id)
-        assert "high-risk calls: available" in _tick(world, instance)
-        assert [m["text"] for m in world.slack.posted] == ["High-risk call: Renewal call 0"], (
-            "the high-risk call of the theme, not the other theme's, not the low-risk one"
-        )
-        assert f"{API_URL}/v1/messages/{calls[0]}" in world.slack.posted[0]["blocks"][1]["text"]["text"]
-        assert (subscription, "high_risk_call", f"message:{calls[0]}") in _deliveries(world.url)
-        _tick(world, instance)
-        assert len(world.slack.posted) == 1
-    finally:
-        with write_transaction(world.url) as conn:
-            conn.execute(text(f"DROP TABLE {store.CALL_RISK_TABLE}"))
+                .returning(Message.id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(
+                insert(FeatureMention).values(
+                    org_id=acme, message_id=message_id, ordinal=0, source="gong", sent_at=NOW - timedelta(days=1),
+                    title="an ask", description="d", kind="feature_request", urgency="high", sentiment="negative",
+                    theme=theme, evidence_quote="q", evidence_start=0, provider="offline", model="m",
+                    prompt_version="1",
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(CallInsight).values(
+                    message_id=message_id, org_id=acme, source="gong", sent_at=NOW - timedelta(days=1),
+                    content_hash="h" * 64, deal_risk=deal, churn_risk=churn, expansion_potential="low",
+                    provider="offline", model="m", prompt_version="1",
+                )
+            )  # fmt: skip
+            calls.append(message_id)
+    _tick(world, instance)
+    assert [m["text"] for m in world.slack.posted] == ["High-risk call: Renewal call 0"], (
+        "the high-risk call of the theme, not the other theme's, not the low-risk one"
+    )
+    assert f"{API_URL}/v1/messages/{calls[0]}" in world.slack.posted[0]["blocks"][1]["text"]["text"]
+    assert (subscription, "high_risk_call", f"message:{calls[0]}") in _deliveries(world.url)
+    _tick(world, instance)
+    assert len(world.slack.posted) == 1
 
 
 def test_the_fake_slack_server_speaks_chat_post_message(world: World) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +13,11 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from headway_api.api.deps import Ctx, json_document, parse_query, query_parameters, require_catalogue_write
 from headway_api.api.params import id_path
-from headway_api.core.errors import ApiError, not_found
-from headway_api.queries import customers
+from headway_api.core.errors import ApiError, invalid_range, not_found
+from headway_api.queries import calls, customers
+from headway_api.schemas.calls import HEALTH_DEFAULT_DAYS, HEALTH_MAX_DAYS, CustomerHealth, CustomerHealthParams
 from headway_api.schemas.common import (
+    BAD_REQUEST_RESPONSE,
     ERROR_RESPONSES,
     LIST_ERROR_RESPONSES,
     NOT_FOUND_RESPONSE,
@@ -152,3 +155,29 @@ async def patch_customer_route(
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     state = ctx.state
     return json_document(await state.run(customers.patch_customer, state.db, ctx.principal, customer_id, changes))
+
+
+@router.get(
+    "/{customer_id:int}/health",
+    response_model=CustomerHealth,
+    responses={**ERROR_RESPONSES, **NOT_FOUND_RESPONSE, **BAD_REQUEST_RESPONSE},
+    openapi_extra=query_parameters(CustomerHealthParams),
+    summary="A customer's call risks and health over time",
+)
+async def customer_health_route(
+    ctx: Ctx, customer_id: Annotated[int, id_path("The customer id.")], request: Request
+) -> Response:
+    """The customer's health score (0-100) per day or ISO week, from its calls' deal and churn risk and
+    expansion potential and its messages' sentiment, with its calls counted by level over the range."""
+    params = parse_query(request, CustomerHealthParams)
+    until = params.until or datetime.now(UTC).date()
+    span = timedelta(days=HEALTH_DEFAULT_DAYS - 1)
+    since = params.since or (until - span if until - date.min >= span else date.min)
+    if until < since:
+        raise invalid_range(["query", "since"], "since must not be after until")
+    if (until - since).days + 1 > HEALTH_MAX_DAYS:
+        raise invalid_range(["query", "since"], f"range too long: at most {HEALTH_MAX_DAYS} days")
+    health = await calls.customer_health(ctx.db, ctx.org_id, customer_id, since, until, params.interval)
+    if health is None:
+        raise not_found("Customer")
+    return json_document(health)

@@ -10,7 +10,7 @@ signals it hears. The signals are read from the catalogue as it stands:
 - `rising_request`: a request whose trend is `rising` (its last 7 days at least twice the 7
   before), keyed by the request and the ISO week it rose in: told once a week at most;
 - `high_risk_call`: a Gong or Fathom call the call intelligence scored high for deal or churn
-  risk (`high_risk_calls`; nothing until that table exists);
+  risk (`high_risk_calls`, from `call_insights`);
 - `weekly_digest`: one summary a subscription a week.
 
 `notification_deliveries` holds one row per (subscription, kind, signal key). The row is
@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, column, delete, exists, func, insert, inspect, or_, select, table, update
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
 
 from headway_assets.core.warehouse.corrections import CorrectionError
 from headway_assets.core.warehouse.customers import dialect_insert
 from headway_assets.core.warehouse.request_stats import TREND_DAYS, org_as_of
 from headway_assets.core.warehouse.schema import (
+    CallInsight,
     FeatureMention,
     FeatureRequest,
     Message,
@@ -77,8 +78,6 @@ MAX_SUBSCRIPTIONS = 100  # per organisation: the API lists them in one page
 MAX_ATTEMPTS = 5  # posts of one signal before a transient failure is final
 # A claimed delivery older than this with no outcome: the process died mid-post.
 STALE_SENDING = timedelta(minutes=15)
-# The table of per-call risk the call intelligence writes (issue 16, item 5): read when it exists.
-CALL_RISK_TABLE = "call_risks"
 HIGH = "high"
 RATE_LIMITED = "ratelimited"  # how a rate-limited delivery's error begins
 
@@ -341,28 +340,15 @@ def request_signals(conn: Connection, subscription: Subscription, kind: SignalKi
     return [_request_signal(kind, row, row.key + suffix) for row in rows]
 
 
-def call_risk_available(conn: Connection) -> bool:
-    """Whether the call intelligence's risk table exists yet (issue 16, item 5)."""
-    return bool(inspect(conn).has_table(CALL_RISK_TABLE))
-
-
-# The columns this module reads of the call intelligence's table: the contract with item 5.
-_CALL_RISKS = table(CALL_RISK_TABLE, column("org_id"), column("message_id"), column("deal_risk"), column("churn_risk"))
-
-
 def high_risk_calls(
     conn: Connection, org_id: int, theme: str | None, *, since: datetime, limit: int, message_id: int | None = None
 ) -> list[HighRiskCall]:
     """Calls of `org_id` since `since` scored high for deal or churn risk, touching `theme` (any when None).
 
-    The interface to the call intelligence (issue 16, item 5), which is being built beside this:
-    it reads `call_risks(org_id, message_id, deal_risk, churn_risk)` with risks `low|medium|high`,
-    and returns nothing while that table does not exist. A call touches a theme when one of its
-    feature mentions is of that theme or sub-theme. `message_id` narrows it to one call.
+    Reads the call intelligence's `call_insights` (issue 16, item 5). A call touches a theme when
+    one of its feature mentions is of that theme or sub-theme. `message_id` narrows it to one call.
     """
-    if not call_risk_available(conn):
-        return []
-    risks = _CALL_RISKS.c
+    risks = CallInsight.__table__.c
     query = (
         select(
             Message.id,
@@ -412,8 +398,6 @@ def _call_signal(call: HighRiskCall) -> Signal:
 
 def call_signals(conn: Connection, subscription: Subscription, limit: int) -> list[Signal]:
     """High-risk calls of the last 7 days (before the org's latest mention) not yet told to the subscription."""
-    if not call_risk_available(conn):
-        return []
     since = org_as_of(conn, subscription.org_id) - timedelta(days=TREND_DAYS)
     delivered = _delivered_keys(conn, subscription.id, SignalKind.HIGH_RISK_CALL)
     # The key is built here, not in SQL: read a week of calls and drop the ones already told.
@@ -455,7 +439,7 @@ def digest_signal(conn: Connection, subscription: Subscription, week: str, top: 
         facts={
             "new": counts["new"],
             "rising": counts["rising"],
-            "high_risk_calls": len(calls) if call_risk_available(conn) else None,
+            "high_risk_calls": len(calls),
             "top": [
                 {
                     "id": row.id,

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.customer_health import refresh_customer_health
 from headway_assets.core.warehouse.schema import Message, MessageAuthor, RemovedMessage, utc_now
 from headway_assets.core.warehouse.stats import refresh_daily_stats
 
@@ -143,6 +144,7 @@ def archive_and_delete(
     """
     removed = 0
     removed_at = utc_now()
+    touched: dict[int, set[date]] = {}  # the days whose customer health loses a call or a message
     for batch in batches(list(message_ids)):
         # DELETE ... RETURNING archives exactly the rows this transaction deleted: a concurrent run
         # removing the same rows waits for this one and then finds nothing, so nothing is archived twice.
@@ -157,6 +159,7 @@ def archive_and_delete(
         # Who wrote them goes with them (message_authors has no cascading foreign key, see schema.py).
         conn.execute(delete(MessageAuthor).where(MessageAuthor.message_id.in_([row["id"] for row in rows])))
         for row in rows:
+            touched.setdefault(row["org_id"], set()).add(row["sent_at"].astimezone(UTC).date())
             row["message_id"] = row.pop("id")
             row.update(
                 removed_at=removed_at,
@@ -166,6 +169,10 @@ def archive_and_delete(
             )
         conn.execute(insert(RemovedMessage), rows)
         removed += len(rows)
+    for org_id, days in touched.items():
+        for day in sorted(days):
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            refresh_customer_health(conn, TimeWindow(start=start, end=start + timedelta(days=1)), [org_id])
     return removed
 
 

@@ -1090,3 +1090,63 @@ class FeatureRequestCustomer(Base):
     customer_id: Mapped[int] = mapped_column(BigInteger)
     org_id: Mapped[int] = mapped_column(BigInteger)
     mentions: Mapped[int] = mapped_column(Integer)
+
+
+# --- Call intelligence --------------------------------------------------------------------------
+
+
+class CallInsight(Base):
+    """Call intelligence of one Gong or Fathom call: deal risk, churn risk and expansion potential
+    (low, medium or high), each with reasons quoting the call verbatim, and the agreed next steps.
+
+    `reasons` is `{"deal_risk": [{"reason", "quote", "start"}], "churn_risk": [...],
+    "expansion_potential": [...]}` with `start` the quote's offset in the message text;
+    `next_steps` is `{"steps": [{"action", "owner", "quote", "start"}]}`. The call's customer is
+    its `message_authors` row, joined when read (the resolution may change it later).
+    """
+
+    __tablename__ = "call_insights"
+    __table_args__ = (
+        Index("ix_call_insights_org_sent_at", "org_id", "sent_at", "message_id"),
+        Index("ix_call_insights_org_churn", "org_id", "churn_risk", "sent_at"),
+    )
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deal_risk: Mapped[str] = mapped_column(String(8))  # low | medium | high
+    churn_risk: Mapped[str] = mapped_column(String(8))
+    expansion_potential: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_steps: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rejected_quotes: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CustomerHealth(Base):
+    """A customer's health on one day (0-100), from its calls' risks and its messages' sentiment.
+
+    Derived: the `call_insights` asset recomputes a day's rows whenever it runs for that day, and the
+    removal of a message recomputes its day (`customer_health.refresh_customer_health`).
+    """
+
+    __tablename__ = "customer_health"
+    __table_args__ = (PrimaryKeyConstraint("org_id", "customer_id", "day"),)
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    deal_risk: Mapped[str | None] = mapped_column(String(8), default=None)  # the day's worst, None without calls
+    churn_risk: Mapped[str | None] = mapped_column(String(8), default=None)
+    expansion_potential: Mapped[str | None] = mapped_column(String(8), default=None)  # the day's best
+    messages_positive: Mapped[int] = mapped_column(Integer, default=0)
+    messages_neutral: Mapped[int] = mapped_column(Integer, default=0)
+    messages_negative: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -39,6 +39,7 @@ def task_of(request: LLMRequest) -> str | None:
         "tier2": ("record_tier2", "mentionbatch", "mentionextraction"),
         "insight": ("record_insight", "insightbatch", "insightdraft"),
         "match": ("record_match", "matchbatch", "catalogmatch"),
+        "call": ("record_call", "callinsightbatch", "callinsightdraft"),
     }.items():
         if name in markers:
             return task
@@ -154,6 +155,8 @@ def headway_responder(request: LLMRequest) -> Any:
             )
             answers.append({"id": item_id, **offline_answer("insight", insight).model_dump(mode="json")})
         return {"items": answers}
+    if task == "call":
+        return {"items": [_call_answer(item_id, context, text) for item_id, context, text in request_items(request)]}
     if task == "match":
         return {
             "items": [
@@ -162,3 +165,18 @@ def headway_responder(request: LLMRequest) -> Any:
             ]
         }
     return default_responder(request)
+
+
+def _call_answer(item_id: str, context: dict[str, str], text: str) -> dict[str, Any]:
+    """A call-intelligence answer from the offline heuristics, for the transcript as sent (redacted, excerpted)."""
+    from headway_assets.llm.tasks import CallInput
+    from headway_assets.offline import answer as offline_answer
+
+    item = CallInput(
+        text=text,
+        source=context.get("source", "gong"),
+        customer=context.get("customer"),
+        title=context.get("subject"),
+        internal_speakers=tuple(s for s in context.get("vendor_speakers", "").split("; ") if s),
+    )
+    return {"id": item_id, **offline_answer("call", item).model_dump(mode="json")}

@@ -1,0 +1,338 @@
+"""`call_insights`: call intelligence for every Gong and Fathom call, and customer health per day.
+
+Per call: deal risk, churn risk and expansion potential (low, medium or high), each with short
+reasons quoting the call, and the next steps agreed on it (`llm/tasks.py`, task `call`). One
+request per call, the calls of a run concurrent, every answer cached by the call's content, so
+re-materialising an unchanged day makes no LLM call. Hosted providers read a long call as an
+excerpt: the customers' lines the local model finds likely feedback (as tier-2 reads it) plus
+every line of any speaker with a risk, expansion or next-step cue, `[...]` between; the offline
+provider reads the whole call with its cue-phrase heuristics (`offline/calls.py`). Quotes come
+back with the message's placeholders put back and are stored only when found verbatim in the call.
+
+After the calls, the days of the partition get their customers' health recomputed
+(`core/warehouse/customer_health.py`): call risks and the sentiment of `message_insights`.
+"""
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import dagster as dg
+from sqlalchemy import Connection, select
+
+from headway_assets.assets.ai_support import (
+    AI_GROUP,
+    LLM_POOL,
+    llm_metadata,
+    org_shares,
+    record_usage,
+    refresh_version,
+    run_with_engine,
+    within_budget,
+)
+from headway_assets.assets.automation import FOLLOW_UPSTREAM
+from headway_assets.assets.insights import message_insights
+from headway_assets.assets.local_model import (
+    EXCERPT_GAP,
+    EXCERPT_MIN_CHARS,
+    excerpt_threshold,
+    feedback_probabilities,
+    internal_speakers,
+    saves_tokens,
+)
+from headway_assets.assets.message_authors import message_authors
+from headway_assets.assets.metadata import markdown_table, safe_error
+from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, partition_window
+from headway_assets.assets.privacy import message_scopes, register_texts
+from headway_assets.assets.raw_messages import OWNERS
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.pii import Redaction
+from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
+from headway_assets.core.warehouse.customer_health import refresh_customer_health
+from headway_assets.core.warehouse.schema import CallInsight, Message, utc_now
+from headway_assets.llm.engine import LlmEngine, LlmFailure
+from headway_assets.llm.evidence import locate_quote
+from headway_assets.llm.redaction import PiiScope, default_enabled
+from headway_assets.llm.schemas import CallAssessment, CallInsightDraft
+from headway_assets.llm.tasks import CALL, PROMPT_VERSIONS, CallInput
+from headway_assets.offline import signal_lines
+from headway_assets.resources.llm import LlmResource, TaskVersion
+from headway_assets.resources.warehouse import WarehouseResource
+
+CALL_SOURCES: Final = ("gong", "fathom")
+DIMENSIONS: Final = ("deal_risk", "churn_risk", "expansion_potential")
+CHECK_EVERY_CALL_ASSESSED: Final = "every_call_assessed"
+
+
+@dataclass(frozen=True, slots=True)
+class CallToAssess:
+    """A call of the window whose insight is missing or out of date."""
+
+    message_id: int
+    org_id: int
+    source: str
+    sent_at: Any
+    text: str  # the whole call (quotes are looked for in it)
+    item: CallInput  # what is sent (an excerpt for hosted providers)
+    item_hash: str
+
+
+def call_excerpt(text: str, internal: frozenset[str], threshold: float | None = None) -> str:
+    """What a hosted model reads of a call: all of a short one; of a long one, its customers' lines the
+    local model gives at least the excerpt threshold of P(feedback), and every line of any speaker with
+    a cue (`offline.signal_lines`), in order, `[...]` where lines were left out. Lines stay verbatim."""
+    limit = excerpt_threshold() if threshold is None else threshold
+    lines = text.split("\n")
+    if limit <= 0 or len(text) < EXCERPT_MIN_CHARS or len(lines) < 2:
+        return text
+    keep = signal_lines(text)
+    customer = [i for i, line in enumerate(lines) if line.strip() and line.split(":", 1)[0].strip() not in internal]
+    for index, probability in zip(customer, feedback_probabilities([lines[i] for i in customer]), strict=True):
+        if probability >= limit:
+            keep.add(index)
+    pieces: list[str] = []
+    for index, line in enumerate(lines):
+        if index in keep:
+            pieces.append(line)
+        elif not pieces or pieces[-1] != EXCERPT_GAP:
+            pieces.append(EXCERPT_GAP)
+    excerpt = "\n".join(pieces)
+    return excerpt if len(excerpt) < len(text) else text
+
+
+def _item_hash(item: CallInput, privacy: str) -> str:
+    payload = {
+        "text": item.text,
+        "source": item.source,
+        "customer": item.customer,
+        "title": item.title,
+        "internal": list(item.internal_speakers),
+        # Quotes are restored with this call's redaction: an answer made under another must not be reused.
+        "privacy": privacy,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def calls_to_assess(
+    conn: Connection,
+    window: TimeWindow,
+    scopes: Mapping[int, PiiScope],
+    *,
+    excerpts: bool = False,
+    stale_unless: TaskVersion | None = None,
+) -> tuple[list[CallToAssess], int]:
+    """The window's calls whose insight is missing, made from other content (or under another
+    redaction), or, with `stale_unless`, made with another model or prompt version; and how many
+    calls the window has. `scopes` are the calls' redaction scopes (`message_scopes`)."""
+    rows = conn.execute(
+        select(
+            Message.id,
+            Message.org_id,
+            Message.source,
+            Message.sent_at,
+            Message.customer,
+            Message.title,
+            Message.text,
+            Message.source_metadata,
+            CallInsight.content_hash.label("insight_hash"),
+            CallInsight.model,
+            CallInsight.prompt_version,
+        )
+        .outerjoin(CallInsight, CallInsight.message_id == Message.id)
+        .where(Message.source.in_(CALL_SOURCES), Message.sent_at >= window.start, Message.sent_at < window.end)
+        .order_by(Message.sent_at, Message.id)
+    ).all()
+    default = PiiScope(enabled=default_enabled())
+    due: list[CallToAssess] = []
+    for row in rows:
+        internal = internal_speakers(row.source_metadata)
+        text = call_excerpt(row.text, internal) if excerpts else row.text
+        item = CallInput(
+            text=text,
+            source=row.source,
+            customer=row.customer,
+            title=row.title,
+            internal_speakers=tuple(sorted(internal)),
+        )
+        item_hash = _item_hash(item, scopes.get(row.id, default).fingerprint())
+        stale = stale_unless is not None and stale_unless.differs(row.model, row.prompt_version)
+        if row.insight_hash != item_hash or stale:
+            due.append(CallToAssess(row.id, row.org_id, row.source, row.sent_at, row.text, item, item_hash))
+    return due, len(rows)
+
+
+def _restore(text: str, redaction: Redaction | None) -> str:
+    return redaction.restore(text) if redaction is not None else text
+
+
+def _located(text: str, quote: str) -> tuple[int, str] | None:
+    located = locate_quote(text, quote)
+    return located if located is not None and len(located[1]) >= 8 else None
+
+
+def insight_row(
+    call: CallToAssess, answer: CallInsightDraft, engine: LlmEngine, redaction: Redaction | None
+) -> dict[str, Any]:
+    """The `call_insights` row of one answered call: placeholders put back, every quote located in the
+    call (a reason or next step whose quote is not in it is dropped and counted)."""
+    rejected = 0
+    reasons: dict[str, list[dict[str, Any]]] = {}
+    for dimension in DIMENSIONS:
+        assessment: CallAssessment = getattr(answer, dimension)
+        kept = []
+        for reason in assessment.reasons:
+            located = _located(call.text, _restore(reason.quote, redaction))
+            if located is None:
+                rejected += 1
+                continue
+            start, quote = located
+            kept.append({"reason": _restore(reason.reason, redaction), "quote": quote, "start": start})
+        reasons[dimension] = kept
+    steps = []
+    for step in answer.next_steps:
+        located = _located(call.text, _restore(step.quote, redaction))
+        if located is None:
+            rejected += 1
+            continue
+        start, quote = located
+        steps.append({"action": _restore(step.action, redaction), "owner": step.owner, "quote": quote, "start": start})
+    return {
+        "message_id": call.message_id,
+        "org_id": call.org_id,
+        "source": call.source,
+        "sent_at": call.sent_at,
+        "content_hash": call.item_hash,
+        "deal_risk": answer.deal_risk.level,
+        "churn_risk": answer.churn_risk.level,
+        "expansion_potential": answer.expansion_potential.level,
+        "reasons": reasons,
+        "next_steps": {"steps": steps},
+        "rejected_quotes": rejected,
+        "provider": engine.provider.name,
+        "model": engine.model(CALL),
+        "prompt_version": PROMPT_VERSIONS[CALL],
+        "created_at": utc_now(),
+    }
+
+
+@dg.asset(
+    name="call_insights",
+    automation_condition=FOLLOW_UPSTREAM,
+    description="Call intelligence for every Gong and Fathom call: deal risk, churn risk and expansion potential "
+    "(low/medium/high), each with short reasons quoting the call verbatim, and the next steps agreed. One LLM "
+    "request per call (hosted providers read an excerpt of a long call), cached by content: an unchanged day "
+    "costs nothing. The offline provider answers with cue-phrase heuristics. Then recomputes the day's customer "
+    "health (0-100) from call risks and message sentiment.",
+    group_name=AI_GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[message_authors, message_insights],
+    kinds={"python", "sql", "llm"},
+    owners=OWNERS,
+    tags={"layer": "ai"},
+    pool=LLM_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_EVERY_CALL_ASSESSED,
+            asset="call_insights",
+            description="Every Gong and Fathom call of the partition has a current call insight.",
+        )
+    ],
+)
+def call_insights(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
+) -> dg.MaterializeResult:
+    """Assess the window's calls and recompute its customer health."""
+    window = partition_window(context)
+    label = partition_label(context)
+    stale_unless = refresh_version(context, llm, CALL)
+    excerpts = saves_tokens(llm.provider_name)
+    with warehouse.read() as conn:
+        ids = conn.execute(
+            select(Message.id).where(
+                Message.source.in_(CALL_SOURCES), Message.sent_at >= window.start, Message.sent_at < window.end
+            )
+        ).scalars()
+        scopes = message_scopes(conn, list(ids))
+        due, total = calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)
+    due, skipped = within_budget(context, warehouse, due, lambda call: call.org_id)
+    due = due[: llm.item_cap] if llm.item_cap else due
+
+    async def work(engine: LlmEngine) -> dict[str, CallInsightDraft | LlmFailure]:
+        register_texts(engine.privacy, scopes, {call.message_id: [call.item.text] for call in due})
+        return await engine.assess_calls({call.item_hash: call.item for call in due})
+
+    shares = org_shares(due, lambda call: call.org_id, lambda call: len(call.item.text))
+    engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=50, shares=shares)
+    rows: list[dict[str, Any]] = []
+    failures: list[tuple[int, str]] = []
+    for call in due:
+        answer = answers.get(call.item_hash)
+        if isinstance(answer, CallInsightDraft):
+            rows.append(insight_row(call, answer, engine, engine.privacy.call_redaction(call.item)))
+        elif answer is not None:
+            failures.append((call.message_id, f"{answer.status}: {answer.error}"))
+    with warehouse.write() as conn:
+        delete_for_messages(conn, CallInsight, [row["message_id"] for row in rows])
+        insert_rows(conn, CallInsight, rows)
+        health_rows = refresh_customer_health(conn, window)
+    record_usage(context, warehouse, engine, partition=label, shares=shares)
+    with warehouse.read() as conn:
+        remaining = len(calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)[0])
+    return dg.MaterializeResult(
+        metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engine),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_EVERY_CALL_ASSESSED,
+                passed=remaining == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"calls": total, "without_current_insight": remaining},
+            )
+        ],
+    )
+
+
+def _metadata(
+    label: str,
+    total: int,
+    rows: Sequence[dict[str, Any]],
+    failures: Sequence[tuple[int, str]],
+    remaining: int,
+    health_rows: int,
+    skipped: Mapping[str, int],
+    engine: LlmEngine,
+) -> dict[str, Any]:
+    """Counts, levels and ids only: reasons and quotes are the customers' words."""
+    levels = {dimension: dict(sorted(Counter(row[dimension] for row in rows).items())) for dimension in DIMENSIONS}
+    preview = [
+        (
+            row["message_id"],
+            row["source"],
+            row["deal_risk"],
+            row["churn_risk"],
+            row["expansion_potential"],
+            len(row["next_steps"]["steps"]),
+        )
+        for row in rows[:10]
+    ]
+    return {
+        "partition": label,
+        "calls": total,
+        "assessed_this_run": len(rows),
+        "failed": len(failures),
+        "remaining": remaining,
+        "rejected_quotes": sum(row["rejected_quotes"] for row in rows),
+        "customer_health_rows": health_rows,
+        "skipped_over_budget": dg.MetadataValue.json(dict(skipped)),
+        "levels": dg.MetadataValue.json(levels),
+        "failures": dg.MetadataValue.md(
+            markdown_table(["message id", "error"], [(i, safe_error(e)) for i, e in failures], limit=20)
+        ),
+        "preview": dg.MetadataValue.md(
+            markdown_table(["message id", "source", "deal risk", "churn risk", "expansion", "next steps"], preview)
+        ),
+        **llm_metadata(engine),
+    }

@@ -1,0 +1,156 @@
+"""`call_insights` through Dagster: demo calls assessed with verbatim quotes, customer health per day,
+a re-run that costs nothing, the hosted path through the fake Anthropic server, and removals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from sqlalchemy import func, select
+
+from headway_assets.assets.call_insights import CHECK_EVERY_CALL_ASSESSED, call_excerpt, call_insights
+from headway_assets.assets.message_authors import message_authors
+from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.core.warehouse.database import get_engine, write_transaction
+from headway_assets.core.warehouse.removals import archive_and_delete
+from headway_assets.core.warehouse.schema import CallInsight, CustomerHealth, Message, MessageAuthor
+from headway_assets.definitions import defs
+from headway_assets.llm.tasks import CALL
+from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
+from tests.assets.conftest import MaterializeFn
+
+DAY = "2026-10-02"
+CALL_ASSETS = [a for a in RAW_MESSAGE_ASSETS if a.key.path[-1] in ("raw_gong_messages", "raw_fathom_messages")]
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == call_insights.key]
+    assert events
+    return {key: value.value for key, value in events[-1].materialization.metadata.items()}
+
+
+def _calls(url: str) -> list[Any]:
+    with get_engine(url).connect() as conn:
+        return conn.execute(
+            select(CallInsight.__table__, Message.text.label("call_text")).join(
+                Message, Message.id == CallInsight.message_id
+            )
+        ).all()
+
+
+def test_the_demo_calls_of_a_day_are_assessed_with_verbatim_quotes_and_health(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    result = materialize_assets([*CALL_ASSETS, message_authors, call_insights], seeded_warehouse, partition=DAY)
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks[CHECK_EVERY_CALL_ASSESSED] is True
+    metadata = _metadata(result)
+    rows = _calls(seeded_warehouse)
+    with get_engine(seeded_warehouse).connect() as conn:
+        calls = conn.execute(
+            select(func.count()).select_from(Message).where(Message.source.in_(("gong", "fathom")))
+        ).scalar_one()
+        health = conn.execute(select(CustomerHealth.__table__)).all()
+        resolved = conn.execute(
+            select(func.count())
+            .select_from(CallInsight)
+            .join(MessageAuthor, MessageAuthor.message_id == CallInsight.message_id)
+            .where(MessageAuthor.customer_id.is_not(None))
+        ).scalar_one()
+    assert metadata["calls"] == metadata["assessed_this_run"] == len(rows) == calls > 0
+    assert metadata["remaining"] == 0 and metadata["llm_provider"] == "offline"
+    quoted = 0
+    for insight in rows:
+        text = insight.call_text
+        assert {insight.deal_risk, insight.churn_risk, insight.expansion_potential} <= {"low", "medium", "high"}
+        assert insight.prompt_version == "call-v1" and insight.model
+        for dimension in ("deal_risk", "churn_risk", "expansion_potential"):
+            reasons = insight.reasons[dimension]
+            assert bool(reasons) == (getattr(insight, dimension) != "low")
+            for reason in reasons:
+                assert text[reason["start"] : reason["start"] + len(reason["quote"])] == reason["quote"]
+                quoted += 1
+        for step in insight.next_steps["steps"]:
+            assert text[step["start"] : step["start"] + len(step["quote"])] == step["quote"]
+    assert quoted > 0
+    assert any(row.next_steps["steps"] for row in rows)
+    # Every resolved call shows up in its customer's health that day; scores are 0..100.
+    assert resolved > 0 and sum(h.calls for h in health) == resolved
+    assert all(0 <= h.score <= 100 for h in health)
+    # Metadata: levels and ids, never a quote.
+    text = repr(metadata)
+    assert not any(reason["quote"] in text for row in rows for r in row.reasons.values() for reason in r)
+
+    # Re-running the unchanged day costs nothing and rewrites nothing.
+    again = materialize_assets([call_insights], seeded_warehouse, partition=DAY)
+    assert _metadata(again)["assessed_this_run"] == 0
+    assert _metadata(again)["llm_calls"] == 0 and _metadata(again)["llm_cache_hits"] == 0
+    with get_engine(seeded_warehouse).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(CustomerHealth)).scalar_one() == len(health)
+
+    # A removed call takes its insight with it, and its customer's day is recomputed.
+    row = next(r for r in rows if r.message_id in _resolved_ids(seeded_warehouse))
+    with write_transaction(seeded_warehouse) as conn:
+        assert archive_and_delete(conn, [row.message_id], dagster_run_id=None, sync_run_id=None, reason="test") == 1
+    with get_engine(seeded_warehouse).connect() as conn:
+        assert conn.execute(select(CallInsight).where(CallInsight.message_id == row.message_id)).first() is None
+        assert conn.execute(select(func.sum(CustomerHealth.calls))).scalar_one() == resolved - 1
+
+
+def _resolved_ids(url: str) -> set[int]:
+    with get_engine(url).connect() as conn:
+        return set(
+            conn.execute(select(MessageAuthor.message_id).where(MessageAuthor.customer_id.is_not(None))).scalars()
+        )
+
+
+def test_a_hosted_provider_gets_one_request_per_call_and_a_rerun_makes_none(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    materialize_assets([*CALL_ASSETS, message_authors], seeded_warehouse, partition=DAY)
+    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url}
+    result = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
+    metadata = _metadata(result)
+    requests = [r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]
+    assert metadata["assessed_this_run"] == metadata["calls"] == len(requests) > 0
+    assert metadata["llm_calls"] == len(requests)
+    # The transcripts went redacted: no participant e-mail address reached the provider.
+    with get_engine(seeded_warehouse).connect() as conn:
+        emails = {e for e in conn.execute(select(Message.author_email).where(Message.source == "gong")).scalars() if e}
+    sent = "".join(repr(r.body) for r in requests)
+    assert emails and not any(email in sent for email in emails)
+    # Quotes are stored with the original text put back, located in the call.
+    for row in _calls(seeded_warehouse):
+        text = row.call_text
+        assert row.provider == "anthropic" and row.model == "claude-haiku-4-5"
+        for reasons in row.reasons.values():
+            for reason in reasons:
+                assert text[reason["start"] : reason["start"] + len(reason["quote"])] == reason["quote"]
+    again = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
+    assert _metadata(again)["llm_calls"] == 0
+    assert len([r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]) == len(requests)
+
+
+def test_a_long_call_is_excerpted_to_its_feedback_and_cue_lines() -> None:
+    filler = "\n".join(f"Alex: Let me share my screen, slide number {n} shows the dashboard." for n in range(80))
+    text = (
+        "Alex: Hi everyone.\n"
+        + filler
+        + "\nSam: Honestly we are evaluating other tools because of the outages.\n"
+        + filler
+        + "\nAlex: I'll send a recap email right after this call."
+    )
+    excerpt = call_excerpt(text, frozenset({"Alex"}), threshold=0.99)
+    assert len(excerpt) < len(text) / 5
+    assert "Sam: Honestly we are evaluating other tools because of the outages." in excerpt
+    assert "Alex: I'll send a recap email right after this call." in excerpt
+    assert "[...]" in excerpt
+    assert call_excerpt(text, frozenset({"Alex"}), threshold=0) == text
+
+
+def test_the_asset_is_in_the_ai_group_downstream_of_authors_and_insights() -> None:
+    graph = defs.resolve_asset_graph()
+    assert {dg.AssetKey("message_authors"), dg.AssetKey("message_insights")} <= graph.get(call_insights.key).parent_keys
+    spec = {s.key: s for s in defs.resolve_all_asset_specs()}[call_insights.key]
+    assert spec.group_name == "ai" and spec.owners and spec.description and "llm" in spec.kinds
