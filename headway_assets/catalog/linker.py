@@ -421,7 +421,7 @@ class CandidateIndex:
 
         org_size = self.live_size("org", None)
 
-        def org_pool() -> list[int]:
+        def org_pool() -> np.ndarray:
             return self._pool(query, "org", None, org_size)
 
         if mention.theme is not None:
