@@ -31,20 +31,22 @@ with its new mentions; stored requests are only searched.
 At scale (docs/benchmarks.md, 100,000 mentions): a request is searchable by at most
 `MAX_INDEXED_TEXTS` texts, so the index grows with the requests, not the mentions; a scope of up
 to `SHORTLIST` texts is scored whole, a larger one only on the texts sharing most selective words
-with the mention (word postings per scope), so each search costs about the same at any size.
+with the mention (word postings per scope, counted and ranked with numpy arrays), so each search
+costs about the same at any size. While an org's catalogue stands still (no founding, new wording
+or merge), a question is computed once per mention wording and a search once per title and place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
-import heapq
 import json
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from itertools import islice
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from headway_assets.catalog.model import (
@@ -74,7 +76,9 @@ COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not s
 CHUNK_MENTIONS = 1000
 LOOKAHEAD = 20  # mentions asked ahead in one batch (one LLM call holds up to 20)
 LOOKAHEAD_MIN = 4
+REMEMBERED_QUESTIONS = 8192  # questions kept per org while its catalogue stands (then started afresh)
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
+SCORED_QUERIES_PER_INDEX = 1024  # queries whose ratios a `CandidateIndex` keeps by position (all its texts)
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 
 # A matcher's answer for one mention: a `CatalogMatch` (with the other candidates that are the
@@ -136,6 +140,18 @@ class SetRatios:
 _SET_RATIOS = SetRatios()
 
 
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class _Frame:
+    """Per position of a `CandidateIndex`: the rank of its tie-break, dead or not, its sub-theme."""
+
+    rank: np.ndarray
+    dead: np.ndarray
+    sub: np.ndarray
+
+
 @dataclass
 class _Entry:
     text: str  # normalised title or member title
@@ -156,6 +172,17 @@ class CandidateIndex:
     by_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_sub_theme: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(list))
     texts: list[str] = field(default_factory=list)
+    # Per position, the tie-break of equal scores (`_order`), built once when the text is indexed.
+    orders: list[tuple[str, str]] = field(default_factory=list)
+    _by_order: list[int] = field(default_factory=list)  # positions sorted by their tie-break
+    _sub_ids: list[int] = field(default_factory=list)  # per position, its sub-theme's number
+    _sub_numbers: dict[str | None, int] = field(default_factory=dict)
+    # Arrays of the word postings and of the positions (`_Frame`), built when a search needs them
+    # after the index changed: a rebuild runs many searches between two changes.
+    _arrays: dict[tuple[str, str | None, str], np.ndarray] = field(default_factory=dict)
+    _frame: _Frame | None = None
+    # Token-set ratios of the latest queries by position (NaN: not scored yet), until compaction.
+    _scored: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     _indexed: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # id(request) -> its texts
     # (scope, place, word) -> positions, scope "org" (place None), "theme" or "sub_theme"
     _postings: dict[tuple[str, str | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -173,12 +200,16 @@ class CandidateIndex:
         self._positions[id(request)].append(position)
         self.entries.append(_Entry(text, request, theme, sub_theme))
         self.texts.append(text)
+        self.orders.append((text, request.key))
+        bisect.insort(self._by_order, position, key=self.orders.__getitem__)
+        self._sub_ids.append(self._sub_numbers.setdefault(sub_theme, len(self._sub_numbers)))
+        self._frame = None
         self.by_theme[theme].append(position)
         self.by_sub_theme[sub_theme].append(position)
         for word in set(text.split()):
-            self._postings[("org", None, word)].append(position)
-            self._postings[("theme", theme, word)].append(position)
-            self._postings[("sub_theme", sub_theme, word)].append(position)
+            for key in (("org", None, word), ("theme", theme, word), ("sub_theme", sub_theme, word)):
+                self._postings[key].append(position)
+                self._arrays.pop(key, None)
 
     def add(self, request: RequestState, texts: Iterable[str] | None = None) -> None:
         """Index `request` under its title (and `texts`, default its examples)."""
@@ -191,6 +222,7 @@ class CandidateIndex:
 
     def drop(self, request: RequestState) -> None:
         """Stop offering `request` (its texts stay as dead positions until `compact`)."""
+        self._frame = None
         for position in self._positions.pop(id(request), ()):
             entry = self.entries[position]
             self.dead.add(position)
@@ -212,7 +244,9 @@ class CandidateIndex:
         if not self.dead:
             return
         entries, dead = self.entries, self.dead
-        self.entries, self.texts, self.dead, self._dead_in = [], [], set(), Counter()
+        self.entries, self.texts, self.orders, self.dead, self._dead_in = [], [], [], set(), Counter()
+        self._by_order, self._sub_ids, self._sub_numbers, self._arrays, self._frame = [], [], {}, {}, None
+        self._scored = OrderedDict()
         self.by_theme, self.by_sub_theme = defaultdict(list), defaultdict(list)
         self._indexed, self._postings, self._positions = defaultdict(set), defaultdict(list), defaultdict(list)
         for position, entry in enumerate(entries):
@@ -222,38 +256,90 @@ class CandidateIndex:
     def _order(self, position: int) -> tuple[str, str]:
         """A tie-break of equal scores that depends on the texts, not on when they were indexed
         (positions differ between a run that built the index and one that loaded it)."""
-        return (self.texts[position], self.entries[position].request.key)
+        return self.orders[position]
+
+    def _frame_now(self) -> _Frame:
+        """The position arrays of the index as it stands (built again after a change)."""
+        if self._frame is None:
+            size = len(self.entries)
+            rank = np.empty(size, dtype=np.int64)
+            rank[np.array(self._by_order, dtype=np.int64)] = np.arange(size, dtype=np.int64)
+            dead = np.zeros(size, dtype=bool)
+            if self.dead:
+                dead[np.fromiter(self.dead, dtype=np.int64, count=len(self.dead))] = True
+            self._frame = _Frame(rank, dead, np.array(self._sub_ids, dtype=np.int64))
+        return self._frame
+
+    def _postings_array(self, key: tuple[str, str | None, str]) -> np.ndarray:
+        found = self._arrays.get(key)
+        if found is None:
+            found = self._arrays[key] = np.array(self._postings[key], dtype=np.int64)
+        return found
 
     def _pool(
-        self, query: str, scope: str, place: str | None, scope_size: int, keep: Callable[[int], bool] | None = None
-    ) -> list[int]:
+        self, query: str, scope: str, place: str | None, scope_size: int, left_out: tuple[str | None, ...] = ()
+    ) -> np.ndarray:
         """Positions of the scope's texts sharing a selective word with `query`, most words shared
-        first. A word in more than `COMMON_WORD_SHARE` of the scope's texts selects nothing (unless
-        the query has no other word), so the pool stays a small part of a large scope.
+        first (ties by `_order`), at most `SHORTLIST`. A word in more than `COMMON_WORD_SHARE` of
+        the scope's texts selects nothing (unless the query has no other word), so the pool stays a
+        small part of a large scope. Texts of the sub-themes `left_out` are left out.
         """
         common = max(SHORTLIST, int(scope_size * COMMON_WORD_SHARE))
         postings = self._postings
-        lists = [found for word in sorted(set(query.split())) if (found := postings.get((scope, place, word)))]
-        selective = [positions for positions in lists if len(positions) <= common] or sorted(lists, key=len)[:1]
-        dead, order = self.dead, self._order
-
-        def live(positions: Iterable[int]) -> Iterator[int]:
-            return (p for p in positions if p not in dead and (keep is None or keep(p)))
-
+        sizes = {
+            key: len(found)
+            for word in sorted(set(query.split()))
+            if (found := postings.get(key := (scope, place, word)))
+        }
+        selective = [key for key, size in sizes.items() if size <= common] or sorted(sizes, key=sizes.__getitem__)[:1]
+        if not selective:
+            return _NO_POSITIONS
+        frame = self._frame_now()
         if len(selective) == 1:
-            # a position is in a list once: every count is 1
-            return heapq.nsmallest(SHORTLIST, live(selective[0]), key=order)
-        shared: Counter[int] = Counter()
-        for positions in selective:
-            shared.update(positions)
-        # Most words shared first; ties by text, not by index position.
-        return heapq.nsmallest(SHORTLIST, live(shared), key=lambda p: (-shared[p], order(p)))
+            positions = self._postings_array(selective[0])  # a position is in a list once: every count is 1
+            shared = None
+        else:
+            positions, shared = np.unique(
+                np.concatenate([self._postings_array(key) for key in selective]), return_counts=True
+            )
+        live = ~frame.dead[positions]
+        for sub_theme in left_out:
+            live &= frame.sub[positions] != self._sub_numbers.get(sub_theme, -1)
+        positions = positions[live]
+        # Most words shared first, then by text (not by index position): the rank of the tie-break
+        # is unique per position, so this is the order of (-shared, _order).
+        order = frame.rank[positions]
+        if shared is not None:
+            order = order - shared[live] * (len(self.entries) + 1)
+        if len(positions) > SHORTLIST:
+            positions = positions[np.argpartition(order, SHORTLIST - 1)[:SHORTLIST]]
+        return positions  # the pool as a set: `_best` orders what it keeps
+
+    def _scores(self, query: str, positions: np.ndarray) -> np.ndarray:
+        """`fuzz.token_set_ratio(query, text)` of the texts at `positions` (`_SET_RATIOS`' scores),
+        kept per position for the latest queries until the index is compacted."""
+        known = self._scored.get(query)
+        if known is None:
+            known = self._scored[query] = np.full(len(self.entries), np.nan)
+            if len(self._scored) > SCORED_QUERIES_PER_INDEX:
+                self._scored.popitem(last=False)
+        else:
+            self._scored.move_to_end(query)
+            if len(known) < len(self.entries):  # texts indexed since
+                known = self._scored[query] = np.concatenate([known, np.full(len(self.entries) - len(known), np.nan)])
+        found = known[positions]
+        missing = np.isnan(found)
+        if missing.any():
+            unknown = positions[missing]
+            texts = self.texts
+            found[missing] = known[unknown] = _SET_RATIOS.scores(query, [texts[p] for p in unknown.tolist()])
+        return found
 
     def _best(
         self,
         query: str,
         positions: Callable[[], Sequence[int]],
-        pool: Callable[[], Iterable[int]],
+        pool: Callable[[], np.ndarray],
         scope_size: int,
         limit: int,
         cutoff: float = 0.0,
@@ -262,30 +348,31 @@ class CandidateIndex:
         to `SHORTLIST`); of a larger one, the `SHORTLIST` in `pool` sharing most words."""
         if scope_size <= 0 or limit <= 0:
             return []
-        dead = self.dead
         if scope_size <= SHORTLIST:
-            chosen = [p for p in positions() if p not in dead]
+            dead = self.dead
+            chosen = np.array([p for p in positions() if p not in dead], dtype=np.int64)
         else:
-            chosen = list(islice(pool(), SHORTLIST))
-        if not chosen:
+            chosen = pool()
+        if not len(chosen):
             return []
-        texts, order = self.texts, self._order
-        scores = _SET_RATIOS.scores(query, [texts[p] for p in chosen])
-        # The best first, ties by text (not by index position); several texts of one request may rank.
-        hits = sorted(
-            (i for i, score in enumerate(scores) if score >= cutoff), key=lambda i: (-scores[i], order(chosen[i]))
-        )
-        return [(chosen[i], float(scores[i])) for i in hits[: limit * 3]]
+        scores = self._scores(query, chosen)
+        kept = scores >= cutoff
+        chosen, scores = chosen[kept], scores[kept]
+        # The best first, ties by text (not by index position: `_Frame.rank` orders as `_order`);
+        # several texts of one request may rank.
+        best = np.lexsort((self._frame_now().rank[chosen], -scores))[: limit * 3]
+        return list(zip(chosen[best].tolist(), scores[best].tolist(), strict=True))
 
     def search(self, mention: MentionRecord, resolve: Callable[[RequestState], RequestState]) -> list[RequestState]:
         """Candidate requests for `mention`, the most promising first, each once."""
         query = normalise_title(mention.title)
         chosen: list[RequestState] = []
         seen: set[int] = set()
+        orders = self.orders
 
         def take(hits: list[tuple[int, float]], limit: int) -> None:
             taken = 0
-            for position, _ in sorted(hits, key=lambda hit: (-hit[1], self._order(hit[0]))):
+            for position, _ in sorted(hits, key=lambda hit: (-hit[1], orders[hit[0]])):
                 request = resolve(self.entries[position].request)
                 if id(request) in seen:
                     continue
@@ -314,9 +401,6 @@ class CandidateIndex:
             theme = self.by_theme.get(mention.theme, [])
             theme_size = self.live_size("theme", mention.theme)
 
-            def other_sub_theme(p: int) -> bool:
-                return entries[p].theme == mention.theme and entries[p].sub_theme != mention.sub_theme
-
             def others(positions: Iterable[int]) -> Iterator[int]:
                 return (
                     p
@@ -328,7 +412,7 @@ class CandidateIndex:
                 self._best(
                     query,
                     lambda: list(others(theme)),
-                    lambda: self._pool(query, "theme", mention.theme, theme_size, keep=other_sub_theme),
+                    lambda: self._pool(query, "theme", mention.theme, theme_size, (mention.sub_theme,)),
                     theme_size,
                     SAME_THEME_CANDIDATES,
                 ),
@@ -337,7 +421,7 @@ class CandidateIndex:
 
         org_size = self.live_size("org", None)
 
-        def org_pool() -> list[int]:
+        def org_pool() -> np.ndarray:
             return self._pool(query, "org", None, org_size)
 
         if mention.theme is not None:
@@ -379,14 +463,23 @@ def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
 _NEAR_CUTOFF = 100.0 * TITLE_MATCH - 1.0
 
 
-def _near_identical(mention: MentionRecord, candidates: list[RequestState]) -> tuple[RequestState, float] | None:
+def _wordings(request: RequestState) -> tuple[str, ...]:
+    """A request's title and member titles, normalised."""
+    return tuple(normalise_title(text) for text in [request.title, *request.examples])
+
+
+def _near_identical(
+    mention: MentionRecord,
+    candidates: list[RequestState],
+    wordings: Callable[[RequestState], tuple[str, ...]] = _wordings,
+) -> tuple[RequestState, float] | None:
     title = normalise_title(mention.title)
     owners: list[RequestState] = []
     texts: list[str] = []
     for request in candidates:
-        for text in [request.title, *request.examples]:
-            owners.append(request)
-            texts.append(normalise_title(text))
+        own = wordings(request)
+        owners += [request] * len(own)
+        texts += own
     # One bulk call; the texts at or above the cutoff are then judged in order, as one by one.
     close = sorted(
         (index, score)
@@ -439,10 +532,11 @@ class Linker:
         # The matcher's answers of this run by match key (None: asked, no answer).
         self.answers: dict[str, CatalogMatch | None] = {}
         # Per org, a count of the changes that can alter what a mention faces (a request founded,
-        # a wording added, a merge), and the questions computed at a count: still exact while the
-        # count stands.
+        # a wording added, a merge), and what was computed at that count (`_Asked`): still exact
+        # while the count stands, and shared by every mention worded the same (popular wordings
+        # recur, and a grown catalogue rarely changes).
         self._version: dict[int, int] = defaultdict(int)
-        self._questions: dict[int, tuple[int, _Question]] = {}
+        self._asked: dict[int, _Asked] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
         # While a chunk's organisations link concurrently: per org, the changes to `touched`,
         # `created` and `merges` in its own order, applied org by org once all are done, so their
@@ -540,23 +634,33 @@ class Linker:
         """What `mention` faces in the catalogue as it stands: a near-identical title, a match
         input for the matcher, or nothing to compare with."""
         version = self._version[mention.org_id]
-        known = self._questions.get(mention.id)
-        if known is not None and known[0] == version:
-            return known[1]
-        question = self._compute_question(mention)
-        self._questions[mention.id] = (version, question)
+        asked = self._asked.get(mention.org_id)
+        if asked is None or asked.version != version or len(asked.questions) >= REMEMBERED_QUESTIONS:
+            asked = self._asked[mention.org_id] = _Asked(version)
+        signature = (mention.title, mention.description, mention.quote, mention.kind, mention.theme, mention.sub_theme)
+        question = asked.questions.get(signature)
+        if question is None:
+            question = asked.questions[signature] = self._compute_question(mention, asked)
         return question
 
-    def _compute_question(self, mention: MentionRecord) -> _Question:
-        candidates = self.indexes[mention.org_id].search(mention, self._resolve)
-        near = _near_identical(mention, candidates)
+    def _compute_question(self, mention: MentionRecord, asked: _Asked) -> _Question:
+        """The question of `mention` (`asked`: what the org's catalogue as it stands gave before)."""
+        place = (mention.title, mention.theme, mention.sub_theme)
+        found = asked.searches.get(place)
+        if found is None:
+            # The search, the near-identical title and the candidates depend on these three only.
+            candidates = self.indexes[mention.org_id].search(mention, self._resolve)
+            near = _near_identical(mention, candidates, asked.wordings)
+            shown = () if near is not None else tuple(asked.candidate(request, mention) for request in candidates)
+            found = asked.searches[place] = (candidates, near, shown)
+        candidates, near, shown = found
         if near is not None or not candidates:
             return _Question(near=near)
         item = MatchInput(
             title=mention.title,
             description=mention.description,
             sub_theme=mention.sub_theme,
-            candidates=tuple(_candidate(request, mention) for request in candidates),
+            candidates=shown,
             theme=mention.theme,
             quote=mention.quote,
             kind=mention.kind,
@@ -651,7 +755,6 @@ class Linker:
                     else:
                         break  # an earlier placement changed what it faces: ask again from here
                 self._place(mention, question)
-                self._questions.pop(mention.id, None)
                 placed += 1
             start += placed
             # Ask as far ahead as the last round held up (at least a few), so a run where each
@@ -659,6 +762,42 @@ class Linker:
             window = max(LOOKAHEAD_MIN, min(LOOKAHEAD, 2 * placed))
         if mentions:
             self.indexes[mentions[0].org_id].compact()
+
+
+@dataclass
+class _Asked:
+    """What one org's catalogue, as it stood at `version`, gave the mentions asked about so far.
+
+    A question depends on the catalogue and, of the mention, only on its title, description,
+    quote, kind, theme and sub-theme (`questions`); its candidates and near-identical title only
+    on the title, theme and sub-theme (`searches`).
+    """
+
+    version: int
+    questions: dict[tuple[str, str, str, str, str | None, str | None], _Question] = field(default_factory=dict)
+    searches: dict[
+        tuple[str, str | None, str | None],
+        tuple[list[RequestState], tuple[RequestState, float] | None, tuple[MatchCandidate, ...]],
+    ] = field(default_factory=dict)
+    # By id() of a request (each stays referenced while the linker runs): its normalised
+    # wordings, and how it is shown to a mention's title.
+    _wordings: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _shown: dict[tuple[int, str], MatchCandidate] = field(default_factory=dict)
+
+    def wordings(self, request: RequestState) -> tuple[str, ...]:
+        """`_wordings(request)`, as the catalogue stands."""
+        found = self._wordings.get(id(request))
+        if found is None:
+            found = self._wordings[id(request)] = _wordings(request)
+        return found
+
+    def candidate(self, request: RequestState, mention: MentionRecord) -> MatchCandidate:
+        """`_candidate(request, mention)`, as the catalogue stands (it reads the mention's title only)."""
+        key = (id(request), mention.title)
+        found = self._shown.get(key)
+        if found is None:
+            found = self._shown[key] = _candidate(request, mention)
+        return found
 
 
 @dataclass

@@ -71,6 +71,9 @@ def default_enabled() -> bool:
     return get_settings().pipeline.pii_redaction
 
 
+REMEMBERED_CANDIDATES = 16_384  # redacted catalogue candidates a guard keeps
+
+
 class PrivacyGuard:
     """The scopes of the texts one engine run sends, and the redaction of every task's items."""
 
@@ -80,6 +83,9 @@ class PrivacyGuard:
         self._scopes: dict[str, PiiScope] = {}
         #: Distinct values replaced, per kind, over the run (counts only: never the values).
         self.counts: Counter[str] = Counter()
+        # Catalogue candidates as redacted (a function of the candidate alone), for this run only:
+        # a rebuild offers the same candidates to thousands of asks.
+        self._candidates: dict[tuple[MatchCandidate, bool], MatchCandidate] = {}
 
     def register(self, text: str, scope: PiiScope) -> None:
         """Say whose `text` is. A text two messages share is redacted if either asks, with both's names."""
@@ -108,6 +114,16 @@ class PrivacyGuard:
                 self.counts.update(redaction.counts)
             protected.append((item_id, redacted))
         return protected
+
+    def candidate(self, candidate: MatchCandidate, enabled: bool) -> MatchCandidate:
+        """`candidate` redacted (patterns only, each field on its own), remembered for the run."""
+        key = (candidate, enabled)
+        redacted = self._candidates.get(key)
+        if redacted is None:
+            if len(self._candidates) >= REMEMBERED_CANDIDATES:
+                self._candidates.clear()
+            redacted = self._candidates[key] = _redact_candidate(candidate, enabled)
+        return redacted
 
     def tier2_redaction(self, item: Tier2Input) -> Redaction | None:
         """The redaction `protect` applies to this tier-2 item: what restores its answer's quotes."""
@@ -177,7 +193,7 @@ def _redact_match(guard: PrivacyGuard, item: MatchInput) -> tuple[MatchInput, Re
             quote=redaction.redact(item.quote) or "",
             title=redaction.redact(item.title) or "",
             description=redaction.redact(item.description) or "",
-            candidates=tuple(_redact_candidate(c, scope.enabled) for c in item.candidates),
+            candidates=tuple(guard.candidate(c, scope.enabled) for c in item.candidates),
         ),
         redaction,
     )

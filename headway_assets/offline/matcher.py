@@ -404,14 +404,26 @@ def _score(parts: dict[str, float]) -> float:
 MERGE_SCORE: Final = 0.9
 
 
+# One score per mention and candidate: a catalogue asks about the same mention wording against
+# mostly the same candidates again and again (one candidate changed, or another quote).
+@lru_cache(maxsize=32_768)
+def _pair_score(asked: tuple[str, str, str, str | None, str | None], candidate: MatchCandidate) -> float:
+    """`candidate_score` of `candidate` for a mention's (title, description, quote, theme, sub-theme)."""
+    title, description, quote, theme, sub_theme = asked
+    item = MatchInput(
+        title=title, description=description, sub_theme=sub_theme, candidates=(), theme=theme, quote=quote
+    )
+    side = _english_side(title, description)
+    return _score(_features(item, side, _mention_names(title, description, quote), candidate))
+
+
 def match(item: MatchInput) -> CatalogMatch:
     """The candidate that is the same request as `item` (or None, with the best score), and the
     other candidates that are the same ask too (`also_same`: the catalogue merges them)."""
     scores: dict[str, float] = {}
-    side = _english_side(item.title, item.description)
-    names = _mention_names(item.title, item.description, item.quote)
+    asked = (item.title, item.description, item.quote, item.theme, item.sub_theme)
     for candidate in item.candidates:
-        score = _score(_features(item, side, names, candidate))
+        score = _pair_score(asked, candidate)
         scores[candidate.id] = max(scores.get(candidate.id, 0.0), score)
     best_id: str | None = None
     best_score = 0.0

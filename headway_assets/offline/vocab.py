@@ -815,10 +815,44 @@ def _word_term(part: str, first: bool) -> tuple[str, float] | None:
     return stemmed, weight
 
 
+# Where one sentence ends and the next begins: ".", "!" or "?", one space, a word. No phrase of
+# `_PHRASES` can match sentence punctuation (they are made of letters, spaces and hyphens; a test
+# holds them to it), so phrases never span a break, and the word after one opens a sentence.
+_SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?]) (?=[^\W_])")
+
+
 @lru_cache(maxsize=65_536)
 def content_terms(text: str) -> tuple[Term, ...]:
-    """The content terms of `text`, in order of first occurrence, each once at its highest weight."""
-    rewritten = rewrite_phrases(text)
+    """The content terms of `text`, in order of first occurrence, each once at its highest weight.
+
+    Computed sentence by sentence (each sentence's terms cached: texts the catalogue builds repeat
+    the same sentences in many combinations), with exactly the terms and weights of the whole.
+    """
+    sentences = _SENTENCE_BREAK.split(text)
+    if len(sentences) == 1:
+        return _sentence_terms(text)[1]
+    best: dict[str, float] = {}
+    for index, sentence in enumerate(sentences):
+        opens, terms = _sentence_terms(sentence)
+        if index and not opens:  # a phrase rewrote its first word away: not a plain sentence
+            return _terms(rewrite_phrases(text))
+        for term in terms:
+            weight = best.get(term.stem)
+            if weight is None or term.weight > weight:
+                best[term.stem] = term.weight
+    return tuple(_term(s, w) for s, w in best.items())
+
+
+@lru_cache(maxsize=65_536)
+def _sentence_terms(sentence: str) -> tuple[bool, tuple[Term, ...]]:
+    """A sentence's content terms, and whether its first word still opens it once phrases are
+    rewritten (then, after a break, it is judged as the first word of a sentence, as here)."""
+    rewritten = rewrite_phrases(sentence)
+    return _WORD.match(rewritten) is not None, _terms(rewritten)
+
+
+def _terms(rewritten: str) -> tuple[Term, ...]:
+    """`content_terms` of a text whose phrases are rewritten already."""
     best: dict[str, float] = {}
     sentence_start = True
     for match in _WORD.finditer(rewritten):
@@ -1154,4 +1188,7 @@ def _english_word(word: str) -> str:
 @lru_cache(maxsize=65_536)
 def english_text(text: str) -> str:
     """`text` with common es / pt / fr / de product words in English and their function words gone."""
+    sentences = _SENTENCE_BREAK.split(text)
+    if len(sentences) > 1:  # word by word: the same sentence by sentence (each cached)
+        return " ".join(map(english_text, sentences))
     return _TOKEN.sub(lambda match: _english_word(match.group(0)), text)
