@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictStr
 
-from headway_api.schemas.common import MAX_ID, SINGLE_LINE, ListParams, PageBase, page_example, text_filter
+from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, page_example, text_filter
+from headway_api.schemas.feature_requests import MAX_BODY_INT
 from headway_assets.core.warehouse.customer_import import FIELD_LIMITS
 
 _SUMMARY_EXAMPLE: dict[str, Any] = {
@@ -175,7 +176,7 @@ class CustomerMergeBody(BaseModel):
 
     into: int = Field(
         ge=1,
-        le=MAX_ID,
+        le=MAX_BODY_INT,
         description="The customer that is kept: it receives the contacts, domains, Slack Connect teams and"
         " messages, and keeps its own name, ARR and other CRM fields.",
     )
