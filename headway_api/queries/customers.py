@@ -1,4 +1,4 @@
-"""Customers: the list and one customer (through the reader), the writes and the import (one
+"""Customers: the list and one customer (through the reader), the writes, the merge and the import (one
 transaction each on the write engine, run in the thread pool by the route).
 
 Writes check their values with the import's own validators (`customer_import`), so a value the
@@ -21,6 +21,7 @@ from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
 from headway_assets.core.warehouse.corrections import CorrectionError
+from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import normalise_deal_stage
 from headway_assets.core.warehouse.request_customers import refresh_customer_revenue
 from headway_assets.core.warehouse.schema import (
@@ -281,6 +282,23 @@ def patch_customer(db: Database, principal: Principal, customer_id: int, changes
         # The requests this customer asked for carry its ARR and segment: re-summed in this transaction.
         refresh_customer_revenue(conn, org_id, [customer_id])
         return _detail(conn, org_id, customer_id)
+
+
+def merge_customers(db: Database, principal: Principal, source_id: int, into_id: int) -> dict[str, Any]:
+    """Merge customer `source_id` into `into_id` (any two of the organisation, auto-created or not);
+    the kept customer as a `CustomerDetail`. Refused before any write: into itself (400), an id
+    that is not the organisation's (404)."""
+    org_id = principal.org_id
+    if source_id == into_id:
+        raise CorrectionError(400, "invalid_correction", "A customer cannot be merged into itself.", "into")
+    with _transaction(db) as conn:
+        found = lock_customers(conn, org_id, [source_id, into_id])
+        if source_id not in found:
+            raise CorrectionError(404, "not_found", f"Customer {source_id} not found.")
+        if into_id not in found:
+            raise CorrectionError(404, "not_found", f"Customer {into_id} (the merge target) not found.", "into")
+        merge_customer(conn, org_id, source_id, into_id)
+        return _detail(conn, org_id, into_id)
 
 
 def import_file(db: Database, principal: Principal, frame: pd.DataFrame) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictStr
 
 from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, page_example, text_filter
+from headway_api.schemas.feature_requests import MAX_BODY_INT
 from headway_assets.core.warehouse.customer_import import FIELD_LIMITS
 
 _SUMMARY_EXAMPLE: dict[str, Any] = {
@@ -166,6 +167,19 @@ class CustomerPatch(CustomerFields):
     )
 
     name: str | None = Field(default=None, max_length=FIELD_LIMITS["name"], pattern=SINGLE_LINE)
+
+
+class CustomerMergeBody(BaseModel):
+    """Merge this customer into another of your organisation."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": 42}]})
+
+    into: int = Field(
+        ge=1,
+        le=MAX_BODY_INT,
+        description="The customer that is kept: it receives the contacts, domains, Slack Connect teams and"
+        " messages, and keeps its own name, ARR and other CRM fields.",
+    )
 
 
 class RejectedRowModel(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from headway_api.schemas.calls import CallDetail, CallPage, CustomerHealth
 from headway_api.schemas.stats import StatsResponse
 from headway_assets.core.message import TimeWindow
-from headway_assets.core.warehouse.customer_health import BASE_SCORE, refresh_customer_health
+from headway_assets.core.warehouse.customer_health import BASE_SCORE, call_points, refresh_customer_health
 from headway_assets.core.warehouse.database import write_transaction
 from headway_assets.core.warehouse.schema import CallInsight, Customer, Message, MessageAuthor, MessageInsight
 from tests.api.support import Seed, app_client, bearer, seed_warehouse, walk_pages
@@ -200,6 +200,25 @@ def test_customer_health_over_time(calls_api: tuple[TestClient, Seed, dict[str, 
         f"/v1/customers/{ids['globex']}/health", params={"since": "2026-10-10", "until": "2026-10-01"}, headers=headers
     )
     assert reversed_range.status_code == 400 and reversed_range.json()["error"]["code"] == "invalid_range"
+
+
+def test_a_customer_merge_moves_its_calls_into_the_kept_customers_health(
+    calls_api: tuple[TestClient, Seed, dict[str, Any]],
+) -> None:
+    client, seed, ids = calls_api
+    headers = bearer(client, seed.a.user_id, "acme")
+    params = {"since": "2026-10-01", "until": "2026-10-10"}
+    before = client.get(f"/v1/customers/{ids['globex']}/health", params=params, headers=headers).json()
+    assert [point["calls"] for point in before["points"]] == [2, 1]
+    merged = client.post(f"/v1/customers/{ids['initech']}/merge", json={"into": ids["globex"]}, headers=headers)
+    assert merged.status_code == 200, merged.text
+    after = client.get(f"/v1/customers/{ids['globex']}/health", params=params, headers=headers).json()
+    # Initech's high-deal-risk call of the 6th is Globex's now: that day reads both calls at once.
+    assert after["calls"] == 4 and [point["calls"] for point in after["points"]] == [2, 2]
+    assert after["points"][1]["deal_risk"] == "high" and after["points"][0] == before["points"][0]
+    both = (call_points("low", "medium", "low") + call_points("high", "low", "medium")) / 2
+    assert after["points"][1]["score"] == pytest.approx(BASE_SCORE + both) != before["points"][1]["score"]
+    assert client.get(f"/v1/customers/{ids['initech']}/health", params=params, headers=headers).status_code == 404
 
 
 def test_stats_carry_the_risk_distribution(calls_api: tuple[TestClient, Seed, dict[str, Any]]) -> None:

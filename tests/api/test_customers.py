@@ -1,6 +1,6 @@
-"""Customers through HTTP, on SQLite and PostgreSQL: list, get, create, edit and import (CSV and
-Excel), the import's validation on the API, other organisations' ids, and refusals that change
-nothing."""
+"""Customers through HTTP, on SQLite and PostgreSQL: list, get, create, edit, merge and import
+(CSV and Excel), the import's validation on the API, other organisations' ids, and refusals that
+change nothing."""
 
 from __future__ import annotations
 
@@ -17,11 +17,18 @@ from sqlalchemy import insert, select
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.customers import CustomerDetail, CustomerImportReport, CustomerPage
 from headway_assets.core.warehouse.database import get_engine
-from headway_assets.core.warehouse.schema import Contact, Customer, CustomerDomain, Message, MessageAuthor
+from headway_assets.core.warehouse.schema import (
+    Contact,
+    Customer,
+    CustomerDomain,
+    CustomerSlackTeam,
+    Message,
+    MessageAuthor,
+)
 from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows, walk_pages
 from tests.api.test_triage import _service
 
-TABLES = (Customer, CustomerDomain, Contact, MessageAuthor)
+TABLES = (Customer, CustomerDomain, CustomerSlackTeam, Contact, MessageAuthor)
 
 
 def state(url: str) -> dict[str, Any]:
@@ -179,6 +186,100 @@ def test_read_only_service_token_may_not_write(crm: tuple[TestClient, Seed, str]
     _refused(client, url, "POST", "/v1/customers/import", 403, "forbidden", files=csv, headers=reader)
     writer = _service(client, seed, CATALOGUE_WRITE_SCOPE)
     assert client.post("/v1/customers", json={"name": "Y"}, headers=writer).status_code == 201
+
+
+def _auto_created(url: str, org_id: int, domain: str, team: str, messages: list[int]) -> int:
+    """A customer the author resolution would have made for `domain`: a domain, a Slack Connect
+    team, a contact and these messages resolved to it."""
+    with get_engine(url).begin() as conn:
+        customer_id = int(
+            conn.execute(
+                insert(Customer)
+                .values(org_id=org_id, name=domain, auto_created=True, auto_key=f"domain:{domain}")
+                .returning(Customer.id)
+            ).scalar_one()
+        )
+        conn.execute(insert(CustomerDomain).values(org_id=org_id, domain=domain, customer_id=customer_id))
+        conn.execute(insert(CustomerSlackTeam).values(org_id=org_id, team_id=team, customer_id=customer_id))
+        contact_id = conn.execute(
+            insert(Contact).values(org_id=org_id, key=f"x@{domain}", customer_id=customer_id).returning(Contact.id)
+        ).scalar_one()
+        conn.execute(
+            insert(MessageAuthor),
+            [
+                {"message_id": m, "org_id": org_id, "contact_id": contact_id, "customer_id": customer_id,
+                 "status": "resolved"}
+                for m in messages
+            ],
+        )  # fmt: skip
+    return customer_id
+
+
+def test_merge_moves_contacts_domains_teams_and_messages(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    headers = bearer(client, seed.a.user_id, "acme")
+    globex = _create(client, headers, name="Globex", arr=120000, external_id="hs-1", domains=["globex.com"])
+    auto = _auto_created(url, seed.a.id, "globex.io", "T1", [message["id"] for message in seed.a.messages[:2]])
+    kept = _auto_created(url, seed.a.id, "initech.com", "T2", [seed.a.messages[2]["id"]])
+
+    response = client.post(f"/v1/customers/{auto}/merge", json={"into": globex["id"]}, headers=headers)
+    assert response.status_code == 200, response.text
+    merged = CustomerDetail.model_validate(response.json())
+    assert response.json() == merged.model_dump(mode="json")
+    # The kept customer keeps its CRM fields and gains the other's domains, contact and messages.
+    assert (merged.id, merged.name, merged.arr, merged.external_id) == (globex["id"], "Globex", 120000.0, "hs-1")
+    assert merged.domains == ["globex.com", "globex.io"]
+    assert (merged.contact_count, merged.message_count) == (1, 2)
+    assert client.get(f"/v1/customers/{auto}", headers=headers).status_code == 404
+    with get_engine(url).connect() as conn:
+        teams = dict(conn.execute(select(CustomerSlackTeam.team_id, CustomerSlackTeam.customer_id)).tuples().all())
+        authors = dict(conn.execute(select(MessageAuthor.message_id, MessageAuthor.customer_id)).tuples().all())
+        contacts = list(conn.execute(select(Contact.customer_id).where(Contact.key == "x@globex.io")).scalars())
+        left = conn.execute(select(Customer.id).where(Customer.id == auto)).first()
+    assert left is None and contacts == [globex["id"]] and teams == {"T1": globex["id"], "T2": kept}
+    first, second, third = (message["id"] for message in seed.a.messages[:3])
+    assert authors == {first: globex["id"], second: globex["id"], third: kept}
+    # Any two customers may be merged: an imported one into an auto-created one keeps the latter's fields.
+    response = client.post(f"/v1/customers/{globex['id']}/merge", json={"into": kept}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["name"], response.json()["arr"], response.json()["auto_created"]) == (
+        "initech.com",
+        None,
+        True,
+    )
+    assert response.json()["message_count"] == 3 and len(response.json()["domains"]) == 3
+
+
+def test_merge_refusals_change_nothing(crm: tuple[TestClient, Seed, str]) -> None:
+    client, seed, url = crm
+    headers = bearer(client, seed.a.user_id, "acme")
+    globex = _create(client, headers, name="Globex", domains=["globex.com"])["id"]
+    auto = _auto_created(url, seed.a.id, "globex.io", "T1", [seed.a.messages[0]["id"]])
+    theirs = _create(client, bearer(client, seed.b.user_id, seed.b.slug), name="Theirs", domains=["theirs.com"])["id"]
+
+    assert "into itself" in _refused(
+        client, url, "POST", f"/v1/customers/{auto}/merge", 400, "invalid_correction", json={"into": auto},
+        headers=headers,
+    )  # fmt: skip
+    for source, target in ((999_999, globex), (auto, 999_999), (theirs, globex), (auto, theirs)):
+        message = _refused(
+            client, url, "POST", f"/v1/customers/{source}/merge", 404, "not_found", json={"into": target},
+            headers=headers,
+        )  # fmt: skip
+        assert str(999_999 if 999_999 in (source, target) else theirs) in message
+    for body in ({}, {"into": None}, {"into": 0}, {"into": "globex"}, {"into": globex, "keep": "both"}):
+        _refused(client, url, "POST", f"/v1/customers/{auto}/merge", 422, "invalid_request", json=body, headers=headers)
+    _refused(
+        client, url, "POST", f"/v1/customers/{auto}/merge", 403, "forbidden", json={"into": globex},
+        headers=_service(client, seed),
+    )  # fmt: skip
+    # The other organisation cannot merge acme's customers either, nor into them.
+    other = bearer(client, seed.b.user_id, seed.b.slug)
+    _refused(client, url, "POST", f"/v1/customers/{auto}/merge", 404, "not_found", json={"into": theirs}, headers=other)
+    _refused(client, url, "POST", f"/v1/customers/{theirs}/merge", 404, "not_found", json={"into": auto}, headers=other)
+    writer = _service(client, seed, CATALOGUE_WRITE_SCOPE)
+    merged = client.post(f"/v1/customers/{auto}/merge", json={"into": globex}, headers=writer)
+    assert merged.status_code == 200 and merged.json()["domains"] == ["globex.com", "globex.io"], merged.text
 
 
 CSV = b"""Record ID,Company name,Website,Annual Recurring Revenue,Deal Stage,Renewal Date

@@ -184,6 +184,41 @@ def test_a_customer_edit_moves_its_requests_at_once(revenue: Any) -> None:
     assert table_rows(url, (FeatureRequestCustomer, FeatureRequest)) == before
 
 
+def test_a_customer_merge_recomputes_its_requests_at_once(revenue: Any) -> None:
+    client, seed, url, customers = revenue
+    headers = bearer(client, seed.a.user_id, "acme")
+    globex, initech = customers["Globex"], customers["Initech"]
+    before = _truth(url, seed.a.id)
+    # What merging Initech into Globex must give: Initech's asks become Globex's, counted once,
+    # with Globex's ARR and segment only (Initech's are dropped with it).
+    fields = {customers[name]["id"]: (customers[name]["arr"] or 0, customers[name]["segment"]) for name in customers}
+    expected = {}
+    for request_id, (_, _, _, ids, _) in before.items():
+        kept = {globex["id"] if c == initech["id"] else c for c in ids}
+        expected[request_id] = (len(kept), sum(fields[c][0] for c in kept), sorted({fields[c][1] for c in kept}))
+    asked = [r for r, t in before.items() if initech["id"] in t[3]]
+    assert [r for r in asked if globex["id"] in before[r][3]], "the seed must have requests asked by both"
+
+    response = client.post(f"/v1/customers/{initech['id']}/merge", json={"into": globex["id"]}, headers=headers)
+    assert response.status_code == 200, response.text
+    detail = CustomerDetail.model_validate(response.json())
+    assert detail.id == globex["id"] and detail.arr == 120000 and detail.domains == ["globex.com", "initech.com"]
+    assert detail.ask_count == len([r for r, t in before.items() if t[3] & {globex["id"], initech["id"]}])
+    listed = {item["id"]: item for item in _list(client, headers, sort="-arr")}
+    assert {r: (i["account_count"], i["arr"], i["segments"]) for r, i in listed.items()} == expected
+    for request_id in asked:  # one customer fewer, Initech's ARR gone
+        assert listed[request_id]["account_count"] == before[request_id][0] - 1
+        assert listed[request_id]["arr"] == before[request_id][1] - 30000.5
+    # Initech's plan went with it: no customer has it any more.
+    gone = client.get("/v1/feature-requests", params={"plan": "Starter"}, headers=headers)
+    assert gone.status_code == 400 and gone.json()["error"]["code"] == "unknown_value", gone.text
+    # A re-run of the resolution keeps the merge (the domain moved with it): nothing to recompute.
+    stored = table_rows(url, (FeatureRequestCustomer, FeatureRequest, MessageAuthor))
+    with write_transaction(url) as conn:
+        assert resolve_message_authors(conn, WINDOW).requests_refreshed == 0
+    assert table_rows(url, (FeatureRequestCustomer, FeatureRequest, MessageAuthor)) == stored
+
+
 def test_other_organisations_and_bad_input_are_refused_unchanged(revenue: Any) -> None:
     client, seed, url, customers = revenue
     headers = bearer(client, seed.a.user_id, "acme")

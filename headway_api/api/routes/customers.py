@@ -1,5 +1,6 @@
-"""Customers: GET /v1/customers and one customer, POST and PATCH, and POST /v1/customers/import
-(a CRM export, CSV or Excel, through the same validation and upsert as `headway customers import`)."""
+"""Customers: GET /v1/customers and one customer, POST and PATCH, POST /v1/customers/{id}/merge
+(fold a duplicate into the customer kept), and POST /v1/customers/import (a CRM export, CSV or
+Excel, through the same validation and upsert as `headway customers import`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from headway_api.schemas.customers import (
     CustomerDetail,
     CustomerImportReport,
     CustomerListParams,
+    CustomerMergeBody,
     CustomerPage,
     CustomerPatch,
 )
@@ -181,3 +183,27 @@ async def customer_health_route(
     if health is None:
         raise not_found("Customer")
     return json_document(health)
+
+
+@router.post(
+    "/{customer_id:int}/merge",
+    response_model=CustomerDetail,
+    responses={
+        **WRITE_ERROR_RESPONSES,
+        400: {"model": ErrorResponse, "description": "`invalid_correction`: a merge into itself. Nothing changed."},
+        404: {"model": ErrorResponse, "description": "This customer or `into` is not one of your organisation's."},
+    },
+    summary="Merge a customer into another",
+)
+async def merge_customer_route(
+    ctx: Ctx, customer_id: Annotated[int, id_path("The customer to merge away (deleted).")], body: CustomerMergeBody
+) -> Response:
+    """Fold a duplicate into the customer you keep (`into`): its contacts, domains, Slack Connect
+    teams and resolved messages move there, it is deleted, and the feature requests it asked for
+    get their customers, `account_count`, ARR and segments recomputed in the same transaction.
+    Any two customers of the organisation may be merged, auto-created or imported; the kept one
+    keeps its own name, ARR and other CRM fields (those of the merged one are dropped). Returns
+    the kept customer."""
+    require_catalogue_write(ctx)
+    state = ctx.state
+    return json_document(await state.run(customers.merge_customers, state.db, ctx.principal, customer_id, body.into))

@@ -24,24 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, Date, Float, String, and_, delete, insert, literal, not_, select, update
+from sqlalchemy import BigInteger, Connection, Date, Float, String, insert, literal, select, update
 
 from headway_assets.core.people import is_free_mail_domain
+from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import dialect_insert, normalise_deal_stage, rows_source
-from headway_assets.core.warehouse.request_customers import (
-    refresh_customer_revenue,
-    refresh_request_customers,
-    requests_of_customers,
-)
-from headway_assets.core.warehouse.schema import (
-    Contact,
-    Customer,
-    CustomerDomain,
-    CustomerSlackTeam,
-    MessageAuthor,
-    UtcDateTime,
-    utc_now,
-)
+from headway_assets.core.warehouse.request_customers import refresh_customer_revenue
+from headway_assets.core.warehouse.schema import Customer, CustomerDomain, UtcDateTime, utc_now
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 PROGRESS_EVERY = 10_000  # rows between two progress reports
@@ -466,7 +455,8 @@ def _claim_domains(conn: Connection, claims: list[dict[str, Any]]) -> None:
 def _merge_emptied(conn: Connection, org_id: int, taken_over: dict[int, int]) -> int:
     """Merge each auto-created customer that lost its last domain into the customer that took it.
 
-    Its contacts, Slack teams and resolved messages move to the imported customer; it is deleted.
+    Its contacts, Slack teams and resolved messages move to the imported customer and it is
+    deleted (`customer_merge.merge_customer`, as `POST /v1/customers/{id}/merge` does).
     """
     merged = 0
     for source_id, target_id in sorted(taken_over.items()):
@@ -475,25 +465,8 @@ def _merge_emptied(conn: Connection, org_id: int, taken_over: dict[int, int]) ->
         ).first()
         if remaining is not None:
             continue
-        auto = conn.execute(
-            select(Customer.id).where(Customer.id == source_id, Customer.org_id == org_id, Customer.auto_created)
-        ).first()
-        if auto is None:
-            continue
-        conn.execute(update(Contact).where(Contact.customer_id == source_id).values(customer_id=target_id))
-        conn.execute(
-            update(MessageAuthor)
-            .where(MessageAuthor.org_id == org_id, MessageAuthor.customer_id == source_id)
-            .values(customer_id=target_id)
-        )
-        taken = select(CustomerSlackTeam.team_id).where(CustomerSlackTeam.customer_id == target_id)
-        conn.execute(
-            update(CustomerSlackTeam)
-            .where(CustomerSlackTeam.customer_id == source_id, not_(CustomerSlackTeam.team_id.in_(taken)))
-            .values(customer_id=target_id)
-        )
-        conn.execute(delete(Customer).where(and_(Customer.id == source_id, Customer.auto_created)))
-        # Its asks now belong to the target: two customers may have become one on a request.
-        refresh_request_customers(conn, org_id, requests_of_customers(conn, org_id, [source_id]))
+        if not lock_customers(conn, org_id, [source_id]).get(source_id):
+            continue  # gone, or no longer auto-created (a person edited it since this import read)
+        merge_customer(conn, org_id, source_id, target_id)
         merged += 1
     return merged
