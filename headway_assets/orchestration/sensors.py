@@ -31,6 +31,7 @@ import dagster as dg
 from sqlalchemy import Connection, func, select
 
 from headway_assets.assets.ai_support import AI_GROUP, run_async
+from headway_assets.assets.call_insights import CALL_SOURCES, call_insights
 from headway_assets.assets.feature_mentions import extraction_pending, feature_mentions
 from headway_assets.assets.insights import message_insights
 from headway_assets.assets.keys import raw_messages_key
@@ -39,6 +40,7 @@ from headway_assets.assets.message_labels import message_labels, pending_filter,
 from headway_assets.assets.tags import ORG_TAG
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import (
+    CallInsight,
     Message,
     MessageExtraction,
     MessageInsight,
@@ -166,10 +168,17 @@ def incomplete_days(conn: Connection) -> dict[dg.AssetKey, dict[str, str]]:
         .where(relevant_label(), MessageInsight.message_id.is_(None))
         .group_by(day)
     )
+    calls = (
+        _pending_per_day(day)
+        .outerjoin(CallInsight, CallInsight.message_id == Message.id)
+        .where(Message.source.in_(CALL_SOURCES), CallInsight.message_id.is_(None))
+        .group_by(day)
+    )
     result = {
         message_labels.key: _day_states(conn, labels),
         feature_mentions.key: _day_states(conn, mentions),
         message_insights.key: _day_states(conn, insights),
+        call_insights.key: _day_states(conn, calls),
     }
     raw: dict[dg.AssetKey, dict[str, str]] = defaultdict(dict)
     latest = (
@@ -243,8 +252,9 @@ def _requests_for(
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-requests days that bounded runs left unfinished (capped live syncs, messages without a "
-    "current tier-1 label, relevant messages not yet through tier-2 or without an insight) until they are "
-    "whole. Never requests the same unfinished state twice, nor a day whose run is still going.",
+    "current tier-1 label, relevant messages not yet through tier-2 or without an insight, calls not yet "
+    "assessed) until they are whole. Never requests the same unfinished state twice, nor a day whose run is "
+    "still going.",
 )
 def incomplete_partitions(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
     """Run requests for every asset-day with unfinished work."""

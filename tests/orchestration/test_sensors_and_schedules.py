@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import dagster as dg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from headway_assets.assets.call_insights import CALL_SOURCES, call_insights
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import read_connection, write_transaction
-from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SyncRequest
+from headway_assets.core.warehouse.schema import ConnectionKind, Message, Organization, SyncRequest
 from headway_assets.core.warehouse.sync_requests import create_sync_request
 from headway_assets.core.warehouse.tenants import upsert_connection
 from headway_assets.orchestration.schedules import daily_close, periodic_sync_schedule
@@ -122,6 +123,34 @@ def test_incomplete_partitions_re_requests_a_capped_day_until_it_is_whole(
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         result = incomplete_partitions(context)
     assert not [r for r in result.run_requests or [] if r.asset_selection == [dg.AssetKey("message_labels")]]
+
+
+def test_incomplete_partitions_re_requests_a_day_with_calls_left_unassessed(
+    seeded_warehouse: str, materialize_assets: MaterializeFn
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"warehouse": WarehouseResource(database_url=seeded_warehouse)}
+    materialize_assets(RAW_MESSAGE_ASSETS, seeded_warehouse, partition=DAY, instance=instance)
+    start = datetime.combine(date.fromisoformat(DAY), datetime.min.time(), tzinfo=UTC)
+    with read_connection(seeded_warehouse) as conn:
+        calls = conn.execute(
+            select(func.count()).where(
+                Message.source.in_(CALL_SOURCES), Message.sent_at >= start, Message.sent_at < start + timedelta(days=1)
+            )
+        ).scalar_one()
+    assert calls >= 2, "the day must hold calls for this test"
+
+    def call_requests() -> list[dg.RunRequest]:
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = incomplete_partitions(context)
+        assert isinstance(result, dg.SensorResult)
+        return [r for r in result.run_requests or [] if r.asset_selection == [call_insights.key]]
+
+    # A run capped at one call leaves the rest of the day unassessed: the sensor asks for the day again.
+    materialize_assets([call_insights], seeded_warehouse, partition=DAY, instance=instance, max_items_per_run=1)
+    assert [r.partition_key for r in call_requests()] == [DAY]
+    materialize_assets([call_insights], seeded_warehouse, partition=DAY, instance=instance)
+    assert call_requests() == [], "every call assessed: nothing left to ask for"
 
 
 class _Receiver(BaseHTTPRequestHandler):
