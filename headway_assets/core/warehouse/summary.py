@@ -8,6 +8,7 @@ from sqlalchemy import Connection, distinct, func, select
 
 from headway_assets.core.warehouse.database import read_connection
 from headway_assets.core.warehouse.schema import (
+    CallInsight,
     Competitor,
     CompetitorMention,
     Customer,
@@ -99,6 +100,7 @@ def warehouse_summary(url: str) -> list[str]:
             if named:
                 listed = ", ".join(f"{name} {messages}" for name, messages in named)
                 lines.append(f"  competitors (messages naming them): {listed}")
+            lines += _calls_line(conn, org.id)
             insights = conn.execute(
                 select(func.count()).select_from(MessageInsight).where(MessageInsight.org_id == org.id)
             ).scalar_one()
@@ -131,3 +133,19 @@ def _top_asks_by_arr(conn: Connection, org_id: int) -> list[str]:
         names = ", ".join((segments or {}).get("names", [])) or "no segment"
         lines.append(f"    - {title}: ${cents / 100:,.0f} ARR from {accounts} customers ({names})")
     return lines
+
+
+def _calls_line(conn: Connection, org_id: int) -> list[str]:
+    """The call intelligence in one line: calls assessed and how many are high on each dimension."""
+    levels = conn.execute(
+        select(CallInsight.deal_risk, CallInsight.churn_risk, CallInsight.expansion_potential).where(
+            CallInsight.org_id == org_id
+        )
+    ).all()
+    if not levels:
+        return []
+    high = [sum(row[index] == "high" for row in levels) for index in range(3)]
+    return [
+        f"  calls: {len(levels)} assessed; high deal risk {high[0]}, high churn risk {high[1]},"
+        f" high expansion potential {high[2]}"
+    ]
