@@ -13,7 +13,8 @@ with Headway's offline logic:
 The cost is priced from the fake server's own token counts per request (input, cache read and
 cache write, output; model from the request) at the list prices of the price table, batch
 requests at the table's batch discount. Prints calls, tokens and cost per task and path, the
-cost per message, and checks that both paths wrote the same labels, mentions and catalogue.
+cost per message (all AI assets, and what call intelligence adds), and checks that both paths
+wrote the same labels, mentions, catalogue and call levels.
 
     .venv/bin/python scripts/bench_batch.py
 
@@ -39,12 +40,14 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from headway_assets.assets.call_insights import call_insights  # noqa: E402
 from headway_assets.assets.feature_catalog import feature_catalog  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, read_connection  # noqa: E402
 from headway_assets.core.warehouse.schema import (  # noqa: E402
+    CallInsight,
     FeatureMention,
     FeatureRequest,
     LlmBatch,
@@ -68,9 +71,16 @@ ASSETS: list[tuple[Any, dict[str, str]]] = [
     (message_insights, RANGE_TAGS),
     (feature_catalog, {}),
     (insights, {}),
+    (call_insights, RANGE_TAGS),
 ]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-TASK_OF_TOOL = {"record_tier1": "tier1", "record_tier2": "tier2", "record_insight": "insight", "record_match": "match"}
+TASK_OF_TOOL = {
+    "record_tier1": "tier1",
+    "record_tier2": "tier2",
+    "record_insight": "insight",
+    "record_match": "match",
+    "record_call": "call",
+}
 
 
 @dataclass
@@ -154,8 +164,18 @@ def outputs(url: str) -> tuple[Any, ...]:
         )
         mentions = sorted(conn.execute(select(FeatureMention.message_id, FeatureMention.title)).all())
         requests = conn.execute(select(func.count()).select_from(FeatureRequest)).scalar_one()
+        calls = sorted(
+            conn.execute(
+                select(
+                    CallInsight.message_id,
+                    CallInsight.deal_risk,
+                    CallInsight.churn_risk,
+                    CallInsight.expansion_potential,
+                )
+            ).all()
+        )
         batches = conn.execute(select(func.count()).select_from(LlmBatch)).scalar_one()
-    return labels, mentions, requests, batches
+    return labels, mentions, requests, calls, batches
 
 
 def main() -> int:
@@ -201,16 +221,24 @@ def main() -> int:
             name: sum(c.usd for (task, _path), c in table.items() if task != "match")
             for name, (table, _out) in results.items()
         }
+        call_cost = {
+            name: sum(c.usd for (task, _path), c in table.items() if task == "call")
+            for name, (table, _out) in results.items()
+        }
         print()
         for name, total in totals.items():
-            print(f"{name:6} total ${total:.4f}  (${total / messages:.6f} per message)")
+            print(
+                f"{name:6} total ${total:.4f}  (${total / messages:.6f} per message); without call intelligence "
+                f"${total - call_cost[name]:.4f} (${(total - call_cost[name]) / messages:.6f} per message); "
+                f"call intelligence adds ${call_cost[name]:.4f} (${call_cost[name] / messages:.6f} per message)"
+            )
         print(f"batch / live, all AI assets:                 {totals['batch'] / totals['live']:.3f}")
-        print(f"batch / live, tier-1 + tier-2 + insights:    {tier_cost['batch'] / tier_cost['live']:.3f}")
-        print(f"vendor batches submitted: {batch_out[3]}")
-        same = live_out[:3] == batch_out[:3]
+        print(f"batch / live, all but matching (batchable):  {tier_cost['batch'] / tier_cost['live']:.3f}")
+        print(f"vendor batches submitted: {batch_out[4]}")
+        same = live_out[:4] == batch_out[:4]
         print(
-            f"same labels ({len(live_out[0])}), mentions ({len(live_out[1])}) and catalogue requests "
-            f"({live_out[2]}) on both paths: {same}"
+            f"same labels ({len(live_out[0])}), mentions ({len(live_out[1])}), catalogue requests "
+            f"({live_out[2]}) and call insights ({len(live_out[3])}) on both paths: {same}"
         )
         return 0 if same else 1
     finally:

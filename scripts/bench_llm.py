@@ -3,7 +3,8 @@
 Materialises every asset that calls a model over the whole demo corpus (30 days, two
 organisations) in one in-process Dagster run, as the pipeline job does: tier-1
 (`message_labels`), tier-2 (`feature_mentions`), the per-message insights (`message_insights`),
-the catalogue (`feature_catalog`) and the period insights (`insights`, no model). The provider is
+the catalogue (`feature_catalog`), the period insights (`insights`, no model) and call intelligence
+(`call_insights`, issue 16 item 5). The provider is
 the fake Anthropic server (real `anthropic` SDK) in a process of its own, answering after a fixed
 latency, with at most 16 calls in flight; its answers are computed before the timed runs (the
 insight answers from the asks of an untimed tier-1/tier-2 rehearsal). Configurations:
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from headway_assets.assets.call_insights import call_insights  # noqa: E402
 from headway_assets.assets.feature_catalog import feature_catalog  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
@@ -63,7 +65,7 @@ from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, Fake
 
 # Every asset that calls a model, and the period insights, in one run over the 30 days (the
 # catalogue and the period insights are not partitioned); Dagster orders the steps.
-AI_ASSETS: list[Any] = [message_labels, feature_mentions, message_insights, feature_catalog, insights]
+AI_ASSETS: list[Any] = [message_labels, feature_mentions, message_insights, feature_catalog, insights, call_insights]
 # The tier-1 and tier-2 of a rehearsal run, whose asks the insight answers are warmed from.
 REHEARSAL_ASSETS: list[Any] = [message_labels, feature_mentions]
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -73,6 +75,7 @@ ASSET_TASKS = {
     "message_insights": "insight",
     "feature_catalog": "match",
     "insights": "-",
+    "call_insights": "call",
 }
 
 
@@ -406,7 +409,13 @@ def rehearse(server: FakeServer, raw: Path, llm: LlmResource) -> int:
     return warmed
 
 
-TASK_OF_TOOL = {"record_tier1": "tier1", "record_tier2": "tier2", "record_insight": "insight", "record_match": "match"}
+TASK_OF_TOOL = {
+    "record_tier1": "tier1",
+    "record_tier2": "tier2",
+    "record_insight": "insight",
+    "record_match": "match",
+    "record_call": "call",
+}
 
 
 def task_figures(server: FakeAnthropicServer) -> tuple[dict[str, AssetFigures], int]:

@@ -118,13 +118,17 @@ class HeadwaySettings(BaseSettings):
     )
     llm_batch_mode: Literal["off", "backfill", "always"] = Field(
         default="off",
-        description="Send tier-1, tier-2 and insight work through the vendor's batch API at half price: off, "
-        "backfill (runs covering more than one day) or always; the llm_batch_results sensor lands the answers.",
+        description="Send tier-1, tier-2, insight and call-intelligence work through the vendor's batch API at half "
+        "price: off, backfill (runs covering more than one day) or always; the llm_batch_results sensor lands the "
+        "answers.",
     )
     tier1_batch_items: int = Field(default=100, ge=1, description="Messages (or chunks) per tier-1 call.")
     tier2_batch_items: int = Field(default=24, ge=1, description="Relevant messages (or chunks) per tier-2 call.")
     insight_batch_items: int = Field(default=40, ge=1, description="Messages per insight call.")
     match_batch_items: int = Field(default=20, ge=1, description="Mentions (each with its candidates) per match call.")
+    call_batch_items: int = Field(
+        default=8, ge=1, description="Gong/Fathom calls (their excerpts) per call-intelligence request."
+    )
     llm_batch_chars: int = Field(
         default=160_000,
         ge=1_000,

@@ -40,21 +40,23 @@ from headway_assets.llm.cache import CachedAnswer, CacheKey, LlmCache
 from headway_assets.llm.engine import BATCH_SPECS
 from headway_assets.llm.pricing import estimate_cost, price_list
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, RemoteProvider, TokenUsage
-from headway_assets.llm.schemas import InsightBatch, MatchBatch, MentionBatch, Tier1Batch
-from headway_assets.llm.tasks import INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
+from headway_assets.llm.schemas import CallInsightBatch, InsightBatch, MatchBatch, MentionBatch, Tier1Batch
+from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 BatchMode = Literal["off", "backfill", "always"]
 BATCH_MODES: tuple[str, ...] = ("off", "backfill", "always")
 # Requests per vendor batch (Anthropic takes 100,000, OpenAI 50,000; a smaller batch lands sooner).
 MAX_REQUESTS_PER_BATCH = 10_000
-# Tasks whose callers leave an unanswered item pending (tier-1, tier-2, per-message insights). Matching
+# Tasks whose callers leave an unanswered item pending (tier-1, tier-2, per-message insights, call
+# intelligence: `call_insights` writes no row for a call without an answer, its check counts it, and
+# the next run finds it due and reads the landed answer from the cache). Matching
 # is not among them: the catalogue's linker founds a request of its own for a mention without an
 # answer, and asks in rounds that depend on the answers before; it stays on the live path.
-BATCHABLE_TASKS = frozenset({TIER1, TIER2, INSIGHT})
+BATCHABLE_TASKS = frozenset({TIER1, TIER2, INSIGHT, CALL})
 # Submissions of a request: the first, and one resubmission of the ones that errored.
 MAX_ATTEMPTS = 2
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
-    model.__name__: model for model in (Tier1Batch, MentionBatch, InsightBatch, MatchBatch)
+    model.__name__: model for model in (Tier1Batch, MentionBatch, InsightBatch, MatchBatch, CallInsightBatch)
 }
 # Requests whose items are back on the live path (errored ones only once resubmitted and errored again).
 _BACK_TO_LIVE = (

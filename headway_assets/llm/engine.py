@@ -75,8 +75,9 @@ T = TypeVar("T")
 MIN_SLICE_ITEMS = 100
 # Items per call by default (the pipeline's settings say the same): tier-1 items are short; tier-2
 # answers are long, so fewer; an insight is one sentence and a few topics; a match is an id and a
-# score, each ask bringing its own candidates.
-DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20}
+# score, each ask bringing its own candidates; a call's assessment is the longest answer (levels,
+# reasons with quotes, next steps) and its input a capped excerpt, so a few calls share a request.
+DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20, CALL: 8}
 ProgressCallback = Callable[[str, int, int], None]
 # Given a packed call (task, request, {item id in the prompt: item key}), True when it was taken for a
 # vendor batch (llm/batches.py) instead of being sent now: its items then stay pending this run.
@@ -417,7 +418,8 @@ class LlmEngine:
 
     async def assess_calls(self, items: Mapping[str, CallInput]) -> dict[str, CallInsightDraft | LlmFailure]:
         """Call intelligence (deal and churn risk, expansion potential, next steps) per call, keyed by a
-        hash of the call's text and context: one call transcript per request, the calls concurrent."""
+        hash of the call's text and context: several calls per request (`batch_items[CALL]`, within
+        `batch_chars`), the requests concurrent."""
         return await self._run_batched(_CALL_SPEC, items)
 
     def _batches(self, spec: BatchSpec[Any], keys: Sequence[str], items: Mapping[str, Any]) -> list[list[str]]:

@@ -6,9 +6,9 @@ OpenAI JSON-schema structured outputs, the offline classifier) and the warehouse
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Re-exported: the kernel owns these so the read API can use them without importing llm.
 from headway_assets.core.kinds import COMPETITOR_CONTEXTS as COMPETITOR_CONTEXTS
@@ -202,7 +202,14 @@ class CallAssessment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     level: RiskLevel
-    reasons: list[CallReason] = Field(max_length=3, description="At most three; empty when the level is low.")
+    reasons: list[CallReason] = Field(max_length=2, description="At most two; empty when the level is low.")
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _strongest_two(cls, value: Any) -> Any:
+        """Keep the first two reasons of an answer that gave more: the prompt asks for the strongest
+        first, and a retry for a third reason would cost a whole request."""
+        return value[:2] if isinstance(value, list) else value
 
 
 class CallNextStep(BaseModel):
@@ -233,7 +240,7 @@ class CallInsightBatchItem(CallInsightDraft):
 
 
 class CallInsightBatch(BaseModel):
-    """Call intelligence for every item of a request (one call per request in practice)."""
+    """Call intelligence for every item of a request (several calls per request)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -31,7 +31,7 @@ PROMPT_VERSIONS: dict[str, str] = {
     TIER2: "tier2-v5",
     INSIGHT: "insight-v1",
     MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
-    CALL: "call-v1",
+    CALL: "call-v2",  # v2: several calls per request, at most two reasons per level, short quotes
 }
 
 TIER1_SYSTEM = """\
@@ -366,9 +366,9 @@ def match_request(items: list[tuple[str, MatchInput]]) -> LlmRequest:
 
 
 CALL_SYSTEM = """\
-You are Headway's call analyst. You read one sales or customer-success call transcript (Gong or \
-Fathom: one "Speaker: words" line per turn) between a software vendor and its customer, and you \
-judge three things, each low, medium or high:
+You are Headway's call analyst. You read sales or customer-success call transcripts (Gong or \
+Fathom: one "Speaker: words" line per turn) between a software vendor and its customer, each item \
+one call assessed on its own, and you judge three things per call, each low, medium or high:
 
 - deal_risk: how likely an open deal, renewal or expansion under discussion slips, shrinks or is \
 lost: budget pushback, price objections, competitors being evaluated, decisions on hold, more \
@@ -384,15 +384,16 @@ for a call without signals; medium needs at least one clear signal; high needs a
 repeated one (an explicit threat to cancel, a competitor chosen, a budget cut; an explicit plan \
 to add seats or teams).
 
-For every medium or high level give one to three reasons: a short sentence each, with a quote \
-copied character for character from the transcript (an exact substring of one line, one or two \
-sentences, without the speaker's name, no paraphrase, no ellipsis, no added quotation marks). \
-Never quote across [...] (lines left out of a long call). A low level has no reasons.
+For every medium or high level give one or two reasons (the strongest): a short sentence each, \
+with a short quote copied character for character from the transcript (an exact substring of one \
+line, the one sentence or clause that shows it, at most about 25 words, without the speaker's name, no paraphrase, no \
+ellipsis, no added quotation marks). Never quote across [...] (lines left out of a long call). A \
+low level has no reasons.
 
 next_steps: the follow-ups someone committed to on the call ("I'll send...", "let's book...", \
 "we'll review internally..."), at most six: a short action, who owns it (vendor: a speaker listed \
-as the vendor's; customer: anyone else; unknown), and the verbatim quote. None when nothing was \
-agreed.
+as the vendor's; customer: anyone else; unknown), and the short verbatim quote. None when nothing \
+was agreed.
 
 Answer every item id you were given.
 """
@@ -410,7 +411,7 @@ class CallInput:
 
 
 def call_request(items: list[tuple[str, CallInput]]) -> LlmRequest:
-    """One call-intelligence request (the engine sends one call transcript per request)."""
+    """One call-intelligence request for several calls (`batch_items[CALL]` of them at most)."""
     body = "\n".join(
         _item_block(
             item_id,

@@ -32,10 +32,14 @@ Owner = Literal["vendor", "customer", "unknown"]
 STRONG = 2
 WEAK = 1
 HIGH_AT = 3
-MAX_REASONS = 3
+MAX_REASONS = 2  # as the call schema allows (llm/schemas.py `CallAssessment`)
 MAX_NEXT_STEPS = 6
 MIN_QUOTE = 8
 MAX_QUOTE = 400
+# What an answer quotes and names at most (the prompt asks for short quotes; a prefix of a sentence,
+# cut at a word, is still verbatim): answers are most of a call's cost once several share a request.
+SHORT_QUOTE = 160
+SHORT_ACTION = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 
+def _clip(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its longest prefix that ends before a space and fits."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", MIN_QUOTE, limit + 1)
+    return text[:cut] if cut > 0 else text[:limit]
+
+
 def _sentences(text: str) -> list[tuple[str, str]]:
     """(speaker, sentence) of every sentence of every speaker line; each sentence a verbatim substring."""
     out: list[tuple[str, str]] = []
@@ -166,7 +178,7 @@ def _assess(sentences: list[str], cues: tuple[Cue, ...]) -> CallAssessment:
         if sentence in seen or len(reasons) == MAX_REASONS:
             continue
         seen.add(sentence)
-        reasons.append(CallReason(reason=cue.reason, quote=sentence))
+        reasons.append(CallReason(reason=cue.reason, quote=_clip(sentence, SHORT_QUOTE)))
     return CallAssessment(level=level, reasons=reasons)
 
 
@@ -179,7 +191,8 @@ def _next_steps(sentences: list[tuple[str, str]], internal: frozenset[str]) -> l
         action = sentence[match.start() :].strip().rstrip(".!?")
         action = re.sub(r"^(?:i'll|i will|we'll|we will|let's)\s+", "", action, flags=re.I) or sentence
         owner: Owner = "vendor" if speaker in internal else "customer" if internal and speaker else "unknown"
-        steps.append(CallNextStep(action=(action if len(action) >= 3 else sentence)[:200], owner=owner, quote=sentence))
+        action = _clip(action if len(action) >= 3 else sentence, SHORT_ACTION)
+        steps.append(CallNextStep(action=action, owner=owner, quote=_clip(sentence, SHORT_QUOTE)))
     return steps[-MAX_NEXT_STEPS:]  # the wrap-up of a call is where its follow-ups are agreed
 
 

@@ -49,6 +49,7 @@ class LlmResource(dg.ConfigurableResource):
     tier2_batch_items: int | None = Field(default=None, description="Relevant messages per tier-2 call.")
     insight_batch_items: int | None = Field(default=None, description="Messages per insight call.")
     match_batch_items: int | None = Field(default=None, description="Mentions per catalogue-matching call.")
+    call_batch_items: int | None = Field(default=None, description="Gong/Fathom calls per call-intelligence request.")
     batch_chars: int | None = Field(default=None, description="Characters of input per batched call.")
     max_items_per_run: int | None = Field(default=None, description="Items one run handles (0 = no cap).")
     run_deadline_seconds: float | None = Field(default=None, description="Soft time limit of one run (0 = none).")
@@ -183,6 +184,7 @@ class LlmResource(dg.ConfigurableResource):
                 TIER2: self.tier2_batch_items or settings.tier2_batch_items,
                 INSIGHT: self.insight_batch_items or settings.insight_batch_items,
                 MATCH: self.match_batch_items or settings.match_batch_items,
+                CALL: self.call_batch_items or settings.call_batch_items,
             },
             batch_chars=self.batch_chars or settings.llm_batch_chars,
             outage_patience_seconds=self.outage_patience_seconds

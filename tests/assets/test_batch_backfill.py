@@ -13,11 +13,12 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
+from headway_assets.assets.call_insights import call_insights
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.core.warehouse.schema import FeatureMention, LlmBatch, MessageLabel
+from headway_assets.core.warehouse.schema import CallInsight, FeatureMention, LlmBatch, MessageLabel
 from headway_assets.demo import DemoManifest, seed_demo
 from headway_assets.llm.batches import BatchOrigin, LandedBatch
 from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_run_requests, llm_batch_results
@@ -140,6 +141,44 @@ def test_a_backfill_goes_through_batches_and_lands_what_the_live_path_writes(
         batches = conn.execute(select(LlmBatch.task, LlmBatch.status, LlmBatch.cost_usd)).all()
     assert [(task, status) for task, status, _cost in batches] == [("tier1", "ended"), ("tier2", "ended")]
     assert all(cost > 0 for _task, _status, cost in batches)
+
+
+def _call_levels(url: str) -> list[tuple[Any, ...]]:
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(
+                CallInsight.message_id, CallInsight.deal_risk, CallInsight.churn_risk, CallInsight.expansion_potential
+            )
+        )
+        return sorted(tuple(row) for row in rows)
+
+
+def test_a_call_insights_backfill_goes_through_a_batch_and_the_rerun_writes_every_call(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    server, url = anthropic_server, seeded_warehouse
+    materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
+    instance = dg.DagsterInstance.ephemeral()
+    batch = _llm(server, batch_mode="backfill")
+    server.reset_records()
+
+    # The calls of two days: submitted as one batch, none answered live, none written, all pending.
+    first = materialize_assets([call_insights], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = first.asset_materializations_for_node("call_insights")[0].metadata
+    assert metadata["llm_batches_submitted"].value == 1
+    assert metadata["remaining"].value == metadata["calls"].value > 0
+    assert metadata["assessed_this_run"].value == 0 and _call_levels(url) == []
+    assert server.calls("/v1/messages") == 0 and len(server.batch_ids()) == 1
+
+    (request,) = _land(instance, url, server)
+    assert request.asset_selection == [dg.AssetKey("call_insights")]
+    landed = materialize_assets([call_insights], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = landed.asset_materializations_for_node("call_insights")[0].metadata
+    assert (metadata["llm_calls"].value, metadata["remaining"].value) == (0, 0)
+    assert metadata["assessed_this_run"].value == metadata["calls"].value == len(_call_levels(url))
+    assert server.calls("/v1/messages") == 0
+    with read_connection(url) as conn:
+        assert conn.execute(select(LlmBatch.task, LlmBatch.status)).all() == [("call", "ended")]
 
 
 def test_a_single_day_stays_live_in_backfill_mode(

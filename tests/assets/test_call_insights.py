@@ -3,6 +3,7 @@ a re-run that costs nothing, the hosted path through the fake Anthropic server, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dagster as dg
@@ -64,7 +65,7 @@ def test_the_demo_calls_of_a_day_are_assessed_with_verbatim_quotes_and_health(
     for insight in rows:
         text = insight.call_text
         assert {insight.deal_risk, insight.churn_risk, insight.expansion_potential} <= {"low", "medium", "high"}
-        assert insight.prompt_version == "call-v1" and insight.model
+        assert insight.prompt_version == "call-v2" and insight.model
         for dimension in ("deal_risk", "churn_risk", "expansion_potential"):
             reasons = insight.reasons[dimension]
             assert bool(reasons) == (getattr(insight, dimension) != "low")
@@ -105,15 +106,19 @@ def _resolved_ids(url: str) -> set[int]:
         )
 
 
-def test_a_hosted_provider_gets_one_request_per_call_and_a_rerun_makes_none(
+def test_a_hosted_provider_gets_several_calls_per_request_and_a_rerun_makes_none(
     seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
 ) -> None:
     materialize_assets([*CALL_ASSETS, message_authors], seeded_warehouse, partition=DAY)
-    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url}
+    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url, "call_batch_items": 2}
     result = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
     metadata = _metadata(result)
     requests = [r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]
-    assert metadata["assessed_this_run"] == metadata["calls"] == len(requests) > 0
+    # Two calls per request at most: the day's calls in ceil(calls / 2) requests, each call asked once.
+    per_request = [int(n) for r in requests for n in re.findall(r"Assess each of these (\d+) calls", repr(r.body))]
+    assert len(per_request) == len(requests)
+    assert metadata["calls"] > 2 and metadata["assessed_this_run"] == metadata["calls"] == sum(per_request)
+    assert max(per_request) == 2 and len(requests) == -(-metadata["calls"] // 2)
     assert metadata["llm_calls"] == len(requests)
     # The transcripts went redacted: no participant e-mail address reached the provider.
     with get_engine(seeded_warehouse).connect() as conn:
@@ -147,6 +152,20 @@ def test_a_long_call_is_excerpted_to_its_feedback_and_cue_lines() -> None:
     assert "Alex: I'll send a recap email right after this call." in excerpt
     assert "[...]" in excerpt
     assert call_excerpt(text, frozenset({"Alex"}), threshold=0) == text
+
+
+def test_a_long_call_excerpt_is_capped_keeping_the_customers_cue_lines_first() -> None:
+    filler = "\n".join(f"Sam: We mostly look at slide number {n} of the weekly dashboard." for n in range(60))
+    vendor_steps = "\n".join(f"Alex: I'll send the deck number {n} after the call." for n in range(40))
+    risk = "Sam: Honestly we are evaluating other tools because of the outages."
+    text = f"Alex: Hi everyone.\n{filler}\n{risk}\n{vendor_steps}\n{filler}"
+    whole = call_excerpt(text, frozenset({"Alex"}), threshold=0.01, max_chars=len(text))
+    capped = call_excerpt(text, frozenset({"Alex"}), threshold=0.01, max_chars=1_000)
+    assert len(whole) > 2_000 and len(capped) <= 1_000
+    # The customer's risk line is kept before any vendor line or likely-feedback line, verbatim.
+    assert risk in capped and capped.count("Alex: I'll send the deck") < 40
+    lines = capped.split("\n")
+    assert all(line == "[...]" or line in text.split("\n") for line in lines)
 
 
 def test_the_asset_is_in_the_ai_group_downstream_of_authors_and_insights() -> None:
