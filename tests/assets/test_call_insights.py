@@ -15,6 +15,7 @@ from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.removals import archive_and_delete
 from headway_assets.core.warehouse.schema import CallInsight, CustomerHealth, Message, MessageAuthor
+from headway_assets.core.warehouse.summary import warehouse_summary
 from headway_assets.definitions import defs
 from headway_assets.llm.tasks import CALL
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
@@ -76,6 +77,11 @@ def test_the_demo_calls_of_a_day_are_assessed_with_verbatim_quotes_and_health(
             assert text[step["start"] : step["start"] + len(step["quote"])] == step["quote"]
     assert quoted > 0
     assert any(row.next_steps["steps"] for row in rows)
+    # The demo's summary says what was found, per organisation, with counts only.
+    summary = [line for line in warehouse_summary(seeded_warehouse) if line.strip().startswith("calls:")]
+    assert sum(_number(r"calls: (\d+) assessed", line) for line in summary) == len(rows)
+    high_churn = sum(row.churn_risk == "high" for row in rows)
+    assert sum(_number(r"high churn risk (\d+)", line) for line in summary) == high_churn
     # Every resolved call shows up in its customer's health that day; scores are 0..100.
     assert resolved > 0 and sum(h.calls for h in health) == resolved
     assert all(0 <= h.score <= 100 for h in health)
@@ -97,6 +103,12 @@ def test_the_demo_calls_of_a_day_are_assessed_with_verbatim_quotes_and_health(
     with get_engine(seeded_warehouse).connect() as conn:
         assert conn.execute(select(CallInsight).where(CallInsight.message_id == row.message_id)).first() is None
         assert conn.execute(select(func.sum(CustomerHealth.calls))).scalar_one() == resolved - 1
+
+
+def _number(pattern: str, line: str) -> int:
+    found = re.search(pattern, line)
+    assert found is not None, f"{pattern!r} not in {line!r}"
+    return int(found[1])
 
 
 def _resolved_ids(url: str) -> set[int]:

@@ -48,9 +48,13 @@ def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int
     if source_id == target_id:
         raise ValueError("a customer cannot be merged into itself")
     asked = requests_of_customers(conn, org_id, [source_id])
-    scored_days = conn.execute(
-        select(CustomerHealth.day).where(CustomerHealth.org_id == org_id, CustomerHealth.customer_id == source_id)
-    ).scalars().all()
+    scored_days = (
+        conn.execute(
+            select(CustomerHealth.day).where(CustomerHealth.org_id == org_id, CustomerHealth.customer_id == source_id)
+        )
+        .scalars()
+        .all()
+    )
     conn.execute(
         update(Contact).where(Contact.org_id == org_id, Contact.customer_id == source_id).values(customer_id=target_id)
     )
