@@ -285,6 +285,7 @@ def call_insights(
         ).scalars()
         scopes = message_scopes(conn, list(ids))
         due, total = calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)
+    outstanding = len(due)
     due, skipped = within_budget(context, warehouse, due, lambda call: call.org_id)
     due = due[: llm.item_cap] if llm.item_cap else due
 
@@ -307,8 +308,9 @@ def call_insights(
         insert_rows(conn, CallInsight, rows)
         health_rows = refresh_customer_health(conn, window)
     record_usage(context, warehouse, engine, partition=label, shares=shares)
-    with warehouse.read() as conn:
-        remaining = len(calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)[0])
+    # The calls that were current stay so, and each row written makes its call current: no second
+    # pass over the window (its excerpts run the local model over every line of every call).
+    remaining = outstanding - len(rows)
     return dg.MaterializeResult(
         metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engine),
         check_results=[
