@@ -23,6 +23,8 @@ from headway_assets.core.warehouse.schema import (
     SyncRun,
 )
 
+CI = CallInsight.__table__.c
+
 
 def warehouse_summary(url: str) -> list[str]:
     """Lines like `acme: 932 messages (slack 539, gmail 306, ...)`, then the AI tiers' counts."""
@@ -137,15 +139,11 @@ def _top_asks_by_arr(conn: Connection, org_id: int) -> list[str]:
 
 def _calls_line(conn: Connection, org_id: int) -> list[str]:
     """The call intelligence in one line: calls assessed and how many are high on each dimension."""
-    levels = conn.execute(
-        select(CallInsight.deal_risk, CallInsight.churn_risk, CallInsight.expansion_potential).where(
-            CallInsight.org_id == org_id
-        )
-    ).all()
-    if not levels:
+    high = [func.count().filter(level == "high") for level in (CI.deal_risk, CI.churn_risk, CI.expansion_potential)]
+    calls, deal, churn, expansion = conn.execute(select(func.count(), *high).where(CI.org_id == org_id)).one()
+    if not calls:
         return []
-    high = [sum(row[index] == "high" for row in levels) for index in range(3)]
     return [
-        f"  calls: {len(levels)} assessed; high deal risk {high[0]}, high churn risk {high[1]},"
-        f" high expansion potential {high[2]}"
+        f"  calls: {calls} assessed; high deal risk {deal}, high churn risk {churn},"
+        f" high expansion potential {expansion}"
     ]
