@@ -22,6 +22,7 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
+from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, people_of, preview_redaction, redacted_excerpt
 from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
@@ -76,10 +77,13 @@ def _request_people(conn: Connection, requests: list[RequestState]) -> dict[int,
     "close wordings anywhere), a near-identical title links at once, the matcher judges the rest in batched "
     "calls (AI match >= 0.75 joins, else a new request; two requests of a theme a mention surely bridges, "
     ">= 0.9, merge); counts, customers, first/last seen and trend are "
-    "refreshed for the requests touched. People's corrections (pins, merges, renames, status) are kept. "
+    "refreshed for the requests touched (customers and ARR from message_authors). "
+    "People's corrections (pins, merges, renames, status) are kept. "
     "Run with config `rebuild: true` (job `catalogue_rebuild`) to rebuild from all mentions.",
     group_name=AI_GROUP,
-    deps=[feature_mentions],
+    # The catalogue counts each request's customers from the mentions' resolved authors, and
+    # message_authors recounts the requests whose authors changed: authors come first.
+    deps=[feature_mentions, message_authors],
     kinds={"python", "sql", "llm"},
     owners=OWNERS,
     tags={"layer": "ai"},
