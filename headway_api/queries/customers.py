@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from headway_api.core.principal import Principal
 from headway_api.db import Database, Reader
 from headway_api.pagination import SortKey, page_document, page_of, page_params, paginate
-from headway_api.queries.corrections import _transaction
+from headway_api.queries.corrections import _transaction, actor_of
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
@@ -297,7 +297,7 @@ def merge_customers(db: Database, principal: Principal, source_id: int, into_id:
             raise CorrectionError(404, "not_found", f"Customer {source_id} not found.")
         if into_id not in found:
             raise CorrectionError(404, "not_found", f"Customer {into_id} (the merge target) not found.", "into")
-        merge_customer(conn, org_id, source_id, into_id)
+        merge_customer(conn, org_id, source_id, into_id, actor=actor_of(principal))
         return _detail(conn, org_id, into_id)
 
 

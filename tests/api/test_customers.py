@@ -21,6 +21,7 @@ from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
     CustomerDomain,
+    CustomerMerge,
     CustomerSlackTeam,
     Message,
     MessageAuthor,
@@ -248,6 +249,23 @@ def test_merge_moves_contacts_domains_teams_and_messages(crm: tuple[TestClient, 
         True,
     )
     assert response.json()["message_count"] == 3 and len(response.json()["domains"]) == 3
+
+    # The next CRM export still lists Globex (hs-1): the person's merge stands, nothing comes back,
+    # and both merges are on record against the customer kept (the first one re-pointed to it).
+    export = b"Record ID,Company name,ARR\nhs-1,Globex,150000\n"
+    response = client.post("/v1/customers/import", files={"file": ("crm.csv", export, "text/csv")}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["created"], response.json()["updated"]) == (0, 0)
+    [refused] = response.json()["rejected"]
+    assert refused["line"] == 2 and f"merged into customer {kept}" in refused["reason"]
+    assert [item["id"] for item in client.get("/v1/customers", headers=headers).json()["items"]] == [kept]
+    assert client.get(f"/v1/customers/{kept}", headers=headers).json()["arr"] is None
+    with get_engine(url).connect() as conn:
+        merges = conn.execute(
+            select(CustomerMerge.source_customer_id, CustomerMerge.source_external_id, CustomerMerge.target_customer_id)
+            .order_by(CustomerMerge.id)
+        ).tuples().all()  # fmt: skip
+    assert merges == [(auto, None, kept), (globex["id"], "hs-1", kept)]
 
 
 def test_merge_refusals_change_nothing(crm: tuple[TestClient, Seed, str]) -> None:

@@ -5,7 +5,8 @@ Columns are matched by name the way CRMs spell them (`Company name`, `Record ID`
 external id when it has one that is known, else by one of its domains; it is refused, with its
 line number and the reason, when its ARR or MRR is not an amount, its stage is unknown, its date
 is not a date, it has no name or no key (external id or domain), one of its domains is a free-mail
-provider's, or a domain belongs to another customer (of the file or of the warehouse). The good
+provider's, a domain belongs to another customer (of the file or of the warehouse), or its external
+id is of a customer merged into another (`customer_merges`: the merge stands). The good
 rows land in one transaction whatever the bad ones are.
 
 A domain held by a customer the resolution auto-created is taken over, and that customer is merged
@@ -30,11 +31,12 @@ from headway_assets.core.people import is_free_mail_domain
 from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import dialect_insert, normalise_deal_stage, rows_source
 from headway_assets.core.warehouse.request_customers import refresh_customer_revenue
-from headway_assets.core.warehouse.schema import Customer, CustomerDomain, UtcDateTime, utc_now
+from headway_assets.core.warehouse.schema import Customer, CustomerDomain, CustomerMerge, UtcDateTime, utc_now
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 PROGRESS_EVERY = 10_000  # rows between two progress reports
 INSERT_BATCH = 2_000
+IMPORT_ACTOR = "crm-import"  # who `customer_merges` names for the merges an import makes
 
 # Our field -> the header spellings CRM exports use (compared after `_header_key`).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -288,6 +290,15 @@ def import_customers(
         )
     }
     by_external = {str(row.external_id): customer_id for customer_id, row in existing.items() if row.external_id}
+    # CRM ids of customers merged away (by a person or an earlier import): the merge stands.
+    merged_away: dict[str, tuple[int, str]] = {
+        str(external_id): (int(target), actor)
+        for external_id, target, actor in conn.execute(
+            select(CustomerMerge.source_external_id, CustomerMerge.target_customer_id, CustomerMerge.actor)
+            .where(CustomerMerge.org_id == org_id, CustomerMerge.source_external_id.isnot(None))
+            .order_by(CustomerMerge.id)
+        ).tuples()
+    }
     owner_of: dict[str, int] = dict(
         conn.execute(select(CustomerDomain.domain, CustomerDomain.customer_id).where(CustomerDomain.org_id == org_id))
         .tuples()
@@ -301,6 +312,13 @@ def import_customers(
     for row in rows:
         target = by_external.get(row.external_id) if row.external_id else None
         try:
+            if target is None and row.external_id in merged_away:
+                into, actor = merged_away[row.external_id]
+                who = "this import" if actor == IMPORT_ACTOR else "a person"
+                raise ValueError(
+                    f"its external id is of a customer {who} merged into customer {into}; the merge is kept "
+                    f"(edit customer {into} instead)"
+                )
             if row.external_id and row.external_id in file_ids:
                 raise ValueError(f"external id is also on line {file_ids[row.external_id]}")
             for domain in row.domains:
@@ -467,6 +485,6 @@ def _merge_emptied(conn: Connection, org_id: int, taken_over: dict[int, int]) ->
             continue
         if not lock_customers(conn, org_id, [source_id]).get(source_id):
             continue  # gone, or no longer auto-created (a person edited it since this import read)
-        merge_customer(conn, org_id, source_id, target_id)
+        merge_customer(conn, org_id, source_id, target_id, actor=IMPORT_ACTOR)
         merged += 1
     return merged

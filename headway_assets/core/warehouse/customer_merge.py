@@ -7,14 +7,15 @@ the caller's transaction: the source and the target may have been two customers 
 that are now one, so a re-sum of the stored customers would not do. So do the days the source had a
 health score (`customer_health`): the target's score of those days now reads both customers' calls
 and messages. The target's own fields (name, ARR, segment, external id, `auto_created`...) stay as
-they are.
+they are. The merge is recorded (`customer_merges`: who, when, the source's name and CRM id), so the
+next CRM import does not bring the merged customer back (`customer_import`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.customer_health import refresh_customer_health
@@ -24,6 +25,7 @@ from headway_assets.core.warehouse.schema import (
     Customer,
     CustomerDomain,
     CustomerHealth,
+    CustomerMerge,
     CustomerSlackTeam,
     MessageAuthor,
     utc_now,
@@ -42,11 +44,15 @@ def lock_customers(conn: Connection, org_id: int, customer_ids: list[int]) -> di
     return {int(customer_id): bool(auto) for customer_id, auto in rows}
 
 
-def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int) -> int:
+def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int, *, actor: str) -> int:
     """Fold customer `source_id` into `target_id` (both of `org_id`, distinct: the caller checked)
-    and delete it; returns how many feature requests had their customers recomputed."""
+    and delete it, recording the merge as done by `actor`; returns how many feature requests had
+    their customers recomputed."""
     if source_id == target_id:
         raise ValueError("a customer cannot be merged into itself")
+    name, external_id = conn.execute(
+        select(Customer.name, Customer.external_id).where(Customer.org_id == org_id, Customer.id == source_id)
+    ).one()
     asked = requests_of_customers(conn, org_id, [source_id])
     scored_days = (
         conn.execute(
@@ -68,6 +74,23 @@ def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int
         conn.execute(
             update(owned).where(owned.org_id == org_id, owned.customer_id == source_id).values(customer_id=target_id)
         )
+    # Earlier merges into the source now point at the target (they would cascade away with the source).
+    conn.execute(
+        update(CustomerMerge)
+        .where(CustomerMerge.org_id == org_id, CustomerMerge.target_customer_id == source_id)
+        .values(target_customer_id=target_id)
+    )
+    conn.execute(
+        insert(CustomerMerge).values(
+            org_id=org_id,
+            source_customer_id=source_id,
+            source_name=name,
+            source_external_id=external_id,
+            target_customer_id=target_id,
+            actor=actor,
+            created_at=utc_now(),
+        )
+    )
     conn.execute(delete(Customer).where(Customer.org_id == org_id, Customer.id == source_id))
     conn.execute(update(Customer).where(Customer.id == target_id).values(updated_at=utc_now()))
     refresh_request_customers(conn, org_id, asked)

@@ -905,6 +905,29 @@ class CustomerSlackTeam(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
 
 
+class CustomerMerge(Base):
+    """A customer merged into another (by a person through the API, or by the CRM import folding an
+    auto-created customer into the one that took its domain): the record the next import reads.
+
+    `source_external_id` is the merged customer's CRM id: a later import row with that id is the
+    customer a person chose to fold away, so it is refused with this merge as the reason instead of
+    coming back as a new customer (or overwriting the kept one). No foreign key on the source:
+    it is deleted by the merge.
+    """
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (Index("ix_customer_merges_org_external", "org_id", "source_external_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    source_customer_id: Mapped[int] = mapped_column(BigInteger)
+    source_name: Mapped[str] = mapped_column(String(255))
+    source_external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    target_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class Contact(Base):
     """A person outside the organisation who wrote messages, with the customer they belong to.
 
