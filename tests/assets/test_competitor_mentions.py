@@ -164,7 +164,7 @@ def test_hosted_tier2_gets_the_competitor_list_and_records_the_same(
     assert found == _relevant(url, _truth()) and found
     _check_rows(url, rows)
     assert {row["provider"] for row in rows} == {"anthropic"}
-    assert {row["prompt_version"] for row in rows} == {"tier2-v5"}
+    assert {row["prompt_version"] for row in rows} == {"tier2-v6"}
 
     # Answers are cached: the same run again asks the provider nothing.
     calls = len(anthropic_server.requests)
