@@ -1,7 +1,7 @@
 """Measure call intelligence (issue 16, item 5) on the labelled demo calls: accuracy and macro F1 of
 deal risk, churn risk and expansion potential, for the offline heuristics and for the LLM path.
 
-    .venv/bin/python scripts/eval_calls.py                    # offline, then anthropic via the fake server
+    .venv/bin/python scripts/eval_calls.py                    # offline, the default, then anthropic via the fake server
     .venv/bin/python scripts/eval_calls.py --provider openai  # the LLM path through the fake OpenAI server
     .venv/bin/python scripts/eval_calls.py --real             # a real provider (needs its API key set)
     .venv/bin/python scripts/eval_calls.py --json out.json    # also write the figures as JSON
@@ -12,9 +12,13 @@ read the customer side of the transcript (docs/quality.md says how). The demo ge
 such labels: the calls are scored as the pipeline scores them, through the `call_insights` asset
 on a warehouse of the 30 demo days (every call is assessed; the labelled ones are scored).
 
-Without `--real`, the "LLM" figures are the fake server answering with the offline heuristics on
-what a hosted provider is sent (the redacted excerpt of each call): they measure the plumbing and the
-excerpt, not a model. With `--real` and a key, they are the real model's.
+Three runs: the offline provider (the heuristics through the engine, on the redacted call); a hosted
+provider as configured by default (`HEADWAY_CALL_MODEL=headway-call-cues-1`: the same heuristics on the
+whole call in-process, no LLM call); and the hosted provider with a model asked for the calls
+(`--call-model`, default the provider's insight model). Without `--real`, that last one is the fake
+server answering with the offline heuristics on what a hosted provider is sent (the redacted excerpt
+of each call): it measures the plumbing and the excerpt, not a model. With `--real` and a key, it is
+the real model's.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from sqlalchemy import delete, select  # noqa: E402
 from headway_assets.assets.call_insights import DIMENSIONS, call_insights  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import CallInsight, Message, Organization  # noqa: E402
+from headway_assets.llm.registry import get_provider_spec  # noqa: E402
+from headway_assets.llm.tasks import INSIGHT  # noqa: E402
 from headway_assets.resources.llm import LlmResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
 from headway_assets.testing.demo_warehouse import RANGE_TAGS, prepare_raw  # noqa: E402
@@ -154,7 +160,9 @@ def main() -> int:
     parser.add_argument("--provider", choices=sorted(KEY_VARIABLES), default="anthropic")
     parser.add_argument("--real", action="store_true", help="ask the real provider (its API key must be set)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--call-model", help="the model asked for the calls (default: the provider's insight model)")
     args = parser.parse_args()
+    call_model = args.call_model or get_provider_spec(args.provider).default_models[INSIGHT]
     if args.real and not os.environ.get(KEY_VARIABLES[args.provider]):
         parser.error(f"--real needs {KEY_VARIABLES[args.provider]} set")
     labels = read_labels()
@@ -166,12 +174,19 @@ def main() -> int:
         report["offline"] = evaluate(url, labels)
         report["offline_run"] = {"calls": offline["calls"], "llm_calls": offline["llm_calls"]}
         print(_table("offline heuristics (whole transcript)", report["offline"]))
-        name = f"{args.provider} ({'real' if args.real else 'fake server, offline answers on the excerpt'})"
+        # A hosted provider by default: the heuristics in-process, no LLM call (no key needed either).
+        default = assess(url, workdir, provider=args.provider, base_url="http://127.0.0.1:9")
+        report["default"] = evaluate(url, labels)
+        report["default_run"] = {"calls": default["calls"], "llm_calls": default["llm_calls"]}
+        title = f"{args.provider} by default (local heuristics, whole transcript, no LLM call)"
+        print(_table(title, report["default"]))
+        kind = "real" if args.real else "fake server, offline answers on the excerpt"
+        name = f"{args.provider}, HEADWAY_CALL_MODEL={call_model} ({kind})"
         if args.real:
-            hosted = assess(url, workdir, provider=args.provider)
+            hosted = assess(url, workdir, provider=args.provider, call_model=call_model)
         else:
             with fake_server(args.provider) as base_url:
-                hosted = assess(url, workdir, provider=args.provider, base_url=base_url)
+                hosted = assess(url, workdir, provider=args.provider, base_url=base_url, call_model=call_model)
         report["llm"] = evaluate(url, labels)
         report["llm_run"] = {
             key: hosted[key]

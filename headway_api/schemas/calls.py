@@ -127,7 +127,10 @@ class CallDetail(CallSummary):
 
     reasons: CallReasons
     next_steps: list[CallNextStep]
-    provider: str = Field(description="`offline` answers come from cue-phrase heuristics, not a model.")
+    provider: str = Field(
+        description="`local-heuristics` (the default) and `offline` answers come from cue-phrase heuristics, "
+        "not a model; otherwise the LLM provider whose `model` assessed the call."
+    )
     model: str
     prompt_version: str
     assessed_at: datetime

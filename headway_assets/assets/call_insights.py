@@ -1,7 +1,11 @@
 """`call_insights`: call intelligence for every Gong and Fathom call, and customer health per day.
 
 Per call: deal risk, churn risk and expansion potential (low, medium or high), each with short
-reasons quoting the call, and the next steps agreed on it (`llm/tasks.py`, task `call`). Several
+reasons quoting the call, and the next steps agreed on it. By default (`HEADWAY_CALL_MODEL`
+`headway-call-cues-1`) the cue-phrase heuristics of `offline/calls.py` read each whole call in-process,
+whatever the provider: no LLM call, rows labelled provider `local-heuristics` (a model reading every
+call cost about twice issue 15's whole per-message target, docs/benchmarks.md). With a provider model
+as `HEADWAY_CALL_MODEL`, the model assesses each call (`llm/tasks.py`, task `call`): several
 calls per request (`HEADWAY_CALL_BATCH_ITEMS`), the requests of a run concurrent, every answer
 cached by the call's content, so re-materialising an unchanged day makes no LLM call; in batch mode
 the requests go through the vendor's batch API and the calls stay pending until it lands. Hosted
@@ -58,9 +62,10 @@ from headway_assets.core.warehouse.schema import CallInsight, Message, utc_now
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
 from headway_assets.llm.redaction import PiiScope, default_enabled
+from headway_assets.llm.registry import CALL_CUES_MODEL
 from headway_assets.llm.schemas import CallAssessment, CallInsightDraft
 from headway_assets.llm.tasks import CALL, PROMPT_VERSIONS, CallInput
-from headway_assets.offline import signal_lines
+from headway_assets.offline import assess_call, signal_lines
 from headway_assets.resources.llm import LlmResource, TaskVersion
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -71,6 +76,8 @@ CHECK_EVERY_CALL_ASSESSED: Final = "every_call_assessed"
 # feedback): on the demo corpus the uncapped excerpts had a median of 6,400 and a p90 of 13,000, the
 # cue lines alone a median of 3,000; the levels on the labelled calls stay the same (docs/quality.md).
 CALL_EXCERPT_MAX_CHARS: Final = 6_000
+# The provider of rows the local heuristics made with a hosted provider configured (the API shows it).
+CALL_LOCAL_PROVIDER: Final = "local-heuristics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +208,11 @@ def _located(text: str, quote: str) -> tuple[int, str] | None:
 
 
 def insight_row(
-    call: CallToAssess, answer: CallInsightDraft, engine: LlmEngine, redaction: Redaction | None
+    call: CallToAssess, answer: CallInsightDraft, made_by: tuple[str, str], redaction: Redaction | None
 ) -> dict[str, Any]:
-    """The `call_insights` row of one answered call: placeholders put back, every quote located in the
-    call (a reason or next step whose quote is not in it is dropped and counted)."""
+    """The `call_insights` row of one answered call, `made_by` (provider, model): placeholders put
+    back, every quote located in the call (a reason or next step whose quote is not in it is dropped
+    and counted)."""
     rejected = 0
     reasons: dict[str, list[dict[str, Any]]] = {}
     for dimension in DIMENSIONS:
@@ -238,21 +246,28 @@ def insight_row(
         "reasons": reasons,
         "next_steps": {"steps": steps},
         "rejected_quotes": rejected,
-        "provider": engine.provider.name,
-        "model": engine.model(CALL),
+        "provider": made_by[0],
+        "model": made_by[1],
         "prompt_version": PROMPT_VERSIONS[CALL],
         "created_at": utc_now(),
     }
+
+
+def local_insight_rows(due: Sequence[CallToAssess]) -> list[dict[str, Any]]:
+    """The rows of `due` assessed by the cue-phrase heuristics in-process, each on the whole call
+    (nothing leaves the process, so nothing is redacted; the quotes are the call's own sentences)."""
+    return [insight_row(call, assess_call(call.item), (CALL_LOCAL_PROVIDER, CALL_CUES_MODEL), None) for call in due]
 
 
 @dg.asset(
     name="call_insights",
     automation_condition=FOLLOW_UPSTREAM,
     description="Call intelligence for every Gong and Fathom call: deal risk, churn risk and expansion potential "
-    "(low/medium/high), each with short reasons quoting the call verbatim, and the next steps agreed. Several "
-    "calls per LLM request (hosted providers read a capped excerpt of a long call), cached by content: an "
-    "unchanged day costs nothing. The offline provider answers with cue-phrase heuristics. Then recomputes the "
-    "day's customer health (0-100) from call risks and message sentiment.",
+    "(low/medium/high), each with short reasons quoting the call verbatim, and the next steps agreed. By default "
+    "the local cue-phrase heuristics read each whole call (no LLM call; provider local-heuristics); with "
+    "HEADWAY_CALL_MODEL set to a provider model, several calls per LLM request (a capped excerpt of a long "
+    "call), cached by content: an unchanged day costs nothing. Then recomputes the day's customer health "
+    "(0-100) from call risks and message sentiment.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -276,7 +291,9 @@ def call_insights(
     window = partition_window(context)
     label = partition_label(context)
     stale_unless = refresh_version(context, llm, CALL)
-    excerpts = saves_tokens(llm.provider_name)
+    local = llm.calls_assessed_locally
+    # The heuristics read the whole call; only a model is sent an excerpt (it pays per token).
+    excerpts = not local and saves_tokens(llm.provider_name)
     with warehouse.read() as conn:
         ids = conn.execute(
             select(Message.id).where(
@@ -286,6 +303,11 @@ def call_insights(
         scopes = message_scopes(conn, list(ids))
         due, total = calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)
     outstanding = len(due)
+    if local:
+        # In-process work costs nothing: no organisation's budget holds it, no batch waits for it.
+        local_rows = local_insight_rows(due[: llm.item_cap] if llm.item_cap else due)
+        health_rows = _write(warehouse, window, local_rows)
+        return _result(label, total, local_rows, [], outstanding - len(local_rows), health_rows, {}, None)
     due, skipped = within_budget(context, warehouse, due, lambda call: call.org_id)
     due = due[: llm.item_cap] if llm.item_cap else due
 
@@ -300,17 +322,36 @@ def call_insights(
     for call in due:
         answer = answers.get(call.item_hash)
         if isinstance(answer, CallInsightDraft):
-            rows.append(insight_row(call, answer, engine, engine.privacy.call_redaction(call.item)))
+            made_by = (engine.provider.name, engine.model(CALL))
+            rows.append(insight_row(call, answer, made_by, engine.privacy.call_redaction(call.item)))
         elif answer is not None:
             failures.append((call.message_id, f"{answer.status}: {answer.error}"))
-    with warehouse.write() as conn:
-        delete_for_messages(conn, CallInsight, [row["message_id"] for row in rows])
-        insert_rows(conn, CallInsight, rows)
-        health_rows = refresh_customer_health(conn, window)
+    health_rows = _write(warehouse, window, rows)
     record_usage(context, warehouse, engine, partition=label, shares=shares)
     # The calls that were current stay so, and each row written makes its call current: no second
     # pass over the window (its excerpts run the local model over every line of every call).
-    remaining = outstanding - len(rows)
+    return _result(label, total, rows, failures, outstanding - len(rows), health_rows, skipped, engine)
+
+
+def _write(warehouse: WarehouseResource, window: TimeWindow, rows: Sequence[dict[str, Any]]) -> int:
+    """Replace the rows' calls' insights and recompute the window's customer health (its row count)."""
+    with warehouse.write() as conn:
+        delete_for_messages(conn, CallInsight, [row["message_id"] for row in rows])
+        insert_rows(conn, CallInsight, list(rows))
+        return refresh_customer_health(conn, window)
+
+
+def _result(
+    label: str,
+    total: int,
+    rows: Sequence[dict[str, Any]],
+    failures: Sequence[tuple[int, str]],
+    remaining: int,
+    health_rows: int,
+    skipped: Mapping[str, int],
+    engine: LlmEngine | None,
+) -> dg.MaterializeResult:
+    """The materialisation: metadata and the `every_call_assessed` check (what is left of the window)."""
     return dg.MaterializeResult(
         metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engine),
         check_results=[
@@ -332,9 +373,10 @@ def _metadata(
     remaining: int,
     health_rows: int,
     skipped: Mapping[str, int],
-    engine: LlmEngine,
+    engine: LlmEngine | None,
 ) -> dict[str, Any]:
-    """Counts, levels and ids only: reasons and quotes are the customers' words."""
+    """Counts, levels and ids only: reasons and quotes are the customers' words. `engine` is None when
+    the local heuristics assessed the calls (no LLM call)."""
     levels = {dimension: dict(sorted(Counter(row[dimension] for row in rows).items())) for dimension in DIMENSIONS}
     preview = [
         (
@@ -363,5 +405,6 @@ def _metadata(
         "preview": dg.MetadataValue.md(
             markdown_table(["message id", "source", "deal risk", "churn risk", "expansion", "next steps"], preview)
         ),
-        **llm_metadata(engine),
+        "assessed_by": CALL_LOCAL_PROVIDER if engine is None else "llm",
+        **(llm_metadata(engine) if engine is not None else {"llm_calls": 0, "llm_cost_usd": 0.0}),
     }

@@ -589,7 +589,7 @@ def _split_tier1(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, 
 
 def _split_tier2(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, MentionExtraction]:
     assert isinstance(parsed, MentionBatch)
-    return {item.id: MentionExtraction(mentions=item.mentions, competitors=item.competitors) for item in parsed.items}
+    return parsed.per_item()
 
 
 def _split_insight(parsed: BaseModel, _pairs: list[tuple[str, Any]]) -> dict[str, InsightDraft]:

@@ -34,6 +34,10 @@ OFFLINE_MODEL: Final = "headway-offline-3"
 # name when its artefact is retrained: the name is the cache key, not the file.
 LOCAL_MODEL: Final = "headway-local-2"
 LOCAL_MODEL_PREFIX: Final = "local:"
+# Call intelligence with a hosted provider, by default: the cue-phrase heuristics (`offline/calls.py`)
+# read each whole call in-process, no LLM call (issue 15's cost target; docs/benchmarks.md). Set
+# HEADWAY_CALL_MODEL to a provider model to have the model assess every call instead.
+CALL_CUES_MODEL: Final = "headway-call-cues-1"
 
 
 @dataclass(frozen=True)

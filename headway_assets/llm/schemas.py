@@ -6,6 +6,7 @@ OpenAI JSON-schema structured outputs, the offline classifier) and the warehouse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -128,17 +129,48 @@ class MentionBatchItem(BaseModel):
 
     id: str = Field(description="The id given with the item in the request.")
     mentions: list[MentionDraft] = Field(max_length=8)
-    competitors: list[CompetitorMentionDraft] = Field(
-        default_factory=list, max_length=8, description="The listed competitors the item names (often none)."
-    )
+
+
+class CompetitorMentionBatchItem(CompetitorMentionDraft):
+    """A listed competitor named by one item of a batched tier-2 request, tied back to it by its id."""
+
+    id: str = Field(description="The id of the item that names the competitor.")
 
 
 class MentionBatch(BaseModel):
-    """Tier-2 answers for every item of a batched request."""
+    """Tier-2 answers for every item of a batched request. The competitors are one list for the whole
+    request (each entry with its item's id), not one per item: most items name none, and an empty
+    list per item was most of what the competitor block cost (tier2-v6, docs/benchmarks.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     items: list[MentionBatchItem]
+    competitors: list[CompetitorMentionBatchItem] = Field(
+        default_factory=list, description="Every listed competitor any item names, with that item's id; often none."
+    )
+
+    @classmethod
+    def of(cls, answers: Sequence[tuple[str, MentionExtraction]]) -> MentionBatch:
+        """The batched answer holding each (item id, extraction) of `answers`."""
+        return cls(
+            items=[MentionBatchItem(id=item_id, mentions=answer.mentions) for item_id, answer in answers],
+            competitors=[
+                CompetitorMentionBatchItem(id=item_id, **found.model_dump())
+                for item_id, answer in answers
+                for found in answer.competitors
+            ],
+        )
+
+    def per_item(self) -> dict[str, MentionExtraction]:
+        """Each item's extraction: its asks and the competitors listed with its id (at most eight; an
+        entry naming an id that is not an item of the answer is dropped)."""
+        named: dict[str, list[CompetitorMentionDraft]] = {}
+        for entry in self.competitors:
+            named.setdefault(entry.id, []).append(CompetitorMentionDraft(**entry.model_dump(exclude={"id"})))
+        return {
+            item.id: MentionExtraction(mentions=item.mentions, competitors=named.get(item.id, [])[:8])
+            for item in self.items
+        }
 
 
 class InsightBatchItem(InsightDraft):

@@ -28,7 +28,8 @@ PROMPT_VERSIONS: dict[str, str] = {
     # v2: the whole relevant message, not its relevant chunks; v3: titles name the ask, never the complaint
     # v4: long calls come as excerpts (the lines the local model finds possibly feedback, [...] between)
     # v5: also the listed competitors each item names, with context and quote (issue 16 item 4)
-    TIER2: "tier2-v5",
+    # v6: the competitors as one list per answer with item ids, not an (often empty) list per item
+    TIER2: "tier2-v6",
     INSIGHT: "insight-v1",
     MATCH: "match-v3",  # v2: many asks per call, complaint to request, languages, sub-themes; v3: also_same
     CALL: "call-v2",  # v2: several calls per request, at most two reasons per level, short quotes
@@ -114,12 +115,12 @@ lines were left out. Never quote across [...].
 Extract nothing from greetings, scheduling or small talk. Merge repeats of the same ask within \
 the item into one mention. Return an empty list when the item holds no product ask after all.
 
-competitors: when the organisation lists competitors (after its taxonomy), record each item's \
-mentions of them: competitor (its listed name, also when the item uses an alias), context \
-(switching_from: the customer left or is leaving it for us; switching_to: considering or choosing \
-it over us; comparison: a capability compared; pricing: price or cost compared; other) and \
-evidence_quote (verbatim, as above). One entry per competitor and context; only listed \
-competitors; an empty list otherwise.
+competitors (one list beside items): when the organisation lists competitors (after its \
+taxonomy), each item's mentions of them: id (the item's), competitor (its listed name, also for \
+an alias), context (switching_from: the customer left or is leaving it for us; switching_to: \
+considering or choosing it over us; comparison: a capability compared; pricing: price or cost \
+compared; other) and evidence_quote (verbatim, as above). One entry per item, competitor and \
+context; only listed competitors; empty when none.
 """
 
 INSIGHT_SYSTEM = """\

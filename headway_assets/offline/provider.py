@@ -23,7 +23,6 @@ from headway_assets.llm.schemas import (
     MatchBatch,
     MatchBatchItem,
     MentionBatch,
-    MentionBatchItem,
     Tier1Batch,
     Tier1BatchItem,
     Tier1Label,
@@ -72,9 +71,7 @@ def answer_task(task: str, payload: Any, model: str = OFFLINE_MODEL) -> BaseMode
             labels=[Tier1BatchItem(id=item.id, **label.model_dump()) for item, label in zip(items, labels, strict=True)]
         )
     if task == TIER2:
-        return MentionBatch(
-            items=[MentionBatchItem(id=item_id, **answer(TIER2, item).model_dump()) for item_id, item in payload]
-        )
+        return MentionBatch.of([(item_id, answer(TIER2, item)) for item_id, item in payload])
     if task == INSIGHT:
         return InsightBatch(
             items=[InsightBatchItem(id=item_id, **answer(INSIGHT, item).model_dump()) for item_id, item in payload]

@@ -14,7 +14,7 @@ from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOptions
-from headway_assets.llm.registry import LOCAL_MODEL, build_provider, get_provider_spec
+from headway_assets.llm.registry import CALL_CUES_MODEL, LOCAL_MODEL, build_provider, get_provider_spec
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 
@@ -44,6 +44,11 @@ class LlmResource(dg.ConfigurableResource):
     tier2_model: str | None = None
     insight_model: str | None = None
     match_model: str | None = None
+    call_model: str | None = Field(
+        default=None,
+        description="Call intelligence with a hosted provider: headway-call-cues-1 (local heuristics, no LLM call) "
+        "or a provider model (default: HEADWAY_CALL_MODEL, headway-call-cues-1).",
+    )
     max_in_flight: int | None = Field(default=None, description="LLM calls in flight at once in one run.")
     tier1_batch_items: int | None = Field(default=None, description="Messages (or chunks) per tier-1 call.")
     tier2_batch_items: int | None = Field(default=None, description="Relevant messages per tier-2 call.")
@@ -90,7 +95,8 @@ class LlmResource(dg.ConfigurableResource):
     def models(self) -> dict[str, str]:
         """The model per task in effect."""
         settings = self._settings()
-        models = get_provider_spec(self.provider_name).models(
+        spec = get_provider_spec(self.provider_name)
+        models = spec.models(
             {
                 TIER1: self.tier1_model or settings.tier1_model,
                 TIER2: self.tier2_model or settings.tier2_model,
@@ -98,9 +104,18 @@ class LlmResource(dg.ConfigurableResource):
                 MATCH: self.match_model or settings.match_model,
             }
         )
-        # Call intelligence reads a call as the insight summariser reads a message: the same model.
-        models.setdefault(CALL, models[INSIGHT])
+        if spec.configurable_models:
+            # A hosted provider assesses calls with the local heuristics unless a model is asked for: a
+            # model reading every call costs about twice issue 15's whole per-message target (benchmarks.md).
+            models[CALL] = self.call_model or settings.call_model
+        else:
+            models.setdefault(CALL, models[INSIGHT])  # the offline provider: its own model, the same heuristics
         return models
+
+    @property
+    def calls_assessed_locally(self) -> bool:
+        """Whether call intelligence runs on the local cue-phrase heuristics in-process (no LLM call)."""
+        return self.models()[CALL] == CALL_CUES_MODEL
 
     def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
         """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is

@@ -159,7 +159,8 @@ def test_a_call_insights_backfill_goes_through_a_batch_and_the_rerun_writes_ever
     server, url = anthropic_server, seeded_warehouse
     materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
     instance = dg.DagsterInstance.ephemeral()
-    batch = _llm(server, batch_mode="backfill")
+    # A model assesses the calls only when asked for (the default is the local heuristics, below).
+    batch = _llm(server, batch_mode="backfill", call_model="claude-haiku-4-5")
     server.reset_records()
 
     # The calls of two days: submitted as one batch, none answered live, none written, all pending.
@@ -179,6 +180,28 @@ def test_a_call_insights_backfill_goes_through_a_batch_and_the_rerun_writes_ever
     assert server.calls("/v1/messages") == 0
     with read_connection(url) as conn:
         assert conn.execute(select(LlmBatch.task, LlmBatch.status)).all() == [("call", "ended")]
+
+
+def test_by_default_a_call_insights_backfill_assesses_locally_with_no_batch_and_as_the_live_path(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    server, url = anthropic_server, seeded_warehouse
+    materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
+    server.reset_records()
+    # Live first, then the same window again in backfill mode after the rows are gone: the same rows.
+    live = materialize_assets([call_insights], url, first=FIRST, last=LAST, **_llm(server))
+    live_levels = _call_levels(url)
+    with write_transaction(url) as conn:
+        conn.execute(CallInsight.__table__.delete())
+    batch = _llm(server, batch_mode="backfill")
+    backfill = materialize_assets([call_insights], url, first=FIRST, last=LAST, **batch)
+    for result in (live, backfill):
+        metadata = result.asset_materializations_for_node("call_insights")[0].metadata
+        assert (metadata["llm_calls"].value, metadata["remaining"].value) == (0, 0)
+        assert metadata["assessed_by"].value == "local-heuristics"
+        assert "llm_batches_submitted" not in metadata
+    assert _call_levels(url) == live_levels and len(live_levels) > 0
+    assert server.calls("/v1/messages") == 0 and server.batch_ids() == []
 
 
 def test_a_single_day_stays_live_in_backfill_mode(

@@ -122,7 +122,12 @@ def test_a_hosted_provider_gets_several_calls_per_request_and_a_rerun_makes_none
     seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
 ) -> None:
     materialize_assets([*CALL_ASSETS, message_authors], seeded_warehouse, partition=DAY)
-    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url, "call_batch_items": 2}
+    hosted = {
+        "provider": "anthropic",
+        "base_url": anthropic_server.base_url,
+        "call_batch_items": 2,
+        "call_model": "claude-haiku-4-5",  # a model assesses the calls only when asked for
+    }
     result = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
     metadata = _metadata(result)
     requests = [r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]
@@ -147,6 +152,40 @@ def test_a_hosted_provider_gets_several_calls_per_request_and_a_rerun_makes_none
     again = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
     assert _metadata(again)["llm_calls"] == 0
     assert len([r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]) == len(requests)
+
+
+def test_by_default_a_hosted_provider_assesses_calls_locally_with_no_llm_call(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    materialize_assets([*CALL_ASSETS, message_authors], seeded_warehouse, partition=DAY)
+    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url}
+    result = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    metadata = _metadata(result)
+    assert checks[CHECK_EVERY_CALL_ASSESSED] is True and metadata["remaining"] == 0
+    assert metadata["assessed_by"] == "local-heuristics" and metadata["llm_calls"] == 0
+    assert anthropic_server.requests == []
+    rows = _calls(seeded_warehouse)
+    assert len(rows) == metadata["calls"] == metadata["assessed_this_run"] > 0
+    # The provider is visible: these levels come from the cue phrases of the whole call, not a model.
+    assert {(row.provider, row.model) for row in rows} == {("local-heuristics", "headway-call-cues-1")}
+    assert any(row.deal_risk != "low" or row.churn_risk != "low" or row.expansion_potential != "low" for row in rows)
+    for row in rows:
+        for reasons in row.reasons.values():
+            for reason in reasons:
+                assert row.call_text[reason["start"] : reason["start"] + len(reason["quote"])] == reason["quote"]
+        for step in row.next_steps["steps"]:
+            assert row.call_text[step["start"] : step["start"] + len(step["quote"])] == step["quote"]
+    # Unchanged calls are current: a re-run writes nothing; a refresh of stale outcomes keeps them too.
+    again = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **hosted)
+    assert _metadata(again)["assessed_this_run"] == 0 and _metadata(again)["remaining"] == 0
+    refresh = materialize_assets([call_insights], seeded_warehouse, partition=DAY, refresh_stale=True, **hosted)
+    assert _metadata(refresh)["assessed_this_run"] == 0
+    # Asking for a model afterwards (with a refresh) has the model redo them.
+    model = {**hosted, "call_model": "claude-haiku-4-5", "refresh_stale": True}
+    redo = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **model)
+    assert _metadata(redo)["assessed_this_run"] == len(rows) and _metadata(redo)["llm_calls"] > 0
+    assert {row.provider for row in _calls(seeded_warehouse)} == {"anthropic"}
 
 
 def test_a_long_call_is_excerpted_to_its_feedback_and_cue_lines() -> None:

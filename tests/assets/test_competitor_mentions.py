@@ -26,6 +26,8 @@ from headway_assets.core.warehouse.schema import (
     Organization,
 )
 from headway_assets.demo import DemoManifest, build_demo_corpus, seed_demo
+from headway_assets.llm.providers.json_schema import strict_json_schema
+from headway_assets.llm.schemas import CompetitorMentionDraft, MentionBatch, MentionDraft, MentionExtraction
 from headway_assets.llm.tasks import COMPETITORS_HEADING
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import DEMO_DAYS, DEMO_START, MaterializeFn
@@ -164,7 +166,7 @@ def test_hosted_tier2_gets_the_competitor_list_and_records_the_same(
     assert found == _relevant(url, _truth()) and found
     _check_rows(url, rows)
     assert {row["provider"] for row in rows} == {"anthropic"}
-    assert {row["prompt_version"] for row in rows} == {"tier2-v5"}
+    assert {row["prompt_version"] for row in rows} == {"tier2-v6"}
 
     # Answers are cached: the same run again asks the provider nothing.
     calls = len(anthropic_server.requests)
@@ -225,3 +227,32 @@ def test_the_labelled_sentences_keep_their_measured_quality() -> None:
     named = {(i, name) for i, name, _ in found}
     assert named <= {(i, name) for i, name, _ in truth}, "no competitor found that is not there"
     assert len(named) >= 21 and len(found & truth) >= 15
+
+
+def test_a_tier2_answer_lists_competitors_once_with_item_ids_and_each_item_gets_its_own() -> None:
+    ask = MentionDraft(
+        title="Export to PDF",
+        description="PDF export.",
+        kind="feature_request",
+        urgency="medium",
+        sentiment="neutral",
+        evidence_quote="We need PDF export",
+    )
+    found = CompetitorMentionDraft(competitor="Tableau", context="comparison", evidence_quote="Tableau exports PDF")
+    answers = [
+        ("m1", MentionExtraction(mentions=[ask], competitors=[found])),
+        ("m2", MentionExtraction(mentions=[ask], competitors=[])),
+    ]
+    batch = MentionBatch.of(answers)
+    dumped = batch.model_dump(mode="json")
+    # No list per item (most items name no competitor): one list, each entry with its item's id.
+    assert all(set(item) == {"id", "mentions"} for item in dumped["items"])
+    assert [entry["id"] for entry in dumped["competitors"]] == ["m1"]
+    assert batch.per_item() == dict(answers)
+    schema = strict_json_schema(MentionBatch)
+    assert set(schema["required"]) == {"items", "competitors"}
+    # An entry naming an id the answer has no item for is dropped; an item keeps at most eight.
+    stray = MentionBatch.model_validate(
+        dumped | {"competitors": [*dumped["competitors"] * 9, {**dumped["competitors"][0], "id": "zz"}]}
+    )
+    assert set(stray.per_item()) == {"m1", "m2"} and len(stray.per_item()["m1"].competitors) == 8

@@ -13,6 +13,7 @@ from headway_assets.llm import registry
 from headway_assets.llm.pricing import DEFAULT_PRICES, price_list
 from headway_assets.llm.providers.base import LlmProvider, LlmRequest, LlmResponse, ProviderOptions
 from headway_assets.llm.registry import (
+    CALL_CUES_MODEL,
     OFFLINE_MODEL,
     ProviderSpec,
     build_provider,
@@ -20,7 +21,7 @@ from headway_assets.llm.registry import (
     provider_names,
     register,
 )
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.offline import OfflineProvider
 from headway_assets.resources.llm import LlmResource
 
@@ -84,6 +85,18 @@ def test_models_default_per_provider_and_follow_overrides() -> None:
         (TIER1, TIER2, INSIGHT, MATCH), OFFLINE_MODEL
     )
     assert LlmResource(provider="openai", tier2_model="gpt-4o-mini").models()[TIER2] == "gpt-4o-mini"
+
+
+def test_calls_are_assessed_locally_unless_a_model_is_asked_for() -> None:
+    # A hosted provider: the cue-phrase heuristics by default (no LLM call), a model when one is set.
+    default = LlmResource(provider="anthropic")
+    assert default.models()[CALL] == CALL_CUES_MODEL == HeadwaySettings().call_model
+    assert default.calls_assessed_locally
+    asked = LlmResource(provider="anthropic", call_model="claude-haiku-4-5")
+    assert asked.models()[CALL] == "claude-haiku-4-5" and not asked.calls_assessed_locally
+    # The offline provider keeps its one model (the same heuristics, through the engine).
+    offline = LlmResource(provider="offline", call_model="claude-haiku-4-5")
+    assert offline.models()[CALL] == OFFLINE_MODEL and not offline.calls_assessed_locally
 
 
 def test_prices_come_from_the_registrations() -> None:

@@ -126,6 +126,7 @@ def headway_responder(request: LLMRequest) -> Any:
         from headway_assets.offline import answer as offline_answer
     except ImportError:  # the offline tier-2 is not available: a schema-valid default
         return default_responder(request)
+    from headway_assets.llm.schemas import MentionBatch
     from headway_assets.llm.tasks import InsightInput, Tier2Input
 
     if task == "tier2":
@@ -134,7 +135,7 @@ def headway_responder(request: LLMRequest) -> Any:
         block = prompt[prompt.find(TAXONOMY_HEADING) :] if TAXONOMY_HEADING in prompt else ""
         taxonomy = tuple(_TAXONOMY_LINE.findall(block.split("\n\n", 1)[0]))
         competitors = tier2_competitors(prompt)
-        answers = []
+        extractions = []
         for item_id, context, text in request_items(request):
             item = Tier2Input(
                 text=text,
@@ -144,8 +145,8 @@ def headway_responder(request: LLMRequest) -> Any:
                 taxonomy=taxonomy,
                 competitors=competitors,
             )
-            answers.append({"id": item_id, **offline_answer("tier2", item).model_dump(mode="json")})
-        return {"items": answers}
+            extractions.append((item_id, offline_answer("tier2", item)))
+        return MentionBatch.of(extractions).model_dump(mode="json")
     if task == "insight":
         answers = []
         for item_id, context, text in request_items(request):
