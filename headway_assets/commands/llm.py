@@ -92,10 +92,9 @@ def label_texts(
         async with open_engine(provider, tier1_model) as engine:
             for start in range(0, len(texts), BLOCK):
                 block = texts[start : start + BLOCK]
-                answers = await engine.label({content_hash(text): text for text in block})
-                outcomes.extend(
-                    answers.get(content_hash(text)) or LlmFailure("not_attempted", "deadline") for text in block
-                )
+                keys = [content_hash(text) for text in block]
+                answers = await engine.label(dict(zip(keys, block, strict=True)))
+                outcomes.extend(answers.get(key) or LlmFailure("not_attempted", "deadline") for key in keys)
                 if progress:
                     progress(len(outcomes), len(texts))
 
