@@ -18,15 +18,18 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TextIO
-
-from sqlalchemy import Connection, insert, select, update
+from typing import TYPE_CHECKING, TextIO
 
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.security import KNOWN_SCOPES, USER_SUBJECT_PREFIX, IssuedToken, TokenCodec, hash_password
 from headway_assets.core.settings import HeadwaySettings, get_settings
-from headway_assets.core.warehouse.database import migrate, write_transaction
-from headway_assets.core.warehouse.schema import Organization, User
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# SQLAlchemy and the warehouse are imported by the commands that use them, not here: the
+# `headway` CLI imports this module to register `users` and `tokens` for every command it runs,
+# and the warehouse schema took ~0.3 s of CPU of each one's start-up (`headway classify` among them).
 
 ROLES = ("member", "admin", "service")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -56,6 +59,10 @@ def create_user(
     """Create a user of organisation `org_slug`; no password makes a service client (tokens only)."""
     if role not in ROLES:
         raise CommandError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    from sqlalchemy import insert, select
+
+    from headway_assets.core.warehouse.schema import Organization, User
+
     address = normalise_email(email)
     org_id = conn.execute(select(Organization.id).where(Organization.slug == org_slug)).scalar_one_or_none()
     if org_id is None:
@@ -77,6 +84,10 @@ def create_user(
 
 def set_user_active(conn: Connection, *, email: str, active: bool) -> None:
     """Activate or deactivate a user (a deactivated user's tokens are refused)."""
+    from sqlalchemy import update
+
+    from headway_assets.core.warehouse.schema import User
+
     address = normalise_email(email)
     result = conn.execute(update(User).where(User.email == address).values(is_active=active))
     if result.rowcount == 0:
@@ -90,6 +101,10 @@ def mint_token(
     unknown = sorted(set(scopes) - set(KNOWN_SCOPES))
     if unknown:
         raise CommandError(f"unknown scope {unknown[0]!r}; known scopes: {', '.join(KNOWN_SCOPES)}")
+    from sqlalchemy import select
+
+    from headway_assets.core.warehouse.schema import Organization, User
+
     address = normalise_email(email)
     row = conn.execute(
         select(User.id, User.is_active, Organization.slug, Organization.is_active.label("org_active"))
@@ -122,6 +137,8 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str | None:
 
 
 def _database_url(headway: HeadwaySettings) -> str:
+    from headway_assets.core.warehouse.database import migrate
+
     url = headway.warehouse_url
     if url.startswith("sqlite"):
         migrate(url)  # the embedded warehouse is brought up to date on first use, as the API does
@@ -138,6 +155,8 @@ def run_users_create(
     """`users create`: prints the new user's id."""
     password = _read_password(args, stdin or sys.stdin)
     role = "service" if args.service and args.role == "member" else args.role
+    from headway_assets.core.warehouse.database import write_transaction
+
     with write_transaction(_database_url(headway or get_settings().pipeline)) as conn:
         user_id = create_user(
             conn, org_slug=args.org, email=args.email, password=password, full_name=args.name, role=role
@@ -152,6 +171,8 @@ def run_users_set_active(
 ) -> int:
     """`users deactivate` / `users activate`."""
     active = args.users_command == "activate"
+    from headway_assets.core.warehouse.database import write_transaction
+
     with write_transaction(_database_url(headway or get_settings().pipeline)) as conn:
         set_user_active(conn, email=args.email, active=active)
     state = "activated" if active else "deactivated"
@@ -172,6 +193,8 @@ def run_tokens_mint(
     if not 1 <= args.days <= settings.service_token_max_days:
         raise CommandError(f"--days must be between 1 and {settings.service_token_max_days}")
     codec = TokenCodec(settings, data_dir=headway.data_dir)
+    from headway_assets.core.warehouse.database import write_transaction
+
     with write_transaction(_database_url(headway)) as conn:
         scopes = tuple(getattr(args, "scope", None) or ())
         token = mint_token(conn, codec, email=args.email, lifetime=timedelta(days=args.days), scopes=scopes)

@@ -51,7 +51,7 @@ from headway_api.api.routes import (
 from headway_api.core.config import ApiSettings, get_api_settings
 from headway_api.core.errors import install_error_handlers
 from headway_api.core.principal import PrincipalCache, PrincipalInvalidation, PrincipalResolver
-from headway_api.core.security import TokenCodec
+from headway_api.core.security import TokenCodec, dummy_password_hash
 from headway_api.db import BlockingRunner, Database, Reader
 from headway_api.pagination import configure_cursor_key, derive_cursor_key
 from headway_assets.core.settings import PROJECT_ROOT, HeadwaySettings, get_settings
@@ -212,6 +212,7 @@ def create_app(settings: ApiSettings | None = None, headway: HeadwaySettings | N
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate_sqlite:
             await run_in_threadpool(database.ensure_schema)
+        dummy_password_hash()  # made before the first sign-in, so its timing is like every other's
         freeze_startup_objects()
         await state.principals.start()
         yield

@@ -21,8 +21,18 @@ from headway_api.core.config import ApiSettings, ConfigError, load_or_create_sec
 # argon2id with the library's current recommended parameters (RFC 9106 "second choice" profile).
 _HASHER = PasswordHasher()
 # Verified against when the account does not exist, so a miss costs as long as a wrong password
-# and response times do not reveal which e-mail addresses have accounts.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+# and response times do not reveal which e-mail addresses have accounts. Made on first use, not
+# at import: hashing takes 64 MiB and ~0.15 s of CPU, which every `headway` command paid (the
+# CLI imports this module to register `users` and `tokens`); the API makes it at start-up.
+_DUMMY_HASH: str | None = None
+
+
+def dummy_password_hash() -> str:
+    """The hash checked when there is no account (made once, with the current parameters)."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 def configure_password_hashing(parameters: Parameters) -> None:
@@ -32,7 +42,7 @@ def configure_password_hashing(parameters: Parameters) -> None:
     """
     global _HASHER, _DUMMY_HASH
     _HASHER = PasswordHasher.from_parameters(parameters)
-    _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = None
 
 
 # Subjects of tokens issued to local users look like "user:42".
@@ -68,7 +78,7 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, boo
     if len(password) > MAX_PASSWORD_LENGTH:
         password = password[:MAX_PASSWORD_LENGTH]  # bound the work; such a password never matches
     try:
-        _HASHER.verify(password_hash or _DUMMY_HASH, password)
+        _HASHER.verify(password_hash or dummy_password_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False, False
     if password_hash is None:

@@ -23,11 +23,17 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from headway_assets.catalog import Linker, MentionRecord, RequestState, engine_matcher
 from headway_assets.commands.llm import open_engine, provider_help
 from headway_assets.llm.registry import provider_names
+
+if TYPE_CHECKING:
+    from headway_assets.catalog import MentionRecord, RequestState
+
+# The catalogue package (NumPy, the warehouse schema) is imported by this command's own work, not
+# here: every `headway` command imports this module to register `catalogue`, and it took ~0.4 s
+# of CPU of each one's start-up (`headway classify` among them).
 
 # Mentions of a file have no send time: the file's order is their canonical order.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -54,6 +60,8 @@ def read_mentions(path: Path, warn: Any = None) -> tuple[list[MentionRecord], di
     Themes and sub-themes are matched to the company's taxonomy lines when there are some; a
     sub-theme is stored as `theme/sub-theme` so equal sub-theme names under two themes stay apart.
     """
+    from headway_assets.catalog import MentionRecord
+
     companies: dict[str, int] = {}
     taxonomies: dict[str, dict[str, list[str]]] = {}
     mentions: list[MentionRecord] = []
@@ -119,6 +127,8 @@ def read_mentions(path: Path, warn: Any = None) -> tuple[list[MentionRecord], di
 
 def link_file_mentions(mentions: list[MentionRecord], provider: str | None) -> tuple[list[RequestState], int]:
     """The requests of `mentions` built from nothing by the provider's matcher, and failed answers."""
+    from headway_assets.catalog import Linker, engine_matcher
+
     failures: list[str] = []
 
     async def run() -> list[RequestState]:

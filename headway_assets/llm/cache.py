@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
-from headway_assets.core.warehouse.database import get_engine, write_transaction
-from headway_assets.core.warehouse.schema import LlmCacheEntry
+# SQLAlchemy and the warehouse schema are imported where the cache reads or writes, not here:
+# the engine imports this module, and an uncached engine (`headway classify`) never touches the
+# warehouse; importing the schema took ~0.4 s of CPU of every such command's start-up.
 
 LOOKUP_BATCH = 500
 
@@ -37,6 +38,9 @@ def insert_ignoring_conflicts(conn: Connection, table: Any, rows: Sequence[dict[
     """Insert rows, skipping any that hit a unique constraint (a concurrent run got there first)."""
     if not rows:
         return
+    from sqlalchemy import Insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement: Insert = dialect.insert(table).on_conflict_do_nothing()
     conn.execute(statement, list(rows))
@@ -50,6 +54,11 @@ class LlmCache:
 
     def get_many(self, key: CacheKey, hashes: Iterable[str]) -> dict[str, CachedAnswer]:
         """Cached answers for the given content hashes (missing ones are absent)."""
+        from sqlalchemy import select
+
+        from headway_assets.core.warehouse.database import get_engine
+        from headway_assets.core.warehouse.schema import LlmCacheEntry
+
         wanted = sorted(set(hashes))
         found: dict[str, CachedAnswer] = {}
         with get_engine(self._url).connect() as conn:
@@ -73,6 +82,9 @@ class LlmCache:
 
     def put_many(self, key: CacheKey, answers: dict[str, CachedAnswer]) -> None:
         """Store answers (first writer wins on a race; the answers are interchangeable)."""
+        from headway_assets.core.warehouse.database import write_transaction
+        from headway_assets.core.warehouse.schema import LlmCacheEntry
+
         rows = [
             {
                 "task": key.task,

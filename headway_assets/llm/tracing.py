@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -116,6 +115,10 @@ def _build(settings: TracingSettings) -> _Tracing:
     langfuse = _attach_langfuse(provider, settings) if langfuse_configured(settings) else None
     endpoint = otlp_traces_endpoint(settings)
     if endpoint is not None:
+        # Imported only to send traces: the exporter brings protobuf and requests, which every
+        # process importing the engine (each `headway` command) otherwise loads for nothing.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     return _Tracing(signature=_signature(settings), provider=provider, langfuse=langfuse)
 
