@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve
 from sklearn.metrics.cluster import pair_confusion_matrix
 
 from headway_assets.catalog import MentionRecord, linker
@@ -85,6 +86,7 @@ Mention = ev.LabelledMention
 def diagnose(mentions: list[Mention]) -> Counter[tuple[str, str]]:
     """Link `mentions` as the pipeline does and count pairs: kept, wrongly joined, lost and why."""
     offered: dict[int, list[set[int]]] = {}
+    went: dict[int, set[int] | None] = {}
 
     class Recording(Linker):
         def _place(self, mention: MentionRecord, question: _Question) -> None:
@@ -93,6 +95,12 @@ def diagnose(mentions: list[Mention]) -> Counter[tuple[str, str]]:
                 requests.append(self._resolve(question.near[0]))
             offered[mention.id] = [{m.id for m in r.mentions} for r in requests]
             super()._place(mention, question)
+            # Where it went: the request it joined (its members before it), or none (it founded one).
+            answer = self.answers.get(question.key) if question.key else None
+            target = question.near[0] if question.near is not None else None
+            if answer is not None and answer.candidate_id in question.by_key and answer.score >= AI_MATCH:
+                target = question.by_key[answer.candidate_id]
+            went[mention.id] = None if target is None else {m.id for m in self._resolve(target).mentions} - {mention.id}
 
     records = [replace(m.record, quote=m.quote) for m in mentions]
 
@@ -118,8 +126,17 @@ def diagnose(mentions: list[Mention]) -> Counter[tuple[str, str]]:
         elif joined:
             counts["wrongly joined", where] += 1
         elif same_ask:
-            was_offered = any(a in members for members in offered.get(b, []))
-            counts["lost: offered, judged different" if was_offered else "lost: not offered", where] += 1
+            if not any(a in members for members in offered.get(b, [])):
+                counts["lost: not offered", where] += 1
+                continue
+            counts["lost: offered, judged different", where] += 1
+            joined_ids = went[b]
+            if joined_ids is None:
+                counts["  ... the later one founded", where] += 1
+            elif any(by_id[i].ask == by_id[b].ask for i in joined_ids):
+                counts["  ... joined another of its ask", where] += 1
+            else:
+                counts["  ... joined another ask", where] += 1
     return counts
 
 
@@ -390,6 +407,17 @@ def pair_cost(mentions: list[Mention], tune: list[Mention], spec: Spec, threshol
         print(f"{name:<28} {best / len(pairs) * 1e6:6.1f} µs per pair ({len(pairs)} pairs)")
 
 
+def pair_ceiling(mentions: list[Mention], precision: float = 0.85) -> None:
+    """The share of same-ask pair rows (`pair_rows`) the hand rule's score finds at `precision`, by place."""
+    x, y = pair_rows(mentions, Spec("hand score", ("hand", "same_theme")))
+    for where, rows in (("same theme", x[:, 1] == 1), ("another theme", x[:, 1] == 0)):
+        found, recall, _ = precision_recall_curve(y[rows], x[rows, 0])
+        print(
+            f"{where:<14} pairs: {int(y[rows].sum())} same ask, {int((1 - y[rows]).sum())} not; "
+            f"recall at precision >= {precision}: {recall[found >= precision].max():.3f}"
+        )
+
+
 def widen(mentions: list[Mention]) -> None:
     """The hand rule on `mentions` with another theme's requests offered more widely (the token-set
     ratio they need, how many) and judged against a lower bar."""
@@ -425,16 +453,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diagnose", action="store_true")
     parser.add_argument("--cv", action="store_true")
     parser.add_argument("--test", action="store_true", help="fit the chosen judge on tune, score the test half")
+    parser.add_argument("--merge-score", type=float, default=None, help="merge requests at this score (> 1: never)")
     parser.add_argument("--widen", action="store_true", help="tune half with another theme's requests offered")
     parser.add_argument("--cost", action="store_true", help="time the shipped score and the judge per pair")
     args = parser.parse_args(argv)
     tune = ev.load(ev.DEFAULT_SET, "tune")
     spec, threshold = CHOSEN
+    if args.merge_score is not None:
+        matcher.MERGE_SCORE = args.merge_score  # type: ignore[misc]
     if args.diagnose:
         counts = diagnose(tune)
-        for outcome in sorted({o for o, _ in counts}):
+        outcomes = ["kept", "lost: not offered", "lost: offered, judged different"]
+        outcomes += [*sorted({o for o, _ in counts if o.startswith(" ")}), "wrongly joined"]
+        for outcome in outcomes:
             row = "  ".join(f"{w}: {counts[outcome, w]:>3}" for w in ("same sub-theme", "same theme", "another theme"))
             print(f"{outcome:<34} {row}")
+        pair_ceiling(tune)
     if args.cv:
         cross_validate(tune, SPECS)
     if args.widen:
