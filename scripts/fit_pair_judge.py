@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/fit_pair_judge.py --diagnose          # tune half: lost pairs by cause
     .venv/bin/python scripts/fit_pair_judge.py --cv                # tune half: grouped CV of the judge
+    .venv/bin/python scripts/fit_pair_judge.py --cv --with-demo    # judges also trained on the demo
     .venv/bin/python scripts/fit_pair_judge.py --widen             # tune half: another theme offered more
     .venv/bin/python scripts/fit_pair_judge.py --cost              # CPU per pair: shipped score, judge
     .venv/bin/python scripts/fit_pair_judge.py --test              # fit on tune, score the test half once
@@ -346,9 +347,16 @@ def figures(counts: np.ndarray) -> str:
     return f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  (pairs: {tp} right, {fp} wrong, {fn} missed)"
 
 
+# Mentions whose pairs every judge is also trained on (`--with-demo`: the demo's ground truth).
+ALSO_TRAIN_ON: list[Mention] = []
+
+
 def fit(mentions: list[Mention], spec: Spec) -> Any:
-    """The judge fitted on the pairs of `mentions`."""
+    """The judge fitted on the pairs of `mentions` (and of `ALSO_TRAIN_ON`)."""
     x, y = asked_rows(mentions, spec) if spec.pairs == "asked" else pair_rows(mentions, spec)
+    if ALSO_TRAIN_ON:
+        more_x, more_y = pair_rows(ALSO_TRAIN_ON, spec)
+        x, y = np.vstack([x, more_x]), np.concatenate([y, more_y])
     if spec.model == "boosting":
         return HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, random_state=0).fit(x, y)
     return LogisticRegression(max_iter=5000).fit(x, y)
@@ -454,11 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true")
     parser.add_argument("--test", action="store_true", help="fit the chosen judge on tune, score the test half")
     parser.add_argument("--merge-score", type=float, default=None, help="merge requests at this score (> 1: never)")
+    parser.add_argument("--with-demo", action="store_true", help="also train on the demo's ground-truth pairs")
     parser.add_argument("--widen", action="store_true", help="tune half with another theme's requests offered")
     parser.add_argument("--cost", action="store_true", help="time the shipped score and the judge per pair")
     args = parser.parse_args(argv)
     tune = ev.load(ev.DEFAULT_SET, "tune")
     spec, threshold = CHOSEN
+    if args.with_demo:
+        ALSO_TRAIN_ON.extend(m for m in ev.demo_mentions() if not m.ask.endswith("/None"))
     if args.merge_score is not None:
         matcher.MERGE_SCORE = args.merge_score  # type: ignore[misc]
     if args.diagnose:
