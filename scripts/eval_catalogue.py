@@ -148,8 +148,9 @@ def errors(mentions: list[LabelledMention], placed: dict[int, tuple[str, str]]) 
             print(f"  {key[-8:]}: {dict(asks)}")
 
 
-def demo_figures(show_errors: bool = False) -> None:
-    """The demo's ground truth through the same linker: the pipeline replay of eval_offline_tier2."""
+def demo_mentions() -> list[LabelledMention]:
+    """The demo's mentions as tier-1 and tier-2 extract them offline (eval_offline_tier2's replay),
+    each with its ground-truth ask (`<org>/None` for a mention of no ask)."""
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
     import eval_offline_tier2 as demo  # a sibling script, loaded only for --demo
 
@@ -175,6 +176,12 @@ def demo_figures(show_errors: bool = False) -> None:
             mention.ordinal,
         )
         mentions.append(LabelledMention(record, mention.draft.evidence_quote, f"{mention.org}/{mention.label}", None))
+    return mentions
+
+
+def demo_figures(show_errors: bool = False) -> None:
+    """The demo's ground truth through the same linker: the pipeline replay of eval_offline_tier2."""
+    mentions = demo_mentions()
     placed = run_catalogue(mentions)
     labelled = [m for m in mentions if not m.ask.endswith("/None")]
     titles = {key: title for key, title in placed.values()}

@@ -103,6 +103,27 @@ def test_offline_catalogue_on_the_set_written_after_tuning_is_no_worse_than_the_
     assert catalogue["f1"] >= baseline["f1"] and catalogue["precision"] >= 0.6
 
 
+def test_the_diagnosis_accounts_for_every_same_ask_pair_of_the_tune_half(script: ModuleType) -> None:
+    """scripts/fit_pair_judge.py --diagnose (docs/quality.md, "Where the pairs are lost")."""
+    spec = importlib.util.spec_from_file_location("fit_pair_judge", ROOT / "scripts" / "fit_pair_judge.py")
+    assert spec and spec.loader
+    judge = importlib.util.module_from_spec(spec)
+    sys.modules["fit_pair_judge"] = judge  # its dataclasses look their module up
+    spec.loader.exec_module(judge)
+    mentions = script.load(SET, "tune")
+    counts = judge.diagnose(mentions)
+    sizes = Counter(m.ask for m in mentions)
+    same_ask = sum(n * (n - 1) // 2 for n in sizes.values())
+    places = ("same sub-theme", "same theme", "another theme")
+    outcomes = ("kept", "lost: not offered", "lost: offered, judged different")
+    assert sum(counts[o, w] for o in outcomes for w in places) == same_ask
+    offered_and_lost = sum(counts["lost: offered, judged different", w] for w in places)
+    assert sum(n for (o, _), n in counts.items() if o.startswith("  ...")) == offered_and_lost
+    # On a set this small every request of the mention's theme is offered: what is never offered
+    # sits in another theme.
+    assert counts["lost: not offered", "same sub-theme"] == counts["lost: not offered", "same theme"] == 0
+
+
 def test_pairwise_scores_against_a_known_clustering(script: ModuleType) -> None:
     gold = ["a", "a", "a", "b", "b", "c"]
     predicted = ["x", "x", "y", "z", "z", "z"]  # 3 gold pairs of 4 found; 2 predicted pairs wrong
