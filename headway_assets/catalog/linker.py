@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import copy
 import hashlib
 import json
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections import ChainMap, Counter, OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -86,6 +87,9 @@ DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 MatchAnswer = CatalogMatch | tuple[str | None, float]
 # A batch matcher: match inputs keyed by a content hash -> an answer per key.
 BatchMatcher = Callable[[Mapping[str, MatchInput]], Awaitable[Mapping[str, MatchAnswer]]]
+# A cheap local guess of the matcher's answer (the offline matcher): used only to foresee which
+# questions later mentions will face, never to place a mention.
+Predictor = Callable[[MatchInput], MatchAnswer]
 
 
 def _as_match(answer: MatchAnswer) -> CatalogMatch:
@@ -252,6 +256,18 @@ class CandidateIndex:
         for position, entry in enumerate(entries):
             if position not in dead:
                 self._append(entry.text, entry.request, entry.theme, entry.sub_theme)
+
+    def copy(self, clones: Mapping[int, RequestState]) -> CandidateIndex:
+        """A copy of the index whose texts point to `clones` (by id() of the requests here, which
+        must all be there) instead of the requests, to be changed apart from this one. The score
+        caches stay behind (they can hold many arrays the size of the index; a copy scores what
+        it needs again)."""
+        memo: dict[int, object] = {**clones, id(self._scored): OrderedDict(), id(self._arrays): {}}
+        copied = copy.deepcopy(self, memo)
+        # Per-request maps are keyed by id() of the request: re-keyed to the clones'.
+        copied._indexed = defaultdict(set, {id(clones[k]): v for k, v in copied._indexed.items()})
+        copied._positions = defaultdict(list, {id(clones[k]): v for k, v in copied._positions.items()})
+        return copied
 
     def _order(self, position: int) -> tuple[str, str]:
         """A tie-break of equal scores that depends on the texts, not on when they were indexed
@@ -510,8 +526,13 @@ class LinkResult:
 class Linker:
     """Links mentions of one or more organisations into their requests (see the module docs)."""
 
-    def __init__(self, requests: Iterable[RequestState], matcher: BatchMatcher) -> None:
+    def __init__(
+        self, requests: Iterable[RequestState], matcher: BatchMatcher, predict: Predictor | None = None
+    ) -> None:
         self.matcher = matcher
+        # With a predictor, each round asks the questions the next mentions will face if the
+        # predicted answers come true (`_foresee`); without, what they face as the catalogue stands.
+        self.predict = predict
         self.indexes: dict[int, CandidateIndex] = defaultdict(CandidateIndex)
         # id() of a request merged into another -> that one. A merged request stays referenced
         # (`touched`, `created` or `merges`) until the run ends, so its id() is never reused while
@@ -530,7 +551,7 @@ class Linker:
         self.merges: list[tuple[RequestState, RequestState]] = []
         self.suggestions = 0
         # The matcher's answers of this run by match key (None: asked, no answer).
-        self.answers: dict[str, CatalogMatch | None] = {}
+        self.answers: MutableMapping[str, CatalogMatch | None] = {}
         # Per org, a count of the changes that can alter what a mention faces (a request founded,
         # a wording added, a merge), and what was computed at that count (`_Asked`): still exact
         # while the count stands, and shared by every mention worded the same (popular wordings
@@ -538,6 +559,7 @@ class Linker:
         self._version: dict[int, int] = defaultdict(int)
         self._asked: dict[int, _Asked] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
+        self.asked = 0  # questions put to the matcher this run (some asked ahead in vain)
         # While a chunk's organisations link concurrently: per org, the changes to `touched`,
         # `created` and `merges` in its own order, applied org by org once all are done, so their
         # order (ids are assigned and rows written in it) is a sequential pass's, whatever the
@@ -678,12 +700,70 @@ class Linker:
             question = self._question(mention)
             if question.key is not None and question.item is not None and question.key not in self.answers:
                 asked[question.key] = question.item
+        await self._ask(asked)
+
+    async def _ask(self, asked: Mapping[str, MatchInput]) -> None:
+        """Put `asked` to the matcher in one round and keep its answers."""
         if asked:
             self.rounds += 1
+            self.asked += len(asked)
             answers = await self.matcher(asked)
             for key in asked:
                 raw = answers.get(key)
                 self.answers[key] = None if raw is None else _as_match(raw)
+
+    def _foresee(self, mentions: Sequence[MentionRecord], predict: Predictor) -> dict[str, MatchInput]:
+        """The questions `mentions` (one org's, the next to place) will face if `predict` guesses
+        the matcher's answers right: their placements played on a copy of the org's catalogue, up to
+        `LOOKAHEAD` questions not answered yet (one call). The first is always the first mention's
+        exact question; each later one is exact as long as the guesses before it were, so on a
+        young catalogue, where nearly every placement changes what the next mentions face, a
+        round settles many mentions instead of a few. A wrong guess costs only the questions after
+        it, asked in vain: placement still uses an answer only for the exact question."""
+        shadow = self._copy_org(mentions[0].org_id)
+        guessed: dict[str, CatalogMatch | None] = {}
+        shadow.answers = ChainMap(guessed, self.answers)
+        asked: dict[str, MatchInput] = {}
+        for mention in mentions:
+            question = shadow._question(mention)
+            key, item = question.key, question.item
+            if key is not None and item is not None and key not in self.answers:
+                if key not in asked:
+                    if len(asked) >= LOOKAHEAD:
+                        break
+                    asked[key] = item
+                if key not in guessed:
+                    guessed[key] = _as_match(predict(item))
+            shadow._place(mention, question)
+        return asked
+
+    def _copy_org(self, org_id: int) -> Linker:
+        """A linker holding a copy of `org_id`'s catalogue as it stands (index, requests, merges),
+        whose placements change nothing here and log no output."""
+        index = self.indexes[org_id]
+        requests = {id(entry.request): entry.request for entry in index.entries}
+        requests.update((id(r), r) for (org, _), r in self.by_key.items() if org == org_id)
+        requests.update((id(r), r) for r in self._merged.values() if r.org_id == org_id)
+        memo: dict[int, RequestState] = {}
+        for request in requests.values():
+            # Mentions are immutable: the lists holding them are copied, not the mentions.
+            memo[id(request)] = clone = copy.copy(request)
+            clone.examples, clone.described, clone.links = (
+                list(request.examples),
+                dict(request.described),
+                list(request.links),
+            )
+        shadow = Linker([], self.matcher)
+        shadow.indexes[org_id] = index.copy(memo)
+        shadow.by_key = {k: memo[id(r)] for k, r in self.by_key.items() if k[0] == org_id}
+        shadow._merged = {
+            id(memo[loser]): memo[id(winner)]
+            for loser, winner in self._merged.items()
+            if loser in memo and id(winner) in memo
+        }
+        shadow._version[org_id] = self._version[org_id]
+        shadow._pending = {org_id: []}  # its output effects are logged, never applied
+        return shadow
 
     def _place(self, mention: MentionRecord, question: _Question) -> None:
         """Link `mention` where the answer to `question` puts it (or found a request)."""
@@ -745,7 +825,10 @@ class Linker:
         """Place one organisation's mentions (canonical order) of a chunk, asking ahead in rounds."""
         start, window = 0, LOOKAHEAD
         while start < len(mentions):
-            await self._ask_ahead(mentions[start : start + window])
+            if self.predict is not None:
+                await self._ask(self._foresee(mentions[start:], self.predict))
+            else:
+                await self._ask_ahead(mentions[start : start + window])
             placed = 0
             for mention in mentions[start:]:
                 question = self._question(mention)

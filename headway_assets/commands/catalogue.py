@@ -28,6 +28,7 @@ from typing import Any
 from headway_assets.catalog import Linker, MentionRecord, RequestState, engine_matcher
 from headway_assets.commands.llm import open_engine, provider_help
 from headway_assets.llm.registry import provider_names
+from headway_assets.offline import match as offline_match
 
 # Mentions of a file have no send time: the file's order is their canonical order.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -123,7 +124,10 @@ def link_file_mentions(mentions: list[MentionRecord], provider: str | None) -> t
 
     async def run() -> list[RequestState]:
         async with open_engine(provider) as engine:
-            result = await Linker([], engine_matcher(engine, failures)).link(mentions)
+            # A hosted model's rounds are round trips: the offline matcher guesses its answers so
+            # each round also asks what later mentions will face (docs/benchmarks.md).
+            predict = None if engine.provider.name == "offline" else offline_match
+            result = await Linker([], engine_matcher(engine, failures), predict).link(mentions)
             return result.created
 
     return asyncio.run(run()), len(failures)
