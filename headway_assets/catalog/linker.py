@@ -10,10 +10,14 @@ does not depend on the order in which days land (docs/quality.md, "Order indepen
    and anywhere in the org the few whose wording is very close. Equal scores are ranked by text
    and request key, never by when a text was indexed.
 2. **A near-identical title** (>= `TITLE_MATCH`) links at once, without asking anyone.
-3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each would
-   face if the earlier ones of the window founded requests of their own, handed to the engine at
-   once (which packs many mentions per call, runs calls concurrently and caches each answer by
-   the mention and its candidates, shown with their members' titles and descriptions).
+3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each faces
+   in the catalogue as it stands, handed to the engine at once (which packs many mentions per
+   call, runs calls concurrently and caches each answer by the mention and its candidates, shown
+   with their members' titles and descriptions). With a predictor (a cheap local guess of the
+   matcher's answers: the offline matcher, for a hosted model), a round instead plays the next
+   mentions' placements on a copy of the org's catalogue with guessed answers and asks the
+   questions that follow, up to a budget that grows while the guesses hold (`GUESSED_MAX`, one
+   wave of calls) and shrinks when they fail (`GUESSED_MIN`).
 4. **Placement**, in canonical order: an answer is used only when its question is exactly the
    one the mention faces once every earlier mention is placed (else the linker asks ahead again
    from there). An answer naming a request links the mention to it (and merges the others it
@@ -77,6 +81,12 @@ COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not s
 CHUNK_MENTIONS = 1000
 LOOKAHEAD = 20  # mentions asked ahead in one batch (one LLM call holds up to 20)
 LOOKAHEAD_MIN = 4
+# Questions a round asks along guessed placements: twice the last round's used, within these
+# bounds (docs/benchmarks.md, "Asking ahead along guessed placements"). The most is one wave of
+# the engine's default 16 calls in flight of 20 mentions, so right guesses cost no extra round
+# trip; a few, so wrong ones cost few questions in vain.
+GUESSED_MIN = 8
+GUESSED_MAX = 320
 REMEMBERED_QUESTIONS = 8192  # questions kept per org while its catalogue stands (then started afresh)
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 SCORED_QUERIES_PER_INDEX = 1024  # queries whose ratios a `CandidateIndex` keeps by position (all its texts)
@@ -712,10 +722,10 @@ class Linker:
                 raw = answers.get(key)
                 self.answers[key] = None if raw is None else _as_match(raw)
 
-    def _foresee(self, mentions: Sequence[MentionRecord], predict: Predictor) -> dict[str, MatchInput]:
+    def _foresee(self, mentions: Sequence[MentionRecord], predict: Predictor, budget: int) -> dict[str, MatchInput]:
         """The questions `mentions` (one org's, the next to place) will face if `predict` guesses
         the matcher's answers right: their placements played on a copy of the org's catalogue, up to
-        `LOOKAHEAD` questions not answered yet (one call). The first is always the first mention's
+        `budget` questions not answered yet. The first is always the first mention's
         exact question; each later one is exact as long as the guesses before it were, so on a
         young catalogue, where nearly every placement changes what the next mentions face, a
         round settles many mentions instead of a few. A wrong guess costs only the questions after
@@ -729,7 +739,7 @@ class Linker:
             key, item = question.key, question.item
             if key is not None and item is not None and key not in self.answers:
                 if key not in asked:
-                    if len(asked) >= LOOKAHEAD:
+                    if len(asked) >= budget:
                         break
                     asked[key] = item
                 if key not in guessed:
@@ -823,13 +833,15 @@ class Linker:
 
     async def _link_org(self, mentions: list[MentionRecord]) -> None:
         """Place one organisation's mentions (canonical order) of a chunk, asking ahead in rounds."""
-        start, window = 0, LOOKAHEAD
+        start, window, guesses = 0, LOOKAHEAD, LOOKAHEAD
         while start < len(mentions):
+            foreseen: Mapping[str, MatchInput] = {}
             if self.predict is not None:
-                await self._ask(self._foresee(mentions[start:], self.predict))
+                foreseen = self._foresee(mentions[start:], self.predict, guesses)
+                await self._ask(foreseen)
             else:
                 await self._ask_ahead(mentions[start : start + window])
-            placed = 0
+            placed, used = 0, set()
             for mention in mentions[start:]:
                 question = self._question(mention)
                 if question.key is not None and question.key not in self.answers:
@@ -837,12 +849,16 @@ class Linker:
                         await self._ask_ahead([mention])
                     else:
                         break  # an earlier placement changed what it faces: ask again from here
+                if question.key in foreseen:
+                    used.add(question.key)
                 self._place(mention, question)
                 placed += 1
             start += placed
             # Ask as far ahead as the last round held up (at least a few), so a run where each
-            # placement changes the next question does not ask many questions in vain.
+            # placement changes the next question (or where guesses go wrong) does not ask many
+            # questions in vain.
             window = max(LOOKAHEAD_MIN, min(LOOKAHEAD, 2 * placed))
+            guesses = max(GUESSED_MIN, min(GUESSED_MAX, 2 * len(used)))
         if mentions:
             self.indexes[mentions[0].org_id].compact()
 
