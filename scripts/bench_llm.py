@@ -15,7 +15,7 @@ insight answers from the asks of an untimed tier-1/tier-2 rehearsal). Configurat
 2. default  — Headway as shipped: items batched, answers cached;
 3. rerun    — the default again on unchanged data (every answer should come from the cache).
 
-    .venv/bin/python scripts/bench_llm.py [--latency 0.4] [--in-flight 16] [--legacy]
+    .venv/bin/python scripts/bench_llm.py [--latency 0.4] [--in-flight 16] [--legacy] [--match-disagree 0.2]
 
 Prints, per asset and in total: calls, input and output tokens, seconds; calls per 1,000
 messages and messages/s; where the wall time went (per asset: calls, rounds of calls one after
@@ -234,6 +234,37 @@ def warm_fake_answers(url: str) -> int:
     responder._classifier = lambda: WarmClassifier()  # type: ignore[assignment]
     offline.answer = answer  # type: ignore[assignment]  # the responder reads it from the package
     return len(labels)
+
+
+def disagree_on_matches(fraction: float) -> None:
+    """Make the fake's match answers differ from the offline matcher's on `fraction` of the
+    questions (chosen by a hash of the question, so a question asked again gets the same answer).
+
+    The fake answers matches with the offline matcher, which is also what the catalogue guesses
+    a hosted model's answers with when it asks ahead (`Linker(predict=...)`): its guesses are
+    right every time here. A real model disagrees with it on some questions; this measures what
+    those cost (questions asked in vain, rounds). A flipped answer links where the matcher
+    founds (to the first candidate) and founds where it links.
+    """
+    import hashlib
+
+    from headway_assets import offline
+    from headway_assets.llm.schemas import CatalogMatch
+    from headway_assets.llm.tasks import AI_MATCH, MatchInput
+
+    answer = offline.answer
+
+    def disagreeing(task: str, item: Any) -> Any:
+        found = answer(task, item)
+        if task != "match" or not isinstance(item, MatchInput):
+            return found
+        if int(hashlib.sha256(repr(item).encode()).hexdigest()[:8], 16) >= fraction * 2**32:
+            return found
+        if (found.candidate_id is not None and found.score >= AI_MATCH) or not item.candidates:
+            return CatalogMatch(candidate_id=None, score=0.1)
+        return CatalogMatch(candidate_id=item.candidates[0].id, score=0.9)
+
+    offline.answer = disagreeing  # type: ignore[assignment]  # the responder reads it from the package
 
 
 def warm_insight_answers(url: str) -> int:
@@ -616,6 +647,13 @@ def main() -> int:
         action="store_true",
         help="run the fake server in this process (as before issue 14), sharing its cores and interpreter",
     )
+    parser.add_argument(
+        "--match-disagree",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="the fake's match answers differ from the offline matcher's (the catalogue's guess) on this share",
+    )
     args = parser.parse_args()
     os.environ["ANTHROPIC_API_KEY"] = DEFAULT_ANTHROPIC_KEY
     workdir = Path(tempfile.mkdtemp(prefix="headway-bench-llm-"))
@@ -634,6 +672,9 @@ def main() -> int:
             f"pre-computing the fake provider's answers for {warm_fake_answers(f'sqlite:///{raw}'):,} texts …\n",
             flush=True,
         )
+        if args.match_disagree:
+            disagree_on_matches(args.match_disagree)
+            print(f"the fake's match answers differ from the offline matcher's on {args.match_disagree:.0%}\n")
         common: dict[str, Any] = {"provider": "anthropic", "max_in_flight": args.in_flight, "max_retries": 2}
         server = FakeServer(args.latency, same_process=args.fake_in_process)
         try:

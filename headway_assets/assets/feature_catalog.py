@@ -22,6 +22,7 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
+from headway_assets.assets.local_model import OFFLINE_PROVIDER
 from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, people_of, preview_redaction, redacted_excerpt
 from headway_assets.assets.privacy import message_scopes, register_texts
@@ -31,6 +32,7 @@ from headway_assets.catalog.model import RequestState
 from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
 from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequestMention, Organization
 from headway_assets.llm.engine import LlmEngine
+from headway_assets.offline import match as offline_match
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -129,7 +131,10 @@ def feature_catalog(
             if mention.message_id is not None and mention.quote:
                 quotes.setdefault(mention.message_id, []).append(mention.quote)
         register_texts(engine.privacy, scopes, quotes)
-        linker = Linker(work.requests, engine_matcher(engine, failures))
+        # A hosted model's rounds are round trips: the offline matcher guesses its answers so a
+        # round asks what later mentions will face (placements still use the model's answers only).
+        predict = None if engine.provider.name == OFFLINE_PROVIDER else offline_match
+        linker = Linker(work.requests, engine_matcher(engine, failures), predict)
         pinned = [m for m in work.mentions if m.id in work.pinned]
         for mention in sorted(pinned, key=lambda m: m.order_key):
             linker.pin(mention, work.pinned[mention.id])

@@ -10,10 +10,14 @@ does not depend on the order in which days land (docs/quality.md, "Order indepen
    and anywhere in the org the few whose wording is very close. Equal scores are ranked by text
    and request key, never by when a text was indexed.
 2. **A near-identical title** (>= `TITLE_MATCH`) links at once, without asking anyone.
-3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each would
-   face if the earlier ones of the window founded requests of their own, handed to the engine at
-   once (which packs many mentions per call, runs calls concurrently and caches each answer by
-   the mention and its candidates, shown with their members' titles and descriptions).
+3. **The matcher is asked ahead, in batches**: for the next `LOOKAHEAD` mentions, what each faces
+   in the catalogue as it stands, handed to the engine at once (which packs many mentions per
+   call, runs calls concurrently and caches each answer by the mention and its candidates, shown
+   with their members' titles and descriptions). With a predictor (a cheap local guess of the
+   matcher's answers: the offline matcher, for a hosted model), a round instead plays the next
+   mentions' placements on a copy of the org's catalogue with guessed answers and asks the
+   questions that follow, up to a budget that grows while the guesses hold (`GUESSED_MAX`, one
+   wave of calls) and shrinks when they fail (`GUESSED_MIN`).
 4. **Placement**, in canonical order: an answer is used only when its question is exactly the
    one the mention faces once every earlier mention is placed (else the linker asks ahead again
    from there). An answer naming a request links the mention to it (and merges the others it
@@ -40,10 +44,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import copy
 import hashlib
 import json
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections import ChainMap, Counter, OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -76,6 +81,12 @@ COMMON_WORD_SHARE = 0.2  # a word in more of an org's texts than this does not s
 CHUNK_MENTIONS = 1000
 LOOKAHEAD = 20  # mentions asked ahead in one batch (one LLM call holds up to 20)
 LOOKAHEAD_MIN = 4
+# Questions a round asks along guessed placements: twice the last round's used, within these
+# bounds (docs/benchmarks.md, "Asking ahead along guessed placements"). The most is one wave of
+# the engine's default 16 calls in flight of 20 mentions, so right guesses cost no extra round
+# trip; a few, so wrong ones cost few questions in vain.
+GUESSED_MIN = 8
+GUESSED_MAX = 320
 REMEMBERED_QUESTIONS = 8192  # questions kept per org while its catalogue stands (then started afresh)
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 SCORED_QUERIES_PER_INDEX = 1024  # queries whose ratios a `CandidateIndex` keeps by position (all its texts)
@@ -86,6 +97,9 @@ DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
 MatchAnswer = CatalogMatch | tuple[str | None, float]
 # A batch matcher: match inputs keyed by a content hash -> an answer per key.
 BatchMatcher = Callable[[Mapping[str, MatchInput]], Awaitable[Mapping[str, MatchAnswer]]]
+# A cheap local guess of the matcher's answer (the offline matcher): used only to foresee which
+# questions later mentions will face, never to place a mention.
+Predictor = Callable[[MatchInput], MatchAnswer]
 
 
 def _as_match(answer: MatchAnswer) -> CatalogMatch:
@@ -252,6 +266,18 @@ class CandidateIndex:
         for position, entry in enumerate(entries):
             if position not in dead:
                 self._append(entry.text, entry.request, entry.theme, entry.sub_theme)
+
+    def copy(self, clones: Mapping[int, RequestState]) -> CandidateIndex:
+        """A copy of the index whose texts point to `clones` (by id() of the requests here, which
+        must all be there) instead of the requests, to be changed apart from this one. The score
+        caches stay behind (they can hold many arrays the size of the index; a copy scores what
+        it needs again)."""
+        memo: dict[int, object] = {**clones, id(self._scored): OrderedDict(), id(self._arrays): {}}
+        copied = copy.deepcopy(self, memo)
+        # Per-request maps are keyed by id() of the request: re-keyed to the clones'.
+        copied._indexed = defaultdict(set, {id(clones[k]): v for k, v in copied._indexed.items()})
+        copied._positions = defaultdict(list, {id(clones[k]): v for k, v in copied._positions.items()})
+        return copied
 
     def _order(self, position: int) -> tuple[str, str]:
         """A tie-break of equal scores that depends on the texts, not on when they were indexed
@@ -510,8 +536,13 @@ class LinkResult:
 class Linker:
     """Links mentions of one or more organisations into their requests (see the module docs)."""
 
-    def __init__(self, requests: Iterable[RequestState], matcher: BatchMatcher) -> None:
+    def __init__(
+        self, requests: Iterable[RequestState], matcher: BatchMatcher, predict: Predictor | None = None
+    ) -> None:
         self.matcher = matcher
+        # With a predictor, each round asks the questions the next mentions will face if the
+        # predicted answers come true (`_foresee`); without, what they face as the catalogue stands.
+        self.predict = predict
         self.indexes: dict[int, CandidateIndex] = defaultdict(CandidateIndex)
         # id() of a request merged into another -> that one. A merged request stays referenced
         # (`touched`, `created` or `merges`) until the run ends, so its id() is never reused while
@@ -530,7 +561,7 @@ class Linker:
         self.merges: list[tuple[RequestState, RequestState]] = []
         self.suggestions = 0
         # The matcher's answers of this run by match key (None: asked, no answer).
-        self.answers: dict[str, CatalogMatch | None] = {}
+        self.answers: MutableMapping[str, CatalogMatch | None] = {}
         # Per org, a count of the changes that can alter what a mention faces (a request founded,
         # a wording added, a merge), and what was computed at that count (`_Asked`): still exact
         # while the count stands, and shared by every mention worded the same (popular wordings
@@ -538,6 +569,7 @@ class Linker:
         self._version: dict[int, int] = defaultdict(int)
         self._asked: dict[int, _Asked] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
+        self.asked = 0  # questions put to the matcher this run (some asked ahead in vain)
         # While a chunk's organisations link concurrently: per org, the changes to `touched`,
         # `created` and `merges` in its own order, applied org by org once all are done, so their
         # order (ids are assigned and rows written in it) is a sequential pass's, whatever the
@@ -678,12 +710,70 @@ class Linker:
             question = self._question(mention)
             if question.key is not None and question.item is not None and question.key not in self.answers:
                 asked[question.key] = question.item
+        await self._ask(asked)
+
+    async def _ask(self, asked: Mapping[str, MatchInput]) -> None:
+        """Put `asked` to the matcher in one round and keep its answers."""
         if asked:
             self.rounds += 1
+            self.asked += len(asked)
             answers = await self.matcher(asked)
             for key in asked:
                 raw = answers.get(key)
                 self.answers[key] = None if raw is None else _as_match(raw)
+
+    def _foresee(self, mentions: Sequence[MentionRecord], predict: Predictor, budget: int) -> dict[str, MatchInput]:
+        """The questions `mentions` (one org's, the next to place) will face if `predict` guesses
+        the matcher's answers right: their placements played on a copy of the org's catalogue, up to
+        `budget` questions not answered yet. The first is always the first mention's
+        exact question; each later one is exact as long as the guesses before it were, so on a
+        young catalogue, where nearly every placement changes what the next mentions face, a
+        round settles many mentions instead of a few. A wrong guess costs only the questions after
+        it, asked in vain: placement still uses an answer only for the exact question."""
+        shadow = self._copy_org(mentions[0].org_id)
+        guessed: dict[str, CatalogMatch | None] = {}
+        shadow.answers = ChainMap(guessed, self.answers)
+        asked: dict[str, MatchInput] = {}
+        for mention in mentions:
+            question = shadow._question(mention)
+            key, item = question.key, question.item
+            if key is not None and item is not None and key not in self.answers:
+                if key not in asked:
+                    if len(asked) >= budget:
+                        break
+                    asked[key] = item
+                if key not in guessed:
+                    guessed[key] = _as_match(predict(item))
+            shadow._place(mention, question)
+        return asked
+
+    def _copy_org(self, org_id: int) -> Linker:
+        """A linker holding a copy of `org_id`'s catalogue as it stands (index, requests, merges),
+        whose placements change nothing here and log no output."""
+        index = self.indexes[org_id]
+        requests = {id(entry.request): entry.request for entry in index.entries}
+        requests.update((id(r), r) for (org, _), r in self.by_key.items() if org == org_id)
+        requests.update((id(r), r) for r in self._merged.values() if r.org_id == org_id)
+        memo: dict[int, RequestState] = {}
+        for request in requests.values():
+            # Mentions are immutable: the lists holding them are copied, not the mentions.
+            memo[id(request)] = clone = copy.copy(request)
+            clone.examples, clone.described, clone.links = (
+                list(request.examples),
+                dict(request.described),
+                list(request.links),
+            )
+        shadow = Linker([], self.matcher)
+        shadow.indexes[org_id] = index.copy(memo)
+        shadow.by_key = {k: memo[id(r)] for k, r in self.by_key.items() if k[0] == org_id}
+        shadow._merged = {
+            id(memo[loser]): memo[id(winner)]
+            for loser, winner in self._merged.items()
+            if loser in memo and id(winner) in memo
+        }
+        shadow._version[org_id] = self._version[org_id]
+        shadow._pending = {org_id: []}  # its output effects are logged, never applied
+        return shadow
 
     def _place(self, mention: MentionRecord, question: _Question) -> None:
         """Link `mention` where the answer to `question` puts it (or found a request)."""
@@ -743,10 +833,15 @@ class Linker:
 
     async def _link_org(self, mentions: list[MentionRecord]) -> None:
         """Place one organisation's mentions (canonical order) of a chunk, asking ahead in rounds."""
-        start, window = 0, LOOKAHEAD
+        start, window, guesses = 0, LOOKAHEAD, LOOKAHEAD
         while start < len(mentions):
-            await self._ask_ahead(mentions[start : start + window])
-            placed = 0
+            foreseen: Mapping[str, MatchInput] = {}
+            if self.predict is not None:
+                foreseen = self._foresee(mentions[start:], self.predict, guesses)
+                await self._ask(foreseen)
+            else:
+                await self._ask_ahead(mentions[start : start + window])
+            placed, used = 0, set()
             for mention in mentions[start:]:
                 question = self._question(mention)
                 if question.key is not None and question.key not in self.answers:
@@ -754,12 +849,16 @@ class Linker:
                         await self._ask_ahead([mention])
                     else:
                         break  # an earlier placement changed what it faces: ask again from here
+                if question.key in foreseen:
+                    used.add(question.key)
                 self._place(mention, question)
                 placed += 1
             start += placed
             # Ask as far ahead as the last round held up (at least a few), so a run where each
-            # placement changes the next question does not ask many questions in vain.
+            # placement changes the next question (or where guesses go wrong) does not ask many
+            # questions in vain.
             window = max(LOOKAHEAD_MIN, min(LOOKAHEAD, 2 * placed))
+            guesses = max(GUESSED_MIN, min(GUESSED_MAX, 2 * len(used)))
         if mentions:
             self.indexes[mentions[0].org_id].compact()
 
