@@ -208,6 +208,7 @@ def main() -> int:
                     conn, org_id, CALL_MODEL_SETTING, LlmResource(provider="anthropic").checked_call_model(model)
                 )
                 print(f"{slug}: calls assessed by {model}", flush=True)
+        dispose_engines()  # SQLite's write-ahead log into the file: each path copies the file
         with read_connection(f"sqlite:///{raw}") as conn:
             messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
         print(
