@@ -5,10 +5,12 @@ reasons quoting the call, and the next steps agreed on it. By default (`HEADWAY_
 `headway-call-cues-1`) the cue-phrase heuristics of `offline/calls.py` read each whole call in-process,
 whatever the provider: no LLM call, rows labelled provider `local-heuristics` (a model reading every
 call cost about twice issue 15's whole per-message target, docs/benchmarks.md). With a provider model
-as `HEADWAY_CALL_MODEL`, the model assesses each call (`llm/tasks.py`, task `call`): several
-calls per request (`HEADWAY_CALL_BATCH_ITEMS`), the requests of a run concurrent, every answer
-cached by the call's content, so re-materialising an unchanged day makes no LLM call; in batch mode
-the requests go through the vendor's batch API and the calls stay pending until it lands. Hosted
+as `HEADWAY_CALL_MODEL`, or as an organisation's own `call_model` setting (`headway orgs call-model`,
+which overrides the deployment's for that organisation's calls), the model assesses each call
+(`llm/tasks.py`, task `call`): several calls per request (`HEADWAY_CALL_BATCH_ITEMS`), the requests
+of a run concurrent, every answer cached by the call's content, so re-materialising an unchanged day
+makes no LLM call; in batch mode the requests go through the vendor's batch API and the calls stay
+pending until it lands. Hosted
 providers read a long call as an excerpt capped at `CALL_EXCERPT_MAX_CHARS`: the lines of any
 speaker with a risk, expansion or next-step cue, then the customers' lines the local model finds
 likely feedback (as tier-2 reads it), `[...]` between; the offline
@@ -288,8 +290,9 @@ def local_insight_rows(due: Sequence[CallToAssess]) -> list[dict[str, Any]]:
     description="Call intelligence for every Gong and Fathom call: deal risk, churn risk and expansion potential "
     "(low/medium/high), each with short reasons quoting the call verbatim, and the next steps agreed. By default "
     "the local cue-phrase heuristics read each whole call (no LLM call; provider local-heuristics); with "
-    "HEADWAY_CALL_MODEL set to a provider model, several calls per LLM request (a capped excerpt of a long "
-    "call), cached by content: an unchanged day costs nothing. Then recomputes the day's customer health "
+    "HEADWAY_CALL_MODEL or an organisation's call_model setting naming a provider model, several calls per LLM "
+    "request (a capped excerpt of a long call), cached by content: an unchanged day costs nothing. Then "
+    "recomputes the day's customer health "
     "(0-100) from call risks and message sentiment.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,

@@ -53,7 +53,8 @@ class LlmResource(dg.ConfigurableResource):
     call_model: str | None = Field(
         default=None,
         description="Call intelligence with a hosted provider: headway-call-cues-1 (local heuristics, no LLM call) "
-        "or a provider model (default: HEADWAY_CALL_MODEL, headway-call-cues-1).",
+        "or a provider model (default: HEADWAY_CALL_MODEL, headway-call-cues-1); an organisation's call_model "
+        "setting overrides it for its calls.",
     )
     max_in_flight: int | None = Field(default=None, description="LLM calls in flight at once in one run.")
     tier1_batch_items: int | None = Field(default=None, description="Messages (or chunks) per tier-1 call.")
