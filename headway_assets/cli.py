@@ -153,6 +153,44 @@ def cmd_org_budget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_call_model(args: argparse.Namespace) -> int:
+    """Show, set or clear what assesses an organisation's calls: the local heuristics or a model."""
+    from sqlalchemy import select
+
+    from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.schema import Organization
+    from headway_assets.core.warehouse.tenants import set_org_setting
+    from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource
+
+    llm = LlmResource()
+    if args.model is not None:
+        try:
+            llm.checked_call_model(args.model)
+        except ValueError as error:
+            _say(str(error))
+            return 2
+    changing = args.clear or args.model is not None
+    with write_transaction(get_settings().pipeline.warehouse_url) as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
+        if org_id is None:
+            _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
+            return 2
+        if changing:
+            set_org_setting(conn, org_id, CALL_MODEL_SETTING, None if args.clear else args.model)
+        settings = conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one()
+    own = (settings or {}).get(CALL_MODEL_SETTING)
+    try:
+        model = llm.call_model_of_org(settings)
+    except ValueError as error:
+        _say(f"{args.org}: its call_model {own!r} does not apply: {error}")
+        return 2
+    whose = "its own setting" if own == model else "the deployment default, HEADWAY_CALL_MODEL"
+    _say(f"{args.org}: calls assessed by {model} ({whose}; provider {llm.provider_name})")
+    if changing:
+        _say("calls already assessed by the other assessor change on a run with the tag headway/refresh_stale=true")
+    return 0
+
+
 def cmd_set_taxonomy(args: argparse.Namespace) -> int:
     """Load an organisation's taxonomy from a YAML file."""
     from sqlalchemy import select
@@ -346,6 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
     setting.add_argument("--monthly-usd", type=float, default=None, help="USD at list prices; 0 = no limit")
     setting.add_argument("--clear", action="store_true", help="use HEADWAY_LLM_MONTHLY_BUDGET_USD again")
     budget.set_defaults(handler=cmd_org_budget)
+    call_model = orgs.add_parser(
+        "call-model",
+        help="show or set what assesses an organisation's calls: the local heuristics (default) or a provider model",
+    )
+    call_model.add_argument("--org", required=True)
+    choice = call_model.add_mutually_exclusive_group()
+    choice.add_argument("--model", help="headway-call-cues-1 (local heuristics, no LLM call) or a provider model")
+    choice.add_argument("--clear", action="store_true", help="use HEADWAY_CALL_MODEL again")
+    call_model.set_defaults(handler=cmd_org_call_model)
 
     connections = commands.add_parser("connections", help="source connections").add_subparsers(
         dest="connections_command", required=True

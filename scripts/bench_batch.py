@@ -14,15 +14,17 @@ The cost is priced from the fake server's own token counts per request (input, c
 cache write, output; model from the request) at the list prices of the price table, batch
 requests at the table's batch discount. Prints calls, tokens and cost per task and path, the
 cost per message (all AI assets, and what call intelligence adds), and checks that both paths
-wrote the same labels, mentions, catalogue and call levels.
+wrote the same labels, mentions, catalogue and call levels (and each call's assessor).
 
     .venv/bin/python scripts/bench_batch.py
+    .venv/bin/python scripts/bench_batch.py --org-call-model acme=claude-haiku-4-5   # one organisation on a model
 
 docs/benchmarks.md records the figures with this command.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -45,7 +47,7 @@ from headway_assets.assets.feature_catalog import feature_catalog  # noqa: E402
 from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E402
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
-from headway_assets.core.warehouse.database import dispose_engines, read_connection  # noqa: E402
+from headway_assets.core.warehouse.database import dispose_engines, read_connection, write_transaction  # noqa: E402
 from headway_assets.core.warehouse.schema import (  # noqa: E402
     CallInsight,
     FeatureMention,
@@ -53,12 +55,14 @@ from headway_assets.core.warehouse.schema import (  # noqa: E402
     LlmBatch,
     Message,
     MessageLabel,
+    Organization,
 )
+from headway_assets.core.warehouse.tenants import set_org_setting  # noqa: E402
 from headway_assets.llm.batches import open_batch_count  # noqa: E402
 from headway_assets.llm.pricing import estimate_cost  # noqa: E402
 from headway_assets.llm.providers.base import TokenUsage  # noqa: E402
 from headway_assets.orchestration.sensors import land_batches  # noqa: E402
-from headway_assets.resources.llm import LlmResource  # noqa: E402
+from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource  # noqa: E402
 from headway_assets.resources.warehouse import WarehouseResource  # noqa: E402
 from headway_assets.testing.demo_warehouse import FIRST_DAY, LAST_DAY, RANGE_TAGS, prepare_raw  # noqa: E402
 from headway_assets.testing.fakes.headway_responder import headway_responder  # noqa: E402
@@ -171,6 +175,7 @@ def outputs(url: str) -> tuple[Any, ...]:
                     CallInsight.deal_risk,
                     CallInsight.churn_risk,
                     CallInsight.expansion_potential,
+                    CallInsight.provider,
                 )
             ).all()
         )
@@ -179,6 +184,15 @@ def outputs(url: str) -> tuple[Any, ...]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--org-call-model",
+        action="append",
+        default=[],
+        metavar="SLUG=MODEL",
+        help="an organisation's own call_model setting (repeatable; the others keep HEADWAY_CALL_MODEL)",
+    )
+    args = parser.parse_args()
     os.environ.setdefault("ANTHROPIC_API_KEY", DEFAULT_ANTHROPIC_KEY)
     # In-process runs leave SQLite connections for the garbage collector, which may finalise them on
     # another thread; the pool logs that as an error. It does not touch the figures.
@@ -186,6 +200,15 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="headway-bench-batch-"))
     try:
         raw = prepare_raw(workdir)
+        with write_transaction(f"sqlite:///{raw}") as conn:
+            for choice in args.org_call_model:
+                slug, _, model = choice.partition("=")
+                org_id = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one()
+                set_org_setting(
+                    conn, org_id, CALL_MODEL_SETTING, LlmResource(provider="anthropic").checked_call_model(model)
+                )
+                print(f"{slug}: calls assessed by {model}", flush=True)
+        dispose_engines()  # SQLite's write-ahead log into the file: each path copies the file
         with read_connection(f"sqlite:///{raw}") as conn:
             messages = conn.execute(select(func.count()).select_from(Message)).scalar_one()
         print(

@@ -1,7 +1,7 @@
 """Plumbing the AI assets share: running the engine from a sync asset, and recording spend."""
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -95,17 +95,29 @@ def record_usage(
     flush_traces()
 
 
-def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
-    """Calls, tokens, cost and cache hits of the run, summed over tasks and per task."""
+def _summed(stats: Iterable[TaskStats]) -> TaskStats:
     total = TaskStats()
-    for stats in engine.stats.values():
-        total.calls += stats.calls
-        total.cache_hits += stats.cache_hits
-        total.items_failed += stats.items_failed
-        total.items_not_attempted += stats.items_not_attempted
-        total.retries += stats.retries
-        total.usage.add(stats.usage)
-        total.cost_usd += stats.cost_usd
+    for one in stats:
+        total.calls += one.calls
+        total.cache_hits += one.cache_hits
+        total.items_answered += one.items_answered
+        total.items_failed += one.items_failed
+        total.items_not_attempted += one.items_not_attempted
+        total.retries += one.retries
+        total.usage.add(one.usage)
+        total.cost_usd += one.cost_usd
+        total.seconds_in_calls += one.seconds_in_calls
+    return total
+
+
+def llm_metadata(engine: LlmEngine, *others: LlmEngine) -> dict[str, Any]:
+    """Calls, tokens, cost and cache hits of the run, summed over tasks and per task; with `others`
+    (a run whose organisations use different models, one engine each), summed over the engines too."""
+    engines = (engine, *others)
+    total = _summed(stats for one in engines for stats in one.stats.values())
+    redacted: Counter[str] = Counter()
+    for one in engines:
+        redacted.update(one.privacy.counts)
     metadata: dict[str, Any] = {
         "llm_provider": engine.provider.name,
         "llm_calls": total.calls,
@@ -118,12 +130,18 @@ def llm_metadata(engine: LlmEngine) -> dict[str, Any]:
         "llm_prices_as_of": PRICES_AS_OF.isoformat(),
         "llm_validation_retries": total.retries,
         # Personal data replaced before the calls, distinct values per kind (counts, never values).
-        "pii_redacted": dg.MetadataValue.json(dict(sorted(engine.privacy.counts.items()))),
+        "pii_redacted": dg.MetadataValue.json(dict(sorted(redacted.items()))),
     }
-    if isinstance(engine.deferral, BatchCollector):
-        metadata.update(engine.deferral.metadata())
-    for task, stats in sorted(engine.stats.items()):
-        metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": engine.model(task), **stats.as_metadata()})
+    for one in engines:
+        if isinstance(one.deferral, BatchCollector):
+            for key, value in one.deferral.metadata().items():
+                # Counts add up, batch ids line up.
+                metadata[key] = metadata[key] + value if key in metadata else value
+    for task in sorted({task for one in engines for task in one.stats}):
+        ran = [one for one in engines if task in one.stats]
+        model = ", ".join(dict.fromkeys(one.model(task) for one in ran))
+        stats = _summed(one.stats[task] for one in ran)
+        metadata[f"llm_{task}"] = dg.MetadataValue.json({"model": model, **stats.as_metadata()})
     return metadata
 
 
@@ -163,15 +181,17 @@ def run_with_engine(
     *,
     progress_every: int | None = 200,
     shares: Mapping[int, float] | None = None,
+    models: Mapping[str, str] | None = None,
 ) -> tuple[LlmEngine, T]:
     """Run `work` with this run's engine (its provider client closed afterwards) from a synchronous
     asset body; returns the engine, whose stats stay readable, and what `work` returned. `shares`
     (each organisation's share of the run's items, as `record_usage` takes them) go with the run's
-    vendor batches, whose spend is recorded when they land."""
+    vendor batches, whose spend is recorded when they land. `models` override the configured model
+    of some tasks for this engine (`LlmResource.engine`)."""
     progress = progress_logger(context, every=progress_every) if progress_every else None
 
     async def run() -> tuple[LlmEngine, T]:
-        async with llm.engine(warehouse.url, progress=progress) as engine:
+        async with llm.engine(warehouse.url, progress=progress, models=models) as engine:
             collector = batch_collector(context, llm, warehouse, engine, shares)
             engine.deferral = collector
             result = await work(engine)

@@ -5,10 +5,12 @@ reasons quoting the call, and the next steps agreed on it. By default (`HEADWAY_
 `headway-call-cues-1`) the cue-phrase heuristics of `offline/calls.py` read each whole call in-process,
 whatever the provider: no LLM call, rows labelled provider `local-heuristics` (a model reading every
 call cost about twice issue 15's whole per-message target, docs/benchmarks.md). With a provider model
-as `HEADWAY_CALL_MODEL`, the model assesses each call (`llm/tasks.py`, task `call`): several
-calls per request (`HEADWAY_CALL_BATCH_ITEMS`), the requests of a run concurrent, every answer
-cached by the call's content, so re-materialising an unchanged day makes no LLM call; in batch mode
-the requests go through the vendor's batch API and the calls stay pending until it lands. Hosted
+as `HEADWAY_CALL_MODEL`, or as an organisation's own `call_model` setting (`headway orgs call-model`,
+which overrides the deployment's for that organisation's calls), the model assesses each call
+(`llm/tasks.py`, task `call`): several calls per request (`HEADWAY_CALL_BATCH_ITEMS`), the requests
+of a run concurrent, every answer cached by the call's content, so re-materialising an unchanged day
+makes no LLM call; in batch mode the requests go through the vendor's batch API and the calls stay
+pending until it lands. Hosted
 providers read a long call as an excerpt capped at `CALL_EXCERPT_MAX_CHARS`: the lines of any
 speaker with a risk, expansion or next-step cue, then the customers' lines the local model finds
 likely feedback (as tier-2 reads it), `[...]` between; the offline
@@ -22,8 +24,8 @@ After the calls, the days of the partition get their customers' health recompute
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import dagster as dg
@@ -58,7 +60,7 @@ from headway_assets.core.message import TimeWindow
 from headway_assets.core.pii import Redaction
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.customer_health import refresh_customer_health
-from headway_assets.core.warehouse.schema import CallInsight, Message, utc_now
+from headway_assets.core.warehouse.schema import CallInsight, Message, Organization, utc_now
 from headway_assets.llm.engine import LlmEngine, LlmFailure
 from headway_assets.llm.evidence import locate_quote
 from headway_assets.llm.redaction import PiiScope, default_enabled
@@ -150,17 +152,40 @@ def _item_hash(item: CallInput, privacy: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def _call_input(row: Any, internal: frozenset[str], excerpt: bool) -> CallInput:
+    """What an assessor reads of the call `row`: the whole call, or with `excerpt` what a model reads."""
+    return CallInput(
+        text=call_excerpt(row.text, internal) if excerpt else row.text,
+        source=row.source,
+        customer=row.customer,
+        title=row.title,
+        internal_speakers=tuple(sorted(internal)),
+    )
+
+
+def _sent_as_excerpt(provider: str | None) -> bool:
+    """Whether a stored insight's call was sent as an excerpt: by a hosted provider's model, not by
+    the local heuristics or the offline provider (both read the whole call)."""
+    return provider is not None and provider != CALL_LOCAL_PROVIDER and saves_tokens(provider)
+
+
 def calls_to_assess(
     conn: Connection,
     window: TimeWindow,
     scopes: Mapping[int, PiiScope],
     *,
-    excerpts: bool = False,
+    excerpt_orgs: Collection[int] = (),
     stale_unless: TaskVersion | None = None,
 ) -> tuple[list[CallToAssess], int]:
     """The window's calls whose insight is missing, made from other content (or under another
-    redaction), or, with `stale_unless`, made with another model or prompt version; and how many
-    calls the window has. `scopes` are the calls' redaction scopes (`message_scopes`)."""
+    redaction), or, with `stale_unless`, made with another model (the organisation's own, see
+    `TaskVersion.org_models`) or prompt version; and how many calls the window has. `scopes` are the
+    calls' redaction scopes (`message_scopes`); the calls of `excerpt_orgs` are sent to a model as an
+    excerpt.
+
+    A call is compared with what its stored insight's assessor read of it (the whole call or its
+    excerpt): an organisation that switched between the heuristics and a model keeps its unchanged
+    calls' insights until a run refreshes stale outcomes, as a deployment-wide switch does."""
     rows = conn.execute(
         select(
             Message.id,
@@ -172,6 +197,7 @@ def calls_to_assess(
             Message.text,
             Message.source_metadata,
             CallInsight.content_hash.label("insight_hash"),
+            CallInsight.provider,
             CallInsight.model,
             CallInsight.prompt_version,
         )
@@ -183,17 +209,16 @@ def calls_to_assess(
     due: list[CallToAssess] = []
     for row in rows:
         internal = internal_speakers(row.source_metadata)
-        text = call_excerpt(row.text, internal) if excerpts else row.text
-        item = CallInput(
-            text=text,
-            source=row.source,
-            customer=row.customer,
-            title=row.title,
-            internal_speakers=tuple(sorted(internal)),
-        )
-        item_hash = _item_hash(item, scopes.get(row.id, default).fingerprint())
-        stale = stale_unless is not None and stale_unless.differs(row.model, row.prompt_version)
-        if row.insight_hash != item_hash or stale:
+        fingerprint = scopes.get(row.id, default).fingerprint()
+        excerpt = row.org_id in excerpt_orgs
+        item = _call_input(row, internal, excerpt)
+        item_hash = _item_hash(item, fingerprint)
+        unchanged = row.insight_hash == item_hash
+        if not unchanged and row.insight_hash is not None and _sent_as_excerpt(row.provider) != excerpt:
+            # Made by the other assessor: unchanged when it matches what that assessor read.
+            unchanged = row.insight_hash == _item_hash(_call_input(row, internal, not excerpt), fingerprint)
+        stale = stale_unless is not None and stale_unless.differs(row.model, row.prompt_version, row.org_id)
+        if not unchanged or stale:
             due.append(CallToAssess(row.id, row.org_id, row.source, row.sent_at, row.text, item, item_hash))
     return due, len(rows)
 
@@ -265,8 +290,9 @@ def local_insight_rows(due: Sequence[CallToAssess]) -> list[dict[str, Any]]:
     description="Call intelligence for every Gong and Fathom call: deal risk, churn risk and expansion potential "
     "(low/medium/high), each with short reasons quoting the call verbatim, and the next steps agreed. By default "
     "the local cue-phrase heuristics read each whole call (no LLM call; provider local-heuristics); with "
-    "HEADWAY_CALL_MODEL set to a provider model, several calls per LLM request (a capped excerpt of a long "
-    "call), cached by content: an unchanged day costs nothing. Then recomputes the day's customer health "
+    "HEADWAY_CALL_MODEL or an organisation's call_model setting naming a provider model, several calls per LLM "
+    "request (a capped excerpt of a long call), cached by content: an unchanged day costs nothing. Then "
+    "recomputes the day's customer health "
     "(0-100) from call risks and message sentiment.",
     group_name=AI_GROUP,
     partitions_def=DAILY_PARTITIONS,
@@ -287,36 +313,102 @@ def local_insight_rows(due: Sequence[CallToAssess]) -> list[dict[str, Any]]:
 def call_insights(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource
 ) -> dg.MaterializeResult:
-    """Assess the window's calls and recompute its customer health."""
+    """Assess the window's calls, each by its organisation's assessor, and recompute its customer health."""
     window = partition_window(context)
     label = partition_label(context)
-    stale_unless = refresh_version(context, llm, CALL)
-    local = llm.calls_assessed_locally
-    # The heuristics read the whole call; only a model is sent an excerpt (it pays per token).
-    excerpts = not local and saves_tokens(llm.provider_name)
     with warehouse.read() as conn:
-        ids = conn.execute(
-            select(Message.id).where(
-                Message.source.in_(CALL_SOURCES), Message.sent_at >= window.start, Message.sent_at < window.end
+        call_orgs = dict(
+            conn.execute(
+                select(Message.id, Message.org_id).where(
+                    Message.source.in_(CALL_SOURCES), Message.sent_at >= window.start, Message.sent_at < window.end
+                )
             )
-        ).scalars()
-        scopes = message_scopes(conn, list(ids))
-        due, total = calls_to_assess(conn, window, scopes, excerpts=excerpts, stale_unless=stale_unless)
+            .tuples()
+            .all()
+        )
+        scopes = message_scopes(conn, list(call_orgs))
+        assessors = org_call_models(context, conn, llm, set(call_orgs.values()))
+        stale_unless = refresh_version(context, llm, CALL)
+        if stale_unless is not None:
+            own = ((org_id, model) for org_id, (_slug, model) in assessors.items() if model != stale_unless.model)
+            stale_unless = replace(stale_unless, org_models=tuple(sorted(own)))
+        # The heuristics read the whole call; only a model is sent an excerpt (it pays per token).
+        excerpt_orgs = (
+            {org_id for org_id, (_slug, model) in assessors.items() if model != CALL_CUES_MODEL}
+            if saves_tokens(llm.provider_name)
+            else set()
+        )
+        due, total = calls_to_assess(conn, window, scopes, excerpt_orgs=excerpt_orgs, stale_unless=stale_unless)
     outstanding = len(due)
-    if local:
-        # In-process work costs nothing: no organisation's budget holds it, no batch waits for it.
-        local_rows = local_insight_rows(due[: llm.item_cap] if llm.item_cap else due)
-        health_rows = _write(warehouse, window, local_rows)
-        return _result(label, total, local_rows, [], outstanding - len(local_rows), health_rows, {}, None)
-    due, skipped = within_budget(context, warehouse, due, lambda call: call.org_id)
+
+    def model_of(call: CallToAssess) -> str:
+        return assessors[call.org_id][1]
+
+    # In-process work costs nothing: no organisation's budget holds it, no batch waits for it.
+    held, skipped = within_budget(context, warehouse, [c for c in due if model_of(c) != CALL_CUES_MODEL], _org_of)
+    kept = {call.message_id for call in held}
+    due = [call for call in due if model_of(call) == CALL_CUES_MODEL or call.message_id in kept]
     due = due[: llm.item_cap] if llm.item_cap else due
+    rows = local_insight_rows([call for call in due if model_of(call) == CALL_CUES_MODEL])
+    failures: list[tuple[int, str]] = []
+    engines: list[LlmEngine] = []
+    # One engine per model the window's organisations use (even with nothing due: its metadata says
+    # so): each records its own spend and submits its own vendor batches.
+    for model in sorted({model for _slug, model in assessors.values()} - {CALL_CUES_MODEL}):
+        asked = [call for call in due if model_of(call) == model]
+        engine, answered, failed = _assess_with_model(context, llm, warehouse, scopes, model, asked)
+        engines.append(engine)
+        rows += answered
+        failures += failed
+    health_rows = _write(warehouse, window, rows)
+    # The calls that were current stay so, and each row written makes its call current: no second
+    # pass over the window (its excerpts run the local model over every line of every call).
+    return _result(label, total, rows, failures, outstanding - len(rows), health_rows, skipped, engines, assessors)
+
+
+def _org_of(call: CallToAssess) -> int:
+    return call.org_id
+
+
+def org_call_models(
+    context: dg.AssetExecutionContext, conn: Connection, llm: LlmResource, org_ids: Collection[int]
+) -> dict[int, tuple[str, str]]:
+    """Each organisation's (slug, call model): its own `call_model` setting, else HEADWAY_CALL_MODEL. A
+    setting the configured provider does not have (it changed since) falls back to HEADWAY_CALL_MODEL,
+    with a warning naming the allowed values."""
+    rows = conn.execute(
+        select(Organization.id, Organization.slug, Organization.settings).where(Organization.id.in_(list(org_ids)))
+    )
+    models: dict[int, tuple[str, str]] = {}
+    for org_id, slug, settings in rows:
+        try:
+            model = llm.call_model_of_org(settings)
+        except ValueError as error:
+            context.log.warning(f"organisation {slug}: {error}; its calls use {llm.models()[CALL]} meanwhile")
+            model = llm.models()[CALL]
+        models[int(org_id)] = (slug, model)
+    return models
+
+
+def _assess_with_model(
+    context: dg.AssetExecutionContext,
+    llm: LlmResource,
+    warehouse: WarehouseResource,
+    scopes: Mapping[int, PiiScope],
+    model: str,
+    due: Sequence[CallToAssess],
+) -> tuple[LlmEngine, list[dict[str, Any]], list[tuple[int, str]]]:
+    """`due` assessed by `model` (live or through a vendor batch), its spend recorded: the engine, the
+    rows of the answered calls and the failures."""
 
     async def work(engine: LlmEngine) -> dict[str, CallInsightDraft | LlmFailure]:
         register_texts(engine.privacy, scopes, {call.message_id: [call.item.text] for call in due})
         return await engine.assess_calls({call.item_hash: call.item for call in due})
 
-    shares = org_shares(due, lambda call: call.org_id, lambda call: len(call.item.text))
-    engine, answers = run_with_engine(context, llm, warehouse, work, progress_every=50, shares=shares)
+    shares = org_shares(due, _org_of, lambda call: len(call.item.text))
+    engine, answers = run_with_engine(
+        context, llm, warehouse, work, progress_every=50, shares=shares, models={CALL: model}
+    )
     rows: list[dict[str, Any]] = []
     failures: list[tuple[int, str]] = []
     for call in due:
@@ -326,11 +418,8 @@ def call_insights(
             rows.append(insight_row(call, answer, made_by, engine.privacy.call_redaction(call.item)))
         elif answer is not None:
             failures.append((call.message_id, f"{answer.status}: {answer.error}"))
-    health_rows = _write(warehouse, window, rows)
-    record_usage(context, warehouse, engine, partition=label, shares=shares)
-    # The calls that were current stay so, and each row written makes its call current: no second
-    # pass over the window (its excerpts run the local model over every line of every call).
-    return _result(label, total, rows, failures, outstanding - len(rows), health_rows, skipped, engine)
+    record_usage(context, warehouse, engine, partition=partition_label(context), shares=shares)
+    return engine, rows, failures
 
 
 def _write(warehouse: WarehouseResource, window: TimeWindow, rows: Sequence[dict[str, Any]]) -> int:
@@ -349,11 +438,12 @@ def _result(
     remaining: int,
     health_rows: int,
     skipped: Mapping[str, int],
-    engine: LlmEngine | None,
+    engines: Sequence[LlmEngine],
+    assessors: Mapping[int, tuple[str, str]],
 ) -> dg.MaterializeResult:
     """The materialisation: metadata and the `every_call_assessed` check (what is left of the window)."""
     return dg.MaterializeResult(
-        metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engine),
+        metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engines, assessors),
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_EVERY_CALL_ASSESSED,
@@ -373,11 +463,16 @@ def _metadata(
     remaining: int,
     health_rows: int,
     skipped: Mapping[str, int],
-    engine: LlmEngine | None,
+    engines: Sequence[LlmEngine],
+    assessors: Mapping[int, tuple[str, str]],
 ) -> dict[str, Any]:
-    """Counts, levels and ids only: reasons and quotes are the customers' words. `engine` is None when
-    the local heuristics assessed the calls (no LLM call)."""
+    """Counts, levels and ids only: reasons and quotes are the customers' words. `engines` are empty
+    when the local heuristics assessed every call (no LLM call); `assessors` are the window's
+    organisations' (slug, call model)."""
     levels = {dimension: dict(sorted(Counter(row[dimension] for row in rows).items())) for dimension in DIMENSIONS}
+    assessed = Counter(row["org_id"] for row in rows)
+    by_org = {org_id: model != CALL_CUES_MODEL for org_id, (_slug, model) in assessors.items()}
+    provider_name = engines[0].provider.name if engines else CALL_LOCAL_PROVIDER
     preview = [
         (
             row["message_id"],
@@ -405,6 +500,18 @@ def _metadata(
         "preview": dg.MetadataValue.md(
             markdown_table(["message id", "source", "deal risk", "churn risk", "expansion", "next steps"], preview)
         ),
-        "assessed_by": CALL_LOCAL_PROVIDER if engine is None else "llm",
-        **(llm_metadata(engine) if engine is not None else {"llm_calls": 0, "llm_cost_usd": 0.0}),
+        "assessed_by": ", ".join(sorted({"llm" if e else CALL_LOCAL_PROVIDER for e in by_org.values()}))
+        or CALL_LOCAL_PROVIDER,
+        # Per organisation (slug): the assessor of its calls in this run and how many it assessed.
+        "assessed_by_org": dg.MetadataValue.json(
+            {
+                slug: {
+                    "provider": provider_name if model != CALL_CUES_MODEL else CALL_LOCAL_PROVIDER,
+                    "model": model,
+                    "assessed": assessed[org_id],
+                }
+                for org_id, (slug, model) in sorted(assessors.items(), key=lambda item: item[1][0])
+            }
+        ),
+        **(llm_metadata(*engines) if engines else {"llm_calls": 0, "llm_cost_usd": 0.0}),
     }

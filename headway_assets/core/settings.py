@@ -111,7 +111,8 @@ class HeadwaySettings(BaseSettings):
         default="headway-call-cues-1",
         description="Call intelligence with a hosted provider: headway-call-cues-1 (the default) assesses every call "
         "with the local cue-phrase heuristics, no LLM call; a provider model (claude-haiku-4-5) has the model assess "
-        "each call (about $0.0028 a call on the demo corpus, docs/benchmarks.md). The offline provider ignores it.",
+        "each call (about $0.0028 a call on the demo corpus, docs/benchmarks.md). An organisation's call_model "
+        "setting overrides it (headway orgs call-model). The offline provider ignores it.",
     )
     llm_max_in_flight: int = Field(default=16, ge=1, description="LLM calls in flight at once within one run.")
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one LLM HTTP call.")

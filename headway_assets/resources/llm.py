@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, Final
 
 import dagster as dg
 from pydantic import Field
@@ -17,6 +18,9 @@ from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOpt
 from headway_assets.llm.registry import CALL_CUES_MODEL, LOCAL_MODEL, build_provider, get_provider_spec
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
+# The organisation setting that overrides HEADWAY_CALL_MODEL for its calls (`headway orgs call-model`).
+CALL_MODEL_SETTING: Final = "call_model"
+
 
 @dataclass(frozen=True, slots=True)
 class TaskVersion:
@@ -27,9 +31,11 @@ class TaskVersion:
     # (organisation id, model) of organisations whose outcomes are made with a model of their own.
     org_models: tuple[tuple[int, str], ...] = ()
 
-    def differs(self, model: str | None, prompt_version: str | None) -> bool:
-        """Whether an outcome made with `model` and `prompt_version` was made some other way."""
-        return model != self.model or prompt_version != self.prompt_version
+    def differs(self, model: str | None, prompt_version: str | None, org_id: int | None = None) -> bool:
+        """Whether an outcome made with `model` and `prompt_version` (for organisation `org_id`) was made
+        some other way than that organisation's model, else the configured one, and the current prompt."""
+        expected = dict(self.org_models).get(org_id, self.model) if org_id is not None else self.model
+        return model != expected or prompt_version != self.prompt_version
 
 
 class LlmResource(dg.ConfigurableResource):
@@ -47,7 +53,8 @@ class LlmResource(dg.ConfigurableResource):
     call_model: str | None = Field(
         default=None,
         description="Call intelligence with a hosted provider: headway-call-cues-1 (local heuristics, no LLM call) "
-        "or a provider model (default: HEADWAY_CALL_MODEL, headway-call-cues-1).",
+        "or a provider model (default: HEADWAY_CALL_MODEL, headway-call-cues-1); an organisation's call_model "
+        "setting overrides it for its calls.",
     )
     max_in_flight: int | None = Field(default=None, description="LLM calls in flight at once in one run.")
     tier1_batch_items: int | None = Field(default=None, description="Messages (or chunks) per tier-1 call.")
@@ -117,6 +124,38 @@ class LlmResource(dg.ConfigurableResource):
         """Whether call intelligence runs on the local cue-phrase heuristics in-process (no LLM call)."""
         return self.models()[CALL] == CALL_CUES_MODEL
 
+    def call_model_choices(self) -> tuple[str, ...]:
+        """What an organisation's `call_model` setting may name with the configured provider: the local
+        heuristics, or one of the provider's models (registered, or configured for a task here). The
+        offline provider reads calls with its own model, so only the heuristics' name is accepted."""
+        spec = get_provider_spec(self.provider_name)
+        if not spec.configurable_models:
+            return (CALL_CUES_MODEL,)
+        known = [*spec.default_models.values(), *spec.prices, *self.models().values()]
+        return tuple(dict.fromkeys([CALL_CUES_MODEL, *known]))
+
+    def checked_call_model(self, model: str) -> str:
+        """`model` when an organisation may set it as its `call_model`; a `ValueError` naming the allowed
+        values otherwise."""
+        choices = self.call_model_choices()
+        if model not in choices:
+            models = f" or a model: {', '.join(choices[1:])}" if len(choices) > 1 else " (it has no model to choose)"
+            raise ValueError(
+                f"unknown call model {model!r} for the {self.provider_name} provider: use {CALL_CUES_MODEL} "
+                f"(the local cue-phrase heuristics, no LLM call){models}"
+            )
+        return model
+
+    def call_model_of_org(self, settings: Mapping[str, Any] | None) -> str:
+        """The model an organisation's calls are assessed with: its own `call_model` setting, else the
+        configured one (HEADWAY_CALL_MODEL). The offline provider ignores the setting. A setting the
+        provider does not have (the provider changed since it was set) raises `ValueError`."""
+        default = self.models()[CALL]
+        own = (settings or {}).get(CALL_MODEL_SETTING)
+        if own is None or not get_provider_spec(self.provider_name).configurable_models:
+            return default
+        return self.checked_call_model(str(own))
+
     def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
         """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is
         on or the run `requested` it; else None."""
@@ -180,8 +219,15 @@ class LlmResource(dg.ConfigurableResource):
         )
 
     @asynccontextmanager
-    async def engine(self, database_url: str, *, progress: ProgressCallback | None = None) -> AsyncIterator[LlmEngine]:
-        """An engine for one run (its provider client is closed afterwards)."""
+    async def engine(
+        self,
+        database_url: str,
+        *,
+        progress: ProgressCallback | None = None,
+        models: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[LlmEngine]:
+        """An engine for one run (its provider client is closed afterwards); `models` override the
+        configured model of some tasks (an organisation's own call model)."""
         settings = self._settings()
         provider = build_provider(
             self.provider_name,
@@ -192,7 +238,7 @@ class LlmResource(dg.ConfigurableResource):
             ),
         )
         config = EngineConfig(
-            models=self.models(),
+            models={**self.models(), **(models or {})},
             max_in_flight=self.max_in_flight or settings.llm_max_in_flight,
             batch_items={
                 TIER1: self.tier1_batch_items or settings.tier1_batch_items,

@@ -11,18 +11,28 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from headway_assets.assets.call_insights import call_insights
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
-from headway_assets.core.warehouse.schema import CallInsight, FeatureMention, LlmBatch, MessageLabel
+from headway_assets.core.warehouse.schema import (
+    CallInsight,
+    FeatureMention,
+    LlmBatch,
+    LlmBatchRequest,
+    LlmUsage,
+    Message,
+    MessageLabel,
+    Organization,
+)
+from headway_assets.core.warehouse.tenants import set_org_setting
 from headway_assets.demo import DemoManifest, seed_demo
 from headway_assets.llm.batches import BatchOrigin, LandedBatch
 from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_run_requests, llm_batch_results
-from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 from headway_assets.testing.fakes.headway_responder import headway_responder
 from headway_assets.testing.fakes.llm_servers import DEFAULT_ANTHROPIC_KEY, FakeAnthropicServer
@@ -221,3 +231,73 @@ def test_a_batch_whose_every_request_went_again_requests_no_run_yet() -> None:
     failed_twice = LandedBatch(2, "tier1", "ended", 0, 2, 0, 0, 0, 0.0, origin, [])
     (request,) = batch_run_requests([resubmitted, failed_twice])
     assert (request.run_key, request.partition_key) == ("llm_batch:2", FIRST), "its items are back on the live path"
+
+
+def _call_rows(url: str) -> list[tuple[Any, ...]]:
+    with read_connection(url) as conn:
+        rows = conn.execute(
+            select(
+                CallInsight.message_id,
+                CallInsight.org_id,
+                CallInsight.deal_risk,
+                CallInsight.churn_risk,
+                CallInsight.expansion_potential,
+                CallInsight.provider,
+                CallInsight.model,
+            )
+        )
+        return sorted(tuple(row) for row in rows)
+
+
+def test_a_call_insights_backfill_batches_only_the_calls_of_organisations_on_a_model(
+    seeded_warehouse: str, materialize_assets: MaterializeFn, anthropic_server: FakeAnthropicServer
+) -> None:
+    server, url = anthropic_server, seeded_warehouse
+    materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
+    with write_transaction(url) as conn:
+        orgs = dict(conn.execute(select(Organization.slug, Organization.id)).tuples().all())
+        set_org_setting(conn, orgs["acme"], CALL_MODEL_SETTING, "claude-haiku-4-5")
+        calls = dict(
+            conn.execute(
+                select(Message.org_id, func.count())
+                .where(Message.source.in_(("gong", "fathom")))
+                .group_by(Message.org_id)
+            )
+            .tuples()
+            .all()
+        )
+    acme, northwind = orgs["acme"], orgs["northwind"]
+    assert calls[acme] > 0 and calls[northwind] > 0
+    instance = dg.DagsterInstance.ephemeral()
+    batch = _llm(server, batch_mode="backfill")
+    server.reset_records()
+
+    # Acme's calls go to one batch; northwind's are assessed in-process at once.
+    first = materialize_assets([call_insights], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = first.asset_materializations_for_node("call_insights")[0].metadata
+    assert metadata["llm_batches_submitted"].value == 1 and server.calls("/v1/messages") == 0
+    assert (metadata["assessed_this_run"].value, metadata["remaining"].value) == (calls[northwind], calls[acme])
+    with read_connection(url) as conn:
+        batched = sum(len(items) for items in conn.execute(select(LlmBatchRequest.items)).scalars())
+    assert batched == calls[acme]
+
+    (request,) = _land(instance, url, server)
+    assert request.asset_selection == [dg.AssetKey("call_insights")]
+    landed = materialize_assets([call_insights], url, first=FIRST, last=LAST, instance=instance, **batch)
+    metadata = landed.asset_materializations_for_node("call_insights")[0].metadata
+    assert (metadata["llm_calls"].value, metadata["remaining"].value) == (0, 0)
+    assert metadata["assessed_this_run"].value == calls[acme]
+    through_batch = _call_rows(url)
+    assert {(row[1], row[5], row[6]) for row in through_batch} == {
+        (acme, "anthropic", "claude-haiku-4-5"),
+        (northwind, "local-heuristics", "headway-call-cues-1"),
+    }
+
+    # The live path, asking the model afresh, writes the same rows.
+    with write_transaction(url) as conn:
+        conn.execute(CallInsight.__table__.delete())
+    live = materialize_assets([call_insights], url, first=FIRST, last=LAST, **_llm(server, use_cache=False))
+    assert live.asset_materializations_for_node("call_insights")[0].metadata["llm_calls"].value > 0
+    assert _call_rows(url) == through_batch
+    with read_connection(url) as conn:
+        assert set(conn.execute(select(LlmUsage.org_id).where(LlmUsage.asset == "call_insights")).scalars()) == {acme}

@@ -7,14 +7,25 @@ import re
 from typing import Any
 
 import dagster as dg
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select
 
+from headway_assets.assets.ai_support import REFRESH_STALE_TAG
 from headway_assets.assets.call_insights import CHECK_EVERY_CALL_ASSESSED, call_excerpt, call_insights
 from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
+from headway_assets.cli import main
 from headway_assets.core.warehouse.database import get_engine, write_transaction
+from headway_assets.core.warehouse.llm_spend import set_monthly_budget
 from headway_assets.core.warehouse.removals import archive_and_delete
-from headway_assets.core.warehouse.schema import CallInsight, CustomerHealth, Message, MessageAuthor
+from headway_assets.core.warehouse.schema import (
+    CallInsight,
+    CustomerHealth,
+    LlmUsage,
+    Message,
+    MessageAuthor,
+    Organization,
+)
 from headway_assets.core.warehouse.summary import warehouse_summary
 from headway_assets.definitions import defs
 from headway_assets.llm.tasks import CALL
@@ -181,7 +192,12 @@ def test_by_default_a_hosted_provider_assesses_calls_locally_with_no_llm_call(
     assert _metadata(again)["assessed_this_run"] == 0 and _metadata(again)["remaining"] == 0
     refresh = materialize_assets([call_insights], seeded_warehouse, partition=DAY, refresh_stale=True, **hosted)
     assert _metadata(refresh)["assessed_this_run"] == 0
-    # Asking for a model afterwards (with a refresh) has the model redo them.
+    # Asking for a model afterwards changes nothing until a run refreshes stale outcomes (long calls
+    # included, which the model would read as an excerpt); then the model redoes them.
+    switched = materialize_assets(
+        [call_insights], seeded_warehouse, partition=DAY, **hosted, call_model="claude-haiku-4-5"
+    )
+    assert (_metadata(switched)["assessed_this_run"], _metadata(switched)["llm_calls"]) == (0, 0)
     model = {**hosted, "call_model": "claude-haiku-4-5", "refresh_stale": True}
     redo = materialize_assets([call_insights], seeded_warehouse, partition=DAY, **model)
     assert _metadata(redo)["assessed_this_run"] == len(rows) and _metadata(redo)["llm_calls"] > 0
@@ -224,3 +240,110 @@ def test_the_asset_is_in_the_ai_group_downstream_of_authors_and_insights() -> No
     assert {dg.AssetKey("message_authors"), dg.AssetKey("message_insights")} <= graph.get(call_insights.key).parent_keys
     spec = {s.key: s for s in defs.resolve_all_asset_specs()}[call_insights.key]
     assert spec.group_name == "ai" and spec.owners and spec.description and "llm" in spec.kinds
+
+
+def _org_ids(url: str) -> dict[str, int]:
+    with get_engine(url).connect() as conn:
+        return dict(conn.execute(select(Organization.slug, Organization.id)).tuples().all())
+
+
+def _calls_per_org(url: str) -> dict[int, int]:
+    with get_engine(url).connect() as conn:
+        return dict(
+            conn.execute(
+                select(Message.org_id, func.count())
+                .where(Message.source.in_(("gong", "fathom")))
+                .group_by(Message.org_id)
+            )
+            .tuples()
+            .all()
+        )
+
+
+def _assessors(url: str) -> dict[int, set[tuple[str, str]]]:
+    found: dict[int, set[tuple[str, str]]] = {}
+    for row in _calls(url):
+        found.setdefault(row.org_id, set()).add((row.provider, row.model))
+    return found
+
+
+def test_each_organisation_has_its_calls_assessed_as_it_chose(
+    seeded_warehouse: str,
+    materialize_assets: MaterializeFn,
+    anthropic_server: FakeAnthropicServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = seeded_warehouse
+    materialize_assets([*CALL_ASSETS, message_authors], url, partition=DAY)
+    orgs = _org_ids(url)
+    acme, northwind = orgs["acme"], orgs["northwind"]
+    calls = _calls_per_org(url)
+    assert calls[acme] > 0 and calls[northwind] > 0
+    # Set from the command line, checked there: a model the provider does not have is refused, naming the choices.
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", url)
+    monkeypatch.setenv("HEADWAY_LLM_PROVIDER", "anthropic")
+    assert main(["orgs", "call-model", "--org", "acme", "--model", "gpt-4.1"]) == 2
+    refused = capsys.readouterr().out
+    assert "'gpt-4.1'" in refused and "headway-call-cues-1" in refused and "claude-haiku-4-5" in refused
+    assert main(["orgs", "call-model", "--org", "acme", "--model", "claude-haiku-4-5"]) == 0
+    assert "acme: calls assessed by claude-haiku-4-5 (its own setting" in capsys.readouterr().out
+    # Northwind keeps the heuristics, and its monthly budget is spent: in-process work is not held by it.
+    with write_transaction(url) as conn:
+        set_monthly_budget(conn, northwind, 0.01)
+        conn.execute(
+            insert(LlmUsage).values(
+                asset="call_insights", task="call", provider="anthropic", model="m", org_id=northwind, cost_usd=0.02
+            )
+        )
+
+    hosted = {"provider": "anthropic", "base_url": anthropic_server.base_url, "call_batch_items": 2}
+    result = materialize_assets([call_insights], url, partition=DAY, **hosted)
+    metadata = _metadata(result)
+    # Only acme's calls reached the provider, and only acme's spend is recorded.
+    requests = [r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]
+    per_request = [int(n) for r in requests for n in re.findall(r"Assess each of these (\d+) calls", repr(r.body))]
+    assert sum(per_request) == calls[acme] and metadata["llm_calls"] == len(requests) > 0
+    with get_engine(url).connect() as conn:
+        spenders = set(conn.execute(select(LlmUsage.org_id).where(LlmUsage.asset == "call_insights")).scalars())
+    assert spenders == {acme, northwind}  # northwind's is the row written above, nothing of this run
+    assert _assessors(url) == {
+        acme: {("anthropic", "claude-haiku-4-5")},
+        northwind: {("local-heuristics", "headway-call-cues-1")},
+    }
+    assert metadata["assessed_by"] == "llm, local-heuristics" and metadata["skipped_over_budget"] == {}
+    assert metadata["assessed_by_org"] == {
+        "acme": {"provider": "anthropic", "model": "claude-haiku-4-5", "assessed": calls[acme]},
+        "northwind": {"provider": "local-heuristics", "model": "headway-call-cues-1", "assessed": calls[northwind]},
+    }
+    assert metadata["remaining"] == 0
+
+    # A re-run makes no call and writes nothing.
+    again = _metadata(materialize_assets([call_insights], url, partition=DAY, **hosted))
+    assert (again["llm_calls"], again["assessed_this_run"], again["remaining"]) == (0, 0, 0)
+    assert {org["assessed"] for org in again["assessed_by_org"].values()} == {0}
+    assert len([r for r in anthropic_server.requests if f"record_{CALL}" in repr(r.body)]) == len(requests)
+
+    # Switching both: nothing changes until a run refreshes stale outcomes, then each gets its new assessor.
+    assert main(["orgs", "call-model", "--org", "acme", "--clear"]) == 0
+    assert main(["orgs", "call-model", "--org", "northwind", "--model", "claude-haiku-4-5"]) == 0
+    with write_transaction(url) as conn:
+        set_monthly_budget(conn, northwind, None)
+    switched = _metadata(materialize_assets([call_insights], url, partition=DAY, **hosted))
+    assert (switched["llm_calls"], switched["assessed_this_run"], switched["remaining"]) == (0, 0, 0)
+    anthropic_server.reset_records()
+    refreshed = materialize_assets([call_insights], url, partition=DAY, tags={REFRESH_STALE_TAG: "true"}, **hosted)
+    metadata = _metadata(refreshed)
+    assert metadata["assessed_this_run"] == calls[acme] + calls[northwind] and metadata["remaining"] == 0
+    sent = [
+        int(n) for r in anthropic_server.requests for n in re.findall(r"Assess each of these (\d+) calls", repr(r.body))
+    ]
+    assert sum(sent) == calls[northwind]
+    assert _assessors(url) == {
+        acme: {("local-heuristics", "headway-call-cues-1")},
+        northwind: {("anthropic", "claude-haiku-4-5")},
+    }
+    last = _metadata(
+        materialize_assets([call_insights], url, partition=DAY, tags={REFRESH_STALE_TAG: "true"}, **hosted)
+    )
+    assert (last["llm_calls"], last["assessed_this_run"]) == (0, 0)

@@ -23,7 +23,7 @@ from headway_assets.llm.registry import (
 )
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.offline import OfflineProvider
-from headway_assets.resources.llm import LlmResource
+from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource
 
 
 class EchoProvider(LlmProvider):
@@ -120,3 +120,19 @@ def test_one_registration_makes_a_provider_usable_everywhere(echo_registered: Pr
     register_commands(parser.add_subparsers())
     args = parser.parse_args(["classify", "--input", "a", "--output", "b", "--provider", "echo"])
     assert args.provider == "echo"
+
+
+def test_an_organisation_chooses_its_call_model_among_the_providers() -> None:
+    anthropic = LlmResource(provider="anthropic")
+    assert anthropic.call_model_choices()[0] == CALL_CUES_MODEL
+    assert {"claude-haiku-4-5", "claude-sonnet-4-5"} <= set(anthropic.call_model_choices())
+    assert anthropic.call_model_of_org(None) == anthropic.call_model_of_org({}) == CALL_CUES_MODEL
+    assert anthropic.call_model_of_org({CALL_MODEL_SETTING: "claude-sonnet-4-5"}) == "claude-sonnet-4-5"
+    # Another provider's model is refused, naming what is allowed (set from the CLI, or stored before a
+    # provider change: the asset then warns and uses the deployment's model).
+    with pytest.raises(ValueError, match=r"'gpt-4\.1'.*headway-call-cues-1.*claude-haiku-4-5"):
+        anthropic.call_model_of_org({CALL_MODEL_SETTING: "gpt-4.1"})
+    # The offline provider reads calls with its own model: the setting does not apply there.
+    offline = LlmResource(provider="offline")
+    assert offline.call_model_choices() == (CALL_CUES_MODEL,)
+    assert offline.call_model_of_org({CALL_MODEL_SETTING: "claude-haiku-4-5"}) == OFFLINE_MODEL
