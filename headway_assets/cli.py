@@ -217,9 +217,11 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from headway_assets.core.warehouse.tenants import upsert_organization
 
     with write_transaction(get_settings().pipeline.warehouse_url) as conn:
-        settings: dict[str, Any] = {"internal_domains": args.internal_domain or []}
-        if not args.pii_redaction:
-            settings["pii_redaction"] = False
+        settings: dict[str, Any] = {}
+        if args.internal_domain is not None:
+            settings["internal_domains"] = args.internal_domain
+        if args.pii_redaction is not None:
+            settings["pii_redaction"] = args.pii_redaction
         org_id = upsert_organization(conn, slug=args.slug, name=args.name, settings=settings)
     _say(f"organisation {args.slug} has id {org_id}")
     return 0
@@ -360,15 +362,30 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=cmd_generate_demo)
 
     orgs = commands.add_parser("orgs", help="organisations").add_subparsers(dest="orgs_command", required=True)
-    create = orgs.add_parser("create", help="create or rename an organisation")
+    create = orgs.add_parser(
+        "create",
+        help="create or rename an organisation (an existing one keeps every setting this command is not given)",
+    )
     create.add_argument("--slug", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--internal-domain", action="append", help="your own email domain (repeatable)")
     create.add_argument(
+        "--internal-domain", action="append", help="your own email domain (repeatable; replaces the stored list)"
+    )
+    redaction = create.add_mutually_exclusive_group()
+    redaction.add_argument(
         "--no-pii-redaction",
         dest="pii_redaction",
-        action="store_false",
-        help="send message text to LLM providers as it is (default: personal data is replaced by placeholders)",
+        action="store_const",
+        const=False,
+        default=None,
+        help="send message text to LLM providers as it is (default: HEADWAY_PII_REDACTION, on unless turned off)",
+    )
+    redaction.add_argument(
+        "--pii-redaction",
+        dest="pii_redaction",
+        action="store_const",
+        const=True,
+        help="replace personal data by placeholders before any LLM call, whatever the deployment default",
     )
     create.set_defaults(handler=cmd_create_org)
     taxonomy = orgs.add_parser("set-taxonomy", help="load an organisation's taxonomy from YAML")

@@ -263,3 +263,15 @@ def test_an_organisation_turns_redaction_off_from_the_command_line(
     monkeypatch.setenv("HEADWAY_PII_REDACTION", "false")  # the default for organisations that say nothing
     with read_connection(database_url) as conn:
         assert redacting_orgs(conn, slugs.values()) == {slugs["open"]: False, slugs["closed"]: False}
+
+    # Renaming an organisation keeps the settings the command is not given; --pii-redaction turns it back on.
+    assert main(["orgs", "budget", "--org", "open", "--monthly-usd", "12.5"]) == 0
+    assert main(["orgs", "create", "--slug", "open", "--name", "Open Inc"]) == 0
+    with read_connection(database_url) as conn:
+        name, settings = conn.execute(
+            select(Organization.name, Organization.settings).where(Organization.slug == "open")
+        ).one()
+        assert name == "Open Inc" and settings["pii_redaction"] is False and settings["llm_monthly_budget_usd"] == 12.5
+    assert main(["orgs", "create", "--slug", "open", "--name", "Open Inc", "--pii-redaction"]) == 0
+    with read_connection(database_url) as conn:
+        assert redacting_orgs(conn, slugs.values()) == {slugs["open"]: True, slugs["closed"]: False}
