@@ -45,6 +45,7 @@ import json
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -102,9 +103,27 @@ def _plain(item: MatchInput) -> dict[str, object]:
     return plain
 
 
+_MATCH_FIELDS = tuple(f.name for f in fields(MatchInput) if f.name != "candidates")
+# `match_key` writes the candidates first: with sorted keys they come first (checked here, once).
+assert min(_MATCH_FIELDS) > "candidates"
+
+
+@lru_cache(maxsize=65_536)
+def _candidate_json(candidate: MatchCandidate) -> str:
+    """A candidate as `json.dumps(_plain(item), sort_keys=True)` writes it inside a match input."""
+    return json.dumps(
+        {f.name: getattr(candidate, f.name) for f in fields(candidate)}, sort_keys=True, ensure_ascii=False
+    )
+
+
 def match_key(item: MatchInput) -> str:
-    """The content hash of a match input: the engine caches the answer under it."""
-    return hashlib.sha256(json.dumps(_plain(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """The content hash of a match input: the engine caches the answer under it.
+
+    The SHA-256 of `json.dumps(_plain(item), sort_keys=True, ensure_ascii=False)`, written with each
+    candidate's JSON made once (a candidate is offered to many mentions): the same bytes."""
+    rest = json.dumps({name: getattr(item, name) for name in _MATCH_FIELDS}, sort_keys=True, ensure_ascii=False)
+    text = '{"candidates": [' + ", ".join(map(_candidate_json, item.candidates)) + "], " + rest[1:]
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class SetRatios:
@@ -368,11 +387,12 @@ class CandidateIndex:
         query = normalise_title(mention.title)
         chosen: list[RequestState] = []
         seen: set[int] = set()
-        orders = self.orders
 
         def take(hits: list[tuple[int, float]], limit: int) -> None:
+            # `_best` gives its hits best first, ties by `_order` (a total order: a request's texts
+            # differ, request keys differ), exactly as sorting by (-score, `_order`) would.
             taken = 0
-            for position, _ in sorted(hits, key=lambda hit: (-hit[1], orders[hit[0]])):
+            for position, _ in hits:
                 request = resolve(self.entries[position].request)
                 if id(request) in seen:
                     continue
@@ -437,17 +457,21 @@ class CandidateIndex:
         return chosen
 
 
-def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
+def _candidate(
+    request: RequestState, mention: MentionRecord, wordings: tuple[str, ...] | None = None
+) -> MatchCandidate:
+    """How `request` is shown to `mention` (`wordings`: `_wordings(request)`, if known)."""
     title = normalise_title(mention.title)
-    own = normalise_title(request.title)
-    examples = [e for e in request.examples if normalise_title(e) != own]
-    if len(examples) > 1:
-        scores = _SET_RATIOS.scores(title, [normalise_title(e) for e in examples])
-        order = sorted(range(len(examples)), key=lambda i: -scores[i])  # stable: ties keep their order
-        examples = [examples[i] for i in order]
-    shown = examples[:MAX_EXAMPLES]
+    own, *normal = wordings if wordings is not None else _wordings(request)
+    kept = [i for i, n in enumerate(normal) if n != own]
+    if len(kept) > 1:
+        scores = _SET_RATIOS.scores(title, [normal[i] for i in kept])
+        order = sorted(range(len(kept)), key=lambda i: -scores[i])  # stable: ties keep their order
+        kept = [kept[i] for i in order]
+    kept = kept[:MAX_EXAMPLES]
+    shown = [request.examples[i] for i in kept]
     # The shown members' descriptions too: what a complaint is about is often said only there.
-    described = [request.described.get(normalise_title(e), "")[:DESCRIPTION_CHARS] for e in shown]
+    described = [request.described.get(normal[i], "")[:DESCRIPTION_CHARS] for i in kept]
     return MatchCandidate(
         id=request.key,
         title=request.title,
@@ -796,7 +820,7 @@ class _Asked:
         key = (id(request), mention.title)
         found = self._shown.get(key)
         if found is None:
-            found = self._shown[key] = _candidate(request, mention)
+            found = self._shown[key] = _candidate(request, mention, self.wordings(request))
         return found
 
 
