@@ -75,6 +75,9 @@ def _full_profile(title: str, description: str) -> _Profile:
     return _profile(weights)
 
 
+# A function of the title alone: the same title comes with many descriptions (a candidate's shown
+# members change with the mention it is offered to), so it is cached apart from `_side`.
+@lru_cache(maxsize=16_384)
 def _title_profile(title: str) -> _Profile:
     return _profile({term.stem: term.weight for term in content_terms(title)})
 
