@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, select
+from sqlalchemy import Connection, Insert, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from headway_assets.core.warehouse.database import get_engine, write_transaction
@@ -42,6 +43,23 @@ def insert_ignoring_conflicts(conn: Connection, table: Any, rows: Sequence[dict[
     conn.execute(statement, list(rows))
 
 
+@lru_cache(maxsize=64)
+def _lookup(key: CacheKey) -> Select[Any]:
+    """The lookup of answers under `key` by content hash (`hashes`: a list), built once per key:
+    a catalogue run looks up a few answers at a time, thousands of times."""
+    return select(
+        LlmCacheEntry.content_hash,
+        LlmCacheEntry.response,
+        LlmCacheEntry.input_tokens,
+        LlmCacheEntry.output_tokens,
+    ).where(
+        LlmCacheEntry.task == key.task,
+        LlmCacheEntry.prompt_version == key.prompt_version,
+        LlmCacheEntry.model == key.model,
+        LlmCacheEntry.content_hash.in_(bindparam("hashes", expanding=True)),
+    )
+
+
 class LlmCache:
     """Reads and writes cached answers; safe to share between concurrent runs."""
 
@@ -52,21 +70,10 @@ class LlmCache:
         """Cached answers for the given content hashes (missing ones are absent)."""
         wanted = sorted(set(hashes))
         found: dict[str, CachedAnswer] = {}
+        statement = _lookup(key)
         with get_engine(self._url).connect() as conn:
             for start in range(0, len(wanted), LOOKUP_BATCH):
-                rows = conn.execute(
-                    select(
-                        LlmCacheEntry.content_hash,
-                        LlmCacheEntry.response,
-                        LlmCacheEntry.input_tokens,
-                        LlmCacheEntry.output_tokens,
-                    ).where(
-                        LlmCacheEntry.task == key.task,
-                        LlmCacheEntry.prompt_version == key.prompt_version,
-                        LlmCacheEntry.model == key.model,
-                        LlmCacheEntry.content_hash.in_(wanted[start : start + LOOKUP_BATCH]),
-                    )
-                )
+                rows = conn.execute(statement, {"hashes": wanted[start : start + LOOKUP_BATCH]})
                 for row in rows:
                     found[row.content_hash] = CachedAnswer(row.response, row.input_tokens, row.output_tokens)
         return found
