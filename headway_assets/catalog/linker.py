@@ -78,6 +78,7 @@ CHUNK_MENTIONS = 1000
 LOOKAHEAD = 20  # mentions asked ahead in one batch (one LLM call holds up to 20)
 LOOKAHEAD_MIN = 4
 REMEMBERED_QUESTIONS = 8192  # questions kept per org while its catalogue stands (then started afresh)
+REMEMBERED_VIEWS = 16_384  # candidate views (request, member count, mention title) kept across versions
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 SCORED_QUERIES_PER_INDEX = 1024  # queries whose ratios a `CandidateIndex` keeps by position (all its texts)
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
@@ -561,6 +562,8 @@ class Linker:
         # recur, and a grown catalogue rarely changes).
         self._version: dict[int, int] = defaultdict(int)
         self._asked: dict[int, _Asked] = {}
+        # How a request is shown to a mention's title, kept across versions (`_Asked.candidate`).
+        self._views: dict[tuple[int, int, str], tuple[RequestState, MatchCandidate]] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
         # While a chunk's organisations link concurrently: per org, the changes to `touched`,
         # `created` and `merges` in its own order, applied org by org once all are done, so their
@@ -660,7 +663,7 @@ class Linker:
         version = self._version[mention.org_id]
         asked = self._asked.get(mention.org_id)
         if asked is None or asked.version != version or len(asked.questions) >= REMEMBERED_QUESTIONS:
-            asked = self._asked[mention.org_id] = _Asked(version)
+            asked = self._asked[mention.org_id] = _Asked(version, self._views)
         signature = (mention.title, mention.description, mention.quote, mention.kind, mention.theme, mention.sub_theme)
         question = asked.questions.get(signature)
         if question is None:
@@ -798,15 +801,15 @@ class _Asked:
     """
 
     version: int
+    # The linker's candidate views, shared by every version (`candidate`).
+    views: dict[tuple[int, int, str], tuple[RequestState, MatchCandidate]] = field(default_factory=dict)
     questions: dict[tuple[str, str, str, str, str | None, str | None], _Question] = field(default_factory=dict)
     searches: dict[
         tuple[str, str | None, str | None],
         tuple[list[RequestState], tuple[RequestState, float] | None, tuple[MatchCandidate, ...]],
     ] = field(default_factory=dict)
-    # By id() of a request (each stays referenced while the linker runs): its normalised
-    # wordings, and how it is shown to a mention's title.
+    # By id() of a request (each stays referenced while the linker runs): its normalised wordings.
     _wordings: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    _shown: dict[tuple[int, str], MatchCandidate] = field(default_factory=dict)
 
     def wordings(self, request: RequestState) -> tuple[str, ...]:
         """`_wordings(request)`, as the catalogue stands."""
@@ -816,12 +819,17 @@ class _Asked:
         return found
 
     def candidate(self, request: RequestState, mention: MentionRecord) -> MatchCandidate:
-        """`_candidate(request, mention)`, as the catalogue stands (it reads the mention's title only)."""
-        key = (id(request), mention.title)
-        found = self._shown.get(key)
+        """`_candidate(request, mention)`, as the catalogue stands. It reads the mention's title and,
+        of the request, what a run changes only by appending member wordings (with their
+        descriptions): so it stands while the number of wordings does, whatever else changed.
+        The view holds its request, so that the request's id() is not reused while it is kept."""
+        key = (id(request), len(request.examples), mention.title)
+        found = self.views.get(key)
         if found is None:
-            found = self._shown[key] = _candidate(request, mention, self.wordings(request))
-        return found
+            if len(self.views) >= REMEMBERED_VIEWS:
+                del self.views[next(iter(self.views))]  # the oldest
+            found = self.views[key] = (request, _candidate(request, mention, self.wordings(request)))
+        return found[1]
 
 
 @dataclass
