@@ -319,9 +319,13 @@ class CandidateIndex:
             positions = self._postings_array(selective[0])  # a position is in a list once: every count is 1
             shared = None
         else:
-            positions, shared = np.unique(
-                np.concatenate([self._postings_array(key) for key in selective]), return_counts=True
+            # What `np.unique(..., return_counts=True)` gives (positions ascending, each with its
+            # count), counted in one pass: positions are below the index's size.
+            counts = np.bincount(
+                np.concatenate([self._postings_array(key) for key in selective]), minlength=len(self.entries)
             )
+            positions = np.flatnonzero(counts)
+            shared = counts[positions]
         live = ~frame.dead[positions]
         for sub_theme in left_out:
             live &= frame.sub[positions] != self._sub_numbers.get(sub_theme, -1)
