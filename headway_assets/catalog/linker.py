@@ -109,7 +109,7 @@ _MATCH_FIELDS = tuple(f.name for f in fields(MatchInput) if f.name != "candidate
 assert min(_MATCH_FIELDS) > "candidates"
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _candidate_json(candidate: MatchCandidate) -> str:
     """A candidate as `json.dumps(_plain(item), sort_keys=True)` writes it inside a match input."""
     return json.dumps(
