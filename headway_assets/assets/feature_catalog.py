@@ -138,7 +138,8 @@ def feature_catalog(
         pinned = [m for m in work.mentions if m.id in work.pinned]
         for mention in sorted(pinned, key=lambda m: m.order_key):
             linker.pin(mention, work.pinned[mention.id])
-        return await linker.link([m for m in work.mentions if m.id not in work.pinned])
+        with engine.writing_behind():  # the offline matcher's answers: a few cache transactions, not one a call
+            return await linker.link([m for m in work.mentions if m.id not in work.pinned])
 
     engine, result = run_with_engine(context, llm, warehouse, link, progress_every=None)
     shares = org_shares(work.mentions, lambda mention: mention.org_id, lambda mention: len(mention.title))

@@ -50,6 +50,7 @@ import json
 from collections import ChainMap, Counter, OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -88,6 +89,7 @@ LOOKAHEAD_MIN = 4
 GUESSED_MIN = 8
 GUESSED_MAX = 320
 REMEMBERED_QUESTIONS = 8192  # questions kept per org while its catalogue stands (then started afresh)
+REMEMBERED_VIEWS = 16_384  # candidate views (request, member count, mention title) kept across versions
 SCORED_QUERIES = 2048  # queries whose token-set ratios `SetRatios` keeps (a few hundred texts each)
 SCORED_QUERIES_PER_INDEX = 1024  # queries whose ratios a `CandidateIndex` keeps by position (all its texts)
 DESCRIPTION_CHARS = 300  # of a candidate's description, in the matcher's input
@@ -116,9 +118,27 @@ def _plain(item: MatchInput) -> dict[str, object]:
     return plain
 
 
+_MATCH_FIELDS = tuple(f.name for f in fields(MatchInput) if f.name != "candidates")
+# `match_key` writes the candidates first: with sorted keys they come first (checked here, once).
+assert min(_MATCH_FIELDS) > "candidates"
+
+
+@lru_cache(maxsize=16_384)
+def _candidate_json(candidate: MatchCandidate) -> str:
+    """A candidate as `json.dumps(_plain(item), sort_keys=True)` writes it inside a match input."""
+    return json.dumps(
+        {f.name: getattr(candidate, f.name) for f in fields(candidate)}, sort_keys=True, ensure_ascii=False
+    )
+
+
 def match_key(item: MatchInput) -> str:
-    """The content hash of a match input: the engine caches the answer under it."""
-    return hashlib.sha256(json.dumps(_plain(item), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    """The content hash of a match input: the engine caches the answer under it.
+
+    The SHA-256 of `json.dumps(_plain(item), sort_keys=True, ensure_ascii=False)`, written with each
+    candidate's JSON made once (a candidate is offered to many mentions): the same bytes."""
+    rest = json.dumps({name: getattr(item, name) for name in _MATCH_FIELDS}, sort_keys=True, ensure_ascii=False)
+    text = '{"candidates": [' + ", ".join(map(_candidate_json, item.candidates)) + "], " + rest[1:]
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class SetRatios:
@@ -325,9 +345,13 @@ class CandidateIndex:
             positions = self._postings_array(selective[0])  # a position is in a list once: every count is 1
             shared = None
         else:
-            positions, shared = np.unique(
-                np.concatenate([self._postings_array(key) for key in selective]), return_counts=True
+            # What `np.unique(..., return_counts=True)` gives (positions ascending, each with its
+            # count), counted in one pass: positions are below the index's size.
+            counts = np.bincount(
+                np.concatenate([self._postings_array(key) for key in selective]), minlength=len(self.entries)
             )
+            positions = np.flatnonzero(counts)
+            shared = counts[positions]
         live = ~frame.dead[positions]
         for sub_theme in left_out:
             live &= frame.sub[positions] != self._sub_numbers.get(sub_theme, -1)
@@ -394,11 +418,12 @@ class CandidateIndex:
         query = normalise_title(mention.title)
         chosen: list[RequestState] = []
         seen: set[int] = set()
-        orders = self.orders
 
         def take(hits: list[tuple[int, float]], limit: int) -> None:
+            # `_best` gives its hits best first, ties by `_order` (a total order: a request's texts
+            # differ, request keys differ), exactly as sorting by (-score, `_order`) would.
             taken = 0
-            for position, _ in sorted(hits, key=lambda hit: (-hit[1], orders[hit[0]])):
+            for position, _ in hits:
                 request = resolve(self.entries[position].request)
                 if id(request) in seen:
                     continue
@@ -463,17 +488,21 @@ class CandidateIndex:
         return chosen
 
 
-def _candidate(request: RequestState, mention: MentionRecord) -> MatchCandidate:
+def _candidate(
+    request: RequestState, mention: MentionRecord, wordings: tuple[str, ...] | None = None
+) -> MatchCandidate:
+    """How `request` is shown to `mention` (`wordings`: `_wordings(request)`, if known)."""
     title = normalise_title(mention.title)
-    own = normalise_title(request.title)
-    examples = [e for e in request.examples if normalise_title(e) != own]
-    if len(examples) > 1:
-        scores = _SET_RATIOS.scores(title, [normalise_title(e) for e in examples])
-        order = sorted(range(len(examples)), key=lambda i: -scores[i])  # stable: ties keep their order
-        examples = [examples[i] for i in order]
-    shown = examples[:MAX_EXAMPLES]
+    own, *normal = wordings if wordings is not None else _wordings(request)
+    kept = [i for i, n in enumerate(normal) if n != own]
+    if len(kept) > 1:
+        scores = _SET_RATIOS.scores(title, [normal[i] for i in kept])
+        order = sorted(range(len(kept)), key=lambda i: -scores[i])  # stable: ties keep their order
+        kept = [kept[i] for i in order]
+    kept = kept[:MAX_EXAMPLES]
+    shown = [request.examples[i] for i in kept]
     # The shown members' descriptions too: what a complaint is about is often said only there.
-    described = [request.described.get(normalise_title(e), "")[:DESCRIPTION_CHARS] for e in shown]
+    described = [request.described.get(normal[i], "")[:DESCRIPTION_CHARS] for i in kept]
     return MatchCandidate(
         id=request.key,
         title=request.title,
@@ -568,6 +597,8 @@ class Linker:
         # recur, and a grown catalogue rarely changes).
         self._version: dict[int, int] = defaultdict(int)
         self._asked: dict[int, _Asked] = {}
+        # How a request is shown to a mention's title, kept across versions (`_Asked.candidate`).
+        self._views: dict[tuple[int, int, str], tuple[RequestState, MatchCandidate]] = {}
         self.rounds = 0  # look-ahead rounds (batched matcher calls) this run
         self.asked = 0  # questions put to the matcher this run (some asked ahead in vain)
         # While a chunk's organisations link concurrently: per org, the changes to `touched`,
@@ -668,7 +699,7 @@ class Linker:
         version = self._version[mention.org_id]
         asked = self._asked.get(mention.org_id)
         if asked is None or asked.version != version or len(asked.questions) >= REMEMBERED_QUESTIONS:
-            asked = self._asked[mention.org_id] = _Asked(version)
+            asked = self._asked[mention.org_id] = _Asked(version, self._views)
         signature = (mention.title, mention.description, mention.quote, mention.kind, mention.theme, mention.sub_theme)
         question = asked.questions.get(signature)
         if question is None:
@@ -873,15 +904,15 @@ class _Asked:
     """
 
     version: int
+    # The linker's candidate views, shared by every version (`candidate`).
+    views: dict[tuple[int, int, str], tuple[RequestState, MatchCandidate]] = field(default_factory=dict)
     questions: dict[tuple[str, str, str, str, str | None, str | None], _Question] = field(default_factory=dict)
     searches: dict[
         tuple[str, str | None, str | None],
         tuple[list[RequestState], tuple[RequestState, float] | None, tuple[MatchCandidate, ...]],
     ] = field(default_factory=dict)
-    # By id() of a request (each stays referenced while the linker runs): its normalised
-    # wordings, and how it is shown to a mention's title.
+    # By id() of a request (each stays referenced while the linker runs): its normalised wordings.
     _wordings: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    _shown: dict[tuple[int, str], MatchCandidate] = field(default_factory=dict)
 
     def wordings(self, request: RequestState) -> tuple[str, ...]:
         """`_wordings(request)`, as the catalogue stands."""
@@ -891,12 +922,17 @@ class _Asked:
         return found
 
     def candidate(self, request: RequestState, mention: MentionRecord) -> MatchCandidate:
-        """`_candidate(request, mention)`, as the catalogue stands (it reads the mention's title only)."""
-        key = (id(request), mention.title)
-        found = self._shown.get(key)
+        """`_candidate(request, mention)`, as the catalogue stands. It reads the mention's title and,
+        of the request, what a run changes only by appending member wordings (with their
+        descriptions): so it stands while the number of wordings does, whatever else changed.
+        The view holds its request, so that the request's id() is not reused while it is kept."""
+        key = (id(request), len(request.examples), mention.title)
+        found = self.views.get(key)
         if found is None:
-            found = self._shown[key] = _candidate(request, mention)
-        return found
+            if len(self.views) >= REMEMBERED_VIEWS:
+                del self.views[next(iter(self.views))]  # the oldest
+            found = self.views[key] = (request, _candidate(request, mention, self.wordings(request)))
+        return found[1]
 
 
 @dataclass

@@ -55,6 +55,7 @@ from headway_assets.core.warehouse.schema import (
     FeatureRequest,
     FeatureRequestMention,
     Message,
+    Organization,
     utc_now,
 )
 
@@ -251,7 +252,12 @@ def load_work(conn: Connection, *, rebuild_orgs: Collection[int] = ()) -> Catalo
     """The mentions to link and the requests they may join; for `rebuild_orgs`, every mention
     a person did not place, against only the requests people decided on."""
     rebuild = set(rebuild_orgs)
-    mentions = load_unlinked(conn)
+    if rebuild:
+        # A rebuilt org's unlinked mentions are among its mentions read below: read the others' only.
+        others = set(conn.execute(select(Organization.id)).scalars()) - rebuild
+        mentions = load_unlinked(conn, others) if others else []
+    else:
+        mentions = load_unlinked(conn)
     replaced: dict[tuple[int, str], int] = {}
     if rebuild:
         pinned_links = select(FeatureRequestMention.mention_id).where(FeatureRequestMention.pinned)

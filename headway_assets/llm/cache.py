@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Select
 
 # SQLAlchemy and the warehouse schema are imported where the cache reads or writes, not here:
 # the engine imports this module, and an uncached engine (`headway classify`) never touches the
@@ -46,6 +47,27 @@ def insert_ignoring_conflicts(conn: Connection, table: Any, rows: Sequence[dict[
     conn.execute(statement, list(rows))
 
 
+@lru_cache(maxsize=64)
+def _lookup(key: CacheKey) -> Select[Any]:
+    """The lookup of answers under `key` by content hash (`hashes`: a list), built once per key:
+    a catalogue run looks up a few answers at a time, thousands of times."""
+    from sqlalchemy import bindparam, select
+
+    from headway_assets.core.warehouse.schema import LlmCacheEntry
+
+    return select(
+        LlmCacheEntry.content_hash,
+        LlmCacheEntry.response,
+        LlmCacheEntry.input_tokens,
+        LlmCacheEntry.output_tokens,
+    ).where(
+        LlmCacheEntry.task == key.task,
+        LlmCacheEntry.prompt_version == key.prompt_version,
+        LlmCacheEntry.model == key.model,
+        LlmCacheEntry.content_hash.in_(bindparam("hashes", expanding=True)),
+    )
+
+
 class LlmCache:
     """Reads and writes cached answers; safe to share between concurrent runs."""
 
@@ -54,28 +76,14 @@ class LlmCache:
 
     def get_many(self, key: CacheKey, hashes: Iterable[str]) -> dict[str, CachedAnswer]:
         """Cached answers for the given content hashes (missing ones are absent)."""
-        from sqlalchemy import select
-
         from headway_assets.core.warehouse.database import get_engine
-        from headway_assets.core.warehouse.schema import LlmCacheEntry
 
         wanted = sorted(set(hashes))
         found: dict[str, CachedAnswer] = {}
+        statement = _lookup(key)
         with get_engine(self._url).connect() as conn:
             for start in range(0, len(wanted), LOOKUP_BATCH):
-                rows = conn.execute(
-                    select(
-                        LlmCacheEntry.content_hash,
-                        LlmCacheEntry.response,
-                        LlmCacheEntry.input_tokens,
-                        LlmCacheEntry.output_tokens,
-                    ).where(
-                        LlmCacheEntry.task == key.task,
-                        LlmCacheEntry.prompt_version == key.prompt_version,
-                        LlmCacheEntry.model == key.model,
-                        LlmCacheEntry.content_hash.in_(wanted[start : start + LOOKUP_BATCH]),
-                    )
-                )
+                rows = conn.execute(statement, {"hashes": wanted[start : start + LOOKUP_BATCH]})
                 for row in rows:
                     found[row.content_hash] = CachedAnswer(row.response, row.input_tokens, row.output_tokens)
         return found

@@ -16,6 +16,7 @@ being recorded as failed (failures count towards giving up on an item, outages m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import time
@@ -67,7 +68,7 @@ from headway_assets.llm.tasks import (
     tier1_request,
     tier2_request,
 )
-from headway_assets.llm.tracing import get_tracer, llm_span
+from headway_assets.llm.tracing import get_tracer, llm_span, traces_exported
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
@@ -79,6 +80,8 @@ MIN_SLICE_ITEMS = 100
 # reasons with quotes, next steps) and its input a capped excerpt, so a few calls share a request.
 DEFAULT_BATCH_ITEMS: dict[str, int] = {TIER1: 100, TIER2: 24, INSIGHT: 40, MATCH: 20, CALL: 8}
 ProgressCallback = Callable[[str, int, int], None]
+# Answers of an in-process provider written to the cache in one transaction (`writing_behind`).
+WRITE_BEHIND_ANSWERS = 2000
 # Given a packed call (task, request, {item id in the prompt: item key}), True when it was taken for a
 # vendor batch (llm/batches.py) instead of being sent now: its items then stay pending this run.
 CallDeferral = Callable[[str, LlmRequest, dict[str, str]], bool]
@@ -176,6 +179,14 @@ def _cut(
         yield current
 
 
+@dataclass
+class _Unwritten:
+    """Answers an engine (and its `for_model` siblings) holds back from the cache while `open`."""
+
+    answers: dict[CacheKey, dict[str, CachedAnswer]] = field(default_factory=dict)
+    open: bool = True
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Knobs the data team tunes cost and speed with."""
@@ -218,6 +229,8 @@ class LlmEngine:
         self._prices = prices if prices is not None else price_list()
         self._semaphore = asyncio.Semaphore(config.max_in_flight)
         self._tracer = get_tracer()
+        # The prompt's JSON goes into the call's span only for an exporter to send: built only then.
+        self._prompts_traced = traces_exported()
         self._progress = progress
         # Redacts every item before it becomes a request (assets register whose each text is).
         self.privacy = PrivacyGuard()
@@ -230,6 +243,8 @@ class LlmEngine:
         self._asking: dict[tuple[str, str], asyncio.Future[Any]] = {}
         # Set by the batch path (llm/batches.py): packed calls it takes are not sent live.
         self.deferral: CallDeferral | None = None
+        # Answers of an in-process provider not written to the cache yet (`writing_behind`).
+        self._unwritten: _Unwritten | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -317,6 +332,45 @@ class LlmEngine:
             raise DeadlineReachedError()
         await asyncio.sleep(delay)
 
+    @contextlib.contextmanager
+    def writing_behind(self) -> Iterator[None]:
+        """Within this block, an in-process provider's answers (nothing bought: a run that dies
+        computes them again) go to the cache `WRITE_BEHIND_ANSWERS` at a time and at the block's
+        end, not one transaction per call; the engine reads its unwritten answers as cached ones.
+        A remote provider's answers are still written as soon as each call returns."""
+        if not self.provider.in_process or self.cache is None or self._unwritten is not None:
+            yield
+            return
+        unwritten = self._unwritten = _Unwritten()
+        try:
+            yield
+        finally:
+            self._write_behind(force=True)
+            unwritten.open = False  # shared with `for_model` siblings: they write at once again
+            self._unwritten = None
+
+    def _write_behind(self, *, force: bool = False) -> None:
+        """Write the unwritten answers once there are `WRITE_BEHIND_ANSWERS` of them (or `force`)."""
+        unwritten = self._unwritten
+        if unwritten is None or self.cache is None:
+            return
+        if force or sum(map(len, unwritten.answers.values())) >= WRITE_BEHIND_ANSWERS:
+            for key, answers in unwritten.answers.items():
+                self.cache.put_many(key, answers)
+            unwritten.answers.clear()
+
+    def _cached(self, key: CacheKey, hashes: Iterable[str]) -> dict[str, CachedAnswer]:
+        """Cached answers of `hashes` under `key`: the cache's, and this run's not written yet."""
+        if self.cache is None:
+            return {}
+        hashes = list(hashes)
+        unwritten = self._unwritten.answers.get(key, {}) if self._unwritten is not None else {}
+        found = {h: unwritten[h] for h in hashes if h in unwritten}
+        rest = [h for h in hashes if h not in found]
+        if rest:
+            found.update(self.cache.get_many(key, rest))
+        return found
+
     def _cache_key(self, task: str) -> CacheKey:
         return CacheKey(task=task, prompt_version=PROMPT_VERSIONS[task], model=self.model(task))
 
@@ -362,15 +416,16 @@ class LlmEngine:
                 task=request.task,
                 prompt_version=request.prompt_version,
             ) as span:
-                prompt = json.dumps(
-                    [
-                        {"role": "system", "content": request.system},
-                        {"role": "user", "content": request.user},
-                    ],
-                    ensure_ascii=False,
-                )
-                span.set_attribute("gen_ai.prompt", prompt)
-                span.set_attribute("langfuse.observation.input", prompt)
+                if self._prompts_traced:
+                    prompt = json.dumps(
+                        [
+                            {"role": "system", "content": request.system},
+                            {"role": "user", "content": request.user},
+                        ],
+                        ensure_ascii=False,
+                    )
+                    span.set_attribute("gen_ai.prompt", prompt)
+                    span.set_attribute("langfuse.observation.input", prompt)
                 started = time.monotonic()
                 stats.calls += 1
                 try:
@@ -444,7 +499,7 @@ class LlmEngine:
         stats = self.task_stats(task)
         key = self._cache_key(task)
         results: dict[str, ModelT | LlmFailure] = {}
-        cached = self.cache.get_many(key, items) if self.cache else {}
+        cached = self._cached(key, items)
         for content_hash, answer in cached.items():
             results[content_hash] = spec.output.model_validate(answer.response)
         stats.cache_hits += len(cached)
@@ -551,7 +606,11 @@ class LlmEngine:
                 outcome[item_key] = answer
                 bought[item_key] = CachedAnswer(answer.model_dump(mode="json"), per_item_in, per_item_out)
             if self.cache and bought:
-                self.cache.put_many(self._cache_key(spec.task), bought)
+                if self._unwritten is not None and self._unwritten.open:
+                    self._unwritten.answers.setdefault(self._cache_key(spec.task), {}).update(bought)
+                    self._write_behind()
+                else:
+                    self.cache.put_many(self._cache_key(spec.task), bought)
             if not missing:
                 return outcome
             if round_number == 2:

@@ -20,6 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from headway_assets.core.pii import REDACTION_VERSION, Redaction
@@ -169,7 +170,14 @@ def _redact_insight(guard: PrivacyGuard, item: InsightInput) -> tuple[InsightInp
 
 def _plain(text: str, enabled: bool) -> str:
     """Model-written text (titles, descriptions) redacted on its own, patterns only."""
-    return (Redaction().redact(text) or "") if enabled and text else text
+    return _patterns_only(text) if enabled and text else text
+
+
+# A function of the text alone (a fresh redaction, no names): a rebuild shows the same member titles
+# and descriptions in thousands of candidates, each candidate worded a little differently.
+@lru_cache(maxsize=65_536)
+def _patterns_only(text: str) -> str:
+    return Redaction().redact(text) or ""
 
 
 def _redact_candidate(candidate: MatchCandidate, enabled: bool) -> MatchCandidate:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from headway_assets.llm.providers.base import LlmRequest
@@ -309,6 +310,9 @@ def insight_request(items: list[tuple[str, InsightInput]]) -> LlmRequest:
     )
 
 
+# A function of the candidate (a frozen value), shown to many asks of a run: made once. Callers
+# only read the view (compare it, write it as JSON).
+@lru_cache(maxsize=16_384)
 def _candidate_view(candidate: MatchCandidate) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": candidate.id,

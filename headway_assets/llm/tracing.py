@@ -139,6 +139,13 @@ def get_tracer_provider() -> TracerProvider:
         return _CURRENT[0].provider
 
 
+def traces_exported() -> bool:
+    """Whether spans of LLM calls leave the process (Langfuse or an OTLP collector is configured):
+    when they do not, the text they would carry (prompt, completion) need not be built."""
+    settings = get_settings().tracing
+    return langfuse_configured(settings) or otlp_traces_endpoint(settings) is not None
+
+
 def get_tracer() -> trace.Tracer:
     """The tracer LLM calls are recorded with."""
     return get_tracer_provider().get_tracer(TRACER_NAME)

@@ -75,6 +75,9 @@ def _full_profile(title: str, description: str) -> _Profile:
     return _profile(weights)
 
 
+# A function of the title alone: the same title comes with many descriptions (a candidate's shown
+# members change with the mention it is offered to), so it is cached apart from `_side`.
+@lru_cache(maxsize=16_384)
 def _title_profile(title: str) -> _Profile:
     return _profile({term.stem: term.weight for term in content_terms(title)})
 
@@ -313,6 +316,13 @@ def _english_side(title: str, description: str) -> _Side:
     return _side(english_text(title), english_text(description))
 
 
+# The title-and-description overlap of a mention wording and a candidate: it reads neither the
+# mention's quote nor the places, so mentions worded alike (most of a large rebuild) share it.
+@lru_cache(maxsize=16_384)
+def _core(title: str, description: str, candidate_title: str, candidate_description: str) -> float:
+    return _raw(_english_side(title, description), _english_side(candidate_title, candidate_description))
+
+
 @lru_cache(maxsize=65_536)
 def _mention_names(title: str, description: str, quote: str) -> frozenset[str]:
     return _title_names((title,), f"{description} {quote}")
@@ -324,19 +334,12 @@ def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
 
 def features(item: MatchInput, candidate: MatchCandidate) -> dict[str, float]:
     """What the score of one candidate is made of (all 0..1)."""
-    return _features(
-        item,
-        _english_side(item.title, item.description),
-        _mention_names(item.title, item.description, item.quote),
-        candidate,
-    )
+    return _features(item, _mention_names(item.title, item.description, item.quote), candidate)
 
 
-def _features(
-    item: MatchInput, side: _Side, mention_names: frozenset[str], candidate: MatchCandidate
-) -> dict[str, float]:
+def _features(item: MatchInput, mention_names: frozenset[str], candidate: MatchCandidate) -> dict[str, float]:
     """`features`, given what depends on the mention alone (computed once for all its candidates)."""
-    core = _raw(side, _english_side(candidate.title, candidate.description))
+    core = _core(item.title, item.description, candidate.title, candidate.description)
     area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
     mention_weighted = _mention_bag(item.title, item.description, item.quote, area)
     request_weighted = _request_bag(candidate.title, candidate.description, candidate.examples, area)
@@ -413,8 +416,7 @@ def _pair_score(asked: tuple[str, str, str, str | None, str | None], candidate: 
     item = MatchInput(
         title=title, description=description, sub_theme=sub_theme, candidates=(), theme=theme, quote=quote
     )
-    side = _english_side(title, description)
-    return _score(_features(item, side, _mention_names(title, description, quote), candidate))
+    return _score(_features(item, _mention_names(title, description, quote), candidate))
 
 
 def match(item: MatchInput) -> CatalogMatch:

@@ -93,6 +93,7 @@ class OfflineProvider(LlmProvider):
 
     name = "offline"
     supports_batching = True
+    in_process = True
 
     async def generate(self, request: LlmRequest, model: str) -> LlmResponse:
         """Compute the answer right here: the work is pure Python, so a thread would only contend

@@ -129,3 +129,45 @@ def test_the_vectorised_search_offers_what_a_plain_one_does() -> None:
     index.compact()
     for mention in mentions[:100]:
         assert [r.key for r in index.search(mention, lambda r: r)] == _reference_search(index, mention)
+
+
+def test_match_keys_hash_the_json_of_the_whole_input() -> None:
+    """`match_key` writes each candidate's JSON once and reuses it: the bytes it hashes must be
+    those of `json.dumps` over the whole input, so cached answers keep their keys."""
+    import hashlib
+    import json
+
+    from headway_assets.llm.tasks import MatchCandidate
+
+    rng = random.Random(7)
+    words = ["Export", "PDF", "naïve", "Zoë's", 'quote "x"', "tab\tand\nline", "émoji 🚀", "", "ß", "\\slash"]
+
+    def text() -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(0, 4)))
+
+    def place() -> str | None:
+        return rng.choice([None, "", "reporting", "reporting/exports"])
+
+    for _ in range(300):
+        candidates = tuple(
+            MatchCandidate(
+                id=f"r{rng.randint(0, 5)}",
+                title=text(),
+                description=text(),
+                theme=place(),
+                sub_theme=place(),
+                examples=tuple(text() for _ in range(rng.randint(0, 3))),
+            )
+            for _ in range(rng.randint(0, 4))
+        )
+        item = MatchInput(
+            title=text(),
+            description=text(),
+            sub_theme=place(),
+            candidates=candidates,
+            theme=place(),
+            quote=text(),
+            kind=rng.choice(["", "feature_request", "bug_report"]),
+        )
+        whole = json.dumps(linker._plain(item), sort_keys=True, ensure_ascii=False)
+        assert linker.match_key(item) == hashlib.sha256(whole.encode()).hexdigest()

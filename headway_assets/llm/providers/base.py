@@ -169,6 +169,9 @@ class LlmProvider(ABC):
     name: str = "provider"
     #: Whether several short items may share one call (LLMs: yes, to save calls and tokens).
     supports_batching: bool = True
+    #: Whether answers are computed in this process at no cost (the offline provider): nothing is
+    #: bought, so a run may write them to the cache in fewer, larger transactions.
+    in_process: bool = False
 
     @classmethod
     def from_options(cls, options: ProviderOptions) -> LlmProvider:
