@@ -113,6 +113,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     for info in tree.values():
         _signal(info, signal.SIGKILL)
     process.wait(timeout=10)
+    deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
+    while time.monotonic() < deadline and any(_alive(info) for info in tree.values()):
+        time.sleep(0.05)
 
 
 def environment_of(pid: int) -> dict[str, str]:
