@@ -384,7 +384,7 @@ def test_a_merge_committing_while_a_run_writes_leaves_no_dangling_customer(postg
     thread.join(timeout=60)
     [stats] = outcome
     assert isinstance(stats, ResolutionStats), stats
-    assert stats.merges_followed == 1
+    assert stats.rows_repointed == 1
     assert _dangling(postgres_url) == []
     with get_engine(postgres_url).connect() as conn:
         assert _author(conn, ids["second"]).customer_id == ids["target"]
@@ -397,7 +397,7 @@ def test_a_merge_starting_after_a_run_wrote_waits_for_it_and_moves_its_rows(post
     ids = _merge_setup(postgres_url)
     with write_transaction(postgres_url) as resolving:
         stats = resolve_message_authors(resolving, WINDOW)
-        assert (stats.rows_written, stats.merges_followed) == (1, 0)
+        assert (stats.rows_written, stats.rows_repointed) == (1, 0)
         run_pid = int(resolving.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
         def merge() -> None:
@@ -420,7 +420,7 @@ def test_runs_before_and_after_a_merge_name_the_kept_customer(database_url: str)
     with write_transaction(database_url) as conn:
         _merge(conn, ids)
     stats = _resolve(database_url)
-    assert (stats.rows_written, stats.merges_followed) == (1, 0)
+    assert (stats.rows_written, stats.rows_repointed) == (1, 0)
     assert _dangling(database_url) == []
     with get_engine(database_url).connect() as conn:
         assert _author(conn, ids["second"]).customer_id == ids["target"]

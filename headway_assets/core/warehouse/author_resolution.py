@@ -19,9 +19,9 @@ For the messages of a window (every organisation, or the ones named):
    unresolved), the method that resolved it or the reason it is unresolved. Rows that would not
    change are not rewritten, so a re-run writes nothing.
 
-8. On PostgreSQL, the customers the run wrote into `message_authors` are locked (`FOR KEY SHARE`)
-   and any of them merged away meanwhile is replaced by the customer it was merged into
-   (`_follow_merges`): `message_authors.customer_id` has no foreign key, and a merge that commits
+8. On PostgreSQL, when rows were written, the organisations' customers are locked (`FOR KEY SHARE`)
+   and a written row naming a customer merged away meanwhile is re-pointed to the customer it was
+   merged into (`_follow_merges`): `message_authors.customer_id` has no foreign key, and a merge that commits
    between this run's read of the evidence and its write would otherwise leave the deleted
    customer's id behind.
 
@@ -147,7 +147,7 @@ class ResolutionStats:
     contacts_created: int = 0
     slack_teams_mapped: int = 0
     rows_written: int = 0  # message_authors rows inserted or changed
-    merges_followed: int = 0  # customers merged away while the run wrote them (PostgreSQL; see _follow_merges)
+    rows_repointed: int = 0  # rows written naming a customer merged away meanwhile (PostgreSQL; _follow_merges)
     requests_refreshed: int = 0  # feature requests whose customers were recomputed (their messages' authors changed)
 
     @property
@@ -188,9 +188,9 @@ def resolve_message_authors(
         _analyze(conn, Customer.__tablename__, CustomerDomain.__tablename__, CustomerSlackTeam.__tablename__)
         stats.contacts_created = _upsert_contacts(conn, now)
         _analyze(conn, Contact.__tablename__)
-        stats.rows_written, assigned = _upsert_message_authors(conn, now)
-        if assigned:
-            stats.merges_followed = _follow_merges(conn, assigned, now)
+        stats.rows_written = _upsert_message_authors(conn, now)
+        if stats.rows_written and conn.dialect.name == "postgresql":
+            stats.rows_repointed = _follow_merges(conn, org_ids, now)
         if stats.rows_written:
             stats.requests_refreshed = _refresh_asks(conn, now)
         _count(conn, stats)
@@ -639,9 +639,8 @@ def _upsert_contacts(conn: Connection, now: datetime) -> int:
     return _created_since(conn, Contact, now)
 
 
-def _upsert_message_authors(conn: Connection, now: datetime) -> tuple[int, set[int]]:
-    """One `message_authors` row per staged message; returns how many were inserted or changed, and
-    (PostgreSQL) the customers those rows name.
+def _upsert_message_authors(conn: Connection, now: datetime) -> int:
+    """One `message_authors` row per staged message; returns how many were inserted or changed.
 
     The outcome of every staged message is computed in one join, compared with the stored row,
     and only new or changed rows are written (an upsert locks every row it meets, changed or not).
@@ -727,77 +726,69 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> tuple[int, set[i
         },
         where=or_(*changed),
     )
-    if conn.dialect.name == "postgresql":
-        # The customers written, for `_follow_merges`: grouped in the server, so a cold run's
-        # million rows come back as one row per customer.
-        written = statement.returning(MessageAuthor.customer_id).cte("written")
-        counts = conn.execute(select(written.c.customer_id, func.count()).group_by(written.c.customer_id)).tuples()
-        assigned: set[int] = set()
-        total = 0
-        for customer_id, count in counts:
-            total += int(count)
-            if customer_id is not None:
-                assigned.add(int(customer_id))
-        return total, assigned
     # INSERT keeps its rowcount only when asked to (SQLAlchemy closes the cursor early otherwise).
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
-    return max(int(result.rowcount or 0), 0), set()
+    return max(int(result.rowcount or 0), 0)
 
 
-def _follow_merges(conn: Connection, assigned: set[int], now: datetime) -> int:
-    """Lock the customers this run wrote into `message_authors` and re-point its rows that name a
-    customer merged away meanwhile to the one it was merged into; returns how many were merged.
+def _follow_merges(conn: Connection, org_ids: Collection[int] | None, now: datetime) -> int:
+    """Lock the customers of the run's organisations and re-point the rows this run wrote that name
+    a customer merged away meanwhile to the one it was merged into; returns how many rows moved.
 
     Why no merge can leave one of this run's rows naming a deleted customer (PostgreSQL, READ
-    COMMITTED): `merge_customer` locks its source `FOR UPDATE` before it reads or writes anything,
-    and deletes it in the same transaction that records the merge (`customer_merges`, whose
-    target earlier merges into the source follow). `FOR KEY SHARE` conflicts with `FOR UPDATE`, so
-    for each customer X locked here:
-    - a merge of X in progress makes this statement wait for it to end; if it committed, X is
-      deleted and the locking read skips it (it re-reads the newest version);
-    - a merge of X that starts later waits for this transaction at its own lock, and its update of
-      `message_authors` then sees (and moves) this run's rows.
-    So X is either locked, alive and safe until commit, or gone, its merge committed; the next
-    statement (a new snapshot) then sees that merge's record, and its target is re-pointed to and
-    locked in the next round, until every customer written is locked alive. A customer deleted
-    without a merge (none here deletes one) stays as written.
+    COMMITTED). `merge_customer` locks its source `FOR UPDATE` before it reads or writes anything,
+    and deletes it in the transaction that records the merge (`customer_merges`, whose earlier
+    merges into the source then point at the target). `FOR KEY SHARE` conflicts with `FOR UPDATE`.
+    So once the lock statement returns, for each customer X this run wrote:
+    - X was alive when the statement started: it waited for a merge of X in progress, and a merge
+      committed meanwhile deleted X (a locking read re-reads the newest version and skips it);
+      otherwise X is now locked, and a merge of X that starts later waits for this transaction at
+      its own lock, after which its update of `message_authors` sees and moves this run's rows;
+    - or X was already deleted: its merge committed before the statement.
+    Either way a merge that deleted X has committed, and the re-pointing statement, which takes a
+    new snapshot, sees its record and writes its target. A target that is not among the customers
+    locked (created after the lock statement) is locked in turn, and the re-pointing repeated
+    while one of them has gone, so every customer the rows end up naming is locked alive until
+    commit. A customer deleted without a merge (nothing here deletes one) stays as written.
 
-    SQLite needs none of this: a write transaction (BEGIN IMMEDIATE) excludes the merge's.
+    All the organisations' customers are locked, not only those written: one indexed statement
+    instead of collecting the written rows' customers (a million on a cold run). Merges in these
+    organisations wait for the run's commit; nothing else does (`FOR KEY SHARE` lets updates of
+    non-key columns through). SQLite needs none of this: a write transaction (BEGIN IMMEDIATE)
+    excludes the merge's.
     """
-    locked: set[int] = set()
-    followed = 0
-    pending = set(assigned)
+    # In id order, as `lock_customers` takes them, so a run and a merge cannot deadlock on them.
+    lock = select(Customer.id).order_by(Customer.id).with_for_update(key_share=True)
+    merged = select(CustomerMerge.org_id, CustomerMerge.source_customer_id, CustomerMerge.target_customer_id)
+    if org_ids is not None:
+        lock = lock.where(Customer.org_id.in_(sorted(org_ids)))
+        merged = merged.where(CustomerMerge.org_id.in_(sorted(org_ids)))
+    locked = set(conn.execute(lock).scalars())
     stamp = literal(now, UtcDateTime())
-    while pending:
-        ids = bindparam("ids", sorted(pending), type_=ARRAY(BigInteger()))
-        # In id order, as `lock_customers` takes them, so a merge and a run cannot deadlock here.
-        lock = select(Customer.id).where(Customer.id == any_(ids)).order_by(Customer.id)
-        alive = set(conn.execute(lock.with_for_update(key_share=True)).scalars())
+    moved = 0
+    while True:
+        moves = merged.subquery("moves")
+        repoint = (
+            update(MessageAuthor)
+            .where(
+                MessageAuthor.org_id == moves.c.org_id,  # the (org_id, customer_id) index, per merge
+                MessageAuthor.customer_id == moves.c.source_customer_id,
+                MessageAuthor.resolved_at == stamp,
+            )
+            .values(customer_id=moves.c.target_customer_id)
+            .returning(MessageAuthor.customer_id)
+        )
+        targets = [int(customer_id) for customer_id in conn.execute(repoint).scalars() if customer_id is not None]
+        moved += len(targets)
+        unlocked = set(targets) - locked
+        if not unlocked:
+            return moved
+        ids = bindparam("ids", sorted(unlocked), type_=ARRAY(BigInteger()))
+        newer = select(Customer.id).where(Customer.id == any_(ids)).order_by(Customer.id)
+        alive = set(conn.execute(newer.with_for_update(key_share=True)).scalars())
         locked |= alive
-        gone = pending - alive
-        if not gone:
-            break
-        ids = bindparam("ids", sorted(gone), type_=ARRAY(BigInteger()))
-        merges = conn.execute(
-            select(CustomerMerge.org_id, CustomerMerge.source_customer_id, CustomerMerge.target_customer_id).where(
-                CustomerMerge.source_customer_id == any_(ids)
-            )
-        ).tuples()
-        targets: set[int] = set()
-        for org_id, source_id, target_id in sorted(merges):
-            conn.execute(
-                update(MessageAuthor)
-                .where(
-                    MessageAuthor.org_id == org_id,  # the (org_id, customer_id) index
-                    MessageAuthor.customer_id == source_id,
-                    MessageAuthor.resolved_at == stamp,
-                )
-                .values(customer_id=target_id)
-            )
-            targets.add(int(target_id))
-            followed += 1
-        pending = targets - locked
-    return followed
+        if alive == unlocked:
+            return moved
 
 
 def _refresh_asks(conn: Connection, now: datetime) -> int:
