@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+# Set in the environment of every process a fixture starts, which their children inherit: names
+# that fixture's processes (and no one else's) when it checks that none outlived it.
+PROCESS_MARKER = "HEADWAY_TEST_PROCESS_MARKER"
 
 
 def free_port() -> int:

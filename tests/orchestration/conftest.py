@@ -26,13 +26,15 @@ from cryptography.fernet import Fernet
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction
 from headway_assets.demo import generate_demo, seed_demo
-from headway_assets.testing.processes import assert_no_leftover_processes, free_port, stop_process
+from headway_assets.testing.processes import (
+    PROCESS_MARKER,
+    assert_no_leftover_processes,
+    free_port,
+    stop_process,
+)
 from tests.conftest import POSTGRES_SERVER_URL, REPO_ROOT, _server_unavailable
 
 VENV_BIN = Path(sys.executable).parent
-# Set in the environment of every process a fixture starts, which their children inherit: names
-# that fixture's processes (and no one else's) when it checks that none outlived it.
-PROCESS_MARKER = "HEADWAY_TEST_PROCESS_MARKER"
 DEMO_START = date(2026, 10, 1)
 DEMO_DAYS = 3
 

@@ -17,13 +17,12 @@ import uuid
 import pytest
 
 from headway_assets.testing.processes import (
+    PROCESS_MARKER,
     assert_no_leftover_processes,
     leftover_processes,
     process_tree,
     stop_process,
 )
-
-MARKER = "HEADWAY_TEST_PROCESS_MARKER"
 
 # The leader starts a SIGTERM-ignoring child and a grandchild in a new session, prints their pids.
 LEADER = """
@@ -39,7 +38,7 @@ time.sleep(600)
 def _start(marker: str) -> tuple[subprocess.Popen[bytes], list[int]]:
     leader = subprocess.Popen(
         [sys.executable, "-c", LEADER],
-        env=os.environ | {MARKER: marker},
+        env=os.environ | {PROCESS_MARKER: marker},
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
@@ -54,11 +53,11 @@ def test_stop_process_stops_children_that_ignore_sigterm_or_left_the_session() -
     leader, pids = _start(marker)
     try:
         assert set(pids) <= set(process_tree(leader.pid))
-        assert set(leftover_processes(MARKER, marker)) == {leader.pid, *pids}
+        assert set(leftover_processes(PROCESS_MARKER, marker)) == {leader.pid, *pids}
         stop_process(leader, timeout=3)
         assert leader.returncode is not None
-        assert leftover_processes(MARKER, marker) == {}
-        assert_no_leftover_processes(MARKER, marker, grace=0)
+        assert leftover_processes(PROCESS_MARKER, marker) == {}
+        assert_no_leftover_processes(PROCESS_MARKER, marker, grace=0)
     finally:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -71,20 +70,20 @@ def test_the_guard_fails_loudly_and_kills_what_a_group_kill_left_behind() -> Non
     os.killpg(leader.pid, 15)  # what `stop_process` used to do: the leader goes, the rest stays
     leader.wait(timeout=10)
     with pytest.raises(AssertionError, match="outlived their fixture") as failure:
-        assert_no_leftover_processes(MARKER, marker, grace=1)
+        assert_no_leftover_processes(PROCESS_MARKER, marker, grace=1)
     assert all(str(pid) in str(failure.value) for pid in pids)
     deadline = time.monotonic() + 10
-    while leftover_processes(MARKER, marker) and time.monotonic() < deadline:
+    while leftover_processes(PROCESS_MARKER, marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert leftover_processes(MARKER, marker) == {}
+    assert leftover_processes(PROCESS_MARKER, marker) == {}
 
 
 def test_another_runs_processes_are_not_counted() -> None:
     mine, theirs = f"test-{uuid.uuid4().hex}", f"test-{uuid.uuid4().hex}"
     leader, _pids = _start(theirs)
     try:
-        assert leftover_processes(MARKER, mine) == {}
-        assert_no_leftover_processes(MARKER, mine, grace=0)
+        assert leftover_processes(PROCESS_MARKER, mine) == {}
+        assert_no_leftover_processes(PROCESS_MARKER, mine, grace=0)
     finally:
         stop_process(leader, timeout=3)
-    assert leftover_processes(MARKER, theirs) == {}
+    assert leftover_processes(PROCESS_MARKER, theirs) == {}
