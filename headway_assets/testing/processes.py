@@ -113,6 +113,12 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     while time.monotonic() < deadline and any(_alive(info) for info in tree.values()):
         process.poll()  # reaps our own child, which would otherwise stay a zombie
         time.sleep(0.2)
+        # A process started while the tree shuts down (a daemon restarting a code server it saw
+        # die) is in the session or below a member: it is stopped too.
+        for pid, info in process_tree(process.pid).items():
+            if pid not in tree:
+                tree[pid] = info
+                _signal(info, signal.SIGTERM)
     for info in tree.values():
         _signal(info, signal.SIGKILL)
     process.wait(timeout=10)
