@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from headway_assets.core.message import TimeWindow  # noqa: E402
-from headway_assets.core.warehouse.author_resolution import resolve_message_authors  # noqa: E402
+from headway_assets.core.warehouse.author_resolution import _follow_merges, resolve_message_authors  # noqa: E402
 from headway_assets.core.warehouse.customer_import import import_customers, read_customer_file  # noqa: E402
 from headway_assets.core.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
 
@@ -169,15 +169,56 @@ def reset(url: str) -> None:
         conn.execute(f"VACUUM ANALYZE {', '.join(RESET_TABLES)}")
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) PostgreSQL backend `pid` has used: NaN when the server is not
+    on this machine. Load-independent, unlike wall time, on a shared machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def time_resolution(url: str) -> tuple[float, Any]:
-    """Seconds to resolve the whole window in one transaction, and the run's counts."""
+    """Seconds to resolve the whole window in one transaction, and the run's counts; prints the
+    PostgreSQL backend's CPU seconds."""
     engine = create_warehouse_engine(url, pooled=False)
     window = TimeWindow(START, START + timedelta(days=DAYS))
     try:
-        started = time.perf_counter()
-        with engine.connect() as conn, conn.begin():
-            stats = resolve_message_authors(conn, window)
-        return time.perf_counter() - started, stats
+        with engine.connect() as conn:
+            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            conn.rollback()
+            cpu = backend_cpu(pid)
+            started = time.perf_counter()
+            with conn.begin():
+                stats = resolve_message_authors(conn, window)
+            seconds = time.perf_counter() - started
+            print(f"  PostgreSQL backend CPU: {backend_cpu(pid) - cpu:.1f} s", flush=True)
+        return seconds, stats
+    finally:
+        engine.dispose()
+
+
+def time_merge_guard(url: str) -> None:
+    """The part of a run that guards against concurrent customer merges (`_follow_merges`), alone,
+    over the rows the last run wrote, in a transaction rolled back."""
+    engine = create_warehouse_engine(url, pooled=False)
+    try:
+        with engine.connect() as conn:
+            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            last = conn.exec_driver_sql("SELECT max(resolved_at) FROM message_authors").scalar_one()
+            customers = int(conn.exec_driver_sql("SELECT count(*) FROM customers").scalar_one())
+            conn.rollback()
+            with conn.begin() as transaction:
+                cpu, started = backend_cpu(pid), time.perf_counter()
+                moved = _follow_merges(conn, None, last)
+                seconds = time.perf_counter() - started
+                transaction.rollback()
+            print(
+                f"merge guard alone: {seconds:.3f} s, PostgreSQL backend CPU {backend_cpu(pid) - cpu:.2f} s "
+                f"({customers:,} customers locked, {moved} rows re-pointed)",
+                flush=True,
+            )
     finally:
         engine.dispose()
 
@@ -288,6 +329,7 @@ def main() -> int:
             f"{stats.rows_written:,} rows written",
             flush=True,
         )
+        time_merge_guard(url)
         seconds, stats = time_resolution(url)
         rerun.append(seconds)
         print(f"rerun #{attempt}: {seconds:6.1f} s  {stats.rows_written:,} rows written", flush=True)

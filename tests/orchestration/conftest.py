@@ -26,7 +26,12 @@ from cryptography.fernet import Fernet
 
 from headway_assets.core.warehouse.database import dispose_engines, migrate, write_transaction
 from headway_assets.demo import generate_demo, seed_demo
-from headway_assets.testing.processes import free_port, stop_process
+from headway_assets.testing.processes import (
+    PROCESS_MARKER,
+    assert_no_leftover_processes,
+    free_port,
+    stop_process,
+)
 from tests.conftest import POSTGRES_SERVER_URL, REPO_ROOT, _server_unavailable
 
 VENV_BIN = Path(sys.executable).parent
@@ -81,7 +86,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         seed_demo(conn, manifest, data_dir=workdir)
     dispose_engines()
     port = free_port()
+    marker = f"deployment-{os.getpid()}-{uuid.uuid4().hex}"
     env = os.environ | {
+        PROCESS_MARKER: marker,
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_URL": dagster_url,
         "HEADWAY_DATABASE_URL": warehouse_url,
@@ -136,10 +143,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             logs=logs,
         )
     finally:
-        for process in processes:
-            stop_process(process)
-        for handle in handles:
-            handle.close()
-        dispose_engines()
-        _drop_database(dagster_db)
-        _drop_database(warehouse_db)
+        try:
+            for process in processes:
+                stop_process(process)
+            # Code servers and run workers the daemon and webserver started must be gone too.
+            assert_no_leftover_processes(PROCESS_MARKER, marker)
+        finally:
+            for handle in handles:
+                handle.close()
+            dispose_engines()
+            _drop_database(dagster_db)
+            _drop_database(warehouse_db)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
 from headway_assets.core.warehouse.schema import Message
 from headway_assets.demo import generate_demo, seed_demo
-from headway_assets.testing.processes import stop_process
+from headway_assets.testing.processes import PROCESS_MARKER, assert_no_leftover_processes, stop_process
 from tests.conftest import IN_CI, REPO_ROOT
 
 REDIS = ("127.0.0.1", 6379)
@@ -46,7 +47,9 @@ def celery_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
     manifest = generate_demo(tmp_path / "demo", start=date(2026, 10, 1), days=3)
     with write_transaction(database_url) as conn:
         seed_demo(conn, manifest, data_dir=tmp_path)
+    marker = f"celery-{os.getpid()}-{uuid.uuid4().hex}"
     env = os.environ | {
+        PROCESS_MARKER: marker,  # the worker's and the materialisation's processes, for the check below
         "DAGSTER_HOME": str(dagster_home),
         "HEADWAY_DATABASE_URL": database_url,
         "HEADWAY_DATA_DIR": str(tmp_path),
@@ -87,8 +90,11 @@ def celery_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
             time.sleep(0.5)
         yield env | {"WORKER_LOG": str(tmp_path / "worker.log")}
     finally:
-        stop_process(worker)
-        log.close()
+        try:
+            stop_process(worker)
+            assert_no_leftover_processes(PROCESS_MARKER, marker)  # the worker's pool processes too
+        finally:
+            log.close()
 
 
 @pytest.mark.slow

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, text
 
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.warehouse.author_resolution import ResolutionStats, resolve_message_authors
+from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.removals import archive_and_delete
 from headway_assets.core.warehouse.schema import (
@@ -22,6 +24,7 @@ from headway_assets.core.warehouse.schema import (
     MessageAuthor,
     Organization,
 )
+from tests.conftest import _truncate_postgres
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)
 WINDOW = TimeWindow(DAY, DAY + timedelta(days=1))
@@ -81,6 +84,13 @@ def _author(conn: Connection, message_id: int) -> Any:
 def _resolve(url: str, window: TimeWindow = WINDOW) -> ResolutionStats:
     with write_transaction(url) as conn:
         return resolve_message_authors(conn, window)
+
+
+@pytest.fixture
+def postgres_url(postgres_database_url: str) -> str:
+    """The PostgreSQL warehouse alone, emptied (the concurrency tests need two real sessions)."""
+    _truncate_postgres(postgres_database_url)
+    return postgres_database_url
 
 
 @pytest.fixture
@@ -291,3 +301,127 @@ def test_a_removed_message_takes_its_author_row_with_it(database_url: str, scena
         left = conn.execute(select(MessageAuthor).where(MessageAuthor.message_id == scenario["alice"])).first()
         assert left is None
         assert conn.execute(select(func.count()).select_from(MessageAuthor)).scalar_one() == 15
+
+
+# -- a customer merge concurrent with a resolution run ------------------------------------------
+
+
+def _merge_setup(url: str) -> dict[str, int]:
+    """Customers S (s.example) and T; a resolved message of alice@s.example, and a new one of hers
+    that the next run resolves to S by its domain (her contact exists, so the run writes no contact)."""
+    with write_transaction(url) as conn:
+        org = _org(conn, "acme", ["acme.example"])
+        source = _imported_customer(conn, org, "Source", "s.example")
+        target = _imported_customer(conn, org, "Target", "t.example")
+        first = _message(conn, org, "m0", email="alice@s.example")
+    _resolve(url)
+    with write_transaction(url) as conn:
+        second = _message(conn, org, "m1", email="alice@s.example", sent_at=DAY + timedelta(hours=10))
+    return {"org": org, "source": source, "target": target, "first": first, "second": second}
+
+
+def _merge(conn: Connection, ids: dict[str, int]) -> None:
+    """What `POST /v1/customers/{id}/merge` does in its transaction."""
+    assert set(lock_customers(conn, ids["org"], [ids["source"], ids["target"]])) == {ids["source"], ids["target"]}
+    merge_customer(conn, ids["org"], ids["source"], ids["target"], actor="test")
+
+
+def _dangling(url: str) -> list[int]:
+    """`message_authors` customer ids that name no customer (the column has no foreign key)."""
+    with get_engine(url).connect() as conn:
+        live = select(Customer.id).where(Customer.id == MessageAuthor.customer_id).exists()
+        return list(
+            conn.execute(
+                select(MessageAuthor.customer_id).where(MessageAuthor.customer_id.isnot(None), ~live)
+            ).scalars()
+        )
+
+
+def _blocked_by(url: str, backend_pid: int, done: threading.Event, timeout: float = 60) -> bool:
+    """Wait until a session waits for a lock `backend_pid` holds (True), or `done` is set (False)."""
+    deadline = time.monotonic() + timeout
+    with get_engine(url).connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                {"pid": backend_pid},
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return True
+            if done.wait(0.05):
+                return False
+    raise AssertionError("neither blocked nor done")
+
+
+def _in_thread(work: Any) -> tuple[threading.Thread, threading.Event, list[Any]]:
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as error:  # reported by the test
+            outcome.append(error)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done, outcome
+
+
+def test_a_merge_committing_while_a_run_writes_leaves_no_dangling_customer(postgres_url: str) -> None:
+    """The merge has moved everything of S and deleted it, uncommitted, when the run reads S's
+    domain; the run writes S for the new message, then waits for the merge at its lock and re-points
+    the row to T once the merge committed."""
+    ids = _merge_setup(postgres_url)
+    with write_transaction(postgres_url) as merging:
+        _merge(merging, ids)
+        merge_pid = int(merging.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        thread, done, outcome = _in_thread(lambda: _resolve(postgres_url))
+        assert _blocked_by(postgres_url, merge_pid, done), f"the run did not wait for the merge: {outcome}"
+    thread.join(timeout=60)
+    [stats] = outcome
+    assert isinstance(stats, ResolutionStats), stats
+    assert stats.rows_repointed == 1
+    assert _dangling(postgres_url) == []
+    with get_engine(postgres_url).connect() as conn:
+        assert _author(conn, ids["second"]).customer_id == ids["target"]
+        assert _author(conn, ids["first"]).customer_id == ids["target"]
+
+
+def test_a_merge_starting_after_a_run_wrote_waits_for_it_and_moves_its_rows(postgres_url: str) -> None:
+    """The run has written S for the new message, uncommitted; the merge waits at its lock until the
+    run commits, and then moves that row too."""
+    ids = _merge_setup(postgres_url)
+    with write_transaction(postgres_url) as resolving:
+        stats = resolve_message_authors(resolving, WINDOW)
+        assert (stats.rows_written, stats.rows_repointed) == (1, 0)
+        run_pid = int(resolving.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+        def merge() -> None:
+            with write_transaction(postgres_url) as merging:
+                _merge(merging, ids)
+
+        thread, done, outcome = _in_thread(merge)
+        assert _blocked_by(postgres_url, run_pid, done), f"the merge did not wait for the run: {outcome}"
+    thread.join(timeout=60)
+    assert outcome == [None]
+    assert _dangling(postgres_url) == []
+    with get_engine(postgres_url).connect() as conn:
+        assert _author(conn, ids["second"]).customer_id == ids["target"]
+
+
+def test_runs_before_and_after_a_merge_name_the_kept_customer(database_url: str) -> None:
+    """Without concurrency, on both backends (SQLite's write transactions exclude each other, so
+    this is all that can happen there): the merge moves what a run wrote, a later run writes T."""
+    ids = _merge_setup(database_url)
+    with write_transaction(database_url) as conn:
+        _merge(conn, ids)
+    stats = _resolve(database_url)
+    assert (stats.rows_written, stats.rows_repointed) == (1, 0)
+    assert _dangling(database_url) == []
+    with get_engine(database_url).connect() as conn:
+        assert _author(conn, ids["second"]).customer_id == ids["target"]
+        assert conn.execute(select(Customer.id).where(Customer.id == ids["source"])).first() is None

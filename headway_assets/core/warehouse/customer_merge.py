@@ -50,6 +50,10 @@ def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int
     their customers recomputed."""
     if source_id == target_id:
         raise ValueError("a customer cannot be merged into itself")
+    # Before anything is read: a resolution run holding this customer (`FOR KEY SHARE`, see
+    # `author_resolution._follow_merges`) finishes first, and its rows are moved below. The callers
+    # took this lock already; taking it here keeps the guarantee whoever calls.
+    lock_customers(conn, org_id, [source_id])
     name, external_id = conn.execute(
         select(Customer.name, Customer.external_id).where(Customer.org_id == org_id, Customer.id == source_id)
     ).one()
