@@ -67,8 +67,17 @@ from headway_assets.catalog import MentionRecord, linker
 from headway_assets.catalog.linker import _SET_RATIOS, Linker, _Question, matcher_from_function
 from headway_assets.catalog.model import normalise_title
 from headway_assets.llm.tasks import AI_MATCH, MatchCandidate, MatchInput
-from headway_assets.offline import matcher
-from headway_assets.offline.vocab import concept_terms, content_terms, english_text
+from headway_assets.offline import (
+    concept_terms,
+    content_terms,
+    english_text,
+    hand_score,
+    is_defect,
+    match,
+    match_evidence,
+    match_features,
+    match_scoring,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import eval_catalogue as ev  # a sibling script: the set's loader
@@ -106,7 +115,7 @@ def diagnose(mentions: list[Mention]) -> Counter[tuple[str, str]]:
     records = [replace(m.record, quote=m.quote) for m in mentions]
 
     async def run() -> list[set[int]]:
-        created = (await Recording([], matcher_from_function(matcher.match)).link(records)).created
+        created = (await Recording([], matcher_from_function(match)).link(records)).created
         return [{m.id for m in r.mentions} for r in created]
 
     placed = {mention: i for i, members in enumerate(asyncio.run(run())) for mention in members}
@@ -168,31 +177,25 @@ def _concepts(text: str) -> frozenset[str]:
 
 def pair_features(item: MatchInput, candidate: MatchCandidate) -> dict[str, float]:
     """The matcher's features of a pair, its evidence, and the extra features tried with them."""
-    parts = _MATCHER_FEATURES(
-        item,
-        matcher._english_side(item.title, item.description),
-        matcher._mention_names(item.title, item.description, item.quote),
-        candidate,
-    )
+    parts = match_features(item, candidate)  # the shipped features, whatever `scoring` stands in
     mention_text = f"{item.title} {item.description}"
     request_text = " ".join((candidate.title, *candidate.examples, candidate.description))
     title = _grams(item.title)
     mine, theirs = _concepts(mention_text), _concepts(request_text)
     union = len(mine | theirs)
-    defect = matcher._english_side(item.title, item.description).defect
+    defect = is_defect(item.title, item.description)
     return {
         **parts,
-        "evidence": matcher.evidence(parts),
+        "evidence": match_evidence(parts),
         "hand": HAND_SCORE(parts),
         "title_grams": max(_gram_cosine(title, _grams(t)) for t in (candidate.title, *candidate.examples)),
         "text_grams": _gram_cosine(_grams(mention_text), _grams(request_text)),
         "concepts": len(mine & theirs) / union if union else 0.0,
-        "defect_mismatch": float(defect != matcher._english_side(candidate.title, candidate.description).defect),
+        "defect_mismatch": float(defect != is_defect(candidate.title, candidate.description)),
     }
 
 
-HAND_SCORE: Callable[[dict[str, float]], float] = matcher._score
-_MATCHER_FEATURES = matcher._features  # as shipped (`scoring` may stand in for it)
+HAND_SCORE: Callable[[dict[str, float]], float] = hand_score
 
 
 def _item(mention: Mention) -> MatchInput:
@@ -252,7 +255,7 @@ def asked_rows(mentions: list[Mention], spec: Spec) -> tuple[np.ndarray, np.ndar
 
     for org_id in sorted({m.record.org_id for m in mentions}):
         records = [replace(m.record, quote=m.quote) for m in mentions if m.record.org_id == org_id]
-        asyncio.run(Recording([], matcher_from_function(matcher.match)).link(records))
+        asyncio.run(Recording([], matcher_from_function(match)).link(records))
     return np.array(rows), np.array(labels)
 
 
@@ -289,7 +292,7 @@ def judge_score(model: Any, spec: Spec, threshold: float) -> Callable[[dict], fl
     def score(parts: dict[str, float]) -> float:
         if spec.within_theme and not parts["same_theme"]:
             return HAND_SCORE(parts)
-        values = parts if "evidence" in parts else {**parts, "evidence": matcher.evidence(parts)}
+        values = parts if "evidence" in parts else {**parts, "evidence": match_evidence(parts)}
         if linear:
             z = intercept + sum(w * values[n] for w, n in zip(weights, names, strict=True))
             p = 1.0 / (1.0 + math.exp(-z))
@@ -305,17 +308,9 @@ def judge_score(model: Any, spec: Spec, threshold: float) -> Callable[[dict], fl
 @contextmanager
 def scoring(score: Callable[[dict], float] | None, names: Sequence[str] = ()) -> Iterator[None]:
     """Link with `score` in place of the hand rule (None: the hand rule) for the duration."""
-    original_score, original_features = matcher._score, matcher._features
-    if score is not None:
-        matcher._score = score
-        if not set(names) <= set(PAIR_FEATURES):  # the matcher's features lack these: add them per pair
-            matcher._features = lambda item, side, names_, candidate: pair_features(item, candidate)  # type: ignore[assignment]
-    matcher._pair_score.cache_clear()
-    try:
+    extra = score is not None and not set(names) <= set(PAIR_FEATURES)  # the matcher's features lack these
+    with match_scoring(score, pair_features if extra else None):
         yield
-    finally:
-        matcher._score, matcher._features = original_score, original_features
-        matcher._pair_score.cache_clear()
 
 
 def confusion(mentions: list[Mention]) -> np.ndarray:
@@ -332,7 +327,7 @@ def _link(mentions: list[Mention]) -> dict[int, int]:
     records = [replace(m.record, quote=m.quote) for m in mentions]
 
     async def run() -> list[set[int]]:
-        created = (await Linker([], matcher_from_function(matcher.match)).link(records)).created
+        created = (await Linker([], matcher_from_function(match)).link(records)).created
         return [{m.id for m in r.mentions} for r in created]
 
     return {mention: i for i, members in enumerate(asyncio.run(run())) for mention in members}
@@ -393,7 +388,7 @@ def pair_cost(mentions: list[Mention], tune: list[Mention], spec: Spec, threshol
 
     def recording(item: MatchInput) -> object:
         asked.append(item)
-        return matcher.match(item)
+        return match(item)
 
     records = [replace(m.record, quote=m.quote) for m in mentions]
     asyncio.run(Linker([], matcher_from_function(recording)).link(records))  # type: ignore[arg-type]
@@ -403,11 +398,11 @@ def pair_cost(mentions: list[Mention], tune: list[Mention], spec: Spec, threshol
 
     def shipped() -> None:
         for item, candidate in pairs:
-            matcher._score(matcher.features(item, candidate))
+            hand_score(match_features(item, candidate))
 
     def judged() -> None:
         for item, candidate in pairs:
-            judge(pair_features(item, candidate) if extra else matcher.features(item, candidate))
+            judge(pair_features(item, candidate) if extra else match_features(item, candidate))
 
     for name, run in (("shipped hand rule", shipped), (f"judge {spec.name}", judged)):
         run()  # warm the term caches
@@ -431,13 +426,13 @@ def widen(mentions: list[Mention]) -> None:
     ratio they need, how many) and judged against a lower bar."""
     for min_score, offered in ((80.0, 2), (60.0, 3), (0.0, 5)):
         for bar in (0.5, 0.4, 0.3):
-            saved = (linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES, matcher.LINK_OTHER_THEME)
-            linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES, matcher.LINK_OTHER_THEME = min_score, offered, bar
+            saved = (linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES)
+            linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES = min_score, offered
             try:
-                with scoring(None):
+                with match_scoring(other_theme_bar=bar):
                     counts = confusion(mentions)
             finally:
-                linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES, matcher.LINK_OTHER_THEME = saved
+                linker.ORG_MIN_SCORE, linker.ORG_CANDIDATES = saved
             print(f"another theme: ratio >= {min_score:>4.0f}, up to {offered}, bar {bar:.2f}   {figures(counts)}")
 
 
@@ -470,8 +465,13 @@ def main(argv: list[str] | None = None) -> int:
     spec, threshold = CHOSEN
     if args.with_demo:
         ALSO_TRAIN_ON.extend(m for m in ev.demo_mentions() if not m.ask.endswith("/None"))
-    if args.merge_score is not None:
-        matcher.MERGE_SCORE = args.merge_score  # type: ignore[misc]
+    with match_scoring(merge_score=args.merge_score):
+        _run(args, tune, spec, threshold)
+    return 0
+
+
+def _run(args: argparse.Namespace, tune: list[Mention], spec: Spec, threshold: float) -> None:
+    """The steps `args` ask for, on the tune half (and the test half for --test)."""
     if args.diagnose:
         counts = diagnose(tune)
         outcomes = ["kept", "lost: not offered", "lost: offered, judged different"]
@@ -497,7 +497,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"test half, hand rule           {figures(confusion(test))}")
         with scoring(judge_score(model, spec, threshold), spec.names):
             print(f"test half, judge {spec.name} {figures(confusion(test))}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
-from headway_assets.offline.matcher import CATALOG_THRESHOLD, match, similarity
+from headway_assets.offline.matcher import CATALOG_THRESHOLD, hand_score, is_defect, match, similarity
+from headway_assets.offline.matcher import evidence as match_evidence
+from headway_assets.offline.matcher import features as match_features
+from headway_assets.offline.matcher import scoring as match_scoring
 from headway_assets.offline.org_models import (
     ORG_MODEL_PREFIX,
     is_org_model,
@@ -47,7 +50,7 @@ from headway_assets.offline.trained import (
     save_local_model,
     score_by_group,
 )
-from headway_assets.offline.vocab import term_weights
+from headway_assets.offline.vocab import concept_terms, content_terms, english_text, term_weights
 
 __all__ = [
     "CATALOG_THRESHOLD",
@@ -71,14 +74,19 @@ __all__ = [
     "assess_call",
     "cached_local_model",
     "clean_sentence",
+    "concept_terms",
+    "content_terms",
     "cross_validated_predictions",
     "cross_validated_probabilities",
     "cross_validation_metrics",
     "default_artefact_path",
+    "english_text",
     "expected_calibration_error",
     "find_competitor_mentions",
     "fit_local_model",
     "fold",
+    "hand_score",
+    "is_defect",
     "is_org_model",
     "is_transcript",
     "keywords_for",
@@ -90,6 +98,9 @@ __all__ = [
     "mapper_for",
     "mask_text",
     "match",
+    "match_evidence",
+    "match_features",
+    "match_scoring",
     "model_version",
     "names_an_ask",
     "org_artefact_path",

@@ -14,6 +14,8 @@ against different asks of the same area) lands on the catalogue's 0.75.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -334,10 +336,10 @@ def _area_of(item: MatchInput, candidate: MatchCandidate) -> frozenset[str]:
 
 def features(item: MatchInput, candidate: MatchCandidate) -> dict[str, float]:
     """What the score of one candidate is made of (all 0..1)."""
-    return _features(item, _mention_names(item.title, item.description, item.quote), candidate)
+    return _shipped_features(item, _mention_names(item.title, item.description, item.quote), candidate)
 
 
-def _features(item: MatchInput, mention_names: frozenset[str], candidate: MatchCandidate) -> dict[str, float]:
+def _shipped_features(item: MatchInput, mention_names: frozenset[str], candidate: MatchCandidate) -> dict[str, float]:
     """`features`, given what depends on the mention alone (computed once for all its candidates)."""
     core = _core(item.title, item.description, candidate.title, candidate.description)
     area = _area(item.theme, item.sub_theme, candidate.theme, candidate.sub_theme)
@@ -389,10 +391,16 @@ def link_threshold(parts: dict[str, float]) -> float:
 
 def candidate_score(item: MatchInput, candidate: MatchCandidate) -> float:
     """0..1 on the catalogue's scale: >= 0.75 (`AI_MATCH`) means the same request."""
-    return _score(features(item, candidate))
+    return hand_score(features(item, candidate))
 
 
-def _score(parts: dict[str, float]) -> float:
+def is_defect(title: str, description: str) -> bool:
+    """Whether an ask reads as something broken rather than a wish (read in English)."""
+    return _english_side(title, description).defect
+
+
+def hand_score(parts: dict[str, float]) -> float:
+    """The shipped rule: `features`' parts -> 0..1 on the catalogue's scale (the bar lands on 0.75)."""
     raw, threshold = evidence(parts), link_threshold(parts)
     if raw <= 0:
         return 0.0
@@ -404,7 +412,7 @@ def _score(parts: dict[str, float]) -> float:
 # How sure the matcher must be that a second candidate is the same ask before the catalogue merges
 # it into the first: above the 0.75 that links one mention, because a wrong merge joins two whole
 # asks, and merging at 0.75 chained neighbouring asks together (docs/quality.md).
-MERGE_SCORE: Final = 0.9
+MERGE_SCORE = 0.9
 
 
 # One score per mention and candidate: a catalogue asks about the same mention wording against
@@ -417,6 +425,41 @@ def _pair_score(asked: tuple[str, str, str, str | None, str | None], candidate: 
         title=title, description=description, sub_theme=sub_theme, candidates=(), theme=theme, quote=quote
     )
     return _score(_features(item, _mention_names(title, description, quote), candidate))
+
+
+# What `match` scores with: the shipped rule, unless an experiment stands another in (`scoring`).
+_score: Callable[[dict[str, float]], float] = hand_score
+_features: Callable[[MatchInput, frozenset[str], MatchCandidate], dict[str, float]] = _shipped_features
+
+
+@contextmanager
+def scoring(
+    score: Callable[[dict[str, float]], float] | None = None,
+    pair_features: Callable[[MatchInput, MatchCandidate], dict[str, float]] | None = None,
+    other_theme_bar: float | None = None,
+    merge_score: float | None = None,
+) -> Iterator[None]:
+    """For experiments only (`scripts/fit_pair_judge.py`; the pipeline never calls it): `match`
+    scores with `score` in place of `hand_score`, over `pair_features` in place of `features`,
+    needs `other_theme_bar` of a candidate of another theme, and/or merges at `merge_score`, until
+    the block ends. Changes module state: not for concurrent use."""
+    global _score, _features, LINK_OTHER_THEME, MERGE_SCORE
+    saved = (_score, _features, LINK_OTHER_THEME, MERGE_SCORE)
+    if score is not None:
+        _score = score
+    if pair_features is not None:
+        chosen = pair_features
+        _features = lambda item, _names, candidate: chosen(item, candidate)  # noqa: E731
+    if other_theme_bar is not None:
+        LINK_OTHER_THEME = other_theme_bar
+    if merge_score is not None:
+        MERGE_SCORE = merge_score
+    _pair_score.cache_clear()
+    try:
+        yield
+    finally:
+        _score, _features, LINK_OTHER_THEME, MERGE_SCORE = saved
+        _pair_score.cache_clear()
 
 
 def match(item: MatchInput) -> CatalogMatch:
