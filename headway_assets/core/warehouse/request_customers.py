@@ -110,7 +110,9 @@ def add_request_customers(conn: Connection, org_id: int, added: Mapping[int, Seq
             select(FeatureMention.id, Customer.id)
             .join(MessageAuthor, MessageAuthor.message_id == FeatureMention.message_id)
             .join(Customer, and_(Customer.id == MessageAuthor.customer_id, Customer.org_id == org_id))
-            .where(FeatureMention.org_id == org_id, FeatureMention.id.in_(batch))
+            # The org is guarded by the customer's: a mention filter on org_id led SQLite to scan
+            # the org's mentions through (org_id, sent_at) instead of seeking these ids.
+            .where(FeatureMention.id.in_(batch))
         ).tuples():
             counts[(request_of[mention_id], int(customer_id))] += 1
     requests = sorted({request_id for request_id, _ in pairs})
