@@ -30,7 +30,7 @@ SENT = datetime(2025, 3, 1, tzinfo=UTC)
 AUTHORS: list[tuple[str | None, str | None, dict[str, Any]]] = [
     ("Jane Doe", "jane.doe@acme.test", {}),
     ("Jane Doe", "jane.doe@acme.test", {}),  # the same author again: read once, found once
-    (None, "bo_lund@acme.test", {"parties": [{"name": "Ada Ng"}, "Ola Berg"]}),
+    (None, "bob_lund@acme.test", {"parties": [{"name": "Ada Ng"}, "Ola Berg"]}),
     ("Kim", None, {"turns": [{"speaker": "Kim"}, {"speaker": "Rui Sousa"}], "recorded_by": {"name": "Eve Hart"}}),
     ("Unknown speaker 1", "x@y.test", {"to_names": ["Tom Ek"], "cc_names": "Liv Moe"}),
     ("Ann Sky", None, {"calendar_invitees": ["Max Roe"]}),
@@ -106,5 +106,5 @@ def test_people_of_distinct_authors_equal_every_message_scope(database_url: str)
         every_message = message_scopes(conn, messages)
         assert sorted(people[id(stored)]) == sorted(people_of(every_message[m] for m in messages[:4]))
         assert sorted(people[id(founded)]) == sorted(people_of([every_message[messages[4]]]))
-        assert set(people[id(stored)]) == {"Jane Doe", "Bo Lund", "Ada Ng", "Ola Berg", "Kim", "Rui Sousa", "Eve Hart"}
+        assert set(people[id(stored)]) == {"Jane Doe", "Bob Lund", "Ada Ng", "Ola Berg", "Kim", "Rui Sousa", "Eve Hart"}
         assert "Max Roe" not in people[id(stored)] + people[id(founded)]
