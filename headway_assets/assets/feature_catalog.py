@@ -7,6 +7,7 @@ again from all its mentions, keeping every correction people made (see `catalog/
 """
 
 from collections import Counter
+from collections.abc import Mapping
 
 import dagster as dg
 import pydantic
@@ -24,14 +25,16 @@ from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.local_model import OFFLINE_PROVIDER
 from headway_assets.assets.message_authors import message_authors
-from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, people_of, preview_redaction, redacted_excerpt
+from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, preview_redaction, redacted_excerpt
 from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.catalog import METHOD_NEW, Linker, LinkResult, engine_matcher
 from headway_assets.catalog.model import RequestState
 from headway_assets.catalog.store import load_work, orphan_mentions, write_pass
-from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequestMention, Organization
+from headway_assets.core.pii import message_people
+from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequestMention, Message, Organization
 from headway_assets.llm.engine import LlmEngine
+from headway_assets.llm.redaction import PiiScope
 from headway_assets.offline import match as offline_match
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
@@ -50,25 +53,41 @@ class CatalogueConfig(dg.Config):
     )
 
 
-def _request_people(conn: Connection, requests: list[RequestState]) -> dict[int, tuple[str, ...]]:
+def _request_people(
+    conn: Connection, requests: list[RequestState], scopes: Mapping[int, PiiScope]
+) -> dict[int, tuple[str, ...]]:
     """The people of every message behind each request (by `id()` of the request): its mentions of
-    this run and, for a stored request, all its linked mentions. A request's title was written by a
-    model from such messages and is shown redacted with their people's names."""
-    message_ids: dict[int, set[int]] = {
-        id(r): {m.message_id for m in r.mentions if m.message_id is not None} for r in requests
-    }
+    this run (their `scopes`, read before linking) and, for a stored request, all its linked
+    mentions. A request's title was written by a model from such messages and is shown redacted
+    with their people's names.
+
+    A stored request's messages are read as their distinct authors and source metadata (the
+    people come from those alone), so a request of thousands of mentions by a few hundred people
+    costs a few hundred name parses, not one per message."""
+    people: dict[int, dict[str, None]] = {}
+    for request in requests:
+        names = people.setdefault(id(request), {})
+        for mention in request.mentions:
+            scope = scopes.get(mention.message_id) if mention.message_id is not None else None
+            if scope is not None:
+                names.update(dict.fromkeys(scope.names))
     stored = {r.id: id(r) for r in requests if r.id is not None}
     if stored:
-        rows = conn.execute(
-            select(FeatureRequestMention.feature_request_id, FeatureMention.message_id)
+        authors = conn.execute(
+            select(
+                FeatureRequestMention.feature_request_id,
+                Message.author_name,
+                Message.author_email,
+                Message.source_metadata,
+            )
+            .distinct()
             .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
+            .join(Message, Message.id == FeatureMention.message_id)
             .where(FeatureRequestMention.feature_request_id.in_(list(stored)))
         )
-        for request_id, message_id in rows:
-            if message_id is not None:
-                message_ids[stored[request_id]].add(message_id)
-    scopes = message_scopes(conn, {m for ids in message_ids.values() for m in ids})
-    return {key: people_of(scopes[m] for m in ids if m in scopes) for key, ids in message_ids.items()}
+        for request_id, author_name, author_email, metadata in authors:
+            people[stored[request_id]].update(dict.fromkeys(message_people(author_name, author_email, metadata)))
+    return {key: tuple(names) for key, names in people.items()}
 
 
 @dg.asset(
@@ -157,7 +176,7 @@ def feature_catalog(
     by_org = Counter(org_slugs.get(m.org_id, str(m.org_id)) for m in work.mentions)
     preview = sorted(result.touched, key=lambda r: (-len(r.links), r.key))[:PREVIEW_ROWS]
     with warehouse.read() as conn:
-        people = _request_people(conn, preview)
+        people = _request_people(conn, preview, scopes)
     return dg.MaterializeResult(
         metadata={
             "mode": "rebuild" if rebuild_orgs else "incremental",

@@ -110,19 +110,24 @@ def add_request_customers(conn: Connection, org_id: int, added: Mapping[int, Seq
             select(FeatureMention.id, Customer.id)
             .join(MessageAuthor, MessageAuthor.message_id == FeatureMention.message_id)
             .join(Customer, and_(Customer.id == MessageAuthor.customer_id, Customer.org_id == org_id))
-            .where(FeatureMention.org_id == org_id, FeatureMention.id.in_(batch))
+            # The org is guarded by the customer's: a mention filter on org_id led SQLite to scan
+            # the org's mentions through (org_id, sent_at) instead of seeking these ids.
+            .where(FeatureMention.id.in_(batch))
         ).tuples():
             counts[(request_of[mention_id], int(customer_id))] += 1
     requests = sorted({request_id for request_id, _ in pairs})
     if counts:
+        # Only the stored rows of these pairs: a request asked for by hundreds of customers has as
+        # many rows, of which a day's mentions meet a few.
         stored: dict[tuple[int, int], int] = {}
-        for batch in batches(requests):
-            for request_id, customer_id, mentions in conn.execute(
-                select(FRC.feature_request_id, FRC.customer_id, FRC.mentions).where(
-                    FRC.org_id == org_id, FRC.feature_request_id.in_(batch)
-                )
-            ).tuples():
-                stored[(int(request_id), int(customer_id))] = int(mentions)
+        for batch in batches(sorted({request_id for request_id, _ in counts})):
+            for customers in batches(sorted({customer_id for _, customer_id in counts})):
+                for request_id, customer_id, mentions in conn.execute(
+                    select(FRC.feature_request_id, FRC.customer_id, FRC.mentions).where(
+                        FRC.org_id == org_id, FRC.feature_request_id.in_(batch), FRC.customer_id.in_(customers)
+                    )
+                ).tuples():
+                    stored[(int(request_id), int(customer_id))] = int(mentions)
         new = [
             {"feature_request_id": r, "customer_id": c, "org_id": org_id, "mentions": n}
             for (r, c), n in sorted(counts.items())
