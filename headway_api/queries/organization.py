@@ -28,14 +28,6 @@ from headway_assets.core.warehouse.tenants import set_org_setting
 
 # No audit table fits (catalogue_audit is the catalogue's, with undo): each change is logged here.
 AUDIT = logging.getLogger("headway_api.audit")
-# The settings this API reads and writes: the ones named like a HeadwaySettings field default to it.
-SETTING_KEYS = (
-    "pii_redaction",
-    "llm_monthly_budget_usd",
-    "call_model",
-    "local_first_pass_threshold",
-    "internal_domains",
-)
 _SETTINGS = select(Organization.settings).where(Organization.id == bindparam("org_id"))
 
 
@@ -131,7 +123,7 @@ def patch_settings(
         after = dict(
             conn.execute(select(Organization.settings).where(Organization.id == principal.org_id)).scalar_one()
         )
-    changed = {key for key in SETTING_KEYS if before.get(key) != after.get(key)}
+    changed = {key for key in values if before.get(key) != after.get(key)}
     if changed:
         # Who (the token's subject, no e-mail), when, and each changed setting before and after.
         AUDIT.info(

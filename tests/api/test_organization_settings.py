@@ -23,6 +23,7 @@ from headway_assets.core.settings import HeadwaySettings
 from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.schema import Organization, User
 from headway_assets.core.warehouse.tenants import upsert_organization
+from headway_assets.resources.llm import LlmResource
 from tests.api.support import api_settings
 
 PATH = "/v1/organization/settings"
@@ -107,6 +108,8 @@ def test_any_member_reads_the_settings_in_effect(deployment: tuple[TestClient, s
         "internal_domains": {"value": ["acme.com"], "source": "organization", "default": []},
     }
     assert allowed[0] == CALL_CUES_MODEL and "claude-sonnet-4-5" in allowed and "gpt-4.1" not in allowed
+    # One source of truth: what the pipeline (and `headway orgs call-model`) accepts is what the API lists.
+    assert allowed == list(LlmResource(provider="anthropic").call_model_choices())
     # A service token reads too; each organisation sees its own settings only.
     assert client.get(PATH, headers=_headers(client, acme, acme.service)).json() == body
     other = client.get(PATH, headers=_headers(client, globex, globex.member)).json()
