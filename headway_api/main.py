@@ -44,6 +44,7 @@ from headway_api.api.routes import (
     integrations,
     messages,
     notifications,
+    organization,
     stats,
     sync,
     themes,
@@ -75,6 +76,7 @@ ROUTERS = tuple(
         auth,
         integrations,
         notifications,
+        organization,
     )
 )
 VERSION = "0.1.0"

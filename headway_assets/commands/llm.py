@@ -20,6 +20,7 @@ from headway_assets.llm.registry import (
     LOCAL_MODEL,
     LOCAL_MODEL_PREFIX,
     OFFLINE_MODEL,
+    build_provider,
     get_provider_spec,
     provider_names,
 )
@@ -56,12 +57,13 @@ async def open_engine(provider: str | None, tier1_model: str | None = None) -> A
             MATCH: settings.match_model,
         }
     )
-    client = spec.build(
+    client = build_provider(
+        spec.name,
         ProviderOptions(
             base_url=settings.llm_base_url,
             timeout_seconds=settings.llm_timeout_seconds,
             max_retries=settings.llm_max_retries,
-        )
+        ),
     )
     batch_items = dict(DEFAULT_BATCH_ITEMS)
     if spec.name == "offline":

@@ -91,7 +91,7 @@ class HeadwaySettings(BaseSettings):
 
     llm_provider: str = Field(
         default="offline",
-        description="Which provider labels and extracts: a name registered in llm/registry.py "
+        description="Which provider labels and extracts: a name registered in core/llm_catalogue.py "
         "(offline, the default, needs no key). Checked when the provider is built.",
     )
     llm_base_url: str | None = Field(

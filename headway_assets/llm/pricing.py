@@ -10,7 +10,7 @@ from headway_assets.llm.providers.base import ModelPrice, TokenUsage
 from headway_assets.llm.registry import registered_prices
 
 # List prices per million tokens at the time of writing, as each provider registers them
-# (llm/registry.py); override or extend with
+# (core/llm_catalogue.py); override or extend with
 # HEADWAY_LLM_PRICES='{"model": [input, output, cache_read, cache_write]}'.
 DEFAULT_PRICES: dict[str, ModelPrice] = registered_prices()
 # The day the registered list prices were written down from the providers' price pages; a cost

@@ -1,161 +1,53 @@
-"""Every LLM provider Headway can use, registered once: settings, the CLI, the resource and the
-price list all read this registry.
+"""Every LLM provider Headway can use: the catalogue (`headway_assets.core.llm_catalogue`, the one
+place a provider is registered, re-exported here) and the building of a provider's client.
 
-Adding a provider (say Mistral):
-
-1. write `headway_assets/llm/providers/mistral_provider.py` with a `MistralProvider(LlmProvider)`
-   (for a vendor SDK shaped like Anthropic's and OpenAI's, subclass `RemoteProvider` and write
-   only `_make_client`, `_send` and `_read`);
-2. add one registration (one `register(...)` statement) at the bottom of this file:
-   `register(ProviderSpec("mistral", "Mistral", "headway_assets.llm.providers.mistral_provider:MistralProvider",
-   default_models={...}, prices={...}))`.
-
-`HEADWAY_LLM_PROVIDER=mistral`, `headway classify --provider mistral` and cost estimates then
-work without touching anything else. The provider module is imported only when the provider is
-built, so vendor SDKs (about a second for `anthropic`) load only in runs that use them.
+The provider module is imported only when the provider is built, so vendor SDKs (about a second
+for `anthropic`) load only in runs that use them.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final
 
-from headway_assets.llm.providers.base import LlmProvider, ModelPrice, ProviderOptions
-from headway_assets.llm.tasks import INSIGHT, MATCH, TIER1, TIER2
+from headway_assets.core.llm_catalogue import (
+    _REGISTRY,
+    CALL_CUES_MODEL,
+    LOCAL_MODEL,
+    LOCAL_MODEL_PREFIX,
+    OFFLINE_MODEL,
+    TASKS,
+    ProviderSpec,
+    get_provider_spec,
+    provider_names,
+    register,
+    registered_prices,
+)
+from headway_assets.llm.providers.base import LlmProvider, ProviderOptions
 
-TASKS: Final = (TIER1, TIER2, INSIGHT, MATCH)
-
-# Part of every cache key: bump when the offline classifier or extractor changes behaviour.
-OFFLINE_MODEL: Final = "headway-offline-3"
-# The offline provider's trained tier-1 model (headway_assets/offline/trained/): the one shipped in
-# the package, or `local:PATH` for an artefact `headway model train` wrote. Bump the shipped
-# name when its artefact is retrained: the name is the cache key, not the file.
-LOCAL_MODEL: Final = "headway-local-2"
-LOCAL_MODEL_PREFIX: Final = "local:"
-# Call intelligence with a hosted provider, by default: the cue-phrase heuristics (`offline/calls.py`)
-# read each whole call in-process, no LLM call (issue 15's cost target; docs/benchmarks.md). Set
-# HEADWAY_CALL_MODEL to a provider model to have the model assess every call instead.
-CALL_CUES_MODEL: Final = "headway-call-cues-1"
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    """One provider: its name in settings and on the command line, where its class lives
-    (`"package.module:Class"`), its model per task, and list prices of its models.
-
-    `configurable_models=False` means the per-task model settings do not apply (the offline
-    provider has one model, which is part of every cache key), except overrides that start with
-    one of `own_models[task]` (the offline provider's trained tier-1 models)."""
-
-    name: str
-    display_name: str
-    factory: str
-    default_models: Mapping[str, str]
-    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
-    configurable_models: bool = True
-    own_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def provider_class(self) -> type[LlmProvider]:
-        """The provider's class, importing its module now."""
-        module_name, _, class_name = self.factory.partition(":")
-        provider_class: type[LlmProvider] = getattr(importlib.import_module(module_name), class_name)
-        return provider_class
-
-    def build(self, options: ProviderOptions | None = None) -> LlmProvider:
-        """A new provider client configured by `options`."""
-        return self.provider_class().from_options(options or ProviderOptions())
-
-    def models(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
-        """The model per task: an override where one is set and the provider allows it, else the default."""
-        chosen = dict(self.default_models)
-        for task, model in (overrides or {}).items():
-            if model and (self.configurable_models or model.startswith(self.own_models.get(task, ()))):
-                chosen[task] = model
-        return chosen
+__all__ = [
+    "CALL_CUES_MODEL",
+    "LOCAL_MODEL",
+    "LOCAL_MODEL_PREFIX",
+    "OFFLINE_MODEL",
+    "TASKS",
+    "_REGISTRY",
+    "ProviderSpec",
+    "build_provider",
+    "get_provider_spec",
+    "provider_class",
+    "provider_names",
+    "register",
+    "registered_prices",
+]
 
 
-_REGISTRY: dict[str, ProviderSpec] = {}
-
-
-def register(spec: ProviderSpec) -> ProviderSpec:
-    """Make `spec` available under `spec.name` (a second registration of a name is a mistake)."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"LLM provider {spec.name!r} is registered twice")
-    missing = [task for task in TASKS if task not in spec.default_models]
-    if missing:
-        raise ValueError(f"LLM provider {spec.name!r} names no default model for {', '.join(missing)}")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def provider_names() -> list[str]:
-    """The registered provider names, in registration order (the CLI's choices)."""
-    return list(_REGISTRY)
-
-
-def get_provider_spec(name: str) -> ProviderSpec:
-    """The provider registered as `name`; a `ValueError` listing the registered ones otherwise."""
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        raise ValueError(
-            f"unknown LLM provider {name!r}: set HEADWAY_LLM_PROVIDER (or --provider) to one of "
-            f"{', '.join(provider_names())}"
-        )
-    return spec
+def provider_class(spec: ProviderSpec) -> type[LlmProvider]:
+    """The provider's class, importing its module now."""
+    module_name, _, class_name = spec.factory.partition(":")
+    found: type[LlmProvider] = getattr(importlib.import_module(module_name), class_name)
+    return found
 
 
 def build_provider(name: str, options: ProviderOptions | None = None) -> LlmProvider:
-    """A new client of the provider registered as `name`."""
-    return get_provider_spec(name).build(options)
-
-
-def registered_prices() -> dict[str, ModelPrice]:
-    """List prices of every registered provider's models, per million tokens."""
-    return {model: price for spec in _REGISTRY.values() for model, price in spec.prices.items()}
-
-
-register(
-    ProviderSpec(
-        "offline",
-        "Offline (no key, no network)",
-        "headway_assets.offline:OfflineProvider",
-        default_models=dict.fromkeys(TASKS, OFFLINE_MODEL),
-        configurable_models=False,
-        own_models={TIER1: (OFFLINE_MODEL, LOCAL_MODEL, LOCAL_MODEL_PREFIX)},
-    )
-)
-register(
-    ProviderSpec(
-        "anthropic",
-        "Anthropic",
-        "headway_assets.llm.providers.anthropic_provider:AnthropicProvider",
-        # Tier-2 on Haiku too (issue 15's cost target: Sonnet's output price alone was $0.00027 a demo
-        # message); HEADWAY_TIER2_MODEL=claude-sonnet-4-5 buys the larger model back (docs/benchmarks.md).
-        default_models={
-            TIER1: "claude-haiku-4-5",
-            TIER2: "claude-haiku-4-5",
-            INSIGHT: "claude-haiku-4-5",
-            MATCH: "claude-haiku-4-5",
-        },
-        prices={
-            "claude-haiku-4-5": ModelPrice(1.00, 5.00, 0.10, 1.25),
-            "claude-sonnet-4-5": ModelPrice(3.00, 15.00, 0.30, 3.75),
-            "claude-opus-4-5": ModelPrice(5.00, 25.00, 0.50, 6.25),
-        },
-    )
-)
-register(
-    ProviderSpec(
-        "openai",
-        "OpenAI",
-        "headway_assets.llm.providers.openai_provider:OpenAIProvider",
-        default_models={TIER1: "gpt-4.1-mini", TIER2: "gpt-4.1", INSIGHT: "gpt-4.1-mini", MATCH: "gpt-4.1-mini"},
-        prices={
-            "gpt-4.1-mini": ModelPrice(0.40, 1.60, 0.10, 0.40),
-            "gpt-4.1": ModelPrice(2.00, 8.00, 0.50, 2.00),
-            "gpt-4o-mini": ModelPrice(0.15, 0.60, 0.075, 0.15),
-        },
-    )
-)
+    """A new client of the provider registered as `name`, configured by `options`."""
+    return provider_class(get_provider_spec(name)).from_options(options or ProviderOptions())

@@ -11,14 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+# The task names live in the kernel's provider catalogue (the read API reads it too); re-exported.
+from headway_assets.core.llm_catalogue import CALL, INSIGHT, MATCH, TIER1, TIER2
 from headway_assets.llm.providers.base import LlmRequest
 from headway_assets.llm.schemas import CallInsightBatch, InsightBatch, MatchBatch, MentionBatch, Tier1Batch
-
-TIER1 = "tier1"
-TIER2 = "tier2"
-INSIGHT = "insight"
-MATCH = "match"
-CALL = "call"  # call intelligence of a Gong or Fathom call (issue 16, item 5)
 
 # Score at which a match answer links a mention to a catalogue request: the catalogue applies it,
 # and the offline matcher calibrates its scale so that "same request" lands here.

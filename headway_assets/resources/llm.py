@@ -6,20 +6,23 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from headway_assets.core.llm_catalogue import (
+    CALL_MODEL_SETTING,
+    call_model_choices,
+    checked_call_model,
+    task_models,
+)
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOptions
 from headway_assets.llm.registry import CALL_CUES_MODEL, LOCAL_MODEL, build_provider, get_provider_spec
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
-
-# The organisation setting that overrides HEADWAY_CALL_MODEL for its calls (`headway orgs call-model`).
-CALL_MODEL_SETTING: Final = "call_model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +105,13 @@ class LlmResource(dg.ConfigurableResource):
     def models(self) -> dict[str, str]:
         """The model per task in effect."""
         settings = self._settings()
-        spec = get_provider_spec(self.provider_name)
-        models = spec.models(
-            {
-                TIER1: self.tier1_model or settings.tier1_model,
-                TIER2: self.tier2_model or settings.tier2_model,
-                INSIGHT: self.insight_model or settings.insight_model,
-                MATCH: self.match_model or settings.match_model,
-            }
-        )
-        if spec.configurable_models:
-            # A hosted provider assesses calls with the local heuristics unless a model is asked for: a
-            # model reading every call costs about twice issue 15's whole per-message target (benchmarks.md).
-            models[CALL] = self.call_model or settings.call_model
-        else:
-            models.setdefault(CALL, models[INSIGHT])  # the offline provider: its own model, the same heuristics
-        return models
+        overrides = {
+            TIER1: self.tier1_model or settings.tier1_model,
+            TIER2: self.tier2_model or settings.tier2_model,
+            INSIGHT: self.insight_model or settings.insight_model,
+            MATCH: self.match_model or settings.match_model,
+        }
+        return task_models(self.provider_name, overrides, self.call_model or settings.call_model)
 
     @property
     def calls_assessed_locally(self) -> bool:
@@ -125,26 +119,14 @@ class LlmResource(dg.ConfigurableResource):
         return self.models()[CALL] == CALL_CUES_MODEL
 
     def call_model_choices(self) -> tuple[str, ...]:
-        """What an organisation's `call_model` setting may name with the configured provider: the local
-        heuristics, or one of the provider's models (registered, or configured for a task here). The
-        offline provider reads calls with its own model, so only the heuristics' name is accepted."""
-        spec = get_provider_spec(self.provider_name)
-        if not spec.configurable_models:
-            return (CALL_CUES_MODEL,)
-        known = [*spec.default_models.values(), *spec.prices, *self.models().values()]
-        return tuple(dict.fromkeys([CALL_CUES_MODEL, *known]))
+        """What an organisation's `call_model` setting may name with the configured provider (the kernel's
+        catalogue decides: `core.llm_catalogue.call_model_choices`)."""
+        return call_model_choices(self.provider_name, self.models().values())
 
     def checked_call_model(self, model: str) -> str:
         """`model` when an organisation may set it as its `call_model`; a `ValueError` naming the allowed
         values otherwise."""
-        choices = self.call_model_choices()
-        if model not in choices:
-            models = f" or a model: {', '.join(choices[1:])}" if len(choices) > 1 else " (it has no model to choose)"
-            raise ValueError(
-                f"unknown call model {model!r} for the {self.provider_name} provider: use {CALL_CUES_MODEL} "
-                f"(the local cue-phrase heuristics, no LLM call){models}"
-            )
-        return model
+        return checked_call_model(self.provider_name, self.models().values(), model)
 
     def call_model_of_org(self, settings: Mapping[str, Any] | None) -> str:
         """The model an organisation's calls are assessed with: its own `call_model` setting, else the

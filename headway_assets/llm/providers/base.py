@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel
 
+from headway_assets.core.llm_catalogue import ModelPrice as ModelPrice  # prices are catalogue data
+
 
 @dataclass(frozen=True)
 class LlmRequest:
@@ -53,18 +55,6 @@ class TokenUsage:
         self.output_tokens += other.output_tokens
         self.cache_read_tokens += other.cache_read_tokens
         self.cache_write_tokens += other.cache_write_tokens
-
-
-@dataclass(frozen=True)
-class ModelPrice:
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-    cache_read: float
-    cache_write: float
-    # What a vendor batch (Anthropic Message Batches, OpenAI Batch API) costs against this list price.
-    batch_discount: float = 0.5
 
 
 @dataclass(frozen=True)
