@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 
 from headway_api.schemas.common import SINGLE_LINE
 
@@ -98,13 +106,13 @@ class OrganizationSettingsPatch(BaseModel):
     )
 
     pii_redaction: StrictBool | None = None
-    llm_monthly_budget_usd: Annotated[StrictFloat | StrictInt, Field(ge=0, le=1_000_000)] | None = Field(
+    llm_monthly_budget_usd: Annotated[float, Strict(), Field(ge=0, le=1_000_000)] | None = Field(
         default=None, description="USD a month; 0 = no limit."
     )
     call_model: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = Field(
         default=None, description="One of GET's `call_model.allowed`."
     )
-    local_first_pass_threshold: Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)] | None = Field(
+    local_first_pass_threshold: Annotated[float, Strict(), Field(ge=0, le=1)] | None = Field(
         default=None, description="A probability, 0 to 1; 0 = off."
     )
     internal_domains: Annotated[list[Domain], Field(max_length=MAX_INTERNAL_DOMAINS)] | None = Field(
