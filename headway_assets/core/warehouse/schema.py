@@ -364,7 +364,9 @@ class LlmCacheEntry(Base):
     """A validated LLM result, keyed so that the same work is never paid for twice."""
 
     __tablename__ = "llm_cache"
-    __table_args__ = (UniqueConstraint("task", "prompt_version", "model", "content_hash"),)
+    # The hash leads: a lookup names a few hashes of one (task, prompt, model), and with the hash
+    # first no stale statistics can make PostgreSQL scan the whole task's answers (migration 0021).
+    __table_args__ = (UniqueConstraint("content_hash", "task", "prompt_version", "model"),)
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     task: Mapped[str] = mapped_column(String(32))
