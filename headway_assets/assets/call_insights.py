@@ -363,7 +363,9 @@ def call_insights(
     health_rows = _write(warehouse, window, rows)
     # The calls that were current stay so, and each row written makes its call current: no second
     # pass over the window (its excerpts run the local model over every line of every call).
-    return _result(label, total, rows, failures, outstanding - len(rows), health_rows, skipped, engines, assessors)
+    remaining = outstanding - len(rows)
+    metadata = _metadata(label, total, rows, failures, remaining, health_rows, skipped, engines, assessors)
+    return _result(metadata, total, remaining)
 
 
 def _org_of(call: CallToAssess) -> int:
@@ -430,20 +432,10 @@ def _write(warehouse: WarehouseResource, window: TimeWindow, rows: Sequence[dict
         return refresh_customer_health(conn, window)
 
 
-def _result(
-    label: str,
-    total: int,
-    rows: Sequence[dict[str, Any]],
-    failures: Sequence[tuple[int, str]],
-    remaining: int,
-    health_rows: int,
-    skipped: Mapping[str, int],
-    engines: Sequence[LlmEngine],
-    assessors: Mapping[int, tuple[str, str]],
-) -> dg.MaterializeResult:
-    """The materialisation: metadata and the `every_call_assessed` check (what is left of the window)."""
+def _result(metadata: dict[str, Any], total: int, remaining: int) -> dg.MaterializeResult:
+    """The materialisation: `metadata` and the `every_call_assessed` check (what is left of the window)."""
     return dg.MaterializeResult(
-        metadata=_metadata(label, total, rows, failures, remaining, health_rows, skipped, engines, assessors),
+        metadata=metadata,
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_EVERY_CALL_ASSESSED,
