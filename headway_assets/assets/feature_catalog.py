@@ -23,7 +23,6 @@ from headway_assets.assets.ai_support import (
 )
 from headway_assets.assets.automation import FOLLOW_UPSTREAM
 from headway_assets.assets.feature_mentions import feature_mentions
-from headway_assets.assets.local_model import OFFLINE_PROVIDER
 from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.metadata import PREVIEW_ROWS, markdown_table, preview_redaction, redacted_excerpt
 from headway_assets.assets.privacy import message_scopes, register_texts
@@ -35,7 +34,7 @@ from headway_assets.core.pii import message_people
 from headway_assets.core.warehouse.schema import FeatureMention, FeatureRequestMention, Message, Organization
 from headway_assets.llm.engine import LlmEngine
 from headway_assets.llm.redaction import PiiScope
-from headway_assets.offline import match as offline_match
+from headway_assets.offline import match_predictor
 from headway_assets.resources.llm import LlmResource
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -152,8 +151,7 @@ def feature_catalog(
         register_texts(engine.privacy, scopes, quotes)
         # A hosted model's rounds are round trips: the offline matcher guesses its answers so a
         # round asks what later mentions will face (placements still use the model's answers only).
-        predict = None if engine.provider.name == OFFLINE_PROVIDER else offline_match
-        linker = Linker(work.requests, engine_matcher(engine, failures), predict)
+        linker = Linker(work.requests, engine_matcher(engine, failures), match_predictor(engine.provider.name))
         pinned = [m for m in work.mentions if m.id in work.pinned]
         for mention in sorted(pinned, key=lambda m: m.order_key):
             linker.pin(mention, work.pinned[mention.id])

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from headway_assets.commands.llm import open_engine, provider_help
 from headway_assets.llm.registry import provider_names
-from headway_assets.offline import match as offline_match
 
 if TYPE_CHECKING:
     from headway_assets.catalog import MentionRecord, RequestState
@@ -129,6 +128,7 @@ def read_mentions(path: Path, warn: Any = None) -> tuple[list[MentionRecord], di
 def link_file_mentions(mentions: list[MentionRecord], provider: str | None) -> tuple[list[RequestState], int]:
     """The requests of `mentions` built from nothing by the provider's matcher, and failed answers."""
     from headway_assets.catalog import Linker, engine_matcher
+    from headway_assets.offline import match_predictor
 
     failures: list[str] = []
 
@@ -136,7 +136,7 @@ def link_file_mentions(mentions: list[MentionRecord], provider: str | None) -> t
         async with open_engine(provider) as engine:
             # A hosted model's rounds are round trips: the offline matcher guesses its answers so
             # each round also asks what later mentions will face (docs/benchmarks.md).
-            predict = None if engine.provider.name == "offline" else offline_match
+            predict = match_predictor(engine.provider.name)
             result = await Linker([], engine_matcher(engine, failures), predict).link(mentions)
             return result.created
 

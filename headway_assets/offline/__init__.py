@@ -13,7 +13,7 @@ from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.examples import TRAINING_EXAMPLES
 from headway_assets.offline.extractor import OfflineExtractor, is_transcript
-from headway_assets.offline.matcher import CATALOG_THRESHOLD, hand_score, is_defect, match, similarity
+from headway_assets.offline.matcher import CATALOG_THRESHOLD, hand_score, is_defect, match, match_predictor, similarity
 from headway_assets.offline.matcher import evidence as match_evidence
 from headway_assets.offline.matcher import features as match_features
 from headway_assets.offline.matcher import scoring as match_scoring
@@ -100,6 +100,7 @@ __all__ = [
     "match",
     "match_evidence",
     "match_features",
+    "match_predictor",
     "match_scoring",
     "model_version",
     "names_an_ask",

@@ -413,6 +413,7 @@ def hand_score(parts: dict[str, float]) -> float:
 # it into the first: above the 0.75 that links one mention, because a wrong merge joins two whole
 # asks, and merging at 0.75 chained neighbouring asks together (docs/quality.md).
 MERGE_SCORE = 0.9
+OFFLINE_PROVIDER_NAME: Final = "offline"  # `OfflineProvider.name`: the provider that answers with `match`
 
 
 # One score per mention and candidate: a catalogue asks about the same mention wording against
@@ -460,6 +461,13 @@ def scoring(
     finally:
         _score, _features, LINK_OTHER_THEME, MERGE_SCORE = saved
         _pair_score.cache_clear()
+
+
+def match_predictor(provider: str) -> Callable[[MatchInput], CatalogMatch] | None:
+    """What guesses `provider`'s match answers for the catalogue's ask-ahead rounds: this matcher for
+    a hosted provider (its rounds are round trips), none for the offline provider (it is this
+    matcher, answered in-process)."""
+    return None if provider == OFFLINE_PROVIDER_NAME else match
 
 
 def match(item: MatchInput) -> CatalogMatch:
