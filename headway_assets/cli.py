@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headway_assets.core.settings import get_settings
 from headway_assets.sources.registry import source_names
+
+if TYPE_CHECKING:
+    from headway_assets.core.warehouse.org_settings import SettingsActor
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -127,13 +130,27 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cli_actor() -> SettingsActor:
+    """Who a settings change of a `headway` command is audited as: `cli:LOGIN`, the operator's login
+    on the machine (the OS account, not a customer's data), or `cli` when there is none."""
+    import getpass
+
+    from headway_assets.core.warehouse.org_settings import VIA_CLI, SettingsActor
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor a passwd entry (containers)
+        return SettingsActor(actor=VIA_CLI, via=VIA_CLI)
+    return SettingsActor(actor=f"cli:{login}"[:320], via=VIA_CLI)
+
+
 def cmd_org_budget(args: argparse.Namespace) -> int:
     """Show, set or clear an organisation's monthly LLM budget, with what it spent this month."""
     from sqlalchemy import select
 
     from headway_assets.core.warehouse.database import write_transaction
     from headway_assets.core.warehouse.llm_spend import BUDGET_SETTING, month_to_date_spend, monthly_budgets
-    from headway_assets.core.warehouse.org_settings import change_org_settings, cli_actor
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.schema import Organization
 
     if args.monthly_usd is not None and args.monthly_usd < 0:
@@ -147,7 +164,7 @@ def cmd_org_budget(args: argparse.Namespace) -> int:
             return 2
         if args.clear or args.monthly_usd is not None:
             value = None if args.clear else float(args.monthly_usd)
-            change_org_settings(conn, org_id, {BUDGET_SETTING: value}, cli_actor())
+            change_org_settings(conn, org_id, {BUDGET_SETTING: value}, _cli_actor())
         budget = monthly_budgets(conn, [org_id], default)[org_id]
         spent = month_to_date_spend(conn, [org_id])[org_id]
     limit = f"${budget:g} a month" if budget > 0 else "no limit"
@@ -161,7 +178,7 @@ def cmd_org_call_model(args: argparse.Namespace) -> int:
 
     from headway_assets.core.org_settings import NOT_OFFERED
     from headway_assets.core.warehouse.database import write_transaction
-    from headway_assets.core.warehouse.org_settings import change_org_settings, cli_actor
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.schema import Organization
     from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource
 
@@ -179,7 +196,7 @@ def cmd_org_call_model(args: argparse.Namespace) -> int:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
             return 2
         if changing:
-            change_org_settings(conn, org_id, {CALL_MODEL_SETTING: None if args.clear else args.model}, cli_actor())
+            change_org_settings(conn, org_id, {CALL_MODEL_SETTING: None if args.clear else args.model}, _cli_actor())
         settings = conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one()
     own = (settings or {}).get(CALL_MODEL_SETTING)
     # The kernel's rule, the one call_insights follows and GET /v1/organization/settings shows.
@@ -220,7 +237,7 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
 def cmd_create_org(args: argparse.Namespace) -> int:
     """Create (or rename) an organisation; the settings given are audited like any other change."""
     from headway_assets.core.warehouse.database import write_transaction
-    from headway_assets.core.warehouse.org_settings import change_org_settings, cli_actor
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.tenants import upsert_organization
 
     with write_transaction(get_settings().pipeline.warehouse_url) as conn:
@@ -230,7 +247,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
         if args.pii_redaction is not None:
             settings["pii_redaction"] = args.pii_redaction
         org_id = upsert_organization(conn, slug=args.slug, name=args.name)
-        change_org_settings(conn, org_id, settings, cli_actor())
+        change_org_settings(conn, org_id, settings, _cli_actor())
     _say(f"organisation {args.slug} has id {org_id}")
     return 0
 

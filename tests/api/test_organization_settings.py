@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from headway_api.main import create_app
+from headway_api.pagination import encode_cursor
+from headway_api.queries.corrections import AUDIT_SORT
 from headway_api.schemas.organization import OrganizationSettings, SettingsHistoryPage
 from headway_assets.assets.local_model import first_pass_thresholds
 from headway_assets.core.llm_catalogue import CALL_CUES_MODEL, OFFLINE_MODEL, call_model_choices, get_provider_spec
@@ -314,10 +316,9 @@ def test_every_changed_setting_is_in_the_history_newest_first(deployment: tuple[
         HISTORY, params={"cursor": second[:-2] + ("AA" if second[-2:] != "AA" else "BB")}, headers=member
     )
     assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_cursor"
-    audit_cursor = client.get("/v1/catalogue/audit", params={"limit": 1}, headers=member).json()["next_cursor"]
-    if audit_cursor is not None:
-        foreign = client.get(HISTORY, params={"cursor": audit_cursor}, headers=member)
-        assert foreign.status_code == 400
+    # A genuine cursor of the catalogue's audit trail (same key, same sort shape) continues only that list.
+    foreign = client.get(HISTORY, params={"cursor": encode_cursor(AUDIT_SORT, [items[0]["id"]])}, headers=member)
+    assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "invalid_cursor"
     assert client.get(HISTORY, params={"limit": 0}, headers=member).status_code == 422
 
     # Service tokens read it; another organisation sees only its own; no token, no history.

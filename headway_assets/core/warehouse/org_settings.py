@@ -9,7 +9,6 @@ Validating a value is the caller's job (the API's 400/422, the CLI's messages); 
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -52,15 +51,6 @@ class SettingsChange:
     before: dict[str, Any]
     after: dict[str, Any]
     changes: tuple[SettingChange, ...]
-
-
-def cli_actor() -> SettingsActor:
-    """The actor of a `headway` command: the operator's login on the machine (`cli` when unknown)."""
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):  # no login name in the environment nor a passwd entry (containers)
-        return SettingsActor(actor=VIA_CLI, via=VIA_CLI)
-    return SettingsActor(actor=f"cli:{login}"[:320], via=VIA_CLI)
 
 
 def change_org_settings(
@@ -116,5 +106,4 @@ __all__ = [
     "SettingsChange",
     "Via",
     "change_org_settings",
-    "cli_actor",
 ]
