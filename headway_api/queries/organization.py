@@ -72,6 +72,10 @@ def settings_document(own: Mapping[str, Any] | None, headway: HeadwaySettings) -
     for key, default in deployment_defaults(headway).items():
         value = own.get(key)
         value = default if value is None else value
+        if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            # Stored by hand, not through PATCH or the CLI: the pipeline applies the default (the
+            # rule's `reason` says so), and a number setting shows a number.
+            value = default
         rule = applied.get(key)
         reason = rule.reason if rule is not None else None
         document[key] = {

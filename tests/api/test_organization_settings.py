@@ -372,3 +372,17 @@ def test_a_setting_not_set_is_sql_null_in_the_audit(database_url: str) -> None:
             select(OrgSettingsAudit.before.is_(None), OrgSettingsAudit.after.is_(None)).order_by(OrgSettingsAudit.id)
         ).all()
     assert [tuple(row) for row in rows] == [(True, False), (False, True)]
+
+
+def test_a_threshold_stored_by_hand_that_is_no_number_is_shown_as_not_applied(
+    database_url: str, tmp_path: Path
+) -> None:
+    acme = _seed_org(database_url, "acme", {"local_first_pass_threshold": "high"})
+    with _deployment_of(database_url, tmp_path, "anthropic") as client:
+        response = client.get(PATH, headers=_headers(client, acme, acme.member))
+    assert response.status_code == 200, response.text
+    threshold = response.json()["local_first_pass_threshold"]
+    assert threshold["value"] == threshold["effective"] == 0.0 and threshold["source"] == "organization"
+    assert threshold["reason"]["code"] == "invalid_value" and "'high'" in threshold["reason"]["message"]
+    with get_engine(database_url).connect() as conn:
+        assert first_pass_thresholds(conn, [acme.id], "anthropic") == {acme.id: 0.0}
