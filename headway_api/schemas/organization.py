@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, page_example
+from headway_assets.core.org_settings import NotAppliedCode
 
 Source = Literal["organization", "default"]
 SOURCE_DESCRIPTION = "`organization`: the organisation's own setting; `default`: the deployment's (HEADWAY_*)."
@@ -68,7 +69,7 @@ _EXAMPLE: dict[str, Any] = {
 class NotApplied(BaseModel):
     """Why the pipeline does not apply a setting's value."""
 
-    code: Literal["provider_ignores_setting", "not_offered_by_provider", "invalid_value"] = Field(
+    code: NotAppliedCode = Field(
         description="`provider_ignores_setting`: the deployment's provider does not use this setting (the offline"
         " provider reads calls with its own model and labels every message locally); `not_offered_by_provider`:"
         " the provider does not have the value (it changed since the value was set; PATCH one of `allowed`);"
