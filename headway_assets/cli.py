@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headway_assets.core.settings import get_settings
 from headway_assets.sources.registry import source_names
+
+if TYPE_CHECKING:
+    from headway_assets.core.warehouse.org_settings import SettingsActor
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -127,12 +130,27 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cli_actor() -> SettingsActor:
+    """Who a settings change of a `headway` command is audited as: `cli:LOGIN`, the operator's login
+    on the machine (the OS account, not a customer's data), or `cli` when there is none."""
+    import getpass
+
+    from headway_assets.core.warehouse.org_settings import VIA_CLI, SettingsActor
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor a passwd entry (containers)
+        return SettingsActor(actor=VIA_CLI, via=VIA_CLI)
+    return SettingsActor(actor=f"cli:{login}"[:320], via=VIA_CLI)
+
+
 def cmd_org_budget(args: argparse.Namespace) -> int:
     """Show, set or clear an organisation's monthly LLM budget, with what it spent this month."""
     from sqlalchemy import select
 
     from headway_assets.core.warehouse.database import write_transaction
-    from headway_assets.core.warehouse.llm_spend import month_to_date_spend, monthly_budgets, set_monthly_budget
+    from headway_assets.core.warehouse.llm_spend import BUDGET_SETTING, month_to_date_spend, monthly_budgets
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.schema import Organization
 
     if args.monthly_usd is not None and args.monthly_usd < 0:
@@ -145,7 +163,8 @@ def cmd_org_budget(args: argparse.Namespace) -> int:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
             return 2
         if args.clear or args.monthly_usd is not None:
-            set_monthly_budget(conn, org_id, None if args.clear else args.monthly_usd)
+            value = None if args.clear else float(args.monthly_usd)
+            change_org_settings(conn, org_id, {BUDGET_SETTING: value}, _cli_actor())
         budget = monthly_budgets(conn, [org_id], default)[org_id]
         spent = month_to_date_spend(conn, [org_id])[org_id]
     limit = f"${budget:g} a month" if budget > 0 else "no limit"
@@ -157,9 +176,10 @@ def cmd_org_call_model(args: argparse.Namespace) -> int:
     """Show, set or clear what assesses an organisation's calls: the local heuristics or a model."""
     from sqlalchemy import select
 
+    from headway_assets.core.org_settings import NOT_OFFERED
     from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.schema import Organization
-    from headway_assets.core.warehouse.tenants import set_org_setting
     from headway_assets.resources.llm import CALL_MODEL_SETTING, LlmResource
 
     llm = LlmResource()
@@ -176,16 +196,19 @@ def cmd_org_call_model(args: argparse.Namespace) -> int:
             _say(f"no organisation with slug {args.org!r}; create it with `headway orgs create` first")
             return 2
         if changing:
-            set_org_setting(conn, org_id, CALL_MODEL_SETTING, None if args.clear else args.model)
+            change_org_settings(conn, org_id, {CALL_MODEL_SETTING: None if args.clear else args.model}, _cli_actor())
         settings = conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one()
     own = (settings or {}).get(CALL_MODEL_SETTING)
-    try:
-        model = llm.call_model_of_org(settings)
-    except ValueError as error:
-        _say(f"{args.org}: its call_model {own!r} does not apply: {error}")
+    # The kernel's rule, the one call_insights follows and GET /v1/organization/settings shows.
+    applied = llm.applied_call_model(settings)
+    if applied.reason is not None and applied.reason.code == NOT_OFFERED:
+        _say(f"{args.org}: its call_model {own!r} does not apply: {applied.reason.message}")
         return 2
+    model = applied.value
     whose = "its own setting" if own == model else "the deployment default, HEADWAY_CALL_MODEL"
     _say(f"{args.org}: calls assessed by {model} ({whose}; provider {llm.provider_name})")
+    if applied.reason is not None:
+        _say(f"{args.org}: its call_model {own!r} does not apply: {applied.reason.message}")
     if changing:
         _say("calls already assessed by the other assessor change on a run with the tag headway/refresh_stale=true")
     return 0
@@ -212,8 +235,9 @@ def cmd_set_taxonomy(args: argparse.Namespace) -> int:
 
 
 def cmd_create_org(args: argparse.Namespace) -> int:
-    """Create (or rename) an organisation."""
+    """Create (or rename) an organisation; the settings given are audited like any other change."""
     from headway_assets.core.warehouse.database import write_transaction
+    from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.tenants import upsert_organization
 
     with write_transaction(get_settings().pipeline.warehouse_url) as conn:
@@ -222,7 +246,8 @@ def cmd_create_org(args: argparse.Namespace) -> int:
             settings["internal_domains"] = args.internal_domain
         if args.pii_redaction is not None:
             settings["pii_redaction"] = args.pii_redaction
-        org_id = upsert_organization(conn, slug=args.slug, name=args.name, settings=settings)
+        org_id = upsert_organization(conn, slug=args.slug, name=args.name)
+        change_org_settings(conn, org_id, settings, _cli_actor())
     _say(f"organisation {args.slug} has id {org_id}")
     return 0
 

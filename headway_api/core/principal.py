@@ -75,6 +75,7 @@ class Principal:
     full_name: str | None
     role: str
     scopes: frozenset[str] = frozenset()  # from the token, e.g. catalogue:write for a service client
+    token_id: str | None = None  # the token's `jti`: which of a client's tokens made a change (audit)
 
 
 class PrincipalInvalidation:
@@ -260,6 +261,7 @@ class PrincipalResolver:
                 full_name=full_name,
                 role=role,
                 scopes=claims.scopes,
+                token_id=claims.token_id,
             )
         # A subject from the external identity provider: the provider vouches for it.
         answer = await self._answer(db, ("organization", claims.org_slug), claims)
@@ -276,6 +278,7 @@ class PrincipalResolver:
             full_name=None,
             role="member",
             scopes=claims.scopes,
+            token_id=claims.token_id,
         )
 
     async def start(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,56 +15,111 @@ from pydantic import (
     model_validator,
 )
 
-from headway_api.schemas.common import SINGLE_LINE
+from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, page_example
+from headway_assets.core.org_settings import NotAppliedCode
 
 Source = Literal["organization", "default"]
 SOURCE_DESCRIPTION = "`organization`: the organisation's own setting; `default`: the deployment's (HEADWAY_*)."
 MAX_INTERNAL_DOMAINS = 100
 
+EFFECTIVE_DESCRIPTION = (
+    "What the pipeline applies. The same as `value` unless `reason` says why not (show `effective` as what runs)."
+)
+REASON_DESCRIPTION = "null when `effective` is `value`; otherwise why the pipeline applies something else."
+
 _EXAMPLE: dict[str, Any] = {
-    "pii_redaction": {"value": True, "source": "default", "default": True},
-    "llm_monthly_budget_usd": {"value": 50.0, "source": "organization", "default": 0.0},
+    "pii_redaction": {"value": True, "effective": True, "source": "default", "default": True, "reason": None},
+    "llm_monthly_budget_usd": {
+        "value": 50.0,
+        "effective": 50.0,
+        "source": "organization",
+        "default": 0.0,
+        "reason": None,
+    },
     "call_model": {
-        "value": "headway-call-cues-1",
-        "source": "default",
+        "value": "gpt-4.1",
+        "effective": "headway-call-cues-1",
+        "source": "organization",
         "default": "headway-call-cues-1",
+        "reason": {
+            "code": "not_offered_by_provider",
+            "message": "unknown call model 'gpt-4.1' for the anthropic provider: use headway-call-cues-1 (the local"
+            " cue-phrase heuristics, no LLM call) or a model: claude-haiku-4-5, claude-sonnet-4-5, claude-opus-4-5;"
+            " calls use headway-call-cues-1 meanwhile",
+        },
         "allowed": ["headway-call-cues-1", "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-5"],
     },
-    "local_first_pass_threshold": {"value": 0.0, "source": "default", "default": 0.0},
-    "internal_domains": {"value": ["acme.com"], "source": "organization", "default": []},
+    "local_first_pass_threshold": {
+        "value": 0.0,
+        "effective": 0.0,
+        "source": "default",
+        "default": 0.0,
+        "reason": None,
+    },
+    "internal_domains": {
+        "value": ["acme.com"],
+        "effective": ["acme.com"],
+        "source": "organization",
+        "default": [],
+        "reason": None,
+    },
 }
 
 
-class BoolSetting(BaseModel):
-    """A yes/no setting: its value in effect, where it comes from, and the deployment's."""
+class NotApplied(BaseModel):
+    """Why the pipeline does not apply a setting's value."""
 
-    value: bool
+    code: NotAppliedCode = Field(
+        description="`provider_ignores_setting`: the deployment's provider does not use this setting (the offline"
+        " provider reads calls with its own model and labels every message locally); `not_offered_by_provider`:"
+        " the provider does not have the value (it changed since the value was set; PATCH one of `allowed`);"
+        " `invalid_value`: the stored value is not of the setting's type."
+    )
+    message: str = Field(description="The same, in a sentence a person can act on.")
+
+
+class BoolSetting(BaseModel):
+    """A yes/no setting: its value, what is applied, where it comes from, and the deployment's."""
+
+    value: bool = Field(description="The organisation's own value, else the deployment default.")
+    effective: bool = Field(description=EFFECTIVE_DESCRIPTION)
     source: Source = Field(description=SOURCE_DESCRIPTION)
     default: bool
+    reason: NotApplied | None = Field(description=REASON_DESCRIPTION)
 
 
 class NumberSetting(BaseModel):
-    """A number setting: its value in effect, where it comes from, and the deployment's."""
+    """A number setting: its value, what is applied, where it comes from, and the deployment's."""
 
-    value: float
+    value: float = Field(description="The organisation's own value, else the deployment default.")
+    effective: float = Field(description=EFFECTIVE_DESCRIPTION)
     source: Source = Field(description=SOURCE_DESCRIPTION)
     default: float
+    reason: NotApplied | None = Field(description=REASON_DESCRIPTION)
 
 
 class DomainsSetting(BaseModel):
-    """A list of domains: the list in effect, where it comes from, and the deployment's (none)."""
+    """A list of domains: the list, what is applied, where it comes from, and the deployment's (none)."""
 
-    value: list[str]
+    value: list[str] = Field(description="The organisation's own list, else the deployment default.")
+    effective: list[str] = Field(description=EFFECTIVE_DESCRIPTION)
     source: Source = Field(description=SOURCE_DESCRIPTION)
     default: list[str]
+    reason: NotApplied | None = Field(description=REASON_DESCRIPTION)
 
 
 class CallModelSetting(BaseModel):
     """What assesses the organisation's Gong and Fathom calls, and the values it may take."""
 
-    value: str
+    value: str = Field(description="The organisation's own `call_model`, else the deployment default.")
+    effective: str = Field(
+        description="The model `call_insights` assesses the calls with. It is `default` when the provider ignores"
+        " the setting (the offline provider reads calls with its own model) or does not offer `value` (the"
+        " provider changed since it was set); `reason` says which."
+    )
     source: Source = Field(description=SOURCE_DESCRIPTION)
     default: str = Field(description="The deployment's (HEADWAY_CALL_MODEL, or the offline provider's own model).")
+    reason: NotApplied | None = Field(description=REASON_DESCRIPTION)
     allowed: list[str] = Field(
         description="What PATCH accepts with the deployment's provider: headway-call-cues-1 (local heuristics, no"
         " LLM call) or one of the provider's models. The offline provider reads calls with its own model and"
@@ -72,7 +128,7 @@ class CallModelSetting(BaseModel):
 
 
 class OrganizationSettings(BaseModel):
-    """Every setting of the caller's organisation, as the pipeline applies it."""
+    """Every setting of the caller's organisation: its value, and what the pipeline applies (`effective`)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
@@ -87,7 +143,8 @@ class OrganizationSettings(BaseModel):
     call_model: CallModelSetting
     local_first_pass_threshold: NumberSetting = Field(
         description="With a hosted provider, messages the local model gives at least this P(not feedback) are"
-        " labelled locally and not sent to tier-1; 0 = off (HEADWAY_LOCAL_FIRST_PASS_THRESHOLD)."
+        " labelled locally and not sent to tier-1; 0 = off (HEADWAY_LOCAL_FIRST_PASS_THRESHOLD). Off (`effective`"
+        " 0) with the offline provider."
     )
     internal_domains: DomainsSetting = Field(
         description="The organisation's own e-mail domains: their people are internal, not customers."
@@ -130,3 +187,47 @@ class OrganizationSettingsPatch(BaseModel):
                     f"unknown setting {', '.join(map(repr, unknown))}: the settings are {', '.join(cls.model_fields)}"
                 )
         return data
+
+
+_HISTORY_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "setting": "call_model",
+    "before": None,
+    "after": "claude-haiku-4-5",
+    "actor": "user:12",
+    "actor_user_id": 12,
+    "token_id": "9f2c4b1e7a0d4c55",
+    "via": "api",
+    "created_at": "2026-12-07T08:30:00Z",
+}
+
+
+class SettingsChangeEntry(BaseModel):
+    """One change of one setting: who, when, through what, the value before and after."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_HISTORY_EXAMPLE]})
+
+    id: int
+    setting: str = Field(description="The setting's name, as in GET /v1/organization/settings.")
+    before: Any = Field(description="Its own value before; null: none, the deployment default applied.")
+    after: Any = Field(description="Its own value after; null: cleared, the deployment default applies.")
+    actor: str = Field(
+        description="Who: the API token's subject (`user:12`, or the identity provider's subject), or"
+        " `cli:LOGIN` for a `headway orgs` command on the server."
+    )
+    actor_user_id: int | None = Field(description="The user, when a user's token made the change.")
+    token_id: str | None = Field(description="The token's id (`jti`), when the change came through the API.")
+    via: Literal["api", "cli"] = Field(description="`api`: PATCH /v1/organization/settings; `cli`: `headway orgs`.")
+    created_at: datetime
+
+
+class SettingsHistoryPage(PageBase):
+    """One page of the organisation's settings changes, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(_HISTORY_EXAMPLE)]})
+
+    items: list[SettingsChangeEntry]
+
+
+class SettingsHistoryParams(ListParams):
+    """Paging of the settings history."""

@@ -57,6 +57,7 @@ from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, 
 from headway_assets.assets.privacy import message_scopes, register_texts
 from headway_assets.assets.raw_messages import OWNERS
 from headway_assets.core.message import TimeWindow
+from headway_assets.core.org_settings import NOT_OFFERED
 from headway_assets.core.pii import Redaction
 from headway_assets.core.warehouse.bulk import delete_for_messages, insert_rows
 from headway_assets.core.warehouse.customer_health import refresh_customer_health
@@ -375,20 +376,19 @@ def _org_of(call: CallToAssess) -> int:
 def org_call_models(
     context: dg.AssetExecutionContext, conn: Connection, llm: LlmResource, org_ids: Collection[int]
 ) -> dict[int, tuple[str, str]]:
-    """Each organisation's (slug, call model): its own `call_model` setting, else HEADWAY_CALL_MODEL. A
-    setting the configured provider does not have (it changed since) falls back to HEADWAY_CALL_MODEL,
-    with a warning naming the allowed values."""
+    """Each organisation's (slug, call model) by the kernel's rule (`core.org_settings.applied_call_model`,
+    which GET /v1/organization/settings shows as `call_model.effective`): its own `call_model` setting,
+    else HEADWAY_CALL_MODEL. A setting the configured provider does not have (it changed since) falls
+    back to HEADWAY_CALL_MODEL, with a warning naming the allowed values."""
     rows = conn.execute(
         select(Organization.id, Organization.slug, Organization.settings).where(Organization.id.in_(list(org_ids)))
     )
     models: dict[int, tuple[str, str]] = {}
     for org_id, slug, settings in rows:
-        try:
-            model = llm.call_model_of_org(settings)
-        except ValueError as error:
-            context.log.warning(f"organisation {slug}: {error}; its calls use {llm.models()[CALL]} meanwhile")
-            model = llm.models()[CALL]
-        models[int(org_id)] = (slug, model)
+        applied = llm.applied_call_model(settings)
+        if applied.reason is not None and applied.reason.code == NOT_OFFERED:
+            context.log.warning(f"organisation {slug}: {applied.reason.message}")
+        models[int(org_id)] = (slug, str(applied.value))
     return models
 
 

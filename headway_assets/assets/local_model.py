@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
+from headway_assets.core.org_settings import FIRST_PASS_SETTING, OFFLINE_PROVIDER, applied_first_pass_threshold
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import Organization
 from headway_assets.llm.registry import LOCAL_MODEL
@@ -44,9 +45,6 @@ EXCERPT_MIN_CHARS: Final = 3_000
 EXCERPT_MIN_LINES: Final = 6
 # Marks left-out lines; never part of an evidence quote (tier-2's prompt says so).
 EXCERPT_GAP: Final = "[...]"
-OFFLINE_PROVIDER: Final = "offline"
-# The organisation setting that overrides HEADWAY_LOCAL_FIRST_PASS_THRESHOLD.
-FIRST_PASS_SETTING: Final = "local_first_pass_threshold"
 # Recorded as the label's provider when the first pass labelled a message (its model is LOCAL_MODEL).
 FIRST_PASS_PROVIDER: Final = "local-first-pass"
 
@@ -226,19 +224,19 @@ class FirstPassLabel:
     p_not_feedback: float
 
 
-def first_pass_thresholds(conn: Connection, org_ids: Collection[int]) -> dict[int, float]:
-    """Each organisation's first-pass threshold: its own setting, else
-    HEADWAY_LOCAL_FIRST_PASS_THRESHOLD (0 = off: every message goes to the hosted model)."""
+def first_pass_thresholds(conn: Connection, org_ids: Collection[int], provider: str) -> dict[int, float]:
+    """Each organisation's first-pass threshold with `provider`, by the kernel's rule
+    (`core.org_settings.applied_first_pass_threshold`, which the read API shows): its own setting,
+    else HEADWAY_LOCAL_FIRST_PASS_THRESHOLD (0 = off: every message goes to the hosted model); off
+    with the offline provider."""
     default = get_settings().pipeline.local_first_pass_threshold
     rows = conn.execute(select(Organization.id, Organization.settings).where(Organization.id.in_(list(org_ids))))
-    thresholds: dict[int, float] = {}
-    for org_id, settings in rows:
-        value: Any = (settings or {}).get(FIRST_PASS_SETTING, default)
-        try:
-            thresholds[int(org_id)] = float(value)
-        except (TypeError, ValueError):
-            thresholds[int(org_id)] = default
-    return thresholds
+    return {
+        int(org_id): float(
+            applied_first_pass_threshold(provider, (settings or {}).get(FIRST_PASS_SETTING), default).value
+        )
+        for org_id, settings in rows
+    }
 
 
 def first_pass(texts: Sequence[str], thresholds: Sequence[float]) -> list[FirstPassLabel | None]:

@@ -467,11 +467,11 @@ def message_labels(
     held_for_model = Counter(message.org_id for message in todo if message.org_id in unreadable_models)
     todo = [message for message in todo if message.org_id not in unreadable_models]
     todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
-    # The local first pass works for hosted providers only (the offline provider is local already).
+    # The local first pass works for hosted providers only (the kernel's rule: 0 with the offline one).
     thresholds: dict[int, float] = {}
-    if llm.provider_name != "offline" and todo:
+    if todo:
         with warehouse.read() as conn:
-            thresholds = first_pass_thresholds(conn, {message.org_id for message in todo})
+            thresholds = first_pass_thresholds(conn, {message.org_id for message in todo}, llm.provider_name)
 
     def commit(rows: list[dict[str, Any]]) -> None:
         write_labels(warehouse, rows)

@@ -17,11 +17,12 @@ from headway_assets.core.llm_catalogue import (
     checked_call_model,
     task_models,
 )
+from headway_assets.core.org_settings import NOT_OFFERED, Applied, applied_call_model
 from headway_assets.core.settings import HeadwaySettings, get_settings
 from headway_assets.llm.cache import LlmCache
 from headway_assets.llm.engine import EngineConfig, LlmEngine, ProgressCallback
 from headway_assets.llm.providers.base import LlmError, LlmProvider, ProviderOptions
-from headway_assets.llm.registry import CALL_CUES_MODEL, LOCAL_MODEL, build_provider, get_provider_spec
+from headway_assets.llm.registry import CALL_CUES_MODEL, LOCAL_MODEL, build_provider
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, PROMPT_VERSIONS, TIER1, TIER2
 
 
@@ -128,15 +129,19 @@ class LlmResource(dg.ConfigurableResource):
         values otherwise."""
         return checked_call_model(self.provider_name, self.models().values(), model)
 
+    def applied_call_model(self, settings: Mapping[str, Any] | None) -> Applied:
+        """The model an organisation's calls are assessed with and, when it is not its own `call_model`
+        setting, why (the kernel's rule, `core.org_settings.applied_call_model`, which the API shows)."""
+        return applied_call_model(self.provider_name, self.models(), (settings or {}).get(CALL_MODEL_SETTING))
+
     def call_model_of_org(self, settings: Mapping[str, Any] | None) -> str:
         """The model an organisation's calls are assessed with: its own `call_model` setting, else the
         configured one (HEADWAY_CALL_MODEL). The offline provider ignores the setting. A setting the
         provider does not have (the provider changed since it was set) raises `ValueError`."""
-        default = self.models()[CALL]
-        own = (settings or {}).get(CALL_MODEL_SETTING)
-        if own is None or not get_provider_spec(self.provider_name).configurable_models:
-            return default
-        return self.checked_call_model(str(own))
+        applied = self.applied_call_model(settings)
+        if applied.reason is not None and applied.reason.code == NOT_OFFERED:
+            raise ValueError(applied.reason.message)
+        return str(applied.value)
 
     def stale_unless(self, task: str, *, requested: bool = False) -> TaskVersion | None:
         """What `task`'s outcomes must have been made with to stay current, when `refresh_stale` is

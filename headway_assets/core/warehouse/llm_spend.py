@@ -89,7 +89,8 @@ def over_budget(
 
 
 def set_monthly_budget(conn: Connection, org_id: int, budget_usd: float | None) -> None:
-    """Set (or with None, clear: the default applies) an organisation's monthly budget."""
+    """Set (or with None, clear: the default applies) an organisation's monthly budget. Not audited:
+    for set-up (tests); a person's change goes through `org_settings.change_org_settings`."""
     settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
     if budget_usd is None:
         settings.pop(BUDGET_SETTING, None)

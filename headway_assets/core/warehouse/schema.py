@@ -45,6 +45,8 @@ NAMING_CONVENTION = {
 # An auto-incrementing 64-bit key on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+# A JSON value whose Python None is SQL NULL (not the JSON `null`), so `IS NULL` finds "none set".
+JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -927,6 +929,32 @@ class CustomerMerge(Base):
     source_external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     target_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     actor: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class OrgSettingsAudit(Base):
+    """One change of one organisation setting: who, when, through what, the value before and after.
+
+    `before` and `after` are the setting's own value (JSON: a boolean, number, string or list) and
+    null when the organisation had none (the deployment default applied). `actor` is the API
+    token's subject (`user:12`, or the identity provider's subject) or `cli:LOGIN`; `actor_user_id`
+    and `token_id` say which user and which token when there is one (no foreign key: the record
+    outlives the user). Written by `core.warehouse.org_settings.change_org_settings`, the one path
+    of PATCH /v1/organization/settings and the `headway orgs` commands.
+    """
+
+    __tablename__ = "org_settings_audit"
+    __table_args__ = (Index("ix_org_settings_audit_org_id_id", "org_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    setting: Mapped[str] = mapped_column(String(64))
+    before: Mapped[Any] = mapped_column(JsonValue, nullable=True, default=None)
+    after: Mapped[Any] = mapped_column(JsonValue, nullable=True, default=None)
+    actor: Mapped[str] = mapped_column(String(320))
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    token_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    via: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

@@ -33,7 +33,8 @@ def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dic
 
 def set_org_setting(conn: Connection, org_id: int, key: str, value: Any) -> None:
     """Set one of an organisation's settings (None removes it: the deployment default applies), keeping
-    the others."""
+    the others. Not audited: for set-up (tests, benchmarks); a person's change goes through
+    `org_settings.change_org_settings`."""
     settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
     if value is None:
         settings.pop(key, None)

@@ -1,0 +1,105 @@
+"""An organisation's settings as the pipeline applies them: the one rule per setting with a fallback.
+
+An organisation's own value (in `organizations.settings`) or the deployment's HEADWAY_* default is
+what is *set*; what the pipeline *applies* can differ. `call_insights` assesses calls with the
+deployment's model when the provider ignores the setting (the offline provider reads calls with its
+own model) or does not offer the stored model (the provider changed since it was set), and
+`message_labels` runs no local first pass with the offline provider (it is local already). The
+assets and the read API (`GET /v1/organization/settings`, which may import only the kernel) both
+ask these functions, so what the API shows is what runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from headway_assets.core.llm_catalogue import CALL, checked_call_model, get_provider_spec
+
+FIRST_PASS_SETTING: Final = "local_first_pass_threshold"
+# The provider that runs every task in-process: a local first pass would only repeat it.
+OFFLINE_PROVIDER: Final = "offline"
+
+# Why the applied value is not the one set (the API's `reason.code`).
+NotAppliedCode = Literal["provider_ignores_setting", "not_offered_by_provider", "invalid_value"]
+PROVIDER_IGNORES: Final = "provider_ignores_setting"
+NOT_OFFERED: Final = "not_offered_by_provider"
+INVALID_VALUE: Final = "invalid_value"
+
+
+@dataclass(frozen=True, slots=True)
+class NotApplied:
+    """Why a setting's value is not applied: a stable code and a sentence for people."""
+
+    code: NotAppliedCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The value the pipeline applies, and why it is not the value set (None when it is)."""
+
+    value: Any
+    reason: NotApplied | None = None
+
+
+def applied_call_model(provider: str, models: Mapping[str, str], own: Any) -> Applied:
+    """The model `call_insights` assesses an organisation's calls with.
+
+    `models` is the model per task in effect (`deployment_models`, or the LLM resource's own), whose
+    `CALL` entry is the deployment's call model; `own` is the organisation's `call_model` setting
+    (None: it has none). The organisation's model applies unless the provider ignores the setting
+    (the offline provider) or does not offer that model (it changed since the setting was made)."""
+    default = models[CALL]
+    if own is None or own == default:
+        return Applied(default)
+    if not get_provider_spec(provider).configurable_models:
+        return Applied(
+            default,
+            NotApplied(
+                PROVIDER_IGNORES,
+                f"the {provider} provider assesses calls with its own model, {default}; the setting applies"
+                " with a hosted provider",
+            ),
+        )
+    try:
+        return Applied(checked_call_model(provider, models.values(), str(own)))
+    except ValueError as error:
+        return Applied(default, NotApplied(NOT_OFFERED, f"{error}; calls use {default} meanwhile"))
+
+
+def applied_first_pass_threshold(provider: str, own: Any, default: float) -> Applied:
+    """The local first-pass threshold `message_labels` applies to an organisation (0 = off): its own
+    setting, else `default` (HEADWAY_LOCAL_FIRST_PASS_THRESHOLD); off with the offline provider."""
+    reason: NotApplied | None = None
+    value = default
+    if own is not None:
+        try:
+            value = float(own)
+        except (TypeError, ValueError):
+            reason = NotApplied(INVALID_VALUE, f"{own!r} is not a number; the deployment's {default:g} applies")
+    if provider == OFFLINE_PROVIDER and value > 0:
+        return Applied(
+            0.0,
+            NotApplied(
+                PROVIDER_IGNORES,
+                "the offline provider labels every message locally already, so there is no first pass to skip"
+                " the provider's model; the setting applies with a hosted provider",
+            ),
+        )
+    return Applied(value, reason)
+
+
+__all__ = [
+    "FIRST_PASS_SETTING",
+    "INVALID_VALUE",
+    "NOT_OFFERED",
+    "OFFLINE_PROVIDER",
+    "PROVIDER_IGNORES",
+    "Applied",
+    "NotApplied",
+    "NotAppliedCode",
+    "applied_call_model",
+    "applied_first_pass_threshold",
+]
