@@ -47,12 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from headway_assets.core.message import TimeWindow  # noqa: E402
-from headway_assets.core.warehouse.author_resolution import (  # noqa: E402
-    STAGE,
-    _lock_staged_organisations,
-    _stage_authors,
-    resolve_message_authors,
-)
+from headway_assets.core.warehouse.author_resolution import _lock_organisations, resolve_message_authors  # noqa: E402
 from headway_assets.core.warehouse.customer_import import import_customers, read_customer_file  # noqa: E402
 from headway_assets.core.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
 
@@ -78,8 +73,9 @@ RESET_TABLES = ("message_authors", "contacts", "customer_slack_teams", "customer
 
 
 def database_name(messages: int) -> str:
-    """The benchmark database for a warehouse of `messages` messages."""
-    return f"headway_bench_customers_{messages}"
+    """The benchmark database for a warehouse of `messages` messages (`HEADWAY_BENCH_DATABASE_SUFFIX`
+    appended: engineers sharing a server keep their own)."""
+    return f"headway_bench_customers_{messages}" + os.environ.get("HEADWAY_BENCH_DATABASE_SUFFIX", "")
 
 
 def database_url(messages: int) -> str:
@@ -206,18 +202,15 @@ def time_resolution(url: str) -> tuple[float, Any]:
 
 def time_customer_lock(url: str) -> None:
     """The part of a run that keeps it apart from customer merges (the organisations' customer lock,
-    shared, taken after staging), alone, over the whole window's stage, in a transaction rolled back."""
+    shared, taken first), alone, in a transaction rolled back."""
     engine = create_warehouse_engine(url, pooled=False)
-    window = TimeWindow(START, START + timedelta(days=DAYS))
     try:
         with engine.connect() as conn:
             pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
             conn.rollback()
             with conn.begin() as transaction:
-                STAGE.create(conn)
-                _stage_authors(conn, window, None)
                 cpu, started = backend_cpu(pid), time.perf_counter()
-                _lock_staged_organisations(conn, None)
+                _lock_organisations(conn, None)
                 seconds = time.perf_counter() - started
                 locks = int(
                     conn.exec_driver_sql(
@@ -226,7 +219,7 @@ def time_customer_lock(url: str) -> None:
                 )
                 transaction.rollback()
             print(
-                f"customer lock alone: {seconds:.3f} s, PostgreSQL backend CPU {backend_cpu(pid) - cpu:.2f} s "
+                f"customer lock alone: {seconds:.4f} s, PostgreSQL backend CPU {backend_cpu(pid) - cpu:.2f} s "
                 f"({locks} organisations locked)",
                 flush=True,
             )

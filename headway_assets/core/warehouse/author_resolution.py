@@ -19,8 +19,8 @@ For the messages of a window (every organisation, or the ones named):
    unresolved), the method that resolved it or the reason it is unresolved. Rows that would not
    change are not rewritten, so a re-run writes nothing.
 
-On PostgreSQL, once the messages are staged and before anything else is read or written, the run
-takes its organisations' customer lock in shared mode (`conflicts.lock_organisation_customers`),
+On PostgreSQL, before anything else is read or written, the run takes its organisations' customer
+lock in shared mode (`conflicts.lock_organisation_customers`),
 which a customer merge and a CRM import take exclusively before any row lock. A merge in progress
 is waited for and then seen whole by every statement that follows (READ COMMITTED: each statement
 reads what has committed); none starts until the run commits, and then moves what the run wrote.
@@ -175,10 +175,10 @@ def resolve_message_authors(
         # effect when the session has not used a temporary table yet); reset when the transaction ends.
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         conn.exec_driver_sql(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")
+    org_ids = _lock_organisations(conn, org_ids)
     STAGE.drop(conn, checkfirst=True)
     STAGE.create(conn)
     _stage_authors(conn, window, org_ids)
-    _lock_staged_organisations(conn, org_ids)
     business = _business_domains(conn)
     business |= _stage_call_domains(conn)
     _analyze(conn, STAGE.name)  # temporary tables get no autovacuum statistics
@@ -202,16 +202,20 @@ def resolve_message_authors(
 # -- 1. staging ------------------------------------------------------------------------------
 
 
-def _lock_staged_organisations(conn: Connection, org_ids: Collection[int] | None) -> None:
-    """Take the customer lock, shared, of the organisations named or, for all, of those staged (PostgreSQL).
+def _lock_organisations(conn: Connection, org_ids: Collection[int] | None) -> Collection[int] | None:
+    """Take the customer lock, shared, of the organisations named or, for all, of every organisation
+    (PostgreSQL), before any other statement of the run (see the module doc); returns the
+    organisations the run resolves.
 
-    After staging, which reads only messages and organisations (nothing a merge writes), and before
-    any other statement: see the module doc.
+    For all organisations the run then resolves those listed here: one created meanwhile is not
+    locked, so its messages wait for the next run, as do messages ingested after this run staged.
     """
     if conn.dialect.name != "postgresql":
-        return
-    staged = org_ids if org_ids is not None else conn.execute(select(STAGE.c.org_id).distinct()).scalars().all()
-    lock_organisation_customers(conn, staged, shared=True)
+        return org_ids
+    if org_ids is None:
+        org_ids = conn.execute(select(Organization.id).order_by(Organization.id)).scalars().all()
+    lock_organisation_customers(conn, org_ids, shared=True)
+    return org_ids
 
 
 def _domain_of(conn: Connection, email: ColumnElement[Any]) -> ColumnElement[Any]:
