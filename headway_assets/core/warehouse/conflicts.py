@@ -48,10 +48,16 @@ def lock_organisation_customers(conn: Connection, org_ids: Iterable[int], *, sha
     import. In ascending order, so two transactions taking several never deadlock on them."""
     if conn.dialect.name != "postgresql":
         return
+    keys = sorted({int(org_id) & INT4_MASK for org_id in org_ids})
+    if not keys:
+        return
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    statement = text(f"SELECT {function}(CAST(:lock_class AS integer), CAST(:key AS integer))")
-    for key in sorted({int(org_id) & INT4_MASK for org_id in org_ids}):
-        conn.execute(statement, {"lock_class": CUSTOMER_LOCK_CLASS, "key": key})
+    # One statement for every organisation (a run over all of them): a function scan of the sorted
+    # array takes the locks row by row in the array's order.
+    statement = text(
+        f"SELECT {function}(CAST(:lock_class AS integer), key) FROM unnest(CAST(:keys AS integer[])) AS key"
+    )
+    conn.execute(statement, {"lock_class": CUSTOMER_LOCK_CLASS, "keys": keys}).all()
 
 
 def sqlstate(error: BaseException) -> str | None:
