@@ -344,6 +344,7 @@ class Database:
     def __init__(self, url: str, settings: ApiSettings, run: BlockingRunner) -> None:
         self.url = normalise_database_url(url)
         self.backend = make_url(self.url).get_backend_name()
+        self.customer_lock_timeout_seconds = settings.customer_lock_timeout_seconds
         self.reader: Reader
         if self.backend == "sqlite":
             # The shared factory sets up WAL, the busy timeout and BEGIN IMMEDIATE for writers.

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from headway_assets.core.message import TimeWindow  # noqa: E402
-from headway_assets.core.warehouse.author_resolution import _follow_merges, resolve_message_authors  # noqa: E402
+from headway_assets.core.warehouse.author_resolution import _lock_organisations, resolve_message_authors  # noqa: E402
 from headway_assets.core.warehouse.customer_import import import_customers, read_customer_file  # noqa: E402
 from headway_assets.core.warehouse.database import create_warehouse_engine, migrate  # noqa: E402
 
@@ -73,8 +73,9 @@ RESET_TABLES = ("message_authors", "contacts", "customer_slack_teams", "customer
 
 
 def database_name(messages: int) -> str:
-    """The benchmark database for a warehouse of `messages` messages."""
-    return f"headway_bench_customers_{messages}"
+    """The benchmark database for a warehouse of `messages` messages (`HEADWAY_BENCH_DATABASE_SUFFIX`
+    appended: engineers sharing a server keep their own)."""
+    return f"headway_bench_customers_{messages}" + os.environ.get("HEADWAY_BENCH_DATABASE_SUFFIX", "")
 
 
 def database_url(messages: int) -> str:
@@ -199,24 +200,27 @@ def time_resolution(url: str) -> tuple[float, Any]:
         engine.dispose()
 
 
-def time_merge_guard(url: str) -> None:
-    """The part of a run that guards against concurrent customer merges (`_follow_merges`), alone,
-    over the rows the last run wrote, in a transaction rolled back."""
+def time_customer_lock(url: str) -> None:
+    """The part of a run that keeps it apart from customer merges (the organisations' customer lock,
+    shared, taken first), alone, in a transaction rolled back."""
     engine = create_warehouse_engine(url, pooled=False)
     try:
         with engine.connect() as conn:
             pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-            last = conn.exec_driver_sql("SELECT max(resolved_at) FROM message_authors").scalar_one()
-            customers = int(conn.exec_driver_sql("SELECT count(*) FROM customers").scalar_one())
             conn.rollback()
             with conn.begin() as transaction:
                 cpu, started = backend_cpu(pid), time.perf_counter()
-                moved = _follow_merges(conn, None, last)
+                _lock_organisations(conn, None)
                 seconds = time.perf_counter() - started
+                locks = int(
+                    conn.exec_driver_sql(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                    ).scalar_one()
+                )
                 transaction.rollback()
             print(
-                f"merge guard alone: {seconds:.3f} s, PostgreSQL backend CPU {backend_cpu(pid) - cpu:.2f} s "
-                f"({customers:,} customers locked, {moved} rows re-pointed)",
+                f"customer lock alone: {seconds:.4f} s, PostgreSQL backend CPU {backend_cpu(pid) - cpu:.2f} s "
+                f"({locks} organisations locked)",
                 flush=True,
             )
     finally:
@@ -329,7 +333,7 @@ def main() -> int:
             f"{stats.rows_written:,} rows written",
             flush=True,
         )
-        time_merge_guard(url)
+        time_customer_lock(url)
         seconds, stats = time_resolution(url)
         rerun.append(seconds)
         print(f"rerun #{attempt}: {seconds:6.1f} s  {stats.rows_written:,} rows written", flush=True)

@@ -8,10 +8,13 @@ the commit, so nothing changes.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from headway_api.core.principal import Principal
 from headway_api.db import Database, Reader
@@ -20,6 +23,7 @@ from headway_api.queries.corrections import _transaction, actor_of
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
+from headway_assets.core.warehouse.conflicts import is_concurrency_conflict, retry_transaction, sqlstate
 from headway_assets.core.warehouse.corrections import CorrectionError
 from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import normalise_deal_stage
@@ -34,6 +38,9 @@ from headway_assets.core.warehouse.schema import (
     MessageAuthor,
     utc_now,
 )
+
+LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 C = Customer.__table__.c
 SUMMARY_COLUMNS = (
@@ -284,14 +291,47 @@ def patch_customer(db: Database, principal: Principal, customer_id: int, changes
         return _detail(conn, org_id, customer_id)
 
 
+BUSY_MESSAGE = (
+    "Another operation on this organisation's customers (a pipeline run resolving message authors,"
+    " another merge or import) was in the way; nothing changed. Try again shortly."
+)
+
+
+def _customer_transaction(db: Database, what: str, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction that takes the organisation's customer lock (a merge, an import).
+
+    On PostgreSQL the lock waits at most `customer_lock_timeout_seconds` for a resolution run (or
+    another merge or import) of the organisation; a transaction PostgreSQL still aborts to break a
+    deadlock is run again (`conflicts.retry_transaction`). Past either: 409 `busy`, nothing changed.
+    """
+
+    def attempt() -> T:
+        with _transaction(db) as conn:
+            if db.backend == "postgresql":
+                timeout_ms = max(1, round(db.customer_lock_timeout_seconds * 1000))
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+            return work(conn)
+
+    try:
+        result, _ = retry_transaction(attempt, what=what)
+    except DBAPIError as error:
+        if not is_concurrency_conflict(error):
+            raise
+        LOGGER.warning("%s refused as busy (SQLSTATE %s)", what, sqlstate(error))
+        raise CorrectionError(409, "busy", BUSY_MESSAGE) from None
+    return result
+
+
 def merge_customers(db: Database, principal: Principal, source_id: int, into_id: int) -> dict[str, Any]:
     """Merge customer `source_id` into `into_id` (any two of the organisation, auto-created or not);
     the kept customer as a `CustomerDetail`. Refused before any write: into itself (400), an id
-    that is not the organisation's (404)."""
+    that is not the organisation's (404); a resolution run or another merge that keeps the
+    organisation's customers past the wait (409 `busy`)."""
     org_id = principal.org_id
     if source_id == into_id:
         raise CorrectionError(400, "invalid_correction", "A customer cannot be merged into itself.", "into")
-    with _transaction(db) as conn:
+
+    def merge(conn: Connection) -> dict[str, Any]:
         found = lock_customers(conn, org_id, [source_id, into_id])
         if source_id not in found:
             raise CorrectionError(404, "not_found", f"Customer {source_id} not found.")
@@ -300,11 +340,15 @@ def merge_customers(db: Database, principal: Principal, source_id: int, into_id:
         merge_customer(conn, org_id, source_id, into_id, actor=actor_of(principal))
         return _detail(conn, org_id, into_id)
 
+    return _customer_transaction(db, "customer merge", merge)
+
 
 def import_file(db: Database, principal: Principal, frame: pd.DataFrame) -> dict[str, Any]:
-    """Import a CRM export read by `customer_import.read_customer_file`; a `CustomerImportReport` document."""
-    with _transaction(db) as conn:
-        report = customer_import.import_customers(conn, principal.org_id, frame)
+    """Import a CRM export read by `customer_import.read_customer_file`; a `CustomerImportReport` document.
+    409 `busy` as `merge_customers`."""
+    report = _customer_transaction(
+        db, "customer import", lambda conn: customer_import.import_customers(conn, principal.org_id, frame)
+    )
     return {
         "rows": report.rows,
         "created": report.created,

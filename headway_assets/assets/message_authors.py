@@ -18,6 +18,7 @@ from headway_assets.assets.partitions import DAILY_PARTITIONS, partition_label, 
 from headway_assets.assets.raw_messages import OWNERS, RAW_MESSAGE_ASSETS
 from headway_assets.core.people import FREE_EMAIL_DOMAINS
 from headway_assets.core.warehouse.author_resolution import ResolutionStats, resolve_message_authors
+from headway_assets.core.warehouse.conflicts import retry_transaction
 from headway_assets.core.warehouse.schema import CustomerDomain, Message, MessageAuthor
 from headway_assets.resources.warehouse import WarehouseResource
 
@@ -60,8 +61,15 @@ CHECK_NO_FREE_MAIL_CUSTOMER = "no_customer_owns_a_free_mail_domain"
 def message_authors(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Resolve the authors of the partition's messages to contacts and customers."""
     window = partition_window(context)
-    with warehouse.write() as conn:
-        stats = resolve_message_authors(conn, window)
+
+    def resolve() -> ResolutionStats:
+        with warehouse.write() as conn:
+            return resolve_message_authors(conn, window)
+
+    # A merge or an import never deadlocks with a run (the organisations' customer lock); anything
+    # else PostgreSQL aborts the transaction for (deadlock, serialization) is run again whole, at most
+    # twice more, and counted in the metadata.
+    stats, retries = retry_transaction(resolve, what="message_authors")
     with warehouse.read() as conn:
         missing = conn.execute(
             select(func.count())
@@ -79,7 +87,7 @@ def message_authors(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         f"{stats.unresolved_total} unresolved; {stats.customers_auto_created} customers auto-created"
     )
     return dg.MaterializeResult(
-        metadata=resolution_metadata(stats, partition_label(context)),
+        metadata=resolution_metadata(stats, partition_label(context)) | {"transaction_retries": retries},
         check_results=[
             dg.AssetCheckResult(
                 check_name=CHECK_EVERY_MESSAGE_RESOLVED,

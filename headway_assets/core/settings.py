@@ -284,6 +284,13 @@ class ApiSettings(BaseSettings):
     db_pool_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds a query waits for a pooled connection before failing."
     )
+    customer_lock_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="PostgreSQL: how long a customer merge or CRM import waits for the organisation's author "
+        "resolution run (or another merge or import) to finish before answering 409 `busy`.",
+    )
     auto_migrate_sqlite: bool = Field(
         default=True, description="Bring an embedded SQLite warehouse to the latest schema at start-up."
     )

@@ -5,18 +5,23 @@ change nothing."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.customers import CustomerDetail, CustomerImportReport, CustomerPage
-from headway_assets.core.warehouse.database import get_engine
+from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.author_resolution import resolve_message_authors
+from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
@@ -28,6 +33,7 @@ from headway_assets.core.warehouse.schema import (
 )
 from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows, walk_pages
 from tests.api.test_triage import _service
+from tests.conftest import _truncate_postgres
 
 TABLES = (Customer, CustomerDomain, CustomerSlackTeam, Contact, MessageAuthor)
 
@@ -341,3 +347,69 @@ def test_import_csv_and_excel(crm: tuple[TestClient, Seed, str]) -> None:
     )  # fmt: skip
     assert "no company name column" in message and "tmp" not in message
     _refused(client, url, "POST", "/v1/customers/import", 422, "invalid_request", headers=headers)
+
+
+def test_a_merge_waits_for_a_resolution_run_and_answers_409_past_the_wait(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """A pipeline run resolving acme's message authors is in progress (its transaction open, the
+    organisation's customer lock held shared). A merge with a short wait answers 409 `busy` and
+    changes nothing; one with the default wait waits for the run to commit and answers 200 (before
+    the customer lock, the two could deadlock and the merge answered 500). PostgreSQL only: on
+    SQLite write transactions exclude each other."""
+    url = postgres_database_url
+    _truncate_postgres(url)
+    seed = seed_warehouse(url)
+    window = TimeWindow(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))  # every message
+    with app_client(url, tmp_path) as client, app_client(url, tmp_path, customer_lock_timeout_seconds=0.5) as hasty:
+        headers = bearer(client, seed.a.user_id, "acme")
+        globex = _create(client, headers, name="Globex", arr=120000, domains=["globex.com"])
+        auto = _auto_created(url, seed.a.id, "globex.io", "T1", [seed.a.messages[0]["id"]])
+        with write_transaction(url) as running:
+            resolve_message_authors(running, window, org_ids=[seed.a.id])
+            run_pid = int(running.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            before = state(url)
+            hurried: list[Any] = []
+            asking = threading.Thread(
+                target=lambda: hurried.append(
+                    hasty.post(
+                        f"/v1/customers/{auto}/merge",
+                        json={"into": globex["id"]},
+                        headers=bearer(hasty, seed.a.user_id, "acme"),
+                    )
+                )
+            )
+            asking.start()
+            asking.join(timeout=30)  # a merge that never gives up must fail the test, not hang it
+            assert not asking.is_alive(), "the merge did not give up waiting for the run"
+            [busy] = hurried
+            assert busy.status_code == 409, busy.text
+            assert busy.json()["error"]["code"] == "busy" and "pipeline run" in busy.json()["error"]["message"]
+            assert state(url) == before
+            outcome: list[Any] = []
+            merging = threading.Thread(
+                target=lambda: outcome.append(
+                    client.post(f"/v1/customers/{auto}/merge", json={"into": globex["id"]}, headers=headers)
+                )
+            )
+            merging.start()
+            _wait_until_blocked_by(url, run_pid)
+        merging.join(timeout=60)
+    [response] = outcome
+    assert response.status_code == 200, response.text
+    assert CustomerDetail.model_validate(response.json()).domains == ["globex.com", "globex.io"]
+
+
+def _wait_until_blocked_by(url: str, backend_pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with get_engine(url).connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                {"pid": backend_pid},
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.05)
+    raise AssertionError("nothing waited for the run")

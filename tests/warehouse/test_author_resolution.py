@@ -372,9 +372,9 @@ def _in_thread(work: Any) -> tuple[threading.Thread, threading.Event, list[Any]]
 
 
 def test_a_merge_committing_while_a_run_writes_leaves_no_dangling_customer(postgres_url: str) -> None:
-    """The merge has moved everything of S and deleted it, uncommitted, when the run reads S's
-    domain; the run writes S for the new message, then waits for the merge at its lock and re-points
-    the row to T once the merge committed."""
+    """The merge has moved everything of S and deleted it, uncommitted, when the run starts; the run
+    waits for the merge at the organisation's customer lock, before it reads any evidence, and then
+    reads S's domain as T's. (Before the lock it read S, wrote S and re-pointed the row afterwards.)"""
     ids = _merge_setup(postgres_url)
     with write_transaction(postgres_url) as merging:
         _merge(merging, ids)
@@ -384,7 +384,7 @@ def test_a_merge_committing_while_a_run_writes_leaves_no_dangling_customer(postg
     thread.join(timeout=60)
     [stats] = outcome
     assert isinstance(stats, ResolutionStats), stats
-    assert stats.rows_repointed == 1
+    assert stats.rows_written == 1
     assert _dangling(postgres_url) == []
     with get_engine(postgres_url).connect() as conn:
         assert _author(conn, ids["second"]).customer_id == ids["target"]
@@ -397,7 +397,7 @@ def test_a_merge_starting_after_a_run_wrote_waits_for_it_and_moves_its_rows(post
     ids = _merge_setup(postgres_url)
     with write_transaction(postgres_url) as resolving:
         stats = resolve_message_authors(resolving, WINDOW)
-        assert (stats.rows_written, stats.rows_repointed) == (1, 0)
+        assert stats.rows_written == 1
         run_pid = int(resolving.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
         def merge() -> None:
@@ -420,8 +420,81 @@ def test_runs_before_and_after_a_merge_name_the_kept_customer(database_url: str)
     with write_transaction(database_url) as conn:
         _merge(conn, ids)
     stats = _resolve(database_url)
-    assert (stats.rows_written, stats.rows_repointed) == (1, 0)
+    assert stats.rows_written == 1
     assert _dangling(database_url) == []
     with get_engine(database_url).connect() as conn:
         assert _author(conn, ids["second"]).customer_id == ids["target"]
         assert conn.execute(select(Customer.id).where(Customer.id == ids["source"])).first() is None
+
+
+def _blocked_pids(url: str, backend_pid: int, done: threading.Event, timeout: float = 60) -> list[int]:
+    """The sessions waiting for a lock `backend_pid` holds, once there is one ([] if `done` is set first)."""
+    deadline = time.monotonic() + timeout
+    with get_engine(url).connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid)) ORDER BY pid"),
+                {"pid": backend_pid},
+            ).scalars()
+            found = [int(pid) for pid in waiting]
+            conn.rollback()
+            if found:
+                return found
+            if done.wait(0.05):
+                return []
+    raise AssertionError("neither blocked nor done")
+
+
+def test_a_merge_and_a_run_holding_its_target_do_not_deadlock(postgres_url: str) -> None:
+    """The run has written a new contact of T (its foreign key locks T) and is paused before it
+    writes the messages' rows; then a merge of S into T starts. Before the fix the merge locked S
+    and waited for T, the run then waited for S at its merge guard: a deadlock PostgreSQL broke
+    by aborting the merge (the API's 500). Both must finish, the merge after the run."""
+    ids = _merge_setup(postgres_url)
+    with write_transaction(postgres_url) as conn:
+        bob = _message(conn, ids["org"], "m2", email="bob@t.example", sent_at=DAY + timedelta(hours=11))
+    with write_transaction(postgres_url) as pausing:
+        # The run analyses `contacts` right after its contact upsert; this lock holds it there.
+        pausing.exec_driver_sql("LOCK TABLE contacts IN SHARE UPDATE EXCLUSIVE MODE")
+        pause_pid = int(pausing.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        run_thread, run_done, run_outcome = _in_thread(lambda: _resolve(postgres_url))
+        [run_pid] = _blocked_pids(postgres_url, pause_pid, run_done)
+
+        def merge() -> None:
+            with write_transaction(postgres_url) as merging:
+                _merge(merging, ids)
+
+        merge_thread, merge_done, merge_outcome = _in_thread(merge)
+        assert _blocked_pids(postgres_url, run_pid, merge_done), f"the merge did not wait: {merge_outcome}"
+    run_thread.join(timeout=60)
+    merge_thread.join(timeout=60)
+    assert merge_outcome == [None]
+    [stats] = run_outcome
+    assert isinstance(stats, ResolutionStats), stats
+    assert _dangling(postgres_url) == []
+    with get_engine(postgres_url).connect() as conn:
+        assert {_author(conn, message).customer_id for message in (ids["first"], ids["second"], bob)} == {ids["target"]}
+
+
+def test_a_contact_new_during_a_merge_is_written_for_the_kept_customer(postgres_url: str) -> None:
+    """The merge has moved everything of S and deleted it, uncommitted, when a run meets a new
+    person at S's domain. Before the fix the run inserted her contact naming S, whose foreign key
+    waited for the merge and then failed (the run failed, the next one succeeded). The run must
+    succeed, her contact and message naming T."""
+    ids = _merge_setup(postgres_url)
+    with write_transaction(postgres_url) as conn:
+        carol = _message(conn, ids["org"], "m2", email="carol@s.example", sent_at=DAY + timedelta(hours=11))
+    with write_transaction(postgres_url) as merging:
+        _merge(merging, ids)
+        merge_pid = int(merging.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        thread, done, outcome = _in_thread(lambda: _resolve(postgres_url))
+        assert _blocked_by(postgres_url, merge_pid, done), f"the run did not wait for the merge: {outcome}"
+    thread.join(timeout=60)
+    [stats] = outcome
+    assert isinstance(stats, ResolutionStats), stats
+    assert _dangling(postgres_url) == []
+    with get_engine(postgres_url).connect() as conn:
+        assert _author(conn, carol).customer_id == ids["target"]
+        assert _author(conn, ids["second"]).customer_id == ids["target"]
+        contact = conn.execute(select(Contact.customer_id).where(Contact.key == "carol@s.example")).scalar_one()
+        assert contact == ids["target"]

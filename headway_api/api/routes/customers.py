@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, File, Request, Response, UploadFile
@@ -49,6 +49,14 @@ CUSTOMER_WRITE_RESPONSES = {
         "description": "`conflict`: a domain or external id another customer of your organisation holds.",
     },
 }
+BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorResponse,
+        "description": "`busy`: a pipeline run resolving this organisation's message authors, or another merge or"
+        " import of its customers, kept them past the wait (`CUSTOMER_LOCK_TIMEOUT_SECONDS`, 30 s), or the"
+        " database kept aborting the transaction to break a deadlock after retries. Nothing changed; try again.",
+    },
+}
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a 100,000-row CRM export is a few MB
 
 
@@ -76,6 +84,7 @@ async def list_customers_route(ctx: Ctx, request: Request) -> Response:
             "description": "`invalid_file`: not a readable CSV or Excel file, or no name or key column."
             " Nothing changed.",
         },
+        **BUSY_RESPONSE,
     },
     summary="Import customers from a CRM export",
 )
@@ -192,6 +201,7 @@ async def customer_health_route(
         **WRITE_ERROR_RESPONSES,
         400: {"model": ErrorResponse, "description": "`invalid_correction`: a merge into itself. Nothing changed."},
         404: {"model": ErrorResponse, "description": "This customer or `into` is not one of your organisation's."},
+        **BUSY_RESPONSE,
     },
     summary="Merge a customer into another",
 )
@@ -203,7 +213,8 @@ async def merge_customer_route(
     get their customers, `account_count`, ARR and segments recomputed in the same transaction.
     Any two customers of the organisation may be merged, auto-created or imported; the kept one
     keeps its own name, ARR and other CRM fields (those of the merged one are dropped). Returns
-    the kept customer."""
+    the kept customer. A pipeline run resolving the organisation's message authors is waited for
+    (it finishes first, and the merge then moves what it wrote); past the wait, 409 `busy`."""
     require_catalogue_write(ctx)
     state = ctx.state
     return json_document(await state.run(customers.merge_customers, state.db, ctx.principal, customer_id, body.into))

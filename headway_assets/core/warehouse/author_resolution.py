@@ -19,11 +19,15 @@ For the messages of a window (every organisation, or the ones named):
    unresolved), the method that resolved it or the reason it is unresolved. Rows that would not
    change are not rewritten, so a re-run writes nothing.
 
-8. On PostgreSQL, when rows were written, the organisations' customers are locked (`FOR KEY SHARE`)
-   and a written row naming a customer merged away meanwhile is re-pointed to the customer it was
-   merged into (`_follow_merges`): `message_authors.customer_id` has no foreign key, and a merge that commits
-   between this run's read of the evidence and its write would otherwise leave the deleted
-   customer's id behind.
+On PostgreSQL, before anything else is read or written, the run takes its organisations' customer
+lock in shared mode (`conflicts.lock_organisation_customers`),
+which a customer merge and a CRM import take exclusively before any row lock. A merge in progress
+is waited for and then seen whole by every statement that follows (READ COMMITTED: each statement
+reads what has committed); none starts until the run commits, and then moves what the run wrote.
+So the run never names a customer a merge deleted (`message_authors.customer_id` has no foreign
+key; a contact's customer has one, which a merge committing mid-run used to fail), and a run and a
+merge never wait for each other's row locks both ways (the deadlock PostgreSQL used to break by
+aborting one). Concurrent runs share the lock.
 
 Evidence order: the author's e-mail domain, then the Slack Connect team, then the call's
 participants, then the customer the contact already had. Internal authors get no contact and
@@ -40,7 +44,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Boolean,
     Column,
@@ -50,8 +53,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    any_,
-    bindparam,
     case,
     delete,
     false,
@@ -75,13 +76,13 @@ from headway_assets.core.people import (
     normalise_domains,
 )
 from headway_assets.core.warehouse.bulk import batches
+from headway_assets.core.warehouse.conflicts import lock_organisation_customers
 from headway_assets.core.warehouse.customers import dialect_insert, rows_source, sorted_rows
 from headway_assets.core.warehouse.request_customers import refresh_request_customers
 from headway_assets.core.warehouse.schema import (
     Contact,
     Customer,
     CustomerDomain,
-    CustomerMerge,
     CustomerSlackTeam,
     FeatureMention,
     FeatureRequestMention,
@@ -147,7 +148,6 @@ class ResolutionStats:
     contacts_created: int = 0
     slack_teams_mapped: int = 0
     rows_written: int = 0  # message_authors rows inserted or changed
-    rows_repointed: int = 0  # rows written naming a customer merged away meanwhile (PostgreSQL; _follow_merges)
     requests_refreshed: int = 0  # feature requests whose customers were recomputed (their messages' authors changed)
 
     @property
@@ -175,31 +175,47 @@ def resolve_message_authors(
         # effect when the session has not used a temporary table yet); reset when the transaction ends.
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
         conn.exec_driver_sql(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")
+    org_ids = _lock_organisations(conn, org_ids)
     STAGE.drop(conn, checkfirst=True)
     STAGE.create(conn)
-    try:
-        _stage_authors(conn, window, org_ids)
-        business = _business_domains(conn)
-        business |= _stage_call_domains(conn)
-        _analyze(conn, STAGE.name)  # temporary tables get no autovacuum statistics
-        _create_domain_customers(conn, business, now)
-        stats.slack_teams_mapped = _map_slack_teams(conn, now)
-        stats.customers_auto_created = _created_since(conn, Customer, now)
-        _analyze(conn, Customer.__tablename__, CustomerDomain.__tablename__, CustomerSlackTeam.__tablename__)
-        stats.contacts_created = _upsert_contacts(conn, now)
-        _analyze(conn, Contact.__tablename__)
-        stats.rows_written = _upsert_message_authors(conn, now)
-        if stats.rows_written and conn.dialect.name == "postgresql":
-            stats.rows_repointed = _follow_merges(conn, org_ids, now)
-        if stats.rows_written:
-            stats.requests_refreshed = _refresh_asks(conn, now)
-        _count(conn, stats)
-    finally:
-        STAGE.drop(conn, checkfirst=True)
+    _stage_authors(conn, window, org_ids)
+    business = _business_domains(conn)
+    business |= _stage_call_domains(conn)
+    _analyze(conn, STAGE.name)  # temporary tables get no autovacuum statistics
+    _create_domain_customers(conn, business, now)
+    stats.slack_teams_mapped = _map_slack_teams(conn, now)
+    stats.customers_auto_created = _created_since(conn, Customer, now)
+    _analyze(conn, Customer.__tablename__, CustomerDomain.__tablename__, CustomerSlackTeam.__tablename__)
+    stats.contacts_created = _upsert_contacts(conn, now)
+    _analyze(conn, Contact.__tablename__)
+    stats.rows_written = _upsert_message_authors(conn, now)
+    if stats.rows_written:
+        stats.requests_refreshed = _refresh_asks(conn, now)
+    _count(conn, stats)
+    # Not in a `finally`: after an error the transaction is rolled back, which drops the stage
+    # created in it, and a DROP in PostgreSQL's aborted transaction would replace the error with
+    # "current transaction is aborted".
+    STAGE.drop(conn, checkfirst=True)
     return stats
 
 
 # -- 1. staging ------------------------------------------------------------------------------
+
+
+def _lock_organisations(conn: Connection, org_ids: Collection[int] | None) -> Collection[int] | None:
+    """Take the customer lock, shared, of the organisations named or, for all, of every organisation
+    (PostgreSQL), before any other statement of the run (see the module doc); returns the
+    organisations the run resolves.
+
+    For all organisations the run then resolves those listed here: one created meanwhile is not
+    locked, so its messages wait for the next run, as do messages ingested after this run staged.
+    """
+    if conn.dialect.name != "postgresql":
+        return org_ids
+    if org_ids is None:
+        org_ids = conn.execute(select(Organization.id).order_by(Organization.id)).scalars().all()
+    lock_organisation_customers(conn, org_ids, shared=True)
+    return org_ids
 
 
 def _domain_of(conn: Connection, email: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -729,66 +745,6 @@ def _upsert_message_authors(conn: Connection, now: datetime) -> int:
     # INSERT keeps its rowcount only when asked to (SQLAlchemy closes the cursor early otherwise).
     result = conn.execute(statement, execution_options={"preserve_rowcount": True})
     return max(int(result.rowcount or 0), 0)
-
-
-def _follow_merges(conn: Connection, org_ids: Collection[int] | None, now: datetime) -> int:
-    """Lock the customers of the run's organisations and re-point the rows this run wrote that name
-    a customer merged away meanwhile to the one it was merged into; returns how many rows moved.
-
-    Why no merge can leave one of this run's rows naming a deleted customer (PostgreSQL, READ
-    COMMITTED). `merge_customer` locks its source `FOR UPDATE` before it reads or writes anything,
-    and deletes it in the transaction that records the merge (`customer_merges`, whose earlier
-    merges into the source then point at the target). `FOR KEY SHARE` conflicts with `FOR UPDATE`.
-    So once the lock statement returns, for each customer X this run wrote:
-    - X was alive when the statement started: it waited for a merge of X in progress, and a merge
-      committed meanwhile deleted X (a locking read re-reads the newest version and skips it);
-      otherwise X is now locked, and a merge of X that starts later waits for this transaction at
-      its own lock, after which its update of `message_authors` sees and moves this run's rows;
-    - or X was already deleted: its merge committed before the statement.
-    Either way a merge that deleted X has committed, and the re-pointing statement, which takes a
-    new snapshot, sees its record and writes its target. A target that is not among the customers
-    locked (created after the lock statement) is locked in turn, and the re-pointing repeated
-    while one of them has gone, so every customer the rows end up naming is locked alive until
-    commit. A customer deleted without a merge (nothing here deletes one) stays as written.
-
-    All the organisations' customers are locked, not only those written: one indexed statement
-    instead of collecting the written rows' customers (a million on a cold run). Merges in these
-    organisations wait for the run's commit; nothing else does (`FOR KEY SHARE` lets updates of
-    non-key columns through). SQLite needs none of this: a write transaction (BEGIN IMMEDIATE)
-    excludes the merge's.
-    """
-    # In id order, as `lock_customers` takes them, so a run and a merge cannot deadlock on them.
-    lock = select(Customer.id).order_by(Customer.id).with_for_update(key_share=True)
-    merged = select(CustomerMerge.org_id, CustomerMerge.source_customer_id, CustomerMerge.target_customer_id)
-    if org_ids is not None:
-        lock = lock.where(Customer.org_id.in_(sorted(org_ids)))
-        merged = merged.where(CustomerMerge.org_id.in_(sorted(org_ids)))
-    locked = set(conn.execute(lock).scalars())
-    stamp = literal(now, UtcDateTime())
-    moved = 0
-    while True:
-        moves = merged.subquery("moves")
-        repoint = (
-            update(MessageAuthor)
-            .where(
-                MessageAuthor.org_id == moves.c.org_id,  # the (org_id, customer_id) index, per merge
-                MessageAuthor.customer_id == moves.c.source_customer_id,
-                MessageAuthor.resolved_at == stamp,
-            )
-            .values(customer_id=moves.c.target_customer_id)
-            .returning(MessageAuthor.customer_id)
-        )
-        targets = [int(customer_id) for customer_id in conn.execute(repoint).scalars() if customer_id is not None]
-        moved += len(targets)
-        unlocked = set(targets) - locked
-        if not unlocked:
-            return moved
-        ids = bindparam("ids", sorted(unlocked), type_=ARRAY(BigInteger()))
-        newer = select(Customer.id).where(Customer.id == any_(ids)).order_by(Customer.id)
-        alive = set(conn.execute(newer.with_for_update(key_share=True)).scalars())
-        locked |= alive
-        if alive == unlocked:
-            return moved
 
 
 def _refresh_asks(conn: Connection, now: datetime) -> int:

@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Connection, Date, Float, String, insert, literal, select, update
 
 from headway_assets.core.people import is_free_mail_domain
+from headway_assets.core.warehouse.conflicts import lock_organisation_customers
 from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import dialect_insert, normalise_deal_stage, rows_source
 from headway_assets.core.warehouse.request_customers import refresh_customer_revenue
@@ -283,6 +284,10 @@ def import_customers(
     """
     report = ImportReport()
     rows = _validate(frame, report, progress)
+    # Before any row is read or locked: the import may merge auto-created customers, and it writes
+    # the domains a resolution run claims; a run of the organisation finishes first, none starts
+    # until this transaction ends (no deadlock between them; `customer_merge.lock_customers`).
+    lock_organisation_customers(conn, [org_id], shared=False)
     existing = {
         int(row.id): row
         for row in conn.execute(

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Connection, delete, insert, select, update
 
 from headway_assets.core.message import TimeWindow
+from headway_assets.core.warehouse.conflicts import lock_organisation_customers
 from headway_assets.core.warehouse.customer_health import refresh_customer_health
 from headway_assets.core.warehouse.request_customers import refresh_request_customers, requests_of_customers
 from headway_assets.core.warehouse.schema import (
@@ -34,7 +35,14 @@ from headway_assets.core.warehouse.schema import (
 
 def lock_customers(conn: Connection, org_id: int, customer_ids: list[int]) -> dict[int, bool]:
     """The ids among `customer_ids` that are customers of `org_id` (-> their `auto_created`), locked
-    for the transaction on PostgreSQL (in id order, so two merges cannot deadlock)."""
+    for the transaction on PostgreSQL.
+
+    The organisation's customer lock comes first, exclusive (`conflicts.lock_organisation_customers`):
+    a resolution run of the organisation in progress finishes first, and none starts until this
+    transaction ends, so the two never hold row locks the other waits for (no deadlock) and a run
+    never reads a customer this merge is deleting. The rows are then locked in id order.
+    """
+    lock_organisation_customers(conn, [org_id], shared=False)
     rows = conn.execute(
         select(Customer.id, Customer.auto_created)
         .where(Customer.org_id == org_id, Customer.id.in_(sorted(set(customer_ids))))
@@ -50,9 +58,9 @@ def merge_customer(conn: Connection, org_id: int, source_id: int, target_id: int
     their customers recomputed."""
     if source_id == target_id:
         raise ValueError("a customer cannot be merged into itself")
-    # Before anything is read: a resolution run holding this customer (`FOR KEY SHARE`, see
-    # `author_resolution._follow_merges`) finishes first, and its rows are moved below. The callers
-    # took this lock already; taking it here keeps the guarantee whoever calls.
+    # Before anything is read: a resolution run of the organisation finishes first (the customer
+    # lock, see `lock_customers`), and its rows are moved below. The callers took these locks
+    # already; taking them here keeps the guarantee whoever calls.
     lock_customers(conn, org_id, [source_id])
     name, external_id = conn.execute(
         select(Customer.name, Customer.external_id).where(Customer.org_id == org_id, Customer.id == source_id)
