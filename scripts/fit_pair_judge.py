@@ -184,7 +184,9 @@ def pair_features(item: MatchInput, candidate: MatchCandidate) -> dict[str, floa
     mine, theirs = _concepts(mention_text), _concepts(request_text)
     union = len(mine | theirs)
     defect = is_defect(item.title, item.description)
+    more = {name: value for source in MORE_FEATURES for name, value in source(item, candidate).items()}
     return {
+        **more,
         **parts,
         "evidence": match_evidence(parts),
         "hand": HAND_SCORE(parts),
@@ -196,6 +198,8 @@ def pair_features(item: MatchInput, candidate: MatchCandidate) -> dict[str, floa
 
 
 HAND_SCORE: Callable[[dict[str, float]], float] = hand_score
+# Further pair features a sibling experiment adds (`scripts/semantic_match.py`: sentence-encoder cosines).
+MORE_FEATURES: list[Callable[[MatchInput, MatchCandidate], dict[str, float]]] = []
 
 
 def _item(mention: Mention) -> MatchInput:
