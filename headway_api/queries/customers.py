@@ -23,7 +23,12 @@ from headway_api.queries.corrections import _transaction, actor_of
 from headway_api.queries.text import LIKE_ESCAPE, like_pattern
 from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
-from headway_assets.core.warehouse.conflicts import is_concurrency_conflict, retry_transaction, sqlstate
+from headway_assets.core.warehouse.conflicts import (
+    is_concurrency_conflict,
+    lock_organisation_customers,
+    retry_transaction,
+    sqlstate,
+)
 from headway_assets.core.warehouse.corrections import CorrectionError
 from headway_assets.core.warehouse.customer_merge import lock_customers, merge_customer
 from headway_assets.core.warehouse.customers import normalise_deal_stage
@@ -253,36 +258,48 @@ def _set_domains(conn: Connection, org_id: int, customer_id: int, domains: tuple
 
 
 def create_customer(db: Database, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    """Create a customer; it as a `CustomerDetail` document."""
+    """Create a customer; it as a `CustomerDetail` document. Waits for a resolution run of the
+    organisation as a merge does (`_customer_transaction`): its domains are evidence a run reads."""
     org_id = principal.org_id
     values = _checked(body)
-    with _transaction(db) as conn:
+
+    def create(conn: Connection) -> dict[str, Any]:
         _check_conflicts(conn, org_id, None, values)
-        domains = values.pop("domains", None) or ()
+        fields = dict(values)
+        domains = fields.pop("domains", None) or ()
         now = utc_now()
         customer_id = conn.execute(
             insert(Customer)
-            .values(values | {"org_id": org_id, "created_at": now, "updated_at": now})
+            .values(fields | {"org_id": org_id, "created_at": now, "updated_at": now})
             .returning(Customer.id)
         ).scalar_one()
         _set_domains(conn, org_id, customer_id, domains)
         return _detail(conn, org_id, customer_id)
 
+    return _customer_transaction(db, org_id, "customer create", create)
+
 
 def patch_customer(db: Database, principal: Principal, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change a customer's fields (a person's edit: it is no longer auto-created); a `CustomerDetail`."""
+    """Change a customer's fields (a person's edit: it is no longer auto-created); a `CustomerDetail`.
+
+    Every edit waits for a resolution run of the organisation (`_customer_transaction`), an ARR or
+    segment edit too: the run re-sums the ARR and segments of the requests whose authors it
+    rewrote, reading the customers' as they are, and an edit meeting it would re-sum only the
+    requests it sees committed (docs/reliability.md)."""
     org_id = principal.org_id
     values = _checked(changes)
-    with _transaction(db) as conn:
+
+    def patch(conn: Connection) -> dict[str, Any]:
         found = conn.execute(select(Customer.id).where(Customer.org_id == org_id, Customer.id == customer_id)).first()
         if found is None:
             raise CorrectionError(404, "not_found", "Customer not found.")
         _check_conflicts(conn, org_id, customer_id, values)
-        domains = values.pop("domains", None)
+        fields = dict(values)
+        domains = fields.pop("domains", None)
         conn.execute(
             update(Customer)
             .where(Customer.id == customer_id)
-            .values(values | {"auto_created": False, "auto_key": None, "updated_at": utc_now()})
+            .values(fields | {"auto_created": False, "auto_key": None, "updated_at": utc_now()})
         )
         if domains is not None:
             _set_domains(conn, org_id, customer_id, domains)
@@ -290,19 +307,24 @@ def patch_customer(db: Database, principal: Principal, customer_id: int, changes
         refresh_customer_revenue(conn, org_id, [customer_id])
         return _detail(conn, org_id, customer_id)
 
+    return _customer_transaction(db, org_id, "customer edit", patch)
+
 
 BUSY_MESSAGE = (
     "Another operation on this organisation's customers (a pipeline run resolving message authors,"
-    " another merge or import) was in the way; nothing changed. Try again shortly."
+    " another merge, import or edit) was in the way; nothing changed. Try again shortly."
 )
 
 
-def _customer_transaction(db: Database, what: str, work: Callable[[Connection], T]) -> T:
-    """Run `work` in one transaction that takes the organisation's customer lock (a merge, an import).
+def _customer_transaction(db: Database, org_id: int, what: str, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction that first takes the organisation's customer lock, exclusive
+    (every customer write of the API: create, edit, merge, import).
 
     On PostgreSQL the lock waits at most `customer_lock_timeout_seconds` for a resolution run (or
-    another merge or import) of the organisation; a transaction PostgreSQL still aborts to break a
+    another customer write) of the organisation; a transaction PostgreSQL still aborts to break a
     deadlock is run again (`conflicts.retry_transaction`). Past either: 409 `busy`, nothing changed.
+    Taken before any row lock, so a write and a run never wait for each other's rows both ways, and
+    the write reads what the run committed (a domain it claimed is then a 409 `conflict`).
     """
 
     def attempt() -> T:
@@ -310,6 +332,7 @@ def _customer_transaction(db: Database, what: str, work: Callable[[Connection], 
             if db.backend == "postgresql":
                 timeout_ms = max(1, round(db.customer_lock_timeout_seconds * 1000))
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+            lock_organisation_customers(conn, [org_id], shared=False)
             return work(conn)
 
     try:
@@ -340,14 +363,15 @@ def merge_customers(db: Database, principal: Principal, source_id: int, into_id:
         merge_customer(conn, org_id, source_id, into_id, actor=actor_of(principal))
         return _detail(conn, org_id, into_id)
 
-    return _customer_transaction(db, "customer merge", merge)
+    return _customer_transaction(db, org_id, "customer merge", merge)
 
 
 def import_file(db: Database, principal: Principal, frame: pd.DataFrame) -> dict[str, Any]:
     """Import a CRM export read by `customer_import.read_customer_file`; a `CustomerImportReport` document.
     409 `busy` as `merge_customers`."""
+    org_id = principal.org_id
     report = _customer_transaction(
-        db, "customer import", lambda conn: customer_import.import_customers(conn, principal.org_id, frame)
+        db, org_id, "customer import", lambda conn: customer_import.import_customers(conn, org_id, frame)
     )
     return {
         "rows": report.rows,

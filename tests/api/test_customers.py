@@ -8,19 +8,19 @@ import io
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from headway_api.core.security import CATALOGUE_WRITE_SCOPE
 from headway_api.schemas.customers import CustomerDetail, CustomerImportReport, CustomerPage
 from headway_assets.core.message import TimeWindow
-from headway_assets.core.warehouse.author_resolution import resolve_message_authors
+from headway_assets.core.warehouse.author_resolution import ResolutionStats, resolve_message_authors
 from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.schema import (
     Contact,
@@ -28,12 +28,14 @@ from headway_assets.core.warehouse.schema import (
     CustomerDomain,
     CustomerMerge,
     CustomerSlackTeam,
+    FeatureRequest,
     Message,
     MessageAuthor,
 )
 from tests.api.support import Seed, app_client, bearer, seed_warehouse, table_rows, walk_pages
 from tests.api.test_triage import _service
 from tests.conftest import _truncate_postgres
+from tests.warehouse.test_author_resolution import _blocked_by, _blocked_pids, _in_thread, _message
 
 TABLES = (Customer, CustomerDomain, CustomerSlackTeam, Contact, MessageAuthor)
 
@@ -413,3 +415,170 @@ def _wait_until_blocked_by(url: str, backend_pid: int, timeout: float = 30) -> N
                 return
             time.sleep(0.05)
     raise AssertionError("nothing waited for the run")
+
+
+# --- Creating and editing customers while a resolution run is going (PostgreSQL) ------------------
+
+EDIT_DAY = datetime(2031, 1, 6, tzinfo=UTC)
+EDIT_WINDOW = TimeWindow(EDIT_DAY, EDIT_DAY + timedelta(days=1))
+
+
+def _mail(url: str, org_id: int, external_id: str, email: str) -> int:
+    """A message of `EDIT_DAY` written by `email`, not resolved yet."""
+    with write_transaction(url) as conn:
+        return _message(conn, org_id, external_id, email=email, sent_at=EDIT_DAY + timedelta(hours=9))
+
+
+def _run(url: str, org_id: int, window: TimeWindow = EDIT_WINDOW) -> ResolutionStats:
+    """A resolution run of `org_id` over `window`, committed."""
+    with write_transaction(url) as conn:
+        return resolve_message_authors(conn, window, org_ids=[org_id])
+
+
+def _domain_owner(url: str, org_id: int, domain: str) -> tuple[int, bool]:
+    """The customer holding `domain`, and whether it is auto-created."""
+    with get_engine(url).connect() as conn:
+        owner, auto = conn.execute(
+            select(Customer.id, Customer.auto_created)
+            .join(CustomerDomain, CustomerDomain.customer_id == Customer.id)
+            .where(CustomerDomain.org_id == org_id, CustomerDomain.domain == domain)
+        ).one()
+    return int(owner), bool(auto)
+
+
+def _resolved_to(url: str, message_id: int) -> int | None:
+    with get_engine(url).connect() as conn:
+        found = conn.execute(select(MessageAuthor.customer_id).where(MessageAuthor.message_id == message_id)).scalar()
+    return None if found is None else int(found)
+
+
+@pytest.mark.parametrize("write", ["create", "patch"])
+def test_giving_a_customer_the_domain_a_run_just_claimed_answers_409_conflict_after_the_run(
+    postgres_database_url: str, tmp_path: Path, write: str
+) -> None:
+    """A resolution run has auto-created a customer for initech.example and claimed the domain, its
+    transaction still open, when a person gives that domain to a customer (POST or PATCH). On main
+    the write did not see the uncommitted claim, inserted the domain, waited for the run's commit
+    and then failed on the primary key of `customer_domains`: a 500. It must wait for the run (the
+    organisation's customer lock) and then answer what it answers after it: 409 `conflict`."""
+    url = postgres_database_url
+    _truncate_postgres(url)
+    seed = seed_warehouse(url)
+    with app_client(url, tmp_path) as client:
+        headers = bearer(client, seed.a.user_id, "acme")
+        globex = _create(client, headers, name="Globex", domains=["globex.com"])
+        dave = _mail(url, seed.a.id, "dave", "dave@initech.example")
+
+        def edit() -> Any:
+            if write == "create":
+                body = {"name": "Initech", "domains": ["initech.example"]}
+                return client.post("/v1/customers", json=body, headers=headers)
+            body = {"domains": ["globex.com", "initech.example"]}
+            return client.patch(f"/v1/customers/{globex['id']}", json=body, headers=headers)
+
+        with write_transaction(url) as running:
+            stats = resolve_message_authors(running, EDIT_WINDOW, org_ids=[seed.a.id])
+            assert stats.customers_auto_created == 1
+            run_pid = int(running.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            thread, done, outcome = _in_thread(edit)
+            assert _blocked_by(url, run_pid, done), f"the {write} did not wait for the run: {outcome}"
+        thread.join(timeout=60)
+    [response] = outcome
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "conflict" and "initech.example" in error["message"], error
+    owner, auto = _domain_owner(url, seed.a.id, "initech.example")
+    assert auto and _resolved_to(url, dave) == owner
+    assert _domain_owner(url, seed.a.id, "globex.com") == (globex["id"], False)
+
+
+def test_a_domain_edit_of_an_auto_created_customer_and_a_run_writing_its_contact_do_not_deadlock(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """The run has claimed umbrella.example for a customer it auto-created and is paused before its
+    contacts (a third session's lock on `customer_slack_teams` holds its ANALYZE there); a person
+    then gives umbrella.example to Initech, a customer the resolution auto-created (the PATCH clears
+    its `auto_key`, a column of a unique key, so it locks the row FOR UPDATE). On main the PATCH
+    locked Initech and waited for the run's claim, the run's new contact of Initech waited for the
+    PATCH (its foreign key): a deadlock PostgreSQL broke by aborting one of them. Both must
+    finish, the PATCH after the run, with the answer it gets after it: 409 `conflict`."""
+    url = postgres_database_url
+    _truncate_postgres(url)
+    seed = seed_warehouse(url)
+    with app_client(url, tmp_path) as client:
+        headers = bearer(client, seed.a.user_id, "acme")
+        initech = _auto_created(url, seed.a.id, "initech.example", "T9", [seed.a.messages[0]["id"]])
+        carol = _mail(url, seed.a.id, "carol", "carol@initech.example")
+        dave = _mail(url, seed.a.id, "dave", "dave@umbrella.example")
+        with write_transaction(url) as pausing:
+            pausing.exec_driver_sql("LOCK TABLE customer_slack_teams IN SHARE UPDATE EXCLUSIVE MODE")
+            pause_pid = int(pausing.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            run_thread, run_done, run_outcome = _in_thread(lambda: _run(url, seed.a.id))
+            [run_pid] = _blocked_pids(url, pause_pid, run_done)
+
+            def patch() -> Any:
+                body = {"domains": ["initech.example", "umbrella.example"]}
+                return client.patch(f"/v1/customers/{initech}", json=body, headers=headers)
+
+            patch_thread, patch_done, patch_outcome = _in_thread(patch)
+            assert _blocked_pids(url, run_pid, patch_done), f"the PATCH did not wait for the run: {patch_outcome}"
+        run_thread.join(timeout=60)
+        patch_thread.join(timeout=60)
+    [stats] = run_outcome
+    assert isinstance(stats, ResolutionStats), f"the run failed: {stats!r}"
+    [response] = patch_outcome
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "conflict", response.text
+    umbrella, auto = _domain_owner(url, seed.a.id, "umbrella.example")
+    assert auto and umbrella != initech
+    assert (_resolved_to(url, carol), _resolved_to(url, dave)) == (initech, umbrella)
+
+
+def test_an_arr_edit_during_a_run_reaches_the_requests_the_run_gave_the_customer(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """The run has resolved the author of a mention of a feature request to Initech and re-summed the
+    request's ARR with Initech's (its transaction still open) when a person changes Initech's ARR.
+    On main the PATCH neither waited nor saw that request (its `feature_request_customers` row was
+    not committed), so it re-summed nothing, and the run then committed the old ARR: the request's
+    total stayed wrong until something else touched it. Past the wait the PATCH answers 409 `busy`
+    and changes nothing; with the default wait it waits for the run and re-sums the request."""
+    url = postgres_database_url
+    _truncate_postgres(url)
+    seed = seed_warehouse(url)
+    message, request = seed.a.messages[0], seed.a.requests[0]
+    window = TimeWindow(message["sent_at"], message["sent_at"] + timedelta(seconds=1))
+    with app_client(url, tmp_path) as client, app_client(url, tmp_path, customer_lock_timeout_seconds=0.5) as hasty:
+        headers = bearer(client, seed.a.user_id, "acme")
+        initech = _create(client, headers, name="Initech", arr=100000, domains=["initech.example"])
+        with write_transaction(url) as conn:
+            carol = update(Message).where(Message.id == message["id"]).values(author_email="carol@initech.example")
+            conn.execute(carol)
+        with write_transaction(url) as running:
+            stats = resolve_message_authors(running, window, org_ids=[seed.a.id])
+            assert stats.requests_refreshed == 1
+            run_pid = int(running.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            thread, done, outcome = _in_thread(
+                lambda: client.patch(f"/v1/customers/{initech['id']}", json={"arr": 250000}, headers=headers)
+            )
+            waited = _blocked_by(url, run_pid, done)
+        thread.join(timeout=60)
+        [response] = outcome
+        assert response.status_code == 200, response.text
+        with get_engine(url).connect() as conn:
+            totals = conn.execute(
+                select(FeatureRequest.account_count, FeatureRequest.arr_cents).where(FeatureRequest.id == request["id"])
+            ).one()
+        assert tuple(totals) == (1, 25_000_000), f"stale request total (the PATCH waited for the run: {waited})"
+        assert waited
+
+        # A run going past the wait: 409 busy, nothing changed.
+        with write_transaction(url) as running:
+            resolve_message_authors(running, window, org_ids=[seed.a.id])
+            before = state(url)
+            busy = hasty.patch(
+                f"/v1/customers/{initech['id']}", json={"arr": 300000}, headers=bearer(hasty, seed.a.user_id, "acme")
+            )
+            assert busy.status_code == 409, busy.text
+            assert busy.json()["error"]["code"] == "busy", busy.text
+            assert state(url) == before

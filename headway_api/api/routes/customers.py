@@ -37,6 +37,12 @@ from headway_api.schemas.customers import (
 from headway_assets.core.warehouse.customer_import import EXCEL_SUFFIXES, CustomerFileError, read_customer_file
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+BUSY_DESCRIPTION = (
+    "`busy`: a pipeline run resolving this organisation's message authors, or another merge, import or edit of"
+    " its customers, kept them past the wait (`CUSTOMER_LOCK_TIMEOUT_SECONDS`, 30 s), or the database kept"
+    " aborting the transaction to break a deadlock after retries. Nothing changed; try again."
+)
+BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {409: {"model": ErrorResponse, "description": BUSY_DESCRIPTION}}
 CUSTOMER_WRITE_RESPONSES = {
     **WRITE_ERROR_RESPONSES,
     400: {
@@ -46,15 +52,8 @@ CUSTOMER_WRITE_RESPONSES = {
     },
     409: {
         "model": ErrorResponse,
-        "description": "`conflict`: a domain or external id another customer of your organisation holds.",
-    },
-}
-BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {
-    409: {
-        "model": ErrorResponse,
-        "description": "`busy`: a pipeline run resolving this organisation's message authors, or another merge or"
-        " import of its customers, kept them past the wait (`CUSTOMER_LOCK_TIMEOUT_SECONDS`, 30 s), or the"
-        " database kept aborting the transaction to break a deadlock after retries. Nothing changed; try again.",
+        "description": "`conflict`: a domain or external id another customer of your organisation holds."
+        f" Or {BUSY_DESCRIPTION}",
     },
 }
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a 100,000-row CRM export is a few MB
@@ -141,7 +140,9 @@ async def get_customer_route(ctx: Ctx, customer_id: Annotated[int, id_path("The 
 )
 async def create_customer_route(ctx: Ctx, body: CustomerCreate) -> Response:
     """Create a customer. Values are checked as the import checks them; a domain or external id
-    another customer of the organisation holds is a 409."""
+    another customer of the organisation holds is a 409 `conflict`. A pipeline run resolving the
+    organisation's message authors is waited for (a domain it claimed is then a `conflict`); past
+    the wait, 409 `busy`."""
     require_catalogue_write(ctx)
     state = ctx.state
     document = await state.run(customers.create_customer, state.db, ctx.principal, body.model_dump())
@@ -161,7 +162,8 @@ async def patch_customer_route(
 ) -> Response:
     """Change name, ARR, MRR, plan, segment, deal stage, renewal date, owner, external id or the
     domains (the whole set). Omitted fields stay; null clears one (not the name). An edited
-    customer is no longer `auto_created`."""
+    customer is no longer `auto_created`. A pipeline run resolving the organisation's message
+    authors is waited for, as by a merge; past the wait, 409 `busy`."""
     require_catalogue_write(ctx)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     state = ctx.state

@@ -20,10 +20,10 @@ For the messages of a window (every organisation, or the ones named):
    change are not rewritten, so a re-run writes nothing.
 
 On PostgreSQL, before anything else is read or written, the run takes its organisations' customer
-lock in shared mode (`conflicts.lock_organisation_customers`),
-which a customer merge and a CRM import take exclusively before any row lock. A merge in progress
-is waited for and then seen whole by every statement that follows (READ COMMITTED: each statement
-reads what has committed); none starts until the run commits, and then moves what the run wrote.
+lock in shared mode (`conflicts.lock_organisation_customers`), which a customer merge, a CRM
+import and the API's create or edit of a customer take exclusively before any row lock. A merge
+in progress is waited for and then seen whole by every statement that follows (READ COMMITTED:
+each statement reads what has committed); none starts until the run commits, and then moves what the run wrote.
 So the run never names a customer a merge deleted (`message_authors.customer_id` has no foreign
 key; a contact's customer has one, which a merge committing mid-run used to fail), and a run and a
 merge never wait for each other's row locks both ways (the deadlock PostgreSQL used to break by

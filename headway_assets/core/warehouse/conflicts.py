@@ -2,18 +2,17 @@
 of a whole transaction PostgreSQL aborted to break a deadlock or a serialization failure.
 
 The customer lock (PostgreSQL, transaction-level advisory lock, one per organisation) is what
-keeps a customer merge and an author resolution run apart: a run holds it shared for its whole
-transaction, a merge or a CRM import exclusively, each taking it before any row lock. Two
-merges, or a merge and a run, then never hold row locks the other waits for, so they cannot
-deadlock, and a run never reads a customer a merge is deleting (docs/reliability.md). Runs share
-it, so concurrent runs do not wait for each other. SQLite needs none of it: its write
-transactions (BEGIN IMMEDIATE) exclude each other.
+keeps a customer write and an author resolution run apart: a run holds it shared for its whole
+transaction, a merge, a CRM import or the API's create or edit of a customer exclusively, each
+taking it before any row lock. Two such writes, or a write and a run, then never hold row locks
+the other waits for, so they cannot deadlock, and a run never reads a customer a merge is
+deleting (docs/reliability.md). Runs share it, so concurrent runs do not wait for each other.
+SQLite needs none of it: its write transactions (BEGIN IMMEDIATE) exclude each other.
 
 The retry is the second line, for what the lock does not order (two runs over overlapping
-windows, a customer edit meeting a merge): the whole transaction is run again, at most
-`CONFLICT_ATTEMPTS` times, with tenacity's randomised exponential wait. Only PostgreSQL's
-deadlock and serialization errors are retried; what is logged is the operation's name, the
-SQLSTATE and the attempt, never a value.
+windows): the whole transaction is run again, at most `CONFLICT_ATTEMPTS` times, with tenacity's
+randomised exponential wait. Only PostgreSQL's deadlock and serialization errors are retried;
+what is logged is the operation's name, the SQLSTATE and the attempt, never a value.
 """
 
 from __future__ import annotations
