@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/model_variants.py                   # every variant (~5 min each on a free core)
     .venv/bin/python scripts/model_variants.py --only shipped --only embeddings-343
+    .venv/bin/python scripts/model_variants.py --only use-1.0 --save /tmp/variants   # + the fitted model, to time it
 
 Each variant is trained and scored as `scripts/eval_model.py` scores the shipped recipe:
 5-fold cross-validation over Tizard + our B2B messages (folds stratified by data set and label,
@@ -35,6 +36,7 @@ from headway_assets.offline import (
     fit_local_model,
     load_training_rows,
     remember_lexicon_features,
+    save_local_model,
     score_by_group,
 )
 
@@ -76,9 +78,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "use-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0}},
     "use-2.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 2.0}},
     "use-lexicon-0.1": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.1}},
-    "use-0.3-lexicon-0.1": {
+    "use-2.0-lexicon-0.1": {
         "b2b": "all",
-        "params": {"embedding_model": USE, "embedding_scale": 0.3, "lexicon_scale": 0.1},
+        "params": {"embedding_model": USE, "embedding_scale": 2.0, "lexicon_scale": 0.1},
     },
     "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }
@@ -126,7 +128,7 @@ def cache_use_embeddings(texts: list[str], folder: Path) -> None:
     remember_use_embeddings(distinct, matrix)
 
 
-def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dict[str, Any]:
+def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path, save: Path | None = None) -> dict[str, Any]:
     """One variant's cross-validated and out-of-domain figures."""
     specs = shipped_specs(datasets)
     if variant["b2b"] == "343":
@@ -140,6 +142,8 @@ def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dic
     started = time.monotonic()
     cv = cross_validation_metrics(rows, params=variant["params"], folds=5)
     model = fit_local_model(rows, params=variant["params"])
+    if save is not None:  # for timing it (scripts/bench_model.py --model PATH); never shipped
+        save_local_model(model, save / name / "tier1.joblib")
     labels = model.classify_many(nlbse.texts)
     out = score_by_group(nlbse, [label.category for label in labels], [label.confidence for label in labels])
     return {
@@ -168,6 +172,7 @@ def main() -> int:
         default=Path(tempfile.gettempdir()) / "headway-use-embeddings",
         help="where the sentence encoder's matrix of every text is kept between runs",
     )
+    parser.add_argument("--save", type=Path, help="also save each variant fitted on all of Tizard + B2B as DIR/NAME/")
     args = parser.parse_args()
     names = args.only or list(VARIANTS)
     # Every fold refits on the same texts: compute each text's lexicon features once.
@@ -183,7 +188,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            r = run(name, VARIANTS[name], args.datasets, Path(folder))
+            r = run(name, VARIANTS[name], args.datasets, Path(folder), args.save)
             t, b, n = r["tizard"], r["b2b"], r["nlbse"]
             print(
                 f"| {name} | {r['b2b_rows']} | {t['feedback_f1']:.3f} ({t['feedback_precision']:.3f}, "
