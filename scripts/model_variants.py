@@ -78,6 +78,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "use-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0}},
     "use-2.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 2.0}},
     "use-lexicon-0.1": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.1}},
+    "use-lexicon-0.3": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.3}},
+    "use-lexicon-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 1.0}},
+    "use-0.5-lexicon-0.3": {
+        "b2b": "all",
+        "params": {"embedding_model": USE, "embedding_scale": 0.5, "lexicon_scale": 0.3},
+    },
     "use-2.0-lexicon-0.1": {
         "b2b": "all",
         "params": {"embedding_model": USE, "embedding_scale": 2.0, "lexicon_scale": 0.1},
