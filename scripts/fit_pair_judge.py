@@ -361,24 +361,28 @@ def fit(mentions: list[Mention], spec: Spec) -> Any:
     return LogisticRegression(max_iter=5000).fit(x, y)
 
 
-def cross_validate(mentions: list[Mention], specs: Sequence[Spec]) -> None:
-    """Grouped two-fold CV (asks split in halves, `SEEDS`), end to end through the linker."""
+def grouped_folds(mentions: list[Mention]) -> Iterator[tuple[list[Mention], list[Mention]]]:
+    """(train, held-out) mentions of the grouped two-fold CV: the asks split in halves, once per seed of `SEEDS`."""
     asks = sorted({m.ask for m in mentions})
-    hand = np.zeros((2, 2), dtype=np.int64)
-    judged = {(spec.name, t): np.zeros((2, 2), dtype=np.int64) for spec in specs for t in THRESHOLDS}
     for seed in SEEDS:
         permuted = np.random.RandomState(seed).permutation(asks)
         fold = {ask: i % 2 for i, ask in enumerate(permuted)}
         for k in (0, 1):
-            train = [m for m in mentions if fold[m.ask] != k]
-            held = [m for m in mentions if fold[m.ask] == k]
-            with scoring(None):
-                hand += confusion(held)
-            for spec in specs:
-                model = fit(train, spec)
-                for t in THRESHOLDS:
-                    with scoring(judge_score(model, spec, t), spec.names):
-                        judged[spec.name, t] += confusion(held)
+            yield [m for m in mentions if fold[m.ask] != k], [m for m in mentions if fold[m.ask] == k]
+
+
+def cross_validate(mentions: list[Mention], specs: Sequence[Spec]) -> None:
+    """Grouped two-fold CV (asks split in halves, `SEEDS`), end to end through the linker."""
+    hand = np.zeros((2, 2), dtype=np.int64)
+    judged = {(spec.name, t): np.zeros((2, 2), dtype=np.int64) for spec in specs for t in THRESHOLDS}
+    for train, held in grouped_folds(mentions):
+        with scoring(None):
+            hand += confusion(held)
+        for spec in specs:
+            model = fit(train, spec)
+            for t in THRESHOLDS:
+                with scoring(judge_score(model, spec, t), spec.names):
+                    judged[spec.name, t] += confusion(held)
     print(f"hand rule (set on the whole tune half)   {figures(hand)}")
     for (name, t), counts in judged.items():
         print(f"judge {name:<28} t={t:.2f}  {figures(counts)}")

@@ -272,48 +272,42 @@ def pair_level(mentions: list[fj.Mention], precision: float = 0.85) -> None:
 
 def cross_validate(mentions: list[fj.Mention]) -> None:
     """(a), (b) and (c) under `fit_pair_judge`'s grouped CV (two folds of asks, `SEEDS`), pooled."""
-    asks = sorted({m.ask for m in mentions})
     rows: dict[str, np.ndarray] = {}
 
     def add(name: str, counts: np.ndarray) -> None:
         rows[name] = rows.get(name, np.zeros((2, 2), dtype=np.int64)) + counts
 
-    for seed in fj.SEEDS:
-        permuted = np.random.RandomState(seed).permutation(asks)
-        fold = {ask: i % 2 for i, ask in enumerate(permuted)}
-        for k in (0, 1):
-            train = [m for m in mentions if fold[m.ask] != k]
-            held = [m for m in mentions if fold[m.ask] == k]
-            with fj.scoring(None):
-                add("hand rule (shipped)", fj.confusion(held))
-            models = {spec: fj.fit(train, spec) for spec in JUDGES}
-            for spec, model in models.items():
-                for t in fj.THRESHOLDS:
-                    with fj.scoring(fj.judge_score(model, spec, t), spec.names):
-                        add(f"(a) judge {spec.name}, t={t:.2f}", fj.confusion(held))
-            for blend in BLENDS:
-                with fj.scoring(blend, SEMANTIC):
-                    add(f"(b) {blend.name}", fj.confusion(held))
-            for limit, least in ((3, 0.5), (3, 0.6), (5, 0.4)):
-                with widened(limit, least):
-                    for bar in (0.5, 0.45, 0.4):
-                        with fj.match_scoring(other_theme_bar=bar), fj.scoring(None):
-                            add(f"(c) widened {limit} at cos >= {least}, bar {bar}, hand rule", fj.confusion(held))
-                    for bar in (0.5, 0.4):
-                        for blend in (Blend("sem_max", 0.5, 0.5), Blend("sem_max", 1.0, 0.6)):
-                            with fj.match_scoring(other_theme_bar=bar), fj.scoring(blend, SEMANTIC):
-                                add(
-                                    f"(c) widened {limit} at cos >= {least}, bar {bar}, {blend.name}",
-                                    fj.confusion(held),
-                                )
-                    for spec in JUDGES[-2:]:  # hand score + cosines; within theme + cosines
-                        for t in fj.THRESHOLDS:
-                            with fj.scoring(fj.judge_score(models[spec], spec, t), spec.names):
-                                add(
-                                    f"(c) widened {limit} at cos >= {least}, judge {spec.name}, t={t:.2f}",
-                                    fj.confusion(held),
-                                )
-        print(f"seed {seed} done ({ENCODER.encoded} texts encoded so far)", flush=True)
+    for number, (train, held) in enumerate(fj.grouped_folds(mentions), 1):
+        with fj.scoring(None):
+            add("hand rule (shipped)", fj.confusion(held))
+        models = {spec: fj.fit(train, spec) for spec in JUDGES}
+        for spec, model in models.items():
+            for t in fj.THRESHOLDS:
+                with fj.scoring(fj.judge_score(model, spec, t), spec.names):
+                    add(f"(a) judge {spec.name}, t={t:.2f}", fj.confusion(held))
+        for blend in BLENDS:
+            with fj.scoring(blend, SEMANTIC):
+                add(f"(b) {blend.name}", fj.confusion(held))
+        for limit, least in ((3, 0.5), (3, 0.6), (5, 0.4)):
+            with widened(limit, least):
+                for bar in (0.5, 0.45, 0.4):
+                    with fj.match_scoring(other_theme_bar=bar), fj.scoring(None):
+                        add(f"(c) widened {limit} at cos >= {least}, bar {bar}, hand rule", fj.confusion(held))
+                for bar in (0.5, 0.4):
+                    for blend in (Blend("sem_max", 0.5, 0.5), Blend("sem_max", 1.0, 0.6)):
+                        with fj.match_scoring(other_theme_bar=bar), fj.scoring(blend, SEMANTIC):
+                            add(
+                                f"(c) widened {limit} at cos >= {least}, bar {bar}, {blend.name}",
+                                fj.confusion(held),
+                            )
+                for spec in JUDGES[-2:]:  # hand score + cosines; within theme + cosines
+                    for t in fj.THRESHOLDS:
+                        with fj.scoring(fj.judge_score(models[spec], spec, t), spec.names):
+                            add(
+                                f"(c) widened {limit} at cos >= {least}, judge {spec.name}, t={t:.2f}",
+                                fj.confusion(held),
+                            )
+        print(f"fold {number} of {2 * len(fj.SEEDS)} done ({ENCODER.encoded} texts encoded so far)", flush=True)
     for name, counts in rows.items():
         print(f"{name:<84} {fj.figures(counts)}")
 
@@ -367,24 +361,18 @@ def _f1(counts: np.ndarray) -> float:
 def combine(mentions: list[fj.Mention]) -> None:
     """(b) with (c): `RULES` under the grouped CV, pooled; and nested: in each fold the rule with the
     best F1 on the training half's own catalogue, scored on the held-out half."""
-    asks = sorted({m.ask for m in mentions})
     pooled = {rule: np.zeros((2, 2), dtype=np.int64) for rule in RULES}
     nested = np.zeros((2, 2), dtype=np.int64)
     picked: list[str] = []
-    for seed in fj.SEEDS:
-        permuted = np.random.RandomState(seed).permutation(asks)
-        fold = {ask: i % 2 for i, ask in enumerate(permuted)}
-        for k in (0, 1):
-            train = [m for m in mentions if fold[m.ask] != k]
-            held = [m for m in mentions if fold[m.ask] == k]
-            on_train = {rule: _f1(rule.confusion(train)) for rule in RULES}
-            best = max(RULES, key=lambda rule: on_train[rule])  # first of equals: the simpler
-            for rule in RULES:
-                counts = rule.confusion(held)
-                pooled[rule] += counts
-                if rule == best:
-                    nested += counts
-            picked.append(best.name)
+    for train, held in fj.grouped_folds(mentions):
+        on_train = {rule: _f1(rule.confusion(train)) for rule in RULES}
+        best = max(RULES, key=lambda rule: on_train[rule])  # first of equals: the simpler
+        for rule in RULES:
+            counts = rule.confusion(held)
+            pooled[rule] += counts
+            if rule == best:
+                nested += counts
+        picked.append(best.name)
     for rule, counts in pooled.items():
         print(f"{rule.name:<84} {fj.figures(counts)}")
     print(f"{'nested: the best on each training half':<84} {fj.figures(nested)}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -395,26 +394,11 @@ def test_a_merge_waits_for_a_resolution_run_and_answers_409_past_the_wait(
                 )
             )
             merging.start()
-            _wait_until_blocked_by(url, run_pid)
+            assert _blocked_by(url, run_pid, threading.Event()), "the merge did not wait for the run"
         merging.join(timeout=60)
     [response] = outcome
     assert response.status_code == 200, response.text
     assert CustomerDetail.model_validate(response.json()).domains == ["globex.com", "globex.io"]
-
-
-def _wait_until_blocked_by(url: str, backend_pid: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    with get_engine(url).connect() as conn:
-        while time.monotonic() < deadline:
-            waiting = conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                {"pid": backend_pid},
-            ).scalar_one()
-            conn.rollback()
-            if waiting:
-                return
-            time.sleep(0.05)
-    raise AssertionError("nothing waited for the run")
 
 
 # --- Creating and editing customers while a resolution run is going (PostgreSQL) ------------------
