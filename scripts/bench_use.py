@@ -22,8 +22,7 @@ from typing import Any
 
 from bench_model import write_messages
 
-from headway_assets.offline import load_local_model, use_embeddings
-from headway_assets.offline.trained.artefact import default_artefact_path
+from headway_assets.offline import default_artefact_path, load_local_model, use_embeddings
 
 
 def main() -> int:

@@ -90,7 +90,7 @@ def cache_use_embeddings(texts: list[str], folder: Path) -> None:
     """
     import numpy as np
 
-    from headway_assets.offline.trained.embeddings import USE_CHARS, remember_use_embeddings, use_embeddings
+    from headway_assets.offline import USE_CHARS, remember_use_embeddings, use_embeddings
 
     distinct = sorted({text[:USE_CHARS] for text in texts})
     from importlib.metadata import version

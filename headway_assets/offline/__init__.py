@@ -35,6 +35,7 @@ from headway_assets.offline.trained import (
     DatasetSpec,
     LocalModel,
     TrainingRows,
+    build_estimator,
     cached_local_model,
     cross_validated_predictions,
     cross_validated_probabilities,
@@ -57,6 +58,7 @@ __all__ = [
     "LEXICON_FEATURES",
     "ORG_MODEL_PREFIX",
     "TRAINING_EXAMPLES",
+    "USE_CHARS",
     "ArtefactError",
     "DatasetSpec",
     "LexiconEvidence",
@@ -73,6 +75,7 @@ __all__ = [
     "answer_task",
     "ask_title",
     "assess_call",
+    "build_estimator",
     "cached_local_model",
     "clean_sentence",
     "concept_terms",
@@ -125,6 +128,7 @@ __all__ = [
 # reads the wordllama wheel: its parts are imported on first use, not with the package.
 _EMBEDDING_PARTS: Final = frozenset(
     {
+        "USE_CHARS",
         "UseEmbedder",
         "WordLlamaEmbedder",
         "remember_use_embeddings",

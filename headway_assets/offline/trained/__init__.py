@@ -18,6 +18,7 @@ from headway_assets.offline.trained.artefact import (
 from headway_assets.offline.trained.training import (
     DatasetSpec,
     TrainingRows,
+    build_estimator,
     cross_validated_predictions,
     cross_validated_probabilities,
     cross_validation_metrics,
@@ -35,6 +36,7 @@ __all__ = [
     "DatasetSpec",
     "LocalModel",
     "TrainingRows",
+    "build_estimator",
     "cached_local_model",
     "cross_validated_predictions",
     "cross_validated_probabilities",
