@@ -114,7 +114,9 @@ class CatalogueWork:
     # Orgs where a back-filled mention sorts before linked ones: mention ids whose pipeline links
     # are replaced (the mentions are linked again, in canonical order, after the back-filled ones).
     relinked: dict[int, set[int]] = field(default_factory=dict)
-    trimmed: list[RequestState] = field(default_factory=list)  # requests that keep only earlier mentions
+    # Requests whose stored wordings are recomputed from the members they keep: those that keep only
+    # earlier mentions, and a rebuild's requests people decided on (their pinned members).
+    trimmed: list[RequestState] = field(default_factory=list)
 
 
 def _pending(conn: Connection, org_ids: Collection[int] | None = None) -> int:
@@ -295,7 +297,18 @@ def load_work(conn: Connection, *, rebuild_orgs: Collection[int] = ()) -> Catalo
                     request.described = {normalise_title(t): d for t, d in kept[request.id] if d}
                     trimmed.append(request)
     if org_ids & rebuild:
-        requests += _requests(conn, org_ids & rebuild, has_person_state())
+        kept_by_people = _requests(conn, org_ids & rebuild, has_person_state())
+        # A rebuild starts these from the links it keeps (their pinned members), not from the
+        # wordings the replaced catalogue's pipeline links left in `examples`: those would make a
+        # rebuild depend on the catalogue it replaces (a second rebuild found near-identical
+        # titles the first had to ask the matcher about).
+        pinned_members = _pinned_wordings(conn, [r.id for r in kept_by_people if r.id is not None])
+        for request in kept_by_people:
+            wordings = _member_wordings(request.title, pinned_members.get(request.id, []) if request.id else [])
+            request.examples = [title for title, _ in wordings]
+            request.described = {normalise_title(t): d for t, d in wordings if d}
+        requests += kept_by_people
+        trimmed += kept_by_people  # stored with these wordings even when no mention joins them
     by_id = {request.id: request for request in requests if request.id is not None}
     pinned = _pins(conn, mentions, by_id)
     return CatalogueWork(mentions, requests, pinned, rebuild, replaced, relinked_ids, trimmed)
@@ -387,15 +400,46 @@ def _later_than_new(
     kept: dict[int, list[tuple[str, str]]] = {}
     for request_id in losing - set(dropped.values()):
         title = conn.execute(select(FeatureRequest.title).where(FeatureRequest.id == request_id)).scalar_one()
-        wordings: list[tuple[str, str]] = []
-        seen = {normalise_title(title)}
-        for _, member, description in sorted(affected.get(request_id, [])):
-            normal = normalise_title(member)
-            if normal and normal not in seen and len(wordings) < MAX_STORED_EXAMPLES:
-                seen.add(normal)
-                wordings.append((member, description))
-        kept[request_id] = wordings
+        kept[request_id] = _member_wordings(title, affected.get(request_id, []))
     return later, relinked, dropped, kept
+
+
+def _member_wordings(title: str, members: Sequence[tuple[Any, str, str]]) -> list[tuple[str, str]]:
+    """A request's stored wordings from the members it keeps ((order key, title, description)):
+    distinct, in canonical order, the request's own title excluded, capped as the linker caps them."""
+    wordings: list[tuple[str, str]] = []
+    seen = {normalise_title(title)}
+    for _, member, description in sorted(members):
+        normal = normalise_title(member)
+        if normal and normal not in seen and len(wordings) < MAX_STORED_EXAMPLES:
+            seen.add(normal)
+            wordings.append((member, description))
+    return wordings
+
+
+def _pinned_wordings(conn: Connection, request_ids: Sequence[int]) -> dict[int, list[tuple[Any, str, str]]]:
+    """The pinned members of these requests (the links a rebuild keeps), as (order key, title,
+    description) by request id."""
+    members: dict[int, list[tuple[Any, str, str]]] = defaultdict(list)
+    for batch in batches(sorted(request_ids)):
+        for row in conn.execute(
+            select(
+                FeatureRequestMention.feature_request_id,
+                FeatureMention.title,
+                FeatureMention.description,
+                FeatureMention.sent_at,
+                FeatureMention.source,
+                Message.external_id,
+                FeatureMention.ordinal,
+            )
+            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
+            .join(Message, Message.id == FeatureMention.message_id)
+            .where(FeatureRequestMention.feature_request_id.in_(batch), FeatureRequestMention.pinned)
+        ):
+            members[row.feature_request_id].append(
+                ((row.sent_at, row.source, row.external_id, row.ordinal), row.title, row.description)
+            )
+    return members
 
 
 @dataclass
