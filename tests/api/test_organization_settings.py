@@ -28,7 +28,7 @@ from headway_assets.core.llm_catalogue import CALL_CUES_MODEL, OFFLINE_MODEL, ca
 from headway_assets.core.settings import HeadwaySettings
 from headway_assets.core.warehouse.database import get_engine, write_transaction
 from headway_assets.core.warehouse.llm_spend import monthly_budgets
-from headway_assets.core.warehouse.org_settings import SettingsActor, change_org_settings
+from headway_assets.core.warehouse.org_settings import SettingsActor, change_org_settings, script_actor
 from headway_assets.core.warehouse.schema import Organization, OrgSettingsAudit, User
 from headway_assets.core.warehouse.tenants import upsert_organization
 from headway_assets.resources.llm import LlmResource
@@ -405,3 +405,15 @@ def test_a_budget_stored_by_hand_that_is_no_budget_is_shown_as_the_pipeline_appl
         # The pipeline's own reading (`within_budget` asks the same) holds each to the deployment's $25.
         with get_engine(url).connect() as conn:
             assert monthly_budgets(conn, [org.id], 25.0) == {org.id: 25.0}
+
+
+def test_a_set_up_scripts_change_goes_through_the_audited_path_and_is_in_the_history(
+    deployment: tuple[TestClient, str, Org, Org],
+) -> None:
+    client, url, acme, _ = deployment
+    with write_transaction(url) as conn:
+        change_org_settings(conn, acme.id, {BUDGET: 0.5}, script_actor("bench_batch"))
+    items = _history(client, _headers(client, acme, acme.member))["items"]
+    assert [(item["setting"], item["before"], item["after"], item["via"], item["actor"]) for item in items] == [
+        (BUDGET, None, 0.5, "script", "script:bench_batch")
+    ]

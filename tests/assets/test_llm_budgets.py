@@ -16,7 +16,8 @@ from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.database import read_connection, write_transaction
-from headway_assets.core.warehouse.llm_spend import month_to_date_spend, set_monthly_budget
+from headway_assets.core.warehouse.llm_spend import month_to_date_spend
+from headway_assets.core.warehouse.org_settings import change_org_settings, script_actor
 from headway_assets.core.warehouse.schema import LlmUsage, Message, MessageLabel, Organization, utc_now
 from headway_assets.testing.fakes.llm_servers import FakeAnthropicServer
 from tests.assets.conftest import MaterializeFn
@@ -68,7 +69,7 @@ def test_an_organisation_over_its_monthly_budget_waits_and_spend_is_recorded_per
     acme, other = orgs["acme"], next(org_id for slug, org_id in orgs.items() if slug != "acme")
     assert materialize_assets(RAW_MESSAGE_ASSETS, url, partition=DAY).success
     with write_transaction(url) as conn:
-        set_monthly_budget(conn, acme, 0.01)
+        change_org_settings(conn, acme, {BUDGET: 0.01}, script_actor("tests"))
         conn.execute(
             insert(LlmUsage).values(
                 asset="message_labels", task="tier1", provider="anthropic", model="m", org_id=acme, cost_usd=0.02
@@ -102,7 +103,7 @@ def test_an_organisation_over_its_monthly_budget_waits_and_spend_is_recorded_per
 
     # A higher budget lets acme's work through; both organisations' spend adds up to the run's.
     with write_transaction(url) as conn:
-        set_monthly_budget(conn, acme, 5.0)
+        change_org_settings(conn, acme, {BUDGET: 5.0}, script_actor("tests"))
     again = materialize_assets([message_labels], url, partition=DAY, **_anthropic(anthropic_server))
     assert again.success and _labels_meta(again)["labelled_this_run"] == len(acme_texts)
     with read_connection(url) as conn:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 
 from headway_assets.core.org_settings import BUDGET_SETTING, Applied, applied_monthly_budget
 from headway_assets.core.warehouse.schema import LlmUsage, Organization
@@ -92,17 +92,6 @@ def over_budget(
         for org_id, budget in budgets.items()
         if spent[org_id] >= budget
     }
-
-
-def set_monthly_budget(conn: Connection, org_id: int, budget_usd: float | None) -> None:
-    """Set (or with None, clear: the default applies) an organisation's monthly budget. Not audited:
-    for set-up (tests); a person's change goes through `org_settings.change_org_settings`."""
-    settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
-    if budget_usd is None:
-        settings.pop(BUDGET_SETTING, None)
-    else:
-        settings[BUDGET_SETTING] = budget_usd
-    conn.execute(update(Organization).where(Organization.id == org_id).values(settings=settings))
 
 
 # What a month of spend adds up, in `LlmSpendMonth`'s field order (after `month`).

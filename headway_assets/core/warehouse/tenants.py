@@ -31,18 +31,6 @@ def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dic
     return int(result.scalar_one())
 
 
-def set_org_setting(conn: Connection, org_id: int, key: str, value: Any) -> None:
-    """Set one of an organisation's settings (None removes it: the deployment default applies), keeping
-    the others. Not audited: for set-up (tests, benchmarks); a person's change goes through
-    `org_settings.change_org_settings`."""
-    settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
-    if value is None:
-        settings.pop(key, None)
-    else:
-        settings[key] = value
-    conn.execute(update(Organization).where(Organization.id == org_id).values(settings=settings))
-
-
 def upsert_connection(
     conn: Connection,
     *,
