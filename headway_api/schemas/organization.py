@@ -214,12 +214,14 @@ class SettingsChangeEntry(BaseModel):
     after: Any = Field(description="Its own value after; null: cleared, the deployment default applies.")
     actor: str = Field(
         description="Who: the API token's subject (`user:12`, or the identity provider's subject), or"
-        " `cli:LOGIN` for a `headway orgs` command on the server, `script:NAME` for a set-up script."
+        " `cli:LOGIN` for a `headway orgs` command on the server, `seed:demo` for the demo seed, `script:NAME`"
+        " for a set-up script."
     )
     actor_user_id: int | None = Field(description="The user, when a user's token made the change.")
     token_id: str | None = Field(description="The token's id (`jti`), when the change came through the API.")
     via: Via = Field(
-        description="`api`: PATCH /v1/organization/settings; `cli`: `headway orgs`; `script`: a set-up script."
+        description="`api`: PATCH /v1/organization/settings; `cli`: `headway orgs`; `seed`: the demo seed;"
+        " `script`: a set-up script."
     )
     created_at: datetime
 
