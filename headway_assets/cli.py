@@ -148,8 +148,9 @@ def cmd_org_budget(args: argparse.Namespace) -> int:
     """Show, set or clear an organisation's monthly LLM budget, with what it spent this month."""
     from sqlalchemy import select
 
+    from headway_assets.core.org_settings import BUDGET_SETTING
     from headway_assets.core.warehouse.database import write_transaction
-    from headway_assets.core.warehouse.llm_spend import BUDGET_SETTING, month_to_date_spend, monthly_budgets
+    from headway_assets.core.warehouse.llm_spend import month_to_date_spend, monthly_budgets
     from headway_assets.core.warehouse.org_settings import change_org_settings
     from headway_assets.core.warehouse.schema import Organization
 

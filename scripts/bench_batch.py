@@ -48,6 +48,7 @@ from headway_assets.assets.feature_mentions import feature_mentions  # noqa: E40
 from headway_assets.assets.insights import insights, message_insights  # noqa: E402
 from headway_assets.assets.message_labels import message_labels  # noqa: E402
 from headway_assets.core.warehouse.database import dispose_engines, read_connection, write_transaction  # noqa: E402
+from headway_assets.core.warehouse.org_settings import change_org_settings, script_actor  # noqa: E402
 from headway_assets.core.warehouse.schema import (  # noqa: E402
     CallInsight,
     FeatureMention,
@@ -57,7 +58,6 @@ from headway_assets.core.warehouse.schema import (  # noqa: E402
     MessageLabel,
     Organization,
 )
-from headway_assets.core.warehouse.tenants import set_org_setting  # noqa: E402
 from headway_assets.llm.batches import open_batch_count  # noqa: E402
 from headway_assets.llm.pricing import estimate_cost  # noqa: E402
 from headway_assets.llm.providers.base import TokenUsage  # noqa: E402
@@ -204,9 +204,8 @@ def main() -> int:
             for choice in args.org_call_model:
                 slug, _, model = choice.partition("=")
                 org_id = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one()
-                set_org_setting(
-                    conn, org_id, CALL_MODEL_SETTING, LlmResource(provider="anthropic").checked_call_model(model)
-                )
+                model = LlmResource(provider="anthropic").checked_call_model(model)
+                change_org_settings(conn, org_id, {CALL_MODEL_SETTING: model}, script_actor("bench_batch"))
                 print(f"{slug}: calls assessed by {model}", flush=True)
         dispose_engines()  # SQLite's write-ahead log into the file: each path copies the file
         with read_connection(f"sqlite:///{raw}") as conn:

@@ -23,7 +23,12 @@ from headway_api.pagination import AnySelect, SortKey, page_document, page_of, p
 from headway_api.queries.corrections import _transaction
 from headway_api.schemas.organization import SettingsHistoryParams
 from headway_assets.core.llm_catalogue import CALL, call_model_choices, checked_call_model, deployment_models
-from headway_assets.core.org_settings import Applied, applied_call_model, applied_first_pass_threshold
+from headway_assets.core.org_settings import (
+    Applied,
+    applied_call_model,
+    applied_first_pass_threshold,
+    applied_monthly_budget,
+)
 from headway_assets.core.people import is_free_mail_domain, normalise_domains
 from headway_assets.core.settings import HeadwaySettings
 from headway_assets.core.warehouse.corrections import CorrectionError
@@ -57,6 +62,9 @@ def applied_settings(own: Mapping[str, Any], headway: HeadwaySettings) -> dict[s
     assets follow: `core.org_settings`)."""
     return {
         "call_model": applied_call_model(headway.llm_provider, deployment_models(headway), own.get("call_model")),
+        "llm_monthly_budget_usd": applied_monthly_budget(
+            own.get("llm_monthly_budget_usd"), float(headway.llm_monthly_budget_usd)
+        ),
         "local_first_pass_threshold": applied_first_pass_threshold(
             headway.llm_provider, own.get("local_first_pass_threshold"), float(headway.local_first_pass_threshold)
         ),

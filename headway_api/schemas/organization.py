@@ -17,6 +17,7 @@ from pydantic import (
 
 from headway_api.schemas.common import SINGLE_LINE, ListParams, PageBase, page_example
 from headway_assets.core.org_settings import NotAppliedCode
+from headway_assets.core.warehouse.org_settings import Via
 
 Source = Literal["organization", "default"]
 SOURCE_DESCRIPTION = "`organization`: the organisation's own setting; `default`: the deployment's (HEADWAY_*)."
@@ -213,11 +214,15 @@ class SettingsChangeEntry(BaseModel):
     after: Any = Field(description="Its own value after; null: cleared, the deployment default applies.")
     actor: str = Field(
         description="Who: the API token's subject (`user:12`, or the identity provider's subject), or"
-        " `cli:LOGIN` for a `headway orgs` command on the server."
+        " `cli:LOGIN` for a `headway orgs` command on the server, `seed:demo` for the demo seed, `script:NAME`"
+        " for a set-up script."
     )
     actor_user_id: int | None = Field(description="The user, when a user's token made the change.")
     token_id: str | None = Field(description="The token's id (`jti`), when the change came through the API.")
-    via: Literal["api", "cli"] = Field(description="`api`: PATCH /v1/organization/settings; `cli`: `headway orgs`.")
+    via: Via = Field(
+        description="`api`: PATCH /v1/organization/settings; `cli`: `headway orgs`; `seed`: the demo seed;"
+        " `script`: a set-up script."
+    )
     created_at: datetime
 
 

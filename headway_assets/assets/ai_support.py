@@ -3,13 +3,14 @@
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import dagster as dg
 from sqlalchemy import insert
 
 from headway_assets.core.settings import get_settings
-from headway_assets.core.warehouse.llm_spend import over_budget
+from headway_assets.core.warehouse.llm_spend import applied_budgets, over_budget
 from headway_assets.core.warehouse.schema import LlmUsage
 from headway_assets.llm.batches import BatchCollector, BatchOrigin, batch_api, wants_batch
 from headway_assets.llm.engine import LlmEngine, TaskStats
@@ -145,25 +146,55 @@ def llm_metadata(engine: LlmEngine, *others: LlmEngine) -> dict[str, Any]:
     return metadata
 
 
+@dataclass(frozen=True)
+class BudgetCheck:
+    """What the monthly LLM budgets held back in a run, for its metadata (organisation ids, counts
+    and amounts: no customer data, nor the invalid stored value itself)."""
+
+    # Items left pending per organisation over its budget.
+    skipped: dict[str, int] = field(default_factory=dict)
+    # Organisations whose stored budget is invalid: the reason's code and the budget applied instead.
+    invalid: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        """The asset's metadata entries: `skipped_over_budget` and `invalid_llm_budgets`."""
+        return {
+            "skipped_over_budget": dg.MetadataValue.json(self.skipped),
+            "invalid_llm_budgets": dg.MetadataValue.json(self.invalid),
+        }
+
+
 def within_budget(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, items: list[T], org_of: Callable[[T], int]
-) -> tuple[list[T], dict[str, int]]:
-    """The items of organisations still within their monthly LLM budget, and how many of each
-    other organisation's were left pending (by organisation id, for metadata)."""
+) -> tuple[list[T], BudgetCheck]:
+    """The items of organisations still within their monthly LLM budget, and what was held back: how
+    many of each other organisation's items were left pending, and which organisations' stored
+    budget is invalid (`core.org_settings.applied_monthly_budget`: the deployment's applies)."""
     if not items:
-        return items, {}
+        return items, BudgetCheck()
     default = get_settings().pipeline.llm_monthly_budget_usd
+    org_ids = {org_of(item) for item in items}
     with warehouse.read() as conn:
-        spent = over_budget(conn, {org_of(item) for item in items}, default)
+        budgets = applied_budgets(conn, org_ids, default)
+        spent = over_budget(conn, org_ids, default)
+    invalid: dict[str, dict[str, Any]] = {}
+    for org_id, applied in sorted(budgets.items()):
+        if applied.reason is not None:
+            invalid[str(org_id)] = {"reason": applied.reason.code, "applied_budget_usd": applied.value}
+            context.log.warning(
+                f"organisation {org_id}'s stored monthly LLM budget is invalid ({applied.reason.code}); the"
+                f" deployment's ${applied.value:g} applies until it is set again (headway orgs budget or"
+                " PATCH /v1/organization/settings)"
+            )
     if not spent:
-        return items, {}
+        return items, BudgetCheck(invalid=invalid)
     for state in spent.values():
         context.log.warning(state.reason())
     skipped: dict[str, int] = {}
     for item in items:
         if org_of(item) in spent:
             skipped[str(org_of(item))] = skipped.get(str(org_of(item)), 0) + 1
-    return [item for item in items if org_of(item) not in spent], skipped
+    return [item for item in items if org_of(item) not in spent], BudgetCheck(skipped, invalid)
 
 
 def run_async(work: Callable[[], Awaitable[T]]) -> T:

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, select
 from headway_assets.assets.ai_support import (
     AI_GROUP,
     LLM_POOL,
+    BudgetCheck,
     llm_metadata,
     org_shares,
     record_usage,
@@ -346,7 +347,7 @@ def call_insights(
         return assessors[call.org_id][1]
 
     # In-process work costs nothing: no organisation's budget holds it, no batch waits for it.
-    held, skipped = within_budget(context, warehouse, [c for c in due if model_of(c) != CALL_CUES_MODEL], _org_of)
+    held, budget = within_budget(context, warehouse, [c for c in due if model_of(c) != CALL_CUES_MODEL], _org_of)
     kept = {call.message_id for call in held}
     due = [call for call in due if model_of(call) == CALL_CUES_MODEL or call.message_id in kept]
     due = due[: llm.item_cap] if llm.item_cap else due
@@ -365,7 +366,7 @@ def call_insights(
     # The calls that were current stay so, and each row written makes its call current: no second
     # pass over the window (its excerpts run the local model over every line of every call).
     remaining = outstanding - len(rows)
-    metadata = _metadata(label, total, rows, failures, remaining, health_rows, skipped, engines, assessors)
+    metadata = _metadata(label, total, rows, failures, remaining, health_rows, budget, engines, assessors)
     return _result(metadata, total, remaining)
 
 
@@ -454,7 +455,7 @@ def _metadata(
     failures: Sequence[tuple[int, str]],
     remaining: int,
     health_rows: int,
-    skipped: Mapping[str, int],
+    budget: BudgetCheck,
     engines: Sequence[LlmEngine],
     assessors: Mapping[int, tuple[str, str]],
 ) -> dict[str, Any]:
@@ -484,7 +485,7 @@ def _metadata(
         "remaining": remaining,
         "rejected_quotes": sum(row["rejected_quotes"] for row in rows),
         "customer_health_rows": health_rows,
-        "skipped_over_budget": dg.MetadataValue.json(dict(skipped)),
+        **budget.metadata(),
         "levels": dg.MetadataValue.json(levels),
         "failures": dg.MetadataValue.md(
             markdown_table(["message id", "error"], [(i, safe_error(e)) for i, e in failures], limit=20)

@@ -611,7 +611,7 @@ def feature_mentions(
         due = relevant_messages(conn, window, stale_unless)
         taxonomies = _taxonomies(conn, {m.org_id for m in due}) if due else {}
         competitors = load_competitors(conn, taxonomies)
-    due, over_budget = within_budget(context, warehouse, due, lambda message: message.org_id)
+    due, budget = within_budget(context, warehouse, due, lambda message: message.org_id)
     cap = llm.item_cap
     if cap:
         due = due[:cap]
@@ -672,7 +672,7 @@ def feature_mentions(
                 _competitor_preview(warehouse, competitors_written[:PREVIEW_ROWS], competitors),
             )
         ),
-        "skipped_over_budget": dg.MetadataValue.json(over_budget),
+        **budget.metadata(),
         "kind_counts": dg.MetadataValue.json(dict(sorted(kinds.items()))),
         "theme_counts": dg.MetadataValue.json(dict(themes.most_common(20))),
         "failures": dg.MetadataValue.md(markdown_table(["message id", "error"], failed, limit=20)),

@@ -171,7 +171,7 @@ def message_insights(
     stale_unless = refresh_version(context, llm, INSIGHT)
     with warehouse.read() as conn:
         due, relevant_total = insight_inputs(conn, window, stale_unless)
-    kept, over_budget = within_budget(context, warehouse, list(due.items()), lambda entry: entry[1][0])
+    kept, budget = within_budget(context, warehouse, list(due.items()), lambda entry: entry[1][0])
     due = dict(kept[: llm.item_cap] if llm.item_cap else kept)
 
     with warehouse.read() as conn:
@@ -220,7 +220,7 @@ def message_insights(
             "remaining": remaining,
             "refreshed_stale": stale_unless is not None,
             "pruned": int(pruned or 0),
-            "skipped_over_budget": dg.MetadataValue.json(over_budget),
+            **budget.metadata(),
             "sentiment_counts": dg.MetadataValue.json(dict(sorted(sentiments.items()))),
             "failures": dg.MetadataValue.md(
                 markdown_table(["message id", "error"], [(i, safe_error(e)) for i, e in failures], limit=20)

@@ -466,7 +466,7 @@ def message_labels(
     todo = [message for message in todo if message.id not in human]
     held_for_model = Counter(message.org_id for message in todo if message.org_id in unreadable_models)
     todo = [message for message in todo if message.org_id not in unreadable_models]
-    todo, over_budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
+    todo, budget = within_budget(context, warehouse, todo, lambda message: message.org_id)
     # The local first pass works for hosted providers only (the kernel's rule: 0 with the offline one).
     thresholds: dict[int, float] = {}
     if todo:
@@ -525,7 +525,7 @@ def message_labels(
         "relevant_this_run": relevant,
         "kept_human_labels": len(human),
         "labelled_by_local_first_pass": sum(1 for row in written if row["provider"] == FIRST_PASS_PROVIDER),
-        "skipped_over_budget": dg.MetadataValue.json(over_budget),
+        **budget.metadata(),
         # Messages held because their organisation's own tier-1 model cannot be read, and why.
         "held_for_unreadable_org_model": dg.MetadataValue.json(
             {

@@ -3,14 +3,17 @@
 An organisation's own value (in `organizations.settings`) or the deployment's HEADWAY_* default is
 what is *set*; what the pipeline *applies* can differ. `call_insights` assesses calls with the
 deployment's model when the provider ignores the setting (the offline provider reads calls with its
-own model) or does not offer the stored model (the provider changed since it was set), and
-`message_labels` runs no local first pass with the offline provider (it is local already). The
+own model) or does not offer the stored model (the provider changed since it was set),
+`message_labels` runs no local first pass with the offline provider (it is local already), and a
+number setting whose stored value is no number (edited by hand in the warehouse: PATCH and the CLI
+store numbers) falls back to the deployment's value (`invalid_value`). The
 assets and the read API (`GET /v1/organization/settings`, which may import only the kernel) both
 ask these functions, so what the API shows is what runs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -18,6 +21,7 @@ from typing import Any, Final, Literal
 from headway_assets.core.llm_catalogue import CALL, checked_call_model, get_provider_spec
 
 FIRST_PASS_SETTING: Final = "local_first_pass_threshold"
+BUDGET_SETTING: Final = "llm_monthly_budget_usd"
 # The provider that runs every task in-process: a local first pass would only repeat it.
 OFFLINE_PROVIDER: Final = "offline"
 
@@ -69,17 +73,34 @@ def applied_call_model(provider: str, models: Mapping[str, str], own: Any) -> Ap
         return Applied(default, NotApplied(NOT_OFFERED, f"{error}; calls use {default} meanwhile"))
 
 
+def _stored_number(own: Any, default: float, *, minimum: float | None = None) -> Applied:
+    """A number setting's stored value as applied: `own` when it is a finite number (JSON's, so no
+    bool and no string; at least `minimum` when given), else `default` with an `invalid_value`
+    reason (None: the organisation has none, the default applies with no reason)."""
+    if own is None:
+        return Applied(default)
+    if isinstance(own, int | float) and not isinstance(own, bool) and math.isfinite(own):
+        if minimum is None or own >= minimum:
+            return Applied(float(own))
+        wanted = f"a number of at least {minimum:g}"
+    else:
+        wanted = "a number"
+    return Applied(default, NotApplied(INVALID_VALUE, f"{own!r} is not {wanted}; the deployment's {default:g} applies"))
+
+
+def applied_monthly_budget(own: Any, default: float) -> Applied:
+    """The monthly LLM budget in USD the pipeline holds an organisation to (0 = no limit): its own
+    `llm_monthly_budget_usd`, else `default` (HEADWAY_LLM_MONTHLY_BUDGET_USD); the default too when
+    the stored value is not a number of 0 or more (a budget that is text, negative or infinite would
+    otherwise crash the run or lift the limit)."""
+    return _stored_number(own, default, minimum=0.0)
+
+
 def applied_first_pass_threshold(provider: str, own: Any, default: float) -> Applied:
     """The local first-pass threshold `message_labels` applies to an organisation (0 = off): its own
     setting, else `default` (HEADWAY_LOCAL_FIRST_PASS_THRESHOLD); off with the offline provider."""
-    reason: NotApplied | None = None
-    value = default
-    if own is not None:
-        try:
-            value = float(own)
-        except (TypeError, ValueError):
-            reason = NotApplied(INVALID_VALUE, f"{own!r} is not a number; the deployment's {default:g} applies")
-    if provider == OFFLINE_PROVIDER and value > 0:
+    stored = _stored_number(own, default)
+    if provider == OFFLINE_PROVIDER and stored.value > 0:
         return Applied(
             0.0,
             NotApplied(
@@ -88,10 +109,11 @@ def applied_first_pass_threshold(provider: str, own: Any, default: float) -> App
                 " the provider's model; the setting applies with a hosted provider",
             ),
         )
-    return Applied(value, reason)
+    return stored
 
 
 __all__ = [
+    "BUDGET_SETTING",
     "FIRST_PASS_SETTING",
     "INVALID_VALUE",
     "NOT_OFFERED",
@@ -102,4 +124,5 @@ __all__ = [
     "NotAppliedCode",
     "applied_call_model",
     "applied_first_pass_threshold",
+    "applied_monthly_budget",
 ]

@@ -8,10 +8,14 @@ from sqlalchemy import Connection
 
 from headway_assets.core.taxonomy import TAXONOMY_DIR, load_taxonomy_file, store_org_taxonomy
 from headway_assets.core.warehouse.competitors import upsert_competitor
+from headway_assets.core.warehouse.org_settings import VIA_SEED, SettingsActor, change_org_settings
 from headway_assets.core.warehouse.schema import ConnectionKind
 from headway_assets.core.warehouse.tenants import upsert_connection, upsert_organization
 from headway_assets.demo.content import DEMO_COMPETITORS
 from headway_assets.demo.writers import DemoManifest
+
+# Who the settings audit names for the demo's settings (changed only when the seed changes them).
+DEMO_SEED = SettingsActor(actor="seed:demo", via=VIA_SEED)
 
 
 def _stored_path(path: Path, data_dir: Path) -> str:
@@ -30,16 +34,17 @@ def seed_demo(conn: Connection, manifest: DemoManifest, *, data_dir: Path) -> di
     """
     org_ids: dict[str, int] = {}
     for org in manifest.orgs:
-        org_id = upsert_organization(
+        org_id = upsert_organization(conn, slug=org.slug, name=org.name)
+        change_org_settings(
             conn,
-            slug=org.slug,
-            name=org.name,
-            settings={
+            org_id,
+            {
                 "internal_domains": list(org.internal_domains),
                 "workspace_url": org.workspace_url,
                 "support_mailbox": org.support_mailbox,
                 "demo": True,
             },
+            DEMO_SEED,
         )
         org_ids[org.slug] = org_id
         for connection in org.connections:

@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from headway_api.main import create_app
 from headway_api.pagination import encode_cursor
@@ -27,14 +27,15 @@ from headway_assets.assets.local_model import first_pass_thresholds
 from headway_assets.core.llm_catalogue import CALL_CUES_MODEL, OFFLINE_MODEL, call_model_choices, get_provider_spec
 from headway_assets.core.settings import HeadwaySettings
 from headway_assets.core.warehouse.database import get_engine, write_transaction
-from headway_assets.core.warehouse.org_settings import SettingsActor, change_org_settings
+from headway_assets.core.warehouse.llm_spend import monthly_budgets
+from headway_assets.core.warehouse.org_settings import SettingsActor, change_org_settings, script_actor
 from headway_assets.core.warehouse.schema import Organization, OrgSettingsAudit, User
-from headway_assets.core.warehouse.tenants import upsert_organization
 from headway_assets.resources.llm import LlmResource
 from tests.api.support import api_settings
 
 PATH = "/v1/organization/settings"
 HISTORY = "/v1/organization/settings/history"
+BUDGET = "llm_monthly_budget_usd"
 
 
 @dataclass
@@ -55,7 +56,10 @@ def _plain(value: Any, source: str, default: Any) -> dict[str, Any]:
 
 def _seed_org(url: str, slug: str, settings: dict[str, Any]) -> Org:
     with write_transaction(url) as conn:
-        org_id = upsert_organization(conn, slug=slug, name=slug.title(), settings=settings)
+        # The organisation as stored before the test (no audit row: the history tests count theirs).
+        org_id = conn.execute(
+            insert(Organization).values(slug=slug, name=slug.title(), settings=settings).returning(Organization.id)
+        ).scalar_one()
         ids = {
             role: conn.execute(
                 insert(User)
@@ -386,3 +390,32 @@ def test_a_threshold_stored_by_hand_that_is_no_number_is_shown_as_not_applied(
     assert threshold["reason"]["code"] == "invalid_value" and "'high'" in threshold["reason"]["message"]
     with get_engine(database_url).connect() as conn:
         assert first_pass_thresholds(conn, [acme.id], "anthropic") == {acme.id: 0.0}
+
+
+def test_a_budget_stored_by_hand_that_is_no_budget_is_shown_as_the_pipeline_applies_it(
+    deployment: tuple[TestClient, str, Org, Org],
+) -> None:
+    client, url, acme, globex = deployment
+    with write_transaction(url) as conn:
+        conn.execute(update(Organization).where(Organization.id == acme.id).values(settings={BUDGET: "50"}))
+        conn.execute(update(Organization).where(Organization.id == globex.id).values(settings={BUDGET: -1}))
+    # A number setting's value shows a number (text shows the default); what applies is the default.
+    for org, stored, value in ((acme, "'50'", 25.0), (globex, "-1", -1.0)):
+        budget = client.get(PATH, headers=_headers(client, org, org.member)).json()[BUDGET]
+        assert budget["value"] == value and budget["effective"] == 25.0 and budget["source"] == "organization", budget
+        assert budget["reason"]["code"] == "invalid_value" and stored in budget["reason"]["message"], budget
+        # The pipeline's own reading (`within_budget` asks the same) holds each to the deployment's $25.
+        with get_engine(url).connect() as conn:
+            assert monthly_budgets(conn, [org.id], 25.0) == {org.id: 25.0}
+
+
+def test_a_set_up_scripts_change_goes_through_the_audited_path_and_is_in_the_history(
+    deployment: tuple[TestClient, str, Org, Org],
+) -> None:
+    client, url, acme, _ = deployment
+    with write_transaction(url) as conn:
+        change_org_settings(conn, acme.id, {BUDGET: 0.5}, script_actor("bench_batch"))
+    items = _history(client, _headers(client, acme, acme.member))["items"]
+    assert [(item["setting"], item["before"], item["after"], item["via"], item["actor"]) for item in items] == [
+        (BUDGET, None, 0.5, "script", "script:bench_batch")
+    ]

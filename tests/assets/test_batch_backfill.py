@@ -18,6 +18,7 @@ from headway_assets.assets.feature_mentions import feature_mentions
 from headway_assets.assets.message_labels import message_labels
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.core.warehouse.database import migrate, read_connection, write_transaction
+from headway_assets.core.warehouse.org_settings import change_org_settings, script_actor
 from headway_assets.core.warehouse.schema import (
     CallInsight,
     FeatureMention,
@@ -28,7 +29,6 @@ from headway_assets.core.warehouse.schema import (
     MessageLabel,
     Organization,
 )
-from headway_assets.core.warehouse.tenants import set_org_setting
 from headway_assets.demo import DemoManifest, seed_demo
 from headway_assets.llm.batches import BatchOrigin, LandedBatch
 from headway_assets.orchestration.sensors import RANGE_END_TAG, RANGE_START_TAG, batch_run_requests, llm_batch_results
@@ -256,7 +256,7 @@ def test_a_call_insights_backfill_batches_only_the_calls_of_organisations_on_a_m
     materialize_assets(RAW_MESSAGE_ASSETS, url, first=FIRST, last=LAST)
     with write_transaction(url) as conn:
         orgs = dict(conn.execute(select(Organization.slug, Organization.id)).tuples().all())
-        set_org_setting(conn, orgs["acme"], CALL_MODEL_SETTING, "claude-haiku-4-5")
+        change_org_settings(conn, orgs["acme"], {CALL_MODEL_SETTING: "claude-haiku-4-5"}, script_actor("tests"))
         calls = dict(
             conn.execute(
                 select(Message.org_id, func.count())

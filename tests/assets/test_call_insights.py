@@ -15,8 +15,9 @@ from headway_assets.assets.call_insights import CHECK_EVERY_CALL_ASSESSED, call_
 from headway_assets.assets.message_authors import message_authors
 from headway_assets.assets.raw_messages import RAW_MESSAGE_ASSETS
 from headway_assets.cli import main
+from headway_assets.core.org_settings import BUDGET_SETTING
 from headway_assets.core.warehouse.database import get_engine, write_transaction
-from headway_assets.core.warehouse.llm_spend import set_monthly_budget
+from headway_assets.core.warehouse.org_settings import change_org_settings, script_actor
 from headway_assets.core.warehouse.removals import archive_and_delete
 from headway_assets.core.warehouse.schema import (
     CallInsight,
@@ -290,7 +291,7 @@ def test_each_organisation_has_its_calls_assessed_as_it_chose(
     assert "acme: calls assessed by claude-haiku-4-5 (its own setting" in capsys.readouterr().out
     # Northwind keeps the heuristics, and its monthly budget is spent: in-process work is not held by it.
     with write_transaction(url) as conn:
-        set_monthly_budget(conn, northwind, 0.01)
+        change_org_settings(conn, northwind, {BUDGET_SETTING: 0.01}, script_actor("tests"))
         conn.execute(
             insert(LlmUsage).values(
                 asset="call_insights", task="call", provider="anthropic", model="m", org_id=northwind, cost_usd=0.02
@@ -328,7 +329,7 @@ def test_each_organisation_has_its_calls_assessed_as_it_chose(
     assert main(["orgs", "call-model", "--org", "acme", "--clear"]) == 0
     assert main(["orgs", "call-model", "--org", "northwind", "--model", "claude-haiku-4-5"]) == 0
     with write_transaction(url) as conn:
-        set_monthly_budget(conn, northwind, None)
+        change_org_settings(conn, northwind, {BUDGET_SETTING: None}, script_actor("tests"))
     switched = _metadata(materialize_assets([call_insights], url, partition=DAY, **hosted))
     assert (switched["llm_calls"], switched["assessed_this_run"], switched["remaining"]) == (0, 0, 0)
     anthropic_server.reset_records()

@@ -3,17 +3,20 @@ external id or domain; auto-created customers taken over and merged; CSV and Exc
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, text
 
 from headway_assets.cli import main
 from headway_assets.core.message import TimeWindow
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.author_resolution import resolve_message_authors
+from headway_assets.core.warehouse.conflicts import CONFLICT_ATTEMPTS, CUSTOMER_LOCK_CLASS, lock_organisation_customers
 from headway_assets.core.warehouse.customer_import import (
     CustomerFileError,
     import_customers,
@@ -230,3 +233,108 @@ def test_the_command_prints_each_refused_line_and_imports_the_rest(
     assert set(_customers(cli_warehouse)) == {"Globex", "Initech", "Umbrella"}
     assert main(["customers", "import", "--org", "nobody", str(path)]) == 2
     assert main(["customers", "import", "--org", "acme", str(tmp_path / "missing.csv")]) == 2
+
+
+@pytest.fixture
+def cli_postgres(postgres_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The command line on PostgreSQL (where transactions abort one another), with acme."""
+    url = postgres_database_url
+    with get_engine(url).begin() as conn:
+        conn.execute(text("TRUNCATE customers, customer_domains, organizations RESTART IDENTITY CASCADE"))
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", url)
+    monkeypatch.setenv("HEADWAY_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    with write_transaction(url) as conn:
+        _org(conn)
+    yield url
+    get_settings.cache_clear()
+
+
+def _waiting_for_the_customer_lock(url: str, timeout: float = 30) -> None:
+    """Until a session waits for an organisation's customer lock."""
+    deadline = time.monotonic() + timeout
+    with get_engine(url).connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :c AND NOT granted"),
+                {"c": CUSTOMER_LOCK_CLASS},
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the import never waited for the customer lock")
+
+
+def test_the_command_is_run_again_when_postgresql_aborts_it_for_a_deadlock(
+    cli_postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another transaction (as a resolution run) holds acme's customer lock; the import, having read
+    `organizations`, waits for it; the other then wants `organizations` exclusively. The import waited
+    first, so its backend breaks the cycle by aborting it (40P01); the retry runs it again, and it lands.
+    Without the retry the command fails with the deadlock."""
+    url, path = cli_postgres, _write(tmp_path, GOOD_AND_BAD)
+    codes: list[object] = []
+
+    def run() -> None:
+        try:
+            codes.append(main(["customers", "import", "--org", "acme", str(path)]))
+        except BaseException as error:  # reported below
+            codes.append(error)
+
+    command = threading.Thread(target=run)
+    with write_transaction(url) as other:
+        org_id = other.execute(select(Organization.id).where(Organization.slug == "acme")).scalar_one()
+        lock_organisation_customers(other, [org_id], shared=False)
+        command.start()
+        _waiting_for_the_customer_lock(url)
+        other.execute(text("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE"))  # closes the cycle
+    command.join(timeout=60)
+    assert codes == [1], codes  # the refused rows of the file, as without a conflict
+    out = capsys.readouterr().out
+    assert "the import ran 2 times, the last one went through" in out, out
+    assert "imported 3 of 11 rows" in out
+    assert set(_customers(url)) == {"Globex", "Initech", "Umbrella"}
+
+
+@pytest.fixture
+def aborted_inserts(cli_postgres: str) -> Iterator[str]:
+    """Every insert into `customers` aborted by PostgreSQL as a serialization failure (40001), as when
+    the import meets a conflicting transaction on every attempt; a sequence counts the attempts (it
+    is not rolled back with them)."""
+    with get_engine(cli_postgres).begin() as conn:
+        conn.execute(text("CREATE SEQUENCE test_import_attempts"))
+        conn.execute(
+            text(
+                "CREATE FUNCTION test_abort_import() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " PERFORM nextval('test_import_attempts');"
+                " RAISE EXCEPTION 'forced by the test' USING ERRCODE = 'serialization_failure'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER test_abort_import BEFORE INSERT ON customers"
+                " FOR EACH STATEMENT EXECUTE FUNCTION test_abort_import()"
+            )
+        )
+    try:
+        yield cli_postgres
+    finally:
+        with get_engine(cli_postgres).begin() as conn:
+            conn.execute(text("DROP TRIGGER test_abort_import ON customers"))
+            conn.execute(text("DROP FUNCTION test_abort_import()"))
+            conn.execute(text("DROP SEQUENCE test_import_attempts"))
+
+
+def test_the_command_says_what_to_do_when_postgresql_aborts_it_on_every_attempt(
+    aborted_inserts: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = aborted_inserts
+    assert main(["customers", "import", "--org", "acme", str(_write(tmp_path, GOOD_AND_BAD))]) == 3
+    out = capsys.readouterr().out
+    assert f"PostgreSQL aborted the import {CONFLICT_ATTEMPTS} times (SQLSTATE 40001)" in out, out
+    assert "Nothing was imported. Run the import again when the pipeline run finishes." in out
+    with get_engine(url).connect() as conn:
+        attempts = conn.execute(text("SELECT last_value FROM test_import_attempts")).scalar_one()
+    assert attempts == CONFLICT_ATTEMPTS, "each attempt a whole transaction, the API import's number of them"
+    assert _customers(url) == {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from headway_assets.assets.feature_mentions import _taxonomies
 from headway_assets.core.taxonomy import (
@@ -30,7 +30,7 @@ EDITED = parse_taxonomy(
 
 def _org(url: str, slug: str = "acme") -> int:
     with write_transaction(url) as conn:
-        return upsert_organization(conn, slug=slug, name=slug.title(), settings={})
+        return upsert_organization(conn, slug=slug, name=slug.title())
 
 
 def test_document_round_trips_to_the_same_fingerprint() -> None:
@@ -121,3 +121,29 @@ def test_cli_set_taxonomy_marks_it_edited(database_url: str, tmp_path: Path, mon
     with write_transaction(database_url) as conn:
         assert conn.execute(select(OrgTaxonomy.source)).scalar_one() == "edited"
         assert load_org_taxonomy(conn, org_id=org_id, org_slug="acme")[0].listing() == EDITED.listing()
+
+
+def test_the_demo_seed_sets_settings_through_the_audited_path_and_a_reseed_keeps_an_edit(
+    database_url: str, tmp_path: Path
+) -> None:
+    from headway_assets.core.warehouse.org_settings import SettingsActor, change_org_settings
+    from headway_assets.core.warehouse.schema import Organization, OrgSettingsAudit
+    from headway_assets.demo import generate_demo
+    from headway_assets.demo.seed import seed_demo
+
+    manifest = generate_demo(tmp_path / "demo", seed=7, days=2)
+    with write_transaction(database_url) as conn:
+        org_ids = seed_demo(conn, manifest, data_dir=tmp_path)
+        first = conn.execute(select(OrgSettingsAudit.org_id, OrgSettingsAudit.setting, OrgSettingsAudit.via)).all()
+        assert {(org_id, setting) for org_id, setting, _ in first} == {
+            (org_id, setting)
+            for org_id in org_ids.values()
+            for setting in ("demo", "internal_domains", "support_mailbox", "workspace_url")
+        }
+        assert {via for *_, via in first} == {"seed"}
+        change_org_settings(conn, org_ids["acme"], {"llm_monthly_budget_usd": 3.0}, SettingsActor("cli:ops", "cli"))
+        seed_demo(conn, manifest, data_dir=tmp_path)
+        count = conn.execute(select(func.count()).select_from(OrgSettingsAudit)).scalar_one()
+        assert count == len(first) + 1, "a re-seed that changes nothing records nothing"
+        settings = conn.execute(select(Organization.settings).where(Organization.id == org_ids["acme"])).scalar_one()
+        assert settings["llm_monthly_budget_usd"] == 3.0 and settings["demo"] is True

@@ -4,7 +4,9 @@ Spend is what `llm_usage` records at list prices (llm/pricing.py). A run works f
 organisations at once, so the AI assets share each run's spend out by every organisation's share
 of the items it sent (`org_id` on the rows). An organisation's monthly budget is
 `organizations.settings["llm_monthly_budget_usd"]` when set (`headway orgs budget`), else
-`HEADWAY_LLM_MONTHLY_BUDGET_USD`; 0 or unset means no limit. Months are calendar months in UTC.
+`HEADWAY_LLM_MONTHLY_BUDGET_USD`; 0 or unset means no limit. A stored budget that is no number of 0
+or more takes the default too (`core.org_settings.applied_monthly_budget`, the rule the read API
+shows). Months are calendar months in UTC.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 
+from headway_assets.core.org_settings import BUDGET_SETTING, Applied, applied_monthly_budget
 from headway_assets.core.warehouse.schema import LlmUsage, Organization
-
-BUDGET_SETTING = "llm_monthly_budget_usd"
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -43,18 +44,23 @@ class OverBudget:
         )
 
 
-def monthly_budgets(conn: Connection, org_ids: Iterable[int], default_usd: float) -> dict[int, float]:
-    """Each organisation's monthly budget in USD (0 = no limit)."""
+def applied_budgets(conn: Connection, org_ids: Iterable[int], default_usd: float) -> dict[int, Applied]:
+    """Each organisation's monthly budget in USD as applied (0 = no limit), with the reason when its
+    stored budget is invalid and `default_usd` applies instead."""
     ids = sorted(set(org_ids))
     if not ids:
         return {}
-    budgets: dict[int, float] = {}
-    for org_id, settings in conn.execute(
-        select(Organization.id, Organization.settings).where(Organization.id.in_(ids))
-    ):
-        value = (settings or {}).get(BUDGET_SETTING)
-        budgets[org_id] = float(value) if value is not None else default_usd
-    return budgets
+    return {
+        org_id: applied_monthly_budget((settings or {}).get(BUDGET_SETTING), default_usd)
+        for org_id, settings in conn.execute(
+            select(Organization.id, Organization.settings).where(Organization.id.in_(ids))
+        )
+    }
+
+
+def monthly_budgets(conn: Connection, org_ids: Iterable[int], default_usd: float) -> dict[int, float]:
+    """Each organisation's monthly budget in USD (0 = no limit)."""
+    return {org_id: float(applied.value) for org_id, applied in applied_budgets(conn, org_ids, default_usd).items()}
 
 
 def month_to_date_spend(conn: Connection, org_ids: Iterable[int], now: datetime | None = None) -> dict[int, float]:
@@ -86,17 +92,6 @@ def over_budget(
         for org_id, budget in budgets.items()
         if spent[org_id] >= budget
     }
-
-
-def set_monthly_budget(conn: Connection, org_id: int, budget_usd: float | None) -> None:
-    """Set (or with None, clear: the default applies) an organisation's monthly budget. Not audited:
-    for set-up (tests); a person's change goes through `org_settings.change_org_settings`."""
-    settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
-    if budget_usd is None:
-        settings.pop(BUDGET_SETTING, None)
-    else:
-        settings[BUDGET_SETTING] = budget_usd
-    conn.execute(update(Organization).where(Organization.id == org_id).values(settings=settings))
 
 
 # What a month of spend adds up, in `LlmSpendMonth`'s field order (after `month`).

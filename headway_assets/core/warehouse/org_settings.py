@@ -1,7 +1,9 @@
 """Changing an organisation's settings, audited: the one write path of the API and the CLI.
 
-PATCH /v1/organization/settings and the `headway orgs` commands (`create`, `budget`,
-`call-model`) all change `organizations.settings` through `change_org_settings`, which writes one
+PATCH /v1/organization/settings, the `headway orgs` commands (`create`, `budget`,
+`call-model`), the demo seed (`seed:demo`, via `seed`) and set-up code (scripts, tests:
+`script_actor`) all change `organizations.settings`
+through `change_org_settings`, the one write path of settings, which writes one
 `org_settings_audit` row per setting whose stored value changed, in the caller's transaction: the
 change and its record commit together or not at all. A change that changes nothing writes nothing.
 Validating a value is the caller's job (the API's 400/422, the CLI's messages); this stores it.
@@ -17,9 +19,13 @@ from sqlalchemy import Connection, insert, select, update
 
 from headway_assets.core.warehouse.schema import Organization, OrgSettingsAudit, utc_now
 
-Via = Literal["api", "cli"]
+Via = Literal["api", "cli", "seed", "script"]
 VIA_API: Final = "api"
 VIA_CLI: Final = "cli"
+# The demo seed (`headway demo`, the tests' demo warehouses).
+VIA_SEED: Final = "seed"
+# Set-up outside the product's commands: benchmark scripts and tests seeding an organisation.
+VIA_SCRIPT: Final = "script"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +33,8 @@ class SettingsActor:
     """Who changes settings, and through what.
 
     `actor` is the API token's subject (`user:12`, or the identity provider's subject) or
-    `cli:LOGIN`; never an e-mail address, so the record holds no customer's personal data."""
+    `cli:LOGIN`, `seed:demo` or `script:NAME`; never an e-mail address, so the record holds no
+    customer's personal data."""
 
     actor: str
     via: Via
@@ -51,6 +58,11 @@ class SettingsChange:
     before: dict[str, Any]
     after: dict[str, Any]
     changes: tuple[SettingChange, ...]
+
+
+def script_actor(name: str) -> SettingsActor:
+    """Who a script's (or a test's set-up) change is recorded as: `script:NAME`, via `script`."""
+    return SettingsActor(actor=f"{VIA_SCRIPT}:{name}"[:320], via=VIA_SCRIPT)
 
 
 def change_org_settings(
@@ -101,9 +113,12 @@ def change_org_settings(
 __all__ = [
     "VIA_API",
     "VIA_CLI",
+    "VIA_SCRIPT",
+    "VIA_SEED",
     "SettingChange",
     "SettingsActor",
     "SettingsChange",
     "Via",
     "change_org_settings",
+    "script_actor",
 ]

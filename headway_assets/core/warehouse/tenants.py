@@ -10,37 +10,19 @@ from headway_assets.core.kinds import SourceKind
 from headway_assets.core.warehouse.schema import ConnectionKind, Organization, SourceConnection
 
 
-def upsert_organization(conn: Connection, *, slug: str, name: str, settings: dict[str, Any] | None = None) -> int:
-    """Create the organisation `slug`, or update its name and the settings given; returns its id.
+def upsert_organization(conn: Connection, *, slug: str, name: str) -> int:
+    """Create the organisation `slug` (with no settings of its own), or update its name; returns its id.
 
-    An existing organisation keeps the settings not given here (its budget, call model, first-pass
-    threshold: each set by a command of its own), so re-running `headway orgs create` or the demo
-    seed never resets them."""
-    existing = conn.execute(
-        select(Organization.id, Organization.settings).where(Organization.slug == slug)
-    ).one_or_none()
+    Its settings are changed through `org_settings.change_org_settings` only (audited), which keeps
+    the ones not given, so re-running `headway orgs create` or the demo seed never resets them."""
+    existing = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one_or_none()
     if existing is not None:
-        merged = dict(existing.settings or {}) | (settings or {})
-        conn.execute(update(Organization).where(Organization.id == existing.id).values(name=name, settings=merged))
-        return int(existing.id)
+        conn.execute(update(Organization).where(Organization.id == existing).values(name=name))
+        return int(existing)
     result = conn.execute(
-        insert(Organization)
-        .values(slug=slug, is_active=True, name=name, settings=settings or {})
-        .returning(Organization.id)
+        insert(Organization).values(slug=slug, is_active=True, name=name, settings={}).returning(Organization.id)
     )
     return int(result.scalar_one())
-
-
-def set_org_setting(conn: Connection, org_id: int, key: str, value: Any) -> None:
-    """Set one of an organisation's settings (None removes it: the deployment default applies), keeping
-    the others. Not audited: for set-up (tests, benchmarks); a person's change goes through
-    `org_settings.change_org_settings`."""
-    settings = dict(conn.execute(select(Organization.settings).where(Organization.id == org_id)).scalar_one() or {})
-    if value is None:
-        settings.pop(key, None)
-    else:
-        settings[key] = value
-    conn.execute(update(Organization).where(Organization.id == org_id).values(settings=settings))
 
 
 def upsert_connection(
