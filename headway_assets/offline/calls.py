@@ -138,7 +138,12 @@ NEXT_STEP_CUE = re.compile(
 )
 _SPEAKER = re.compile(r"^([^:\n]{1,80}):\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+
+
+def _fold(text: str) -> str:
+    """`text` as the cue patterns read it: lower-cased, straight apostrophes."""
+    # Two replaces, not str.translate with a dict: the same string, a tenth of the time per sentence.
+    return text.replace("\u2019", "'").replace("\u2018", "'").lower()
 
 
 def _clip(text: str, limit: int) -> str:
@@ -162,10 +167,20 @@ def _sentences(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _assess(sentences: list[str], cues: tuple[Cue, ...]) -> CallAssessment:
+def _any_of(cues: tuple[Cue, ...]) -> re.Pattern[str]:
+    """One pattern matching wherever any of `cues` does (each alternative is a cue's own pattern, so
+    it finds a match exactly when one of them would): a sentence it misses needs no cue tried."""
+    return re.compile("|".join(f"(?:{cue.pattern.pattern})" for cue in cues))
+
+
+def _assess(sentences: list[tuple[str, str]], cues: tuple[Cue, ...], any_cue: re.Pattern[str]) -> CallAssessment:
+    """The level and reasons of one dimension from (sentence, folded sentence) pairs; `any_cue` is
+    `_any_of(cues)`."""
     hits: list[tuple[int, int, Cue, str]] = []
-    for position, sentence in enumerate(sentences):
-        folded = sentence.translate(_APOSTROPHES).lower()
+    for position, (sentence, folded) in enumerate(sentences):
+        # Most sentences hold no cue: one search says so, instead of one per cue.
+        if any_cue.search(folded) is None:
+            continue
         for cue in cues:
             if cue.pattern.search(folded):
                 hits.append((cue.weight, position, cue, sentence))
@@ -182,10 +197,10 @@ def _assess(sentences: list[str], cues: tuple[Cue, ...]) -> CallAssessment:
     return CallAssessment(level=level, reasons=reasons)
 
 
-def _next_steps(sentences: list[tuple[str, str]], internal: frozenset[str]) -> list[CallNextStep]:
+def _next_steps(sentences: list[tuple[str, str, str]], internal: frozenset[str]) -> list[CallNextStep]:
     steps: list[CallNextStep] = []
-    for speaker, sentence in sentences:
-        match = NEXT_STEP_CUE.search(sentence.translate(_APOSTROPHES).lower())
+    for speaker, sentence, folded in sentences:
+        match = NEXT_STEP_CUE.search(folded)
         if match is None:
             continue
         action = sentence[match.start() :].strip().rstrip(".!?")
@@ -196,15 +211,25 @@ def _next_steps(sentences: list[tuple[str, str]], internal: frozenset[str]) -> l
     return steps[-MAX_NEXT_STEPS:]  # the wrap-up of a call is where its follow-ups are agreed
 
 
+_ANY_CHURN_CUE = _any_of(CHURN_CUES)
+_ANY_DEAL_CUE = _any_of(DEAL_CUES)
+_ANY_EXPANSION_CUE = _any_of(EXPANSION_CUES)
+# Any risk, expansion or next-step cue (`signal_lines`).
+_ANY_SIGNAL = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern in (_ANY_CHURN_CUE, _ANY_DEAL_CUE, _ANY_EXPANSION_CUE, NEXT_STEP_CUE))
+)
+
+
 def assess_call(item: CallInput) -> CallInsightDraft:
     """The heuristic call intelligence of one call transcript (see the module docstring)."""
     internal = frozenset(item.internal_speakers)
-    sentences = _sentences(item.text)
-    customer = [sentence for speaker, sentence in sentences if speaker not in internal]
+    # Each sentence folded once for the three dimensions and the next steps.
+    sentences = [(speaker, sentence, _fold(sentence)) for speaker, sentence in _sentences(item.text)]
+    customer = [(sentence, folded) for speaker, sentence, folded in sentences if speaker not in internal]
     return CallInsightDraft(
-        deal_risk=_assess(customer, DEAL_CUES),
-        churn_risk=_assess(customer, CHURN_CUES),
-        expansion_potential=_assess(customer, EXPANSION_CUES),
+        deal_risk=_assess(customer, DEAL_CUES, _ANY_DEAL_CUE),
+        churn_risk=_assess(customer, CHURN_CUES, _ANY_CHURN_CUE),
+        expansion_potential=_assess(customer, EXPANSION_CUES, _ANY_EXPANSION_CUE),
         next_steps=_next_steps(sentences, internal),
     )
 
@@ -212,10 +237,4 @@ def assess_call(item: CallInput) -> CallInsightDraft:
 def signal_lines(text: str) -> set[int]:
     """Indices of the lines of `text` holding a risk, expansion or next-step cue (any speaker): what a
     hosted model is sent of a long call besides its likely feedback (see `assets/call_insights.py`)."""
-    cues = [cue.pattern for cue in CHURN_CUES + DEAL_CUES + EXPANSION_CUES] + [NEXT_STEP_CUE]
-    found: set[int] = set()
-    for index, line in enumerate(text.split("\n")):
-        folded = line.translate(_APOSTROPHES).lower()
-        if any(pattern.search(folded) for pattern in cues):
-            found.add(index)
-    return found
+    return {index for index, line in enumerate(text.split("\n")) if _ANY_SIGNAL.search(_fold(line))}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from headway_assets.llm.providers.json_schema import strict_json_schema
 from headway_assets.llm.schemas import CallInsightBatch
 from headway_assets.llm.tasks import CALL, CallInput, call_request
-from headway_assets.offline import answer, answer_task, assess_call
+from headway_assets.offline import answer, answer_task, assess_call, calls, signal_lines
+from headway_assets.offline.calls import CHURN_CUES, DEAL_CUES, EXPANSION_CUES, NEXT_STEP_CUE
 
 CALL_TEXT = (
     "Alex: Thanks for joining, everyone.\n"
@@ -52,3 +53,45 @@ def test_the_offline_provider_answers_the_call_task_in_its_batch_shape() -> None
     assert answer(CALL, _call()) == assess_call(_call())
     schema = strict_json_schema(CallInsightBatch)
     assert schema["additionalProperties"] is False and schema["required"] == ["items"]
+
+
+def test_a_sentence_is_tried_cue_by_cue_only_when_the_combined_check_finds_one() -> None:
+    # The combined pattern skips sentences: it must find a cue exactly where one of the dimension's
+    # cues does, or a cue would be lost (a cue with a back-reference or an inline flag breaks that).
+    sentences = [
+        *CALL_TEXT.lower().split("\n"),
+        "we might cancel",
+        "we will not renew",
+        "the budget is frozen",
+        "we went over our budget",
+        "buy 20 more seats",
+        "roll it out to finance",
+        "the rest of the sales ops team",
+        "nothing to report here",
+        "let's book the next one",
+    ]
+    pairs = [
+        (CHURN_CUES, calls._ANY_CHURN_CUE),
+        (DEAL_CUES, calls._ANY_DEAL_CUE),
+        (EXPANSION_CUES, calls._ANY_EXPANSION_CUE),
+    ]
+    found = 0
+    for cues, any_cue in pairs:
+        for sentence in sentences:
+            each = any(cue.pattern.search(sentence) for cue in cues)
+            assert (any_cue.search(sentence) is not None) == each, sentence
+            found += each
+    assert found >= 8  # the sample does exercise the cues
+    everything = [cue.pattern for cue in CHURN_CUES + DEAL_CUES + EXPANSION_CUES] + [NEXT_STEP_CUE]
+    assert signal_lines("\n".join(sentences)) == {
+        index for index, sentence in enumerate(sentences) if any(pattern.search(sentence) for pattern in everything)
+    }
+
+
+def test_curly_apostrophes_read_as_straight_ones() -> None:
+    text = "Sam: We won\u2019t renew at this price.\nAlex: I\u2019ll send the revised quote today."
+    insight = assess_call(_call(text))
+    assert insight.churn_risk.level == "medium"
+    assert [(step.owner, step.quote) for step in insight.next_steps] == [
+        ("vendor", "I\u2019ll send the revised quote today.")
+    ]
