@@ -8,7 +8,7 @@ other names are the pieces the evaluation scripts and the tests reach for.
 
 from typing import Any, Final
 
-from headway_assets.offline.calls import assess_call, signal_lines
+from headway_assets.offline.calls import CALL_CUES, NEXT_STEP_CUE, assess_call, signal_lines
 from headway_assets.offline.classifier import OfflineClassifier
 from headway_assets.offline.competitors import find_competitor_mentions
 from headway_assets.offline.examples import TRAINING_EXAMPLES
@@ -54,8 +54,10 @@ from headway_assets.offline.trained import (
 from headway_assets.offline.vocab import concept_terms, content_terms, english_text, term_weights
 
 __all__ = [
+    "CALL_CUES",
     "CATALOG_THRESHOLD",
     "LEXICON_FEATURES",
+    "NEXT_STEP_CUE",
     "ORG_MODEL_PREFIX",
     "TRAINING_EXAMPLES",
     "USE_CHARS",

@@ -214,6 +214,13 @@ def _next_steps(sentences: list[tuple[str, str, str]], internal: frozenset[str])
 _ANY_CHURN_CUE = _any_of(CHURN_CUES)
 _ANY_DEAL_CUE = _any_of(DEAL_CUES)
 _ANY_EXPANSION_CUE = _any_of(EXPANSION_CUES)
+# Each dimension's cues, in the order they are tried, with the one search that says whether any of
+# them can match (public so a test can hold the combined search to the cues one by one).
+CALL_CUES: dict[str, tuple[tuple[Cue, ...], re.Pattern[str]]] = {
+    "churn": (CHURN_CUES, _ANY_CHURN_CUE),
+    "deal": (DEAL_CUES, _ANY_DEAL_CUE),
+    "expansion": (EXPANSION_CUES, _ANY_EXPANSION_CUE),
+}
 # Any risk, expansion or next-step cue (`signal_lines`).
 _ANY_SIGNAL = re.compile(
     "|".join(f"(?:{pattern.pattern})" for pattern in (_ANY_CHURN_CUE, _ANY_DEAL_CUE, _ANY_EXPANSION_CUE, NEXT_STEP_CUE))

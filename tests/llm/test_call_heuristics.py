@@ -5,8 +5,7 @@ from __future__ import annotations
 from headway_assets.llm.providers.json_schema import strict_json_schema
 from headway_assets.llm.schemas import CallInsightBatch
 from headway_assets.llm.tasks import CALL, CallInput, call_request
-from headway_assets.offline import answer, answer_task, assess_call, calls, signal_lines
-from headway_assets.offline.calls import CHURN_CUES, DEAL_CUES, EXPANSION_CUES, NEXT_STEP_CUE
+from headway_assets.offline import CALL_CUES, NEXT_STEP_CUE, answer, answer_task, assess_call, signal_lines
 
 CALL_TEXT = (
     "Alex: Thanks for joining, everyone.\n"
@@ -70,19 +69,14 @@ def test_a_sentence_is_tried_cue_by_cue_only_when_the_combined_check_finds_one()
         "nothing to report here",
         "let's book the next one",
     ]
-    pairs = [
-        (CHURN_CUES, calls._ANY_CHURN_CUE),
-        (DEAL_CUES, calls._ANY_DEAL_CUE),
-        (EXPANSION_CUES, calls._ANY_EXPANSION_CUE),
-    ]
     found = 0
-    for cues, any_cue in pairs:
+    for cues, any_cue in CALL_CUES.values():
         for sentence in sentences:
             each = any(cue.pattern.search(sentence) for cue in cues)
             assert (any_cue.search(sentence) is not None) == each, sentence
             found += each
     assert found >= 8  # the sample does exercise the cues
-    everything = [cue.pattern for cue in CHURN_CUES + DEAL_CUES + EXPANSION_CUES] + [NEXT_STEP_CUE]
+    everything = [cue.pattern for cues, _ in CALL_CUES.values() for cue in cues] + [NEXT_STEP_CUE]
     assert signal_lines("\n".join(sentences)) == {
         index for index, sentence in enumerate(sentences) if any(pattern.search(sentence) for pattern in everything)
     }
