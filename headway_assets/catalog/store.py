@@ -302,7 +302,7 @@ def load_work(conn: Connection, *, rebuild_orgs: Collection[int] = ()) -> Catalo
         # wordings the replaced catalogue's pipeline links left in `examples`: those would make a
         # rebuild depend on the catalogue it replaces (a second rebuild found near-identical
         # titles the first had to ask the matcher about).
-        pinned_members = _pinned_wordings(conn, [r.id for r in kept_by_people if r.id is not None])
+        pinned_members = _members_of(conn, [r.id for r in kept_by_people if r.id is not None], pinned_only=True)
         for request in kept_by_people:
             wordings = _member_wordings(request.title, pinned_members.get(request.id, []) if request.id else [])
             request.examples = [title for title, _ in wordings]
@@ -352,7 +352,6 @@ def _later_than_new(
     if not later:
         return [], {}, {}, {}
     ids = {m.id for m in later}
-    affected: dict[int, list[tuple[Any, str, str]]] = defaultdict(list)  # request id -> its remaining members
     losing: set[int] = set()
     for batch in batches(sorted(ids)):
         losing |= set(
@@ -360,26 +359,7 @@ def _later_than_new(
                 select(FeatureRequestMention.feature_request_id).where(FeatureRequestMention.mention_id.in_(batch))
             ).scalars()
         )
-    for batch in batches(sorted(losing)):
-        for row in conn.execute(
-            select(
-                FeatureRequestMention.feature_request_id,
-                FeatureRequestMention.mention_id,
-                FeatureMention.title,
-                FeatureMention.description,
-                FeatureMention.sent_at,
-                FeatureMention.source,
-                Message.external_id,
-                FeatureMention.ordinal,
-            )
-            .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
-            .join(Message, Message.id == FeatureMention.message_id)
-            .where(FeatureRequestMention.feature_request_id.in_(batch))
-        ):
-            if row.mention_id not in ids:
-                affected[row.feature_request_id].append(
-                    ((row.sent_at, row.source, row.external_id, row.ordinal), row.title, row.description)
-                )
+    affected = _members_of(conn, sorted(losing), leaving=ids)
     decided = (
         set(
             conn.execute(
@@ -417,14 +397,17 @@ def _member_wordings(title: str, members: Sequence[tuple[Any, str, str]]) -> lis
     return wordings
 
 
-def _pinned_wordings(conn: Connection, request_ids: Sequence[int]) -> dict[int, list[tuple[Any, str, str]]]:
-    """The pinned members of these requests (the links a rebuild keeps), as (order key, title,
-    description) by request id."""
+def _members_of(
+    conn: Connection, request_ids: Sequence[int], *, pinned_only: bool = False, leaving: Collection[int] = ()
+) -> dict[int, list[tuple[Any, str, str]]]:
+    """The members of these requests as (order key, title, description) by request id: all of them but
+    the mentions `leaving`, or only the pinned ones (the links a rebuild keeps)."""
     members: dict[int, list[tuple[Any, str, str]]] = defaultdict(list)
     for batch in batches(sorted(request_ids)):
-        for row in conn.execute(
+        query = (
             select(
                 FeatureRequestMention.feature_request_id,
+                FeatureRequestMention.mention_id,
                 FeatureMention.title,
                 FeatureMention.description,
                 FeatureMention.sent_at,
@@ -434,11 +417,13 @@ def _pinned_wordings(conn: Connection, request_ids: Sequence[int]) -> dict[int, 
             )
             .join(FeatureMention, FeatureMention.id == FeatureRequestMention.mention_id)
             .join(Message, Message.id == FeatureMention.message_id)
-            .where(FeatureRequestMention.feature_request_id.in_(batch), FeatureRequestMention.pinned)
-        ):
-            members[row.feature_request_id].append(
-                ((row.sent_at, row.source, row.external_id, row.ordinal), row.title, row.description)
-            )
+            .where(FeatureRequestMention.feature_request_id.in_(batch))
+        )
+        for row in conn.execute(query.where(FeatureRequestMention.pinned) if pinned_only else query):
+            if row.mention_id not in leaving:
+                members[row.feature_request_id].append(
+                    ((row.sent_at, row.source, row.external_id, row.ordinal), row.title, row.description)
+                )
     return members
 
 
