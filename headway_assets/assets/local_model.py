@@ -32,7 +32,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
-from headway_assets.core.org_settings import FIRST_PASS_SETTING, OFFLINE_PROVIDER, applied_first_pass_threshold
+from headway_assets.core.llm_catalogue import OFFLINE_PROVIDER
+from headway_assets.core.org_settings import FIRST_PASS_SETTING, applied_first_pass_threshold
 from headway_assets.core.settings import get_settings
 from headway_assets.core.warehouse.schema import Organization
 from headway_assets.llm.registry import LOCAL_MODEL

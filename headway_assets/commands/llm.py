@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from headway_assets.core.llm_catalogue import OFFLINE_PROVIDER
 from headway_assets.core.message import content_hash
 from headway_assets.core.settings import get_settings
 from headway_assets.llm.engine import DEFAULT_BATCH_ITEMS, EngineConfig, LlmEngine, LlmFailure
@@ -66,7 +67,7 @@ async def open_engine(provider: str | None, tier1_model: str | None = None) -> A
         ),
     )
     batch_items = dict(DEFAULT_BATCH_ITEMS)
-    if spec.name == "offline":
+    if spec.name == OFFLINE_PROVIDER:
         # Computed in this process from the payload, with no prompt to keep short: a call per block
         # of the command instead of per 100 texts (the trained model pays ~4 ms of scikit-learn
         # checks per call, a quarter of its time at 100). Each text's label is its own either way.

@@ -36,6 +36,8 @@ MATCH: Final = "match"
 CALL: Final = "call"  # call intelligence of a Gong or Fathom call (issue 16, item 5)
 TASKS: Final = (TIER1, TIER2, INSIGHT, MATCH)
 
+# The provider that runs every task in-process, with no key and no network.
+OFFLINE_PROVIDER: Final = "offline"
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
 OFFLINE_MODEL: Final = "headway-offline-3"
 # The offline provider's trained tier-1 model (headway_assets/offline/trained/): the one shipped in
@@ -175,7 +177,7 @@ def checked_call_model(provider: str, models: Iterable[str], model: str) -> str:
 
 register(
     ProviderSpec(
-        "offline",
+        OFFLINE_PROVIDER,
         "Offline (no key, no network)",
         "headway_assets.offline:OfflineProvider",
         default_models=dict.fromkeys(TASKS, OFFLINE_MODEL),

@@ -18,12 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from headway_assets.core.llm_catalogue import CALL, checked_call_model, get_provider_spec
+from headway_assets.core.llm_catalogue import CALL, OFFLINE_PROVIDER, checked_call_model, get_provider_spec
 
 FIRST_PASS_SETTING: Final = "local_first_pass_threshold"
 BUDGET_SETTING: Final = "llm_monthly_budget_usd"
-# The provider that runs every task in-process: a local first pass would only repeat it.
-OFFLINE_PROVIDER: Final = "offline"
 
 # Why the applied value is not the one set (the API's `reason.code`).
 NotAppliedCode = Literal["provider_ignores_setting", "not_offered_by_provider", "invalid_value"]
@@ -117,7 +115,6 @@ __all__ = [
     "FIRST_PASS_SETTING",
     "INVALID_VALUE",
     "NOT_OFFERED",
-    "OFFLINE_PROVIDER",
     "PROVIDER_IGNORES",
     "Applied",
     "NotApplied",

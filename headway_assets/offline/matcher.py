@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from headway_assets.core.llm_catalogue import OFFLINE_PROVIDER
 from headway_assets.llm.schemas import CatalogMatch
 from headway_assets.llm.tasks import AI_MATCH as CATALOG_THRESHOLD  # the catalogue links a mention at this score
 from headway_assets.llm.tasks import MatchCandidate, MatchInput
@@ -413,7 +414,6 @@ def hand_score(parts: dict[str, float]) -> float:
 # it into the first: above the 0.75 that links one mention, because a wrong merge joins two whole
 # asks, and merging at 0.75 chained neighbouring asks together (docs/quality.md).
 MERGE_SCORE = 0.9
-OFFLINE_PROVIDER_NAME: Final = "offline"  # `OfflineProvider.name`: the provider that answers with `match`
 
 
 # One score per mention and candidate: a catalogue asks about the same mention wording against
@@ -467,7 +467,7 @@ def match_predictor(provider: str) -> Callable[[MatchInput], CatalogMatch] | Non
     """What guesses `provider`'s match answers for the catalogue's ask-ahead rounds: this matcher for
     a hosted provider (its rounds are round trips), none for the offline provider (it is this
     matcher, answered in-process)."""
-    return None if provider == OFFLINE_PROVIDER_NAME else match
+    return None if provider == OFFLINE_PROVIDER else match
 
 
 def match(item: MatchInput) -> CatalogMatch:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from headway_assets.core.llm_catalogue import OFFLINE_PROVIDER
 from headway_assets.llm.providers.base import LlmError, LlmProvider, LlmRequest, LlmResponse
 from headway_assets.llm.registry import LOCAL_MODEL, LOCAL_MODEL_PREFIX, OFFLINE_MODEL
 from headway_assets.llm.schemas import (
@@ -29,7 +30,6 @@ from headway_assets.llm.schemas import (
 )
 from headway_assets.llm.tasks import CALL, INSIGHT, MATCH, TIER1, TIER2, Tier1Input
 from headway_assets.offline.classifier import OfflineClassifier
-from headway_assets.offline.matcher import OFFLINE_PROVIDER_NAME
 from headway_assets.offline.org_models import is_org_model, load_org_model
 from headway_assets.offline.tasks import answer
 from headway_assets.offline.trained import cached_local_model
@@ -92,7 +92,7 @@ def answer_task(task: str, payload: Any, model: str = OFFLINE_MODEL) -> BaseMode
 class OfflineProvider(LlmProvider):
     """Rules, lexicons and a small model trained on our own examples (see `headway_assets/offline/`)."""
 
-    name = OFFLINE_PROVIDER_NAME
+    name = OFFLINE_PROVIDER
     supports_batching = True
     in_process = True
 
