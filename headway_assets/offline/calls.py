@@ -136,6 +136,7 @@ NEXT_STEP_CUE = re.compile(
     r"\b(?:i'll|i will|we'll|we will|let's) (?:send|share|put|loop|get|forward|open|take|book|schedule|"
     r"set up|follow up|review|check|circle back|update|add|write)\b|\bsend the invite\b|\bfollow-up\b"
 )
+_NEXT_STEP_SUBJECT = re.compile(r"^(?:i['\u2019]ll|i will|we['\u2019]ll|we will|let['\u2019]s)\s+", re.IGNORECASE)
 _SPEAKER = re.compile(r"^([^:\n]{1,80}):\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -204,7 +205,9 @@ def _next_steps(sentences: list[tuple[str, str, str]], internal: frozenset[str])
         if match is None:
             continue
         action = sentence[match.start() :].strip().rstrip(".!?")
-        action = re.sub(r"^(?:i'll|i will|we'll|we will|let's)\s+", "", action, flags=re.I) or sentence
+        # The cue matched the folded sentence; the action is cut from the verbatim one, whose
+        # apostrophes may be curly ("I\u2019ll"), so the subject is stripped with either.
+        action = _NEXT_STEP_SUBJECT.sub("", action) or sentence
         owner: Owner = "vendor" if speaker in internal else "customer" if internal and speaker else "unknown"
         action = _clip(action if len(action) >= 3 else sentence, SHORT_ACTION)
         steps.append(CallNextStep(action=action, owner=owner, quote=_clip(sentence, SHORT_QUOTE)))

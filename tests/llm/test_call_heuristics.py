@@ -89,3 +89,16 @@ def test_curly_apostrophes_read_as_straight_ones() -> None:
     assert [(step.owner, step.quote) for step in insight.next_steps] == [
         ("vendor", "I\u2019ll send the revised quote today.")
     ]
+
+
+def test_a_next_step_written_with_curly_apostrophes_loses_its_subject_too() -> None:
+    # Transcripts and mail often carry typographic apostrophes: the action must read the same as
+    # with straight ones ("Send the pricing sheet", not "I’ll send the pricing sheet").
+    for apostrophe in ("'", "\u2019"):
+        text = f"Alex: I{apostrophe}ll send the pricing sheet tomorrow.\nSam: Let{apostrophe}s book a demo next week."
+        steps = assess_call(_call(text)).next_steps
+        assert [step.action for step in steps] == ["send the pricing sheet tomorrow", "book a demo next week"]
+        assert [step.quote for step in steps] == [
+            f"I{apostrophe}ll send the pricing sheet tomorrow.",
+            f"Let{apostrophe}s book a demo next week.",
+        ]
