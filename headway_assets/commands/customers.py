@@ -5,12 +5,16 @@
 
 Every row is validated; the good rows land (in one transaction) and each refused row is printed
 with its line number and the reason. Exit 0 when every row landed, 1 when some were refused, 2
-when the file or the organisation cannot be used, 3 when PostgreSQL aborted the transaction for a
-deadlock or serialization failure on every attempt (another transaction on the organisation's
-customers, such as a pipeline run, was in the way): nothing was imported, run it again.
+when the file or the organisation cannot be used, 3 when another transaction on the organisation's
+customers (a pipeline run resolving message authors, another import or a merge) was in the way:
+PostgreSQL aborted the import for a deadlock or serialization failure on every attempt, or the
+organisation's customer lock stayed taken longer than `--wait` seconds. Nothing was imported then;
+run it again.
 
 The transaction takes the organisation's customer lock and is retried as the API's import is
-(`conflicts.retry_transaction`: the same attempts and wait).
+(`conflicts.retry_transaction`: the same attempts and wait). On PostgreSQL it waits for the lock at
+most `--wait` seconds (default: `CUSTOMER_LOCK_TIMEOUT_SECONDS`, 30, as for the API's writes), so a
+long run never leaves the command hanging without a word.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
 
     from headway_assets.core.warehouse.conflicts import (
         CONFLICT_ATTEMPTS,
-        is_transient_conflict,
+        LOCK_NOT_AVAILABLE,
+        is_concurrency_conflict,
         retry_transaction,
         sqlstate,
     )
@@ -55,7 +60,9 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
         say(f"  {stage} {done:,}/{total:,}")
 
     started = time.monotonic()
-    url = get_settings().pipeline.warehouse_url
+    settings = get_settings()
+    url = settings.pipeline.warehouse_url
+    wait_seconds = args.wait if args.wait is not None else settings.api.customer_lock_timeout_seconds
     if url.startswith("sqlite"):
         migrate(url)  # the embedded warehouse is brought up to date on first use
     try:
@@ -69,6 +76,9 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
         # One whole transaction per attempt (None: no such organisation), run again from the start
         # when PostgreSQL aborts it.
         with write_transaction(url) as conn:
+            if conn.dialect.name == "postgresql":
+                # Bounds every lock wait of this transaction, the customer lock's first of all.
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, round(wait_seconds * 1000))}")
             org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
             if org_id is None:
                 return None
@@ -80,8 +90,15 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
     try:
         found, retries = retry_transaction(attempt, what="customer import")
     except DBAPIError as error:
-        if not is_transient_conflict(error):
+        if not is_concurrency_conflict(error):
             raise
+        if sqlstate(error) == LOCK_NOT_AVAILABLE:
+            say(
+                f"error: {args.org}'s customers stayed locked for more than {wait_seconds:g} s, most likely by a"
+                " pipeline run resolving message authors (or another import or merge). Nothing was imported. Run"
+                " the import again when that run finishes, or wait longer with --wait SECONDS."
+            )
+            return 3
         say(
             f"error: PostgreSQL aborted the import {CONFLICT_ATTEMPTS} times (SQLSTATE {sqlstate(error)}): another"
             f" transaction on {args.org}'s customers was in the way, most likely a pipeline run resolving message"
@@ -108,6 +125,17 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
     return 1 if report.rejected else 0
 
 
+def _positive_seconds(value: str) -> float:
+    """`--wait`'s value: a number of seconds above zero."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: the wait must be a finite number of seconds above zero")
+    return seconds
+
+
 def register_commands(commands: Any) -> None:
     """Add `customers` to the `headway` command line."""
     customers = commands.add_parser("customers", help="an organisation's customers (accounts)").add_subparsers(
@@ -120,4 +148,12 @@ def register_commands(commands: Any) -> None:
     importer.add_argument("file", type=Path, help="the export: .csv, .xlsx or .xls")
     importer.add_argument("--org", required=True, help="the organisation's slug")
     importer.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    importer.add_argument(
+        "--wait",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="PostgreSQL: how long to wait for a pipeline run (or another import or merge) holding the"
+        " organisation's customers before giving up with exit 3 (default: CUSTOMER_LOCK_TIMEOUT_SECONDS, 30)",
+    )
     importer.set_defaults(handler=cmd_import_customers)

@@ -338,3 +338,32 @@ def test_the_command_says_what_to_do_when_postgresql_aborts_it_on_every_attempt(
         attempts = conn.execute(text("SELECT last_value FROM test_import_attempts")).scalar_one()
     assert attempts == CONFLICT_ATTEMPTS, "each attempt a whole transaction, the API import's number of them"
     assert _customers(url) == {}
+
+
+def test_the_command_gives_up_after_its_wait_when_a_run_keeps_the_customers(
+    cli_postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run holding acme's customer lock (shared, as author resolution takes it) past `--wait`: the
+    command stops with exit 3 and says why and what to do; nothing is imported."""
+    url, path = cli_postgres, _write(tmp_path, GOOD_AND_BAD)
+    with write_transaction(url) as run:
+        org_id = run.execute(select(Organization.id).where(Organization.slug == "acme")).scalar_one()
+        lock_organisation_customers(run, [org_id], shared=True)
+        started = time.monotonic()
+        assert main(["customers", "import", "--org", "acme", "--wait", "0.3", str(path)]) == 3
+        waited = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert "acme's customers stayed locked for more than 0.3 s" in out, out
+    assert "--wait SECONDS" in out and "Nothing was imported" in out
+    assert 0.3 <= waited < 20, waited
+    assert _customers(url) == {}
+    # Once the run is over, the same command lands.
+    assert main(["customers", "import", "--org", "acme", "--wait", "0.3", str(path)]) == 1
+    assert set(_customers(url)) == {"Globex", "Initech", "Umbrella"}
+
+
+@pytest.mark.parametrize("wait", ["0", "-1", "soon", "inf"])
+def test_the_wait_must_be_seconds_above_zero(wait: str, cli_warehouse: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["customers", "import", "--org", "acme", "--wait", wait, str(_write(tmp_path, GOOD_AND_BAD))])
+    assert stopped.value.code == 2
