@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import sys
 import time
@@ -24,15 +25,36 @@ from headway_assets.testing.processes import (
     stop_process,
 )
 
-# The leader starts a SIGTERM-ignoring child and a grandchild in a new session, prints their pids.
+# The leader starts a SIGTERM-ignoring child and a grandchild in a new session, prints their pids;
+# each child prints "ready" once it ignores SIGTERM. The leader itself takes SIGTERM's default
+# action, unblocked: a disposition or mask it inherited from the test worker (both survive exec)
+# would otherwise keep it alive, and the tree would not be the one these tests mean.
 LEADER = """
 import os, signal, subprocess, sys, time
-stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+stubborn = (  # one write(2) per line, so the two children's lines never interleave
+    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    " os.write(1, b'ready\\\\n'); time.sleep(600)"
+)
 child = subprocess.Popen([sys.executable, "-c", stubborn])
 escaped = subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True)
-print(child.pid, escaped.pid, flush=True)
+os.write(1, f"{child.pid} {escaped.pid}\\n".encode())
 time.sleep(600)
 """
+
+
+def _read_lines(fd: int, count: int, timeout: float) -> list[bytes]:
+    """The first `count` lines written to `fd`, waiting at most `timeout` seconds in all (a child that
+    died before its line must fail the test, not hang the suite)."""
+    data, deadline = b"", time.monotonic() + timeout
+    while data.count(b"\n") < count:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0 and select.select([fd], [], [], remaining)[0], f"only {data!r} within {timeout} s"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"the process tree closed its output after {data!r}"
+        data += chunk
+    return data.split(b"\n")[:count]
 
 
 def _start(marker: str) -> tuple[subprocess.Popen[bytes], list[int]]:
@@ -43,8 +65,11 @@ def _start(marker: str) -> tuple[subprocess.Popen[bytes], list[int]]:
         start_new_session=True,
     )
     assert leader.stdout is not None
-    pids = [int(pid) for pid in leader.stdout.readline().split()]
-    time.sleep(0.5)  # both children have set their SIGTERM handler
+    # Three lines in any order: the pids, and "ready" from each child once it ignores SIGTERM (a
+    # fixed sleep was not enough on a loaded machine).
+    lines = [line.split() for line in _read_lines(leader.stdout.fileno(), 3, timeout=30)]
+    assert sorted(lines).count([b"ready"]) == 2, lines
+    pids = next([int(pid) for pid in line] for line in lines if line != [b"ready"])
     return leader, pids
 
 
