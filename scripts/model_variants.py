@@ -87,6 +87,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "b2b": "all",
         "params": {"embedding_model": USE, "embedding_scale": 2.0, "lexicon_scale": 0.1},
     },
+    # Text-shape aware combination (offline/trained/blend.py): on texts longer than the training
+    # rows (ramp from their 95th percentile of words to their longest) or that the lexicon reads as
+    # a report, the final probabilities mix in the lexicon's decision at this weight. The weight
+    # is fixed a priori (0.5: neither side trusted over the other outside the model's training
+    # shape); the other weights are reported, not used to choose (they would be chosen on NLBSE).
+    "blend-0.5": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.5}},
+    "blend-1.0": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 1.0}},
+    "blend-0.75": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.75}},
+    "shipped-blend-0.5": {"b2b": "all", "params": {"blend_weight": 0.5}},
     "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }
 # The one class every feedback label becomes in a `gate` variant (any tier-1 category but other).

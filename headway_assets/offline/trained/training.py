@@ -242,7 +242,27 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
     calibrated = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
-    return Pipeline([("features", FeatureUnion(blocks)), ("classifier", calibrated)])
+    # Measured, not kept (not in DEFAULT_PARAMS, so no version moves): `block_weights` weighs the
+    # feature blocks by name; `blend_weight` > 0 mixes the model's probabilities with the
+    # lexicon's by the text's shape (blend.py; it reads the lexicon block unweighted).
+    if p.get("blend_weight", 0.0) > 0:
+        from headway_assets.offline.trained.blend import ShapeBlend
+        from headway_assets.offline.trained.lexicon_features import LexiconEvidence
+
+        scale = p.get("lexicon_scale", 0.0)
+        if scale <= 0:  # the blend reads the lexicon's decision; the classifier does not see it
+            blocks.append(("lexicon", LexiconEvidence(scale=1.0)))
+        union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
+        blend = ShapeBlend(
+            calibrated,
+            lexicon_scale=scale if scale > 0 else 1.0,
+            feed_lexicon=scale > 0,
+            weight=p["blend_weight"],
+            low_quantile=p.get("blend_low_quantile", 95.0),
+        )
+        return Pipeline([("features", union), ("classifier", blend)])
+    union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
+    return Pipeline([("features", union), ("classifier", calibrated)])
 
 
 def _float32() -> Any:
@@ -347,6 +367,8 @@ def _kind(params: Mapping[str, Any]) -> str:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
         return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
+    if params.get("blend_weight", 0.0) > 0:
+        return "+".join([*blocks, "calibrated-linear-svm", "lexicon-shape-blend"])
     return "+".join([*blocks, "calibrated-linear-svm"])
 
 

@@ -1,0 +1,112 @@
+"""Text-shape aware combination of the model's and the lexicon's probabilities (`blend_weight` > 0).
+
+The model is trained on short sentences and messages (Tizard's forum sentences and our B2B
+messages: 95% of them at most 30 words, the longest 93, almost none with a title, code or a
+trace). On a text outside that shape (a GitHub issue: title plus body, many sentences, code and
+traces) its n-grams are extrapolating, while the hand-written lexicon was written for that shape
+too. So the final probabilities are a mix whose weight depends on the text's shape:
+
+    p = (1 - w) * p_model + w * p_lexicon
+
+- `w` is 0 for a text no longer than the `low_quantile` of the training texts' word counts (the
+  95th percentile by default, learnt at fit time from the rows the model is fitted on), rises
+  linearly to `weight` at the longest training text, and is `weight` beyond it; a text the
+  lexicon reads as a report (code, inline code, a trace or machine lines, or a title with 40+
+  words: its own `reportish` flag) gets `weight` whatever its length.
+- `p_lexicon` is the lexicon's decision with its confidence `c`: `c` on the category it chose,
+  `1 - c` spread evenly over the other categories the model knows.
+
+Both read the lexicon's evidence block (`lexicon_features.py`), the pipeline's last
+`lexicon_columns` columns, which the model's own classifier also sees when `feed_lexicon` is
+true (`lexicon_scale` > 0) and does not otherwise; so the lexicon runs once per text either way.
+The constants (`weight`, the quantile, the lexicon's own flag) are fixed a priori or chosen on the
+cross-validated Tizard + B2B figures, never on the GitHub issues the blend is aimed at
+(docs/quality.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+__all__ = ["ShapeBlend", "shape_weights"]
+
+_COLUMN = {name: i for i, name in enumerate(LEXICON_FEATURES)}
+
+
+def _words(lexicon: Any) -> Any:
+    """Word counts back from the `log_words` feature (log1p(words) / 3)."""
+    return np.expm1(lexicon[:, _COLUMN["log_words"]] * 3.0)
+
+
+def shape_weights(lexicon: Any, weight: float, low: float, high: float) -> Any:
+    """The lexicon's weight per row of unscaled lexicon features (see the module's docstring)."""
+    words = _words(lexicon)
+    ramp = np.clip((words - low) / max(high - low, 1.0), 0.0, 1.0)
+    reportish = lexicon[:, _COLUMN["reportish"]] > 0.5
+    return weight * np.where(reportish, 1.0, ramp)
+
+
+class ShapeBlend(ClassifierMixin, BaseEstimator):
+    """`estimator` on the features, its probabilities mixed with the lexicon's by text shape."""
+
+    def __init__(
+        self,
+        estimator: Any,
+        lexicon_columns: int = len(LEXICON_FEATURES),
+        lexicon_scale: float = 1.0,
+        feed_lexicon: bool = True,
+        weight: float = 0.5,
+        low_quantile: float = 95.0,
+    ) -> None:
+        """`lexicon_scale`: the factor the lexicon block was multiplied by; `weight`: the lexicon's
+        weight on texts outside the training shape; `low_quantile`: where the ramp starts."""
+        self.estimator = estimator
+        self.lexicon_columns = lexicon_columns
+        self.lexicon_scale = lexicon_scale
+        self.feed_lexicon = feed_lexicon
+        self.weight = weight
+        self.low_quantile = low_quantile
+
+    def _split(self, features: Any) -> tuple[Any, Any]:
+        from scipy.sparse import csr_matrix
+
+        matrix = csr_matrix(features)
+        cut = matrix.shape[1] - self.lexicon_columns
+        lexicon = matrix[:, cut:].toarray() / self.lexicon_scale
+        return (matrix if self.feed_lexicon else matrix[:, :cut]), lexicon
+
+    def fit(self, features: Any, labels: Any, sample_weight: Any = None) -> ShapeBlend:
+        """Fit the estimator; learn the training texts' length range."""
+        inputs, lexicon = self._split(features)
+        self.estimator_ = clone(self.estimator).fit(inputs, labels, sample_weight=sample_weight)
+        self.classes_ = self.estimator_.classes_
+        words = _words(lexicon)
+        self.low_words_ = float(np.percentile(words, self.low_quantile))
+        self.high_words_ = float(words.max())
+        return self
+
+    def _lexicon_probabilities(self, lexicon: Any) -> Any:
+        classes = [str(c) for c in self.classes_]
+        decided = np.column_stack(
+            [lexicon[:, _COLUMN[f"decision:{c}"]] if f"decision:{c}" in _COLUMN else np.zeros(len(lexicon)) for c in classes]
+        )
+        confidence = np.abs(lexicon[:, _COLUMN["decision_confidence"]])
+        rest = (1.0 - confidence) / max(len(classes) - 1, 1)
+        out = np.where(decided > 0.5, confidence[:, None], rest[:, None])
+        return out / out.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, features: Any) -> Any:
+        """The mixed probabilities, in `classes_` order."""
+        inputs, lexicon = self._split(features)
+        model = self.estimator_.predict_proba(inputs)
+        w = shape_weights(lexicon, self.weight, self.low_words_, self.high_words_)[:, None]
+        return (1.0 - w) * model + w * self._lexicon_probabilities(lexicon)
+
+    def predict(self, features: Any) -> Any:
+        """The most probable class."""
+        return self.classes_[np.argmax(self.predict_proba(features), axis=1)]
