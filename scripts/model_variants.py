@@ -96,6 +96,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "blend-1.0": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 1.0}},
     "blend-0.75": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.75}},
     "shipped-blend-0.5": {"b2b": "all", "params": {"blend_weight": 0.5}},
+    # Word 1-3-grams; the n-gram blocks weighed differently (FeatureUnion weights); an average with a
+    # second calibrated linear model over the n-grams (offline/trained/ensemble.py). Each on top
+    # of `lexicon-features-0.1`, chosen on the cross-validated Tizard + B2B figures.
+    "lexicon-0.1-words-1-3": {"b2b": "all", "params": {"lexicon_scale": 0.1, "word_ngrams": [1, 3]}},
+    "lexicon-0.1-chars-0.7": {"b2b": "all", "params": {"lexicon_scale": 0.1, "block_weights": {"chars": 0.7}}},
+    "lexicon-0.1-words-0.7": {"b2b": "all", "params": {"lexicon_scale": 0.1, "block_weights": {"words": 0.7}}},
+    "lexicon-0.1-cnb": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "cnb"}},
+    "lexicon-0.1-cnb-0.3": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "cnb", "ensemble_share": 0.3}},
+    "lexicon-0.1-logreg": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "logreg"}},
     "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }
 # The one class every feedback label becomes in a `gate` variant (any tier-1 category but other).

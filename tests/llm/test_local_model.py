@@ -327,3 +327,48 @@ def test_the_stacked_variant_fits_a_second_stage_over_svm_scores_and_lexicon_evi
     probabilities = model.probabilities(MESSAGES)
     assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
     assert [label.category for label in model.classify_many(MESSAGES)] == ["feature_request", "other", "bug_report"]
+
+
+def test_the_shape_blend_leaves_training_shaped_texts_to_the_model_and_mixes_in_the_lexicon_beyond() -> None:
+    """`blend_weight` (measured in docs/quality.md): a text no longer than the training rows' 95th
+    percentile keeps the model's probabilities; a text the lexicon reads as a report, or longer
+    than every training row, gets the lexicon's decision mixed in at that weight."""
+    import numpy as np
+
+    from headway_assets.offline import LEXICON_FEATURES, LexiconEvidence, OfflineClassifier, fit_local_model
+    from headway_assets.offline.trained.blend import shape_weights
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    trace = (
+        'Export fails\n\nTraceback (most recent call last):\n  File "app.py", line 3, in <module>\n'
+        "    export()\nValueError: empty frame"
+    )
+    texts = [*MESSAGES, trace]
+    plain = fit_local_model(rows, params={"lexicon_scale": 0.1, "threshold_folds": 2})
+    blended = fit_local_model(rows, params={"lexicon_scale": 0.1, "blend_weight": 0.5, "threshold_folds": 2})
+    assert blended.manifest["kind"].endswith("lexicon-shape-blend")
+    blend = blended.estimator[-1]
+    assert blend.low_words_ < blend.high_words_ <= max(len(t.split()) for t in rows.texts) + 1
+    model, mixed = plain.probabilities(texts), blended.probabilities(texts)
+    np.testing.assert_allclose(mixed[:3], model[:3], atol=1e-6)  # short messages: the model alone
+    lexicon = OfflineClassifier().classify(trace)
+    chosen = list(blended.classes).index(lexicon.category)
+    rest = (1 - lexicon.confidence) / (len(blended.classes) - 1)
+    expected = 0.5 * model[3] + 0.5 * np.where(np.arange(len(blended.classes)) == chosen, lexicon.confidence, rest)
+    np.testing.assert_allclose(mixed[3], expected, atol=1e-3)
+    features = LexiconEvidence().transform(["word " * 10, "word " * 50, "word " * 500])
+    assert features.shape[1] == len(LEXICON_FEATURES)
+    np.testing.assert_allclose(shape_weights(features, 0.8, 20.0, 100.0), [0.0, 0.3, 0.8], atol=0.02)
+
+
+@pytest.mark.parametrize("member", ["cnb", "logreg"])
+def test_the_ensemble_variants_average_two_calibrated_models(member: str) -> None:
+    """`ensemble` (measured in docs/quality.md): the SVM's probabilities averaged with a second model's."""
+    from headway_assets.offline import fit_local_model
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    model = fit_local_model(rows, params={"lexicon_scale": 0.1, "ensemble": member, "threshold_folds": 2})
+    assert model.manifest["kind"].endswith(f"calibrated-linear-svm+{member}")
+    probabilities = model.probabilities(MESSAGES)
+    assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
+    assert [label.category for label in model.classify_many(MESSAGES)][1] == "other"

@@ -241,7 +241,15 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
-    calibrated = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
+    calibrated: Any = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
+    if p.get("ensemble"):
+        # Measured, not kept: averaged with a second calibrated linear model (ensemble.py).
+        from headway_assets.offline.trained.ensemble import SoftEnsemble, second_model
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+        second = second_model(p["ensemble"], seed=seed, folds=p["calibration_folds"], class_weight=p["class_weight"])
+        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
+        calibrated = SoftEnsemble(calibrated, second, share=p.get("ensemble_share", 0.5), skip_columns=skip)
     # Measured, not kept (not in DEFAULT_PARAMS, so no version moves): `block_weights` weighs the
     # feature blocks by name; `blend_weight` > 0 mixes the model's probabilities with the
     # lexicon's by the text's shape (blend.py; it reads the lexicon block unweighted).
@@ -367,9 +375,10 @@ def _kind(params: Mapping[str, Any]) -> str:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
         return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
+    classifier = "calibrated-linear-svm" + (f"+{params['ensemble']}" if params.get("ensemble") else "")
     if params.get("blend_weight", 0.0) > 0:
-        return "+".join([*blocks, "calibrated-linear-svm", "lexicon-shape-blend"])
-    return "+".join([*blocks, "calibrated-linear-svm"])
+        return "+".join([*blocks, classifier, "lexicon-shape-blend"])
+    return "+".join([*blocks, classifier])
 
 
 def model_version(rows: TrainingRows, *, params: Mapping[str, Any] | None = None, seed: int = DEFAULT_SEED) -> str:
