@@ -372,3 +372,27 @@ def test_the_ensemble_variants_average_two_calibrated_models(member: str) -> Non
     probabilities = model.probabilities(MESSAGES)
     assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
     assert [label.category for label in model.classify_many(MESSAGES)][1] == "other"
+
+
+def test_the_ranked_lexicon_probabilities_decide_as_the_lexicon_does() -> None:
+    """`blend_lexicon: "ranked"`: P(feedback) >= 0.5 exactly when the lexicon calls it feedback,
+    and the most probable feedback category is the lexicon's."""
+    import numpy as np
+
+    from headway_assets.offline import LexiconEvidence, OfflineClassifier
+    from headway_assets.offline.trained.blend import ShapeBlend
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    texts = rows.texts[:200]
+    blend = ShapeBlend(None, lexicon_probabilities="ranked")
+    blend.classes_ = np.array(sorted(TIER1_CATEGORIES))
+    probabilities = blend._lexicon_probabilities(LexiconEvidence().transform(texts))
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    classes = list(blend.classes_)
+    other = classes.index("other")
+    for text, row, label in zip(texts, probabilities, OfflineClassifier().classify_many(texts), strict=True):
+        if label.is_feedback:
+            assert 1 - row[other] >= 0.5
+            assert classes[max((i for i in range(len(classes)) if i != other), key=lambda i: row[i])] == label.category
+        else:
+            assert 1 - row[other] < 0.5 or np.isclose(1 - row[other], 0.5), text

@@ -13,8 +13,10 @@ too. So the final probabilities are a mix whose weight depends on the text's sha
   linearly to `weight` at the longest training text, and is `weight` beyond it; a text the
   lexicon reads as a report (code, inline code, a trace or machine lines, or a title with 40+
   words: its own `reportish` flag) gets `weight` whatever its length.
-- `p_lexicon` is the lexicon's decision with its confidence `c`: `c` on the category it chose,
-  `1 - c` spread evenly over the other categories the model knows.
+- `p_lexicon` is the lexicon's decision with its confidence `c`: `"flat"`, `c` on the category it
+  chose, `1 - c` spread evenly over the other categories the model knows; `"ranked"` (written
+  after measuring "flat", docs/quality.md): P(feedback) from its decision on a 0.5 boundary, that
+  mass shared over the feedback categories by its own cue scores (`_ranked`).
 
 Both read the lexicon's evidence block (`lexicon_features.py`), the pipeline's last
 `lexicon_columns` columns, which the model's own classifier also sees when `feed_lexicon` is
@@ -62,15 +64,18 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         feed_lexicon: bool = True,
         weight: float = 0.5,
         low_quantile: float = 95.0,
+        lexicon_probabilities: str = "flat",
     ) -> None:
         """`lexicon_scale`: the factor the lexicon block was multiplied by; `weight`: the lexicon's
-        weight on texts outside the training shape; `low_quantile`: where the ramp starts."""
+        weight on texts outside the training shape; `low_quantile`: where the ramp starts;
+        `lexicon_probabilities`: "flat" or "ranked" (see `_ranked`)."""
         self.estimator = estimator
         self.lexicon_columns = lexicon_columns
         self.lexicon_scale = lexicon_scale
         self.feed_lexicon = feed_lexicon
         self.weight = weight
         self.low_quantile = low_quantile
+        self.lexicon_probabilities = lexicon_probabilities
 
     def _split(self, features: Any) -> tuple[Any, Any]:
         from scipy.sparse import csr_matrix
@@ -91,6 +96,8 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         return self
 
     def _lexicon_probabilities(self, lexicon: Any) -> Any:
+        if self.lexicon_probabilities == "ranked":
+            return self._ranked(lexicon)
         classes = [str(c) for c in self.classes_]
         decided = np.column_stack(
             [lexicon[:, _COLUMN[f"decision:{c}"]] if f"decision:{c}" in _COLUMN else np.zeros(len(lexicon)) for c in classes]
@@ -98,6 +105,36 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         confidence = np.abs(lexicon[:, _COLUMN["decision_confidence"]])
         rest = (1.0 - confidence) / max(len(classes) - 1, 1)
         out = np.where(decided > 0.5, confidence[:, None], rest[:, None])
+        return out / out.sum(axis=1, keepdims=True)
+
+    def _ranked(self, lexicon: Any) -> Any:
+        """P(feedback) from the lexicon's decision on a 0.5 boundary, shared by its own cue ranking.
+
+        Decided feedback with confidence c: P(feedback) = 0.5 + c / 2 (0.65 to 0.975); decided
+        `other` with confidence c (0.5 to 0.95): 1 - c. The feedback mass goes to the feedback
+        categories in proportion to the lexicon's combined evidence (cue score plus its naive-Bayes
+        vote, the ranking its own decision takes), evenly when it has none.
+        """
+        classes = [str(c) for c in self.classes_]
+        decided_other = lexicon[:, _COLUMN["decision:other"]] > 0.5
+        confidence = np.abs(lexicon[:, _COLUMN["decision_confidence"]])
+        feedback = np.where(decided_other, 1.0 - confidence, 0.5 + confidence / 2.0)
+        scores = np.column_stack(
+            [
+                np.expm1(lexicon[:, _COLUMN[f"total:{c}"]]) + 2.0 * lexicon[:, _COLUMN[f"vote:{c}"]]
+                if f"vote:{c}" in _COLUMN
+                else np.zeros(len(lexicon))
+                for c in classes
+            ]
+        )
+        scores = np.clip(scores, 0.0, None)
+        known = np.array([f"vote:{c}" in _COLUMN for c in classes], dtype=float)
+        empty = scores.sum(axis=1) <= 0
+        scores[empty] = known
+        shares = scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
+        out = feedback[:, None] * shares
+        if "other" in classes:
+            out[:, classes.index("other")] = 1.0 - feedback
         return out / out.sum(axis=1, keepdims=True)
 
     def predict_proba(self, features: Any) -> Any:

@@ -267,6 +267,7 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             feed_lexicon=scale > 0,
             weight=p["blend_weight"],
             low_quantile=p.get("blend_low_quantile", 95.0),
+            lexicon_probabilities=p.get("blend_lexicon", "flat"),
         )
         return Pipeline([("features", union), ("classifier", blend)])
     union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
