@@ -100,6 +100,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # boundary, categories ranked by its cue scores), written after the rows above were measured.
     "blend-ranked-0.5": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.5, "blend_lexicon": "ranked"}},
     "blend-ranked-1.0": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked"}},
+    # The shape learnt from the training rows: also their sentence count, and any structure flag
+    # (title, code, trace, headings...) fewer than 1% of them have. Written after diagnosing NLBSE
+    # (10% of its issues, short ones, were left to the model alone by the word-count rule).
+    "blend-learnt-0.5": {
+        "b2b": "all",
+        "params": {"lexicon_scale": 0.1, "blend_weight": 0.5, "blend_lexicon": "ranked", "blend_shape": "learnt"},
+    },
+    "blend-learnt-1.0": {
+        "b2b": "all",
+        "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked", "blend_shape": "learnt"},
+    },
+    "shipped-blend-ranked-0.5": {"b2b": "all", "params": {"blend_weight": 0.5, "blend_lexicon": "ranked"}},
     "blend-ranked-0.75": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.75, "blend_lexicon": "ranked"}},
     # Word 1-3-grams; the n-gram blocks weighed differently (FeatureUnion weights); an average with a
     # second calibrated linear model over the n-grams (offline/trained/ensemble.py). Each on top
@@ -109,6 +121,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lexicon-0.1-words-0.7": {"b2b": "all", "params": {"lexicon_scale": 0.1, "block_weights": {"words": 0.7}}},
     "lexicon-0.1-cnb": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "cnb"}},
     "lexicon-0.1-cnb-0.3": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "cnb", "ensemble_share": 0.3}},
+    # NB-SVM: n-gram columns scaled by each class's log-count ratio, one binary SVM per class.
+    "lexicon-0.1-nbsvm": {"b2b": "all", "params": {"lexicon_scale": 0.1, "nbsvm": True}},
+    "lexicon-0.1-nbsvm-C-0.1": {"b2b": "all", "params": {"lexicon_scale": 0.1, "nbsvm": True, "C": 0.1}},
     "lexicon-0.1-logreg": {"b2b": "all", "params": {"lexicon_scale": 0.1, "ensemble": "logreg"}},
     "use-only": {"b2b": "all", "params": {"ngrams": False, "embedding_model": USE, "embedding_scale": 1.0, "C": 1.0}},
 }

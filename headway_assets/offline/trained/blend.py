@@ -28,7 +28,7 @@ cross-validated Tizard + B2B figures, never on the GitHub issues the blend is ai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -45,12 +45,37 @@ def _words(lexicon: Any) -> Any:
     return np.expm1(lexicon[:, _COLUMN["log_words"]] * 3.0)
 
 
-def shape_weights(lexicon: Any, weight: float, low: float, high: float) -> Any:
+# Structure flags of the lexicon's evidence; `blend_shape: "learnt"` counts one as out of the training
+# shape when fewer than `RARE` of the training rows have it.
+FLAGS: Final = ("titled", "code_blocks", "inline_code", "trace_lines", "machine_lines", "headings", "urls", "reportish")
+RARE: Final = 0.01
+
+
+def _ramp(values: Any, low: float, high: float) -> Any:
+    return np.clip((values - low) / max(high - low, 1.0), 0.0, 1.0)
+
+
+def shape_weights(
+    lexicon: Any,
+    weight: float,
+    low: float,
+    high: float,
+    *,
+    sentences: tuple[float, float] | None = None,
+    rare_flags: tuple[str, ...] = ("reportish",),
+) -> Any:
     """The lexicon's weight per row of unscaled lexicon features (see the module's docstring)."""
-    words = _words(lexicon)
-    ramp = np.clip((words - low) / max(high - low, 1.0), 0.0, 1.0)
-    reportish = lexicon[:, _COLUMN["reportish"]] > 0.5
-    return weight * np.where(reportish, 1.0, ramp)
+    ramp = _ramp(_words(lexicon), low, high)
+    if sentences is not None:
+        ramp = np.maximum(ramp, _ramp(_sentences(lexicon), *sentences))
+    flagged = np.zeros(len(lexicon), dtype=bool)
+    for flag in rare_flags:
+        flagged |= lexicon[:, _COLUMN[flag]] > 0.5
+    return weight * np.where(flagged, 1.0, ramp)
+
+
+def _sentences(lexicon: Any) -> Any:
+    return np.expm1(lexicon[:, _COLUMN["log_sentences"]])
 
 
 class ShapeBlend(ClassifierMixin, BaseEstimator):
@@ -65,10 +90,13 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         weight: float = 0.5,
         low_quantile: float = 95.0,
         lexicon_probabilities: str = "flat",
+        shape: str = "words",
     ) -> None:
         """`lexicon_scale`: the factor the lexicon block was multiplied by; `weight`: the lexicon's
         weight on texts outside the training shape; `low_quantile`: where the ramp starts;
-        `lexicon_probabilities`: "flat" or "ranked" (see `_ranked`)."""
+        `lexicon_probabilities`: "flat" or "ranked" (see `_ranked`); `shape`: "words" (word
+        count and the lexicon's `reportish` flag) or "learnt" (also the sentence count, and every
+        structure flag in `FLAGS` that fewer than `RARE` of the training rows have)."""
         self.estimator = estimator
         self.lexicon_columns = lexicon_columns
         self.lexicon_scale = lexicon_scale
@@ -76,6 +104,7 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         self.weight = weight
         self.low_quantile = low_quantile
         self.lexicon_probabilities = lexicon_probabilities
+        self.shape = shape
 
     def _split(self, features: Any) -> tuple[Any, Any]:
         from scipy.sparse import csr_matrix
@@ -93,6 +122,14 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         words = _words(lexicon)
         self.low_words_ = float(np.percentile(words, self.low_quantile))
         self.high_words_ = float(words.max())
+        self.sentences_: tuple[float, float] | None = None
+        self.rare_flags_: tuple[str, ...] = ("reportish",)
+        if self.shape == "learnt":
+            sentences = _sentences(lexicon)
+            self.sentences_ = (float(np.percentile(sentences, self.low_quantile)), float(sentences.max()))
+            self.rare_flags_ = tuple(f for f in FLAGS if float(np.mean(lexicon[:, _COLUMN[f]] > 0.5)) < RARE)
+        elif self.shape != "words":
+            raise ValueError(f"unknown blend shape {self.shape!r}: use 'words' or 'learnt'")
         return self
 
     def _lexicon_probabilities(self, lexicon: Any) -> Any:
@@ -141,7 +178,9 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         """The mixed probabilities, in `classes_` order."""
         inputs, lexicon = self._split(features)
         model = self.estimator_.predict_proba(inputs)
-        w = shape_weights(lexicon, self.weight, self.low_words_, self.high_words_)[:, None]
+        w = shape_weights(
+            lexicon, self.weight, self.low_words_, self.high_words_, sentences=self.sentences_, rare_flags=self.rare_flags_
+        )[:, None]
         return (1.0 - w) * model + w * self._lexicon_probabilities(lexicon)
 
     def predict(self, features: Any) -> Any:

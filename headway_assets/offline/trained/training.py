@@ -237,7 +237,14 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             stage2_C=p.get("stage2_C", 1.0),
         )
         return Pipeline([("features", FeatureUnion(blocks)), ("classifier", stacked)])
-    svm = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
+    svm: Any = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
+    if p.get("nbsvm", False):
+        # Measured, not kept: NB-SVM's log-count-ratio scaling, one binary SVM per class (ensemble.py).
+        from headway_assets.offline.trained.ensemble import NaiveBayesSvm
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
+        svm = NaiveBayesSvm(C=p["C"], class_weight=p["class_weight"], skip_columns=skip, seed=seed)
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
@@ -268,6 +275,7 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             weight=p["blend_weight"],
             low_quantile=p.get("blend_low_quantile", 95.0),
             lexicon_probabilities=p.get("blend_lexicon", "flat"),
+            shape=p.get("blend_shape", "words"),
         )
         return Pipeline([("features", union), ("classifier", blend)])
     union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
@@ -376,7 +384,7 @@ def _kind(params: Mapping[str, Any]) -> str:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
         return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
-    classifier = "calibrated-linear-svm" + (f"+{params['ensemble']}" if params.get("ensemble") else "")
+    classifier = ("calibrated-nb-svm" if params.get("nbsvm") else "calibrated-linear-svm") + (f"+{params['ensemble']}" if params.get("ensemble") else "")
     if params.get("blend_weight", 0.0) > 0:
         return "+".join([*blocks, classifier, "lexicon-shape-blend"])
     return "+".join([*blocks, classifier])
