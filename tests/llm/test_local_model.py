@@ -396,3 +396,24 @@ def test_the_ranked_lexicon_probabilities_decide_as_the_lexicon_does() -> None:
             assert classes[max((i for i in range(len(classes)) if i != other), key=lambda i: row[i])] == label.category
         else:
             assert 1 - row[other] < 0.5 or np.isclose(1 - row[other], 0.5), text
+
+
+def test_the_flags_shape_hands_texts_with_structure_the_training_rows_lack_to_the_lexicon() -> None:
+    """`blend_shape: "flags"`: a structure no training row has (here a title) puts a short text outside the
+    model's shape, so with `blend_weight` 1.0 its probabilities are the lexicon's alone."""
+    import numpy as np
+
+    from headway_assets.offline import fit_local_model
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    params = {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked", "threshold_folds": 2}
+    model = fit_local_model(rows, params={**params, "blend_shape": "flags"})
+    blend = model.estimator[-1]
+    assert "titled" in blend.rare_flags_ and blend.sentences_ is None
+    titled = "Export button missing\n\nThe export button is gone from the reports page since Monday."
+    features = model.estimator[0].transform([titled])
+    probabilities = model.probabilities([titled])
+    inputs, lexicon = blend._split(features)
+    np.testing.assert_allclose(probabilities, blend._lexicon_probabilities(lexicon), atol=1e-6)
+    words_only = fit_local_model(rows, params=params)
+    assert not np.allclose(words_only.probabilities([titled]), probabilities)

@@ -95,8 +95,9 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         """`lexicon_scale`: the factor the lexicon block was multiplied by; `weight`: the lexicon's
         weight on texts outside the training shape; `low_quantile`: where the ramp starts;
         `lexicon_probabilities`: "flat" or "ranked" (see `_ranked`); `shape`: "words" (word
-        count and the lexicon's `reportish` flag) or "learnt" (also the sentence count, and every
-        structure flag in `FLAGS` that fewer than `RARE` of the training rows have)."""
+        count and the lexicon's `reportish` flag), "flags" (word count and every structure flag
+        in `FLAGS` that fewer than `RARE` of the training rows have) or "learnt" (those and the
+        sentence count)."""
         self.estimator = estimator
         self.lexicon_columns = lexicon_columns
         self.lexicon_scale = lexicon_scale
@@ -124,12 +125,13 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         self.high_words_ = float(words.max())
         self.sentences_: tuple[float, float] | None = None
         self.rare_flags_: tuple[str, ...] = ("reportish",)
-        if self.shape == "learnt":
-            sentences = _sentences(lexicon)
-            self.sentences_ = (float(np.percentile(sentences, self.low_quantile)), float(sentences.max()))
+        if self.shape in ("learnt", "flags"):
             self.rare_flags_ = tuple(f for f in FLAGS if float(np.mean(lexicon[:, _COLUMN[f]] > 0.5)) < RARE)
+            if self.shape == "learnt":
+                sentences = _sentences(lexicon)
+                self.sentences_ = (float(np.percentile(sentences, self.low_quantile)), float(sentences.max()))
         elif self.shape != "words":
-            raise ValueError(f"unknown blend shape {self.shape!r}: use 'words' or 'learnt'")
+            raise ValueError(f"unknown blend shape {self.shape!r}: use 'words', 'learnt' or 'flags'")
         return self
 
     def _lexicon_probabilities(self, lexicon: Any) -> Any:
