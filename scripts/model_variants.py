@@ -98,8 +98,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "shipped-blend-0.5": {"b2b": "all", "params": {"blend_weight": 0.5}},
     # The lexicon's probabilities made consistent with its own decision (P(feedback) on a 0.5
     # boundary, categories ranked by its cue scores), written after the rows above were measured.
-    "blend-ranked-0.5": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.5, "blend_lexicon": "ranked"}},
-    "blend-ranked-1.0": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked"}},
+    "blend-ranked-0.5": {
+        "b2b": "all",
+        "params": {"lexicon_scale": 0.1, "blend_weight": 0.5, "blend_lexicon": "ranked"},
+    },
+    "blend-ranked-1.0": {
+        "b2b": "all",
+        "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked"},
+    },
     # The shape learnt from the training rows: also their sentence count, and any structure flag
     # (title, code, trace, headings...) fewer than 1% of them have. Written after diagnosing NLBSE
     # (10% of its issues, short ones, were left to the model alone by the word-count rule).
@@ -122,7 +128,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked", "blend_shape": "flags"},
     },
     "shipped-blend-ranked-0.5": {"b2b": "all", "params": {"blend_weight": 0.5, "blend_lexicon": "ranked"}},
-    "blend-ranked-0.75": {"b2b": "all", "params": {"lexicon_scale": 0.1, "blend_weight": 0.75, "blend_lexicon": "ranked"}},
+    "blend-ranked-0.75": {
+        "b2b": "all",
+        "params": {"lexicon_scale": 0.1, "blend_weight": 0.75, "blend_lexicon": "ranked"},
+    },
     # Word 1-3-grams; the n-gram blocks weighed differently (FeatureUnion weights); an average with a
     # second calibrated linear model over the n-grams (offline/trained/ensemble.py). Each on top
     # of `lexicon-features-0.1`, chosen on the cross-validated Tizard + B2B figures.

@@ -413,7 +413,7 @@ def test_the_flags_shape_hands_texts_with_structure_the_training_rows_lack_to_th
     titled = "Export button missing\n\nThe export button is gone from the reports page since Monday."
     features = model.estimator[0].transform([titled])
     probabilities = model.probabilities([titled])
-    inputs, lexicon = blend._split(features)
+    _inputs, lexicon = blend._split(features)
     np.testing.assert_allclose(probabilities, blend._lexicon_probabilities(lexicon), atol=1e-6)
     words_only = fit_local_model(rows, params=params)
     assert not np.allclose(words_only.probabilities([titled]), probabilities)

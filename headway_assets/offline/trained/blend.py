@@ -139,7 +139,10 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
             return self._ranked(lexicon)
         classes = [str(c) for c in self.classes_]
         decided = np.column_stack(
-            [lexicon[:, _COLUMN[f"decision:{c}"]] if f"decision:{c}" in _COLUMN else np.zeros(len(lexicon)) for c in classes]
+            [
+                lexicon[:, _COLUMN[f"decision:{c}"]] if f"decision:{c}" in _COLUMN else np.zeros(len(lexicon))
+                for c in classes
+            ]
         )
         confidence = np.abs(lexicon[:, _COLUMN["decision_confidence"]])
         rest = (1.0 - confidence) / max(len(classes) - 1, 1)
@@ -181,7 +184,12 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
         inputs, lexicon = self._split(features)
         model = self.estimator_.predict_proba(inputs)
         w = shape_weights(
-            lexicon, self.weight, self.low_words_, self.high_words_, sentences=self.sentences_, rare_flags=self.rare_flags_
+            lexicon,
+            self.weight,
+            self.low_words_,
+            self.high_words_,
+            sentences=self.sentences_,
+            rare_flags=self.rare_flags_,
         )[:, None]
         return (1.0 - w) * model + w * self._lexicon_probabilities(lexicon)
 

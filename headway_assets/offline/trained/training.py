@@ -384,7 +384,9 @@ def _kind(params: Mapping[str, Any]) -> str:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
         return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
-    classifier = ("calibrated-nb-svm" if params.get("nbsvm") else "calibrated-linear-svm") + (f"+{params['ensemble']}" if params.get("ensemble") else "")
+    classifier = ("calibrated-nb-svm" if params.get("nbsvm") else "calibrated-linear-svm") + (
+        f"+{params['ensemble']}" if params.get("ensemble") else ""
+    )
     if params.get("blend_weight", 0.0) > 0:
         return "+".join([*blocks, classifier, "lexicon-shape-blend"])
     return "+".join([*blocks, classifier])
