@@ -127,6 +127,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "b2b": "all",
         "params": {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked", "blend_shape": "flags"},
     },
+    # ... with word 1-3-grams (the best in-domain n-gram row of the list below).
+    "blend-flags-1.0-words-1-3": {
+        "b2b": "all",
+        "params": {
+            "lexicon_scale": 0.1,
+            "word_ngrams": [1, 3],
+            "blend_weight": 1.0,
+            "blend_lexicon": "ranked",
+            "blend_shape": "flags",
+        },
+    },
     "shipped-blend-ranked-0.5": {"b2b": "all", "params": {"blend_weight": 0.5, "blend_lexicon": "ranked"}},
     "blend-ranked-0.75": {
         "b2b": "all",
