@@ -327,3 +327,93 @@ def test_the_stacked_variant_fits_a_second_stage_over_svm_scores_and_lexicon_evi
     probabilities = model.probabilities(MESSAGES)
     assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
     assert [label.category for label in model.classify_many(MESSAGES)] == ["feature_request", "other", "bug_report"]
+
+
+def test_the_shape_blend_leaves_training_shaped_texts_to_the_model_and_mixes_in_the_lexicon_beyond() -> None:
+    """`blend_weight` (measured in docs/quality.md): a text no longer than the training rows' 95th
+    percentile keeps the model's probabilities; a text the lexicon reads as a report, or longer
+    than every training row, gets the lexicon's decision mixed in at that weight."""
+    import numpy as np
+
+    from headway_assets.offline import LEXICON_FEATURES, LexiconEvidence, OfflineClassifier, fit_local_model
+    from headway_assets.offline.trained.blend import shape_weights
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    trace = (
+        'Export fails\n\nTraceback (most recent call last):\n  File "app.py", line 3, in <module>\n'
+        "    export()\nValueError: empty frame"
+    )
+    texts = [*MESSAGES, trace]
+    plain = fit_local_model(rows, params={"lexicon_scale": 0.1, "threshold_folds": 2})
+    blended = fit_local_model(rows, params={"lexicon_scale": 0.1, "blend_weight": 0.5, "threshold_folds": 2})
+    assert blended.manifest["kind"].endswith("lexicon-shape-blend")
+    blend = blended.estimator[-1]
+    assert blend.low_words_ < blend.high_words_ <= max(len(t.split()) for t in rows.texts) + 1
+    model, mixed = plain.probabilities(texts), blended.probabilities(texts)
+    np.testing.assert_allclose(mixed[:3], model[:3], atol=1e-6)  # short messages: the model alone
+    lexicon = OfflineClassifier().classify(trace)
+    chosen = list(blended.classes).index(lexicon.category)
+    rest = (1 - lexicon.confidence) / (len(blended.classes) - 1)
+    expected = 0.5 * model[3] + 0.5 * np.where(np.arange(len(blended.classes)) == chosen, lexicon.confidence, rest)
+    np.testing.assert_allclose(mixed[3], expected, atol=1e-3)
+    features = LexiconEvidence().transform(["word " * 10, "word " * 50, "word " * 500])
+    assert features.shape[1] == len(LEXICON_FEATURES)
+    np.testing.assert_allclose(shape_weights(features, 0.8, 20.0, 100.0), [0.0, 0.3, 0.8], atol=0.02)
+
+
+@pytest.mark.parametrize("member", ["cnb", "logreg"])
+def test_the_ensemble_variants_average_two_calibrated_models(member: str) -> None:
+    """`ensemble` (measured in docs/quality.md): the SVM's probabilities averaged with a second model's."""
+    from headway_assets.offline import fit_local_model
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    model = fit_local_model(rows, params={"lexicon_scale": 0.1, "ensemble": member, "threshold_folds": 2})
+    assert model.manifest["kind"].endswith(f"calibrated-linear-svm+{member}")
+    probabilities = model.probabilities(MESSAGES)
+    assert probabilities.shape == (3, 6) and abs(probabilities.sum(axis=1) - 1).max() < 1e-6
+    assert [label.category for label in model.classify_many(MESSAGES)][1] == "other"
+
+
+def test_the_ranked_lexicon_probabilities_decide_as_the_lexicon_does() -> None:
+    """`blend_lexicon: "ranked"`: P(feedback) >= 0.5 exactly when the lexicon calls it feedback,
+    and the most probable feedback category is the lexicon's."""
+    import numpy as np
+
+    from headway_assets.offline import LexiconEvidence, OfflineClassifier
+    from headway_assets.offline.trained.blend import ShapeBlend
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    texts = rows.texts[:200]
+    blend = ShapeBlend(None, lexicon_probabilities="ranked")
+    blend.classes_ = np.array(sorted(TIER1_CATEGORIES))
+    probabilities = blend._lexicon_probabilities(LexiconEvidence().transform(texts))
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    classes = list(blend.classes_)
+    other = classes.index("other")
+    for text, row, label in zip(texts, probabilities, OfflineClassifier().classify_many(texts), strict=True):
+        if label.is_feedback:
+            assert 1 - row[other] >= 0.5
+            assert classes[max((i for i in range(len(classes)) if i != other), key=lambda i: row[i])] == label.category
+        else:
+            assert 1 - row[other] < 0.5 or np.isclose(1 - row[other], 0.5), text
+
+
+def test_the_flags_shape_hands_texts_with_structure_the_training_rows_lack_to_the_lexicon() -> None:
+    """`blend_shape: "flags"`: a structure no training row has (here a title) puts a short text outside the
+    model's shape, so with `blend_weight` 1.0 its probabilities are the lexicon's alone."""
+    import numpy as np
+
+    from headway_assets.offline import fit_local_model
+
+    rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
+    params = {"lexicon_scale": 0.1, "blend_weight": 1.0, "blend_lexicon": "ranked", "threshold_folds": 2}
+    model = fit_local_model(rows, params={**params, "blend_shape": "flags"})
+    blend = model.estimator[-1]
+    assert "titled" in blend.rare_flags_ and blend.sentences_ is None
+    titled = "Export button missing\n\nThe export button is gone from the reports page since Monday."
+    features = model.estimator[0].transform([titled])
+    probabilities = model.probabilities([titled])
+    _inputs, lexicon = blend._split(features)
+    np.testing.assert_allclose(probabilities, blend._lexicon_probabilities(lexicon), atol=1e-6)
+    words_only = fit_local_model(rows, params=params)
+    assert not np.allclose(words_only.probabilities([titled]), probabilities)

@@ -237,12 +237,49 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             stage2_C=p.get("stage2_C", 1.0),
         )
         return Pipeline([("features", FeatureUnion(blocks)), ("classifier", stacked)])
-    svm = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
+    svm: Any = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
+    if p.get("nbsvm", False):
+        # Measured, not kept: NB-SVM's log-count-ratio scaling, one binary SVM per class (ensemble.py).
+        from headway_assets.offline.trained.ensemble import NaiveBayesSvm
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
+        svm = NaiveBayesSvm(C=p["C"], class_weight=p["class_weight"], skip_columns=skip, seed=seed)
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
-    calibrated = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
-    return Pipeline([("features", FeatureUnion(blocks)), ("classifier", calibrated)])
+    calibrated: Any = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
+    if p.get("ensemble"):
+        # Measured, not kept: averaged with a second calibrated linear model (ensemble.py).
+        from headway_assets.offline.trained.ensemble import SoftEnsemble, second_model
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+        second = second_model(p["ensemble"], seed=seed, folds=p["calibration_folds"], class_weight=p["class_weight"])
+        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
+        calibrated = SoftEnsemble(calibrated, second, share=p.get("ensemble_share", 0.5), skip_columns=skip)
+    # Measured, not kept (not in DEFAULT_PARAMS, so no version moves): `block_weights` weighs the
+    # feature blocks by name; `blend_weight` > 0 mixes the model's probabilities with the
+    # lexicon's by the text's shape (blend.py; it reads the lexicon block unweighted).
+    if p.get("blend_weight", 0.0) > 0:
+        from headway_assets.offline.trained.blend import ShapeBlend
+        from headway_assets.offline.trained.lexicon_features import LexiconEvidence
+
+        scale = p.get("lexicon_scale", 0.0)
+        if scale <= 0:  # the blend reads the lexicon's decision; the classifier does not see it
+            blocks.append(("lexicon", LexiconEvidence(scale=1.0)))
+        union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
+        blend = ShapeBlend(
+            calibrated,
+            lexicon_scale=scale if scale > 0 else 1.0,
+            feed_lexicon=scale > 0,
+            weight=p["blend_weight"],
+            low_quantile=p.get("blend_low_quantile", 95.0),
+            lexicon_probabilities=p.get("blend_lexicon", "flat"),
+            shape=p.get("blend_shape", "words"),
+        )
+        return Pipeline([("features", union), ("classifier", blend)])
+    union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
+    return Pipeline([("features", union), ("classifier", calibrated)])
 
 
 def _float32() -> Any:
@@ -347,7 +384,12 @@ def _kind(params: Mapping[str, Any]) -> str:
         blocks.append("lexicon-evidence")
     if params.get("stacking", False):
         return "+".join([*blocks, "linear-svm", "lexicon-evidence", "logistic-stack"])
-    return "+".join([*blocks, "calibrated-linear-svm"])
+    classifier = ("calibrated-nb-svm" if params.get("nbsvm") else "calibrated-linear-svm") + (
+        f"+{params['ensemble']}" if params.get("ensemble") else ""
+    )
+    if params.get("blend_weight", 0.0) > 0:
+        return "+".join([*blocks, classifier, "lexicon-shape-blend"])
+    return "+".join([*blocks, classifier])
 
 
 def model_version(rows: TrainingRows, *, params: Mapping[str, Any] | None = None, seed: int = DEFAULT_SEED) -> str:
