@@ -286,17 +286,23 @@ class Blend:
         return min(1.0, max(0.0, hand_score(parts) + self.weight * shift))
 
 
-BLENDS = tuple(
-    Blend(feature, weight, centre)
-    for feature in ("sem_max", "sem_text")
-    for weight in (0.25, 0.5, 1.0)
-    for centre in (0.2, 0.3, 0.4, 0.5, 0.6)
-) + tuple(
-    Blend(feature, weight, centre, boost_only=True)
-    for feature in ("sem_max", "sem_text")
-    for weight in (0.25, 0.5, 1.0)
-    for centre in (0.3, 0.4, 0.5)
-)
+def blend_grid(features: tuple[str, ...]) -> tuple[Blend, ...]:
+    """The grid of (b) blends on `features`: centred at 0.2-0.6, and boosts only at 0.3-0.5, each at
+    weight 0.25, 0.5 and 1.0."""
+    return tuple(
+        Blend(feature, weight, centre)
+        for feature in features
+        for weight in (0.25, 0.5, 1.0)
+        for centre in (0.2, 0.3, 0.4, 0.5, 0.6)
+    ) + tuple(
+        Blend(feature, weight, centre, boost_only=True)
+        for feature in features
+        for weight in (0.25, 0.5, 1.0)
+        for centre in (0.3, 0.4, 0.5)
+    )
+
+
+BLENDS = blend_grid(("sem_max", "sem_text"))
 
 
 # -- (c): another theme's requests offered by nearest cosine -------------------------------------
@@ -461,17 +467,7 @@ def _f1(counts: np.ndarray) -> float:
 # level (`--pairs`: 30.6 % of same-theme same-ask rows at precision >= 0.85, against 25.0 % and USE's
 # 16.7 %), and the grid set on USE held no rule on it. `--titles` scores them pooled, and nested with
 # `RULES` (so the nested row pays for the larger choice). A post-hoc extension, labelled as such.
-TITLE_BLENDS = tuple(
-    Blend(feature, weight, centre)
-    for feature in ("sem_title", "sem_mean")
-    for weight in (0.25, 0.5, 1.0)
-    for centre in (0.2, 0.3, 0.4, 0.5, 0.6)
-) + tuple(
-    Blend(feature, weight, centre, boost_only=True)
-    for feature in ("sem_title", "sem_mean")
-    for weight in (0.25, 0.5, 1.0)
-    for centre in (0.3, 0.4, 0.5)
-)
+TITLE_BLENDS = blend_grid(("sem_title", "sem_mean"))
 TITLE_RULES = tuple(Rule(blend) for blend in TITLE_BLENDS) + tuple(
     Rule(blend, 0.4, (3, 0.5)) for blend in TITLE_BLENDS if blend.boost_only
 )

@@ -35,7 +35,7 @@ from typing import Any, Final
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES, split_lexicon_block
 
 __all__ = ["ShapeBlend", "shape_weights"]
 
@@ -112,10 +112,8 @@ class ShapeBlend(ClassifierMixin, BaseEstimator):
     def _split(self, features: Any) -> tuple[Any, Any]:
         from scipy.sparse import csr_matrix
 
-        matrix = csr_matrix(features)
-        cut = matrix.shape[1] - self.lexicon_columns
-        lexicon = matrix[:, cut:].toarray() / self.lexicon_scale
-        return (matrix if self.feed_lexicon else matrix[:, :cut]), lexicon
+        others, lexicon = split_lexicon_block(features, self.lexicon_columns)
+        return (csr_matrix(features) if self.feed_lexicon else others), lexicon / self.lexicon_scale
 
     def fit(self, features: Any, labels: Any, sample_weight: Any = None) -> ShapeBlend:
         """Fit the estimator; learn the training texts' length range."""

@@ -138,3 +138,14 @@ class LexiconEvidence(TransformerMixin, BaseEstimator):
         return (np.asarray(rows, dtype=np.float32).reshape(len(rows), len(LEXICON_FEATURES)) * self.scale).astype(
             np.float32
         )
+
+
+def split_lexicon_block(features: Any, lexicon_columns: int) -> tuple[Any, Any]:
+    """A feature matrix whose last `lexicon_columns` columns are the lexicon's block (as the recipe
+    stacks it): the other columns (sparse) and that block (dense), for estimators that treat the two
+    apart (`stacking.py`, `blend.py`)."""
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix(features)
+    cut = matrix.shape[1] - lexicon_columns
+    return matrix[:, :cut], matrix[:, cut:].toarray()

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from headway_assets.offline.trained.lexicon_features import split_lexicon_block
+
 __all__ = ["StackedLinearModel"]
 
 
@@ -42,11 +44,7 @@ class StackedLinearModel(ClassifierMixin, BaseEstimator):
         self.stage2_C = stage2_C
 
     def _split(self, features: Any) -> tuple[Any, Any]:
-        from scipy.sparse import csr_matrix
-
-        matrix = csr_matrix(features)
-        cut = matrix.shape[1] - self.lexicon_columns
-        return matrix[:, :cut], matrix[:, cut:].toarray()
+        return split_lexicon_block(features, self.lexicon_columns)
 
     def _svm(self) -> Any:
         from sklearn.svm import LinearSVC
