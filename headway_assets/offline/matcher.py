@@ -347,10 +347,10 @@ def _shipped_features(item: MatchInput, mention_names: frozenset[str], candidate
     mention_weighted = _mention_bag(item.title, item.description, item.quote, area)
     request_weighted = _request_bag(candidate.title, candidate.description, candidate.examples, area)
     wide = _cosine(mention_weighted, request_weighted)
-    # Each side's titles name something the other never mentions: same area, another request.
-    request_names = _title_names((candidate.title, *candidate.examples), candidate.description)
+    # Each side's titles name something the other never mentions: same area, another request. The
+    # request's names are read only when the mention's first side holds (they cost the most).
     conflict = _unmatched_names(mention_names, request_weighted[0]) and _unmatched_names(
-        request_names, mention_weighted[0]
+        _title_names((candidate.title, *candidate.examples), candidate.description), mention_weighted[0]
     )
     same_theme = item.theme is not None and item.theme == candidate.theme
     same_sub = item.sub_theme is not None and item.sub_theme == candidate.sub_theme
