@@ -69,6 +69,7 @@ __all__ = [
     "OfflineExtractor",
     "OfflineProvider",
     "OfflineSummariser",
+    "ShapeBlend",
     "TaxonomyMapper",
     "TrainingRows",
     "UseEmbedder",
@@ -118,6 +119,7 @@ __all__ = [
     "remember_use_embeddings",
     "save_local_model",
     "score_by_group",
+    "shape_weights",
     "signal_lines",
     "similarity",
     "term_weights",
@@ -141,10 +143,12 @@ _EMBEDDING_PARTS: Final = frozenset(
 )
 # The lexicon-evidence features (offline/trained/lexicon_features.py) import scikit-learn too.
 _LEXICON_FEATURE_PARTS: Final = frozenset({"LEXICON_FEATURES", "LexiconEvidence", "remember_lexicon_features"})
+# ... and so does the shape blend of the model and the lexicon (offline/trained/blend.py).
+_BLEND_PARTS: Final = frozenset({"ShapeBlend", "shape_weights"})
 
 
 def __getattr__(name: str) -> Any:
-    """The embedding and lexicon-feature parts of the trained model, imported when first asked for."""
+    """The embedding, lexicon-feature and blend parts of the trained model, imported when first asked for."""
     if name in _EMBEDDING_PARTS:
         from headway_assets.offline.trained import embeddings
 
@@ -153,4 +157,8 @@ def __getattr__(name: str) -> Any:
         from headway_assets.offline.trained import lexicon_features
 
         return getattr(lexicon_features, name)
+    if name in _BLEND_PARTS:
+        from headway_assets.offline.trained import blend
+
+        return getattr(blend, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

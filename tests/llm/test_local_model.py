@@ -335,8 +335,13 @@ def test_the_shape_blend_leaves_training_shaped_texts_to_the_model_and_mixes_in_
     than every training row, gets the lexicon's decision mixed in at that weight."""
     import numpy as np
 
-    from headway_assets.offline import LEXICON_FEATURES, LexiconEvidence, OfflineClassifier, fit_local_model
-    from headway_assets.offline.trained.blend import shape_weights
+    from headway_assets.offline import (
+        LEXICON_FEATURES,
+        LexiconEvidence,
+        OfflineClassifier,
+        fit_local_model,
+        shape_weights,
+    )
 
     rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
     trace = (
@@ -379,8 +384,7 @@ def test_the_ranked_lexicon_probabilities_decide_as_the_lexicon_does() -> None:
     and the most probable feedback category is the lexicon's."""
     import numpy as np
 
-    from headway_assets.offline import LexiconEvidence, OfflineClassifier
-    from headway_assets.offline.trained.blend import ShapeBlend
+    from headway_assets.offline import LexiconEvidence, OfflineClassifier, ShapeBlend
 
     rows = load_training_rows([DatasetSpec(csv=B2B, text_column="text", label_column="label", name="b2b")])
     texts = rows.texts[:200]
