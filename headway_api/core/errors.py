@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -153,12 +153,38 @@ async def _cursor_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """The body's `details` for pydantic's errors, one per problem a caller can fix.
+
+    A field typed `X | None` that gets a wrong value fails every member of the union, and pydantic
+    reports each at the field's location plus the member's tag (`["body", "status", "literal[...]"]`
+    saying what it should be, `["body", "status", "none"]` saying "Input should be None"). Null is
+    there to mean "not given", so that second line only misleads: it is dropped, and the others are
+    reported at the field itself."""
+    rows = []
+    for error in errors:
+        location = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
+        rows.append({"loc": location, "message": str(error.get("msg", "invalid")), "type": str(error.get("type"))})
+    union_fields = {
+        tuple(row["loc"][:-1])
+        for row in rows
+        if row["type"] == "none_required"
+        and sum(tuple(other["loc"][:-1]) == tuple(row["loc"][:-1]) for other in rows) > 1
+    }
+    details = []
+    for row in rows:
+        field = tuple(row["loc"][:-1])
+        if field in union_fields:
+            if row["type"] == "none_required":
+                continue
+            row = {**row, "loc": list(field)}
+        details.append(row)
+    return details
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = []
-    for error in exc.errors():
-        location = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
-        details.append({"loc": location, "message": str(error.get("msg", "invalid")), "type": str(error.get("type"))})
+    details = _validation_details(exc.errors())
     return error_response(422, "invalid_request", "The request has invalid parameters.", details=details)
 
 

@@ -136,7 +136,11 @@ def test_patch_needs_the_version_and_a_stale_one_is_refused(triage: tuple[TestCl
         client, url, "PATCH", path, 400, "invalid_correction",
         json={"theme": "integrations", "sub_theme": "reporting/pdf-export"}, headers=match,
     )  # fmt: skip
-    _refused(client, url, "PATCH", path, 422, "invalid_request", json={"status": "done"}, headers=match)
+    wrong_status = _refused(client, url, "PATCH", path, 422, "invalid_request", json={"status": "done"}, headers=match)
+    # One line, at the field, saying what it should be (not also "Input should be None" for the
+    # union's null member, which means "not given").
+    assert [(d["loc"], d["type"]) for d in wrong_status["details"]] == [(["body", "status"], "literal_error")]
+    assert "'planned'" in wrong_status["details"][0]["message"]
     _refused(client, url, "PATCH", path, 422, "invalid_request", json={"status": None}, headers=match)
     _refused(client, url, "PATCH", path, 422, "invalid_request", json={"title": ""}, headers=match)
     _refused(client, url, "PATCH", path, 422, "invalid_request", json={"colour": "red"}, headers=match)
