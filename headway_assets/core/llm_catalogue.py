@@ -39,7 +39,7 @@ TASKS: Final = (TIER1, TIER2, INSIGHT, MATCH)
 # The provider that runs every task in-process, with no key and no network.
 OFFLINE_PROVIDER: Final = "offline"
 # Part of every cache key: bump when the offline classifier or extractor changes behaviour.
-OFFLINE_MODEL: Final = "headway-offline-3"
+OFFLINE_MODEL: Final = "headway-offline-4"
 # The offline provider's trained tier-1 model (headway_assets/offline/trained/): the one shipped in
 # the package, or `local:PATH` for an artefact `headway model train` wrote. Bump the shipped
 # name when its artefact is retrained: the name is the cache key, not the file.

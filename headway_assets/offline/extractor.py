@@ -224,7 +224,7 @@ class OfflineExtractor:
             pick = self._pick(sentences, index, text, mapper, transcript)
             if pick is None or pick.strength < ASK_THRESHOLD:
                 continue
-            draft = self._draft(index, pick, sentences, text, item, mapper, names)
+            draft = self._draft(index, pick, sentences, text, item, mapper, names, transcript)
             if draft is not None:
                 drafts.append(draft)
         merged = _merge(drafts)
@@ -310,6 +310,7 @@ class OfflineExtractor:
         item: Tier2Input,
         mapper: TaxonomyMapper,
         names: tuple[str, ...],
+        transcript: bool = False,
     ) -> _Draft | None:
         sentence = sentences[index]
         start, end = _quote_span(text, sentence)
@@ -324,7 +325,9 @@ class OfflineExtractor:
             return None
         multi = pick.first != index or fragment or "\n" in sentence.segment.text
         raw = text[start:end] if multi else sentence.segment.clean
-        clean = clean_sentence(raw)
+        # The description is what was said, not who said it: a transcript's speaker labels
+        # ("<PERSON_1>: ", "Dana Kim: ") stay in the verbatim quote only.
+        clean = clean_sentence(_SPEAKER_LINE.sub("", raw) if transcript else raw)
         kind = pick.kind or _kind(sentence, clean)
         parts = make_title(clean_sentence(raw, symbols_as_breaks=True), is_bug=kind == "bug_report", names=names)
         # The request names the ask; the complaint stays in the description and the quote.

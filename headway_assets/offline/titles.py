@@ -27,6 +27,9 @@ _FLAGS: Final = re.IGNORECASE | re.UNICODE
 _EMOJI_CODE: Final = re.compile(r":[a-z0-9_+-]{2,40}:")
 _MARKUP: Final = re.compile(r"[*_`~>#|]+")
 _SPACES: Final = re.compile(r"\s+")
+# Redaction's placeholders (core/pii.py writes `<KIND_N>`), and one held aside by `clean_sentence`.
+_REDACTION_PLACEHOLDER: Final = re.compile(r"<[A-Z]+_\d+>")
+_HELD_PLACEHOLDER: Final = re.compile("\ue000(\\d+)\ue001")
 # Opening and closing quotation marks, and the text between them.
 _QUOTED: Final = re.compile(r"[“„«\"‘]\s*(?P<body>[^“”„«»\"]{8,}?)\s*(?:[”»\"’]|$)")
 _OPEN_QUOTE_ONLY: Final = re.compile(r"[“„«]\s*(?P<body>[^”»]{8,})$")
@@ -227,8 +230,22 @@ def clean_sentence(text: str, *, symbols_as_breaks: bool = False) -> str:
     """One-line, markup-free text: emoji codes and markdown marks removed, whitespace collapsed.
 
     With `symbols_as_breaks`, an emoji between words ends a clause ("a dark theme 🌙 Happy to
-    help" -> "a dark theme. Happy to help"), which is what titles need.
+    help" -> "a dark theme. Happy to help"), which is what titles need. Redaction's placeholders
+    ("<EMAIL_1>") are kept whole: their `<`, `_` and `>` are not markup.
     """
+    if "<" in text and _REDACTION_PLACEHOLDER.search(text):
+        kept: list[str] = []
+
+        def hold(match: re.Match[str]) -> str:
+            kept.append(match.group(0))
+            return f"\ue000{len(kept) - 1}\ue001"  # private-use marks: no rule below touches them
+
+        cleaned = _clean_sentence(_REDACTION_PLACEHOLDER.sub(hold, text), symbols_as_breaks)
+        return _HELD_PLACEHOLDER.sub(lambda match: kept[int(match.group(1))], cleaned)
+    return _clean_sentence(text, symbols_as_breaks)
+
+
+def _clean_sentence(text: str, symbols_as_breaks: bool) -> str:
     breaker = ". " if symbols_as_breaks else " "
     text = _EMOJI_CODE.sub(breaker, text)
     text = _MARKUP.sub(" ", text)

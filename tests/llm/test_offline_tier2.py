@@ -166,6 +166,34 @@ def test_transcript_with_small_talk(extractor: OfflineExtractor) -> None:
     assert not mentions[0].evidence_quote.startswith("Ana Costa:")
 
 
+@pytest.mark.parametrize("speaker", ["<PERSON_1>", "Diego Alvarez"])
+def test_a_transcript_mentions_description_says_what_was_said_not_who_said_it(
+    extractor: OfflineExtractor, speaker: str
+) -> None:
+    # Redaction puts placeholders where speakers' names were; before, the description kept the
+    # label, mangled by the markup cleaner into "<PERSON 1 : From Vandelay ...".
+    text = (
+        "Priya Raman: Ticket volume was flat this week.\n"
+        "Marcus Webb: Let's make sure the CSMs know what's shipping this month.\n"
+        f"{speaker}: From Vandelay Industries:: We can't trust the morning numbers because the Snowflake sync"
+        " fails half the time.\n"
+        "Marcus Webb: I'll update the feedback board after this meeting.\n"
+    )
+    assert is_transcript(text)
+    mentions = extract(extractor, text, source="fathom")
+    assert len(mentions) == 1
+    (mention,) = mentions
+    assert "trust the morning numbers" in mention.description
+    assert speaker not in mention.description and "<PERSON" not in mention.description, mention.description
+    assert not mention.description.startswith(":"), mention.description
+
+
+def test_cleaning_keeps_redaction_placeholders_whole() -> None:
+    text = "Send it to <EMAIL_1> or call <PHONE_12>, says **<PERSON_3>** _today_"
+    assert clean_sentence(text) == "Send it to <EMAIL_1> or call <PHONE_12>, says <PERSON_3> today"
+    assert clean_sentence("a dark theme 🌙 ask <PERSON_1>", symbols_as_breaks=True) == "a dark theme . ask <PERSON_1>"
+
+
 @pytest.mark.parametrize(
     "text",
     [
