@@ -523,19 +523,25 @@ def cost(mentions: list[fj.Mention], singles: int = 40) -> None:
         started = time.process_time()
         use.encode(["warm up"])
         print(f"threads={threads}: model load {time.process_time() - started:.2f} s CPU")
-        for kind, texts in kinds.items():
-            for batch, chosen in ((len(texts), texts), (60, texts), (1, texts[:singles])):
-                chunks = [chosen[i : i + batch] for i in range(0, len(chosen), batch)]
-                wall, started = time.perf_counter(), time.process_time()
-                for chunk in chunks:
-                    use.encode(chunk)
-                cpu, wall = time.process_time() - started, time.perf_counter() - wall
-                print(
-                    f"  {kind:<19} batches of {batch:>3}: {cpu / len(chosen) * 1e3:6.1f} ms CPU per text, "
-                    f"{wall / len(chosen) * 1e3:6.1f} ms wall ({len(chosen)} texts, load {os.getloadavg()[0]:.1f})"
-                )
+        _time_batches(kinds, use.encode, singles)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
+
+
+def _time_batches(kinds: dict[str, list[str]], encode: Callable[[list[str]], Any], singles: int) -> None:
+    """Print CPU and wall milliseconds per text of `encode` over each kind's texts: all in one
+    batch, batches of 60, and one call per text (the first `singles` texts)."""
+    for kind, texts in kinds.items():
+        for batch, chosen in ((len(texts), texts), (60, texts), (1, texts[:singles])):
+            chunks = [chosen[i : i + batch] for i in range(0, len(chosen), batch)]
+            wall, started = time.perf_counter(), time.process_time()
+            for chunk in chunks:
+                encode(chunk)
+            cpu, wall = time.process_time() - started, time.perf_counter() - wall
+            print(
+                f"  {kind:<19} batches of {batch:>3}: {cpu / len(chosen) * 1e3:6.1f} ms CPU per text, "
+                f"{wall / len(chosen) * 1e3:6.1f} ms wall ({len(chosen)} texts, load {os.getloadavg()[0]:.1f})"
+            )
 
 
 def backend_cost(mentions: list[fj.Mention], singles: int = 40) -> None:
@@ -554,17 +560,7 @@ def backend_cost(mentions: list[fj.Mention], singles: int = 40) -> None:
         f"{time.perf_counter() - wall:.2f} s wall; RSS after load "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
-    for kind, texts in kinds.items():
-        for batch, chosen in ((len(texts), texts), (60, texts), (1, texts[:singles])):
-            chunks = [chosen[i : i + batch] for i in range(0, len(chosen), batch)]
-            wall, started = time.perf_counter(), time.process_time()
-            for chunk in chunks:
-                backend.encode(model, chunk)
-            cpu, wall = time.process_time() - started, time.perf_counter() - wall
-            print(
-                f"  {kind:<19} batches of {batch:>3}: {cpu / len(chosen) * 1e3:6.1f} ms CPU per text, "
-                f"{wall / len(chosen) * 1e3:6.1f} ms wall ({len(chosen)} texts, load {os.getloadavg()[0]:.1f})"
-            )
+    _time_batches(kinds, lambda chunk: backend.encode(model, chunk), singles)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
 
