@@ -237,26 +237,29 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             stage2_C=p.get("stage2_C", 1.0),
         )
         return Pipeline([("features", FeatureUnion(blocks)), ("classifier", stacked)])
+    # The lexicon's evidence columns at the end of the features, when the classifier sees them: what
+    # the NB-SVM's ratios and the ensemble's second member leave out.
+    lexicon_columns = 0
+    if p.get("lexicon_scale", 0.0) > 0:
+        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
+
+        lexicon_columns = len(LEXICON_FEATURES)
     svm: Any = LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=seed)
     if p.get("nbsvm", False):
         # Measured, not kept: NB-SVM's log-count-ratio scaling, one binary SVM per class (ensemble.py).
         from headway_assets.offline.trained.ensemble import NaiveBayesSvm
-        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
 
-        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
-        svm = NaiveBayesSvm(C=p["C"], class_weight=p["class_weight"], skip_columns=skip, seed=seed)
+        svm = NaiveBayesSvm(C=p["C"], class_weight=p["class_weight"], skip_columns=lexicon_columns, seed=seed)
     folds = StratifiedKFold(n_splits=p["calibration_folds"], shuffle=True, random_state=seed)
     # ensemble=False: one SVM fitted on all rows, calibrated on cross-validated scores; the
     # artefact holds one weight matrix instead of one per fold.
-    calibrated: Any = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
+    classifier: Any = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds, ensemble=False)
     if p.get("ensemble"):
         # Measured, not kept: averaged with a second calibrated linear model (ensemble.py).
         from headway_assets.offline.trained.ensemble import SoftEnsemble, second_model
-        from headway_assets.offline.trained.lexicon_features import LEXICON_FEATURES
 
         second = second_model(p["ensemble"], seed=seed, folds=p["calibration_folds"], class_weight=p["class_weight"])
-        skip = len(LEXICON_FEATURES) if p.get("lexicon_scale", 0.0) > 0 else 0
-        calibrated = SoftEnsemble(calibrated, second, share=p.get("ensemble_share", 0.5), skip_columns=skip)
+        classifier = SoftEnsemble(classifier, second, share=p.get("ensemble_share", 0.5), skip_columns=lexicon_columns)
     # Measured, not kept (not in DEFAULT_PARAMS, so no version moves): `block_weights` weighs the
     # feature blocks by name; `blend_weight` > 0 mixes the model's probabilities with the
     # lexicon's by the text's shape (blend.py; it reads the lexicon block unweighted).
@@ -267,9 +270,8 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
         scale = p.get("lexicon_scale", 0.0)
         if scale <= 0:  # the blend reads the lexicon's decision; the classifier does not see it
             blocks.append(("lexicon", LexiconEvidence(scale=1.0)))
-        union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
-        blend = ShapeBlend(
-            calibrated,
+        classifier = ShapeBlend(
+            classifier,
             lexicon_scale=scale if scale > 0 else 1.0,
             feed_lexicon=scale > 0,
             weight=p["blend_weight"],
@@ -277,9 +279,8 @@ def build_estimator(params: Mapping[str, Any] | None = None, *, seed: int = DEFA
             lexicon_probabilities=p.get("blend_lexicon", "flat"),
             shape=p.get("blend_shape", "words"),
         )
-        return Pipeline([("features", union), ("classifier", blend)])
     union = FeatureUnion(blocks, transformer_weights=p.get("block_weights"))
-    return Pipeline([("features", union), ("classifier", calibrated)])
+    return Pipeline([("features", union), ("classifier", classifier)])
 
 
 def _float32() -> Any:
