@@ -25,6 +25,7 @@ from headway_api.schemas.customers import MAX_LISTED_ASKS, CustomerListParams
 from headway_assets.core.warehouse import customer_import
 from headway_assets.core.warehouse.conflicts import (
     is_concurrency_conflict,
+    limit_lock_waits,
     lock_organisation_customers,
     retry_transaction,
     sqlstate,
@@ -329,9 +330,7 @@ def _customer_transaction(db: Database, org_id: int, what: str, work: Callable[[
 
     def attempt() -> T:
         with _transaction(db) as conn:
-            if db.backend == "postgresql":
-                timeout_ms = max(1, round(db.customer_lock_timeout_seconds * 1000))
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+            limit_lock_waits(conn, db.customer_lock_timeout_seconds)
             lock_organisation_customers(conn, [org_id], shared=False)
             return work(conn)
 

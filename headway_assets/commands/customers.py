@@ -39,6 +39,7 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
         CONFLICT_ATTEMPTS,
         LOCK_NOT_AVAILABLE,
         is_concurrency_conflict,
+        limit_lock_waits,
         retry_transaction,
         sqlstate,
     )
@@ -76,9 +77,7 @@ def cmd_import_customers(args: argparse.Namespace, *, out: TextIO | None = None)
         # One whole transaction per attempt (None: no such organisation), run again from the start
         # when PostgreSQL aborts it.
         with write_transaction(url) as conn:
-            if conn.dialect.name == "postgresql":
-                # Bounds every lock wait of this transaction, the customer lock's first of all.
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, round(wait_seconds * 1000))}")
+            limit_lock_waits(conn, wait_seconds)  # the customer lock's wait first of all
             org_id = conn.execute(select(Organization.id).where(Organization.slug == args.org)).scalar_one_or_none()
             if org_id is None:
                 return None

@@ -59,6 +59,14 @@ def lock_organisation_customers(conn: Connection, org_ids: Iterable[int], *, sha
     conn.execute(statement, {"lock_class": CUSTOMER_LOCK_CLASS, "keys": keys}).all()
 
 
+def limit_lock_waits(conn: Connection, seconds: float) -> None:
+    """Let every lock wait of the rest of this transaction last at most `seconds` (PostgreSQL's
+    `lock_timeout`, at least 1 ms; nothing on SQLite): past it the statement fails with
+    `LOCK_NOT_AVAILABLE`, so a customer write gives up instead of waiting out a long run."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, round(seconds * 1000))}")
+
+
 def sqlstate(error: BaseException) -> str | None:
     """The SQLSTATE of a database error (PostgreSQL's), None for anything else."""
     if not isinstance(error, DBAPIError):
