@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -165,12 +166,10 @@ def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     for error in errors:
         location = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
         rows.append({"loc": location, "message": str(error.get("msg", "invalid")), "type": str(error.get("type"))})
-    union_fields = {
-        tuple(row["loc"][:-1])
-        for row in rows
-        if row["type"] == "none_required"
-        and sum(tuple(other["loc"][:-1]) == tuple(row["loc"][:-1]) for other in rows) > 1
-    }
+    # A field with a "none" error and at least one sibling at the same location is such a union.
+    siblings = Counter(tuple(row["loc"][:-1]) for row in rows)
+    nulls = {tuple(row["loc"][:-1]) for row in rows if row["type"] == "none_required"}
+    union_fields = {field for field in nulls if siblings[field] > 1}
     details = []
     for row in rows:
         field = tuple(row["loc"][:-1])
