@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -208,15 +209,24 @@ def test_an_excel_export_imports_like_a_csv(database_url: str, tmp_path: Path) -
     assert _customers(database_url)["Globex"] == ("0015g00000A", 120_000.0, "closed_won", False, "globex.example")
 
 
-@pytest.fixture
-def cli_warehouse(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("HEADWAY_DATABASE_URL", database_url)
+@contextmanager
+def _command_line_on(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The command line pointed at the warehouse `url`, with acme created in it."""
+    monkeypatch.setenv("HEADWAY_DATABASE_URL", url)
     monkeypatch.setenv("HEADWAY_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    with write_transaction(database_url) as conn:
+    with write_transaction(url) as conn:
         _org(conn)
-    yield database_url
-    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_warehouse(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with _command_line_on(database_url, tmp_path, monkeypatch) as url:
+        yield url
 
 
 def test_the_command_prints_each_refused_line_and_imports_the_rest(
@@ -238,16 +248,10 @@ def test_the_command_prints_each_refused_line_and_imports_the_rest(
 @pytest.fixture
 def cli_postgres(postgres_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The command line on PostgreSQL (where transactions abort one another), with acme."""
-    url = postgres_database_url
-    with get_engine(url).begin() as conn:
+    with get_engine(postgres_database_url).begin() as conn:
         conn.execute(text("TRUNCATE customers, customer_domains, organizations RESTART IDENTITY CASCADE"))
-    monkeypatch.setenv("HEADWAY_DATABASE_URL", url)
-    monkeypatch.setenv("HEADWAY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    with write_transaction(url) as conn:
-        _org(conn)
-    yield url
-    get_settings.cache_clear()
+    with _command_line_on(postgres_database_url, tmp_path, monkeypatch) as url:
+        yield url
 
 
 def _waiting_for_the_customer_lock(url: str, timeout: float = 30) -> None:
